@@ -1,0 +1,16 @@
+-- TPC-H Q5, local supplier volume: revenue by nation of region ASIA in 1994.
+select
+    n.name as nation,
+    sum(l.extendedprice * (1 - l.discount)) as revenue
+from {{ ref('customer') }} as c
+join {{ ref('orders') }} as o on c.custkey = o.custkey
+join {{ ref('lineitem') }} as l on l.orderkey = o.orderkey
+join {{ ref('supplier') }} as s on l.suppkey = s.suppkey and c.nationkey = s.nationkey
+join {{ ref('nation') }} as n on s.nationkey = n.nationkey
+join {{ ref('region') }} as r on n.regionkey = r.regionkey
+where
+    r.name = 'ASIA'
+    and o.orderdate >= date '1994-01-01'
+    and o.orderdate < date '1995-01-01'
+group by n.name
+order by revenue desc

@@ -1,0 +1,576 @@
+"""Run the TPC-H marts benchmark: the floor, dbt-duckdb and Headwater, side by side.
+
+Each build runs as a subprocess under `/usr/bin/time -v` (wall time, peak RSS) in a fresh
+folder under `bench/.work/tpch_marts/`. Every tool first does one untimed warm-up build, whose
+marts are checked against the floor's; then N timed builds (default 5, or 3 when the warm-up
+took 10 s or more). Printed as a markdown table and written to `bench/results/tpch_marts.md`.
+
+Timed:
+- full build of the 14 models by each tool;
+- Headwater: a no-op rerun (must report up to date) and `headwater --help` (beside `dbt --help`);
+- incremental variant: ~1 % new orders and line items (files `orders_new.parquet`,
+  `lineitem_new.parquet` added beside the base files, read through the staging globs), then
+  `customer_revenue_inc` incremental vs `--full-refresh`, in Headwater and dbt-duckdb, beside
+  the floor rebuilding `customer_revenue` on the grown data.
+
+A tool that is not installed is skipped with a message; a failing tool is reported, not fatal.
+
+Usage: python bench/tpch_marts/run.py [--sf 1] [--runs N] [--tools floor,dbt,headwater]
+                                      [--no-incremental] [--install-dbt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BENCH = HERE.parent
+REPO = BENCH.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(BENCH))
+
+import make_dbt_project  # noqa: E402
+import tpch_data  # noqa: E402
+from common import INCREMENTAL_DIR, MODELS_DIR, load_models, substitute_vars  # noqa: E402
+
+WORK = BENCH / ".work" / "tpch_marts"
+RESULTS = BENCH / "results" / "tpch_marts.md"
+PYTHON = REPO / ".venv" / "bin" / "python"
+HEADWATER = REPO / ".venv" / "bin" / "headwater"
+DBT_VENV = BENCH / ".venvs" / "dbt"
+DBT = DBT_VENV / "bin" / "dbt"
+TIME = Path("/usr/bin/time")
+MARTS = [m.name for m in load_models() if m.namespace == "marts"]
+INC_MODEL = "customer_revenue_inc"
+DASH, TIMES = "\u2013", "\u00d7"  # en dash, multiplication sign
+
+
+class RunFailed(Exception):
+    """A benchmarked command exited non-zero."""
+
+
+@dataclass
+class Sample:
+    """One timed run."""
+
+    wall: float
+    rss_mb: float
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    tool: str
+    what: str
+    samples: list[Sample] = field(default_factory=list)
+    floor_ref: str | None = None
+    dbt_ref: str | None = None
+    rows: int | None = None
+    failed: str | None = None
+
+
+@dataclass
+class Bench:
+    """Settings and collected results of one benchmark session."""
+
+    sf: float
+    runs: int | None
+    data: Path
+    lineitem_rows: int
+    rows: dict[str, Row] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    floor_sums: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    """Checksums of the floor's marts, which the other tools' marts must equal."""
+
+    def count(self, warmup_wall: float) -> int:
+        """Timed repetitions: --runs, else 5 for builds under 10 s and 3 otherwise."""
+        return self.runs or (5 if warmup_wall < 10 else 3)
+
+
+# ---------------------------------------------------------------- measuring
+
+Checksum = tuple[object, ...]
+
+
+@dataclass
+class Call:
+    """A command line to benchmark, with its working folder and extra environment."""
+
+    cmd: list[str]
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def measure(call: Call) -> tuple[Sample, str]:
+    """Run `call` under /usr/bin/time -v; return wall time, peak RSS and combined output."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [str(TIME), "-v", "-o", tf.name, *call.cmd],
+            cwd=call.cwd,
+            env={**os.environ, **call.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        report = tf.read()
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise RunFailed(f"exit {proc.returncode}: {' '.join(call.cmd)}\n{tail}")
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+    return Sample(wall, int(found.group(1)) / 1024 if found else float("nan")), output
+
+
+def fresh(path: Path) -> Path:
+    """Empty and recreate a folder."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def repeat(row: Row, n: int, make_call: Callable[[], Call]) -> None:
+    """Time `make_call()`'s command n times (a fresh call each time), appending samples."""
+    for i in range(n):
+        sample, _ = measure(make_call())
+        row.samples.append(sample)
+        print(f"  {row.tool} {row.what} #{i + 1}: {sample.wall:.2f} s, {sample.rss_mb:.0f} MiB")
+
+
+# ---------------------------------------------------------------- checking results
+
+
+def checksum(con: Any, relation: str) -> Checksum:
+    """Row count plus, per column, a sum (numbers, 9 significant digits) or a distinct count."""
+    described = con.sql(f"describe select * from {relation}").fetchall()
+    parts = ["count(*)"]
+    for name, dtype, *_ in described:
+        numeric = re.match(r"(DECIMAL|BIGINT|INTEGER|HUGEINT|DOUBLE|FLOAT|SMALLINT)", dtype)
+        parts.append(f'sum("{name}")::double' if numeric else f'count(distinct "{name}")')
+    values = con.sql(f"select {', '.join(parts)} from {relation}").fetchall()[0]
+    return tuple(float(f"{v:.9g}") if isinstance(v, float) else v for v in values)
+
+
+def delta_checksums(root: Path, names: list[str]) -> dict[str, Checksum]:
+    """Checksums of the Delta tables named `names` found anywhere under `root`."""
+    import duckdb
+    from deltalake import DeltaTable
+
+    found = {p.parent.name: p.parent for p in root.rglob("_delta_log")}
+    con = duckdb.connect()
+    sums = {}
+    for name in names:
+        if name in found:
+            con.register("arrow_table", DeltaTable(str(found[name])).to_pyarrow_table())
+            sums[name] = checksum(con, "arrow_table")
+            con.unregister("arrow_table")
+    return sums
+
+
+def duckdb_checksums(db: Path, names: list[str]) -> dict[str, Checksum]:
+    """Checksums of tables in the DuckDB file dbt-duckdb wrote."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    return {name: checksum(con, f"main.{name}") for name in names}
+
+
+def reference_customer_revenue(data: Path) -> Checksum:
+    """Checksum of marts.customer_revenue computed directly over `data` (no tool involved)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.sql("create schema staging")
+    for model in load_models():
+        if model.namespace == "staging":
+            sql = substitute_vars(model.sql, {"tpch_dir": str(data)})
+            con.sql(f"create view {model.key} as {sql}")
+    mart = next(m for m in load_models() if m.key == "marts.customer_revenue")
+    con.sql(f"create table r as {mart.sql}")
+    return checksum(con, "r")
+
+
+def compare(bench: Bench, tool: str, got: dict[str, Checksum]) -> None:
+    """Note whether a tool's marts equal the floor's."""
+    want = bench.floor_sums
+    if not want:
+        return
+    bad = [n for n in want if got.get(n) != want[n]]
+    if bad:
+        bench.notes.append(f"**{tool} marts differ from the floor's**: {', '.join(bad)}")
+        for n in bad:
+            print(f"  {n}: floor {want[n]} vs {tool} {got.get(n)}")
+    else:
+        bench.notes.append(f"{tool}: all {len(want)} marts equal the floor's (row counts, sums).")
+
+
+# ---------------------------------------------------------------- the tools
+
+
+def headwater_project(root: Path, data: Path, with_incremental: bool = False) -> Path:
+    """Copy the models to `root/project` and write its headwater.yml."""
+    project = fresh(root / "project")
+    shutil.copytree(MODELS_DIR, project / "models")
+    if with_incremental:
+        shutil.copytree(INCREMENTAL_DIR, project / "models", dirs_exist_ok=True)
+    (project / "headwater.yml").write_text(
+        f"name: tpch\nwarehouse: warehouse\nvars:\n  tpch_dir: {data}\n"
+    )
+    return project
+
+
+def headwater_run(project: Path, *extra: str) -> Call:
+    """`headwater run` on `project`."""
+    return Call([str(HEADWATER), "run", "--project", str(project), "--threads", "2", *extra])
+
+
+def dbt_run(root: Path, data: Path, *extra: str) -> Call:
+    """`dbt run` writing into `root`: its DuckDB file, target and log folders; no telemetry."""
+    env = {
+        "DBT_DUCKDB_PATH": str(root / "tpch.duckdb"),
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "DBT_PROFILES_DIR": str(make_dbt_project.DBT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    cmd = [str(DBT), "run", "--vars", f"{{tpch_dir: '{data}'}}", *extra]
+    return Call(cmd, cwd=make_dbt_project.DBT_DIR, env=env)
+
+
+def floor_run(data: Path, out: Path, *extra: str) -> Call:
+    """The floor script."""
+    cmd = [str(PYTHON), str(HERE / "floor.py"), "--data", str(data), "--out", str(out), *extra]
+    return Call(cmd)
+
+
+def bench_floor(bench: Bench) -> None:
+    """Full build by the floor."""
+    row = bench.rows["floor"] = Row("floor", "full build", rows=bench.lineitem_rows)
+    root = WORK / "floor"
+
+    def call() -> Call:
+        return floor_run(bench.data, fresh(root) / "out")
+
+    warm, _ = measure(call())
+    bench.floor_sums = delta_checksums(root / "out", MARTS)
+    repeat(row, bench.count(warm.wall), call)
+
+
+def bench_dbt(bench: Bench) -> None:
+    """Full build by dbt-duckdb, and `dbt --help`."""
+    row = bench.rows["dbt"] = Row(
+        "dbt-duckdb", "full build", floor_ref="floor", rows=bench.lineitem_rows
+    )
+    root = WORK / "dbt"
+
+    def call() -> Call:
+        return dbt_run(fresh(root), bench.data, "--exclude", INC_MODEL)
+
+    warm, _ = measure(call())
+    compare(bench, "dbt-duckdb", duckdb_checksums(root / "tpch.duckdb", MARTS))
+    repeat(row, bench.count(warm.wall), call)
+    helprow = bench.rows["dbt-help"] = Row("dbt-duckdb", "`dbt --help`")
+    repeat(helprow, 5, lambda: Call([str(DBT), "--help"]))
+
+
+def bench_headwater(bench: Bench) -> None:
+    """Full build, no-op rerun and `--help` of Headwater."""
+    row = bench.rows["headwater"] = Row(
+        "headwater", "full build", floor_ref="floor", dbt_ref="dbt", rows=bench.lineitem_rows
+    )
+    root = WORK / "headwater"
+
+    def call() -> Call:
+        return headwater_run(headwater_project(fresh(root), bench.data))
+
+    warm, _ = measure(call())
+    compare(bench, "headwater", delta_checksums(root, MARTS))
+    repeat(row, bench.count(warm.wall), call)
+
+    project = root / "project"
+    noop = bench.rows["headwater-noop"] = Row("headwater", "no-op rerun (nothing changed)")
+    _, output = measure(headwater_run(project))
+    said = re.search(r"up.to.date", output, re.IGNORECASE) is not None
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    bench.notes.append(
+        f"headwater no-op rerun reported up to date: {'yes' if said else '**no**'} "
+        f"(last line: `{last}`)."
+    )
+    repeat(noop, 5, lambda: headwater_run(project))
+    helprow = bench.rows["headwater-help"] = Row(
+        "headwater", "`headwater --help`", dbt_ref="dbt-help"
+    )
+    repeat(helprow, 5, lambda: Call([str(HEADWATER), "--help"]))
+
+
+def incremental_data(root: Path, sf: float, grown: bool) -> Path:
+    """A data folder of symlinks to the base files, plus the increment when `grown`."""
+    data = fresh(root / "data")
+    files = list(tpch_data.data_dir(sf).glob("*.parquet"))
+    if grown:
+        files += list(tpch_data.increment_dir(sf).glob("*.parquet"))
+    for f in files:
+        (data / f.name).symlink_to(f)
+    return data
+
+
+def bench_incremental(bench: Bench, tools: list[str]) -> None:
+    """customer_revenue_inc: incremental run vs full refresh after adding ~1 % new orders."""
+    inc_dir = tpch_data.make_increment(bench.sf)
+    want = reference_customer_revenue(incremental_data(WORK / "reference", bench.sf, True))
+    n = bench.runs or 3
+    if "floor" in tools:
+        row = bench.rows["inc-floor"] = Row("floor", "customer_revenue rebuild on grown data")
+        root = WORK / "inc-floor"
+
+        def call() -> Call:
+            data = incremental_data(fresh(root), bench.sf, True)
+            return floor_run(data, root / "out", "--select", "marts.customer_revenue")
+
+        repeat(row, n, call)
+    for tool in [t for t in tools if t != "floor"]:
+        label = "dbt-duckdb" if tool == "dbt" else "headwater"
+        peer = tool != "dbt"
+        inc = bench.rows[f"inc-{tool}"] = Row(
+            label,
+            f"{INC_MODEL} incremental (+1 %)",
+            floor_ref="inc-floor",
+            dbt_ref="inc-dbt" if peer else None,
+        )
+        full = bench.rows[f"full-{tool}"] = Row(
+            label,
+            f"{INC_MODEL} --full-refresh",
+            floor_ref="inc-floor",
+            dbt_ref="full-dbt" if peer else None,
+        )
+        try:
+            for i in range(n):
+                root = fresh(WORK / f"inc-{tool}")
+                data = incremental_data(root, bench.sf, False)
+                if tool == "dbt":
+                    setup = dbt_run(root, data)
+                    run_inc = dbt_run(root, data, "--select", INC_MODEL)
+                else:
+                    project = headwater_project(root, data, with_incremental=True)
+                    setup = headwater_run(project)
+                    run_inc = headwater_run(project, "--select", f"marts.{INC_MODEL}")
+                run_full = Call([*run_inc.cmd, "--full-refresh"], run_inc.cwd, run_inc.env)
+                measure(setup)
+                for f in inc_dir.glob("*.parquet"):
+                    (data / f.name).symlink_to(f)
+                for row, step in ((inc, run_inc), (full, run_full)):
+                    sample, _ = measure(step)
+                    row.samples.append(sample)
+                    if tool == "dbt":
+                        got = duckdb_checksums(root / "tpch.duckdb", [INC_MODEL]).get(INC_MODEL)
+                    else:
+                        got = delta_checksums(root, [INC_MODEL]).get(INC_MODEL)
+                    verdict = "correct" if got == want else "WRONG"
+                    print(
+                        f"  {label} {row.what} #{i + 1}: {sample.wall:.2f} s, "
+                        f"{sample.rss_mb:.0f} MiB, result {verdict}"
+                    )
+                    if got != want and i == 0:
+                        bench.notes.append(
+                            f"**{label} {row.what} gave a wrong result**: {got} != {want}"
+                        )
+            bench.notes.append(
+                f"{label}: incremental run / full refresh = {ratio(inc, f'full-{tool}', bench)}; "
+                "each result was checked against a direct recompute of customer_revenue on the "
+                "grown data."
+            )
+        except RunFailed as exc:
+            inc.failed = full.failed = str(exc).splitlines()[0]
+            print(f"  {label} incremental FAILED: {exc}")
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def versions() -> str:
+    """Versions of the tools benchmarked."""
+    parts = [f"duckdb {importlib.metadata.version('duckdb')}"]
+    parts.append(f"deltalake {importlib.metadata.version('deltalake')}")
+    try:
+        parts.append(f"headwater {importlib.metadata.version('headwater')}")
+    except importlib.metadata.PackageNotFoundError:
+        parts.append("headwater not installed")
+    if DBT.exists():
+        code = (
+            "import importlib.metadata as m; print(' '.join(f'{p} {m.version(p)}' "
+            "for p in ('dbt-core', 'dbt-duckdb', 'duckdb')))"
+        )
+        out = subprocess.run(
+            [str(DBT_VENV / "bin" / "python"), "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        parts.append(f"dbt venv: {out.stdout.strip()}")
+    return ", ".join(parts)
+
+
+def ratio(row: Row, ref: str | None, bench: Bench) -> str:
+    """Median of `row` over the median of the row named `ref`, or a dash."""
+    other = bench.rows.get(ref) if ref else None
+    if not other or not other.samples or not row.samples:
+        return DASH
+    mine = statistics.median(s.wall for s in row.samples)
+    theirs = statistics.median(s.wall for s in other.samples)
+    return f"{mine / theirs:.2f}{TIMES}"
+
+
+def table(bench: Bench) -> str:
+    """The results as a markdown table."""
+    lines = [
+        f"| tool | what was timed | runs | median s | min{DASH}max s | peak RSS MiB (max) "
+        f"| lineitem rows/s | {TIMES} floor | {TIMES} dbt-duckdb |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in bench.rows.values():
+        if row.failed or not row.samples:
+            lines.append(
+                f"| {row.tool} | {row.what} | 0 | failed: {row.failed or 'no runs'} | | | | | |"
+            )
+            continue
+        walls = [s.wall for s in row.samples]
+        med = statistics.median(walls)
+        rss = max(s.rss_mb for s in row.samples)
+        rate = f"{row.rows / med / 1e6:.2f} M" if row.rows else DASH
+        lines.append(
+            f"| {row.tool} | {row.what} | {len(walls)} | {med:.2f} | {min(walls):.2f}{DASH}"
+            f"{max(walls):.2f} | {rss:.0f} | {rate} | {ratio(row, row.floor_ref, bench)} "
+            f"| {ratio(row, row.dbt_ref, bench)} |"
+        )
+    return "\n".join(lines)
+
+
+def report(bench: Bench) -> str:
+    """The whole markdown report."""
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return "\n".join(
+        [
+            "# TPC-H marts benchmark",
+            "",
+            f"{now}, TPC-H sf{tpch_data.sf_label(bench.sf)} ({bench.lineitem_rows:,} line items), "
+            f"{os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}; "
+            f"{versions()}.",
+            "Generated by `bench/tpch_marts/run.py`. Machines are shared and noisy: compare "
+            "the ratios, measured side by side in one session, not the absolute times.",
+            "",
+            table(bench),
+            "",
+            "- Full build = 8 staging views + 6 marts as tables (q1, q3, q5, q10, "
+            "customer_revenue, daily_revenue), same SELECT text in every tool. The floor and "
+            "Headwater write Delta tables; dbt-duckdb writes tables into a DuckDB database "
+            "file (that is how dbt-duckdb works), so it skips the Parquet/Delta write.",
+            "- Each timed run is a fresh process in a fresh output folder (dbt: fresh target "
+            "folder, so a full parse each run), wrapped in `/usr/bin/time -v`; one untimed "
+            "warm-up run per tool first. Headwater runs with `--threads 2`, dbt with 2 "
+            "threads; the floor is one DuckDB connection (DuckDB uses both cores).",
+            "- Incremental: ~1 % new orders (with their line items, keys above the maximum) "
+            "are added as extra Parquet files after a full build; the incremental run "
+            "recomputes the customers that have new orders over all their orders and merges "
+            f"on custkey. {TIMES} floor compares with the floor rebuilding customer_revenue on "
+            f"the grown data; {TIMES} dbt-duckdb with dbt's run of the same kind.",
+            *[f"- {note}" for note in bench.notes],
+            "",
+        ]
+    )
+
+
+# ---------------------------------------------------------------- main
+
+
+def available(tool: str, install_dbt: bool) -> str | None:
+    """Return why `tool` cannot run, or None when it can."""
+    if tool == "dbt" and not DBT.exists():
+        if not install_dbt:
+            return (
+                f"{DBT} not found; create it with `python3 -m venv {DBT_VENV} && "
+                f"{DBT_VENV}/bin/pip install 'dbt-core<1.12' dbt-duckdb` or pass --install-dbt"
+            )
+        subprocess.run([sys.executable, "-m", "venv", str(DBT_VENV)], check=True)
+        pip = [str(DBT_VENV / "bin" / "pip"), "install", "-q", "dbt-core<1.12", "dbt-duckdb"]
+        subprocess.run(pip, check=True)
+    if tool == "headwater":
+        if not HEADWATER.exists():
+            return f"{HEADWATER} not found (install the project: `.venv/bin/pip install -e .`)"
+        probe = subprocess.run([str(HEADWATER), "--help"], capture_output=True, check=False)
+        if probe.returncode != 0:
+            return "`headwater --help` exited non-zero"
+    return None
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sf", type=float, default=1, help="TPC-H scale factor (default 1)")
+    parser.add_argument("--runs", type=int, help="timed runs per measurement (default 5 or 3)")
+    parser.add_argument("--tools", default="floor,dbt,headwater", help="comma-separated")
+    parser.add_argument("--no-incremental", action="store_true", help="skip the incremental part")
+    parser.add_argument("--install-dbt", action="store_true", help="create the dbt venv if absent")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="markdown results file")
+    args = parser.parse_args()
+    if not TIME.exists():
+        raise SystemExit("/usr/bin/time is missing: `apt-get install -y time`")
+
+    import duckdb
+
+    data = tpch_data.generate(args.sf)
+    tpch_data.make_increment(args.sf)
+    make_dbt_project.generate()
+    con = duckdb.connect()
+    [(lineitem_rows,)] = con.sql(f"select count(*) from '{data}/lineitem.parquet'").fetchall()
+    bench = Bench(sf=args.sf, runs=args.runs, data=data, lineitem_rows=lineitem_rows)
+
+    tools = []
+    for tool in args.tools.split(","):
+        why = available(tool, args.install_dbt)
+        if why:
+            print(f"SKIPPING {tool}: {why}")
+            bench.notes.append(f"{tool} skipped: {why}")
+        else:
+            tools.append(tool)
+    steps = {"floor": bench_floor, "dbt": bench_dbt, "headwater": bench_headwater}
+    for tool in tools:
+        print(f"== {tool}: full build")
+        try:
+            steps[tool](bench)
+        except RunFailed as exc:
+            print(f"  {tool} FAILED: {exc}")
+            for row in bench.rows.values():
+                if row.tool.startswith(tool) and not row.samples:
+                    row.failed = str(exc).splitlines()[0]
+            bench.notes.append(f"{tool} failed: `{exc}`".replace("\n", " "))
+    if not args.no_incremental:
+        print("== incremental variant")
+        bench_incremental(bench, tools)
+
+    text = report(bench)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

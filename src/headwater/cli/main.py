@@ -1,0 +1,336 @@
+"""The `headwater` command: a thin shell over `headwater.Project`.
+
+One command per verb, each calling the Python API. One error boundary maps Headwater errors to
+`Error: <message>` and an exit code (1: an asset failed, 2: usage or configuration), with the
+traceback only under `--debug`. Heavy libraries are imported inside commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from headwater.errors import HeadwaterError
+
+if TYPE_CHECKING:
+    from headwater.workspace import Project
+
+
+class HeadwaterGroup(click.Group):
+    """A click group with Headwater's error boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = "--debug" in sys.argv
+        try:
+            return super().invoke(ctx)
+        except HeadwaterError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(
+                f"Error: internal error: {type(exc).__name__}: {exc}\n"
+                "  hint: run again with --debug for the traceback, and report it",
+                err=True,
+            )
+            sys.exit(1)
+
+
+@click.group(cls=HeadwaterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project", "-p", "project_dir", default=".", type=click.Path(file_okay=False),
+    help="Project folder (default: the nearest folder holding headwater.yml).",
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.version_option(package_name="headwater")
+@click.pass_context
+def main(ctx: click.Context, project_dir: str, debug: bool) -> None:
+    """Headwater: build a Delta lakehouse from SQL models, test it and trace it."""
+    ctx.obj = {"project_dir": project_dir, "debug": debug}
+
+
+def _project(ctx: click.Context) -> Project:
+    from headwater.workspace import Project
+
+    return Project(ctx.obj["project_dir"])
+
+
+SELECT = click.option(
+    "--select", "-s", multiple=True,
+    help="Assets to include, in dbt's selector grammar (e.g. '+marts.daily_revenue tag:finance').",
+)
+EXCLUDE = click.option("--exclude", multiple=True, help="Assets to leave out (same grammar).")
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--example", help="Copy a bundled example project (e.g. ecommerce).")
+def init(name: str, example: str | None) -> None:
+    """Create a new project in folder NAME."""
+    from headwater.workspace import Project
+
+    project = Project.init(name, example)
+    click.echo(f"Created project in {project.root}")
+    click.echo(f"Next: cd {name} && headwater run")
+
+
+@main.command()
+@SELECT
+@EXCLUDE
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--force", is_flag=True, help="Rebuild even assets that are up to date.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Models to build at once.")
+@JSON
+@click.pass_context
+def run(
+    ctx: click.Context,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    full_refresh: bool,
+    force: bool,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Build the selected seeds and models (all by default)."""
+    from headwater.cli.output import RunReporter, emit_json
+
+    project = _project(ctx)
+    keys = project.select(list(select), list(exclude))
+    reporter = RunReporter(
+        sum(1 for k in keys if project.definition.assets[k].materialized != "ephemeral"),
+        quiet=as_json,
+    )
+    summary = project.run(
+        list(select), list(exclude), full_refresh=full_refresh, force=force,
+        threads=threads, on_event=reporter,
+    )
+    reporter.finish(summary)
+    if as_json:
+        emit_json(
+            {
+                "run_id": summary.run_id,
+                "status": summary.status,
+                "duration_s": summary.duration_s,
+                "assets": [vars(o) for o in summary.outcomes],
+            }
+        )
+    sys.exit(summary.exit_code)
+
+
+@main.command(name="compile")
+@click.argument("name")
+@click.pass_context
+def compile_(ctx: click.Context, name: str) -> None:
+    """Print the SQL that builds model NAME."""
+    click.echo(_project(ctx).compile(name))
+
+
+@main.command()
+@SELECT
+@EXCLUDE
+@JSON
+@click.pass_context
+def dag(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], as_json: bool) -> None:
+    """Show the asset graph: every asset with what it reads."""
+    from headwater.cli.graph_view import print_dag
+
+    project = _project(ctx)
+    keys = project.select(list(select), list(exclude))
+    print_dag(project.definition, keys, as_json)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--as-of", help="Read every table as of this version number or ISO timestamp.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    help="Output format.",
+)
+@click.pass_context
+def query(ctx: click.Context, sql: str, as_of: str | None, fmt: str) -> None:
+    """Run a SQL query over the project's tables."""
+    from headwater.cli.output import print_arrow
+
+    print_arrow(_project(ctx).query(sql, as_of), fmt)
+
+
+@main.command()
+@JSON
+@click.pass_context
+def tables(ctx: click.Context, as_json: bool) -> None:
+    """List stored tables with their version, files, rows and size."""
+    from headwater.cli.output import emit_json, print_table
+
+    infos = _project(ctx).tables()
+    if as_json:
+        emit_json([vars(i) for i in infos])
+        return
+    print_table(
+        ["table", "kind", "version", "files", "rows", "size"],
+        [
+            (i.key, i.materialization, i.version, i.files, i.rows, _size(i.size_bytes))
+            for i in infos
+        ],
+    )
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(size)
+
+
+@main.command()
+@click.argument("table")
+@click.option("--limit", type=int, default=20, help="How many versions to show.")
+@JSON
+@click.pass_context
+def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
+    """Show the versions of TABLE, newest first."""
+    import datetime as dt
+
+    from headwater.cli.output import emit_json, print_table
+
+    entries = _project(ctx).history(table, limit)
+    if as_json:
+        emit_json([vars(e) for e in entries])
+        return
+    print_table(
+        ["version", "time", "operation", "run", "rows written"],
+        [
+            (
+                e.version,
+                dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+                if e.timestamp_ms
+                else "",
+                e.operation,
+                e.run_id,
+                e.metrics.get("num_added_rows", ""),
+            )
+            for e in entries
+        ],
+        title=f"history of {table}",
+    )
+
+
+@main.command()
+@click.argument("table")
+@click.option("--version", "version", required=True, help="Version number or ISO timestamp.")
+@click.pass_context
+def restore(ctx: click.Context, table: str, version: str) -> None:
+    """Make an earlier version of TABLE current again (as a new version)."""
+    target: int | str = int(version) if version.isdigit() else version
+    new_version = _project(ctx).restore(table, target)
+    click.echo(f"Restored {table} to version {version}; it is now version {new_version}.")
+
+
+@main.command()
+@click.argument("table")
+@click.option("--zorder", help="Comma-separated columns to z-order by (default: compact only).")
+@JSON
+@click.pass_context
+def optimize(ctx: click.Context, table: str, zorder: str | None, as_json: bool) -> None:
+    """Compact TABLE's small files (or z-order it)."""
+    from headwater.cli.output import emit_json
+
+    columns = [c.strip() for c in zorder.split(",")] if zorder else None
+    metrics = _project(ctx).optimize(table, columns)
+    if as_json:
+        emit_json(metrics)
+        return
+    click.echo(
+        f"Optimized {table}: {metrics.get('numFilesRemoved', 0)} files rewritten into "
+        f"{metrics.get('numFilesAdded', 0)}."
+    )
+
+
+@main.command()
+@click.argument("table")
+@click.option("--retain", type=float, default=168.0, show_default=True, help="Hours of history to keep.")
+@click.option("--dry-run", is_flag=True, help="List the files without deleting them.")
+@click.pass_context
+def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool) -> None:
+    """Delete TABLE's data files that no version within --retain hours needs."""
+    files = _project(ctx).vacuum(table, retain, dry_run)
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(f"{verb} {len(files)} files.")
+    for path in files:
+        click.echo(f"  {path}")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--limit", type=int, default=20, help="How many runs to show.")
+@JSON
+@click.pass_context
+def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List recent runs (or 'runs show RUN_ID' for one run's assets)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from headwater.cli.output import emit_json, print_table
+
+    items = _project(ctx).runs(limit)
+    if as_json:
+        emit_json(items)
+        return
+    print_table(
+        ["run", "command", "status", "started", "finished", "assets", "selector"],
+        [
+            (
+                r["run_id"], r["command"], r["status"], r["started_at"][:19],
+                (r["finished_at"] or "")[:19],
+                ", ".join(f"{n} {s}" for s, n in sorted(r.get("counts", {}).items())),
+                r["selector"] or "",
+            )
+            for r in items
+        ],
+    )
+
+
+@runs.command(name="show")
+@click.argument("run_id")
+@JSON
+@click.pass_context
+def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """Show every asset result of one run."""
+    from headwater.cli.output import emit_json, print_table
+
+    results = _project(ctx).run_results(run_id)
+    if as_json:
+        emit_json(results)
+        return
+    print_table(
+        ["asset", "status", "kind", "rows", "version", "seconds", "message"],
+        [
+            (
+                r["asset"], r["status"], r["materialization"], r["rows_written"],
+                r["delta_version"], r["duration_s"], (r["message"] or "")[:200],
+            )
+            for r in results
+        ],
+        title=f"run {run_id}",
+    )
+
+
+def entry() -> None:  # pragma: no cover - console script alias
+    """Console-script entry point."""
+    main(prog_name="headwater")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name="headwater")

@@ -1,0 +1,262 @@
+"""DuckDB, the embedded engine.
+
+One in-memory DuckDB database per run; each worker thread gets its own cursor. A Delta snapshot
+becomes a view over DuckDB's own Parquet reader (file list from delta-rs), so projection, filter
+and row-group push-down work; only tables with deletion vectors or column mapping go through an
+Arrow dataset. Results are written with DuckDB's native Parquet writer, which streams and spills,
+so a model larger than memory still builds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from headwater.engine.base import Engine, EngineCapabilities, EngineSession, WriteResult
+from headwater.engine.sqltext import identifier, literal, qualified
+from headwater.errors import Location, ModelError
+from headwater.storage.base import Snapshot, TableRef, WrittenFile
+
+TARGET_FILE_BYTES = "256MB"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+# Types Delta cannot store, and what they become on write. HUGEINT is what DuckDB's sum() of
+# integers returns; BIGINT keeps it an integer and a real overflow fails loudly.
+WRITE_CASTS = {
+    "HUGEINT": "BIGINT",
+    "UHUGEINT": "DECIMAL(38,0)",
+    "UBIGINT": "DECIMAL(20,0)",
+    "UINTEGER": "BIGINT",
+    "USMALLINT": "INTEGER",
+    "UTINYINT": "SMALLINT",
+    "TIME": "VARCHAR",
+    "TIME WITH TIME ZONE": "VARCHAR",
+    "INTERVAL": "VARCHAR",
+    "UUID": "VARCHAR",
+    "JSON": "VARCHAR",
+    "BIT": "VARCHAR",
+    "TIMESTAMP_NS": "TIMESTAMP",
+    "TIMESTAMP_MS": "TIMESTAMP",
+    "TIMESTAMP_S": "TIMESTAMP",
+}
+
+
+def _write_cast(type_name: str) -> str | None:
+    if type_name in WRITE_CASTS:
+        return WRITE_CASTS[type_name]
+    if type_name.startswith("ENUM("):
+        return "VARCHAR"
+    return None
+
+
+class DuckDBSession(EngineSession):
+    """One thread's DuckDB cursor."""
+
+    def __init__(self, engine: DuckDBEngine, connection: Any) -> None:
+        self._engine = engine
+        self._con = connection
+
+    @property
+    def connection(self) -> Any:
+        """The underlying DuckDB connection (for tests and advanced use)."""
+        return self._con
+
+    def register_table(self, ref: TableRef, snapshot: Snapshot) -> None:
+        self._engine.ensure_schema(self._con, ref.namespace)
+        self._con.execute(f"CREATE OR REPLACE VIEW {qualified(ref)} AS {self._scan_sql(snapshot)}")
+
+    def _scan_sql(self, snapshot: Snapshot) -> str:
+        columns = ", ".join(identifier(name) for name in snapshot.schema.names)
+        if snapshot.needs_arrow_reader:
+            name = f"__hw_arrow_{snapshot.ref.namespace}_{snapshot.ref.name}_{snapshot.version}"
+            self._con.register(name, snapshot.arrow_dataset())
+            return f"SELECT {columns} FROM {identifier(name)}"
+        if not snapshot.files:
+            empty = self._con.from_arrow(snapshot.schema.empty_table())
+            casts = ", ".join(
+                f"CAST(NULL AS {kind}) AS {identifier(name)}"
+                for name, kind in zip(empty.columns, empty.types, strict=True)
+            )
+            return f"SELECT {casts} LIMIT 0"
+        paths = "[" + ", ".join(literal(f.path) for f in snapshot.files) + "]"
+        options = ["union_by_name = true"]
+        if snapshot.partition_by:
+            types = self._con.from_arrow(
+                pa.schema([snapshot.schema.field(n) for n in snapshot.partition_by]).empty_table()
+            ).types
+            hive_types = ", ".join(
+                f"{literal(n)}: {literal(str(t))}"
+                for n, t in zip(snapshot.partition_by, types, strict=True)
+            )
+            options += ["hive_partitioning = true", f"hive_types = {{{hive_types}}}"]
+        else:
+            options.append("hive_partitioning = false")
+        return f"SELECT {columns} FROM read_parquet({paths}, {', '.join(options)})"
+
+    def register_view(self, ref: TableRef, sql: str) -> None:
+        self._engine.ensure_schema(self._con, ref.namespace)
+        self._con.execute(f"CREATE OR REPLACE VIEW {qualified(ref)} AS {sql}")
+
+    def execute(self, sql: str, parameters: list[Any] | None = None) -> None:
+        self._con.execute(sql, parameters)
+
+    def query(self, sql: str, parameters: list[Any] | None = None) -> pa.Table:
+        return self._con.sql(sql, params=parameters).to_arrow_table()
+
+    def query_batches(self, sql: str, batch_size: int = 65536) -> pa.RecordBatchReader:
+        return self._con.sql(sql).to_arrow_reader(batch_size)
+
+    def _writable(self, sql: str) -> str:
+        """Wrap `sql` so every column has a type Delta can store."""
+        relation = self._con.sql(sql)
+        replacements = [
+            f"CAST({identifier(name)} AS {cast}) AS {identifier(name)}"
+            for name, kind in zip(relation.columns, relation.types, strict=True)
+            if (cast := _write_cast(str(kind))) is not None
+        ]
+        if len(set(c.lower() for c in relation.columns)) != len(relation.columns):
+            raise ModelError(
+                f"the query returns duplicate column names: {', '.join(relation.columns)}",
+                hint="give every column a distinct name (use AS)",
+            )
+        if not replacements:
+            return sql
+        return f"SELECT * REPLACE ({', '.join(replacements)}) FROM ({sql})"
+
+    def schema(self, sql: str) -> pa.Schema:
+        schema: pa.Schema = self._con.sql(self._writable(sql)).limit(0).to_arrow_table().schema
+        return schema
+
+    def write_parquet(
+        self, sql: str, directory: Path, partition_by: list[str] | None = None
+    ) -> WriteResult:
+        writable = self._writable(sql)
+        schema = self._con.sql(writable).limit(0).to_arrow_table().schema
+        missing = [c for c in partition_by or [] if c not in schema.names]
+        if missing:
+            raise ModelError(
+                f"partition column {', '.join(missing)} is not in the model's output",
+                hint=f"select it, or change 'partition_by' (columns: {', '.join(schema.names)})",
+            )
+        options = [
+            "FORMAT parquet",
+            "FILENAME_PATTERN 'part-{uuid}'",
+            "RETURN_FILES true",
+        ]
+        if partition_by:
+            options.append(f"PARTITION_BY ({', '.join(identifier(c) for c in partition_by)})")
+        else:
+            options.append(f"FILE_SIZE_BYTES '{TARGET_FILE_BYTES}'")
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        statement = f"COPY ({writable}) TO {literal(str(directory))} ({', '.join(options)})"
+        try:
+            rows, paths = self._con.execute(statement).fetchone()
+        except Exception:
+            _remove_tree(directory)
+            raise
+        files: list[WrittenFile] = []
+        for path in paths or []:
+            absolute = path if os.path.isabs(path) else os.path.abspath(path)
+            if not rows:
+                os.remove(absolute)
+                continue
+            files.append(WrittenFile(absolute, _partition_values(directory, absolute)))
+        if not files:
+            _remove_tree(directory)
+        return WriteResult(files, schema, int(rows or 0))
+
+    def interrupt(self) -> None:
+        self._con.interrupt()
+
+
+def _partition_values(directory: Path, path: str) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for part in Path(os.path.relpath(path, directory)).parts[:-1]:
+        key, sep, value = part.partition("=")
+        if sep:
+            decoded = urllib.parse.unquote(value)
+            values[urllib.parse.unquote(key)] = None if decoded == NULL_PARTITION else decoded
+    return values
+
+
+def _remove_tree(directory: Path) -> None:
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class DuckDBEngine(Engine):
+    """An in-memory DuckDB database shared by a run's worker threads."""
+
+    capabilities = EngineCapabilities(dialect="duckdb", views=True, writes_parquet=True)
+
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
+        file_search_path: Path | None = None,
+    ) -> None:
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if temp_directory:
+            temp_directory.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(temp_directory)
+        self._root = duckdb.connect(":memory:", config=config)
+        self._root.execute("SET GLOBAL TimeZone = 'UTC'")
+        if file_search_path is not None:
+            # relative paths in models (read_parquet('data/x.parquet')) are relative to the project
+            self._root.execute(f"SET GLOBAL file_search_path = {literal(str(file_search_path))}")
+        self._local = threading.local()
+        self._sessions: list[DuckDBSession] = []
+        self._lock = threading.Lock()
+        self._schemas: set[str] = {"main"}
+
+    def session(self) -> DuckDBSession:
+        session: DuckDBSession | None = getattr(self._local, "session", None)
+        if session is None:
+            with self._lock:
+                session = DuckDBSession(self, self._root.cursor())
+                self._sessions.append(session)
+            self._local.session = session
+        return session
+
+    def ensure_schema(self, connection: Any, namespace: str) -> None:
+        """Create the DuckDB schema for `namespace` once."""
+        if namespace in self._schemas:
+            return
+        with self._lock:
+            if namespace not in self._schemas:
+                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(namespace)}")
+                self._schemas.add(namespace)
+
+    def interrupt_all(self) -> None:
+        """Cancel every running query (used on shutdown)."""
+        for session in list(self._sessions):
+            session.interrupt()
+
+    def close(self) -> None:
+        for session in self._sessions:
+            session.connection.close()
+        self._root.close()
+
+
+def model_error(exc: Exception, asset: str, file: str | None) -> ModelError:
+    """Turn a DuckDB error raised by a model into a `ModelError` naming the model."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return ModelError(
+        f"model {asset} failed: {first}",
+        Location(file=file, asset=asset),
+        "fix the SQL; 'headwater compile " + asset + "' shows the SQL that ran",
+    )

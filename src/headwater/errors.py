@@ -1,0 +1,102 @@
+"""Headwater's exception hierarchy.
+
+Every error a user can cause is a `HeadwaterError`: it carries where it happened (file, line,
+asset, column) and a hint saying how to fix it, so the CLI can print one clear message and no
+stack trace. `TransientError` marks failures worth retrying; everything else fails fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Location:
+    """Where an error happened: a file and line, or an asset and column."""
+
+    file: str | None = None
+    line: int | None = None
+    asset: str | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.asset:
+            parts.append(f"asset {self.asset}")
+        if self.column:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts)
+
+
+@dataclass
+class HeadwaterError(Exception):
+    """Root of every error Headwater raises on purpose.
+
+    Attributes:
+        message: what went wrong, in one sentence.
+        location: where it went wrong.
+        hint: how to fix it.
+    """
+
+    message: str
+    location: Location = field(default_factory=Location)
+    hint: str | None = None
+    exit_code: int = 1
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(HeadwaterError):
+    """A project file is invalid: YAML, a config key, a model's SQL or the graph."""
+
+    def __init__(
+        self, message: str, location: Location | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, location or Location(), hint, exit_code=2)
+
+
+class UsageError(HeadwaterError):
+    """A command was called wrongly: an unknown asset, a bad selector or option."""
+
+    def __init__(
+        self, message: str, location: Location | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, location or Location(), hint, exit_code=2)
+
+
+class ModelError(HeadwaterError):
+    """A model failed while building (its SQL errored, a guard refused, a merge conflicted)."""
+
+
+class StorageError(HeadwaterError):
+    """A table could not be read or written."""
+
+
+class TableNotFoundError(StorageError):
+    """The table has never been written."""
+
+
+class TableDamagedError(StorageError):
+    """The table's log cannot be read; the message names the damaged file."""
+
+
+class CommitConflictError(StorageError):
+    """Another writer committed a conflicting change first; the write was not applied."""
+
+
+class RunLockedError(HeadwaterError):
+    """Another run of the same project holds the run lock."""
+
+
+class TransientError(HeadwaterError):
+    """A failure that may succeed if tried again (network, lock timeout, conflict)."""

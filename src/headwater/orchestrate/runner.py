@@ -1,0 +1,363 @@
+"""Execute a selection of the asset graph: in dependency order, in parallel, skipping what is fresh.
+
+An asset is up to date when its definition (SQL and config, by content hash), the versions of the
+tables it reads and the files it scans are unchanged since its last successful build, and its
+table is still at the version that build made. Up-to-date assets cost a log listing each and no
+engine is started at all when nothing needs building. A failed asset skips its downstream assets
+with the reason while independent branches go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.catalog.store import Catalog, RunRecord
+from headwater.errors import HeadwaterError
+from headwater.orchestrate.lock import RunLock
+from headwater.orchestrate.selectors import topological
+from headwater.project.loader import Asset, ProjectDefinition
+from headwater.storage.base import TableRef, TableStore
+
+SUCCESS, FAILED, SKIPPED, UP_TO_DATE = "success", "failed", "skipped", "up_to_date"
+
+
+@dataclass
+class AssetOutcome:
+    """How one asset fared in a run."""
+
+    key: str
+    status: str
+    materialization: str
+    rows: int | None = None
+    version: int | None = None
+    duration_s: float = 0.0
+    message: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """The result of a run: its id, status and every asset's outcome in completion order."""
+
+    run_id: str
+    status: str
+    outcomes: list[AssetOutcome] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every asset succeeded or was fresh, 1 otherwise."""
+        return 0 if self.status == SUCCESS else 1
+
+    def count(self, status: str) -> int:
+        """How many assets ended with `status`."""
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def outcome(self, key: str) -> AssetOutcome:
+        """The outcome of asset `key`."""
+        return next(o for o in self.outcomes if o.key == key)
+
+
+EventHandler = Callable[[str, AssetOutcome], None]
+"""Called with ("start" | "finish", outcome) as assets progress."""
+
+
+def _sha(parts: list[str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class Runner:
+    """Runs one selection of a project's assets."""
+
+    def __init__(
+        self,
+        project: ProjectDefinition,
+        catalog: Catalog,
+        store: TableStore,
+        *,
+        threads: int,
+        full_refresh: bool = False,
+        force: bool = False,
+        on_event: EventHandler | None = None,
+        command: str = "run",
+    ) -> None:
+        self.project = project
+        self.catalog = catalog
+        self.store = store
+        self.threads = max(1, threads)
+        self.full_refresh = full_refresh
+        self.force = force or full_refresh
+        self.on_event = on_event or (lambda _event, _outcome: None)
+        self.command = command
+        self._versions: dict[str, int | None] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._engine: Any = None
+        self._relations: Any = None
+        self._compiler: Any = None
+
+    # -- fingerprints ----------------------------------------------------------------------
+
+    def _version(self, key: str) -> int | None:
+        if key not in self._versions:
+            asset = self.project.assets[key]
+            self._versions[key] = self.store.current_version(TableRef(asset.namespace, asset.name))
+        return self._versions[key]
+
+    def fingerprint(self, key: str) -> str:
+        """Hash of what the asset would be built from now: definition, inputs, scanned files."""
+        with self._lock:
+            cached = self._fingerprints.get(key)
+        if cached is not None:
+            return cached
+        asset = self.project.assets[key]
+        parts = [asset.definition_hash, asset.materialized]
+        for parent in sorted(asset.depends_on):
+            upstream = self.project.assets[parent]
+            token = str(self._version(parent)) if upstream.is_stored else self.fingerprint(parent)
+            parts.append(f"{parent}={token}")
+        parts.extend(self._file_tokens(asset))
+        value = _sha(parts)
+        with self._lock:
+            self._fingerprints[key] = value
+        return value
+
+    def _file_tokens(self, asset: Asset) -> list[str]:
+        tokens = []
+        for pattern in asset.external_files:
+            path = pattern if os.path.isabs(pattern) else str(self.project.root / pattern)
+            for match in sorted(glob.glob(path, recursive=True)):
+                try:
+                    stat = os.stat(match)
+                except OSError:
+                    continue
+                tokens.append(f"{match}:{stat.st_size}:{stat.st_mtime_ns}")
+        return tokens
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, selected: set[str], selector: str | None = None) -> RunSummary:
+        """Build `selected` and return the summary; takes the project's run lock meanwhile."""
+        lock = RunLock(self.project.state_dir / "run.lock")
+        started = time.perf_counter()
+        lock.acquire({"command": self.command, "started": dt.datetime.now(dt.UTC).isoformat()})
+        try:
+            self._recover_interrupted()
+            record = self.catalog.start_run(self.command, selector, self.threads, self.full_refresh)
+            summary = RunSummary(record.run_id, SUCCESS)
+            try:
+                self._execute(record, selected, summary)
+            except BaseException as exc:
+                self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
+                raise
+            finally:
+                if self._engine is not None:
+                    self._engine.close()
+            summary.status = SUCCESS if not summary.count(FAILED) else FAILED
+            summary.duration_s = time.perf_counter() - started
+            failures = [o for o in summary.outcomes if o.status == FAILED]
+            self.catalog.finish_run(
+                record.run_id,
+                summary.status,
+                "; ".join(f"{o.key}: {o.message}" for o in failures)[:4000] or None,
+            )
+            return summary
+        finally:
+            lock.release()
+
+    def _recover_interrupted(self) -> None:
+        """Settle runs whose process died: mark them and find commits that landed unrecorded."""
+        from headwater.transform.context import APP_ID_PREFIX
+
+        for run in self.catalog.unfinished_runs():
+            for result in self.catalog.running_results(run["run_id"]):
+                asset = self.project.assets.get(result["asset"])
+                landed = False
+                if asset is not None and asset.is_stored:
+                    ref = TableRef(asset.namespace, asset.name)
+                    landed = self.store.already_committed(ref, APP_ID_PREFIX + asset.key, run["seq"])
+                self.catalog.finish_asset(
+                    result["id"],
+                    SUCCESS if landed else "interrupted",
+                    version=self.store.current_version(TableRef(asset.namespace, asset.name))
+                    if landed and asset
+                    else None,
+                    message="the run was killed after this commit landed"
+                    if landed
+                    else "the run was killed before this asset committed; its table is unchanged",
+                )
+            self.catalog.finish_run(run["run_id"], "interrupted", "the process died during the run")
+
+    def _execute(self, record: RunRecord, selected: set[str], summary: RunSummary) -> None:
+        assets = self.project.assets
+        order = [k for k in topological(assets, selected) if assets[k].materialized != "ephemeral"]
+        blocked_by: dict[str, str] = {}
+        waiting = {k: {p for p in self._build_parents(k) if p in order} for k in order}
+        states = self.catalog.states()
+        fresh: list[dict[str, Any]] = []
+        run_started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+        def finish(outcome: AssetOutcome) -> None:
+            summary.outcomes.append(outcome)
+            self.on_event("finish", outcome)
+
+        def settle(key: str, status: str) -> None:
+            for child in order:
+                if key in waiting.get(child, set()):
+                    waiting[child].discard(key)
+                    if status in (FAILED, SKIPPED):
+                        blocked_by.setdefault(child, blocked_by.get(key, key))
+
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="hw") as pool:
+            running: dict[Future[AssetOutcome], str] = {}
+            queue = list(order)
+            while queue or running:
+                for key in [k for k in queue if not waiting[k]]:
+                    queue.remove(key)
+                    asset = assets[key]
+                    if key in blocked_by:
+                        outcome = AssetOutcome(
+                            key, SKIPPED, asset.materialized,
+                            message=f"upstream {blocked_by[key]} failed",
+                        )
+                        fresh.append(_result_row(outcome))
+                        finish(outcome)
+                        settle(key, SKIPPED)
+                        continue
+                    fingerprint = self.fingerprint(key)
+                    if not self.force and self._is_fresh(asset, fingerprint, states):
+                        outcome = AssetOutcome(
+                            key, UP_TO_DATE, asset.materialized,
+                            version=self._version(key) if asset.is_stored else None,
+                            message="definition and inputs unchanged",
+                        )
+                        fresh.append({**_result_row(outcome), "fingerprint": fingerprint})
+                        finish(outcome)
+                        settle(key, UP_TO_DATE)
+                        continue
+                    self.on_event("start", AssetOutcome(key, "running", asset.materialized))
+                    future = pool.submit(self._build, record, key, fingerprint, run_started)
+                    running[future] = key
+                if not running:
+                    continue
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = running.pop(future)
+                    outcome = future.result()
+                    finish(outcome)
+                    settle(key, outcome.status)
+        self.catalog.record_assets(record.run_id, fresh)
+
+    def _build_parents(self, key: str) -> set[str]:
+        """The assets `key` waits for: its parents, seen through ephemerals."""
+        parents: set[str] = set()
+        for parent in self.project.assets[key].depends_on:
+            if self.project.assets[parent].materialized == "ephemeral":
+                parents |= self._build_parents(parent)
+            else:
+                parents.add(parent)
+        return parents
+
+    def _is_fresh(self, asset: Asset, fingerprint: str, states: dict[str, Any]) -> bool:
+        state = states.get(asset.key)
+        if state is None or state.fingerprint != fingerprint:
+            return False
+        if not asset.is_stored:
+            return True
+        return state.delta_version is not None and self._version(asset.key) == state.delta_version
+
+    def _ensure_engine(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                return
+            from headwater.engine.duckdb import DuckDBEngine
+            from headwater.transform.compiler import Compiler
+            from headwater.transform.relations import Relations
+
+            engine_config = self.project.config.engine
+            self._compiler = Compiler(self.project)
+            self._relations = Relations(self.project, self.store, self._compiler.compile)
+            self._engine = DuckDBEngine(
+                threads=engine_config.threads,
+                memory_limit=engine_config.memory_limit,
+                temp_directory=self.project.state_dir / "tmp" / "duckdb",
+                file_search_path=self.project.root,
+            )
+
+    def _build(
+        self, record: RunRecord, key: str, fingerprint: str, run_started: dt.datetime
+    ) -> AssetOutcome:
+        from headwater.engine.duckdb import model_error
+        from headwater.transform.context import BuildContext
+        from headwater.transform.materializations import builder_for
+
+        asset = self.project.assets[key]
+        kind = "seed" if asset.kind == "seed" else asset.materialized
+        started = time.perf_counter()
+        result_id = self.catalog.start_asset(record.run_id, key, asset.materialized, fingerprint)
+        try:
+            self._ensure_engine()
+            context = BuildContext(
+                asset=asset,
+                project=self.project,
+                store=self.store,
+                session=self._engine.session(),
+                compiler=self._compiler,
+                relations=self._relations,
+                run_id=record.run_id,
+                run_seq=record.seq,
+                run_started=run_started,
+                full_refresh=self.full_refresh,
+                temp_dir=self.project.state_dir / "tmp",
+            )
+            result = builder_for(kind)(context)
+            if asset.is_stored:
+                self._relations.refresh(context.session, key)
+        except HeadwaterError as exc:
+            return self._failed(result_id, asset, started, str(exc))
+        except Exception as exc:
+            if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+                return self._failed(result_id, asset, started, str(model_error(exc, key, asset.rel_path)))
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return self._failed(result_id, asset, started, f"internal error: {detail}")
+        duration = time.perf_counter() - started
+        with self._lock:
+            self._versions[key] = result.version
+        self.catalog.set_state(
+            key, fingerprint, result.version, asset.materialized, record.run_id, result.state
+        )
+        self.catalog.finish_asset(
+            result_id, SUCCESS, rows=result.rows, version=result.version,
+            duration_s=duration, message=result.message,
+        )
+        return AssetOutcome(
+            key, SUCCESS, asset.materialized, result.rows, result.version, duration, result.message
+        )
+
+    def _failed(self, result_id: int, asset: Asset, started: float, message: str) -> AssetOutcome:
+        duration = time.perf_counter() - started
+        self.catalog.finish_asset(result_id, FAILED, duration_s=duration, message=message)
+        return AssetOutcome(asset.key, FAILED, asset.materialized, duration_s=duration, message=message)
+
+
+def _result_row(outcome: AssetOutcome) -> dict[str, Any]:
+    return {
+        "asset": outcome.key,
+        "status": outcome.status,
+        "materialization": outcome.materialization,
+        "delta_version": outcome.version,
+        "message": outcome.message,
+    }

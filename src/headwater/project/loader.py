@@ -1,0 +1,485 @@
+"""Read a project folder into typed, validated, dependency-resolved asset definitions.
+
+The loader reads `headwater.yml`, every seed under `seeds/` and every model under `models/`, with
+their YAML sidecars. Model SQL is parsed once per content hash (kept in `.headwater/parse_cache`),
+so loading a large project whose files did not change never imports sqlglot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from headwater.errors import ConfigError, Location
+from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
+from headwater.project.sql import SqlAnalysis, TableReference
+from headwater.project.yamlfile import YamlDocument, closest, load_yaml, validation_error
+
+PROJECT_FILE = "headwater.yml"
+STATE_DIR = ".headwater"
+PARSE_CACHE_VERSION = 1
+
+AssetKind = Literal["seed", "model"]
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One node of the asset graph: a seed or a model, fully configured and resolved."""
+
+    key: str
+    namespace: str
+    name: str
+    kind: AssetKind
+    path: Path
+    rel_path: str
+    materialized: str
+    description: str | None
+    tags: tuple[str, ...]
+    model: ModelConfig | None
+    seed: SeedConfig | None
+    sql: str | None
+    templated: bool
+    definition_hash: str
+    depends_on: tuple[str, ...]
+    external_files: tuple[str, ...] = ()
+
+    @property
+    def is_stored(self) -> bool:
+        """True when the asset is a Delta table (not a view or an ephemeral CTE)."""
+        return self.materialized not in ("view", "ephemeral")
+
+    @property
+    def unique_key(self) -> list[str]:
+        """The asset's unique key columns (empty when it has none)."""
+        return list(self.model.unique_key or []) if self.model else []
+
+    @property
+    def partition_by(self) -> list[str]:
+        """Delta partition columns."""
+        config = self.model or self.seed
+        return list(config.partition_by) if config else []
+
+
+@dataclass
+class ProjectDefinition:
+    """A loaded project: its configuration and every asset keyed by `namespace.name`."""
+
+    root: Path
+    config: ProjectConfig
+    assets: dict[str, Asset] = field(default_factory=dict)
+
+    @property
+    def warehouse(self) -> Path:
+        """Absolute path of the warehouse folder."""
+        path = Path(os.path.expanduser(self.config.warehouse))
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def state_dir(self) -> Path:
+        """The project's private state folder (`.headwater/`)."""
+        return self.root / STATE_DIR
+
+    def catalog_url(self) -> str:
+        """The catalog URL, with a relative SQLite path made absolute inside the project."""
+        url = self.config.catalog
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.root / url[len(prefix) :])
+        return url
+
+    def downstream(self) -> dict[str, list[str]]:
+        """Map each asset key to the keys of the assets that read it."""
+        children: dict[str, list[str]] = {key: [] for key in self.assets}
+        for asset in self.assets.values():
+            for parent in asset.depends_on:
+                children[parent].append(asset.key)
+        return children
+
+
+def find_project_root(start: Path) -> Path:
+    """Return the nearest folder at or above `start` holding `headwater.yml`.
+
+    Raises:
+        ConfigError: there is none.
+    """
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {PROJECT_FILE} found in {start} or any folder above it",
+        hint="run inside a project, pass --project DIR, or create one with 'headwater init NAME'",
+    )
+
+
+def _validate(document: YamlDocument, model: type[Any], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(document, exc, model) from None
+
+
+def load_project_config(root: Path) -> ProjectConfig:
+    """Read and validate `headwater.yml` in `root`."""
+    document = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
+    config: ProjectConfig = _validate(document, ProjectConfig, document.data)
+    return config
+
+
+class ParseCache:
+    """SQL analyses keyed by the hash of what they were computed from, kept between loads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, Any] = {}
+        self._dirty = False
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") == PARSE_CACHE_VERSION:
+                self._entries = data["entries"]
+        except (OSError, ValueError, KeyError):
+            self._entries = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """Return the cached entry for `key`, if any."""
+        entry: dict[str, Any] | None = self._entries.get(key)
+        return entry
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store an entry, to be written by `save`."""
+        self._entries[key] = value
+        self._dirty = True
+
+    def save(self, live_keys: Iterable[str]) -> None:
+        """Write the cache, keeping only entries still in use; never fails the load."""
+        live = set(live_keys)
+        if not self._dirty and live == set(self._entries):
+            return
+        entries = {k: v for k, v in self._entries.items() if k in live}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"version": PARSE_CACHE_VERSION, "entries": entries}))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def _sha(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _sidecar(path: Path, root: Path) -> YamlDocument | None:
+    sidecar = path.with_suffix(".yml")
+    if not sidecar.is_file():
+        sidecar = path.with_suffix(".yaml")
+    if not sidecar.is_file():
+        return None
+    return load_yaml(sidecar, str(sidecar.relative_to(root)))
+
+
+def _namespace_from_folder(rel: Path, default: str, file: str) -> str:
+    parts = rel.parent.parts
+    if not parts:
+        return default
+    namespace = "_".join(parts)
+    if not namespace.replace("_", "").isalnum() or namespace[0].isdigit():
+        raise ConfigError(
+            f"folder '{rel.parent}' does not make a valid namespace",
+            Location(file=file),
+            "use letters, digits and '_' in folder names, or set 'namespace:' in the sidecar",
+        )
+    return namespace
+
+
+@dataclass
+class _Draft:
+    """A model or seed read from disk, before its references are resolved."""
+
+    key: str
+    namespace: str
+    name: str
+    kind: AssetKind
+    path: Path
+    rel_path: str
+    materialized: str
+    model: ModelConfig | None
+    seed: SeedConfig | None
+    sql: str | None
+    templated: bool
+    definition_hash: str
+    analysis: SqlAnalysis | None = None
+
+
+def load_project(root: Path) -> ProjectDefinition:
+    """Load the project at `root`: config, seeds and models, with dependencies resolved.
+
+    Raises:
+        ConfigError: anything invalid, with file, line and a fix.
+    """
+    root = root.resolve()
+    config = load_project_config(root)
+    project = ProjectDefinition(root=root, config=config)
+    drafts: dict[str, _Draft] = {}
+    for draft in [*_read_seeds(root, config), *_read_models(root, config)]:
+        if draft.key in drafts:
+            other = drafts[draft.key]
+            raise ConfigError(
+                f"two assets are named {draft.key}: {other.rel_path} and {draft.rel_path}",
+                Location(file=draft.rel_path),
+                "rename one, or give it another 'name:' or 'namespace:' in its sidecar",
+            )
+        drafts[draft.key] = draft
+
+    cache = ParseCache(project.state_dir / "parse_cache.json")
+    for draft in drafts.values():
+        if draft.sql is not None:
+            _analyze(draft, config, cache)
+    cache.save(_cache_key(d, config) for d in drafts.values() if d.sql is not None)
+
+    index = AssetIndex(drafts)
+    for draft in drafts.values():
+        depends: list[str] = []
+        if draft.analysis is not None:
+            for reference in draft.analysis.references:
+                target = index.resolve(reference, draft.key, draft.rel_path)
+                if target != draft.key and target not in depends:
+                    depends.append(target)
+                if target == draft.key and draft.materialized not in ("incremental", "snapshot"):
+                    raise ConfigError(
+                        f"model {draft.key} reads itself",
+                        Location(file=draft.rel_path, line=reference.line),
+                        "only incremental models may read their own table ({{ this }})",
+                    )
+        project.assets[draft.key] = _finish(draft, tuple(depends))
+    check_acyclic(project.assets)
+    return project
+
+
+def _read_seeds(root: Path, config: ProjectConfig) -> list[_Draft]:
+    folder = root / "seeds"
+    drafts: list[_Draft] = []
+    if not folder.is_dir():
+        return drafts
+    for path in sorted(folder.rglob("*.csv")):
+        rel = str(path.relative_to(root))
+        sidecar = _sidecar(path, root)
+        seed = (
+            _validate(sidecar, SeedConfig, sidecar.data) if sidecar is not None else SeedConfig()
+        )
+        namespace = seed.namespace or _namespace_from_folder(
+            path.relative_to(folder), config.defaults.seed_namespace, rel
+        )
+        name = seed.name or _identifier(path.stem, rel)
+        stat = path.stat()
+        definition = _sha(
+            "seed",
+            str(stat.st_size),
+            str(stat.st_mtime_ns),
+            (root / sidecar.path).read_text() if sidecar else "",
+        )
+        drafts.append(
+            _Draft(
+                f"{namespace}.{name}", namespace, name, "seed", path, rel, "table",
+                None, seed, None, False, definition,
+            )
+        )
+    return drafts
+
+
+def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
+    from headwater.project.templating import is_templated
+
+    folder = root / "models"
+    drafts: list[_Draft] = []
+    if not folder.is_dir():
+        return drafts
+    for path in sorted(folder.rglob("*.sql")):
+        rel = str(path.relative_to(root))
+        sidecar = _sidecar(path, root)
+        model: ModelConfig = (
+            _validate(sidecar, ModelConfig, sidecar.data) if sidecar is not None else ModelConfig()
+        )
+        namespace = model.namespace or _namespace_from_folder(
+            path.relative_to(folder), config.defaults.namespace, rel
+        )
+        name = model.name or _identifier(path.stem, rel)
+        sql = path.read_text(encoding="utf-8")
+        templated = is_templated(sql)
+        definition = _sha(
+            "model",
+            sql,
+            model.model_dump_json(),
+            json.dumps(config.vars, sort_keys=True, default=str) if templated else "",
+        )
+        drafts.append(
+            _Draft(
+                f"{namespace}.{name}", namespace, name, "model", path, rel,
+                model.materialized or config.defaults.materialized,
+                model, None, sql, templated, definition,
+            )
+        )
+    return drafts
+
+
+def _identifier(stem: str, file: str) -> str:
+    if stem.replace("_", "").isalnum() and not stem[0].isdigit():
+        return stem
+    raise ConfigError(
+        f"'{stem}' is not a valid table name",
+        Location(file=file),
+        "name the file with letters, digits and '_' (not starting with a digit), "
+        "or set 'name:' in its sidecar",
+    )
+
+
+def _cache_key(draft: _Draft, config: ProjectConfig) -> str:
+    assert draft.sql is not None
+    extra = json.dumps(config.vars, sort_keys=True, default=str) if draft.templated else ""
+    return _sha(draft.sql, draft.key, extra)
+
+
+def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
+    """Fill in the draft's SQL analysis (and templated config), from the cache when possible."""
+    from headwater.project.sql import analyze
+
+    assert draft.sql is not None
+    key = _cache_key(draft, config)
+    entry = cache.get(key)
+    if entry is None:
+        sql = draft.sql
+        template_config: dict[str, Any] = {}
+        if draft.templated:
+            from headwater.project.templating import render
+
+            result = render(
+                sql,
+                file=draft.rel_path,
+                this=draft.key,
+                is_incremental=True,
+                variables=config.vars,
+            )
+            sql, template_config = result.sql, result.config
+        entry = {"analysis": analyze(sql, draft.rel_path).to_json(), "config": template_config}
+        cache.put(key, entry)
+    draft.analysis = SqlAnalysis.from_json(entry["analysis"])
+    if entry["config"]:
+        assert draft.model is not None
+        merged = {**draft.model.model_dump(exclude_unset=True), **entry["config"]}
+        try:
+            draft.model = ModelConfig.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"invalid config() in the SQL: {exc.errors()[0]['msg']}",
+                Location(file=draft.rel_path),
+                "fix the arguments of {{ config(...) }}",
+            ) from None
+        draft.materialized = draft.model.materialized or config.defaults.materialized
+
+
+class AssetIndex:
+    """Resolves table names written in SQL to asset keys."""
+
+    def __init__(self, drafts: dict[str, Any]) -> None:
+        self._keys = set(drafts)
+        self._by_name: dict[str, list[str]] = {}
+        for key in drafts:
+            self._by_name.setdefault(key.split(".", 1)[1].lower(), []).append(key)
+        self._lower = {key.lower(): key for key in drafts}
+
+    def resolve(self, reference: TableReference, referrer: str, file: str) -> str:
+        """Return the asset key `reference` names.
+
+        Raises:
+            ConfigError: no asset or several assets match; names the closest asset.
+        """
+        if reference.namespace:
+            key = self._lower.get(f"{reference.namespace}.{reference.name}".lower())
+            if key:
+                return key
+        else:
+            matches = self._by_name.get(reference.name.lower(), [])
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                if referrer in matches:
+                    return referrer
+                raise ConfigError(
+                    f"table '{reference.name}' is ambiguous: {', '.join(sorted(matches))}",
+                    Location(file=file, line=reference.line),
+                    "qualify it with its namespace, e.g. " + sorted(matches)[0],
+                )
+        suggestion = closest(str(reference), self._keys) or closest(
+            reference.name, [k.split(".", 1)[1] for k in self._keys]
+        )
+        if suggestion and "." not in suggestion:
+            suggestion = next(iter(self._by_name.get(suggestion.lower(), [suggestion])))
+        hint = f"did you mean {suggestion}?" if suggestion else "no asset has a similar name"
+        raise ConfigError(
+            f"model {referrer} reads unknown table '{reference}'",
+            Location(file=file, line=reference.line),
+            hint,
+        )
+
+
+def _finish(draft: _Draft, depends_on: tuple[str, ...]) -> Asset:
+    config = draft.model or draft.seed
+    assert config is not None
+    return Asset(
+        key=draft.key,
+        namespace=draft.namespace,
+        name=draft.name,
+        kind=draft.kind,
+        path=draft.path,
+        rel_path=draft.rel_path,
+        materialized=draft.materialized,
+        description=config.description,
+        tags=tuple(config.tags),
+        model=draft.model,
+        seed=draft.seed,
+        sql=draft.sql,
+        templated=draft.templated,
+        definition_hash=draft.definition_hash,
+        depends_on=depends_on,
+        external_files=draft.analysis.external_files if draft.analysis else (),
+    )
+
+
+def check_acyclic(assets: dict[str, Asset]) -> None:
+    """Raise a `ConfigError` printing the cycle if the dependency graph has one."""
+    done: set[str] = set()
+    for root in sorted(assets):
+        if root in done:
+            continue
+        path: list[str] = [root]
+        on_path = {root}
+        iterators = [iter(assets[root].depends_on)]
+        while iterators:
+            parent = next(iterators[-1], None)
+            if parent is None:
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                iterators.pop()
+                continue
+            if parent in on_path:
+                cycle = [*path[path.index(parent) :], parent]
+                raise ConfigError(
+                    "dependency cycle: " + " reads ".join(cycle),
+                    Location(file=assets[parent].rel_path),
+                    "a model cannot read, directly or through others, a model that reads it",
+                )
+            if parent not in done:
+                path.append(parent)
+                on_path.add(parent)
+                iterators.append(iter(assets[parent].depends_on))

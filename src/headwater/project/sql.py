@@ -1,0 +1,235 @@
+"""Parse model SQL with sqlglot: find what a model reads, and compile it to the SQL that runs.
+
+Analysis yields the table names a model references (never declared by hand) and the external
+files it scans. Compilation rewrites every reference to a fully qualified asset name and inlines
+ephemeral models as CTEs. Both work on the AST, never by string gluing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import ConfigError, Location
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+DIALECT = "duckdb"
+FILE_FUNCTIONS = {
+    "read_parquet",
+    "parquet_scan",
+    "read_csv",
+    "read_csv_auto",
+    "read_json",
+    "read_json_auto",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "read_text",
+    "read_blob",
+}
+FILE_SUFFIX = re.compile(r"\.(csv|tsv|parquet|json|ndjson|jsonl|txt)(\.gz|\.zst)?$", re.I)
+SYSTEM_NAMESPACES = {"information_schema", "pg_catalog"}
+
+
+@dataclass(frozen=True)
+class TableReference:
+    """A table name as written in a model: optional namespace, name and the line it is on."""
+
+    namespace: str | None
+    name: str
+    line: int | None
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.name}" if self.namespace else self.name
+
+
+@dataclass(frozen=True)
+class SqlAnalysis:
+    """What parsing a model's SQL found: its table references and external files."""
+
+    references: tuple[TableReference, ...]
+    external_files: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-serialisable form (for the parse cache)."""
+        return {
+            "references": [[r.namespace, r.name, r.line] for r in self.references],
+            "external_files": list(self.external_files),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SqlAnalysis:
+        """Rebuild an analysis from `to_json` output."""
+        return cls(
+            tuple(TableReference(ns, name, line) for ns, name, line in data["references"]),
+            tuple(data["external_files"]),
+        )
+
+
+def parse_select(sql: str, file: str) -> exp.Query:
+    """Parse `sql` as exactly one query.
+
+    Raises:
+        ConfigError: the SQL does not parse, holds several statements or is not a query.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except ParseError as error:
+        detail = error.errors[0] if error.errors else {}
+        raise ConfigError(
+            f"SQL does not parse: {detail.get('description', error)}",
+            Location(file=file, line=detail.get("line")),
+            "a model is one SELECT statement in DuckDB SQL",
+        ) from None
+    if len(statements) != 1:
+        raise ConfigError(
+            f"a model must hold exactly one statement, found {len(statements)}",
+            Location(file=file),
+            "remove the extra statements (a ';' followed by more SQL)",
+        )
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise ConfigError(
+            f"a model must be a SELECT query, found {statement.key.upper()}",
+            Location(file=file, line=1),
+            "write the model as a SELECT; Headwater writes the table itself",
+        )
+    return statement
+
+
+def _table_identifier(table: exp.Table) -> exp.Identifier | None:
+    from sqlglot import exp
+
+    ident = table.this
+    return ident if isinstance(ident, exp.Identifier) else None
+
+
+def _is_file_path(name: str) -> bool:
+    return "/" in name or bool(FILE_SUFFIX.search(name))
+
+
+def analyze(sql: str, file: str) -> SqlAnalysis:
+    """Return the table references and external files of one model's (rendered) SQL."""
+    from sqlglot import exp
+
+    tree = parse_select(sql, file)
+    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    references: dict[tuple[str | None, str], TableReference] = {}
+    files: list[str] = []
+    for table in tree.find_all(exp.Table):
+        ident = _table_identifier(table)
+        if ident is None:
+            function = table.this
+            if isinstance(function, exp.Func):
+                files.extend(_literal_paths(function))
+            continue
+        name = ident.name
+        namespace = table.db or None
+        if namespace is None and _is_file_path(name):
+            files.append(name)
+            continue
+        if namespace is None and name.lower() in cte_names:
+            continue
+        if namespace and namespace.lower() in SYSTEM_NAMESPACES:
+            continue
+        key = (namespace, name)
+        if key not in references:
+            references[key] = TableReference(namespace, name, ident.meta.get("line"))
+    return SqlAnalysis(tuple(references.values()), tuple(dict.fromkeys(files)))
+
+
+def _literal_paths(function: exp.Func) -> list[str]:
+    from sqlglot import exp
+
+    name = (function.sql_name() if not isinstance(function, exp.Anonymous) else function.name).lower()
+    if name not in FILE_FUNCTIONS:
+        return []
+    return [
+        literal.this
+        for literal in function.find_all(exp.Literal)
+        if literal.is_string and _is_file_path(literal.this)
+    ]
+
+
+Resolver = Callable[[TableReference], tuple[str, str] | None]
+"""Maps a reference to (namespace, name) of an asset, or None when it is the model itself."""
+
+
+def compile_sql(
+    sql: str,
+    file: str,
+    resolve: Callable[[TableReference], tuple[str, str]],
+    ephemeral_sql: Callable[[str, str], str | None],
+) -> str:
+    """Rewrite a model's rendered SQL into the SQL that runs.
+
+    Args:
+        sql: rendered model SQL.
+        file: the model file, for errors.
+        resolve: maps each reference to the (namespace, name) of its asset.
+        ephemeral_sql: returns the compiled SQL of an ephemeral asset, or None for a real table.
+
+    Returns:
+        DuckDB SQL whose table references are fully qualified and whose ephemeral upstreams are
+        inlined as CTEs.
+    """
+    from sqlglot import exp
+
+    tree = parse_select(sql, file)
+    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    inlined: dict[str, exp.Query] = {}
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Table):
+            return node
+        ident = _table_identifier(node)
+        if ident is None:
+            return node
+        namespace = node.db or None
+        if namespace is None and (_is_file_path(ident.name) or ident.name.lower() in cte_names):
+            return node
+        if namespace and namespace.lower() in SYSTEM_NAMESPACES:
+            return node
+        target_ns, target_name = resolve(TableReference(namespace, ident.name, ident.meta.get("line")))
+        inline = ephemeral_sql(target_ns, target_name)
+        alias = node.args.get("alias")
+        if inline is not None:
+            cte_name = f"__ephemeral__{target_ns}__{target_name}"
+            inlined.setdefault(cte_name, parse_select(inline, file))
+            replacement = exp.Table(this=exp.to_identifier(cte_name, quoted=True))
+        else:
+            replacement = exp.Table(
+                this=exp.to_identifier(target_name, quoted=True),
+                db=exp.to_identifier(target_ns, quoted=True),
+            )
+        if alias is not None:
+            replacement.set("alias", alias)
+        elif inline is not None or namespace is None:
+            # keep `orders.col` style column qualifiers working after the rename
+            replacement.set("alias", exp.TableAlias(this=exp.to_identifier(ident.name)))
+        return replacement
+
+    tree = tree.transform(rewrite)
+    for cte_name, query in reversed(list(inlined.items())):
+        tree = _prepend_cte(tree, cte_name, query)
+    return tree.sql(dialect=DIALECT, pretty=True)
+
+
+def _prepend_cte(tree: exp.Query, name: str, query: exp.Query) -> exp.Query:
+    from sqlglot import exp
+
+    cte = exp.CTE(this=query, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+    key = "with_" if "with_" in tree.arg_types else "with"  # sqlglot 30 renamed the argument
+    with_ = tree.args.get(key)
+    if with_ is None:
+        tree.set(key, exp.With(expressions=[cte]))
+    else:
+        with_.set("expressions", [cte, *with_.expressions])
+    return tree

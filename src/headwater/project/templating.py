@@ -1,0 +1,121 @@
+"""dbt-compatible Jinja templating for model SQL, used only when a file contains `{{` or `{%`.
+
+A model may write `{{ ref('orders') }}`, `{{ source('shop', 'orders') }}`, `{{ this }}`,
+`{% if is_incremental() %}`, `{{ var('name') }}` and `{{ config(...) }}`. References render as
+plain table names; the SQL layer then resolves them like any other table name, so templated and
+plain models follow one resolution rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.errors import ConfigError, Location
+
+CONFIG_KEYS = {"materialized", "unique_key", "incremental_strategy", "partition_by", "tags"}
+
+
+def is_templated(sql: str) -> bool:
+    """Return True when `sql` uses Jinja syntax."""
+    return "{{" in sql or "{%" in sql
+
+
+@dataclass
+class RenderResult:
+    """Rendered SQL and the `config(...)` keys the template declared."""
+
+    sql: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def render(
+    sql: str,
+    *,
+    file: str,
+    this: str,
+    is_incremental: bool,
+    variables: dict[str, Any],
+) -> RenderResult:
+    """Render templated model SQL.
+
+    Args:
+        sql: the model's raw SQL.
+        file: the model file, for error messages.
+        this: the model's own qualified name, rendered for `{{ this }}`.
+        is_incremental: value of `is_incremental()`.
+        variables: project vars for `var()`.
+
+    Returns:
+        The rendered SQL and any `config(...)` keys.
+
+    Raises:
+        ConfigError: a template syntax error, an unknown var or an unsupported config key.
+    """
+    import jinja2
+
+    declared: dict[str, Any] = {}
+
+    def ref(*parts: str, **_: Any) -> str:
+        if not parts or len(parts) > 2:
+            raise ConfigError(
+                "ref() takes a model name, e.g. ref('orders') or ref('staging', 'orders')",
+                Location(file=file),
+            )
+        return ".".join(_quote(p) for p in parts)
+
+    def source(namespace: str, name: str) -> str:
+        return f"{_quote(namespace)}.{_quote(name)}"
+
+    def var(name: str, default: Any = None) -> Any:
+        if name in variables:
+            return variables[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"var('{name}') is not defined",
+            Location(file=file),
+            f"add '{name}' under 'vars:' in headwater.yml or pass a default: var('{name}', ...)",
+        )
+
+    def config(**kwargs: Any) -> str:
+        unknown = set(kwargs) - CONFIG_KEYS
+        if unknown:
+            raise ConfigError(
+                f"config() does not accept {', '.join(sorted(unknown))}",
+                Location(file=file),
+                f"put it in the model's YAML sidecar; config() accepts {', '.join(sorted(CONFIG_KEYS))}",
+            )
+        declared.update(kwargs)
+        return ""
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        template = env.from_string(sql)
+        rendered = template.render(
+            ref=ref,
+            source=source,
+            this=this,
+            is_incremental=lambda: is_incremental,
+            var=var,
+            config=config,
+        )
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(
+            f"template syntax error: {exc.message}",
+            Location(file=file, line=exc.lineno),
+            "check the {{ }} and {% %} tags on that line",
+        ) from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(
+            f"template error: {exc.message}",
+            Location(file=file),
+            "available in templates: ref, source, this, is_incremental, var, config",
+        ) from None
+    return RenderResult(rendered, declared)
+
+
+def _quote(name: str) -> str:
+    if name.replace("_", "").isalnum() and not name[:1].isdigit():
+        return name
+    return '"' + name.replace('"', '""') + '"'

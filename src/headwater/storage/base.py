@@ -1,0 +1,202 @@
+"""The storage interface: what any table format must offer Headwater.
+
+A `TableStore` turns table names into versioned tables: it lists the data files of a snapshot
+for an engine to scan, commits files an engine wrote as one atomic version, and runs time travel
+and maintenance. Delta Lake is the implementation today; the interface keeps Iceberg possible.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+WriteMode = Literal["overwrite", "append"]
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table's identity: namespace and name."""
+
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, key: str) -> TableRef:
+        """Build a ref from `namespace.name`."""
+        namespace, _, name = key.partition(".")
+        return cls(namespace, name)
+
+    @property
+    def key(self) -> str:
+        """`namespace.name`."""
+        return f"{self.namespace}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class StoreCapabilities:
+    """What a table format supports; callers branch on these, never on the class."""
+
+    time_travel: bool
+    file_commits: bool
+    """Can commit Parquet files that an engine wrote itself."""
+    idempotent_commits: bool
+    """Commits can carry an (app id, version) pair checked before writing again."""
+    optimize: bool
+    vacuum: bool
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One data file of a snapshot."""
+
+    path: str
+    """Absolute path (or URI) of the file."""
+    relative_path: str
+    size: int
+    rows: int | None
+    partition_values: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A readable version of a table: its files, schema and how to scan it."""
+
+    ref: TableRef
+    version: int
+    files: tuple[DataFile, ...]
+    schema: pa.Schema
+    partition_by: tuple[str, ...]
+    needs_arrow_reader: bool
+    """True when the table uses features (deletion vectors, column mapping) that a plain Parquet
+    reader would get wrong; scan it through `arrow_dataset()` then."""
+    location: str
+    _store: TableStore | None = None
+
+    def arrow_dataset(self) -> Any:
+        """Return a pyarrow dataset of this snapshot (the fallback reader)."""
+        assert self._store is not None
+        return self._store.arrow_dataset(self)
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A Parquet file an engine wrote into a table's folder, waiting to be committed."""
+
+    path: str
+    partition_values: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """Who made a commit and how to recognise a retry of it."""
+
+    run_id: str
+    operation: str
+    app_id: str | None = None
+    app_version: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One version in a table's history."""
+
+    version: int
+    timestamp_ms: int | None
+    operation: str | None
+    run_id: str | None
+    parameters: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+class TableStore(ABC):
+    """Versioned tables under one warehouse location."""
+
+    capabilities: StoreCapabilities
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+
+    def location(self, ref: TableRef) -> Path:
+        """Return the folder holding the table `ref`."""
+        return self.warehouse / ref.namespace / ref.name
+
+    def new_file_dir(self, ref: TableRef, tag: str) -> Path:
+        """Return a fresh folder inside the table for an engine to write new data files into."""
+        return self.location(ref) / f"hw-{tag}-{os.urandom(4).hex()}"
+
+    @abstractmethod
+    def exists(self, ref: TableRef) -> bool:
+        """Return True when the table has at least one committed version."""
+
+    @abstractmethod
+    def current_version(self, ref: TableRef) -> int | None:
+        """Return the latest committed version without loading the table (None if absent)."""
+
+    @abstractmethod
+    def snapshot(
+        self, ref: TableRef, version: int | None = None, as_of: str | None = None
+    ) -> Snapshot:
+        """Return the files and schema of the latest version, or of `version` / time `as_of`."""
+
+    @abstractmethod
+    def arrow_dataset(self, snapshot: Snapshot) -> Any:
+        """Return a pyarrow dataset over `snapshot`."""
+
+    @abstractmethod
+    def file_ranges(self, snapshot: Snapshot, column: str) -> dict[str, tuple[Any, Any]]:
+        """Return the (min, max) of `column` per file of `snapshot`, keyed by relative path.
+
+        Files without statistics for the column are left out (they may hold any value).
+        """
+
+    @abstractmethod
+    def commit_files(
+        self,
+        ref: TableRef,
+        files: list[WrittenFile],
+        schema: pa.Schema,
+        mode: WriteMode,
+        commit: CommitInfo,
+        partition_by: list[str] | None = None,
+        remove: list[DataFile] | None = None,
+    ) -> int:
+        """Commit files an engine wrote as one new version and return it.
+
+        `overwrite` replaces every current file; `append` adds `files` and removes `remove`.
+        """
+
+    @abstractmethod
+    def already_committed(self, ref: TableRef, app_id: str, app_version: int) -> bool:
+        """Return True when a commit with this (app id, version) or a later one has landed."""
+
+    @abstractmethod
+    def history(self, ref: TableRef, limit: int | None = None) -> list[HistoryEntry]:
+        """Return the table's versions, newest first."""
+
+    @abstractmethod
+    def restore(self, ref: TableRef, target: int | str, commit: CommitInfo) -> int:
+        """Make the content of version (or timestamp) `target` current; return the new version."""
+
+    @abstractmethod
+    def optimize(
+        self, ref: TableRef, commit: CommitInfo, zorder: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Compact small files (or z-order by columns) and return the metrics."""
+
+    @abstractmethod
+    def vacuum(self, ref: TableRef, retain_hours: float, dry_run: bool) -> list[str]:
+        """Delete (or list, when `dry_run`) files no version within the retention needs."""
+
+    @abstractmethod
+    def list_tables(self) -> list[TableRef]:
+        """Return every table under the warehouse."""

@@ -1,0 +1,156 @@
+"""Materializations: how each kind of asset is built, registered by name.
+
+Built-in kinds register through the same `register` call a plugin would use. Every stored
+materialization writes its files first and commits them in exactly one Delta version, so a
+failure or a kill at any point leaves the previous version in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from headwater.engine.sqltext import literal, qualified
+from headwater.errors import Location, ModelError
+from headwater.transform.context import BuildContext, BuildResult
+from headwater.transform.merge import merge_changes
+from headwater.transform.snapshot import build_snapshot
+
+Builder = Callable[[BuildContext], BuildResult]
+_REGISTRY: dict[str, Builder] = {}
+
+
+def register(name: str, builder: Builder) -> None:
+    """Make `builder` the way assets with `materialized: name` are built."""
+    _REGISTRY[name] = builder
+
+
+def builder_for(name: str) -> Builder:
+    """Return the builder of materialization `name`."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(
+            f"no materialization named '{name}'",
+            hint=f"use one of: {', '.join(sorted(_REGISTRY))}",
+        ) from None
+
+
+def _overwrite(ctx: BuildContext, sql: str, operation: str) -> BuildResult:
+    """Write `sql` as the whole new content of the asset's table."""
+    written = ctx.session.write_parquet(
+        sql, ctx.store.new_file_dir(ctx.ref, ctx.run_id), ctx.asset.partition_by
+    )
+    ctx.fault("before_commit")
+    version = ctx.store.commit_files(
+        ctx.ref,
+        written.files,
+        written.schema,
+        "overwrite",
+        ctx.commit_info(operation),
+        partition_by=ctx.asset.partition_by,
+    )
+    ctx.fault("after_commit")
+    return BuildResult(rows=written.rows, version=version)
+
+
+def build_table(ctx: BuildContext) -> BuildResult:
+    """Rebuild the whole table from the model's SQL and replace it atomically."""
+    sql = ctx.compiler.compile(ctx.asset.key)
+    ctx.relations.ensure_inputs(ctx.session, ctx.asset.key)
+    return _overwrite(ctx, sql, "table")
+
+
+def build_view(ctx: BuildContext) -> BuildResult:
+    """Create the view in the engine and check that it binds; nothing is stored."""
+    sql = ctx.compiler.compile(ctx.asset.key)
+    ctx.relations.ensure_inputs(ctx.session, ctx.asset.key)
+    ctx.session.register_view(ctx.ref, sql)
+    ctx.session.query(f"SELECT * FROM {qualified(ctx.ref)} LIMIT 0")
+    return BuildResult(state={"sql": sql})
+
+
+def build_ephemeral(ctx: BuildContext) -> BuildResult:
+    """Check that the ephemeral model compiles; it is inlined into the models that read it."""
+    ctx.compiler.compile(ctx.asset.key)
+    return BuildResult(message="inlined into the models that read it")
+
+
+def build_incremental(ctx: BuildContext) -> BuildResult:
+    """Process only new rows: append them, or merge them on the unique key.
+
+    The first run and `--full-refresh` build the whole table.
+    """
+    asset = ctx.asset
+    assert asset.model is not None
+    if ctx.full_refresh or not ctx.store.exists(ctx.ref):
+        result = _overwrite(ctx, _compiled_with_inputs(ctx, incremental=False), "incremental")
+        result.message = "full build"
+        return result
+    ctx.relations.refresh(ctx.session, asset.key)
+    sql = _compiled_with_inputs(ctx, incremental=True)
+    strategy = asset.model.incremental_strategy or ("merge" if asset.unique_key else "append")
+    if strategy == "merge":
+        outcome = merge_changes(ctx, sql, asset.unique_key, "incremental merge")
+        version = outcome.version if outcome.version is not None else ctx.store.current_version(ctx.ref)
+        return BuildResult(
+            rows=outcome.changed_rows,
+            version=version,
+            message=f"merged {outcome.changed_rows} rows, rewrote {outcome.touched_files} files",
+        )
+    from headwater.transform.schema_evolution import evolve_schema
+
+    current = ctx.store.snapshot(ctx.ref)
+    written = ctx.session.write_parquet(
+        sql, ctx.store.new_file_dir(ctx.ref, ctx.run_id), list(current.partition_by)
+    )
+    if not written.files:
+        return BuildResult(rows=0, version=current.version, message="no new rows")
+    schema = evolve_schema(current.schema, written.schema, asset.key)
+    ctx.fault("before_commit")
+    version = ctx.store.commit_files(
+        ctx.ref,
+        written.files,
+        schema,
+        "append",
+        ctx.commit_info("incremental append"),
+        partition_by=list(current.partition_by),
+    )
+    ctx.fault("after_commit")
+    return BuildResult(rows=written.rows, version=version, message=f"appended {written.rows} rows")
+
+
+def _compiled_with_inputs(ctx: BuildContext, incremental: bool) -> str:
+    sql = ctx.compiler.compile(ctx.asset.key, is_incremental=incremental)
+    ctx.relations.ensure_inputs(ctx.session, ctx.asset.key)
+    return sql
+
+
+def build_seed(ctx: BuildContext) -> BuildResult:
+    """Load the seed CSV into its table (typed by the sidecar's column types)."""
+    seed = ctx.asset.seed
+    assert seed is not None
+    options = ["header = true", f"delim = {literal(seed.delimiter)}"]
+    typed = {c.name: c.type for c in seed.columns if c.type}
+    if typed:
+        pairs = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in typed.items())
+        options.append(f"types = {{{pairs}}}")
+    sql = f"SELECT * FROM read_csv({literal(str(ctx.asset.path))}, {', '.join(options)})"
+    try:
+        return _overwrite(ctx, sql, "seed")
+    except ModelError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelError(
+            f"seed {ctx.asset.key} could not be read: {text[0] if text else exc}",
+            Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
+            "fix the CSV at the line shown, or the column types in the seed's sidecar",
+        ) from None
+
+
+register("table", build_table)
+register("view", build_view)
+register("ephemeral", build_ephemeral)
+register("incremental", build_incremental)
+register("snapshot", build_snapshot)
+register("seed", build_seed)

@@ -1,0 +1,68 @@
+"""Make assets readable by name inside the engine: Delta tables at a version, views by their SQL.
+
+Before a model builds, every asset it reads must exist in the engine: a stored asset as a scan of
+its current snapshot, a view model as a view (recreated from its compiled SQL), an ephemeral
+model through the assets it reads. Registration is shared by a run's worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from headwater.engine.base import EngineSession
+from headwater.project.loader import ProjectDefinition
+from headwater.storage.base import Snapshot, TableRef, TableStore
+
+SnapshotPicker = Callable[[TableRef], Snapshot]
+
+
+class Relations:
+    """Tracks which assets are registered in a shared engine, at which version."""
+
+    def __init__(
+        self,
+        project: ProjectDefinition,
+        store: TableStore,
+        view_sql: Callable[[str], str],
+        snapshot: SnapshotPicker | None = None,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self._view_sql = view_sql
+        self._snapshot = snapshot or (lambda ref: store.snapshot(ref))
+        self._registered: dict[str, object] = {}
+        self._lock = threading.RLock()
+
+    def ensure_inputs(self, session: EngineSession, key: str) -> None:
+        """Register everything asset `key` reads."""
+        for parent in self.project.assets[key].depends_on:
+            self.ensure(session, parent)
+
+    def ensure(self, session: EngineSession, key: str) -> None:
+        """Register asset `key` (and, for views and ephemerals, what it reads)."""
+        asset = self.project.assets[key]
+        ref = TableRef(asset.namespace, asset.name)
+        with self._lock:
+            if asset.materialized == "ephemeral":
+                self.ensure_inputs(session, key)
+                return
+            if asset.materialized == "view":
+                if self._registered.get(key) == "view":
+                    return
+                self.ensure_inputs(session, key)
+                session.register_view(ref, self._view_sql(key))
+                self._registered[key] = "view"
+                return
+            version = self.store.current_version(ref)
+            if version is not None and self._registered.get(key) == version:
+                return
+            snapshot = self._snapshot(ref)
+            session.register_table(ref, snapshot)
+            self._registered[key] = snapshot.version
+
+    def refresh(self, session: EngineSession, key: str) -> None:
+        """Re-register `key` after it was rebuilt in this run."""
+        with self._lock:
+            self._registered.pop(key, None)
+            self.ensure(session, key)

@@ -1,0 +1,315 @@
+"""The Python API: one `Project` object with every operation the CLI offers.
+
+The CLI is a thin shell over these methods, so anything a terminal user can do, a script can do:
+
+    from headwater import Project
+    project = Project("shop")
+    summary = project.run(select=["+marts.daily_revenue"])
+    table = project.query("select * from marts.daily_revenue order by 1 desc limit 5")
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import ConfigError, UsageError
+from headwater.project.loader import (
+    PROJECT_FILE,
+    ProjectDefinition,
+    find_project_root,
+    load_project,
+)
+from headwater.storage.base import CommitInfo, HistoryEntry, TableRef
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.catalog.store import Catalog
+    from headwater.orchestrate.runner import EventHandler, RunSummary
+    from headwater.storage.delta import DeltaStore
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A stored table: its version, size and shape."""
+
+    key: str
+    materialization: str
+    version: int | None
+    files: int
+    rows: int | None
+    size_bytes: int
+    in_project: bool
+
+
+class Project:
+    """A Headwater project on disk and every operation on it."""
+
+    def __init__(self, path: str | Path = ".") -> None:
+        self.root = find_project_root(Path(path))
+        self._definition: ProjectDefinition | None = None
+        self._catalog: Catalog | None = None
+        self._store: DeltaStore | None = None
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    @staticmethod
+    def init(path: str | Path, example: str | None = None) -> Project:
+        """Create a new project at `path` (empty, or a copy of a bundled example) and open it."""
+        target = Path(path)
+        if target.exists() and any(target.iterdir()):
+            raise UsageError(
+                f"{target} already exists and is not empty",
+                hint="choose a new folder name",
+            )
+        if example:
+            source = EXAMPLES_DIR / example
+            if not (source / PROJECT_FILE).is_file():
+                known = sorted(p.name for p in EXAMPLES_DIR.iterdir() if (p / PROJECT_FILE).is_file())
+                raise UsageError(f"no example named '{example}'", hint=f"examples: {', '.join(known)}")
+            shutil.copytree(
+                source, target, dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("warehouse", ".headwater", "__pycache__"),
+            )
+        else:
+            name = target.resolve().name.replace("-", "_")
+            for folder in ("models", "seeds"):
+                (target / folder).mkdir(parents=True, exist_ok=True)
+            (target / PROJECT_FILE).write_text(
+                f"name: {name}\nwarehouse: warehouse\nthreads: 4\n"
+                "defaults:\n  materialized: table\n",
+                encoding="utf-8",
+            )
+            (target / "models" / "example.sql").write_text("select 1 as id, 'hello' as greeting\n")
+        (target / ".gitignore").write_text("warehouse/\n.headwater/\n", encoding="utf-8")
+        return Project(target)
+
+    @property
+    def definition(self) -> ProjectDefinition:
+        """The loaded, validated project (read once per `Project`)."""
+        if self._definition is None:
+            self._definition = load_project(self.root)
+        return self._definition
+
+    def reload(self) -> None:
+        """Read the project files again (after they changed on disk)."""
+        self._definition = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog database, migrated to the latest schema."""
+        if self._catalog is None:
+            from headwater.catalog.store import Catalog
+
+            self._catalog = Catalog(self.definition.catalog_url())
+        return self._catalog
+
+    @property
+    def store(self) -> DeltaStore:
+        """The table store of the warehouse."""
+        if self._store is None:
+            from headwater.storage.delta import DeltaStore
+
+            self._store = DeltaStore(self.definition.warehouse)
+        return self._store
+
+    def close(self) -> None:
+        """Release the catalog connection."""
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    # -- the graph -------------------------------------------------------------------------
+
+    def select(
+        self, select: list[str] | None = None, exclude: list[str] | None = None
+    ) -> list[str]:
+        """Return the asset keys a dbt-style selection picks, in dependency order."""
+        from headwater.orchestrate.selectors import Selector, topological
+
+        chosen = Selector(self.definition).select(select, exclude)
+        return topological(self.definition.assets, chosen)
+
+    def asset(self, name: str) -> Any:
+        """Return the asset called `name` (`namespace.name` or a unique bare name)."""
+        from headwater.project.loader import AssetIndex
+        from headwater.project.sql import TableReference
+
+        namespace, _, bare = name.rpartition(".")
+        try:
+            key = AssetIndex(self.definition.assets).resolve(
+                TableReference(namespace or None, bare, None), "(command line)", "(command line)"
+            )
+        except ConfigError as exc:
+            raise UsageError(
+                f"no asset named '{name}'", hint=exc.hint or "list assets with 'headwater dag'"
+            ) from None
+        return self.definition.assets[key]
+
+    def compile(self, name: str) -> str:
+        """Return the SQL that builds model `name` (templates rendered, names qualified)."""
+        from headwater.transform.compiler import Compiler
+
+        asset = self.asset(name)
+        if asset.sql is None:
+            raise UsageError(f"{asset.key} is a seed; it has no SQL", hint="compile a model")
+        incremental = asset.materialized in ("incremental", "snapshot") and self.store.exists(
+            TableRef(asset.namespace, asset.name)
+        )
+        return Compiler(self.definition).compile(asset.key, is_incremental=incremental)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        force: bool = False,
+        threads: int | None = None,
+        on_event: EventHandler | None = None,
+    ) -> RunSummary:
+        """Build the selected assets (all by default) and return the run's summary."""
+        from headwater.orchestrate.runner import Runner
+        from headwater.orchestrate.selectors import Selector
+
+        chosen = Selector(self.definition).select(select, exclude)
+        runner = Runner(
+            self.definition,
+            self.catalog,
+            self.store,
+            threads=threads or self.definition.config.threads,
+            full_refresh=full_refresh,
+            force=force,
+            on_event=on_event,
+        )
+        text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
+        return runner.run(chosen, text or None)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def query(self, sql: str, as_of: str | int | None = None) -> pa.Table:
+        """Run a read-only query over the project's tables; `as_of` is a version or timestamp."""
+        from headwater.query import QuerySession
+
+        with QuerySession(self) as session:
+            return session.query(sql, as_of)
+
+    def tables(self) -> list[TableInfo]:
+        """Every stored table of the project and any other table in the warehouse."""
+        known = {a.key: a for a in self.definition.assets.values() if a.is_stored}
+        refs = {r.key: r for r in self.store.list_tables()}
+        for key in known:
+            refs.setdefault(key, TableRef.parse(key))
+        infos = []
+        for key in sorted(refs):
+            ref = refs[key]
+            asset = known.get(key)
+            if self.store.current_version(ref) is None:
+                infos.append(TableInfo(key, asset.materialized if asset else "?", None, 0, None, 0, asset is not None))
+                continue
+            snapshot = self.store.snapshot(ref)
+            rows = [f.rows for f in snapshot.files]
+            infos.append(
+                TableInfo(
+                    key,
+                    ("seed" if asset.kind == "seed" else asset.materialized) if asset else "(not in project)",
+                    snapshot.version,
+                    len(snapshot.files),
+                    None if any(r is None for r in rows) else sum(r or 0 for r in rows),
+                    sum(f.size for f in snapshot.files),
+                    asset is not None,
+                )
+            )
+        return infos
+
+    def _table(self, name: str) -> TableRef:
+        try:
+            asset = self.asset(name)
+        except UsageError:
+            ref = TableRef.parse(name) if "." in name else None
+            if ref is not None and self.store.exists(ref):
+                return ref
+            raise
+        if not asset.is_stored:
+            raise UsageError(
+                f"{asset.key} is a {asset.materialized} model; it has no table",
+                hint="history, restore, optimize and vacuum work on stored tables",
+            )
+        return TableRef(asset.namespace, asset.name)
+
+    def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
+        """The versions of table `name`, newest first."""
+        return self.store.history(self._table(name), limit)
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def restore(self, name: str, version: int | str) -> int:
+        """Make an earlier version of table `name` current again; return the new version."""
+        ref = self._table(name)
+        record = self.catalog.start_run("restore", f"{ref} {version}", 1, False)
+        try:
+            new_version = self.store.restore(
+                ref, version, CommitInfo(run_id=record.run_id, operation="restore")
+            )
+        except Exception as exc:
+            self.catalog.finish_run(record.run_id, "failed", str(exc))
+            raise
+        self.catalog.finish_run(record.run_id, "success")
+        return new_version
+
+    def optimize(self, name: str, zorder: list[str] | None = None) -> dict[str, Any]:
+        """Compact (or z-order) table `name`; return delta-rs's metrics."""
+        ref = self._table(name)
+        record = self.catalog.start_run("optimize", ref.key, 1, False)
+        try:
+            metrics = self.store.optimize(
+                ref, CommitInfo(run_id=record.run_id, operation="optimize"), zorder
+            )
+        except Exception as exc:
+            self.catalog.finish_run(record.run_id, "failed", str(exc))
+            raise
+        self._follow_maintenance(ref)
+        self.catalog.finish_run(record.run_id, "success")
+        return metrics
+
+    def _follow_maintenance(self, ref: TableRef) -> None:
+        """Keep the asset fresh after a commit that changed files but not content."""
+        state = self.catalog.states().get(ref.key)
+        if state is not None:
+            self.catalog.set_state(
+                ref.key, state.fingerprint, self.store.current_version(ref),
+                state.materialization or "table", state.run_id or "", state.state,
+            )
+
+    def vacuum(self, name: str, retain_hours: float = 168.0, dry_run: bool = False) -> list[str]:
+        """Delete data files no version within `retain_hours` needs; return their paths."""
+        if retain_hours < 0:
+            raise UsageError("--retain must be zero or more hours")
+        return self.store.vacuum(self._table(name), retain_hours, dry_run)
+
+    # -- history of runs -------------------------------------------------------------------
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent runs, newest first."""
+        return self.catalog.runs(limit)
+
+    def run_results(self, run_id: str) -> list[dict[str, Any]]:
+        """Every asset result of run `run_id` (a unique prefix is enough)."""
+        run = self.catalog.run(run_id)
+        if run is None:
+            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
+        return self.catalog.results(run["run_id"])
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
