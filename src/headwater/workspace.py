@@ -70,10 +70,16 @@ class Project:
         if example:
             source = EXAMPLES_DIR / example
             if not (source / PROJECT_FILE).is_file():
-                known = sorted(p.name for p in EXAMPLES_DIR.iterdir() if (p / PROJECT_FILE).is_file())
-                raise UsageError(f"no example named '{example}'", hint=f"examples: {', '.join(known)}")
+                known = sorted(
+                    p.name for p in EXAMPLES_DIR.iterdir() if (p / PROJECT_FILE).is_file()
+                )
+                raise UsageError(
+                    f"no example named '{example}'", hint=f"examples: {', '.join(known)}"
+                )
             shutil.copytree(
-                source, target, dirs_exist_ok=True,
+                source,
+                target,
+                dirs_exist_ok=True,
                 ignore=shutil.ignore_patterns("warehouse", ".headwater", "__pycache__"),
             )
         else:
@@ -212,14 +218,26 @@ class Project:
             ref = refs[key]
             asset = known.get(key)
             if self.store.current_version(ref) is None:
-                infos.append(TableInfo(key, asset.materialized if asset else "?", None, 0, None, 0, asset is not None))
+                infos.append(
+                    TableInfo(
+                        key,
+                        asset.materialized if asset else "?",
+                        None,
+                        0,
+                        None,
+                        0,
+                        asset is not None,
+                    )
+                )
                 continue
             snapshot = self.store.snapshot(ref)
             rows = [f.rows for f in snapshot.files]
             infos.append(
                 TableInfo(
                     key,
-                    ("seed" if asset.kind == "seed" else asset.materialized) if asset else "(not in project)",
+                    ("seed" if asset.kind == "seed" else asset.materialized)
+                    if asset
+                    else "(not in project)",
                     snapshot.version,
                     len(snapshot.files),
                     None if any(r is None for r in rows) else sum(r or 0 for r in rows),
@@ -284,8 +302,12 @@ class Project:
         state = self.catalog.states().get(ref.key)
         if state is not None:
             self.catalog.set_state(
-                ref.key, state.fingerprint, self.store.current_version(ref),
-                state.materialization or "table", state.run_id or "", state.state,
+                ref.key,
+                state.fingerprint,
+                self.store.current_version(ref),
+                state.materialization or "table",
+                state.run_id or "",
+                state.state,
             )
 
     def vacuum(self, name: str, retain_hours: float = 168.0, dry_run: bool = False) -> list[str]:
@@ -312,4 +334,3 @@ class Project:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-

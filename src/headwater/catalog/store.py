@@ -111,7 +111,9 @@ class Catalog:
                     full_refresh=int(full_refresh),
                 )
             )
-            seq = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            seq = int(key[0])
         return RunRecord(run_id, seq)
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
@@ -161,9 +163,13 @@ class Catalog:
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run by id (a unique prefix is enough)."""
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(schema.runs).where(schema.runs.c.run_id.like(f"{run_id}%")).limit(2)
-            ).mappings().all()
+            rows = (
+                connection.execute(
+                    select(schema.runs).where(schema.runs.c.run_id.like(f"{run_id}%")).limit(2)
+                )
+                .mappings()
+                .all()
+            )
         return dict(rows[0]) if len(rows) == 1 else None
 
     # -- asset results ---------------------------------------------------------------------
@@ -183,7 +189,9 @@ class Catalog:
                     fingerprint=fingerprint,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def finish_asset(
         self,
@@ -293,7 +301,9 @@ class Catalog:
         }
         with self.engine.begin() as connection:
             updated = connection.execute(
-                update(schema.asset_state).where(schema.asset_state.c.asset == asset).values(**values)
+                update(schema.asset_state)
+                .where(schema.asset_state.c.asset == asset)
+                .values(**values)
             )
             if updated.rowcount == 0:
                 connection.execute(schema.asset_state.insert().values(asset=asset, **values))

@@ -188,7 +188,9 @@ class Runner:
                 landed = False
                 if asset is not None and asset.is_stored:
                     ref = TableRef(asset.namespace, asset.name)
-                    landed = self.store.already_committed(ref, APP_ID_PREFIX + asset.key, run["seq"])
+                    landed = self.store.already_committed(
+                        ref, APP_ID_PREFIX + asset.key, run["seq"]
+                    )
                 self.catalog.finish_asset(
                     result["id"],
                     SUCCESS if landed else "interrupted",
@@ -230,7 +232,9 @@ class Runner:
                     asset = assets[key]
                     if key in blocked_by:
                         outcome = AssetOutcome(
-                            key, SKIPPED, asset.materialized,
+                            key,
+                            SKIPPED,
+                            asset.materialized,
                             message=f"upstream {blocked_by[key]} failed",
                         )
                         fresh.append(_result_row(outcome))
@@ -240,7 +244,9 @@ class Runner:
                     fingerprint = self.fingerprint(key)
                     if not self.force and self._is_fresh(asset, fingerprint, states):
                         outcome = AssetOutcome(
-                            key, UP_TO_DATE, asset.materialized,
+                            key,
+                            UP_TO_DATE,
+                            asset.materialized,
                             version=self._version(key) if asset.is_stored else None,
                             message="definition and inputs unchanged",
                         )
@@ -330,7 +336,9 @@ class Runner:
             return self._failed(result_id, asset, started, str(exc))
         except Exception as exc:
             if type(exc).__module__.startswith(("duckdb", "_duckdb")):
-                return self._failed(result_id, asset, started, str(model_error(exc, key, asset.rel_path)))
+                return self._failed(
+                    result_id, asset, started, str(model_error(exc, key, asset.rel_path))
+                )
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return self._failed(result_id, asset, started, f"internal error: {detail}")
         duration = time.perf_counter() - started
@@ -340,8 +348,12 @@ class Runner:
             key, fingerprint, result.version, asset.materialized, record.run_id, result.state
         )
         self.catalog.finish_asset(
-            result_id, SUCCESS, rows=result.rows, version=result.version,
-            duration_s=duration, message=result.message,
+            result_id,
+            SUCCESS,
+            rows=result.rows,
+            version=result.version,
+            duration_s=duration,
+            message=result.message,
         )
         return AssetOutcome(
             key, SUCCESS, asset.materialized, result.rows, result.version, duration, result.message
@@ -350,7 +362,9 @@ class Runner:
     def _failed(self, result_id: int, asset: Asset, started: float, message: str) -> AssetOutcome:
         duration = time.perf_counter() - started
         self.catalog.finish_asset(result_id, FAILED, duration_s=duration, message=message)
-        return AssetOutcome(asset.key, FAILED, asset.materialized, duration_s=duration, message=message)
+        return AssetOutcome(
+            asset.key, FAILED, asset.materialized, duration_s=duration, message=message
+        )
 
 
 def _result_row(outcome: AssetOutcome) -> dict[str, Any]:

@@ -32,6 +32,8 @@ FILE_FUNCTIONS = {
 }
 FILE_SUFFIX = re.compile(r"\.(csv|tsv|parquet|json|ndjson|jsonl|txt)(\.gz|\.zst)?$", re.I)
 SYSTEM_NAMESPACES = {"information_schema", "pg_catalog"}
+TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+, col: \d+.*?>")
+CLASS_REPR = re.compile(r"<class '(?:\w+\.)*(\w+)'>")
 
 
 @dataclass(frozen=True)
@@ -77,21 +79,35 @@ def parse_select(sql: str, file: str) -> exp.Query:
     """
     import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError
+    from sqlglot.errors import ParseError, TokenError
 
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except ParseError as error:
         detail = error.errors[0] if error.errors else {}
         raise ConfigError(
-            f"SQL does not parse: {detail.get('description', error)}",
+            f"SQL does not parse: {_parse_problem(detail, error)}",
             Location(file=file, line=detail.get("line")),
             "a model is one SELECT statement in DuckDB SQL",
         ) from None
-    if len(statements) != 1:
+    except TokenError as error:
+        end = getattr(error, "end", None)
+        raise ConfigError(
+            "SQL does not parse: it has an unterminated string, quoted name or comment",
+            Location(file=file, line=sql[:end].count("\n") + 1 if end is not None else None),
+            "close the quote (' or \") or comment that starts near that line",
+        ) from None
+    if not statements:
+        raise ConfigError(
+            "the model holds no SQL",
+            Location(file=file),
+            "write one SELECT statement, or delete the file",
+        )
+    if len(statements) > 1:
+        starts = _statement_lines(sql)
         raise ConfigError(
             f"a model must hold exactly one statement, found {len(statements)}",
-            Location(file=file),
+            Location(file=file, line=starts[1] if len(starts) > 1 else None),
             "remove the extra statements (a ';' followed by more SQL)",
         )
     statement = statements[0]
@@ -102,6 +118,33 @@ def parse_select(sql: str, file: str) -> exp.Query:
             "write the model as a SELECT; Headwater writes the table itself",
         )
     return statement
+
+
+def _parse_problem(detail: dict[str, Any], error: Exception) -> str:
+    """Describe a sqlglot parse error in words, without its internal token dump."""
+    description = str(detail.get("description") or error)
+    description = TOKEN_REPR.sub(lambda m: repr(m.group(1)), description)
+    description = CLASS_REPR.sub(r"\1", description)
+    highlight = detail.get("highlight")
+    if highlight and repr(highlight) not in description:
+        description += f" near {highlight!r}"
+    return description
+
+
+def _statement_lines(sql: str) -> list[int]:
+    """Return the line on which each statement of `sql` starts."""
+    import sqlglot
+    from sqlglot.tokens import TokenType
+
+    lines: list[int] = []
+    at_start = True
+    for token in sqlglot.tokenize(sql, read=DIALECT):
+        if token.token_type == TokenType.SEMICOLON:
+            at_start = True
+        elif at_start:
+            lines.append(token.line)
+            at_start = False
+    return lines
 
 
 def _table_identifier(table: exp.Table) -> exp.Identifier | None:

@@ -19,15 +19,21 @@ KeyPath = tuple[str | int, ...]
 
 
 class YamlDocument:
-    """A parsed YAML mapping and the line number of every key path in it."""
+    """A parsed YAML mapping; the line of every key path is worked out when an error needs it."""
 
-    def __init__(self, path: Path, data: Any, lines: dict[KeyPath, int]) -> None:
+    def __init__(self, path: Path, data: Any, text: str) -> None:
         self.path = path
         self.data = data
-        self._lines = lines
+        self._text = text
+        self._lines: dict[KeyPath, int] | None = None
 
     def line_of(self, key_path: Sequence[str | int]) -> int | None:
         """Return the line of the deepest existing prefix of `key_path` (1-based), if any."""
+        if self._lines is None:
+            self._lines = {}
+            node = yaml.compose(self._text, Loader=_LOADER)
+            if node is not None:
+                _record_lines(node, (), self._lines)
         path = tuple(key_path)
         while path:
             if path in self._lines:
@@ -38,6 +44,10 @@ class YamlDocument:
     def location(self, key_path: Sequence[str | int] = ()) -> Location:
         """Return a `Location` pointing at `key_path` in this file."""
         return Location(file=str(self.path), line=self.line_of(key_path))
+
+
+# libyaml's C parser when present: project loading parses every sidecar on every command
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _record_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
@@ -62,8 +72,7 @@ def load_yaml(path: Path, display_path: str | None = None) -> YamlDocument:
     shown = Path(display_path) if display_path else path
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if node is not None else {}
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ConfigError(
@@ -79,10 +88,7 @@ def load_yaml(path: Path, display_path: str | None = None) -> YamlDocument:
             Location(file=str(shown), line=1),
             "write the file as 'key: value' lines",
         )
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _record_lines(node, (), lines)
-    return YamlDocument(shown, data, lines)
+    return YamlDocument(shown, data, text)
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:

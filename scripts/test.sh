@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite, slow tier included (as CI does).
+# Extra arguments go to pytest, e.g. ./scripts/test.sh -m "not slow" -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests
+.venv/bin/mypy
+exec .venv/bin/python -m pytest -p no:cacheprovider -n 2 "$@"
