@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import traceback
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -50,7 +49,11 @@ class HeadwaterGroup(click.Group):
 
 @click.group(cls=HeadwaterGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--project", "-p", "project_dir", default=".", type=click.Path(file_okay=False),
+    "--project",
+    "-p",
+    "project_dir",
+    default=".",
+    type=click.Path(file_okay=False),
     help="Project folder (default: the nearest folder holding headwater.yml).",
 )
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
@@ -68,7 +71,9 @@ def _project(ctx: click.Context) -> Project:
 
 
 SELECT = click.option(
-    "--select", "-s", multiple=True,
+    "--select",
+    "-s",
+    multiple=True,
     help="Assets to include, in dbt's selector grammar (e.g. '+marts.daily_revenue tag:finance').",
 )
 EXCLUDE = click.option("--exclude", multiple=True, help="Assets to leave out (same grammar).")
@@ -114,8 +119,12 @@ def run(
         quiet=as_json,
     )
     summary = project.run(
-        list(select), list(exclude), full_refresh=full_refresh, force=force,
-        threads=threads, on_event=reporter,
+        list(select),
+        list(exclude),
+        full_refresh=full_refresh,
+        force=force,
+        threads=threads,
+        on_event=reporter,
     )
     reporter.finish(summary)
     if as_json:
@@ -143,7 +152,9 @@ def compile_(ctx: click.Context, name: str) -> None:
 @EXCLUDE
 @JSON
 @click.pass_context
-def dag(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], as_json: bool) -> None:
+def dag(
+    ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], as_json: bool
+) -> None:
     """Show the asset graph: every asset with what it reads."""
     from headwater.cli.graph_view import print_dag
 
@@ -156,7 +167,10 @@ def dag(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], a
 @click.argument("sql")
 @click.option("--as-of", help="Read every table as of this version number or ISO timestamp.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
     help="Output format.",
 )
 @click.pass_context
@@ -216,7 +230,9 @@ def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
         [
             (
                 e.version,
-                dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+                dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.UTC).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                )
                 if e.timestamp_ms
                 else "",
                 e.operation,
@@ -262,7 +278,9 @@ def optimize(ctx: click.Context, table: str, zorder: str | None, as_json: bool) 
 
 @main.command()
 @click.argument("table")
-@click.option("--retain", type=float, default=168.0, show_default=True, help="Hours of history to keep.")
+@click.option(
+    "--retain", type=float, default=168.0, show_default=True, help="Hours of history to keep."
+)
 @click.option("--dry-run", is_flag=True, help="List the files without deleting them.")
 @click.pass_context
 def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool) -> None:
@@ -292,7 +310,10 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
         ["run", "command", "status", "started", "finished", "assets", "selector"],
         [
             (
-                r["run_id"], r["command"], r["status"], r["started_at"][:19],
+                r["run_id"],
+                r["command"],
+                r["status"],
+                r["started_at"][:19],
                 (r["finished_at"] or "")[:19],
                 ", ".join(f"{n} {s}" for s, n in sorted(r.get("counts", {}).items())),
                 r["selector"] or "",
@@ -318,8 +339,13 @@ def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         ["asset", "status", "kind", "rows", "version", "seconds", "message"],
         [
             (
-                r["asset"], r["status"], r["materialization"], r["rows_written"],
-                r["delta_version"], r["duration_s"], (r["message"] or "")[:200],
+                r["asset"],
+                r["status"],
+                r["materialization"],
+                r["rows_written"],
+                r["delta_version"],
+                r["duration_s"],
+                (r["message"] or "")[:200],
             )
             for r in results
         ],

@@ -42,7 +42,9 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, default=str, indent=2) + "\n")
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+def print_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+) -> None:
     """Print rows as a table: boxed on a terminal, tab-separated otherwise."""
     if not is_terminal():
         if title:
@@ -94,7 +96,13 @@ class RunReporter:
         self._progress: Any = None
         self._task: Any = None
         if is_terminal() and not quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self._progress = Progress(
                 TextColumn("[bold]building"),
@@ -125,9 +133,17 @@ class RunReporter:
 
     def _line(self, outcome: AssetOutcome) -> str:
         label = {
-            "success": "OK", "up_to_date": "FRESH", "failed": "FAIL", "skipped": "SKIP",
+            "success": "OK",
+            "up_to_date": "FRESH",
+            "failed": "FAIL",
+            "skipped": "SKIP",
         }.get(outcome.status, outcome.status.upper())
-        parts = [f"[{self.done}/{self.total}]", f"{label:5}", outcome.key, f"({outcome.materialization})"]
+        parts = [
+            f"[{self.done}/{self.total}]",
+            f"{label:5}",
+            outcome.key,
+            f"({outcome.materialization})",
+        ]
         if outcome.rows is not None:
             parts.append(f"{outcome.rows:,} rows")
         if outcome.version is not None and outcome.status == "success":

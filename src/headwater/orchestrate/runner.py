@@ -234,10 +234,10 @@ class Runner:
                         outcome = AssetOutcome(
                             key,
                             SKIPPED,
-                            asset.materialized,
+                            asset.build_kind,
                             message=f"upstream {blocked_by[key]} failed",
                         )
-                        fresh.append(_result_row(outcome))
+                        fresh.append({**_result_row(outcome), "fingerprint": None})
                         finish(outcome)
                         settle(key, SKIPPED)
                         continue
@@ -246,7 +246,7 @@ class Runner:
                         outcome = AssetOutcome(
                             key,
                             UP_TO_DATE,
-                            asset.materialized,
+                            asset.build_kind,
                             version=self._version(key) if asset.is_stored else None,
                             message="definition and inputs unchanged",
                         )
@@ -254,7 +254,7 @@ class Runner:
                         finish(outcome)
                         settle(key, UP_TO_DATE)
                         continue
-                    self.on_event("start", AssetOutcome(key, "running", asset.materialized))
+                    self.on_event("start", AssetOutcome(key, "running", asset.build_kind))
                     future = pool.submit(self._build, record, key, fingerprint, run_started)
                     running[future] = key
                 if not running:
@@ -311,9 +311,8 @@ class Runner:
         from headwater.transform.materializations import builder_for
 
         asset = self.project.assets[key]
-        kind = "seed" if asset.kind == "seed" else asset.materialized
         started = time.perf_counter()
-        result_id = self.catalog.start_asset(record.run_id, key, asset.materialized, fingerprint)
+        result_id = self.catalog.start_asset(record.run_id, key, asset.build_kind, fingerprint)
         try:
             self._ensure_engine()
             context = BuildContext(
@@ -329,7 +328,7 @@ class Runner:
                 full_refresh=self.full_refresh,
                 temp_dir=self.project.state_dir / "tmp",
             )
-            result = builder_for(kind)(context)
+            result = builder_for(asset.build_kind)(context)
             if asset.is_stored:
                 self._relations.refresh(context.session, key)
         except HeadwaterError as exc:
@@ -345,7 +344,7 @@ class Runner:
         with self._lock:
             self._versions[key] = result.version
         self.catalog.set_state(
-            key, fingerprint, result.version, asset.materialized, record.run_id, result.state
+            key, fingerprint, result.version, asset.build_kind, record.run_id, result.state
         )
         self.catalog.finish_asset(
             result_id,
@@ -356,14 +355,14 @@ class Runner:
             message=result.message,
         )
         return AssetOutcome(
-            key, SUCCESS, asset.materialized, result.rows, result.version, duration, result.message
+            key, SUCCESS, asset.build_kind, result.rows, result.version, duration, result.message
         )
 
     def _failed(self, result_id: int, asset: Asset, started: float, message: str) -> AssetOutcome:
         duration = time.perf_counter() - started
         self.catalog.finish_asset(result_id, FAILED, duration_s=duration, message=message)
         return AssetOutcome(
-            asset.key, FAILED, asset.materialized, duration_s=duration, message=message
+            asset.key, FAILED, asset.build_kind, duration_s=duration, message=message
         )
 
 

@@ -12,6 +12,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from headwater.errors import UsageError
 from headwater.project.loader import Asset, ProjectDefinition
@@ -37,7 +38,8 @@ def parse_atom(text: str) -> Atom:
     if not match:
         raise UsageError(
             f"cannot parse selector '{text}'",
-            hint="examples: orders, +orders, orders+, 2+orders, @orders, tag:daily, path:models/marts",
+            hint="examples: orders, +orders, orders+, 2+orders, @orders, tag:daily, "
+            "path:models/marts",
         )
     body = match.group("body")
     method, sep, value = body.partition(":")
@@ -121,15 +123,37 @@ class Selector:
         """Every asset that reads `keys`, directly or not (to `depth` steps)."""
         return _walk(keys, self.children, depth)
 
+    def _known_values(self, method: str) -> list[str]:
+        """Every value `method` could match, to suggest the closest one to a selector."""
+        assets = list(self.assets.values())
+        if method == "tag":
+            values = [t for a in assets for t in a.tags]
+        elif method == "path":
+            values = [a.rel_path for a in assets]
+            values += [str(Path(v).parent) for v in values]
+        elif method == "namespace":
+            values = [a.namespace for a in assets]
+        elif method == "kind":
+            values = ["seed", "model"]
+        elif method.startswith("config."):
+            values = [v for a in assets for v in _config_value(a, method[7:])]
+        else:
+            values = [*self.assets, *(a.name for a in assets)]
+        return sorted(set(values))
+
     def atom(self, text: str) -> set[str]:
         """Assets selected by one atom."""
         atom = parse_atom(text)
         base = {k for k, a in self.assets.items() if _matches(a, atom.method, atom.value)}
         if not base:
-            suggestion = closest(atom.value, [*self.assets, *(a.name for a in self.assets.values())])
+            suggestion = closest(atom.value, self._known_values(atom.method))
+            if suggestion and atom.method != "name":
+                suggestion = f"{atom.method}:{suggestion}"
             raise UsageError(
                 f"selector '{text}' matches no asset",
-                hint=f"did you mean {suggestion}?" if suggestion else "list assets with 'headwater dag'",
+                hint=f"did you mean {suggestion}?"
+                if suggestion
+                else "list assets with 'headwater dag'",
             )
         selected = set(base)
         if atom.at:
@@ -141,16 +165,21 @@ class Selector:
             selected |= self.descendants(base, atom.descendants)
         return selected
 
-    def select(self, select: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> set[str]:
+    def _intersection(self, term: str) -> set[str]:
+        """Assets selected by every atom of `a,b,c`."""
+        parts = [self.atom(a) for a in term.split(",") if a]
+        return set.intersection(*parts) if parts else set()
+
+    def select(
+        self, select: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> set[str]:
         """Assets chosen by `select` (everything when empty) minus those chosen by `exclude`."""
         terms = [t for s in select or [] for t in s.split()]
         chosen = set(self.assets) if not terms else set()
         for term in terms:
-            parts = [self.atom(a) for a in term.split(",") if a]
-            chosen |= set.intersection(*parts) if parts else set()
+            chosen |= self._intersection(term)
         for term in [t for s in exclude or [] for t in s.split()]:
-            parts = [self.atom(a) for a in term.split(",") if a]
-            chosen -= set.intersection(*parts) if parts else set()
+            chosen -= self._intersection(term)
         return chosen
 
 

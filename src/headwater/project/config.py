@@ -15,6 +15,14 @@ IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
 
+class KeyValueError(ValueError):
+    """A validation failure caused by one key's value; errors point at that key's line."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors."""
 
@@ -37,7 +45,7 @@ class Defaults(StrictModel):
     """Namespace of models at the top of `models/` (subfolders name their own)."""
     seed_namespace: Identifier = "raw"
     """Namespace of seeds at the top of `seeds/`."""
-    snapshot: SnapshotDefaults = SnapshotDefaults()
+    snapshot: SnapshotDefaults = SnapshotDefaults.model_validate({})
 
 
 class EngineConfig(StrictModel):
@@ -62,8 +70,8 @@ class ProjectConfig(StrictModel):
     """SQLAlchemy URL of the catalog database; relative SQLite paths are inside the project."""
     threads: int = Field(4, ge=1, le=256)
     """How many models build at once."""
-    defaults: Defaults = Defaults()
-    engine: EngineConfig = EngineConfig()
+    defaults: Defaults = Defaults.model_validate({})
+    engine: EngineConfig = EngineConfig.model_validate({})
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1
@@ -97,7 +105,7 @@ class SnapshotConfig(StrictModel):
     @model_validator(mode="after")
     def _needs_updated_at(self) -> SnapshotConfig:
         if self.strategy == "timestamp" and not self.updated_at:
-            raise ValueError("strategy 'timestamp' needs 'updated_at: <column>'")
+            raise KeyValueError("strategy", "strategy 'timestamp' needs 'updated_at: <column>'")
         return self
 
 
@@ -130,9 +138,13 @@ class ModelConfig(StrictModel):
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
         if self.materialized == "snapshot" and not self.unique_key:
-            raise ValueError("a snapshot needs 'unique_key' (one column or a list)")
+            raise KeyValueError(
+                "materialized", "a snapshot needs 'unique_key' (one column or a list)"
+            )
         if self.incremental_strategy == "merge" and not self.unique_key:
-            raise ValueError("incremental_strategy 'merge' needs 'unique_key'")
+            raise KeyValueError(
+                "incremental_strategy", "incremental_strategy 'merge' needs 'unique_key'"
+            )
         return self
 
 

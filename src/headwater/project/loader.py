@@ -20,7 +20,13 @@ from pydantic import ValidationError
 from headwater.errors import ConfigError, Location
 from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.sql import SqlAnalysis, TableReference
-from headwater.project.yamlfile import YamlDocument, closest, load_yaml, validation_error
+from headwater.project.yamlfile import (
+    YamlDocument,
+    closest,
+    error_message,
+    load_yaml,
+    validation_error,
+)
 
 PROJECT_FILE = "headwater.yml"
 STATE_DIR = ".headwater"
@@ -49,6 +55,11 @@ class Asset:
     definition_hash: str
     depends_on: tuple[str, ...]
     external_files: tuple[str, ...] = ()
+
+    @property
+    def build_kind(self) -> str:
+        """How the asset is built: `seed`, or the model's materialization."""
+        return "seed" if self.kind == "seed" else self.materialized
 
     @property
     def is_stored(self) -> bool:
@@ -275,9 +286,7 @@ def _read_seeds(root: Path, config: ProjectConfig) -> list[_Draft]:
     for path in sorted(folder.rglob("*.csv")):
         rel = str(path.relative_to(root))
         sidecar = _sidecar(path, root)
-        seed = (
-            _validate(sidecar, SeedConfig, sidecar.data) if sidecar is not None else SeedConfig()
-        )
+        seed = _validate(sidecar, SeedConfig, sidecar.data) if sidecar is not None else SeedConfig()
         namespace = seed.namespace or _namespace_from_folder(
             path.relative_to(folder), config.defaults.seed_namespace, rel
         )
@@ -291,8 +300,18 @@ def _read_seeds(root: Path, config: ProjectConfig) -> list[_Draft]:
         )
         drafts.append(
             _Draft(
-                f"{namespace}.{name}", namespace, name, "seed", path, rel, "table",
-                None, seed, None, False, definition,
+                f"{namespace}.{name}",
+                namespace,
+                name,
+                "seed",
+                path,
+                rel,
+                "table",
+                None,
+                seed,
+                None,
+                False,
+                definition,
             )
         )
     return drafts
@@ -325,9 +344,18 @@ def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
         )
         drafts.append(
             _Draft(
-                f"{namespace}.{name}", namespace, name, "model", path, rel,
+                f"{namespace}.{name}",
+                namespace,
+                name,
+                "model",
+                path,
+                rel,
                 model.materialized or config.defaults.materialized,
-                model, None, sql, templated, definition,
+                model,
+                None,
+                sql,
+                templated,
+                definition,
             )
         )
     return drafts
@@ -371,6 +399,17 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
                 variables=config.vars,
             )
             sql, template_config = result.sql, result.config
+            materialized = template_config.get("materialized") or draft.materialized
+            if materialized not in ("incremental", "snapshot"):
+                # is_incremental() is always false for such a model: what it reads is what the
+                # non-incremental rendering reads (not, say, {{ this }} in an incremental block)
+                sql = render(
+                    draft.sql,
+                    file=draft.rel_path,
+                    this=draft.key,
+                    is_incremental=False,
+                    variables=config.vars,
+                ).sql
         entry = {"analysis": analyze(sql, draft.rel_path).to_json(), "config": template_config}
         cache.put(key, entry)
     draft.analysis = SqlAnalysis.from_json(entry["analysis"])
@@ -381,7 +420,7 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
             draft.model = ModelConfig.model_validate(merged)
         except ValidationError as exc:
             raise ConfigError(
-                f"invalid config() in the SQL: {exc.errors()[0]['msg']}",
+                f"invalid config() in the SQL: {error_message(exc.errors()[0])}",
                 Location(file=draft.rel_path),
                 "fix the arguments of {{ config(...) }}",
             ) from None
@@ -410,11 +449,13 @@ class AssetIndex:
                 return key
         else:
             matches = self._by_name.get(reference.name.lower(), [])
+            if len(matches) > 1:
+                # `orders` in staging.orders means the other orders (raw.orders): a model
+                # reads its own table as {{ this }} or by its qualified name
+                matches = [m for m in matches if m != referrer]
             if len(matches) == 1:
                 return matches[0]
             if len(matches) > 1:
-                if referrer in matches:
-                    return referrer
                 raise ConfigError(
                     f"table '{reference.name}' is ambiguous: {', '.join(sorted(matches))}",
                     Location(file=file, line=reference.line),

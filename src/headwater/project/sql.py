@@ -134,12 +134,11 @@ def _parse_problem(detail: dict[str, Any], error: Exception) -> str:
 def _statement_lines(sql: str) -> list[int]:
     """Return the line on which each statement of `sql` starts."""
     import sqlglot
-    from sqlglot.tokens import TokenType
 
     lines: list[int] = []
     at_start = True
     for token in sqlglot.tokenize(sql, read=DIALECT):
-        if token.token_type == TokenType.SEMICOLON:
+        if token.token_type.name == "SEMICOLON":
             at_start = True
         elif at_start:
             lines.append(token.line)
@@ -191,7 +190,9 @@ def analyze(sql: str, file: str) -> SqlAnalysis:
 def _literal_paths(function: exp.Func) -> list[str]:
     from sqlglot import exp
 
-    name = (function.sql_name() if not isinstance(function, exp.Anonymous) else function.name).lower()
+    name = (
+        function.sql_name() if not isinstance(function, exp.Anonymous) else function.name
+    ).lower()
     if name not in FILE_FUNCTIONS:
         return []
     return [
@@ -240,7 +241,9 @@ def compile_sql(
             return node
         if namespace and namespace.lower() in SYSTEM_NAMESPACES:
             return node
-        target_ns, target_name = resolve(TableReference(namespace, ident.name, ident.meta.get("line")))
+        target_ns, target_name = resolve(
+            TableReference(namespace, ident.name, ident.meta.get("line"))
+        )
         inline = ephemeral_sql(target_ns, target_name)
         alias = node.args.get("alias")
         if inline is not None:
@@ -259,10 +262,12 @@ def compile_sql(
             replacement.set("alias", exp.TableAlias(this=exp.to_identifier(ident.name)))
         return replacement
 
-    tree = tree.transform(rewrite)
+    transformed = tree.transform(rewrite)
+    assert isinstance(transformed, exp.Query)
+    compiled: exp.Query = transformed
     for cte_name, query in reversed(list(inlined.items())):
-        tree = _prepend_cte(tree, cte_name, query)
-    return tree.sql(dialect=DIALECT, pretty=True)
+        compiled = _prepend_cte(compiled, cte_name, query)
+    return compiled.sql(dialect=DIALECT, pretty=True)
 
 
 def _prepend_cte(tree: exp.Query, name: str, query: exp.Query) -> exp.Query:

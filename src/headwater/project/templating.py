@@ -84,7 +84,7 @@ def render(
             raise ConfigError(
                 f"config() does not accept {', '.join(sorted(unknown))}",
                 Location(file=file),
-                f"put it in the model's YAML sidecar; config() accepts {', '.join(sorted(CONFIG_KEYS))}",
+                _config_hint(sorted(unknown)[0]),
             )
         declared.update(kwargs)
         return ""
@@ -109,10 +109,43 @@ def render(
     except jinja2.UndefinedError as exc:
         raise ConfigError(
             f"template error: {exc.message}",
-            Location(file=file),
-            "available in templates: ref, source, this, is_incremental, var, config",
+            Location(file=file, line=_template_line(exc)),
+            "available in templates: ref, source, this, is_incremental, var, config; "
+            "a project variable is read with var('name') after adding it under 'vars:' "
+            "in headwater.yml",
+        ) from None
+    except ConfigError as exc:
+        if exc.location.line is None:
+            exc.location.line = _template_line(exc)
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"template error: {type(exc).__name__}: {exc}",
+            Location(file=file, line=_template_line(exc)),
+            "check the expression on that line",
         ) from None
     return RenderResult(rendered, declared)
+
+
+def _config_hint(key: str) -> str:
+    from headwater.project.yamlfile import closest
+
+    suggestion = closest(key, CONFIG_KEYS)
+    accepted = ", ".join(sorted(CONFIG_KEYS))
+    if suggestion:
+        return f"did you mean '{suggestion}'? config() accepts {accepted}"
+    return f"put it in the model's YAML sidecar; config() accepts {accepted}"
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error was raised at (Jinja puts template frames in tracebacks)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def _quote(name: str) -> str:

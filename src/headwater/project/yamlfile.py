@@ -109,25 +109,42 @@ def validation_error(
     first_line: int | None = None
     for error in exc.errors():
         loc: KeyPath = (*base_path, *error["loc"])
+        cause = error.get("ctx", {}).get("error")
+        key_of_cause = getattr(cause, "key", None)
+        if isinstance(key_of_cause, str):
+            loc = (*loc, key_of_cause)
         line = document.line_of(loc)
         first_line = first_line or line
+        where = f"line {line}: " if line else ""
         key = ".".join(str(part) for part in loc) or "(top level)"
         if error["type"] == "extra_forbidden":
             fields = _fields_at(model, error["loc"][:-1])
             suggestion = closest(str(error["loc"][-1]), fields)
-            hint = f"did you mean '{suggestion}'?" if suggestion else f"valid keys: {', '.join(sorted(fields))}"
-            problems.append(f"line {line}: unknown key '{key}'; {hint}")
+            hint = (
+                f"did you mean '{suggestion}'?"
+                if suggestion
+                else f"valid keys: {', '.join(sorted(fields))}"
+            )
+            problems.append(f"{where}unknown key '{key}'; {hint}")
         elif error["type"] == "missing":
-            problems.append(f"line {line}: missing required key '{key}'")
+            problems.append(f"{where}missing required key '{key}'")
         else:
             got = error.get("input")
             shown = f" (got {got!r})" if not isinstance(got, Mapping | list) else ""
-            problems.append(f"line {line}: key '{key}': {error['msg']}{shown}")
+            problems.append(f"{where}key '{key}': {error_message(error)}{shown}")
     return ConfigError(
         "invalid configuration:\n    " + "\n    ".join(problems),
         Location(file=str(document.path), line=first_line),
         "correct the keys listed above; see docs/project.md for every key",
     )
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error, without pydantic's 'Value error, ' prefix."""
+    cause = error.get("ctx", {}).get("error")
+    if error["type"] == "value_error" and isinstance(cause, ValueError):
+        return str(cause)
+    return str(error["msg"])
 
 
 def _fields_at(model: type[Any], loc: Sequence[str | int]) -> list[str]:

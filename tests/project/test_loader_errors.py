@@ -1,0 +1,819 @@
+"""Every configuration mistake a user can make is one `ConfigError` naming file, line, key and fix.
+
+Each case below writes a small real project, loads it, and checks the exact file, line, the key
+(or name) at fault and the hint. The same cases then go through the real CLI in a subprocess: one
+`Error: ...` on stderr, exit code 2, no Python traceback (unless `--debug`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from headwater import Project
+from headwater.errors import ConfigError
+from tests.conftest import ProjectFactory, run_cli, write_files
+
+BASE = "name: test\nthreads: 2\n"
+
+
+@dataclass
+class Case:
+    """A broken project and what its error must say."""
+
+    id: str
+    files: dict[str, str]
+    file: str
+    line: int | None
+    message: list[str]
+    hint: str
+    extra_message_absent: list[str] = field(default_factory=list)
+
+
+def project_files(files: dict[str, str]) -> dict[str, str]:
+    return files if "headwater.yml" in files else {"headwater.yml": BASE, **files}
+
+
+CASES = [
+    # -- YAML syntax ---------------------------------------------------------------------------
+    Case(
+        "yaml-syntax-project",
+        {"headwater.yml": "name: test\nwarehouse: wh\n  threads: 2\n"},
+        "headwater.yml",
+        3,
+        ["invalid YAML", "mapping values are not allowed"],
+        "fix the syntax at that line",
+    ),
+    Case(
+        "yaml-tab-project",
+        {"headwater.yml": "name: test\n\tthreads: 2\n"},
+        "headwater.yml",
+        2,
+        ["invalid YAML", "tab character"],
+        "fix the syntax at that line",
+    ),
+    Case(
+        "yaml-syntax-sidecar",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/staging/orders.yml": (
+                "description: Orders\nmaterialized: table\n  unique_key: id\n"
+            ),
+        },
+        "models/staging/orders.yml",
+        3,
+        ["invalid YAML"],
+        "fix the syntax at that line",
+    ),
+    Case(
+        "yaml-not-a-mapping",
+        {"headwater.yml": "- name\n- test\n"},
+        "headwater.yml",
+        1,
+        ["expected a mapping of keys at the top level, found list"],
+        "write the file as 'key: value' lines",
+    ),
+    # -- headwater.yml keys -----------------------------------------------------------------------
+    Case(
+        "unknown-key-project",
+        {"headwater.yml": "name: test\nthreads: 2\nwarehose: wh\n"},
+        "headwater.yml",
+        3,
+        ["line 3: unknown key 'warehose'; did you mean 'warehouse'?"],
+        "see docs/project.md",
+    ),
+    Case(
+        "two-unknown-keys-project",
+        {"headwater.yml": "name: test\nwarehose: wh\nthreds: 2\n"},
+        "headwater.yml",
+        2,
+        [
+            "line 2: unknown key 'warehose'; did you mean 'warehouse'?",
+            "line 3: unknown key 'threds'; did you mean 'threads'?",
+        ],
+        "correct the keys listed above",
+    ),
+    Case(
+        "unknown-key-nothing-close",
+        {"headwater.yml": "name: test\nzzzzzz: 1\n"},
+        "headwater.yml",
+        2,
+        ["unknown key 'zzzzzz'; valid keys: catalog, defaults, engine, name,"],
+        "see docs/project.md",
+    ),
+    Case(
+        "nested-unknown-key-project",
+        {"headwater.yml": "name: test\ndefaults:\n  materialised: view\n"},
+        "headwater.yml",
+        3,
+        ["unknown key 'defaults.materialised'; did you mean 'materialized'?"],
+        "see docs/project.md",
+    ),
+    Case(
+        "missing-name",
+        {"headwater.yml": "threads: 2\n"},
+        "headwater.yml",
+        1,
+        ["missing required key 'name'"],
+        "see docs/project.md",
+    ),
+    Case(
+        "empty-project-file",
+        {"headwater.yml": ""},
+        "headwater.yml",
+        None,
+        ["missing required key 'name'"],
+        "see docs/project.md",
+        extra_message_absent=["line None"],
+    ),
+    Case(
+        "wrong-type",
+        {"headwater.yml": "name: test\nthreads: many\n"},
+        "headwater.yml",
+        2,
+        ["key 'threads'", "valid integer", "(got 'many')"],
+        "see docs/project.md",
+    ),
+    Case(
+        "out-of-range",
+        {"headwater.yml": "name: test\nthreads: 0\n"},
+        "headwater.yml",
+        2,
+        ["key 'threads'", "greater than or equal to 1", "(got 0)"],
+        "see docs/project.md",
+    ),
+    Case(
+        "invalid-project-name",
+        {"headwater.yml": "name: my-project\n"},
+        "headwater.yml",
+        1,
+        ["key 'name'", "(got 'my-project')"],
+        "see docs/project.md",
+    ),
+    Case(
+        "nested-enum-project",
+        {"headwater.yml": "name: test\nengine:\n  type: spark\n"},
+        "headwater.yml",
+        3,
+        ["key 'engine.type'", "'duckdb'", "(got 'spark')"],
+        "see docs/project.md",
+    ),
+    # -- model sidecars ---------------------------------------------------------------------------
+    Case(
+        "unknown-key-sidecar",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/staging/orders.yml": "description: Orders\nmaterialised: table\n",
+        },
+        "models/staging/orders.yml",
+        2,
+        ["line 2: unknown key 'materialised'; did you mean 'materialized'?"],
+        "see docs/project.md",
+    ),
+    Case(
+        "enum-sidecar",
+        {
+            "models/orders.sql": "select 1 as id",
+            "models/orders.yml": "description: Orders\nmaterialized: tabel\n",
+        },
+        "models/orders.yml",
+        2,
+        [
+            "key 'materialized'",
+            "'view', 'table', 'ephemeral', 'incremental' or 'snapshot'",
+            "(got 'tabel')",
+        ],
+        "see docs/project.md",
+    ),
+    Case(
+        "strategy-enum-sidecar",
+        {
+            "models/orders.sql": "select 1 as id",
+            "models/orders.yml": (
+                "materialized: incremental\nunique_key: id\nincremental_strategy: upsert\n"
+            ),
+        },
+        "models/orders.yml",
+        3,
+        ["key 'incremental_strategy'", "'append' or 'merge'", "(got 'upsert')"],
+        "see docs/project.md",
+    ),
+    Case(
+        "nested-unknown-key-sidecar",
+        {
+            "models/dim.sql": "select 1 as id",
+            "models/dim.yml": (
+                "materialized: snapshot\nunique_key: id\nsnapshot:\n  stratgy: check\n"
+            ),
+        },
+        "models/dim.yml",
+        4,
+        ["line 4: unknown key 'snapshot.stratgy'; did you mean 'strategy'?"],
+        "see docs/project.md",
+    ),
+    Case(
+        "unknown-key-in-list-item",
+        {
+            "models/dim.sql": "select 1 as id",
+            "models/dim.yml": "columns:\n  - name: id\n    descripton: the key\n",
+        },
+        "models/dim.yml",
+        3,
+        ["unknown key 'columns.0.descripton'; did you mean 'description'?"],
+        "see docs/project.md",
+    ),
+    Case(
+        "snapshot-without-unique-key",
+        {
+            "models/dim.sql": "select 1 as id",
+            "models/dim.yml": (
+                "description: d\nmaterialized: snapshot\nsnapshot:\n  strategy: check\n"
+            ),
+        },
+        "models/dim.yml",
+        2,
+        ["line 2: key 'materialized': a snapshot needs 'unique_key' (one column or a list)"],
+        "see docs/project.md",
+        extra_message_absent=["Value error", "(top level)"],
+    ),
+    Case(
+        "merge-without-unique-key",
+        {
+            "models/fact.sql": "select 1 as id",
+            "models/fact.yml": "materialized: incremental\nincremental_strategy: merge\n",
+        },
+        "models/fact.yml",
+        2,
+        ["key 'incremental_strategy': incremental_strategy 'merge' needs 'unique_key'"],
+        "see docs/project.md",
+        extra_message_absent=["Value error"],
+    ),
+    Case(
+        "timestamp-without-updated-at",
+        {
+            "models/dim.sql": "select 1 as id",
+            "models/dim.yml": (
+                "materialized: snapshot\nunique_key: id\nsnapshot:\n  strategy: timestamp\n"
+            ),
+        },
+        "models/dim.yml",
+        4,
+        ["key 'snapshot.strategy': strategy 'timestamp' needs 'updated_at: <column>'"],
+        "see docs/project.md",
+    ),
+    Case(
+        "default-timestamp-without-updated-at",
+        {
+            "models/dim.sql": "select 1 as id",
+            "models/dim.yml": (
+                "materialized: snapshot\nunique_key: id\n"
+                "snapshot:\n  invalidate_hard_deletes: true\n"
+            ),
+        },
+        "models/dim.yml",
+        3,
+        ["strategy 'timestamp' needs 'updated_at: <column>'"],
+        "see docs/project.md",
+    ),
+    Case(
+        "unknown-key-seed-sidecar",
+        {"seeds/orders.csv": "id\n1\n", "seeds/orders.yml": "delimeter: ';'\n"},
+        "seeds/orders.yml",
+        1,
+        ["unknown key 'delimeter'; did you mean 'delimiter'?"],
+        "see docs/project.md",
+    ),
+    # -- file names -------------------------------------------------------------------------------
+    Case(
+        "invalid-model-file-name",
+        {"models/1st-orders.sql": "select 1 as id"},
+        "models/1st-orders.sql",
+        None,
+        ["'1st-orders' is not a valid table name"],
+        "or set 'name:' in its sidecar",
+    ),
+    Case(
+        "invalid-seed-file-name",
+        {"seeds/my orders.csv": "id\n1\n"},
+        "seeds/my orders.csv",
+        None,
+        ["'my orders' is not a valid table name"],
+        "or set 'name:' in its sidecar",
+    ),
+    Case(
+        "invalid-folder-namespace",
+        {"models/my-folder/orders.sql": "select 1 as id"},
+        "models/my-folder/orders.sql",
+        None,
+        ["folder 'my-folder' does not make a valid namespace"],
+        "set 'namespace:' in the sidecar",
+    ),
+    Case(
+        "duplicate-asset-names",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/other/copy.sql": "select 2 as id",
+            "models/other/copy.yml": "name: orders\nnamespace: staging\n",
+        },
+        "models/staging/orders.sql",
+        None,
+        [
+            "two assets are named staging.orders",
+            "models/other/copy.sql",
+            "models/staging/orders.sql",
+        ],
+        "give it another 'name:' or 'namespace:'",
+    ),
+    Case(
+        "seed-and-model-same-name",
+        {"seeds/orders.csv": "id\n1\n", "models/raw/orders.sql": "select 1 as id"},
+        "models/raw/orders.sql",
+        None,
+        ["two assets are named raw.orders: seeds/orders.csv and models/raw/orders.sql"],
+        "rename one",
+    ),
+    # -- model SQL --------------------------------------------------------------------------------
+    Case(
+        "sql-does-not-parse",
+        {"models/orders.sql": "select 1 as id\nfrom\nwhere (\n"},
+        "models/orders.sql",
+        3,
+        ["SQL does not parse", "'where'"],
+        "a model is one SELECT statement in DuckDB SQL",
+        extra_message_absent=["<Token", "TokenType"],
+    ),
+    Case(
+        "sql-unterminated-string",
+        {"models/orders.sql": "select 1 as id,\n  'abc as name\n"},
+        "models/orders.sql",
+        2,
+        ["SQL does not parse", "unterminated string"],
+        "close the quote",
+    ),
+    Case(
+        "two-statements",
+        {"models/orders.sql": "select 1 as id;\n\nselect 2 as id;\n"},
+        "models/orders.sql",
+        3,
+        ["a model must hold exactly one statement, found 2"],
+        "remove the extra statements",
+    ),
+    Case(
+        "empty-model",
+        {"models/orders.sql": "-- nothing yet\n"},
+        "models/orders.sql",
+        None,
+        ["the model holds no SQL"],
+        "write one SELECT statement",
+    ),
+    Case(
+        "non-select-model",
+        {"models/orders.sql": "insert into raw.orders values (1)\n"},
+        "models/orders.sql",
+        1,
+        ["a model must be a SELECT query, found INSERT"],
+        "Headwater writes the table itself",
+    ),
+    Case(
+        "ddl-model",
+        {"models/orders.sql": "create table x as select 1 as id\n"},
+        "models/orders.sql",
+        1,
+        ["a model must be a SELECT query, found CREATE"],
+        "write the model as a SELECT",
+    ),
+    # -- references and the graph ----------------------------------------------------------------
+    Case(
+        "unknown-table-qualified",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/marts/revenue.sql": "select *\nfrom\n  staging.order\n",
+        },
+        "models/marts/revenue.sql",
+        3,
+        ["model marts.revenue reads unknown table 'staging.order'"],
+        "did you mean staging.orders?",
+    ),
+    Case(
+        "unknown-table-unqualified",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/marts/revenue.sql": "select *\n\nfrom ordrs\n",
+        },
+        "models/marts/revenue.sql",
+        3,
+        ["model marts.revenue reads unknown table 'ordrs'"],
+        "did you mean staging.orders?",
+    ),
+    Case(
+        "unknown-table-in-join",
+        {
+            "seeds/customers.csv": "id\n1\n",
+            "models/staging/orders.sql": "select 1 as id",
+            "models/marts/revenue.sql": (
+                "select *\nfrom staging.orders o\njoin raw.customer c on c.id = o.id\n"
+            ),
+        },
+        "models/marts/revenue.sql",
+        3,
+        ["reads unknown table 'raw.customer'"],
+        "did you mean raw.customers?",
+    ),
+    Case(
+        "unknown-table-nothing-close",
+        {"models/staging/orders.sql": "select 1 as id", "models/r.sql": "select * from zzz_qqq"},
+        "models/r.sql",
+        1,
+        ["reads unknown table 'zzz_qqq'"],
+        "no asset has a similar name",
+    ),
+    Case(
+        "unknown-ref",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/revenue.sql": "select *\nfrom {{ ref('order') }}\n",
+        },
+        "models/revenue.sql",
+        2,
+        ["reads unknown table 'order'"],
+        "did you mean staging.orders?",
+    ),
+    Case(
+        "unknown-source",
+        {
+            "seeds/orders.csv": "id\n1\n",
+            "models/r.sql": "select *\nfrom {{ source('raww', 'orders') }}\n",
+        },
+        "models/r.sql",
+        2,
+        ["reads unknown table 'raww.orders'"],
+        "did you mean raw.orders?",
+    ),
+    Case(
+        "ambiguous-unqualified-name",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/archive/orders.sql": "select 1 as id",
+            "models/marts/revenue.sql": "select *\nfrom orders\n",
+        },
+        "models/marts/revenue.sql",
+        2,
+        ["table 'orders' is ambiguous: archive.orders, staging.orders"],
+        "qualify it with its namespace, e.g. archive.orders",
+    ),
+    Case(
+        "cycle-of-two",
+        {"models/a.sql": "select * from main.b", "models/b.sql": "select * from main.a"},
+        "models/a.sql",
+        None,
+        ["dependency cycle: main.a reads main.b reads main.a"],
+        "a model cannot read, directly or through others, a model that reads it",
+    ),
+    Case(
+        "cycle-of-three",
+        {
+            "models/a.sql": "select * from c",
+            "models/b.sql": "select * from a",
+            "models/c.sql": "select * from b",
+            "models/d.sql": "select * from a",
+        },
+        "models/a.sql",
+        None,
+        ["dependency cycle: main.a reads main.c reads main.b reads main.a"],
+        "a model cannot read",
+    ),
+    Case(
+        "reads-itself",
+        {"models/orders.sql": "select 1 as id\nunion all\nselect * from main.orders\n"},
+        "models/orders.sql",
+        3,
+        ["model main.orders reads itself"],
+        "only incremental models may read their own table",
+    ),
+    Case(
+        "reads-itself-through-this",
+        {"models/orders.sql": "select * from {{ this }}\n"},
+        "models/orders.sql",
+        1,
+        ["model main.orders reads itself"],
+        "only incremental models may read their own table",
+    ),
+    # -- Jinja -----------------------------------------------------------------------------------
+    Case(
+        "jinja-syntax",
+        {"models/orders.sql": "select 1 as id\n{% if is_incremental() %}\nwhere id > 0\n"},
+        "models/orders.sql",
+        2,
+        ["template syntax error", "endif"],
+        "check the {{ }} and {% %} tags on that line",
+    ),
+    Case(
+        "jinja-unclosed-expression",
+        {"models/orders.sql": "select 1 as id,\n  {{ var('x' as y\n"},
+        "models/orders.sql",
+        2,
+        ["template syntax error"],
+        "check the {{ }} and {% %} tags on that line",
+    ),
+    Case(
+        "jinja-undefined-var",
+        {"models/orders.sql": "select 1 as id,\n  {{ var('country') }} as country\n"},
+        "models/orders.sql",
+        2,
+        ["var('country') is not defined"],
+        "add 'country' under 'vars:' in headwater.yml",
+    ),
+    Case(
+        "jinja-undefined-name",
+        {"models/orders.sql": "select 1 as id,\n\n  {{ country }} as country\n"},
+        "models/orders.sql",
+        3,
+        ["template error: 'country' is undefined"],
+        "under 'vars:' in headwater.yml",
+    ),
+    Case(
+        "jinja-bad-call",
+        {"models/orders.sql": "select 1 as id\nfrom {{ source('shop') }}\n"},
+        "models/orders.sql",
+        2,
+        ["template error: TypeError", "missing 1 required positional argument"],
+        "check the expression on that line",
+    ),
+    Case(
+        "jinja-config-unknown-key",
+        {"models/orders.sql": "{{ config(materialised='view') }}\nselect 1 as id\n"},
+        "models/orders.sql",
+        1,
+        ["config() does not accept materialised"],
+        "did you mean 'materialized'?",
+    ),
+    Case(
+        "jinja-config-invalid",
+        {"models/orders.sql": "{{ config(materialized='snapshot') }}\nselect 1 as id\n"},
+        "models/orders.sql",
+        None,
+        ["invalid config() in the SQL: a snapshot needs 'unique_key'"],
+        "fix the arguments of {{ config(...) }}",
+        extra_message_absent=["Value error"],
+    ),
+]
+
+
+def load_error(make_project: ProjectFactory, files: dict[str, str]) -> ConfigError:
+    project = make_project(project_files(files))
+    with pytest.raises(ConfigError) as info:
+        _ = project.definition
+    return info.value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_config_error_names_file_line_key_and_fix(make_project: ProjectFactory, case: Case) -> None:
+    error = load_error(make_project, case.files)
+
+    assert error.location.file == case.file
+    assert error.location.line == case.line
+    for fragment in case.message:
+        assert fragment in error.message, (fragment, error.message)
+    for fragment in case.extra_message_absent:
+        assert fragment not in str(error)
+    assert error.hint is not None
+    assert case.hint in error.hint, (case.hint, error.hint)
+    assert error.exit_code == 2
+    where = f"{case.file}:{case.line}" if case.line else case.file
+    assert str(error) == f"{where}: {error.message}\n  hint: {error.hint}"
+
+
+# one case of each kind goes through a real subprocess (the in-process test above covers them all)
+CLI_CASES = [
+    c
+    for c in CASES
+    if c.id
+    in {
+        "yaml-syntax-project",
+        "yaml-syntax-sidecar",
+        "unknown-key-project",
+        "unknown-key-sidecar",
+        "enum-sidecar",
+        "nested-unknown-key-sidecar",
+        "snapshot-without-unique-key",
+        "invalid-model-file-name",
+        "duplicate-asset-names",
+        "sql-does-not-parse",
+        "sql-unterminated-string",
+        "non-select-model",
+        "unknown-table-qualified",
+        "cycle-of-two",
+        "jinja-undefined-var",
+    }
+]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c.id for c in CLI_CASES])
+def test_cli_prints_config_error_without_traceback(tmp_path: Path, case: Case) -> None:
+    write_files(tmp_path, project_files(case.files))
+
+    result = run_cli(["dag"], cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    where = f"{case.file}:{case.line}" if case.line else case.file
+    assert result.stderr.startswith(f"Error: {where}: "), result.stderr
+    for fragment in case.message:
+        assert fragment in result.stderr
+    assert f"  hint: {case.hint}" in result.stderr or case.hint in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_debug_shows_the_traceback(tmp_path: Path) -> None:
+    write_files(tmp_path, {"headwater.yml": "name: test\nwarehose: wh\n"})
+
+    plain = run_cli(["dag"], cwd=tmp_path)
+    debug = run_cli(["--debug", "dag"], cwd=tmp_path)
+
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "ConfigError" in debug.stderr
+    assert "Error: headwater.yml:2: invalid configuration" in debug.stderr
+
+
+def test_cli_run_with_config_error_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "headwater.yml": BASE,
+            "seeds/orders.csv": "id\n1\n",
+            "models/r.sql": "select * from raw.ordres\n",
+        },
+    )
+
+    result = run_cli(["run"], cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "Error: models/r.sql:1: model main.r reads unknown table 'raw.ordres'" in result.stderr
+    assert "hint: did you mean raw.orders?" in result.stderr
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_no_project_file(tmp_path: Path) -> None:
+    empty = tmp_path / "nowhere"
+    empty.mkdir()
+
+    with pytest.raises(ConfigError) as info:
+        Project(empty)
+
+    assert "no headwater.yml found in" in info.value.message
+    assert str(empty.resolve()) in info.value.message
+    assert info.value.hint is not None
+    assert "headwater init NAME" in info.value.hint
+    assert "--project DIR" in info.value.hint
+
+
+def test_cli_no_project_file(tmp_path: Path) -> None:
+    result = run_cli(["run"], cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: no headwater.yml found in ")
+    assert "hint: run inside a project, pass --project DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_project_is_found_from_a_subfolder(make_project: ProjectFactory) -> None:
+    project = make_project({"models/staging/orders.sql": "select 1 as id"})
+
+    nested = Project(project.root / "models" / "staging")
+
+    assert nested.root == project.root
+    assert list(nested.definition.assets) == ["staging.orders"]
+    nested.close()
+
+
+# -- the valid forms next to each error: the rule is exactly as strict as it says -----------------
+
+
+def test_sidecar_name_fixes_an_invalid_file_name(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {"models/1st-orders.sql": "select 1 as id", "models/1st-orders.yml": "name: first_orders\n"}
+    )
+
+    assert list(project.definition.assets) == ["main.first_orders"]
+
+
+def test_sidecar_namespace_fixes_an_invalid_folder(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "models/my-folder/orders.sql": "select 1 as id",
+            "models/my-folder/orders.yml": "namespace: shop\n",
+        }
+    )
+
+    assert list(project.definition.assets) == ["shop.orders"]
+
+
+def test_incremental_model_may_read_itself(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/events.csv": "id\n1\n",
+            "models/events.sql": (
+                "select * from raw.events\n"
+                "{% if is_incremental() %}where id > (select max(id) from {{ this }}){% endif %}\n"
+            ),
+            "models/events.yml": "materialized: incremental\n",
+        }
+    )
+
+    assert project.definition.assets["main.events"].depends_on == ("raw.events",)
+
+
+def test_table_model_may_use_an_incremental_block(make_project: ProjectFactory) -> None:
+    """is_incremental() is always false for a table: {{ this }} in its block is no self-read."""
+    project = make_project(
+        {
+            "seeds/events.csv": "id\n1\n",
+            "models/events.sql": (
+                "select * from raw.events\n"
+                "{% if is_incremental() %}where id > (select max(id) from {{ this }}){% endif %}\n"
+            ),
+        }
+    )
+
+    assert project.definition.assets["main.events"].depends_on == ("raw.events",)
+
+
+def test_own_name_unqualified_means_the_other_asset(make_project: ProjectFactory) -> None:
+    """`orders` in staging.orders is raw.orders: the model itself is {{ this }}."""
+    project = make_project(
+        {
+            "seeds/orders.csv": "id\n1\n",
+            "models/staging/orders.sql": "select * from orders",
+        }
+    )
+
+    assert project.definition.assets["staging.orders"].depends_on == ("raw.orders",)
+    # anywhere else the same bare name is ambiguous
+    (project.root / "models" / "summary.sql").write_text("select count(*) from orders")
+    project.reload()
+    with pytest.raises(ConfigError, match=r"'orders' is ambiguous: raw\.orders, staging\.orders"):
+        _ = project.definition
+
+
+def test_own_name_still_ambiguous_between_two_others(make_project: ProjectFactory) -> None:
+    error = load_error(
+        make_project,
+        {
+            "seeds/orders.csv": "id\n1\n",
+            "models/archive/orders.sql": "select 1 as id",
+            "models/staging/orders.sql": "select * from\norders",
+        },
+    )
+
+    assert error.location.file == "models/staging/orders.sql"
+    assert error.location.line == 2
+    assert error.message == "table 'orders' is ambiguous: archive.orders, raw.orders"
+
+
+def test_qualified_name_avoids_ambiguity(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/archive/orders.sql": "select 1 as id",
+            "models/marts/revenue.sql": "select * from staging.orders",
+        }
+    )
+
+    assert project.definition.assets["marts.revenue"].depends_on == ("staging.orders",)
+
+
+def test_snapshot_with_key_and_updated_at_is_valid(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "models/dim.sql": "select 1 as id, now() as updated_at",
+            "models/dim.yml": (
+                "materialized: snapshot\nunique_key: [id]\nsnapshot:\n  updated_at: updated_at\n"
+            ),
+        }
+    )
+
+    asset = project.definition.assets["main.dim"]
+    assert asset.materialized == "snapshot"
+    assert asset.unique_key == ["id"]
+
+
+def test_var_defined_in_project_renders(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {"models/orders.sql": "select 1 as id, '{{ var(\"country\") }}' as country\n"},
+        config="vars:\n  country: NL\n",
+    )
+
+    assert project.definition.assets["main.orders"].templated
+
+
+def test_first_error_wins_deterministically(make_project: ProjectFactory) -> None:
+    """Two broken models: the error names the first in path order, every time."""
+    files = {"models/a.sql": "select * from nope_a", "models/b.sql": "select * from nope_b"}
+    first = load_error(make_project, files)
+    second = load_error(make_project, files)
+
+    assert first.location.file == second.location.file == "models/a.sql"
