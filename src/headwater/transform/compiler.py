@@ -1,4 +1,4 @@
-"""Turn a model's source SQL into the SQL that runs: render templates, qualify, inline ephemerals."""
+"""Turn a model's source SQL into the SQL that runs: render templates, qualify, inline CTEs."""
 
 from __future__ import annotations
 

@@ -91,7 +91,9 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     strategy = asset.model.incremental_strategy or ("merge" if asset.unique_key else "append")
     if strategy == "merge":
         outcome = merge_changes(ctx, sql, asset.unique_key, "incremental merge")
-        version = outcome.version if outcome.version is not None else ctx.store.current_version(ctx.ref)
+        version = outcome.version
+        if version is None:
+            version = ctx.store.current_version(ctx.ref)
         return BuildResult(
             rows=outcome.changed_rows,
             version=version,

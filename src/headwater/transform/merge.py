@@ -14,8 +14,6 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from headwater.engine.sqltext import column_list, identifier, literal
 from headwater.errors import Location, ModelError
 from headwater.storage.base import DataFile, Snapshot
@@ -34,17 +32,23 @@ class MergeOutcome:
 
 def _scan(files: list[DataFile], snapshot: Snapshot, extra: str = "") -> str:
     paths = "[" + ", ".join(literal(f.path) for f in files) + "]"
-    options = ["union_by_name = true", f"hive_partitioning = {str(bool(snapshot.partition_by)).lower()}"]
+    hive = "true" if snapshot.partition_by else "false"
+    options = ["union_by_name = true", f"hive_partitioning = {hive}"]
     if extra:
         options.append(extra)
     return f"read_parquet({paths}, {', '.join(options)})"
 
 
 def _key_match(keys: list[str], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{identifier(k)} = {right}.{identifier(k)}" for k in keys)
+    """Key equality where NULL equals NULL, as in the duplicate check's GROUP BY."""
+    return " AND ".join(
+        f"{left}.{identifier(k)} IS NOT DISTINCT FROM {right}.{identifier(k)}" for k in keys
+    )
 
 
-def merge_changes(ctx: BuildContext, source_sql: str, keys: list[str], operation: str) -> MergeOutcome:
+def merge_changes(
+    ctx: BuildContext, source_sql: str, keys: list[str], operation: str
+) -> MergeOutcome:
     """Upsert the rows of `source_sql` into the asset's table on `keys`.
 
     Rows whose key exists replace the existing row; others are inserted. Raises `ModelError`
@@ -70,17 +74,25 @@ def merge_changes(ctx: BuildContext, source_sql: str, keys: list[str], operation
         _refuse_duplicate_keys(ctx, changes, keys)
         candidates = _prune(ctx, snapshot, changes, keys)
         touched = _touched_files(ctx, snapshot, candidates, changes, keys)
-        target_columns = column_list(schema.names)
-        parts = [f"SELECT {target_columns} FROM (SELECT * FROM {changes}) AS c"]
+        # A file written before a column was added lacks it, and the change lacks a column the
+        # model no longer selects: select what each side has and let UNION BY NAME fill NULLs.
+        # Columns neither side has are left out of the new files; the schema still holds them.
+        present = set(staged.schema.names)
+        parts = [f"SELECT * FROM {changes}"]
         if touched:
+            scan = _scan(touched, snapshot)
+            in_files = set(session.schema(f"SELECT * FROM {scan}").names)
+            kept = [n for n in schema.names if n in in_files]
+            present.update(kept)
             parts.insert(
                 0,
-                f"SELECT {target_columns} FROM (SELECT * FROM {_scan(touched, snapshot)}) AS t "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {changes} AS c WHERE {_key_match(keys, 't', 'c')})",
+                f"SELECT {column_list(kept)} FROM {scan} AS t WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {changes} AS c WHERE {_key_match(keys, 't', 'c')})",
             )
-        rewrite = " UNION ALL BY NAME ".join(parts)
+        rewrite = " UNION ALL BY NAME ".join(f"({part})" for part in parts)
+        columns = column_list([n for n in schema.names if n in present])
         written = session.write_parquet(
-            f"SELECT {target_columns} FROM ({rewrite})",
+            f"SELECT {columns} FROM ({rewrite})",
             ctx.store.new_file_dir(ctx.ref, ctx.run_id),
             list(snapshot.partition_by),
         )
@@ -88,7 +100,7 @@ def merge_changes(ctx: BuildContext, source_sql: str, keys: list[str], operation
         version = ctx.store.commit_files(
             ctx.ref,
             written.files,
-            _with_types(written.schema, schema),
+            schema,
             "append",
             ctx.commit_info(operation),
             partition_by=list(snapshot.partition_by),
@@ -98,13 +110,6 @@ def merge_changes(ctx: BuildContext, source_sql: str, keys: list[str], operation
         return MergeOutcome(staged.rows, len(touched), version)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-
-
-def _with_types(written: pa.Schema, evolved: pa.Schema) -> pa.Schema:
-    """Prefer the evolved (wider) type of each column, in the written column order."""
-    return pa.schema(
-        [evolved.field(n) if n in evolved.names else written.field(n) for n in written.names]
-    )
 
 
 def _refuse_duplicate_keys(ctx: BuildContext, changes: str, keys: list[str]) -> None:
@@ -143,11 +148,14 @@ def _prune(ctx: BuildContext, snapshot: Snapshot, changes: str, keys: list[str])
         ]
     stats = ctx.store.file_ranges(snapshot, keys[0])
     if stats:
+        first = identifier(keys[0])
         bounds = ctx.session.query(
-            f"SELECT min({identifier(keys[0])}) AS lo, max({identifier(keys[0])}) AS hi FROM {changes}"
+            f"SELECT min({first}) AS lo, max({first}) AS hi, "
+            f"count(*) FILTER (WHERE {first} IS NULL) AS nulls FROM {changes}"
         ).to_pylist()[0]
         low, high = bounds["lo"], bounds["hi"]
-        if low is not None and high is not None:
+        # min/max say nothing about NULLs: a NULL key may be in any file
+        if low is not None and high is not None and not bounds["nulls"]:
             files = [f for f in files if _may_overlap(stats.get(f.relative_path), low, high)]
     return files
 
@@ -171,8 +179,13 @@ def _touched_files(
     if not candidates:
         return []
     by_path = {f.path: f for f in candidates}
-    rows = ctx.session.query(
-        f"SELECT DISTINCT t.filename FROM {_scan(candidates, snapshot, 'filename = true')} AS t "
-        f"WHERE EXISTS (SELECT 1 FROM {changes} AS c WHERE {_key_match(keys, 't', 'c')})"
-    ).column("filename").to_pylist()
+    scan = _scan(candidates, snapshot, "filename = true")
+    rows = (
+        ctx.session.query(
+            f"SELECT DISTINCT t.filename FROM {scan} AS t "
+            f"WHERE EXISTS (SELECT 1 FROM {changes} AS c WHERE {_key_match(keys, 't', 'c')})"
+        )
+        .column("filename")
+        .to_pylist()
+    )
     return [by_path[p] for p in rows if p in by_path]

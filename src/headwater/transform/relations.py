@@ -30,7 +30,7 @@ class Relations:
         self.project = project
         self.store = store
         self._view_sql = view_sql
-        self._snapshot = snapshot or (lambda ref: store.snapshot(ref))
+        self._snapshot: SnapshotPicker = snapshot or store.snapshot
         self._registered: dict[str, object] = {}
         self._lock = threading.RLock()
 

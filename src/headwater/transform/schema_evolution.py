@@ -20,7 +20,7 @@ def widened(old: pa.DataType, new: pa.DataType) -> pa.DataType | None:
         return old
     if pa.types.is_string(old) and (pa.types.is_large_string(new) or pa.types.is_string_view(new)):
         return old
-    if pa.types.is_integer(old) and pa.types.is_integer(new) and old in _INT_ORDER and new in _INT_ORDER:
+    if old in _INT_ORDER and new in _INT_ORDER:
         return max(old, new, key=_INT_ORDER.index)
     if pa.types.is_integer(old) and pa.types.is_floating(new):
         return pa.float64()

@@ -21,14 +21,17 @@ SCD_COLUMNS = (VALID_FROM, VALID_TO, IS_CURRENT)
 
 
 def _match(keys: list[str], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{identifier(k)} = {right}.{identifier(k)}" for k in keys)
+    """Key equality where NULL equals NULL, as in the duplicate check's GROUP BY."""
+    return " AND ".join(
+        f"{left}.{identifier(k)} IS NOT DISTINCT FROM {right}.{identifier(k)}" for k in keys
+    )
 
 
 def build_snapshot(ctx: BuildContext) -> BuildResult:
     """Build one run of an SCD2 snapshot and return what it wrote."""
     asset = ctx.asset
     assert asset.model is not None
-    config = asset.model.snapshot or SnapshotConfig(strategy="check")
+    config = asset.model.snapshot or SnapshotConfig(strategy="check", max_close_share=None)
     keys = asset.unique_key
     source_sql = ctx.compiler.compile(asset.key, is_incremental=ctx.store.exists(ctx.ref))
     ctx.relations.ensure_inputs(ctx.session, asset.key)
@@ -50,10 +53,16 @@ def build_snapshot(ctx: BuildContext) -> BuildResult:
         written = ctx.session.write_parquet(
             first, ctx.store.new_file_dir(ctx.ref, ctx.run_id), asset.partition_by
         )
+        ctx.fault("before_commit")
         version = ctx.store.commit_files(
-            ctx.ref, written.files, written.schema, "overwrite",
-            ctx.commit_info("snapshot"), partition_by=asset.partition_by,
+            ctx.ref,
+            written.files,
+            written.schema,
+            "overwrite",
+            ctx.commit_info("snapshot"),
+            partition_by=asset.partition_by,
         )
+        ctx.fault("after_commit")
         return BuildResult(rows=written.rows, version=version, message="first snapshot")
 
     this = qualified(ctx.ref)
@@ -67,9 +76,17 @@ def build_snapshot(ctx: BuildContext) -> BuildResult:
             if config.check_cols == "all"
             else list(config.check_cols)
         )
-        differs = " OR ".join(
-            f"s.{identifier(c)} IS DISTINCT FROM c.{identifier(c)}" for c in compared
-        ) or "FALSE"
+        # A column the source gained is NULL in every stored version: a value in it is a change.
+        stored = set(ctx.store.snapshot(ctx.ref).schema.names)
+        differs = (
+            " OR ".join(
+                f"s.{identifier(c)} IS DISTINCT FROM c.{identifier(c)}"
+                if c in stored
+                else f"s.{identifier(c)} IS NOT NULL"
+                for c in compared
+            )
+            or "FALSE"
+        )
     key_list = column_list(keys)
     source = f"({source_sql})"
     current = f"(SELECT * FROM {this} WHERE {IS_CURRENT})"
@@ -166,8 +183,7 @@ def _guard_closures(
     if deleted:
         counted.append(f"(SELECT count(*) FROM ({deleted}))")
     row = ctx.session.query(
-        f"SELECT (SELECT count(*) FROM {current}) AS current_rows, "
-        f"{' + '.join(counted)} AS closing"
+        f"SELECT (SELECT count(*) FROM {current}) AS current_rows, {' + '.join(counted)} AS closing"
     ).to_pylist()[0]
     current_rows, closing = int(row["current_rows"]), int(row["closing"])
     if current_rows and closing / current_rows > share:
