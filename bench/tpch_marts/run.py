@@ -2,8 +2,9 @@
 
 Each build runs as a subprocess under `/usr/bin/time -v` (wall time, peak RSS) in a fresh
 folder under `bench/.work/tpch_marts/`. Every tool first does one untimed warm-up build, whose
-marts are checked against the floor's; then N timed builds (default 5, or 3 when the warm-up
-took 10 s or more). Printed as a markdown table and written to `bench/results/tpch_marts.md`.
+marts are checked against the floor's; then N timed builds (default 5, or 3 when a warm-up took
+10 s or more), the tools taking turns so that the load of a shared machine hits all alike.
+Printed as a markdown table and written to `bench/results/tpch_marts.md`.
 
 Timed:
 - full build of the 14 models by each tool;
@@ -51,7 +52,6 @@ from common import INCREMENTAL_DIR, MODELS_DIR, load_models, substitute_vars  # 
 WORK = BENCH / ".work" / "tpch_marts"
 RESULTS = BENCH / "results" / "tpch_marts.md"
 PYTHON = REPO / ".venv" / "bin" / "python"
-HEADWATER = REPO / ".venv" / "bin" / "headwater"
 DBT_VENV = BENCH / ".venvs" / "dbt"
 DBT = DBT_VENV / "bin" / "dbt"
 TIME = Path("/usr/bin/time")
@@ -62,6 +62,18 @@ DASH, TIMES = "\u2013", "\u00d7"  # en dash, multiplication sign
 
 class RunFailed(Exception):
     """A benchmarked command exited non-zero."""
+
+
+@dataclass
+class HeadwaterCli:
+    """How to call Headwater: the executable, and where its `--project` option goes."""
+
+    exe: Path = REPO / ".venv" / "bin" / "headwater"
+    project_first: bool = False
+    """True when `--project` is an option of `headwater` itself rather than of `run`."""
+
+
+HEADWATER = HeadwaterCli()
 
 
 @dataclass
@@ -78,11 +90,16 @@ class Row:
 
     tool: str
     what: str
-    samples: list[Sample] = field(default_factory=list)
     floor_ref: str | None = None
+    """Key of the floor's row this one is compared with."""
     dbt_ref: str | None = None
+    """Key of dbt-duckdb's row this one is compared with."""
     rows: int | None = None
+    """Rows processed, for a rows/s figure."""
+    samples: list[Sample] = field(default_factory=list)
     failed: str | None = None
+    wrong: bool = False
+    """A result differed from the reference."""
 
 
 @dataclass
@@ -95,6 +112,9 @@ class Bench:
     lineitem_rows: int
     rows: dict[str, Row] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    slowest_warmup: float = 0.0
+    """Wall time of the slowest warm-up full build; sets the default number of runs."""
+    load_start: str = field(default_factory=lambda: " ".join(f"{x:.1f}" for x in os.getloadavg()))
     floor_sums: dict[str, tuple[object, ...]] = field(default_factory=dict)
     """Checksums of the floor's marts, which the other tools' marts must equal."""
 
@@ -146,12 +166,37 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def repeat(row: Row, n: int, make_call: Callable[[], Call]) -> None:
-    """Time `make_call()`'s command n times (a fresh call each time), appending samples."""
+@dataclass
+class Subject:
+    """One measurement: a results row and how to make a fresh call for each repetition."""
+
+    row: Row
+    make_call: Callable[[], Call]
+
+
+def round_robin(bench: Bench, subjects: list[Subject], n: int) -> None:
+    """Time every subject n times, taking turns, so load drifting on a shared machine hits
+    all of them alike. A subject whose command fails is reported and dropped."""
     for i in range(n):
-        sample, _ = measure(make_call())
-        row.samples.append(sample)
-        print(f"  {row.tool} {row.what} #{i + 1}: {sample.wall:.2f} s, {sample.rss_mb:.0f} MiB")
+        for subject in subjects:
+            row = subject.row
+            if row.failed:
+                continue
+            try:
+                sample, _ = measure(subject.make_call())
+            except RunFailed as exc:
+                fail(bench, row, exc)
+                continue
+            row.samples.append(sample)
+            print(f"  {row.tool} {row.what} #{i + 1}: {sample.wall:.2f} s, {sample.rss_mb:.0f} MiB")
+
+
+def fail(bench: Bench, row: Row, exc: RunFailed) -> None:
+    """Record a failed command on its row and in the notes."""
+    row.failed = str(exc).splitlines()[0]
+    print(f"  {row.tool} {row.what} FAILED: {exc}")
+    detail = str(exc).replace("\n", " / ")
+    bench.notes.append(f"**{row.tool} {row.what} failed**: `{detail}`")
 
 
 # ---------------------------------------------------------------- checking results
@@ -238,7 +283,9 @@ def headwater_project(root: Path, data: Path, with_incremental: bool = False) ->
 
 def headwater_run(project: Path, *extra: str) -> Call:
     """`headwater run` on `project`."""
-    return Call([str(HEADWATER), "run", "--project", str(project), "--threads", "2", *extra])
+    where = ["--project", str(project)]
+    run = [*where, "run"] if HEADWATER.project_first else ["run", *where]
+    return Call([str(HEADWATER.exe), *run, "--threads", "2", *extra])
 
 
 def dbt_run(root: Path, data: Path, *extra: str) -> Call:
@@ -260,64 +307,64 @@ def floor_run(data: Path, out: Path, *extra: str) -> Call:
     return Call(cmd)
 
 
-def bench_floor(bench: Bench) -> None:
-    """Full build by the floor."""
-    row = bench.rows["floor"] = Row("floor", "full build", rows=bench.lineitem_rows)
-    root = WORK / "floor"
+def full_builds(bench: Bench, tools: list[str]) -> None:
+    """Full build of the 14 models by each tool, then Headwater's no-op rerun and --help."""
+    roots = {tool: WORK / tool for tool in tools}
+    calls: dict[str, Callable[[], Call]] = {
+        "floor": lambda: floor_run(bench.data, fresh(roots["floor"]) / "out"),
+        "dbt": lambda: dbt_run(fresh(roots["dbt"]), bench.data, "--exclude", INC_MODEL),
+        "headwater": lambda: headwater_run(
+            headwater_project(fresh(roots["headwater"]), bench.data)
+        ),
+    }
+    refs = {"floor": (None, None), "dbt": ("floor", None), "headwater": ("floor", "dbt")}
+    subjects, slowest = [], 0.0
+    for tool in tools:
+        label = "dbt-duckdb" if tool == "dbt" else tool
+        row = bench.rows[tool] = Row(label, "full build", *refs[tool], rows=bench.lineitem_rows)
+        print(f"== {tool}: warm-up build")
+        try:
+            warm, _ = measure(calls[tool]())
+        except RunFailed as exc:
+            fail(bench, row, exc)
+            continue
+        slowest = max(slowest, warm.wall)
+        if tool == "floor":
+            bench.floor_sums = delta_checksums(roots[tool], MARTS)
+        elif tool == "dbt":
+            compare(bench, "dbt-duckdb", duckdb_checksums(roots[tool] / "tpch.duckdb", MARTS))
+        else:
+            compare(bench, "headwater", delta_checksums(roots[tool], MARTS))
+        subjects.append(Subject(row, calls[tool]))
+    print("== full builds, tools taking turns")
+    bench.slowest_warmup = slowest
+    round_robin(bench, subjects, bench.count(slowest))
 
-    def call() -> Call:
-        return floor_run(bench.data, fresh(root) / "out")
-
-    warm, _ = measure(call())
-    bench.floor_sums = delta_checksums(root / "out", MARTS)
-    repeat(row, bench.count(warm.wall), call)
-
-
-def bench_dbt(bench: Bench) -> None:
-    """Full build by dbt-duckdb, and `dbt --help`."""
-    row = bench.rows["dbt"] = Row(
-        "dbt-duckdb", "full build", floor_ref="floor", rows=bench.lineitem_rows
-    )
-    root = WORK / "dbt"
-
-    def call() -> Call:
-        return dbt_run(fresh(root), bench.data, "--exclude", INC_MODEL)
-
-    warm, _ = measure(call())
-    compare(bench, "dbt-duckdb", duckdb_checksums(root / "tpch.duckdb", MARTS))
-    repeat(row, bench.count(warm.wall), call)
-    helprow = bench.rows["dbt-help"] = Row("dbt-duckdb", "`dbt --help`")
-    repeat(helprow, 5, lambda: Call([str(DBT), "--help"]))
-
-
-def bench_headwater(bench: Bench) -> None:
-    """Full build, no-op rerun and `--help` of Headwater."""
-    row = bench.rows["headwater"] = Row(
-        "headwater", "full build", floor_ref="floor", dbt_ref="dbt", rows=bench.lineitem_rows
-    )
-    root = WORK / "headwater"
-
-    def call() -> Call:
-        return headwater_run(headwater_project(fresh(root), bench.data))
-
-    warm, _ = measure(call())
-    compare(bench, "headwater", delta_checksums(root, MARTS))
-    repeat(row, bench.count(warm.wall), call)
-
-    project = root / "project"
-    noop = bench.rows["headwater-noop"] = Row("headwater", "no-op rerun (nothing changed)")
-    _, output = measure(headwater_run(project))
-    said = re.search(r"up.to.date", output, re.IGNORECASE) is not None
-    last = output.strip().splitlines()[-1] if output.strip() else ""
-    bench.notes.append(
-        f"headwater no-op rerun reported up to date: {'yes' if said else '**no**'} "
-        f"(last line: `{last}`)."
-    )
-    repeat(noop, 5, lambda: headwater_run(project))
-    helprow = bench.rows["headwater-help"] = Row(
-        "headwater", "`headwater --help`", dbt_ref="dbt-help"
-    )
-    repeat(helprow, 5, lambda: Call([str(HEADWATER), "--help"]))
+    extras = []
+    if "dbt" in tools:
+        row = bench.rows["dbt-help"] = Row("dbt-duckdb", "`dbt --help`")
+        extras.append(Subject(row, lambda: Call([str(DBT), "--help"])))
+    if "headwater" in tools and not bench.rows["headwater"].failed:
+        project = roots["headwater"] / "project"
+        row = bench.rows["headwater-noop"] = Row("headwater", "no-op rerun (nothing changed)")
+        try:
+            _, output = measure(headwater_run(project))
+            said = re.search(r"up.to.date", output, re.IGNORECASE) is not None
+            last = output.strip().splitlines()[-1] if output.strip() else ""
+            bench.notes.append(
+                f"headwater no-op rerun reported up to date: {'yes' if said else '**no**'} "
+                f"(last line: `{last}`)."
+            )
+            extras.append(Subject(row, lambda: headwater_run(project)))
+        except RunFailed as exc:
+            fail(bench, row, exc)
+    if "headwater" in tools:
+        row = bench.rows["headwater-help"] = Row(
+            "headwater", "`headwater --help`", None, "dbt-help"
+        )
+        extras.append(Subject(row, lambda: Call([str(HEADWATER.exe), "--help"])))
+    print("== no-op rerun and --help")
+    round_robin(bench, extras, 5)
 
 
 def incremental_data(root: Path, sf: float, grown: bool) -> Path:
@@ -331,74 +378,80 @@ def incremental_data(root: Path, sf: float, grown: bool) -> Path:
     return data
 
 
-def bench_incremental(bench: Bench, tools: list[str]) -> None:
-    """customer_revenue_inc: incremental run vs full refresh after adding ~1 % new orders."""
-    inc_dir = tpch_data.make_increment(bench.sf)
-    want = reference_customer_revenue(incremental_data(WORK / "reference", bench.sf, True))
-    n = bench.runs or 3
+def incremental_rep(bench: Bench, tool: str, want: Checksum) -> None:
+    """One repetition: full build, add the increment, time the incremental run, then the
+    full refresh of customer_revenue_inc; check each result against `want`."""
+    root = fresh(WORK / f"inc-{tool}")
+    data = incremental_data(root, bench.sf, grown=False)
+    if tool == "dbt":
+        setup = dbt_run(root, data)
+        run_inc = dbt_run(root, data, "--select", INC_MODEL)
+    else:
+        project = headwater_project(root, data, with_incremental=True)
+        setup = headwater_run(project)
+        run_inc = headwater_run(project, "--select", f"marts.{INC_MODEL}")
+    run_full = Call([*run_inc.cmd, "--full-refresh"], run_inc.cwd, run_inc.env)
+    measure(setup)
+    for f in tpch_data.increment_dir(bench.sf).glob("*.parquet"):
+        (data / f.name).symlink_to(f)
+    for key, call in ((f"inc-{tool}", run_inc), (f"full-{tool}", run_full)):
+        row = bench.rows[key]
+        sample, _ = measure(call)
+        row.samples.append(sample)
+        if tool == "dbt":
+            got = duckdb_checksums(root / "tpch.duckdb", [INC_MODEL]).get(INC_MODEL)
+        else:
+            got = delta_checksums(root, [INC_MODEL]).get(INC_MODEL)
+        verdict = "correct" if got == want else "WRONG"
+        print(f"  {row.tool} {row.what}: {sample.wall:.2f} s, {sample.rss_mb:.0f} MiB, {verdict}")
+        if got != want:
+            row.wrong = True
+
+
+def incremental(bench: Bench, tools: list[str]) -> None:
+    """customer_revenue_inc: incremental run vs full refresh after adding ~1 % new orders,
+    beside the floor rebuilding customer_revenue on the grown data; tools take turns."""
+    want = reference_customer_revenue(incremental_data(WORK / "reference", bench.sf, grown=True))
+    n = bench.count(bench.slowest_warmup)
+    floor_root = WORK / "inc-floor"
+
+    def floor_call() -> Call:
+        data = incremental_data(fresh(floor_root), bench.sf, grown=True)
+        return floor_run(data, floor_root / "out", "--select", "marts.customer_revenue")
+
+    floor = Subject(Row("floor", "customer_revenue rebuild on grown data"), floor_call)
     if "floor" in tools:
-        row = bench.rows["inc-floor"] = Row("floor", "customer_revenue rebuild on grown data")
-        root = WORK / "inc-floor"
-
-        def call() -> Call:
-            data = incremental_data(fresh(root), bench.sf, True)
-            return floor_run(data, root / "out", "--select", "marts.customer_revenue")
-
-        repeat(row, n, call)
-    for tool in [t for t in tools if t != "floor"]:
+        bench.rows["inc-floor"] = floor.row
+    peers = [t for t in tools if t != "floor" and not bench.rows[t].failed]
+    for tool in peers:
         label = "dbt-duckdb" if tool == "dbt" else "headwater"
-        peer = tool != "dbt"
-        inc = bench.rows[f"inc-{tool}"] = Row(
-            label,
-            f"{INC_MODEL} incremental (+1 %)",
-            floor_ref="inc-floor",
-            dbt_ref="inc-dbt" if peer else None,
+        dbt_inc, dbt_full = ("inc-dbt", "full-dbt") if tool != "dbt" else (None, None)
+        what = f"{INC_MODEL} incremental (+1 %)"
+        bench.rows[f"inc-{tool}"] = Row(label, what, "inc-floor", dbt_inc)
+        what = f"{INC_MODEL} --full-refresh"
+        bench.rows[f"full-{tool}"] = Row(label, what, "inc-floor", dbt_full)
+    for i in range(n):
+        print(f"== incremental, round {i + 1}")
+        if "floor" in tools:
+            round_robin(bench, [floor], 1)
+        for tool in peers:
+            inc, full = bench.rows[f"inc-{tool}"], bench.rows[f"full-{tool}"]
+            if inc.failed:
+                continue
+            try:
+                incremental_rep(bench, tool, want)
+            except RunFailed as exc:
+                fail(bench, inc, exc)
+                full.failed = inc.failed
+    for tool in peers:
+        inc, full = bench.rows[f"inc-{tool}"], bench.rows[f"full-{tool}"]
+        if inc.failed:
+            continue
+        checked = "**a result was wrong**" if inc.wrong or full.wrong else "every result correct"
+        bench.notes.append(
+            f"{inc.tool}: incremental run / its full refresh = {ratio(inc, f'full-{tool}', bench)}"
+            f"; {checked} (checked against a direct recompute on the grown data)."
         )
-        full = bench.rows[f"full-{tool}"] = Row(
-            label,
-            f"{INC_MODEL} --full-refresh",
-            floor_ref="inc-floor",
-            dbt_ref="full-dbt" if peer else None,
-        )
-        try:
-            for i in range(n):
-                root = fresh(WORK / f"inc-{tool}")
-                data = incremental_data(root, bench.sf, False)
-                if tool == "dbt":
-                    setup = dbt_run(root, data)
-                    run_inc = dbt_run(root, data, "--select", INC_MODEL)
-                else:
-                    project = headwater_project(root, data, with_incremental=True)
-                    setup = headwater_run(project)
-                    run_inc = headwater_run(project, "--select", f"marts.{INC_MODEL}")
-                run_full = Call([*run_inc.cmd, "--full-refresh"], run_inc.cwd, run_inc.env)
-                measure(setup)
-                for f in inc_dir.glob("*.parquet"):
-                    (data / f.name).symlink_to(f)
-                for row, step in ((inc, run_inc), (full, run_full)):
-                    sample, _ = measure(step)
-                    row.samples.append(sample)
-                    if tool == "dbt":
-                        got = duckdb_checksums(root / "tpch.duckdb", [INC_MODEL]).get(INC_MODEL)
-                    else:
-                        got = delta_checksums(root, [INC_MODEL]).get(INC_MODEL)
-                    verdict = "correct" if got == want else "WRONG"
-                    print(
-                        f"  {label} {row.what} #{i + 1}: {sample.wall:.2f} s, "
-                        f"{sample.rss_mb:.0f} MiB, result {verdict}"
-                    )
-                    if got != want and i == 0:
-                        bench.notes.append(
-                            f"**{label} {row.what} gave a wrong result**: {got} != {want}"
-                        )
-            bench.notes.append(
-                f"{label}: incremental run / full refresh = {ratio(inc, f'full-{tool}', bench)}; "
-                "each result was checked against a direct recompute of customer_revenue on the "
-                "grown data."
-            )
-        except RunFailed as exc:
-            inc.failed = full.failed = str(exc).splitlines()[0]
-            print(f"  {label} incremental FAILED: {exc}")
 
 
 # ---------------------------------------------------------------- reporting
@@ -462,6 +515,21 @@ def table(bench: Bench) -> str:
     return "\n".join(lines)
 
 
+def busy_warning(bench: Bench) -> list[str]:
+    """A warning line when other work loaded the machine: a 1-min load average above 1 before
+    the first run, or above what the benchmark itself adds (cores + 1) at the end."""
+    cores = os.cpu_count() or 1
+    start, end = float(bench.load_start.split()[0]), os.getloadavg()[0]
+    if start <= 1 and end <= cores + 1:
+        return []
+    return [
+        "",
+        f"**Warning: the machine was busy** (1-min load average {start:.1f} at the start, "
+        f"{end:.1f} at the end, on {cores} cores): the times are inflated and noisy; rerun on a "
+        "quiet machine before quoting them.",
+    ]
+
+
 def report(bench: Bench) -> str:
     """The whole markdown report."""
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -475,6 +543,7 @@ def report(bench: Bench) -> str:
             f"{versions()}.",
             "Generated by `bench/tpch_marts/run.py`. Machines are shared and noisy: compare "
             "the ratios, measured side by side in one session, not the absolute times.",
+            *busy_warning(bench),
             "",
             table(bench),
             "",
@@ -484,8 +553,11 @@ def report(bench: Bench) -> str:
             "file (that is how dbt-duckdb works), so it skips the Parquet/Delta write.",
             "- Each timed run is a fresh process in a fresh output folder (dbt: fresh target "
             "folder, so a full parse each run), wrapped in `/usr/bin/time -v`; one untimed "
-            "warm-up run per tool first. Headwater runs with `--threads 2`, dbt with 2 "
-            "threads; the floor is one DuckDB connection (DuckDB uses both cores).",
+            "warm-up run per tool first, then the tools take turns run by run, so a change in "
+            f"the machine's load hits all alike (load average {bench.load_start} at the start, "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end). Headwater runs "
+            "with `--threads 2`, dbt with 2 threads; the floor is one DuckDB connection "
+            "(DuckDB uses both cores) building the marts one after another.",
             "- Incremental: ~1 % new orders (with their line items, keys above the maximum) "
             "are added as extra Parquet files after a full build; the incremental run "
             "recomputes the customers that have new orders over all their orders and merges "
@@ -512,11 +584,17 @@ def available(tool: str, install_dbt: bool) -> str | None:
         pip = [str(DBT_VENV / "bin" / "pip"), "install", "-q", "dbt-core<1.12", "dbt-duckdb"]
         subprocess.run(pip, check=True)
     if tool == "headwater":
-        if not HEADWATER.exists():
-            return f"{HEADWATER} not found (install the project: `.venv/bin/pip install -e .`)"
-        probe = subprocess.run([str(HEADWATER), "--help"], capture_output=True, check=False)
-        if probe.returncode != 0:
+        exe = str(HEADWATER.exe)
+        if not HEADWATER.exe.exists():
+            return f"{exe} not found (install the project: `.venv/bin/pip install -e .`)"
+        if subprocess.run([exe, "--help"], capture_output=True, check=False).returncode != 0:
             return "`headwater --help` exited non-zero"
+        run_help = subprocess.run(
+            [exe, "run", "--help"], capture_output=True, text=True, check=False
+        )
+        HEADWATER.project_first = "--project" not in run_help.stdout
+        if HEADWATER.project_first:
+            print("note: `headwater run` has no --project; using `headwater --project DIR run`")
     return None
 
 
@@ -529,7 +607,9 @@ def main() -> None:
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental part")
     parser.add_argument("--install-dbt", action="store_true", help="create the dbt venv if absent")
     parser.add_argument("--out", type=Path, default=RESULTS, help="markdown results file")
+    parser.add_argument("--headwater", type=Path, default=HEADWATER.exe, help="its executable")
     args = parser.parse_args()
+    HEADWATER.exe = args.headwater
     if not TIME.exists():
         raise SystemExit("/usr/bin/time is missing: `apt-get install -y time`")
 
@@ -550,20 +630,9 @@ def main() -> None:
             bench.notes.append(f"{tool} skipped: {why}")
         else:
             tools.append(tool)
-    steps = {"floor": bench_floor, "dbt": bench_dbt, "headwater": bench_headwater}
-    for tool in tools:
-        print(f"== {tool}: full build")
-        try:
-            steps[tool](bench)
-        except RunFailed as exc:
-            print(f"  {tool} FAILED: {exc}")
-            for row in bench.rows.values():
-                if row.tool.startswith(tool) and not row.samples:
-                    row.failed = str(exc).splitlines()[0]
-            bench.notes.append(f"{tool} failed: `{exc}`".replace("\n", " "))
+    full_builds(bench, tools)
     if not args.no_incremental:
-        print("== incremental variant")
-        bench_incremental(bench, tools)
+        incremental(bench, tools)
 
     text = report(bench)
     print(text)
