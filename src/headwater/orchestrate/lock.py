@@ -2,7 +2,7 @@
 
 The operating system releases the lock when the holder exits, even by SIGKILL, so a crashed run
 never blocks the next one. A second run is refused before it writes anything, with the holder's
-run id and pid in the message.
+run id (once the holder knows it) and pid in the message.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
 
 from headwater.errors import Location, RunLockedError
+
+HOLDER_READ_SECONDS = 0.5
+"""How long a refused run waits for the holder's record (written just after it took the lock)."""
 
 
 class RunLock:
@@ -22,6 +26,7 @@ class RunLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: IO[str] | None = None
+        self._holder: dict[str, Any] = {}
 
     def acquire(self, holder: dict[str, Any]) -> None:
         """Take the lock or raise `RunLockedError` naming who holds it."""
@@ -30,24 +35,30 @@ class RunLock:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            text = handle.read()
+            other = _read_holder(handle)
             handle.close()
-            try:
-                other = json.loads(text)
-                who = f"run {other.get('run_id')} (pid {other.get('pid')}, started {other.get('started')})"
-            except ValueError:
-                who = "another run"
             raise RunLockedError(
-                f"{who} is already running in this project; this run was not started",
+                f"{_describe(other)} is already running in this project; this run was not started",
                 Location(file=str(self.path)),
                 "wait for it to finish (see 'headwater runs'), then run again",
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({**holder, "pid": os.getpid()}))
-        handle.flush()
         self._handle = handle
+        self._holder = {**holder, "pid": os.getpid()}
+        self._write()
+
+    def update(self, **fields: Any) -> None:
+        """Add to the holder's record, e.g. the run id once the catalog assigned it."""
+        if self._handle is None:
+            return
+        self._holder.update(fields)
+        self._write()
+
+    def _write(self) -> None:
+        assert self._handle is not None
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(json.dumps(self._holder))
+        self._handle.flush()
 
     def release(self) -> None:
         """Release the lock (idempotent)."""
@@ -55,3 +66,30 @@ class RunLock:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
+
+
+def _read_holder(handle: IO[str]) -> dict[str, Any] | None:
+    """The holder's record; it may be a moment late, since it is written after the lock."""
+    deadline = time.monotonic() + HOLDER_READ_SECONDS
+    while True:
+        handle.seek(0)
+        try:
+            record = json.loads(handle.read())
+        except ValueError:
+            record = None
+        if isinstance(record, dict) or time.monotonic() >= deadline:
+            return record if isinstance(record, dict) else None
+        time.sleep(0.01)
+
+
+def _describe(holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return "another run"
+    details = ", ".join(
+        f"{label} {holder[key]}"
+        for key, label in (("pid", "pid"), ("started", "started"))
+        if holder.get(key) is not None
+    )
+    command = holder.get("command") or "run"
+    name = f"run {holder['run_id']}" if holder.get("run_id") else f"a 'headwater {command}'"
+    return f"{name} ({details})" if details else name

@@ -82,7 +82,7 @@ class Snapshot:
     _store: TableStore | None = None
 
     def arrow_dataset(self) -> Any:
-        """Return a pyarrow dataset of this snapshot (the fallback reader)."""
+        """Return a pyarrow dataset (or scanner) of this snapshot (the fallback reader)."""
         assert self._store is not None
         return self._store.arrow_dataset(self)
 
@@ -150,7 +150,7 @@ class TableStore(ABC):
 
     @abstractmethod
     def arrow_dataset(self, snapshot: Snapshot) -> Any:
-        """Return a pyarrow dataset over `snapshot`."""
+        """Return a pyarrow dataset (or scanner) over `snapshot`, with its logical columns."""
 
     @abstractmethod
     def file_ranges(self, snapshot: Snapshot, column: str) -> dict[str, tuple[Any, Any]]:

@@ -8,8 +8,11 @@ failures to typed errors, and a vacuum that never deletes a concurrent writer's 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import json
+import logging
 import math
 import os
 import re
@@ -41,11 +44,16 @@ from headwater.storage.base import (
 from headwater.storage.parquet_stats import file_stats
 
 LOG_DIR = "_delta_log"
+LAST_CHECKPOINT = "_last_checkpoint"
 COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
 CHECKPOINT_FILE = re.compile(r"^(\d{20})\.checkpoint(\.\d+\.\d+)?\.parquet$")
 ARROW_ONLY_FEATURES = {"deletionVectors", "columnMapping"}
 IN_FLIGHT_GRACE_SECONDS = 3600.0
 """Untracked files younger than this are never vacuumed: they may belong to a write in flight."""
+CHECKPOINT_ERROR_WORDS = ("parquet", "arrow error", "checkpoint")
+"""Words of a delta-rs open failure that come from reading a checkpoint (commits are JSON)."""
+MAX_RECOVERY_ATTEMPTS = 8
+_LOG = logging.getLogger(__name__)
 
 
 def delta_schema(schema: pa.Schema) -> Any:
@@ -98,41 +106,119 @@ class DeltaStore(TableStore):
         from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
         location = self.location(ref)
-        if self.current_version(ref) is None:
+        latest = self.current_version(ref)
+        if latest is None:
             raise TableNotFoundError(
                 f"table {ref} has not been built yet",
                 Location(asset=ref.key),
                 f"build it with 'headwater run --select {ref}'",
             )
-        try:
-            return DeltaTable(str(location), version=version)
-        except DeltaNotFound:
+        if version is not None and not 0 <= version <= latest:
             raise TableNotFoundError(
-                f"table {ref} has no version {version}" if version is not None else f"no table {ref}",
+                f"table {ref} has no version {version} (latest is {latest})",
                 Location(asset=ref.key),
                 f"see its versions with 'headwater history {ref}'",
-            ) from None
-        except Exception as exc:
-            raise self._damage_error(ref, exc) from None
+            )
+        # Each failed attempt may set one damaged checkpoint aside; there are few of them.
+        for _ in range(MAX_RECOVERY_ATTEMPTS):
+            try:
+                return DeltaTable(str(location), version=version)
+            except DeltaNotFound:
+                raise TableNotFoundError(
+                    f"table {ref} has no version {version}"
+                    if version is not None
+                    else f"no table {ref}",
+                    Location(asset=ref.key),
+                    f"see its versions with 'headwater history {ref}'",
+                ) from None
+            except Exception as exc:
+                if not self._set_aside_damaged_checkpoint(ref, version, exc):
+                    raise self._damage_error(ref, version, exc) from None
+                failure = exc
+        raise self._damage_error(ref, version, failure)
 
-    def _damage_error(self, ref: TableRef, exc: Exception) -> StorageError:
+    def _set_aside_damaged_checkpoint(
+        self, ref: TableRef, version: int | None, exc: Exception
+    ) -> bool:
+        """Let delta-rs replay the JSON log past a checkpoint it cannot read; True if it may now.
+
+        delta-rs always starts from the newest checkpoint at or below the version it opens and
+        has no fallback when that checkpoint is unreadable (Delta on Spark falls back to the
+        JSON commits). A checkpoint only summarises the JSON commits, so when every commit
+        since the checkpoint before it is still present, the damaged one is renamed to
+        `<name>.damaged` (kept for inspection, no longer seen by readers) and a
+        `_last_checkpoint` hint pointing at it is removed. Nothing is touched otherwise.
+        """
+        text = str(exc).lower()
+        if "json error" in text or not any(w in text for w in CHECKPOINT_ERROR_WORDS):
+            return False  # not a checkpoint read failure
+        log = self.location(ref) / LOG_DIR
+        layout = _LogLayout.read(log)
+        target = version if version is not None else layout.latest
+        if target is None:
+            return False
+        hint = layout.hint_version
+        if hint is not None and hint <= target and not layout.checkpoint_is_present(hint):
+            # the hint names a checkpoint that is gone or empty: it is only a hint
+            _LOG.warning(
+                "table %s: _last_checkpoint names checkpoint %d, which is missing or empty; "
+                "removed the hint, listing the log instead",
+                ref,
+                hint,
+            )
+            _remove(log / LAST_CHECKPOINT)
+            for name in layout.checkpoints.get(hint, []):
+                _set_aside(log / name)
+            return True
+        damaged = layout.newest_checkpoint(target)
+        if damaged is None or not layout.replayable_without(damaged, target):
+            return False
+        parts = layout.checkpoints[damaged]
+        _LOG.warning(
+            "table %s: checkpoint %s cannot be read (%s); set aside as .damaged, replaying the "
+            "JSON commits instead",
+            ref,
+            ", ".join(parts),
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        for name in parts:
+            _set_aside(log / name)
+        if hint is None or hint >= damaged:
+            _remove(log / LAST_CHECKPOINT)
+        return True
+
+    def _damage_error(self, ref: TableRef, version: int | None, exc: Exception) -> StorageError:
         """Name the log file a failed open most likely tripped on."""
         log = self.location(ref) / LOG_DIR
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        layout = _LogLayout.read(log)
+        target = version if version is not None else layout.latest
+        lowered = str(exc).lower()
         suspect: Path | None = None
-        last = log / "_last_checkpoint"
-        checkpoints = sorted(p for p in log.glob("*.checkpoint*.parquet"))
-        if "checkpoint" in text.lower() or "parquet" in text.lower():
-            suspect = checkpoints[-1] if checkpoints else last
-        elif "json" in text.lower() or "log" in text.lower():
-            commits = sorted(log.glob("*.json"))
-            suspect = commits[-1] if commits else None
+        note = ""
+        checkpoint = layout.newest_checkpoint(target) if target is not None else None
+        missing = layout.missing_commits(checkpoint, target)
+        if "json error" in lowered:
+            name = layout.unparsable_commit(log, target)
+            suspect = log / name if name else None
+        elif missing:
+            suspect = log / f"{missing[0]:020d}.json"
+            note = "; that commit is missing from the log"
+        elif any(w in lowered for w in CHECKPOINT_ERROR_WORDS):
+            if checkpoint is not None:
+                suspect = log / layout.checkpoints[checkpoint][0]
+                if not layout.replayable_without(checkpoint, target):
+                    note = (
+                        "; the JSON commits it summarises are gone, so the log cannot be "
+                        "replayed without it"
+                    )
+            elif (log / LAST_CHECKPOINT).exists():
+                suspect = log / LAST_CHECKPOINT
         where = f" (damaged file: {suspect})" if suspect else ""
         return TableDamagedError(
-            f"table {ref} cannot be opened: {text}{where}",
+            f"table {ref} cannot be opened: {text}{where}{note}",
             Location(asset=ref.key, file=str(suspect) if suspect else None),
-            "restore the file from a backup, or move the damaged checkpoint aside so the log "
-            "is replayed from its JSON commits",
+            "restore the file from a backup, or restore the table's folder from a backup",
         )
 
     def snapshot(
@@ -140,14 +226,24 @@ class DeltaStore(TableStore):
     ) -> Snapshot:
         table = self._open(ref, version)
         if as_of is not None:
+            moment = _parse_time(as_of)
             try:
-                table.load_as_version(_parse_time(as_of))
+                table.load_as_version(moment)
             except Exception as exc:
                 raise TableNotFoundError(
                     f"table {ref} has no version at {as_of}: {exc}",
                     Location(asset=ref.key),
                     f"see its versions with 'headwater history {ref}'",
                 ) from None
+            # delta-rs answers a time before the first commit with the first version
+            stamp = _commit_timestamp_ms(self.location(ref) / LOG_DIR, table.version())
+            if stamp is not None and stamp > moment.timestamp() * 1000:
+                raise TableNotFoundError(
+                    f"table {ref} did not exist yet at {as_of} (its first version is from "
+                    f"{dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat()})",
+                    Location(asset=ref.key),
+                    f"see its versions with 'headwater history {ref}'",
+                )
         location = self.location(ref)
         actions = pa.table(table.get_add_actions(flatten=True))
         partition_by = tuple(table.metadata().partition_columns)
@@ -186,7 +282,27 @@ class DeltaStore(TableStore):
         )
 
     def arrow_dataset(self, snapshot: Snapshot) -> Any:
-        return self._open(snapshot.ref, snapshot.version).to_pyarrow_dataset()
+        table = self._open(snapshot.ref, snapshot.version)
+        physical = _physical_names(snapshot.ref, table)
+        if not physical:
+            return table.to_pyarrow_dataset()
+        # delta-rs's dataset looks the logical names up in the files, which hold the physical
+        # ones, and reads NULLs; scan the physical columns under their logical names instead.
+        import pyarrow.dataset as ds
+
+        if snapshot.partition_by:
+            raise StorageError(
+                f"table {snapshot.ref} uses column mapping and partitions, which Headwater "
+                "cannot read yet",
+                Location(asset=snapshot.ref.key),
+                "rewrite the table without column mapping",
+            )
+        names = snapshot.schema.names
+        if not snapshot.files:
+            return ds.dataset(snapshot.schema.empty_table())
+        stored = pa.schema([pa.field(physical[n], snapshot.schema.field(n).type) for n in names])
+        dataset = ds.dataset([f.path for f in snapshot.files], schema=stored, format="parquet")
+        return dataset.scanner(columns={n: ds.field(physical[n]) for n in names})
 
     def file_ranges(self, snapshot: Snapshot, column: str) -> dict[str, tuple[Any, Any]]:
         actions = pa.table(self._open(snapshot.ref, snapshot.version).get_add_actions(flatten=True))
@@ -216,7 +332,7 @@ class DeltaStore(TableStore):
         partition_by: list[str] | None = None,
         remove: list[DataFile] | None = None,
     ) -> int:
-        from deltalake import CommitProperties, DeltaTable, Transaction
+        from deltalake import CommitProperties, Transaction
         from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
         location = self.location(ref)
@@ -232,9 +348,9 @@ class DeltaStore(TableStore):
         arrow_schema = normalize_arrow_schema(schema)
         now_ms = int(time.time() * 1000)
         actions: list[Any] = []
-        for file in remove or []:
+        for gone in remove or []:
             actions.append(
-                RemoveAction(file.relative_path, True, now_ms, file.size, file.partition_values)
+                RemoveAction(gone.relative_path, True, now_ms, gone.size, gone.partition_values)
             )
         for file in files:
             stat = os.stat(file.path)
@@ -277,7 +393,7 @@ class DeltaStore(TableStore):
                     commit_properties=properties,
                 )
             else:
-                table = DeltaTable(str(location))
+                table = self._open(ref)
                 table.create_write_transaction(
                     actions,
                     mode=mode,
@@ -285,6 +401,8 @@ class DeltaStore(TableStore):
                     partition_by=partition_by or None,
                     commit_properties=properties,
                 )
+        except StorageError:
+            raise
         except Exception as exc:
             raise _write_error(ref, exc) from None
         return self._version_of_commit(ref, commit_id)
@@ -344,6 +462,8 @@ class DeltaStore(TableStore):
                 Location(asset=ref.key),
                 f"see its versions with 'headwater history {ref}'",
             )
+        if isinstance(target, str) and target.strip().isdigit():
+            return self.restore(ref, int(target), commit)
         when: Any = target if isinstance(target, int) else _parse_time(target)
         try:
             table.restore(when, commit_properties=self._properties(commit))
@@ -380,16 +500,21 @@ class DeltaStore(TableStore):
     def vacuum(self, ref: TableRef, retain_hours: float, dry_run: bool) -> list[str]:
         """Delete files unreferenced by every version within `retain_hours`.
 
-        Files removed by a commit are deleted once older than the retention; files no commit
-        ever mentioned are also kept for `IN_FLIGHT_GRACE_SECONDS`, because a concurrent writer
-        may be about to commit them. A dry run returns exactly what a real run would delete.
+        Files removed by a commit are deleted once their removal is older than the retention.
+        Files no commit mentions (left by a killed or failed write) are deleted once older than
+        the retention too, but never before `IN_FLIGHT_GRACE_SECONDS`, because a concurrent
+        writer may be about to commit them. A dry run returns exactly what a real run would
+        delete.
         """
         table = self._open(ref)
         location = self.location(ref)
+        # "full" lists untracked files as well as removed ones; "lite" would leave the files of
+        # killed writes behind forever.
         listed = table.vacuum(
             retention_hours=math.ceil(retain_hours),
             dry_run=True,
             enforce_retention_duration=False,
+            full=True,
         )
         tombstones = _tombstones(location / LOG_DIR)
         cutoff = time.time() - max(IN_FLIGHT_GRACE_SECONDS, retain_hours * 3600)
@@ -406,26 +531,135 @@ class DeltaStore(TableStore):
         chosen.sort()
         if not dry_run:
             for relative in chosen:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     (location / relative).unlink()
-                except FileNotFoundError:
-                    pass
                 parent = (location / relative).parent
-                if parent != location:
+                while parent != location and location in parent.parents:
                     try:
-                        parent.rmdir()
+                        parent.rmdir()  # only when empty
                     except OSError:
-                        pass
+                        break
+                    parent = parent.parent
         return chosen
 
     def list_tables(self) -> list[TableRef]:
-        refs = []
+        refs: list[TableRef] = []
         if not self.warehouse.is_dir():
             return refs
         for namespace in sorted(p for p in self.warehouse.iterdir() if p.is_dir()):
             for table in sorted(p for p in namespace.iterdir() if (p / LOG_DIR).is_dir()):
                 refs.append(TableRef(namespace.name, table.name))
         return refs
+
+
+def _physical_names(ref: TableRef, table: Any) -> dict[str, str]:
+    """Logical -> physical column names of a column-mapped table ({} without mapping)."""
+    mode = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if mode == "none":
+        return {}
+    fields = json.loads(table.schema().to_json())["fields"]
+    if any(isinstance(f["type"], dict) for f in fields):
+        raise StorageError(
+            f"table {ref} uses column mapping on nested columns, which Headwater cannot read yet",
+            Location(asset=ref.key),
+            "rewrite the table without column mapping",
+        )
+    return {
+        f["name"]: (f.get("metadata") or {}).get("delta.columnMapping.physicalName", f["name"])
+        for f in fields
+    }
+
+
+@dataclasses.dataclass
+class _LogLayout:
+    """The commit and checkpoint files of a `_delta_log` folder, by version."""
+
+    commits: set[int] = dataclasses.field(default_factory=set)
+    checkpoints: dict[int, list[str]] = dataclasses.field(default_factory=dict)
+    empty: set[str] = dataclasses.field(default_factory=set)
+    hint_version: int | None = None
+
+    @classmethod
+    def read(cls, log: Path) -> _LogLayout:
+        layout = cls()
+        try:
+            names = os.listdir(log)
+        except FileNotFoundError:
+            return layout
+        for name in names:
+            if match := COMMIT_FILE.match(name):
+                layout.commits.add(int(match.group(1)))
+            elif match := CHECKPOINT_FILE.match(name):
+                layout.checkpoints.setdefault(int(match.group(1)), []).append(name)
+                try:
+                    if os.stat(log / name).st_size == 0:
+                        layout.empty.add(name)
+                except FileNotFoundError:
+                    pass
+        for parts in layout.checkpoints.values():
+            parts.sort()
+        try:
+            layout.hint_version = int(json.loads((log / LAST_CHECKPOINT).read_text())["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            layout.hint_version = None
+        return layout
+
+    @property
+    def latest(self) -> int | None:
+        versions = self.commits | set(self.checkpoints)
+        return max(versions) if versions else None
+
+    def checkpoint_is_present(self, version: int) -> bool:
+        """True when every part of the checkpoint at `version` exists and is not empty."""
+        parts = self.checkpoints.get(version, [])
+        return bool(parts) and not any(p in self.empty for p in parts)
+
+    def newest_checkpoint(self, target: int) -> int | None:
+        """The checkpoint delta-rs starts from when opening version `target`."""
+        usable = [v for v in self.checkpoints if v <= target and self.checkpoint_is_present(v)]
+        return max(usable) if usable else None
+
+    def replayable_without(self, checkpoint: int, target: int | None) -> bool:
+        """True when the JSON commits rebuild `target` from the checkpoint before `checkpoint`."""
+        if target is None:
+            return False
+        earlier = [v for v in self.checkpoints if v < checkpoint and self.checkpoint_is_present(v)]
+        start = max(earlier) + 1 if earlier else 0
+        return all(v in self.commits for v in range(start, target + 1))
+
+    def missing_commits(self, checkpoint: int | None, target: int | None) -> list[int]:
+        """JSON commits after `checkpoint` up to `target` that are not in the log."""
+        if target is None:
+            return []
+        start = checkpoint + 1 if checkpoint is not None else 0
+        return [v for v in range(start, target + 1) if v not in self.commits]
+
+    def unparsable_commit(self, log: Path, target: int | None) -> str | None:
+        """The newest JSON commit up to `target` that is not valid JSON lines (or the newest)."""
+        versions = sorted((v for v in self.commits if target is None or v <= target), reverse=True)
+        for version in versions:
+            name = f"{version:020d}.json"
+            try:
+                with open(log / name, encoding="utf-8") as handle:
+                    for line in handle:
+                        if line.strip():
+                            json.loads(line)
+            except (OSError, ValueError):
+                return name
+            if version in self.checkpoints:
+                break
+        return f"{versions[0]:020d}.json" if versions else None
+
+
+def _set_aside(path: Path) -> None:
+    """Rename a damaged log file so delta-rs no longer lists it (a racing reader may win)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, path.with_name(path.name + ".damaged"))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def _tombstones(log: Path) -> set[str]:
@@ -461,6 +695,19 @@ def _tombstones(log: Path) -> set[str]:
                     if action:
                         removed.add(urllib.parse.unquote(action["path"]))
     return removed
+
+
+def _commit_timestamp_ms(log: Path, version: int) -> int | None:
+    """The commitInfo timestamp of JSON commit `version` (None when unknown)."""
+    try:
+        with open(log / f"{version:020d}.json", encoding="utf-8") as handle:
+            for line in handle:
+                if '"commitInfo"' in line:
+                    stamp = json.loads(line)["commitInfo"].get("timestamp")
+                    return int(stamp) if stamp is not None else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None
 
 
 def _parse_time(text: str) -> dt.datetime:

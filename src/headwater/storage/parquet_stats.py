@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import math
 from typing import Any
 
 import pyarrow as pa
@@ -29,13 +30,13 @@ def _json_value(value: Any, arrow_type: pa.DataType) -> Any:
         return float(value) if not value.is_nan() else None
     if isinstance(value, bytes):
         return None
-    if isinstance(value, float) and value != value:  # NaN carries no ordering
+    if isinstance(value, float) and math.isnan(value):  # NaN carries no ordering
         return None
     return value
 
 
 def _supports_min_max(arrow_type: pa.DataType) -> bool:
-    return (
+    return bool(
         pa.types.is_integer(arrow_type)
         or pa.types.is_floating(arrow_type)
         or pa.types.is_decimal(arrow_type)
