@@ -218,12 +218,6 @@ def test_a_table_deleted_externally_is_rebuilt(dag):
     assert table_rows(dag, "marts.b2") == [(1, 300), (2, 600)]
 
 
-@pytest.mark.xfail(
-    reason="orchestrate/runner.py Runner.fingerprint: an upstream is identified by its Delta "
-    "version number only; a table deleted and rebuilt with new content reuses version 0, so "
-    "its readers stay 'up_to_date' with stale data",
-    strict=True,
-)
 def test_readers_of_a_table_recreated_at_the_same_version_number_are_rebuilt(dag):
     # b1 is at version 0 and b2 was built from b1@0; b1 is dropped and rebuilt differently
     shutil.rmtree(table_path(dag, "staging.b1"))

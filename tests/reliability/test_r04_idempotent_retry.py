@@ -152,15 +152,6 @@ def test_r4_run_killed_after_commit_is_settled_and_not_applied_twice(make_projec
     assert table.to_pylist() == [{"n": 25, "d": 25}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner._recover_interrupted marks an asset whose commit landed as 'success' but does "
-        "not record its state (catalog.set_state with the fingerprint of the crashed build), so "
-        "the next run rebuilds it and an incremental append whose SQL does not filter on "
-        "{{ this }} appends the same rows a second time"
-    ),
-)
 def test_r4_rerun_does_not_reapply_a_landed_append_of_a_batch_model(make_project):
     """An incremental model that appends whatever its input holds (a batch per run)."""
     files = {

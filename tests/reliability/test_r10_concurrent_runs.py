@@ -88,14 +88,6 @@ def test_r10_same_run_started_twice_50ms_apart(make_project, rounds):
         assert counts.to_pylist() == [{"n": 20 * (round_ + 1), "d": 20 * (round_ + 1)}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the run lock's holder record has no run id: Runner.run takes the lock before "
-        "catalog.start_run and never adds the id (RunLock.update(run_id=...) exists for this), "
-        "so a refused run names the other only by pid and start time"
-    ),
-)
 def test_r10_refusal_names_the_running_run_by_id(make_project):
     # the first run blocks opening a named pipe nobody writes to, until we kill it
     project = make_project(

@@ -323,13 +323,6 @@ def test_partitioned_table_writes_one_folder_per_value_and_reads_back(make_proje
     assert rows(project, "select id from marts.sales_by_region where region is null") == [(5,)]
 
 
-@pytest.mark.xfail(
-    reason="storage/delta.py DeltaStore.snapshot: the add-action paths delta-rs returns are "
-    "URI-encoded ('region=new%2520york') and are used as file paths without unquoting, so a "
-    "partition value with a space, '/', '%' or non-ASCII character makes the table unreadable "
-    "(and the build is reported failed after its commit landed)",
-    strict=True,
-)
 def test_partition_values_that_need_escaping(make_project):
     project = make_project(
         {

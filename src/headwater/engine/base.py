@@ -68,9 +68,16 @@ class EngineSession(ABC):
 
     @abstractmethod
     def write_parquet(
-        self, sql: str, directory: Path, partition_by: list[str] | None = None
+        self,
+        sql: str,
+        directory: Path,
+        partition_by: list[str] | None = None,
+        conform_to: pa.Schema | None = None,
     ) -> WriteResult:
-        """Write a query's result as Parquet files under `directory` (streamed, spills to disk)."""
+        """Write a query's result as Parquet files under `directory` (streamed, spills to disk).
+
+        With `conform_to`, columns it names are cast to its types (a table's existing types).
+        """
 
     @abstractmethod
     def interrupt(self) -> None:

@@ -112,14 +112,19 @@ class DuckDBSession(EngineSession):
     def query_batches(self, sql: str, batch_size: int = 65536) -> pa.RecordBatchReader:
         return self._con.sql(sql).to_arrow_reader(batch_size)
 
-    def _writable(self, sql: str) -> str:
-        """Wrap `sql` so every column has a type Delta can store."""
+    def _writable(self, sql: str, conform_to: pa.Schema | None = None) -> str:
+        """Wrap `sql` so every column has a type Delta can store (and `conform_to`'s types)."""
         relation = self._con.sql(sql)
-        replacements = [
-            f"CAST({identifier(name)} AS {cast}) AS {identifier(name)}"
-            for name, kind in zip(relation.columns, relation.types, strict=True)
-            if (cast := _write_cast(str(kind))) is not None
-        ]
+        target: dict[str, str] = {}
+        if conform_to is not None and len(conform_to):
+            types = self._con.from_arrow(conform_to.empty_table()).types
+            target = {n: str(t) for n, t in zip(conform_to.names, types, strict=True)}
+        replacements = []
+        for name, kind in zip(relation.columns, relation.types, strict=True):
+            cast = target.get(name) if target.get(name, str(kind)) != str(kind) else None
+            cast = cast or _write_cast(str(kind))
+            if cast is not None:
+                replacements.append(f"CAST({identifier(name)} AS {cast}) AS {identifier(name)}")
         if len(set(c.lower() for c in relation.columns)) != len(relation.columns):
             raise ModelError(
                 f"the query returns duplicate column names: {', '.join(relation.columns)}",
@@ -134,9 +139,13 @@ class DuckDBSession(EngineSession):
         return schema
 
     def write_parquet(
-        self, sql: str, directory: Path, partition_by: list[str] | None = None
+        self,
+        sql: str,
+        directory: Path,
+        partition_by: list[str] | None = None,
+        conform_to: pa.Schema | None = None,
     ) -> WriteResult:
-        writable = self._writable(sql)
+        writable = self._writable(sql, conform_to)
         schema = self._con.sql(writable).limit(0).to_arrow_table().schema
         missing = [c for c in partition_by or [] if c not in schema.names]
         if missing:

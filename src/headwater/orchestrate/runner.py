@@ -103,6 +103,7 @@ class Runner:
         self.on_event = on_event or (lambda _event, _outcome: None)
         self.command = command
         self._versions: dict[str, int | None] = {}
+        self._tokens: dict[str, str] = {}
         self._fingerprints: dict[str, str] = {}
         self._lock = threading.Lock()
         self._engine: Any = None
@@ -117,6 +118,17 @@ class Runner:
             self._versions[key] = self.store.current_version(TableRef(asset.namespace, asset.name))
         return self._versions[key]
 
+    def _token(self, key: str) -> str:
+        """The identity of a stored asset's current version (changes when it is rewritten)."""
+        with self._lock:
+            if key in self._tokens:
+                return self._tokens[key]
+        asset = self.project.assets[key]
+        token = str(self.store.version_token(TableRef(asset.namespace, asset.name)))
+        with self._lock:
+            self._tokens[key] = token
+        return token
+
     def fingerprint(self, key: str) -> str:
         """Hash of what the asset would be built from now: definition, inputs, scanned files."""
         with self._lock:
@@ -127,7 +139,7 @@ class Runner:
         parts = [asset.definition_hash, asset.materialized]
         for parent in sorted(asset.depends_on):
             upstream = self.project.assets[parent]
-            token = str(self._version(parent)) if upstream.is_stored else self.fingerprint(parent)
+            token = self._token(parent) if upstream.is_stored else self.fingerprint(parent)
             parts.append(f"{parent}={token}")
         parts.extend(self._file_tokens(asset))
         value = _sha(parts)
@@ -157,6 +169,7 @@ class Runner:
         try:
             self._recover_interrupted()
             record = self.catalog.start_run(self.command, selector, self.threads, self.full_refresh)
+            lock.update(run_id=record.run_id)
             summary = RunSummary(record.run_id, SUCCESS)
             try:
                 self._execute(record, selected, summary)
@@ -179,27 +192,40 @@ class Runner:
             lock.release()
 
     def _recover_interrupted(self) -> None:
-        """Settle runs whose process died: mark them and find commits that landed unrecorded."""
+        """Settle runs whose process died: mark them, and record commits that landed unrecorded.
+
+        A build killed after its commit landed but before the catalog heard of it is recorded
+        as the success it was, with the fingerprint it was built from, so the next run sees the
+        asset as up to date instead of applying the same change a second time.
+        """
         from headwater.transform.context import APP_ID_PREFIX
 
         for run in self.catalog.unfinished_runs():
             for result in self.catalog.running_results(run["run_id"]):
                 asset = self.project.assets.get(result["asset"])
-                landed = False
+                version: int | None = None
                 if asset is not None and asset.is_stored:
                     ref = TableRef(asset.namespace, asset.name)
-                    landed = self.store.already_committed(
-                        ref, APP_ID_PREFIX + asset.key, run["seq"]
+                    if self.store.already_committed(ref, APP_ID_PREFIX + asset.key, run["seq"]):
+                        version = self.store.current_version(ref)
+                if version is None:
+                    self.catalog.finish_asset(
+                        result["id"],
+                        "interrupted",
+                        message="the run was killed before this asset committed; "
+                        "its table is unchanged",
+                    )
+                    continue
+                assert asset is not None
+                if result["fingerprint"]:
+                    self.catalog.set_state(
+                        asset.key, result["fingerprint"], version, asset.build_kind, run["run_id"]
                     )
                 self.catalog.finish_asset(
                     result["id"],
-                    SUCCESS if landed else "interrupted",
-                    version=self.store.current_version(TableRef(asset.namespace, asset.name))
-                    if landed and asset
-                    else None,
-                    message="the run was killed after this commit landed"
-                    if landed
-                    else "the run was killed before this asset committed; its table is unchanged",
+                    SUCCESS,
+                    version=version,
+                    message="the run was killed after this commit landed; recorded on recovery",
                 )
             self.catalog.finish_run(run["run_id"], "interrupted", "the process died during the run")
 
@@ -343,6 +369,7 @@ class Runner:
         duration = time.perf_counter() - started
         with self._lock:
             self._versions[key] = result.version
+            self._tokens.pop(key, None)
         self.catalog.set_state(
             key, fingerprint, result.version, asset.build_kind, record.run_id, result.state
         )

@@ -143,6 +143,11 @@ class TableStore(ABC):
         """Return the latest committed version without loading the table (None if absent)."""
 
     @abstractmethod
+    def version_token(self, ref: TableRef) -> str | None:
+        """Identify the latest version cheaply, distinguishing a table dropped and recreated
+        at the same version number (None when the table does not exist)."""
+
+    @abstractmethod
     def snapshot(
         self, ref: TableRef, version: int | None = None, as_of: str | None = None
     ) -> Snapshot:

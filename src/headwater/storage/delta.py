@@ -17,6 +17,7 @@ import math
 import os
 import re
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,16 @@ class DeltaStore(TableStore):
         if not versions:
             versions = [int(m.group(1)) for n in names if (m := CHECKPOINT_FILE.match(n))]
         return max(versions) if versions else None
+
+    def version_token(self, ref: TableRef) -> str | None:
+        version = self.current_version(ref)
+        if version is None:
+            return None
+        try:
+            stat = os.stat(self.location(ref) / LOG_DIR / f"{version:020d}.json")
+        except FileNotFoundError:
+            return str(version)
+        return f"{version}:{stat.st_mtime_ns}:{stat.st_size}"
 
     def _open(self, ref: TableRef, version: int | None = None) -> Any:
         from deltalake import DeltaTable
@@ -260,7 +271,9 @@ class DeltaStore(TableStore):
             if f"partition.{name}" in actions.column_names
         }
         files = []
-        for i, path in enumerate(paths):
+        for i, encoded in enumerate(paths):
+            # delta-rs returns the log's URI-encoded paths (`region=new%20york/...`)
+            path = urllib.parse.unquote(encoded)
             absolute = path if "://" in path or path.startswith("/") else str(location / path)
             values = {
                 name: (None if column[i] is None else str(column[i]))
@@ -310,7 +323,7 @@ class DeltaStore(TableStore):
         if low not in actions.column_names or high not in actions.column_names:
             return {}
         return {
-            path: (lo, hi)
+            urllib.parse.unquote(path): (lo, hi)
             for path, lo, hi in zip(
                 actions.column("path").to_pylist(),
                 actions.column(low).to_pylist(),
@@ -394,6 +407,8 @@ class DeltaStore(TableStore):
                 )
             else:
                 table = self._open(ref)
+                if mode == "append" and self._add_new_columns(table, arrow_schema, commit):
+                    table = self._open(ref)
                 table.create_write_transaction(
                     actions,
                     mode=mode,
@@ -406,6 +421,28 @@ class DeltaStore(TableStore):
         except Exception as exc:
             raise _write_error(ref, exc) from None
         return self._version_of_commit(ref, commit_id)
+
+    def _add_new_columns(self, table: Any, schema: pa.Schema, commit: CommitInfo) -> bool:
+        """Add the columns of `schema` the table lacks; return True when it added any.
+
+        delta-rs applies no schema change with an append transaction, so the new columns get a
+        metadata commit of their own just before the data. That version is consistent (the old
+        rows with the new columns NULL), and both commits carry the run id.
+        """
+        from deltalake import Field
+
+        current = set(pa.schema(table.schema().to_arrow()).names)
+        new = [f for f in schema if f.name not in current]
+        if not new:
+            return False
+        fields = [Field.from_arrow(pa.field(f.name, f.type, nullable=True)) for f in new]
+        table.alter.add_columns(
+            fields,
+            commit_properties=self._properties(
+                CommitInfo(run_id=commit.run_id, operation=f"{commit.operation}: add columns")
+            ),
+        )
+        return True
 
     def _version_of_commit(self, ref: TableRef, commit_id: str) -> int:
         """Find the version our commit landed at (others may have committed since)."""

@@ -102,12 +102,15 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     from headwater.transform.schema_evolution import evolve_schema
 
     current = ctx.store.snapshot(ctx.ref)
+    schema = evolve_schema(current.schema, ctx.session.schema(sql), asset.key)
     written = ctx.session.write_parquet(
-        sql, ctx.store.new_file_dir(ctx.ref, ctx.run_id), list(current.partition_by)
+        sql,
+        ctx.store.new_file_dir(ctx.ref, ctx.run_id),
+        list(current.partition_by),
+        conform_to=schema,
     )
     if not written.files:
         return BuildResult(rows=0, version=current.version, message="no new rows")
-    schema = evolve_schema(current.schema, written.schema, asset.key)
     ctx.fault("before_commit")
     version = ctx.store.commit_files(
         ctx.ref,

@@ -95,6 +95,7 @@ def merge_changes(
             f"SELECT {columns} FROM ({rewrite})",
             ctx.store.new_file_dir(ctx.ref, ctx.run_id),
             list(snapshot.partition_by),
+            conform_to=schema,
         )
         ctx.fault("before_commit")
         version = ctx.store.commit_files(

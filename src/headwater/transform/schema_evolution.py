@@ -1,8 +1,9 @@
 """Decide a table's schema when new data arrives with different columns or types.
 
-New columns are added at the end; a column the new data lacks stays (NULL in new rows); a type
-may widen where no value can change (int8 → int16 → int32 → int64, int → float64, float32 →
-float64, date → timestamp). Anything else is an error naming the column and both types.
+New columns are added at the end; a column the new data lacks stays (NULL in new rows). A
+column keeps its type: Delta (and delta-rs) cannot change a column's type in place, so new rows
+are cast to the table's type when that loses nothing (int32 rows into an int64 column, int into
+double, date into timestamp). Anything else is an error naming the column and both types.
 """
 
 from __future__ import annotations
@@ -38,26 +39,24 @@ def widened(old: pa.DataType, new: pa.DataType) -> pa.DataType | None:
 
 
 def evolve_schema(current: pa.Schema, incoming: pa.Schema, asset: str) -> pa.Schema:
-    """Return the schema holding the `current` table plus `incoming` rows.
+    """Return the table's schema once `incoming` rows are added: new columns at the end.
 
     Raises:
-        ModelError: a column's type changed in a way that could lose values.
+        ModelError: a column's new values do not fit its type in the table.
     """
     incoming_types = {f.name: f.type for f in incoming}
-    fields = []
     for field in current:
         new_type = incoming_types.get(field.name)
         if new_type is None:
-            fields.append(field)
             continue
         merged = widened(field.type, new_type)
-        if merged is None:
+        if merged is None or not merged.equals(field.type):
             raise ModelError(
-                f"column {field.name} changed type from {field.type} to {new_type}",
+                f"column {field.name} is {field.type} in the table but {new_type} in the new "
+                "rows; a Delta column cannot change its type in place",
                 Location(asset=asset, column=field.name),
-                "cast it back to the old type in the model, or rebuild with --full-refresh",
+                f"cast it to {field.type} in the model, or rebuild the table with --full-refresh",
             )
-        fields.append(pa.field(field.name, merged, nullable=True))
     known = set(current.names)
-    fields.extend(pa.field(f.name, f.type, nullable=True) for f in incoming if f.name not in known)
-    return pa.schema(fields)
+    extra = [pa.field(f.name, f.type, nullable=True) for f in incoming if f.name not in known]
+    return pa.schema([*current, *extra])
