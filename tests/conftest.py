@@ -63,6 +63,7 @@ def run_cli(
     """Run the `headwater` CLI in a subprocess and capture its output."""
     return subprocess.run(
         [*HEADWATER, *args],
+        check=False,
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,

@@ -38,7 +38,8 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 )
 def test_every_config_key_is_documented(key: str) -> None:
     text = (DOCS / "project.md").read_text()
-    assert f"`{key}`" in text or f"`{key.split('.')[-1]}`" in text, f"{key} missing from docs/project.md"
+    leaf = key.rsplit(".", maxsplit=1)[-1]
+    assert f"`{key}`" in text or f"`{leaf}`" in text, f"{key} missing from docs/project.md"
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:

@@ -20,9 +20,7 @@ import time
 import urllib.parse
 import uuid
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import (
     CommitConflictError,
@@ -42,7 +40,9 @@ from headwater.storage.base import (
     WriteMode,
     WrittenFile,
 )
-from headwater.storage.parquet_stats import file_stats
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOG_DIR = "_delta_log"
 LAST_CHECKPOINT = "_last_checkpoint"
@@ -66,6 +66,8 @@ def delta_schema(schema: pa.Schema) -> Any:
 
 def normalize_arrow_schema(schema: pa.Schema) -> pa.Schema:
     """Return `schema` with the types Delta accepts: UTC timestamps, plain strings."""
+    import pyarrow as pa
+
     fields = []
     for field in schema:
         kind = field.type
@@ -235,6 +237,8 @@ class DeltaStore(TableStore):
     def snapshot(
         self, ref: TableRef, version: int | None = None, as_of: str | None = None
     ) -> Snapshot:
+        import pyarrow as pa
+
         table = self._open(ref, version)
         if as_of is not None:
             moment = _parse_time(as_of)
@@ -301,6 +305,7 @@ class DeltaStore(TableStore):
             return table.to_pyarrow_dataset()
         # delta-rs's dataset looks the logical names up in the files, which hold the physical
         # ones, and reads NULLs; scan the physical columns under their logical names instead.
+        import pyarrow as pa
         import pyarrow.dataset as ds
 
         if snapshot.partition_by:
@@ -318,6 +323,8 @@ class DeltaStore(TableStore):
         return dataset.scanner(columns={n: ds.field(physical[n]) for n in names})
 
     def file_ranges(self, snapshot: Snapshot, column: str) -> dict[str, tuple[Any, Any]]:
+        import pyarrow as pa
+
         actions = pa.table(self._open(snapshot.ref, snapshot.version).get_add_actions(flatten=True))
         low, high = f"min.{column}", f"max.{column}"
         if low not in actions.column_names or high not in actions.column_names:
@@ -348,6 +355,8 @@ class DeltaStore(TableStore):
         from deltalake import CommitProperties, Transaction
         from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+        from headwater.storage import parquet_stats
+
         location = self.location(ref)
         if (
             commit.app_id is not None
@@ -367,7 +376,7 @@ class DeltaStore(TableStore):
             )
         for file in files:
             stat = os.stat(file.path)
-            _, stats = file_stats(file.path, arrow_schema)
+            _, stats = parquet_stats.file_stats(file.path, arrow_schema)
             actions.append(
                 AddAction(
                     os.path.relpath(file.path, location),
@@ -429,6 +438,7 @@ class DeltaStore(TableStore):
         metadata commit of their own just before the data. That version is consistent (the old
         rows with the new columns NULL), and both commits carry the run id.
         """
+        import pyarrow as pa
         from deltalake import Field
 
         current = set(pa.schema(table.schema().to_arrow()).names)
