@@ -237,7 +237,7 @@ def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
                 else "",
                 e.operation,
                 e.run_id,
-                e.metrics.get("num_added_rows", ""),
+                e.rows_written,
             )
             for e in entries
         ],

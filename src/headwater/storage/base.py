@@ -116,6 +116,8 @@ class HistoryEntry:
     run_id: str | None
     parameters: dict[str, Any]
     metrics: dict[str, Any]
+    rows_written: int | None = None
+    """Rows the commit wrote (Headwater's own commits, and delta-rs operations that say)."""
 
 
 class TableStore(ABC):

@@ -487,6 +487,7 @@ class DeltaStore(TableStore):
                     run_id=item.get("headwater.run_id"),
                     parameters=dict(item.get("operationParameters") or {}),
                     metrics=dict(item.get("operationMetrics") or {}),
+                    rows_written=_rows_written(item),
                 )
             )
         return entries
@@ -754,6 +755,23 @@ def _commit_timestamp_ms(log: Path, version: int) -> int | None:
                     return int(stamp) if stamp is not None else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return None
+
+
+def _rows_written(item: dict[str, Any]) -> int | None:
+    """Rows a commit wrote: Headwater's own count, else delta-rs's operation metrics."""
+    metrics = item.get("operationMetrics") or {}
+    for value in (
+        item.get("headwater.rows"),
+        metrics.get("num_added_rows"),
+        metrics.get("numOutputRows"),
+        metrics.get("num_output_rows"),
+    ):
+        if value is not None:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                continue
     return None
 
 

@@ -41,13 +41,14 @@ class BuildContext:
         """The asset's table."""
         return TableRef(self.asset.namespace, self.asset.name)
 
-    def commit_info(self, operation: str) -> CommitInfo:
-        """Commit metadata for this build: run id, and the asset's idempotency key."""
+    def commit_info(self, operation: str, rows: int | None = None) -> CommitInfo:
+        """Commit metadata for this build: run id, rows written, the asset's idempotency key."""
         return CommitInfo(
             run_id=self.run_id,
             operation=operation,
             app_id=APP_ID_PREFIX + self.asset.key,
             app_version=self.run_seq,
+            extra={} if rows is None else {"headwater.rows": str(rows)},
         )
 
     def fault(self, point: str) -> None:

@@ -46,7 +46,7 @@ def _overwrite(ctx: BuildContext, sql: str, operation: str) -> BuildResult:
         written.files,
         written.schema,
         "overwrite",
-        ctx.commit_info(operation),
+        ctx.commit_info(operation, written.rows),
         partition_by=ctx.asset.partition_by,
     )
     ctx.fault("after_commit")
@@ -117,7 +117,7 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
         written.files,
         schema,
         "append",
-        ctx.commit_info("incremental append"),
+        ctx.commit_info("incremental append", written.rows),
         partition_by=list(current.partition_by),
     )
     ctx.fault("after_commit")

@@ -103,7 +103,7 @@ def merge_changes(
             written.files,
             schema,
             "append",
-            ctx.commit_info(operation),
+            ctx.commit_info(operation, written.rows),
             partition_by=list(snapshot.partition_by),
             remove=touched,
         )

@@ -59,7 +59,7 @@ def build_snapshot(ctx: BuildContext) -> BuildResult:
             written.files,
             written.schema,
             "overwrite",
-            ctx.commit_info("snapshot"),
+            ctx.commit_info("snapshot", written.rows),
             partition_by=asset.partition_by,
         )
         ctx.fault("after_commit")
