@@ -337,10 +337,11 @@ class Runner:
         from headwater.transform.materializations import builder_for
 
         asset = self.project.assets[key]
+        # the engine starts once per run (importing DuckDB); that is not this asset's time
+        self._ensure_engine()
         started = time.perf_counter()
         result_id = self.catalog.start_asset(record.run_id, key, asset.build_kind, fingerprint)
         try:
-            self._ensure_engine()
             context = BuildContext(
                 asset=asset,
                 project=self.project,
