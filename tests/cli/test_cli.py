@@ -259,11 +259,6 @@ def test_query_as_of_version(small: Path) -> None:
     assert json.loads(then.stdout) == {"n": 2}
 
 
-@pytest.mark.xfail(
-    reason="storage/delta.py: delta-rs load_as_version(<time before the first commit>) silently "
-    "loads version 0, so --as-of a time before the table existed returns data instead of an error",
-    strict=True,
-)
 def test_query_as_of_a_time_before_the_table_existed(small: Path) -> None:
     result = run_cli(
         ["query", "select count(*) from raw.payments", "--as-of", "2001-01-01T00:00:00"], small

@@ -253,9 +253,10 @@ class DeltaStore(TableStore):
             # delta-rs answers a time before the first commit with the first version
             stamp = _commit_timestamp_ms(self.location(ref) / LOG_DIR, table.version())
             if stamp is not None and stamp > moment.timestamp() * 1000:
+                first = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat()
                 raise TableNotFoundError(
-                    f"table {ref} did not exist yet at {as_of} (its first version is from "
-                    f"{dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat()})",
+                    f"table {ref} has no version at {as_of}: it did not exist yet (its first "
+                    f"version is from {first})",
                     Location(asset=ref.key),
                     f"see its versions with 'headwater history {ref}'",
                 )
