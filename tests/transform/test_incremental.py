@@ -497,15 +497,14 @@ def test_merge_adds_a_new_column(make_project):
     ]
 
 
-def test_a_wider_integer_is_refused_naming_the_column_and_both_types(make_project):
-    # Delta cannot change a column's type in place (delta-rs casts to the table's type), so an
-    # int column receiving bigint values is an error, not a silent overflow or a broken table.
+def _change_amount_type(make_project, first: str, second: str):
+    """Build inc.m with `amount` as `first`, then merge a new row with `amount` as `second`."""
     header = "id,name,tier,amount,updated_at"
     project = make_project(
         {
             "seeds/customers.csv": csv(header, [(1, "a", "gold", 1, "2024-01-01")]),
             "seeds/customers.yml": CUSTOMER_TYPES,
-            "models/inc/m.sql": "select id, amount::integer as amount, updated_at "
+            "models/inc/m.sql": f"select id, {first} as amount, updated_at "
             "from raw.customers" + MERGE_FILTER,
             "models/inc/m.yml": "materialized: incremental\nunique_key: id\n",
         }
@@ -517,11 +516,19 @@ def test_a_wider_integer_is_refused_naming_the_column_and_both_types(make_projec
             "seeds/customers.csv": csv(
                 header, [(1, "a", "gold", 1, "2024-01-01"), (2, "b", "gold", 2, "2024-01-02")]
             ),
-            "models/inc/m.sql": "select id, amount::bigint * 10000000000 as amount, updated_at "
+            "models/inc/m.sql": f"select id, {second} as amount, updated_at "
             "from raw.customers" + MERGE_FILTER,
         },
     )
-    outcome = project.run().outcome("inc.m")
+    return project, project.run().outcome("inc.m")
+
+
+def test_a_wider_integer_is_refused_naming_the_column_and_both_types(make_project):
+    # Delta cannot change a column's type in place (delta-rs casts to the table's type), so an
+    # int column receiving bigint values is an error, not a silent overflow or a broken table.
+    project, outcome = _change_amount_type(
+        make_project, "amount::integer", "amount::bigint * 10000000000"
+    )
     assert outcome.status == "failed"
     assert "column amount is int32 in the table but int64 in the new rows" in (
         outcome.message or ""
@@ -531,28 +538,7 @@ def test_a_wider_integer_is_refused_naming_the_column_and_both_types(make_projec
 
 
 def test_narrower_new_rows_are_cast_to_the_table_type(make_project):
-    header = "id,name,tier,amount,updated_at"
-    project = make_project(
-        {
-            "seeds/customers.csv": csv(header, [(1, "a", "gold", 1, "2024-01-01")]),
-            "seeds/customers.yml": CUSTOMER_TYPES,
-            "models/inc/m.sql": "select id, amount::bigint as amount, updated_at "
-            "from raw.customers" + MERGE_FILTER,
-            "models/inc/m.yml": "materialized: incremental\nunique_key: id\n",
-        }
-    )
-    project.run()
-    edit(
-        project,
-        {
-            "seeds/customers.csv": csv(
-                header, [(1, "a", "gold", 1, "2024-01-01"), (2, "b", "gold", 2, "2024-01-02")]
-            ),
-            "models/inc/m.sql": "select id, amount::smallint as amount, updated_at "
-            "from raw.customers" + MERGE_FILTER,
-        },
-    )
-    outcome = project.run().outcome("inc.m")
+    project, outcome = _change_amount_type(make_project, "amount::bigint", "amount::smallint")
     assert outcome.status == "success", outcome.message
     table = delta(project, "inc.m")
     assert pa.schema(table.schema().to_arrow()).field("amount").type == pa.int64()

@@ -353,10 +353,5 @@ def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     )
 
 
-def entry() -> None:  # pragma: no cover - console script alias
-    """Console-script entry point."""
-    main(prog_name="headwater")
-
-
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name="headwater")
