@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/ensure_postgres.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests
 .venv/bin/mypy

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from headwater import Project
+from tests.support.postgres import PostgresServer, start_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 HEADWATER = [sys.executable, "-m", "headwater.cli.main"]
@@ -70,3 +71,17 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the whole session (one per xdist worker)."""
+    server = start_postgres(logical=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_db(postgres_server: PostgresServer) -> str:
+    """The name of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database()

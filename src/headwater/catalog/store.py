@@ -1,8 +1,8 @@
 """The catalog: runs, per-asset results and the state each asset was last built from.
 
-A real database through SQLAlchemy: a SQLite file in the project by default (WAL mode, so readers
-never block the run writing), or PostgreSQL by URL. The schema is created and upgraded by
-versioned migrations on first use.
+A real database: a SQLite file in the project by default (WAL mode, so readers never block the
+run writing), or PostgreSQL by URL. The schema is created and upgraded by versioned migrations
+on first use. Queries are portable SQL text run through `database.py`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
-from sqlalchemy.engine import make_url
-
-from headwater.catalog import schema
+from headwater.catalog.database import CatalogDatabase, open_database
 from headwater.catalog.migrations import migrate
-from headwater.errors import ConfigError, Location
 
 
 def now_iso() -> str:
@@ -49,33 +44,14 @@ class AssetState:
     state: dict[str, Any]
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def open_engine(url: str) -> Engine:
-    """Create a SQLAlchemy engine for a catalog URL (WAL mode and a busy timeout for SQLite)."""
-    try:
-        parsed = make_url(url)
-    except Exception:
-        raise ConfigError(
-            f"catalog URL '{url}' is not a valid SQLAlchemy URL",
-            Location(file="headwater.yml"),
-            "use sqlite:///path/catalog.db or postgresql+psycopg://user@host/db",
-        ) from None
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+_RESULT_COLUMNS = (
+    "id, run_id, asset, status, materialization, rows_written, delta_version, duration_s, "
+    "started_at, finished_at, fingerprint, message"
+)
+_RUN_COLUMNS = (
+    "seq, run_id, command, selector, status, started_at, finished_at, pid, hostname, threads, "
+    "full_refresh, error"
+)
 
 
 class Catalog:
@@ -83,12 +59,16 @@ class Catalog:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = open_engine(url)
-        migrate(self.engine)
+        self.db: CatalogDatabase = open_database(url)
+        try:
+            migrate(self.db)
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         """Release database connections."""
-        self.engine.dispose()
+        self.db.close()
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -97,80 +77,70 @@ class Catalog:
     ) -> RunRecord:
         """Record a new run as running and return its id and sequence number."""
         run_id = uuid.uuid4().hex[:16]
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                schema.runs.insert().values(
-                    run_id=run_id,
-                    command=command,
-                    selector=selector,
-                    status="running",
-                    started_at=now_iso(),
-                    pid=os.getpid(),
-                    hostname=socket.gethostname(),
-                    threads=threads,
-                    full_refresh=int(full_refresh),
-                )
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                "INSERT INTO hw_runs (run_id, command, selector, status, started_at, pid, "
+                "hostname, threads, full_refresh) VALUES (:run_id, :command, :selector, "
+                "'running', :started_at, :pid, :hostname, :threads, :full_refresh) "
+                "RETURNING seq",
+                {
+                    "run_id": run_id,
+                    "command": command,
+                    "selector": selector,
+                    "started_at": now_iso(),
+                    "pid": os.getpid(),
+                    "hostname": socket.gethostname(),
+                    "threads": threads,
+                    "full_refresh": int(full_refresh),
+                },
             )
-            key = result.inserted_primary_key
-            assert key is not None
-            seq = int(key[0])
-        return RunRecord(run_id, seq)
+        return RunRecord(run_id, int(rows[0]["seq"]))
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         """Mark a run finished with `status` (success, failed, interrupted)."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(schema.runs)
-                .where(schema.runs.c.run_id == run_id)
-                .values(status=status, finished_at=now_iso(), error=error)
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE hw_runs SET status = :status, finished_at = :finished_at, error = :error "
+                "WHERE run_id = :run_id",
+                {"status": status, "finished_at": now_iso(), "error": error, "run_id": run_id},
             )
 
     def unfinished_runs(self) -> list[dict[str, Any]]:
         """Runs still marked running (their process died if no run lock is held)."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(schema.runs).where(schema.runs.c.status == "running")
-            ).mappings()
-            return [dict(r) for r in rows]
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(
+                f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = 'running' ORDER BY seq"
+            )
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The most recent runs, newest first, with counts of asset results by status."""
-        with self.engine.connect() as connection:
-            rows = [
-                dict(r)
-                for r in connection.execute(
-                    select(schema.runs).order_by(schema.runs.c.seq.desc()).limit(limit)
-                ).mappings()
-            ]
-            if not rows:
-                return rows
-            counts = connection.execute(
-                select(
-                    schema.asset_results.c.run_id,
-                    schema.asset_results.c.status,
-                    func.count(),
-                )
-                .where(schema.asset_results.c.run_id.in_([r["run_id"] for r in rows]))
-                .group_by(schema.asset_results.c.run_id, schema.asset_results.c.status)
-            ).all()
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                f"SELECT {_RUN_COLUMNS} FROM hw_runs ORDER BY seq DESC LIMIT :limit",
+                {"limit": limit},
+            )
+            counts = tx.execute(
+                "SELECT run_id, status, count(*) AS n FROM hw_asset_results WHERE run_id IN "
+                "(SELECT run_id FROM hw_runs ORDER BY seq DESC LIMIT :limit) "
+                "GROUP BY run_id, status",
+                {"limit": limit},
+            )
         by_run: dict[str, dict[str, int]] = {}
-        for run_id, status, count in counts:
-            by_run.setdefault(run_id, {})[status] = count
+        for count in counts:
+            by_run.setdefault(count["run_id"], {})[count["status"]] = int(count["n"])
         for row in rows:
             row["counts"] = by_run.get(row["run_id"], {})
         return rows
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run by id (a unique prefix is enough)."""
-        with self.engine.connect() as connection:
-            rows = (
-                connection.execute(
-                    select(schema.runs).where(schema.runs.c.run_id.like(f"{run_id}%")).limit(2)
-                )
-                .mappings()
-                .all()
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                f"SELECT {_RUN_COLUMNS} FROM hw_runs "
+                "WHERE substr(run_id, 1, :length) = :prefix LIMIT 2",
+                {"length": len(run_id), "prefix": run_id},
             )
-        return dict(rows[0]) if len(rows) == 1 else None
+        return rows[0] if len(rows) == 1 else None
 
     # -- asset results ---------------------------------------------------------------------
 
@@ -178,20 +148,20 @@ class Catalog:
         self, run_id: str, asset: str, materialization: str, fingerprint: str | None
     ) -> int:
         """Record that an asset began building; return the result's id."""
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                schema.asset_results.insert().values(
-                    run_id=run_id,
-                    asset=asset,
-                    status="running",
-                    materialization=materialization,
-                    started_at=now_iso(),
-                    fingerprint=fingerprint,
-                )
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                "INSERT INTO hw_asset_results (run_id, asset, status, materialization, "
+                "started_at, fingerprint) VALUES (:run_id, :asset, 'running', "
+                ":materialization, :started_at, :fingerprint) RETURNING id",
+                {
+                    "run_id": run_id,
+                    "asset": asset,
+                    "materialization": materialization,
+                    "started_at": now_iso(),
+                    "fingerprint": fingerprint,
+                },
             )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+        return int(rows[0]["id"])
 
     def finish_asset(
         self,
@@ -204,34 +174,45 @@ class Catalog:
         message: str | None = None,
     ) -> None:
         """Record how an asset's build ended."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(schema.asset_results)
-                .where(schema.asset_results.c.id == result_id)
-                .values(
-                    status=status,
-                    rows_written=rows,
-                    delta_version=version,
-                    duration_s=duration_s,
-                    finished_at=now_iso(),
-                    message=message,
-                )
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE hw_asset_results SET status = :status, rows_written = :rows, "
+                "delta_version = :version, duration_s = :duration_s, finished_at = :finished_at, "
+                "message = :message WHERE id = :id",
+                {
+                    "status": status,
+                    "rows": rows,
+                    "version": version,
+                    "duration_s": duration_s,
+                    "finished_at": now_iso(),
+                    "message": message,
+                    "id": result_id,
+                },
             )
 
     def record_assets(self, run_id: str, results: list[dict[str, Any]]) -> None:
-        """Record finished results that needed no build (up to date, skipped) in one go."""
+        """Record finished results that needed no build (up to date, skipped) in one go.
+
+        Each result gives `asset`, `status`, and optionally `materialization`, `fingerprint`,
+        `delta_version` and `message`.
+        """
         if not results:
             return
         stamp = now_iso()
-        with self.engine.begin() as connection:
-            connection.execute(
-                schema.asset_results.insert(),
+        with self.db.transaction() as tx:
+            tx.execute_many(
+                "INSERT INTO hw_asset_results (run_id, asset, status, materialization, "
+                "delta_version, duration_s, started_at, finished_at, fingerprint, message) "
+                "VALUES (:run_id, :asset, :status, :materialization, :delta_version, 0.0, "
+                ":stamp, :stamp, :fingerprint, :message)",
                 [
                     {
                         "run_id": run_id,
-                        "started_at": stamp,
-                        "finished_at": stamp,
-                        "duration_s": 0.0,
+                        "stamp": stamp,
+                        "materialization": None,
+                        "delta_version": None,
+                        "fingerprint": None,
+                        "message": None,
                         **result,
                     }
                     for result in results
@@ -240,13 +221,12 @@ class Catalog:
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         """Every asset result of one run, in the order they started."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(schema.asset_results)
-                .where(schema.asset_results.c.run_id == run_id)
-                .order_by(schema.asset_results.c.id)
-            ).mappings()
-            return [dict(r) for r in rows]
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(
+                f"SELECT {_RESULT_COLUMNS} FROM hw_asset_results WHERE run_id = :run_id "
+                "ORDER BY id",
+                {"run_id": run_id},
+            )
 
     def running_results(self, run_id: str) -> list[dict[str, Any]]:
         """Results of a run still marked running (their commit may or may not have landed)."""
@@ -254,21 +234,22 @@ class Catalog:
 
     def asset_results(self, asset: str, limit: int = 20) -> list[dict[str, Any]]:
         """The latest results of one asset, newest first."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(schema.asset_results)
-                .where(schema.asset_results.c.asset == asset)
-                .order_by(schema.asset_results.c.id.desc())
-                .limit(limit)
-            ).mappings()
-            return [dict(r) for r in rows]
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(
+                f"SELECT {_RESULT_COLUMNS} FROM hw_asset_results WHERE asset = :asset "
+                "ORDER BY id DESC LIMIT :limit",
+                {"asset": asset, "limit": limit},
+            )
 
     # -- asset state -----------------------------------------------------------------------
 
     def states(self) -> dict[str, AssetState]:
         """The recorded build state of every asset."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(schema.asset_state)).mappings().all()
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT asset, fingerprint, delta_version, materialization, run_id, state_json "
+                "FROM hw_asset_state"
+            )
         return {
             r["asset"]: AssetState(
                 r["asset"],
@@ -291,26 +272,27 @@ class Catalog:
         state: dict[str, Any] | None = None,
     ) -> None:
         """Record what `asset` was just built from (upsert)."""
-        values = {
-            "fingerprint": fingerprint,
-            "delta_version": delta_version,
-            "materialization": materialization,
-            "run_id": run_id,
-            "updated_at": now_iso(),
-            "state_json": json.dumps(state) if state else None,
-        }
-        with self.engine.begin() as connection:
-            updated = connection.execute(
-                update(schema.asset_state)
-                .where(schema.asset_state.c.asset == asset)
-                .values(**values)
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO hw_asset_state (asset, fingerprint, delta_version, materialization, "
+                "run_id, updated_at, state_json) VALUES (:asset, :fingerprint, :delta_version, "
+                ":materialization, :run_id, :updated_at, :state_json) "
+                "ON CONFLICT (asset) DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "delta_version = excluded.delta_version, "
+                "materialization = excluded.materialization, run_id = excluded.run_id, "
+                "updated_at = excluded.updated_at, state_json = excluded.state_json",
+                {
+                    "asset": asset,
+                    "fingerprint": fingerprint,
+                    "delta_version": delta_version,
+                    "materialization": materialization,
+                    "run_id": run_id,
+                    "updated_at": now_iso(),
+                    "state_json": json.dumps(state) if state else None,
+                },
             )
-            if updated.rowcount == 0:
-                connection.execute(schema.asset_state.insert().values(asset=asset, **values))
 
     def forget_state(self, asset: str) -> None:
         """Drop an asset's recorded state so its next run rebuilds it."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                schema.asset_state.delete().where(schema.asset_state.c.asset == asset)
-            )
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM hw_asset_state WHERE asset = :asset", {"asset": asset})

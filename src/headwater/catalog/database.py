@@ -1,0 +1,224 @@
+"""Connections to the catalog database behind one small interface.
+
+Statements are portable SQL text with `:name` parameters, written once: SQLite (3.35+) and
+PostgreSQL agree on `RETURNING` and `INSERT ... ON CONFLICT`. SQLite, the default, is reached
+through the standard library's `sqlite3`, because importing SQLAlchemy costs about 0.2 s, a third
+of a no-op run. Every other URL goes through SQLAlchemy, which also writes the schema's DDL for
+whichever database it is (see `migrations.py`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import ConfigError, Location
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+_SQLITE_PREFIX = "sqlite://"
+
+
+class Transaction(ABC):
+    """Statements run inside one transaction of the catalog database."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params | None = None) -> list[Row]:
+        """Run one statement and return the rows it produced (empty when it produces none)."""
+
+    @abstractmethod
+    def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement once per parameter set."""
+
+
+class CatalogDatabase(ABC):
+    """A catalog database: transactions, table existence, and SQLAlchemy for migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abstractmethod
+    def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
+        """Open a transaction, committed when the block ends and rolled back if it raises."""
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool:
+        """Return whether a table called `name` exists."""
+
+    @abstractmethod
+    def sqlalchemy_engine(self) -> AbstractContextManager[Engine]:
+        """A SQLAlchemy engine on the same database for the block, to create and upgrade the
+        schema."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_database(url: str) -> CatalogDatabase:
+    """Open the catalog database at `url` (a `sqlite:///path` file, or any SQLAlchemy URL)."""
+    if url.startswith(_SQLITE_PREFIX):
+        return SQLiteDatabase(url)
+    return SQLAlchemyDatabase(url)
+
+
+def sqlite_path(url: str) -> str:
+    """The file a `sqlite://` URL names (`:memory:` for an in-memory database)."""
+    rest = url[len(_SQLITE_PREFIX) :]
+    if rest in ("", "/", "/:memory:"):
+        return ":memory:"
+    if not rest.startswith("/") or "?" in rest:
+        raise ConfigError(
+            f"catalog URL '{url}' (key `catalog`) is not a SQLite URL Headwater can open",
+            Location(file="headwater.yml"),
+            "use sqlite:///relative/path.db or sqlite:////absolute/path.db (no query options)",
+        )
+    return rest[1:]
+
+
+class _SQLiteTransaction(Transaction):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Params | None = None) -> list[Row]:
+        cursor = self._connection.execute(sql, params or {})
+        if cursor.description is None:
+            return []
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        self._connection.executemany(sql, rows)
+
+
+class SQLiteDatabase(CatalogDatabase):
+    """A SQLite file in WAL mode, so readers never block the run that writes.
+
+    One connection is shared by the threads of a run; a lock keeps their transactions apart.
+    Catalog transactions are a few small statements, so serialising them costs nothing.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = sqlite_path(url)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._connection = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"cannot open the catalog database {self.path}: {exc}",
+                Location(file="headwater.yml"),
+                "check that the folder is writable, or point `catalog:` somewhere else",
+            ) from None
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection.execute("PRAGMA foreign_keys=ON")
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that upgrades
+        # to writing later fails at once with SQLITE_BUSY instead of waiting for the timeout.
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield _SQLiteTransaction(self._connection)
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def has_table(self, name: str) -> bool:
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = :name",
+                {"name": name},
+            )
+        return bool(rows)
+
+    @contextmanager
+    def sqlalchemy_engine(self) -> Iterator[Engine]:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(self.url, connect_args={"timeout": 30})
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class _SQLAlchemyTransaction(Transaction):
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Params | None = None) -> list[Row]:
+        from sqlalchemy import text
+
+        result = self._connection.execute(text(sql), dict(params or {}))
+        if not result.returns_rows:
+            return []
+        return [dict(row) for row in result.mappings()]
+
+    def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        from sqlalchemy import text
+
+        self._connection.execute(text(sql), [dict(r) for r in rows])
+
+
+class SQLAlchemyDatabase(CatalogDatabase):
+    """Any database SQLAlchemy can reach by URL, PostgreSQL above all."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(url)
+        except Exception:
+            raise ConfigError(
+                f"catalog URL '{url}' is not a valid SQLAlchemy URL",
+                Location(file="headwater.yml"),
+                "use sqlite:///path/catalog.db or postgresql+psycopg://user@host/db",
+            ) from None
+        try:
+            self._engine = create_engine(url, pool_pre_ping=True)
+        except ImportError as exc:
+            raise ConfigError(
+                f"the driver for catalog URL scheme '{url.split(':', 1)[0]}' is not installed "
+                f"({exc})",
+                Location(file="headwater.yml"),
+                "install it, e.g. pip install 'headwater[postgres]' for PostgreSQL",
+            ) from None
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        with self._engine.begin() as connection:
+            yield _SQLAlchemyTransaction(connection)
+
+    def has_table(self, name: str) -> bool:
+        from sqlalchemy import inspect
+
+        return inspect(self._engine).has_table(name)
+
+    @contextmanager
+    def sqlalchemy_engine(self) -> Iterator[Engine]:
+        yield self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
