@@ -167,7 +167,10 @@ class Project:
         incremental = asset.materialized in ("incremental", "snapshot") and self.store.exists(
             TableRef(asset.namespace, asset.name)
         )
-        return Compiler(self.definition).compile(asset.key, is_incremental=incremental)
+        compiler = Compiler(self.definition)
+        sql = compiler.compile(asset.key, is_incremental=incremental)
+        compiler.save()
+        return sql
 
     # -- running ---------------------------------------------------------------------------
 

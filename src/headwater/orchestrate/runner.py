@@ -179,6 +179,8 @@ class Runner:
             finally:
                 if self._engine is not None:
                     self._engine.close()
+                if self._compiler is not None:
+                    self._compiler.save()
             summary.status = SUCCESS if not summary.count(FAILED) else FAILED
             summary.duration_s = time.perf_counter() - started
             failures = [o for o in summary.outcomes if o.status == FAILED]

@@ -145,15 +145,20 @@ def load_project_config(root: Path) -> ProjectConfig:
 
 
 class ParseCache:
-    """SQL analyses keyed by the hash of what they were computed from, kept between loads."""
+    """JSON entries keyed by the hash of what they were computed from, kept between loads
+    (SQL analyses here, compiled SQL in `transform/compiler.py`).
 
-    def __init__(self, path: Path) -> None:
+    A file written by another `version` of the format is ignored.
+    """
+
+    def __init__(self, path: Path, version: int = PARSE_CACHE_VERSION) -> None:
         self.path = path
+        self.version = version
         self._entries: dict[str, Any] = {}
         self._dirty = False
         try:
             data = json.loads(path.read_text())
-            if data.get("version") == PARSE_CACHE_VERSION:
+            if data.get("version") == self.version:
                 self._entries = data["entries"]
         except (OSError, ValueError, KeyError):
             self._entries = {}
@@ -168,6 +173,10 @@ class ParseCache:
         self._entries[key] = value
         self._dirty = True
 
+    def entry_keys(self) -> list[str]:
+        """Every key held."""
+        return list(self._entries)
+
     def save(self, live_keys: Iterable[str]) -> None:
         """Write the cache, keeping only entries still in use; never fails the load."""
         live = set(live_keys)
@@ -177,13 +186,14 @@ class ParseCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"version": PARSE_CACHE_VERSION, "entries": entries}))
+            tmp.write_text(json.dumps({"version": self.version, "entries": entries}))
             os.replace(tmp, self.path)
         except OSError:
             pass
 
 
-def _sha(*parts: str) -> str:
+def content_hash(*parts: str) -> str:
+    """A SHA-256 hex digest of `parts`, kept apart so ("ab", "c") and ("a", "bc") differ."""
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part.encode())
@@ -292,7 +302,7 @@ def _read_seeds(root: Path, config: ProjectConfig) -> list[_Draft]:
         )
         name = seed.name or _identifier(path.stem, rel)
         stat = path.stat()
-        definition = _sha(
+        definition = content_hash(
             "seed",
             str(stat.st_size),
             str(stat.st_mtime_ns),
@@ -336,7 +346,7 @@ def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
         name = model.name or _identifier(path.stem, rel)
         sql = path.read_text(encoding="utf-8")
         templated = is_templated(sql)
-        definition = _sha(
+        definition = content_hash(
             "model",
             sql,
             model.model_dump_json(),
@@ -375,7 +385,7 @@ def _identifier(stem: str, file: str) -> str:
 def _cache_key(draft: _Draft, config: ProjectConfig) -> str:
     assert draft.sql is not None
     extra = json.dumps(config.vars, sort_keys=True, default=str) if draft.templated else ""
-    return _sha(draft.sql, draft.key, extra)
+    return content_hash(draft.sql, draft.key, extra)
 
 
 def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:

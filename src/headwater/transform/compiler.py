@@ -1,12 +1,23 @@
-"""Turn a model's source SQL into the SQL that runs: render templates, qualify, inline CTEs."""
+"""Turn a model's source SQL into the SQL that runs: render templates, qualify, inline CTEs.
+
+Compiled SQL is kept in `.headwater/compile_cache.json`, keyed by everything it is computed
+from: the model's source, its key, whether it compiles for an incremental run, the project's
+vars (for templated models), and each upstream asset's key (with an ephemeral upstream's own
+compiled SQL, which is inlined). A rebuild whose SQL did not change therefore imports neither
+sqlglot nor Jinja.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 
-from headwater.project.loader import AssetIndex, ProjectDefinition
-from headwater.project.sql import TableReference, compile_sql
+from headwater import __version__
+from headwater.project.loader import AssetIndex, ParseCache, ProjectDefinition, content_hash
 from headwater.project.templating import render
+
+# Bump when compile_sql's output changes for the same input.
+COMPILE_CACHE_VERSION = 1
 
 
 class Compiler:
@@ -17,6 +28,8 @@ class Compiler:
         self._index = AssetIndex(project.assets)
         self._cache: dict[tuple[str, bool], str] = {}
         self._lock = threading.Lock()
+        self._disk = ParseCache(project.state_dir / "compile_cache.json", COMPILE_CACHE_VERSION)
+        self._used: dict[str, tuple[str, bool]] = {}
 
     def rendered(self, key: str, is_incremental: bool = False) -> str:
         """Return the model's SQL after templating (unchanged when it has no template)."""
@@ -37,6 +50,56 @@ class Compiler:
         cached = self._cache.get((key, is_incremental))
         if cached is not None:
             return cached
+        cache_key = self._cache_key(key, is_incremental)
+        entry = self._disk.get(cache_key)
+        if entry is not None:
+            sql = str(entry["sql"])
+        else:
+            sql = self._compile(key, is_incremental)
+            with self._lock:
+                self._disk.put(cache_key, {"asset": key, "incremental": is_incremental, "sql": sql})
+        with self._lock:
+            self._cache[(key, is_incremental)] = sql
+            self._used[cache_key] = (key, is_incremental)
+        return sql
+
+    def save(self) -> None:
+        """Keep what was compiled for the next process. Drops entries of removed assets, and
+        entries superseded by a new compilation of the same (asset, incremental) pair. Never
+        fails."""
+        with self._lock:
+            compiled = set(self._used.values())
+
+            def keep(cache_key: str) -> bool:
+                if cache_key in self._used:
+                    return True
+                entry = self._disk.get(cache_key) or {}
+                pair = (entry.get("asset"), bool(entry.get("incremental")))
+                return pair[0] in self.project.assets and pair not in compiled
+
+            self._disk.save([k for k in self._disk.entry_keys() if keep(k)])
+
+    def _cache_key(self, key: str, is_incremental: bool) -> str:
+        asset = self.project.assets[key]
+        assert asset.sql is not None, f"{key} is not a model"
+        upstream = []
+        for parent in asset.depends_on:
+            target = self.project.assets[parent]
+            inlined = self.compile(parent) if target.materialized == "ephemeral" else ""
+            upstream.append(f"{parent}={inlined}")
+        variables = json.dumps(self.project.config.vars, sort_keys=True, default=str)
+        return content_hash(
+            __version__,
+            asset.sql,
+            key,
+            str(is_incremental),
+            variables if asset.templated else "",
+            *upstream,
+        )
+
+    def _compile(self, key: str, is_incremental: bool) -> str:
+        from headwater.project.sql import TableReference, compile_sql
+
         asset = self.project.assets[key]
 
         def resolve(reference: TableReference) -> tuple[str, str]:
@@ -49,7 +112,4 @@ class Compiler:
                 return None
             return self.compile(target.key)
 
-        sql = compile_sql(self.rendered(key, is_incremental), asset.rel_path, resolve, ephemeral)
-        with self._lock:
-            self._cache[(key, is_incremental)] = sql
-        return sql
+        return compile_sql(self.rendered(key, is_incremental), asset.rel_path, resolve, ephemeral)
