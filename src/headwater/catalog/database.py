@@ -3,8 +3,7 @@
 Statements are portable SQL text with `:name` parameters, written once: SQLite (3.35+) and
 PostgreSQL agree on `RETURNING` and `INSERT ... ON CONFLICT`. SQLite, the default, is reached
 through the standard library's `sqlite3`, because importing SQLAlchemy costs about 0.2 s, a third
-of a no-op run. Every other URL goes through SQLAlchemy, which also writes the schema's DDL for
-whichever database it is (see `migrations.py`).
+of a no-op run. Every other URL goes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import ConfigError, Location
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import Connection
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
@@ -41,7 +40,10 @@ class Transaction(ABC):
 
 
 class CatalogDatabase(ABC):
-    """A catalog database: transactions, table existence, and SQLAlchemy for migrations."""
+    """A catalog database: transactions and table existence."""
+
+    dialect: str
+    """`sqlite` or `postgresql` (SQLAlchemy's name for any other database)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -53,11 +55,6 @@ class CatalogDatabase(ABC):
     @abstractmethod
     def has_table(self, name: str) -> bool:
         """Return whether a table called `name` exists."""
-
-    @abstractmethod
-    def sqlalchemy_engine(self) -> AbstractContextManager[Engine]:
-        """A SQLAlchemy engine on the same database for the block, to create and upgrade the
-        schema."""
 
     @abstractmethod
     def close(self) -> None:
@@ -107,6 +104,8 @@ class SQLiteDatabase(CatalogDatabase):
     Catalog transactions are a few small statements, so serialising them costs nothing.
     """
 
+    dialect = "sqlite"
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = sqlite_path(url)
@@ -148,16 +147,6 @@ class SQLiteDatabase(CatalogDatabase):
             )
         return bool(rows)
 
-    @contextmanager
-    def sqlalchemy_engine(self) -> Iterator[Engine]:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(self.url, connect_args={"timeout": 30})
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-
     def close(self) -> None:
         self._connection.close()
 
@@ -198,6 +187,7 @@ class SQLAlchemyDatabase(CatalogDatabase):
             ) from None
         try:
             self._engine = create_engine(url, pool_pre_ping=True)
+            self.dialect = self._engine.dialect.name
         except ImportError as exc:
             raise ConfigError(
                 f"the driver for catalog URL scheme '{url.split(':', 1)[0]}' is not installed "
@@ -215,10 +205,6 @@ class SQLAlchemyDatabase(CatalogDatabase):
         from sqlalchemy import inspect
 
         return inspect(self._engine).has_table(name)
-
-    @contextmanager
-    def sqlalchemy_engine(self) -> Iterator[Engine]:
-        yield self._engine
 
     def close(self) -> None:
         self._engine.dispose()

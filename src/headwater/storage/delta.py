@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 import urllib.parse
 import uuid
@@ -54,6 +55,7 @@ IN_FLIGHT_GRACE_SECONDS = 3600.0
 CHECKPOINT_ERROR_WORDS = ("parquet", "arrow error", "checkpoint")
 """Words of a delta-rs open failure that come from reading a checkpoint (commits are JSON)."""
 MAX_RECOVERY_ATTEMPTS = 8
+SNAPSHOT_CACHE_SIZE = 256
 _LOG = logging.getLogger(__name__)
 
 
@@ -87,6 +89,11 @@ class DeltaStore(TableStore):
     capabilities = StoreCapabilities(
         time_travel=True, file_commits=True, idempotent_commits=True, optimize=True, vacuum=True
     )
+
+    def __init__(self, warehouse: Path) -> None:
+        super().__init__(warehouse)
+        self._snapshots: dict[tuple[TableRef, str], Snapshot] = {}
+        self._snapshots_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -237,6 +244,23 @@ class DeltaStore(TableStore):
     def snapshot(
         self, ref: TableRef, version: int | None = None, as_of: str | None = None
     ) -> Snapshot:
+        if version is not None or as_of is not None:
+            return self._load_snapshot(ref, version, as_of)
+        # A version's file list never changes, and one build asks for the same table's
+        # snapshot several times; the token tells a recreated table from the old one.
+        token = self.version_token(ref)
+        cached = self._snapshots.get((ref, token)) if token is not None else None
+        if cached is not None:
+            return cached
+        snapshot = self._load_snapshot(ref, None, None)
+        if token is not None and token.startswith(f"{snapshot.version}:"):
+            with self._snapshots_lock:
+                if len(self._snapshots) >= SNAPSHOT_CACHE_SIZE:
+                    self._snapshots.pop(next(iter(self._snapshots)))
+                self._snapshots[(ref, token)] = snapshot
+        return snapshot
+
+    def _load_snapshot(self, ref: TableRef, version: int | None, as_of: str | None) -> Snapshot:
         import pyarrow as pa
 
         table = self._open(ref, version)

@@ -86,7 +86,7 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
         result = _overwrite(ctx, _compiled_with_inputs(ctx, incremental=False), "incremental")
         result.message = "full build"
         return result
-    ctx.relations.refresh(ctx.session, asset.key)
+    ctx.relations.ensure(ctx.session, asset.key)
     sql = _compiled_with_inputs(ctx, incremental=True)
     strategy = asset.model.incremental_strategy or ("merge" if asset.unique_key else "append")
     if strategy == "merge":

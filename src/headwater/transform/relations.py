@@ -62,7 +62,7 @@ class Relations:
             self._registered[key] = snapshot.version
 
     def refresh(self, session: EngineSession, key: str) -> None:
-        """Re-register `key` after it was rebuilt in this run."""
+        """Note that `key` was rebuilt in this run: whatever reads it next registers the new
+        version (not before, as often nothing in the run does)."""
         with self._lock:
             self._registered.pop(key, None)
-            self.ensure(session, key)

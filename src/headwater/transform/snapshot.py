@@ -66,7 +66,7 @@ def build_snapshot(ctx: BuildContext) -> BuildResult:
         return BuildResult(rows=written.rows, version=version, message="first snapshot")
 
     this = qualified(ctx.ref)
-    ctx.relations.refresh(ctx.session, asset.key)
+    ctx.relations.ensure(ctx.session, asset.key)
     if config.strategy == "timestamp":
         assert config.updated_at
         differs = f"s.{identifier(config.updated_at)} > c.{identifier(config.updated_at)}"
