@@ -100,3 +100,7 @@ class RunLockedError(HeadwaterError):
 
 class TransientError(HeadwaterError):
     """A failure that may succeed if tried again (network, lock timeout, conflict)."""
+
+
+class SourceError(HeadwaterError):
+    """A source failed in a way retrying will not fix (auth, unknown table, HTTP 4xx)."""

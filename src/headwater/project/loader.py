@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from headwater.errors import ConfigError, Location
 from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
+from headwater.project.sources import SourceConfig, SourceTable, TableConfig
 from headwater.project.sql import SqlAnalysis, TableReference
 from headwater.project.yamlfile import (
     YamlDocument,
@@ -32,7 +33,7 @@ PROJECT_FILE = "headwater.yml"
 STATE_DIR = ".headwater"
 PARSE_CACHE_VERSION = 1
 
-AssetKind = Literal["seed", "model"]
+AssetKind = Literal["seed", "model", "source"]
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,14 @@ class Asset:
     definition_hash: str
     depends_on: tuple[str, ...]
     external_files: tuple[str, ...] = ()
+    source: SourceTable | None = None
 
     @property
     def build_kind(self) -> str:
-        """How the asset is built: `seed`, or the model's materialization."""
+        """How the asset is built: `seed`, `ingest` (a source table) or the model's
+        materialization."""
+        if self.kind == "source":
+            return "ingest"
         return "seed" if self.kind == "seed" else self.materialized
 
     @property
@@ -241,6 +246,7 @@ class _Draft:
     templated: bool
     definition_hash: str
     analysis: SqlAnalysis | None = None
+    source: SourceTable | None = None
 
 
 def load_project(root: Path) -> ProjectDefinition:
@@ -253,7 +259,11 @@ def load_project(root: Path) -> ProjectDefinition:
     config = load_project_config(root)
     project = ProjectDefinition(root=root, config=config)
     drafts: dict[str, _Draft] = {}
-    for draft in [*_read_seeds(root, config), *_read_models(root, config)]:
+    for draft in [
+        *_read_seeds(root, config),
+        *_read_sources(root),
+        *_read_models(root, config),
+    ]:
         if draft.key in drafts:
             other = drafts[draft.key]
             raise ConfigError(
@@ -371,6 +381,48 @@ def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
     return drafts
 
 
+def _read_sources(root: Path) -> list[_Draft]:
+    folder = root / "sources"
+    drafts: list[_Draft] = []
+    if not folder.is_dir():
+        return drafts
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        rel = str(path.relative_to(root))
+        document = load_yaml(path, rel)
+        data = dict(document.data)
+        tables = data.get("tables")
+        if isinstance(tables, dict) and isinstance(data.get("defaults"), dict):
+            # defaults are validated as part of each table, so errors name the table
+            data["tables"] = {
+                t: {**data["defaults"], **(v if isinstance(v, dict) else {})}
+                for t, v in tables.items()
+            }
+        source: SourceConfig = _validate(document, SourceConfig, data)
+        name = source.name or _identifier(path.stem, rel)
+        definition = content_hash("source", path.read_text(encoding="utf-8"))
+        for table_name, table in source.tables.items():
+            table_config = table or TableConfig()
+            spec = SourceTable(name, source, table_name, table_config)
+            drafts.append(
+                _Draft(
+                    f"{name}.{table_name}",
+                    name,
+                    table_name,
+                    "source",
+                    path,
+                    rel,
+                    "source",
+                    None,
+                    None,
+                    None,
+                    False,
+                    content_hash(definition, table_name),
+                    source=spec,
+                )
+            )
+    return drafts
+
+
 def _identifier(stem: str, file: str) -> str:
     if stem.replace("_", "").isalnum() and not stem[0].isdigit():
         return stem
@@ -485,7 +537,7 @@ class AssetIndex:
 
 
 def _finish(draft: _Draft, depends_on: tuple[str, ...]) -> Asset:
-    config = draft.model or draft.seed
+    config = draft.model or draft.seed or (draft.source.table if draft.source else None)
     assert config is not None
     return Asset(
         key=draft.key,
@@ -504,6 +556,7 @@ def _finish(draft: _Draft, depends_on: tuple[str, ...]) -> Asset:
         definition_hash=draft.definition_hash,
         depends_on=depends_on,
         external_files=draft.analysis.external_files if draft.analysis else (),
+        source=draft.source,
     )
 
 

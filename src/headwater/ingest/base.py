@@ -1,0 +1,75 @@
+"""What an extractor is given and what it hands back."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.project.sources import SourceTable
+from headwater.storage.base import WrittenFile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.engine.base import EngineSession
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """One record that could not be loaded, kept in the quarantine table with why."""
+
+    location: str
+    """Where it came from: `path:line`, a URL and page, or a table and key."""
+    error_class: str
+    """A short class: `cast`, `missing_columns`, `too_many_columns`, `encoding`, `json`,
+    `schema`, `quoting`, `line_size`."""
+    reason: str
+    """The full explanation."""
+    raw: str | None = None
+    """The record as it arrived, when there is text to show."""
+    column: str | None = None
+    """The column at fault, when one is."""
+    line: int | None = None
+    """The line in the source file, for files."""
+
+
+@dataclass
+class Extracted:
+    """New rows staged as Parquet, the records set aside, and the state they bring us to."""
+
+    files: list[WrittenFile] = field(default_factory=list)
+    schema: pa.Schema | None = None
+    rows: int = 0
+    bad: list[BadRecord] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    """Source position after these rows (files seen, API cursor); the cursor column's highest
+    value is added by the loader."""
+    replaces_all: bool = False
+    """For files in `replace` mode: these rows are the whole table."""
+
+
+@dataclass
+class ExtractRequest:
+    """What an extractor needs: the table spec, the engine session and where to stage."""
+
+    spec: SourceTable
+    session: EngineSession
+    stage_dir: Path
+    """A fresh folder inside the table's folder; Parquet written here is committed as is."""
+    project_root: Path
+    state: dict[str, Any]
+    """The state of the last committed load (empty on the first)."""
+    table_schema: pa.Schema | None
+    """The current table's schema (None on the first load)."""
+    scratch_dir: Path
+    """A private folder for temporary files (removed afterwards)."""
+
+
+class Extractor(ABC):
+    """Reads one source table's new data."""
+
+    @abstractmethod
+    def extract(self, request: ExtractRequest) -> Extracted:
+        """Stage the new rows of `request.spec` under `request.stage_dir` and return them."""

@@ -1,0 +1,227 @@
+"""Typed configuration of sources: `sources/*.yml`, one source per file, one asset per table.
+
+A source is where data is born: files on disk, a SQL database or a REST API. Each of its tables
+becomes an asset `<source>.<table>` that models read like any other table. Secrets are written as
+`${ENV_VAR}` and resolved only when the source connects (see `ingest/secrets.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from headwater.project.config import Identifier, StrictModel
+
+LoadMode = Literal["replace", "append", "incremental", "merge"]
+ContractMode = Literal["evolve", "freeze", "discard_row", "discard_column"]
+FileFormat = Literal["csv", "tsv", "json", "ndjson", "parquet"]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class RetryConfig(StrictModel):
+    """How transient failures (connection errors, timeouts, HTTP 5xx/429) are retried."""
+
+    attempts: int = Field(5, ge=1, le=100)
+    """Tries in all, the first included."""
+    backoff: float = Field(0.5, ge=0.0)
+    """Seconds before the first retry; doubled each time, with random jitter."""
+    max_delay: float = Field(30.0, ge=0.0)
+    """Longest wait between two tries, in seconds."""
+
+
+class CsvOptions(StrictModel):
+    """How CSV and TSV files are read."""
+
+    delimiter: str | None = None
+    """Field separator (default `,` for csv, tab for tsv)."""
+    header: bool = True
+    """The first line names the columns."""
+    quote: str = '"'
+    """Quote character."""
+    escape: str | None = None
+    """Escape character inside quotes (default: the quote doubled)."""
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+    """Text encoding of the files."""
+    max_line_size: int = Field(2_000_000, ge=1024)
+    """Longest line accepted, in bytes; longer lines are quarantined."""
+
+
+class TableConfig(StrictModel):
+    """One table of a source: what to read and how to load it."""
+
+    description: str | None = None
+    """Shown in docs and the catalog."""
+    tags: list[str] = []
+    """Free-form labels, usable in selectors (`tag:pii`)."""
+    mode: LoadMode | None = None
+    """`replace` (atomic overwrite), `append`, `incremental` (rows past the cursor) or `merge`
+    (upsert on `primary_key`). Default: `append` for files, `replace` otherwise."""
+    primary_key: list[str] = []
+    """Columns identifying a row; required by `merge`, deduplicates `incremental`."""
+    cursor: str | None = None
+    """Column whose highest loaded value is remembered; `incremental` reads only past it."""
+    lookback: int | float | str | None = None
+    """Re-read this far behind the cursor (a number, or a duration like '2h' for timestamps)
+    to catch late rows; needs `primary_key` so re-read rows replace themselves."""
+    delete_column: str | None = None
+    """Boolean column marking deleted rows (merge)."""
+    delete: Literal["hard", "soft"] = "soft"
+    """`hard` removes rows whose `delete_column` is true; `soft` keeps them, flagged."""
+    columns: dict[str, str] = {}
+    """Declared column types (DuckDB type names); others are inferred on first load."""
+    contract: ContractMode | None = None
+    """Overrides the source's schema contract for this table."""
+    # files
+    path: str | None = None
+    """Files: a path or glob, relative to the project."""
+    format: FileFormat | None = None
+    """Files: the format (default: from the extension)."""
+    csv: CsvOptions = CsvOptions.model_validate({})
+    """Files: CSV/TSV reading options."""
+    on_change: Literal["reload", "ignore"] = "reload"
+    """Files: what a changed file (new size or modification time) does: load again, or
+    nothing."""
+    # databases
+    table: str | None = None
+    """Databases: the table to read, `schema.table` (default: the table's name)."""
+    select: list[str] = []
+    """Databases: only these columns (default: all)."""
+    where: str | None = None
+    """Databases: a SQL filter applied at the source."""
+    # REST APIs
+    endpoint: str | None = None
+    """REST: the path under the source's `base_url`."""
+    params: dict[str, Any] = {}
+    """REST: query parameters."""
+    records: str | None = None
+    """REST: JSON path of the record list in a response (e.g. `$.data`); default: the body."""
+    paginate: Pagination | None = None
+    """REST: how to get the next page."""
+    cursor_param: str | None = None
+    """REST: query parameter that sends the last cursor value (incremental)."""
+
+    _list = field_validator("primary_key", "select", mode="before")(_as_list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TableConfig:
+        if self.mode == "merge" and not self.primary_key:
+            raise ValueError("mode 'merge' needs 'primary_key'")
+        if self.mode == "incremental" and not self.cursor:
+            raise ValueError("mode 'incremental' needs 'cursor' (the column to resume from)")
+        if self.lookback is not None and not self.primary_key:
+            raise ValueError("'lookback' re-reads rows, so it needs 'primary_key' to dedupe them")
+        if self.delete_column and not self.primary_key:
+            raise ValueError("'delete_column' needs 'primary_key' (which rows to delete)")
+        return self
+
+
+class Pagination(StrictModel):
+    """How a REST endpoint pages: `page_number`, `offset`, `cursor` or `link_header`."""
+
+    type: Literal["page_number", "offset", "cursor", "link_header", "none"] = "none"
+    """The scheme."""
+    param: str | None = None
+    """Query parameter carrying the page number, offset or cursor token."""
+    start: int = 1
+    """First page number (page_number) or offset (offset, usually 0)."""
+    limit: int | None = None
+    """Page size sent as `limit_param` (offset; optional for page_number)."""
+    limit_param: str = "limit"
+    """Query parameter carrying the page size."""
+    next: str | None = None
+    """cursor: JSON path of the next token in the body (e.g. `$.next_cursor`)."""
+    max_pages: int = Field(100_000, ge=1)
+    """Stop after this many pages (a guard against endless paging)."""
+
+
+TableConfig.model_rebuild()
+
+
+class AuthConfig(StrictModel):
+    """How a REST source authenticates; values may be `${ENV_VAR}` references."""
+
+    type: Literal["bearer", "basic", "api_key"]
+    """The scheme."""
+    token: str | None = None
+    """bearer: the token."""
+    username: str | None = None
+    """basic: the user."""
+    password: str | None = None
+    """basic: the password."""
+    name: str | None = None
+    """api_key: header or query parameter name."""
+    value: str | None = None
+    """api_key: the key."""
+    location: Literal["header", "query"] = "header"
+    """api_key: sent as a header or a query parameter."""
+
+
+class SourceConfig(StrictModel):
+    """A source file (`sources/<name>.yml`)."""
+
+    kind: Literal["files", "sql", "rest"]
+    """`files` (CSV/TSV/JSON/NDJSON/Parquet), `sql` (any database by URL; PostgreSQL has a fast
+    path) or `rest` (JSON over HTTP)."""
+    name: Identifier | None = None
+    """The source's name and its tables' namespace (default: the file name)."""
+    description: str | None = None
+    """Shown in docs and the catalog."""
+    url: str | None = None
+    """sql: SQLAlchemy URL, e.g. `postgresql://user:${PGPASSWORD}@host/db`."""
+    schema_name: str | None = Field(None, alias="schema")
+    """sql: default schema of the tables."""
+    base_url: str | None = None
+    """rest: the API's base URL."""
+    headers: dict[str, str] = {}
+    """rest: extra request headers (values may be `${ENV_VAR}`)."""
+    auth: AuthConfig | None = None
+    """rest: authentication."""
+    requests_per_second: float | None = Field(None, gt=0)
+    """rest: client-side rate limit."""
+    timeout: float = Field(30.0, gt=0)
+    """Seconds before a request or connection attempt counts as failed (transient)."""
+    retries: RetryConfig = RetryConfig.model_validate({})
+    """Retries of transient failures."""
+    contract: ContractMode = "evolve"
+    """What a schema change does: `evolve` (add columns, widen types), `freeze` (fail),
+    `discard_row` (quarantine rows using new columns) or `discard_column` (drop new columns)."""
+    defaults: dict[str, Any] = {}
+    """Settings applied to every table unless it sets its own (e.g. `mode: merge`); checked
+    as part of each table."""
+    tables: Annotated[dict[Identifier, TableConfig | None], Field(min_length=1)]
+    """The tables, by asset name (an empty entry takes every default)."""
+
+    @model_validator(mode="after")
+    def _needs(self) -> SourceConfig:
+        if self.kind == "sql" and not self.url:
+            raise ValueError("a sql source needs 'url'")
+        if self.kind == "rest" and not self.base_url:
+            raise ValueError("a rest source needs 'base_url'")
+        return self
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """One table of one source, with the source's defaults applied."""
+
+    source_name: str
+    source: SourceConfig
+    name: str
+    table: TableConfig
+
+    @property
+    def mode(self) -> LoadMode:
+        """The load mode, defaulted by the kind of source."""
+        if self.table.mode:
+            return self.table.mode
+        return "append" if self.source.kind == "files" else "replace"
+
+    @property
+    def contract(self) -> ContractMode:
+        """The schema contract of this table."""
+        return self.table.contract or self.source.contract
