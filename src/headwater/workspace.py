@@ -201,6 +201,97 @@ class Project:
         text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
         return runner.run(chosen, text or None)
 
+    def ingest(
+        self,
+        names: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        threads: int | None = None,
+        on_event: EventHandler | None = None,
+    ) -> RunSummary:
+        """Load the named sources (`SOURCE` or `SOURCE.TABLE`; all by default) and return the
+        run's summary. Only source tables run, not the models reading them."""
+        from headwater.orchestrate.runner import Runner
+
+        chosen = self.source_keys(names)
+        runner = Runner(
+            self.definition,
+            self.catalog,
+            self.store,
+            threads=threads or self.definition.config.threads,
+            full_refresh=full_refresh,
+            on_event=on_event,
+            command="ingest",
+        )
+        return runner.run(chosen, " ".join(names or []) or None)
+
+    def source_keys(self, names: list[str] | None = None) -> set[str]:
+        """Keys of the source tables `names` pick (`SOURCE` or `SOURCE.TABLE`; all if empty).
+
+        Raises:
+            UsageError: a name matches no source table.
+        """
+        sources = {k: a for k, a in self.definition.assets.items() if a.kind == "source"}
+        if not names:
+            return set(sources)
+        chosen: set[str] = set()
+        for name in names:
+            found = {k for k, a in sources.items() if name in (k, a.namespace)}
+            if not found:
+                from headwater.project.yamlfile import closest
+
+                options = sorted({*sources, *(a.namespace for a in sources.values())})
+                near = closest(name, options)
+                raise UsageError(
+                    f"no source or source table named '{name}'",
+                    hint=f"did you mean '{near}'?"
+                    if near
+                    else "list them with 'headwater sources'",
+                )
+            chosen |= found
+        return chosen
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Every source table: its source kind, load mode, cursor and last load."""
+        from headwater.ingest.state import committed_state
+
+        rows = []
+        for key in sorted(self.source_keys()):
+            asset = self.definition.assets[key]
+            assert asset.source is not None
+            ref = TableRef(asset.namespace, asset.name)
+            state = committed_state(self.store, ref)
+            last = next(
+                (r for r in self.catalog.asset_results(key, 20) if r["status"] != "running"),
+                None,
+            )
+            rows.append(
+                {
+                    "table": key,
+                    "kind": asset.source.source.kind,
+                    "mode": asset.source.mode,
+                    "cursor": state.get("cursor"),
+                    "files": len(state.get("files", {})),
+                    "version": self.store.current_version(ref),
+                    "last_status": last["status"] if last else None,
+                    "last_load": last["finished_at"] if last else None,
+                    "last_message": last["message"] if last else None,
+                }
+            )
+        return rows
+
+    def quarantine(self, name: str, limit: int = 50) -> pa.Table:
+        """The newest quarantined records of source table `name` (empty when there are none)."""
+        from headwater.ingest.quarantine import quarantine_ref, quarantine_schema
+
+        asset = self.asset(name)
+        target = quarantine_ref(TableRef(asset.namespace, asset.name))
+        if not self.store.exists(target):
+            return quarantine_schema().empty_table()
+        dataset = self.store.arrow_dataset(self.store.snapshot(target))
+        table = dataset.to_table()
+        return table.sort_by([("quarantined_at", "descending")]).slice(0, limit)
+
     # -- reading ---------------------------------------------------------------------------
 
     def query(self, sql: str, as_of: str | int | None = None) -> pa.Table:

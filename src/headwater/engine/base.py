@@ -80,6 +80,16 @@ class EngineSession(ABC):
         """
 
     @abstractmethod
+    def copy_parquet(self, sql: str, directory: Path) -> WriteResult:
+        """Write a query's result as Parquet files under `directory` in exactly one pass, with
+        the types the query produces (for queries with side effects, such as a CSV scan that
+        records rejected lines)."""
+
+    @abstractmethod
+    def sql_types(self, schema: pa.Schema) -> dict[str, str]:
+        """The engine's type name for each column of an Arrow schema."""
+
+    @abstractmethod
     def interrupt(self) -> None:
         """Cancel the running query, if any."""
 

@@ -180,6 +180,33 @@ class DuckDBSession(EngineSession):
             _remove_tree(directory)
         return WriteResult(files, schema, int(rows or 0))
 
+    def copy_parquet(self, sql: str, directory: Path) -> WriteResult:
+        import pyarrow.parquet as pq
+
+        options = [
+            "FORMAT parquet",
+            "FILENAME_PATTERN 'part-{uuid}'",
+            "RETURN_FILES true",
+            f"FILE_SIZE_BYTES '{TARGET_FILE_BYTES}'",
+        ]
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        statement = f"COPY ({sql}) TO {literal(str(directory))} ({', '.join(options)})"
+        try:
+            rows, paths = self._con.execute(statement).fetchone()
+        except Exception:
+            _remove_tree(directory)
+            raise
+        absolute = [p if os.path.isabs(p) else os.path.abspath(p) for p in paths or []]
+        schema = pq.read_schema(absolute[0]) if absolute else pa.schema([])
+        if not rows:
+            _remove_tree(directory)
+            return WriteResult([], schema, 0)
+        return WriteResult([WrittenFile(p) for p in absolute], schema, int(rows))
+
+    def sql_types(self, schema: pa.Schema) -> dict[str, str]:
+        types = self._con.from_arrow(schema.empty_table()).types
+        return {name: str(kind) for name, kind in zip(schema.names, types, strict=True)}
+
     def interrupt(self) -> None:
         self._con.interrupt()
 

@@ -45,27 +45,33 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def infer_type(values: list[Any]) -> pa.DataType:
-    """The narrowest Arrow type holding every non-null value (string when they disagree)."""
+def infer_type(values: list[Any], share: float = 0.9) -> pa.DataType:
+    """The Arrow type for a column holding `values`: the narrowest type that at least `share`
+    of the non-null values have (the others are coerced or quarantined), else string. A few
+    bad values thus do not turn a numeric column into text."""
     import pyarrow as pa
 
-    kinds = {_kind(v) for v in values if v is not None}
-    if not kinds:
+    counts: dict[str, int] = {}
+    for value in values:
+        if value is not None:
+            kind = _kind(value)
+            counts[kind] = counts.get(kind, 0) + 1
+    total = sum(counts.values())
+    if not total:
         return pa.string()
-    if kinds == {"bool"}:
-        return pa.bool_()
-    if kinds == {"int"}:
-        return pa.int64()
-    if kinds <= {"int", "float"}:
+    need = share * total
+    numbers = counts.get("int", 0) + counts.get("float", 0) + counts.get("decimal", 0)
+    for kind, arrow_type in (
+        ("bool", pa.bool_()),
+        ("int", pa.int64()),
+        ("datetime", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()),
+        ("bytes", pa.binary()),
+    ):
+        if counts.get(kind, 0) >= need:
+            return arrow_type
+    if numbers >= need:
         return pa.float64()
-    if kinds == {"decimal"}:
-        return pa.float64()
-    if kinds == {"datetime"}:
-        return pa.timestamp("us", tz="UTC")
-    if kinds == {"date"}:
-        return pa.date32()
-    if kinds == {"bytes"}:
-        return pa.binary()
     return pa.string()
 
 
@@ -160,12 +166,15 @@ def coerce(value: Any, kind: pa.DataType) -> Any:
 class RecordWriter:
     """Writes records to Parquet files in `directory`, quarantining those that do not fit.
 
-    `types` fixes the type of known columns (the table's schema, declared types); other
-    columns are typed by the first batch they appear in.
+    `types` fixes the type of columns (declared types). `preferred` holds the table's current
+    types: kept when the values fit them, given up only for a wider type that holds them all
+    (int values becoming floats), so the loader can widen the column. Other columns are typed
+    by the first batch they appear in.
     """
 
     directory: Path
     types: dict[str, pa.DataType] = field(default_factory=dict)
+    preferred: dict[str, pa.DataType] = field(default_factory=dict)
     batch_rows: int = BATCH_ROWS
     bad: list[BadRecord] = field(default_factory=list)
     files: list[WrittenFile] = field(default_factory=list)
@@ -217,7 +226,7 @@ class RecordWriter:
             elif name in self.types:
                 types[name] = self.types[name]
             else:
-                types[name] = infer_type([r.get(name) for r in records])
+                types[name] = self._batch_type(name, [r.get(name) for r in records])
         columns: dict[str, list[Any]] = {name: [] for name in names}
         for record, (location, raw, line) in zip(records, places, strict=True):
             try:
@@ -246,6 +255,18 @@ class RecordWriter:
         if table.num_rows == 0:
             return
         self._write(table)
+
+    def _batch_type(self, name: str, values: list[Any]) -> pa.DataType:
+        from headwater.transform.schema_evolution import widened
+
+        inferred = infer_type(values)
+        current = self.preferred.get(name)
+        if current is None:
+            return inferred
+        merged = widened(current, inferred)
+        if merged is not None and not merged.equals(current) and merged.equals(inferred):
+            return inferred
+        return current
 
     def _write(self, table: pa.Table) -> None:
         import pyarrow.parquet as pq

@@ -306,6 +306,8 @@ class Runner:
         return parents
 
     def _is_fresh(self, asset: Asset, fingerprint: str, states: dict[str, Any]) -> bool:
+        if asset.kind == "source":
+            return False  # only the source knows whether it has new data: always ask it
         state = states.get(asset.key)
         if state is None or state.fingerprint != fingerprint:
             return False
@@ -357,7 +359,12 @@ class Runner:
                 full_refresh=self.full_refresh,
                 temp_dir=self.project.state_dir / "tmp",
             )
-            result = builder_for(asset.build_kind)(context)
+            if asset.build_kind == "ingest":
+                from headwater.ingest.load import load_source_table
+
+                result = load_source_table(context)
+            else:
+                result = builder_for(asset.build_kind)(context)
             if asset.is_stored:
                 self._relations.refresh(context.session, key)
         except HeadwaterError as exc:
@@ -389,6 +396,10 @@ class Runner:
         )
 
     def _failed(self, result_id: int, asset: Asset, started: float, message: str) -> AssetOutcome:
+        from headwater.ingest.secrets import redact
+
+        # a driver's or HTTP client's message may quote a URL or DSN holding a secret
+        message = redact(message)
         duration = time.perf_counter() - started
         self.catalog.finish_asset(result_id, FAILED, duration_s=duration, message=message)
         return AssetOutcome(

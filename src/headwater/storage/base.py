@@ -118,6 +118,8 @@ class HistoryEntry:
     metrics: dict[str, Any]
     rows_written: int | None = None
     """Rows the commit wrote (Headwater's own commits, and delta-rs operations that say)."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Headwater's own keys of the commit (`headwater.*`), e.g. an ingest's state."""
 
 
 class TableStore(ABC):

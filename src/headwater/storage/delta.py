@@ -513,6 +513,9 @@ class DeltaStore(TableStore):
                     parameters=dict(item.get("operationParameters") or {}),
                     metrics=dict(item.get("operationMetrics") or {}),
                     rows_written=_rows_written(item),
+                    metadata={
+                        k: str(v) for k, v in item.items() if str(k).startswith("headwater.")
+                    },
                 )
             )
         return entries

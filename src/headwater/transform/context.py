@@ -35,6 +35,8 @@ class BuildContext:
     """Start of the run, naive UTC; the `valid_from`/`valid_to` time of snapshot changes."""
     full_refresh: bool
     temp_dir: Path
+    commit_extra: dict[str, str] = field(default_factory=dict)
+    """Extra metadata every commit of this build carries (an ingest's state)."""
 
     @property
     def ref(self) -> TableRef:
@@ -48,7 +50,7 @@ class BuildContext:
             operation=operation,
             app_id=APP_ID_PREFIX + self.asset.key,
             app_version=self.run_seq,
-            extra={} if rows is None else {"headwater.rows": str(rows)},
+            extra={**self.commit_extra, **({} if rows is None else {"headwater.rows": str(rows)})},
         )
 
     def fault(self, point: str) -> None:

@@ -47,12 +47,17 @@ def _key_match(keys: list[str], left: str, right: str) -> str:
 
 
 def merge_changes(
-    ctx: BuildContext, source_sql: str, keys: list[str], operation: str
+    ctx: BuildContext,
+    source_sql: str,
+    keys: list[str],
+    operation: str,
+    delete_column: str | None = None,
 ) -> MergeOutcome:
     """Upsert the rows of `source_sql` into the asset's table on `keys`.
 
-    Rows whose key exists replace the existing row; others are inserted. Raises `ModelError`
-    when the change holds a key twice or a key column is missing.
+    Rows whose key exists replace the existing row; others are inserted. With `delete_column`,
+    a changed row whose column is true deletes its key instead. Raises `ModelError` when the
+    change holds a key twice or a key column is missing.
     """
     session = ctx.session
     snapshot = ctx.store.snapshot(ctx.ref)
@@ -78,7 +83,12 @@ def merge_changes(
         # model no longer selects: select what each side has and let UNION BY NAME fill NULLs.
         # Columns neither side has are left out of the new files; the schema still holds them.
         present = set(staged.schema.names)
-        parts = [f"SELECT * FROM {changes}"]
+        kept_changes = (
+            f" WHERE {identifier(delete_column)} IS NOT TRUE"
+            if delete_column and delete_column in present
+            else ""
+        )
+        parts = [f"SELECT * FROM {changes}{kept_changes}"]
         if touched:
             scan = _scan(touched, snapshot)
             in_files = set(session.schema(f"SELECT * FROM {scan}").names)

@@ -1,0 +1,272 @@
+"""SQL databases: PostgreSQL through COPY, anything else SQLAlchemy can reach row by row.
+
+PostgreSQL's fast path streams `COPY (SELECT ...) TO STDOUT (FORMAT csv)` to a scratch file and
+has DuckDB parse it with the column types PostgreSQL reported, straight into Parquet: no Python
+object per value. Other databases (SQLite, MySQL, ...) are read in batches through SQLAlchemy
+and typed record by record.
+
+Incremental tables read only rows past the stored cursor (`cursor > last`, or `>= last -
+lookback` to catch rows committed late); the loader advances the cursor in the same commit as
+the rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.engine.sqltext import literal
+from headwater.errors import ConfigError, Location, SourceError
+from headwater.ingest.base import Extracted, Extractor, ExtractRequest
+from headwater.ingest.records import RecordWriter
+from headwater.ingest.retry import with_retries
+from headwater.ingest.secrets import redact, resolve
+from headwater.project.sources import SourceTable
+
+if TYPE_CHECKING:
+    import psycopg
+
+FETCH_ROWS = 10_000
+COPY_CHUNK = 1 << 20
+# PostgreSQL type OIDs -> DuckDB types for the CSV the COPY writes.
+PG_TYPES = {
+    16: "BOOLEAN",
+    20: "BIGINT",
+    21: "SMALLINT",
+    23: "INTEGER",
+    700: "FLOAT",
+    701: "DOUBLE",
+    1082: "DATE",
+    1114: "TIMESTAMP",
+    1184: "TIMESTAMPTZ",
+    1083: "TIME",
+}
+PERMANENT_SQLSTATES = ("28", "42", "3D", "3F", "0A")
+"""Auth failures, unknown tables/columns/syntax, unknown database/schema, unsupported: no retry."""
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _where(request: ExtractRequest, quote: Callable[[str], str], bind: Callable[[Any], str]) -> str:
+    """The WHERE clause selecting the rows this load reads; `bind` renders the cursor value."""
+    table = request.spec.table
+    clauses = [f"({table.where})"] if table.where else []
+    last = request.state.get("cursor")
+    if table.cursor and last is not None and request.spec.mode in ("incremental", "merge"):
+        column = quote(table.cursor)
+        if table.lookback is None:
+            clauses.append(f"{column} > {bind(last)}")
+        else:
+            clauses.append(f"{column} >= {_minus_lookback(bind(last), table.lookback)}")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def _minus_lookback(cursor: str, lookback: int | float | str) -> str:
+    if isinstance(lookback, int | float):
+        return f"{cursor} - {lookback}"
+    match = _DURATION.match(lookback)
+    if match is None:
+        raise ConfigError(
+            f"lookback '{lookback}' is not a number or a duration",
+            hint="write a number (for numeric cursors) or a duration like 30m, 2h, 1d",
+        )
+    amount, unit = match.groups()
+    return f"CAST({cursor} AS TIMESTAMP) - INTERVAL '{amount} {_UNITS[unit]}'"
+
+
+class DatabaseExtractor(Extractor):
+    """Reads a table (or its new rows) from a SQL database."""
+
+    def extract(self, request: ExtractRequest) -> Extracted:
+        spec = request.spec
+        where = Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec))
+        url = resolve(spec.source.url or "", where, "url")
+        if url.startswith(("postgresql:", "postgresql+psycopg:", "postgres:")):
+            return with_retries(
+                lambda: self._postgres(request, url),
+                spec.source.retries,
+                _transient,
+                f"reading {_key(spec)} from PostgreSQL",
+            )
+        return with_retries(
+            lambda: self._sqlalchemy(request, url),
+            spec.source.retries,
+            _transient,
+            f"reading {_key(spec)}",
+        )
+
+    # -- PostgreSQL -------------------------------------------------------------------------
+
+    def _postgres(self, request: ExtractRequest, url: str) -> Extracted:
+        import psycopg
+        from psycopg import sql as pgsql
+
+        spec = request.spec
+        conninfo = re.sub(r"^postgres(ql)?(\+psycopg)?:", "postgresql:", url)
+        try:
+            connection = psycopg.connect(conninfo, connect_timeout=max(1, int(spec.source.timeout)))
+        except psycopg.Error as exc:
+            raise _pg_error(spec, exc) from None
+        with connection:
+            schema, table = _table_name(spec)
+            target = pgsql.Identifier(schema, table) if schema else pgsql.Identifier(table)
+            columns = (
+                pgsql.SQL(", ").join(pgsql.Identifier(c) for c in spec.table.select)
+                if spec.table.select
+                else pgsql.SQL("*")
+            )
+            condition = _where(
+                request,
+                lambda c: pgsql.Identifier(c).as_string(connection),
+                lambda v: pgsql.Literal(v).as_string(connection),
+            )
+            query = pgsql.SQL("SELECT {} FROM {}").format(columns, target).as_string(connection)
+            query += condition
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(query + " LIMIT 0")
+                    described = cursor.description or []
+                    types = {d.name: _duckdb_type(d) for d in described}
+                    request.scratch_dir.mkdir(parents=True, exist_ok=True)
+                    path = request.scratch_dir / "copy.csv"
+                    copy = f"COPY ({query}) TO STDOUT (FORMAT csv, NULL '\\N')"
+                    with open(path, "wb") as out, cursor.copy(copy) as stream:
+                        for chunk in stream:
+                            out.write(chunk)
+            except psycopg.Error as exc:
+                raise _pg_error(spec, exc) from None
+        return _read_copy(request, path, types)
+
+    # -- anything SQLAlchemy reaches --------------------------------------------------------
+
+    def _sqlalchemy(self, request: ExtractRequest, url: str) -> Extracted:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        spec = request.spec
+        try:
+            engine = create_engine(url)
+        except Exception as exc:
+            raise SourceError(
+                f"cannot use database URL of source {spec.source_name}: {redact(str(exc))}",
+                Location(file=f"sources/{spec.source_name}.yml"),
+                "fix 'url' (a SQLAlchemy URL; install the database's driver)",
+            ) from None
+        try:
+            with engine.connect() as connection:
+                quote = connection.dialect.identifier_preparer.quote
+                schema, table = _table_name(spec)
+                target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+                columns = ", ".join(quote(c) for c in spec.table.select) or "*"
+                params: dict[str, Any] = {}
+
+                def bind(value: Any) -> str:
+                    params["cursor"] = value
+                    return ":cursor"
+
+                condition = _where(request, quote, bind)
+                result = connection.execution_options(stream_results=True).execute(
+                    text(f"SELECT {columns} FROM {target}{condition}"), params
+                )
+                writer = RecordWriter(
+                    request.stage_dir / "rows",
+                    preferred={f.name: f.type for f in request.table_schema or []},
+                )
+                names = list(result.keys())
+                location = f"{spec.source_name}:{table}"
+                while rows := result.fetchmany(FETCH_ROWS):
+                    for row in rows:
+                        writer.add(dict(zip(names, row, strict=True)), location)
+                schema_out = writer.close()
+        except SQLAlchemyError as exc:
+            raise _sqlalchemy_error(spec, exc) from None
+        finally:
+            engine.dispose()
+        return Extracted(writer.files, schema_out, writer.rows, list(writer.bad))
+
+
+def _read_copy(request: ExtractRequest, path: Path, types: dict[str, str]) -> Extracted:
+    """Parse the COPY output with the reported types into staged Parquet."""
+    columns = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in types.items()) + "}"
+    scan = (
+        f"SELECT * FROM read_csv({literal(str(path))}, columns = {columns}, header = false, "
+        "delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', auto_detect = false, "
+        "max_line_size = 100000000)"
+    )
+    written = request.session.copy_parquet(scan, request.stage_dir / "copy")
+    return Extracted(written.files, written.schema, written.rows)
+
+
+def _duckdb_type(column: Any) -> str:
+    if column.type_code == 1700:  # numeric
+        precision, scale = column.precision, column.scale
+        if precision and precision <= 38:
+            return f"DECIMAL({precision}, {scale or 0})"
+        return "DOUBLE"
+    return PG_TYPES.get(column.type_code, "VARCHAR")
+
+
+def _table_name(spec: SourceTable) -> tuple[str | None, str]:
+    name = spec.table.table or spec.name
+    if "." in name:
+        schema, _, table = name.partition(".")
+        return schema, table
+    return spec.source.schema_name, name
+
+
+def _key(spec: SourceTable) -> str:
+    return f"{spec.source_name}.{spec.name}"
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, _TransientSourceError)
+
+
+def _pg_is_transient(exc: psycopg.Error) -> bool:
+    import psycopg
+
+    state = exc.sqlstate or ""
+    if state.startswith(PERMANENT_SQLSTATES):
+        return False
+    text = str(exc).lower()
+    if "authentication" in text or "password" in text or "does not exist" in text:
+        return False
+    return isinstance(exc, psycopg.OperationalError) or state.startswith(("08", "53", "57"))
+
+
+class _TransientSourceError(SourceError):
+    """A source failure worth retrying (kept apart so the retry loop can tell)."""
+
+
+def _pg_error(spec: SourceTable, exc: psycopg.Error) -> SourceError:
+    message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    text = message.lower()
+    if "authentication" in text or "password" in text:
+        hint = "check the user and password in 'url' (e.g. the ${...} variable it names)"
+    elif exc.sqlstate == "42P01" or "does not exist" in text:
+        hint = "check 'table:' (schema.table) and that the user may read it"
+    else:
+        hint = "check the server is up and 'url' points at it"
+    cls = _TransientSourceError if _pg_is_transient(exc) else SourceError
+    return cls(
+        f"source {spec.source_name}, table {spec.table.table or spec.name}: {message}",
+        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+        hint,
+    )
+
+
+def _sqlalchemy_error(spec: SourceTable, exc: Exception) -> SourceError:
+    from sqlalchemy.exc import DisconnectionError, OperationalError, TimeoutError
+
+    message = redact(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+    text = message.lower()
+    permanent = "no such table" in text or "authentication" in text or "access denied" in text
+    transient = isinstance(exc, OperationalError | DisconnectionError | TimeoutError)
+    cls = _TransientSourceError if transient and not permanent else SourceError
+    return cls(
+        f"source {spec.source_name}, table {spec.table.table or spec.name}: {message}",
+        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+        "check 'url' and 'table:' of the source",
+    )

@@ -1,0 +1,310 @@
+"""Files on disk: CSV/TSV through DuckDB's reader, Parquet as is, JSON and NDJSON record by record.
+
+New files are loaded once each: the state keeps every file's size and modification time, and a
+file whose size or time changed is loaded again (`on_change: reload`) or left alone (`ignore`).
+
+CSV lines DuckDB cannot read (wrong column count, a value that does not cast, bad quoting,
+invalid encoding, an over-long line) are recorded by its `store_rejects` tables during the same
+single scan that writes the good rows, so quarantine costs no second pass. Types come from the
+table once it exists; on the first load they are inferred from a sample read as text, taking a
+type when nearly all sampled values cast to it, so a few bad values are quarantined rather than
+turning a numeric column into text.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from headwater.engine.base import EngineSession
+from headwater.engine.sqltext import identifier, literal
+from headwater.errors import ConfigError, Location, SourceError
+from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
+from headwater.ingest.records import RecordWriter
+from headwater.project.sources import FileFormat, TableConfig
+from headwater.storage.base import WrittenFile
+
+SAMPLE_ROWS = 20_000
+TYPE_SHARE = 0.9
+"""A sampled column takes a type when this share of its values cast to it."""
+CANDIDATE_TYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP")
+REJECT_CLASSES = {
+    "CAST": "cast",
+    "MISSING COLUMNS": "missing_columns",
+    "TOO MANY COLUMNS": "too_many_columns",
+    "UNQUOTED VALUE": "quoting",
+    "LINE SIZE OVER MAXIMUM": "line_size",
+    "INVALID ENCODING": "encoding",
+    "INVALID UNICODE": "encoding",
+}
+FORMATS: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
+}
+
+
+def file_format(path: str, table: TableConfig) -> FileFormat:
+    """The format of `path`: the table's `format`, else its extension."""
+    if table.format:
+        return table.format
+    name = path[:-3] if path.endswith(".gz") else path
+    found = FORMATS.get(Path(name).suffix.lower())
+    if found is None:
+        raise ConfigError(
+            f"cannot tell the format of {path}",
+            Location(file=path),
+            "set 'format:' (csv, tsv, json, ndjson or parquet) on the table",
+        )
+    return found
+
+
+class FileExtractor(Extractor):
+    """Loads the new (or changed) files matching a table's `path`."""
+
+    def extract(self, request: ExtractRequest) -> Extracted:
+        spec = request.spec
+        table = spec.table
+        if not table.path:
+            raise ConfigError(
+                f"table {spec.name} of files source {spec.source_name} has no 'path'",
+                Location(asset=f"{spec.source_name}.{spec.name}"),
+                "set 'path:' to a file or glob relative to the project",
+            )
+        pattern = (
+            table.path if os.path.isabs(table.path) else str(request.project_root / table.path)
+        )
+        matched = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        seen: dict[str, list[int]] = dict(request.state.get("files", {}))
+        current = {}
+        for path in matched:
+            stat = os.stat(path)
+            current[_shown(path, request.project_root)] = [stat.st_size, stat.st_mtime_ns]
+        if spec.mode == "replace":
+            if current == seen:
+                return Extracted(state={"files": seen})
+            todo = list(current)
+        else:
+            todo = [
+                name
+                for name, signature in current.items()
+                if name not in seen or (signature != seen[name] and table.on_change == "reload")
+            ]
+        # replace: the files now present are the whole table; otherwise files are remembered
+        # even after they disappear, so a file moved back in is not loaded twice
+        files = current if spec.mode == "replace" else {**seen, **current}
+        extracted = Extracted(state={"files": files}, replaces_all=spec.mode == "replace")
+        for name in todo:
+            path = name if os.path.isabs(name) else str(request.project_root / name)
+            kind = file_format(path, table)
+            if kind in ("csv", "tsv"):
+                self._csv(request, path, name, kind, extracted)
+            elif kind == "parquet":
+                self._parquet(request, path, extracted)
+            else:
+                self._json(request, path, name, kind, extracted)
+        return extracted
+
+    # -- CSV --------------------------------------------------------------------------------
+
+    def _csv(
+        self, request: ExtractRequest, path: str, name: str, kind: str, out: Extracted
+    ) -> None:
+        session = request.session
+        options = _csv_options(request.spec.table, kind)
+        header = session.query(
+            f"SELECT * FROM read_csv({literal(path)}, {options}, all_varchar = true, "
+            f"ignore_errors = true) LIMIT {SAMPLE_ROWS}"
+        )
+        if not header.column_names:
+            return
+        known: dict[str, str] = {}
+        if request.table_schema is not None:
+            known = session.sql_types(request.table_schema)
+        declared = {k: v.upper() for k, v in request.spec.table.columns.items()}
+        types: dict[str, str] = {}
+        for column in header.column_names:
+            types[column] = (
+                declared.get(column) or known.get(column) or _infer(session, header, column)
+            )
+        tag = uuid.uuid4().hex[:12]
+        rejects, scans = f"hw_rejects_{tag}", f"hw_scans_{tag}"
+        columns = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in types.items()) + "}"
+        scan = (
+            f"SELECT * FROM read_csv({literal(path)}, {options}, columns = {columns}, "
+            f"auto_detect = false, store_rejects = true, rejects_table = {literal(rejects)}, "
+            f"rejects_scan = {literal(scans)})"
+        )
+        directory = request.stage_dir / f"csv-{tag}"
+        try:
+            written = session.copy_parquet(scan, directory)
+            rejected = session.query(
+                f"SELECT line, column_name, error_type, csv_line, error_message "
+                f"FROM {identifier(rejects)} ORDER BY line"
+            )
+        except Exception as exc:
+            raise SourceError(
+                f"cannot read {name}: {str(exc).strip().splitlines()[0]}",
+                Location(file=name),
+                "check the file's format and the table's csv options",
+            ) from None
+        finally:
+            for created in (rejects, scans):
+                session.execute(f"DROP TABLE IF EXISTS {identifier(created)}")
+        _add(out, written.files, written.schema, written.rows)
+        out.bad.extend(_rejects_to_bad(rejected.to_pylist(), name))
+
+    # -- Parquet ----------------------------------------------------------------------------
+
+    def _parquet(self, request: ExtractRequest, path: str, out: Extracted) -> None:
+        directory = request.stage_dir / f"parquet-{uuid.uuid4().hex[:12]}"
+        written = request.session.copy_parquet(
+            f"SELECT * FROM read_parquet({literal(path)})", directory
+        )
+        _add(out, written.files, written.schema, written.rows)
+
+    # -- JSON -------------------------------------------------------------------------------
+
+    def _json(
+        self, request: ExtractRequest, path: str, name: str, kind: str, out: Extracted
+    ) -> None:
+        writer = RecordWriter(
+            request.stage_dir / f"json-{uuid.uuid4().hex[:12]}",
+            preferred={f.name: f.type for f in request.table_schema or []},
+        )
+        with open(path, "rb") as handle:
+            if kind == "ndjson":
+                for number, raw in enumerate(handle, start=1):
+                    _json_line(writer, out, raw, name, number)
+            else:
+                _json_document(writer, out, handle.read(), name)
+        schema = writer.close()
+        out.bad.extend(writer.bad)
+        if schema is not None:
+            _add(out, writer.files, schema, writer.rows)
+
+
+def _json_line(writer: RecordWriter, out: Extracted, raw: bytes, name: str, number: int) -> None:
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    if not text.strip():
+        return
+    location = f"{name}:{number}"
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        error = "encoding" if isinstance(exc, UnicodeDecodeError) else "json"
+        out.bad.append(BadRecord(location, error, f"not valid JSON: {exc}", text, None, number))
+        return
+    if not isinstance(value, dict):
+        out.bad.append(
+            BadRecord(location, "json", "a line must hold one JSON object", text, None, number)
+        )
+        return
+    writer.add(value, location, text, number)
+
+
+def _json_document(writer: RecordWriter, out: Extracted, raw: bytes, name: str) -> None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        text = raw[:10_000].decode("utf-8", errors="replace")
+        out.bad.append(BadRecord(name, "json", f"not valid JSON: {exc}", text))
+        return
+    records = value if isinstance(value, list) else [value]
+    for index, record in enumerate(records):
+        location = f"{name}[{index}]"
+        if isinstance(record, dict):
+            writer.add(record, location)
+        else:
+            out.bad.append(
+                BadRecord(location, "json", "a record must be a JSON object", json.dumps(record))
+            )
+
+
+def _shown(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
+def _add(out: Extracted, files: list[WrittenFile], schema: Any, rows: int) -> None:
+    out.files.extend(files)
+    out.rows += rows
+    if out.schema is None or not files:
+        out.schema = out.schema or schema
+        return
+    import pyarrow as pa
+
+    # several files may bring different columns: the union, first types winning
+    names = set(out.schema.names)
+    extra = [f for f in schema if f.name not in names]
+    if extra:
+        out.schema = pa.schema([*out.schema, *extra])
+
+
+def _csv_options(table: TableConfig, kind: str) -> str:
+    csv = table.csv
+    delimiter = csv.delimiter or ("\t" if kind == "tsv" else ",")
+    options = [
+        f"delim = {literal(delimiter)}",
+        f"header = {'true' if csv.header else 'false'}",
+        f"quote = {literal(csv.quote)}",
+        f"encoding = {literal(csv.encoding)}",
+        f"max_line_size = {csv.max_line_size}",
+    ]
+    if csv.escape:
+        options.append(f"escape = {literal(csv.escape)}")
+    return ", ".join(options)
+
+
+def _infer(session: EngineSession, sample: Any, column: str) -> str:
+    values = [v for v in sample.column(column).to_pylist() if v not in (None, "")]
+    if not values:
+        return "VARCHAR"
+    if all(v.strip().lower() in ("true", "false") for v in values):
+        return "BOOLEAN"
+    # TRY_CAST on the sample: the share of values each candidate type accepts
+    # DuckDB casts '1.5' to BIGINT by rounding, so an integer must also look like one
+    accepted = {
+        t: f"TRY_CAST(v AS {t}) IS NOT NULL"
+        + (" AND regexp_full_match(trim(v), '[+-]?[0-9]+')" if t == "BIGINT" else "")
+        for t in CANDIDATE_TYPES
+    }
+    counts = session.query(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER ({test}) AS {t.lower()}" for t, test in accepted.items())
+        + " FROM (SELECT unnest(?::VARCHAR[]) AS v)",
+        [values],
+    ).to_pylist()[0]
+    for kind in CANDIDATE_TYPES:
+        count = counts[kind.lower()]
+        if count >= TYPE_SHARE * len(values):
+            return kind
+    return "VARCHAR"
+
+
+def _rejects_to_bad(rows: list[dict[str, Any]], name: str) -> list[BadRecord]:
+    """One quarantined record per rejected line, with every error DuckDB found on it."""
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_line.setdefault(int(row["line"]), []).append(row)
+    bad = []
+    for line, errors in by_line.items():
+        first = errors[0]
+        error_class = REJECT_CLASSES.get(str(first["error_type"]), "parse")
+        reason = "; ".join(str(e["error_message"]) for e in errors)
+        bad.append(
+            BadRecord(
+                f"{name}:{line}", error_class, reason, first["csv_line"], first["column_name"], line
+            )
+        )
+    return bad

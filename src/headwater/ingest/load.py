@@ -1,0 +1,432 @@
+"""Load one source table: extract what is new, apply the schema contract and load mode, commit.
+
+The order is what makes a load safe to kill at any moment:
+
+1. the extractor stages the new rows as Parquet in the table's folder (invisible to readers);
+2. records it could not read go to the quarantine table (see `quarantine.py`);
+3. one commit to the table adds the rows and carries the state they bring us to (cursor, files
+   seen), so the table and its cursor move together or not at all.
+
+Staged files are committed as they are when they already have the table's shape (the common
+case: an append or replace of a known schema), so most loads write each row once.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from headwater.engine.sqltext import column_list, identifier, literal
+from headwater.errors import Location, SourceError
+from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
+from headwater.ingest.quarantine import write_quarantine
+from headwater.ingest.state import committed_state, encode_state
+from headwater.project.sources import SourceTable
+from headwater.storage.base import WrittenFile
+from headwater.transform.context import BuildContext, BuildResult
+from headwater.transform.schema_evolution import widened
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def extractor_for(spec: SourceTable) -> Extractor:
+    """The extractor for the source's kind."""
+    if spec.source.kind == "files":
+        from headwater.ingest.files import FileExtractor
+
+        return FileExtractor()
+    if spec.source.kind == "sql":
+        from headwater.ingest.database import DatabaseExtractor
+
+        return DatabaseExtractor()
+    from headwater.ingest.rest import RestExtractor
+
+    return RestExtractor()
+
+
+def load_source_table(ctx: BuildContext) -> BuildResult:
+    """Load what is new in the asset's source table; return rows loaded and quarantined."""
+    spec = ctx.asset.source
+    assert spec is not None, f"{ctx.asset.key} is not a source table"
+    store, ref = ctx.store, ctx.ref
+    exists = store.exists(ref) and not ctx.full_refresh
+    previous = committed_state(store, ref) if exists else {}
+    table_schema = store.snapshot(ref).schema if exists else None
+    stage = store.new_file_dir(ref, ctx.run_id)
+    scratch = ctx.temp_dir / f"ingest-{ctx.run_id}-{ctx.asset.key}"
+    request = ExtractRequest(
+        spec, ctx.session, stage, ctx.project.root, previous, table_schema, scratch
+    )
+    try:
+        extracted = extractor_for(spec).extract(request)
+        return _apply(ctx, spec, extracted, previous, table_schema)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass
+class _Plan:
+    """How staged rows become the table's next version."""
+
+    schema: pa.Schema
+    select: str
+    """SQL over the staged rows giving what to write (casts, dropped columns, filters)."""
+    rewrite: bool
+    """The staged files cannot be committed as they are."""
+    widen_table: bool = False
+    """Existing rows must be rewritten with wider types."""
+    changes: list[str] = field(default_factory=list)
+
+
+def _apply(
+    ctx: BuildContext,
+    spec: SourceTable,
+    extracted: Extracted,
+    previous: dict[str, Any],
+    table_schema: pa.Schema | None,
+) -> BuildResult:
+    session, store, ref = ctx.session, ctx.store, ctx.ref
+    staged = _staged_scan(extracted.files)
+    state = dict(extracted.state)
+    cursor = spec.table.cursor
+    if (
+        cursor
+        and extracted.rows
+        and (extracted.schema is None or cursor not in extracted.schema.names)
+    ):
+        raise SourceError(
+            f"cursor column {cursor} is not in the rows of {ctx.asset.key}",
+            Location(file=ctx.asset.rel_path, asset=ctx.asset.key, column=cursor),
+            "fix 'cursor:' to name a column the source returns",
+        )
+    if table_schema is not None and spec.mode == "replace" and extracted.replaces_all:
+        table_schema_for_plan = table_schema if spec.contract == "freeze" else None
+    else:
+        table_schema_for_plan = table_schema
+    bad = list(extracted.bad)
+    plan = _plan(ctx, spec, extracted, table_schema_for_plan, staged, bad)
+    if cursor and extracted.rows:
+        highest = session.query(
+            f"SELECT max({identifier(cursor)}) AS v FROM ({plan.select})"
+        ).column("v")[0]
+        value = highest.as_py() if highest.is_valid else None
+        if value is not None:
+            state["cursor"] = _jsonable(_max(previous.get("cursor"), value))
+    if "cursor" not in state and "cursor" in previous:
+        state["cursor"] = previous["cursor"]
+    unchanged = extracted.rows == 0 and state == previous
+    if unchanged and not bad:
+        return BuildResult(
+            rows=0, version=store.current_version(ref), message="nothing new", state=state
+        )
+    write_quarantine(store, ref, spec.source_name, bad, ctx.run_id, ctx.run_seq)
+    ctx.commit_extra = encode_state(state)
+    ctx.fault("before_commit")
+    version, rows = _commit(ctx, spec, extracted, plan, table_schema)
+    ctx.fault("after_commit")
+    quarantined = f", {len(bad)} quarantined" if bad else ""
+    changes = f" ({'; '.join(plan.changes)})" if plan.changes else ""
+    return BuildResult(
+        rows=rows,
+        version=version,
+        message=f"loaded {rows} rows{quarantined}{changes}",
+        state={**state, "quarantined": len(bad)},
+    )
+
+
+def _staged_scan(files: list[WrittenFile]) -> str:
+    if not files:
+        return ""
+    paths = "[" + ", ".join(literal(f.path) for f in files) + "]"
+    return f"read_parquet({paths}, union_by_name = true)"
+
+
+def _plan(
+    ctx: BuildContext,
+    spec: SourceTable,
+    extracted: Extracted,
+    table_schema: pa.Schema | None,
+    staged: str,
+    bad: list[BadRecord],
+) -> _Plan:
+    """Check the staged rows against the table under the contract and say how to write them."""
+    import pyarrow as pa
+
+    incoming = extracted.schema if extracted.schema is not None else pa.schema([])
+    if not staged:
+        return _Plan(table_schema or incoming, "", rewrite=False)
+    asset = ctx.asset.key
+    single_schema = len({_schema_key(incoming)}) == 1 and _files_agree(extracted)
+    if table_schema is None:
+        return _Plan(incoming, f"SELECT * FROM {staged}", rewrite=not single_schema)
+    contract = spec.contract
+    known = {f.name: f.type for f in table_schema}
+    new = [f for f in incoming if f.name not in known]
+    changes: list[str] = []
+    widen: dict[str, pa.DataType] = {}
+    cast: dict[str, pa.DataType] = {}
+    for f in incoming:
+        old = known.get(f.name)
+        if old is None or old.equals(f.type):
+            continue
+        merged = widened(old, f.type)
+        if merged is None:
+            raise SourceError(
+                f"column {f.name} of {asset} is {old} in the table but the source now sends "
+                f"{f.type}; that change cannot be applied",
+                Location(file=ctx.asset.rel_path, asset=asset, column=f.name),
+                f"declare it under 'columns: {{{f.name}: ...}}' in the source table, or reload "
+                "with --full-refresh",
+            )
+        if contract == "freeze" and not merged.equals(old):
+            raise _frozen(ctx, f"column {f.name} would widen from {old} to {f.type}")
+        if merged.equals(old):
+            cast[f.name] = old
+        else:
+            widen[f.name] = merged
+            changes.append(f"widened {f.name} {old} -> {merged}")
+    if new and contract == "freeze":
+        raise _frozen(ctx, f"new column {', '.join(f.name for f in new)}")
+    where = ""
+    dropped: set[str] = set()
+    if new and contract == "discard_column":
+        dropped = {f.name for f in new}
+        changes.append(f"discarded new column {', '.join(sorted(dropped))}")
+    elif new and contract == "discard_row":
+        dropped = {f.name for f in new}
+        using = " OR ".join(f"{identifier(n)} IS NOT NULL" for n in sorted(dropped))
+        rejected = ctx.session.query(f"SELECT * FROM {staged} WHERE {using}").to_pylist()
+        for row in rejected:
+            present = sorted(n for n in dropped if row.get(n) is not None)
+            bad.append(
+                BadRecord(
+                    f"{spec.source_name}.{spec.name}",
+                    "schema",
+                    f"uses new column {', '.join(present)} (contract discard_row)",
+                    _row_text(row),
+                    present[0],
+                )
+            )
+        where = f" WHERE NOT ({using})"
+        changes.append(f"discarded {len(rejected)} rows using new columns")
+    elif new:
+        changes.append(f"added column {', '.join(f.name for f in new)}")
+    final_fields = [
+        pa.field(f.name, widen.get(f.name, f.type), nullable=True) for f in table_schema
+    ] + [pa.field(f.name, f.type, nullable=True) for f in new if f.name not in dropped]
+    schema = pa.schema(final_fields)
+    present = [f.name for f in incoming if f.name not in dropped]
+    select = f"SELECT {column_list(present)} FROM {staged}{where}"
+    rewrite = bool(cast or widen or dropped or where or not single_schema)
+    if rewrite:
+        select = _cast_select(ctx, present, schema, staged, where)
+    return _Plan(schema, select, rewrite, widen_table=bool(widen), changes=changes)
+
+
+def _commit(
+    ctx: BuildContext,
+    spec: SourceTable,
+    extracted: Extracted,
+    plan: _Plan,
+    table_schema: pa.Schema | None,
+) -> tuple[int, int]:
+    """Write the staged rows per the load mode in one commit; return (version, rows)."""
+    store, ref, session = ctx.store, ctx.ref, ctx.session
+    mode = spec.mode
+    keys = spec.table.primary_key
+    if not plan.select:
+        # nothing new but the state moved (e.g. empty files seen): an empty commit records it
+        version = store.commit_files(
+            ref, [], plan.schema, "append", ctx.commit_info(f"ingest {mode}", 0)
+        )
+        return version, 0
+    deduped = _deduplicated(plan.select, keys, spec.table.cursor)
+    if table_schema is not None and (mode == "merge" or (mode == "incremental" and keys)):
+        from headwater.transform.merge import merge_changes
+
+        if plan.widen_table:
+            _widen_existing(ctx, plan)
+        outcome = merge_changes(
+            ctx,
+            deduped,
+            keys,
+            f"ingest {mode}",
+            delete_column=spec.table.delete_column if spec.table.delete == "hard" else None,
+        )
+        if outcome.version is None:
+            version = store.commit_files(
+                ref, [], plan.schema, "append", ctx.commit_info(f"ingest {mode}", 0)
+            )
+            return version, 0
+        return outcome.version, outcome.changed_rows
+    replace = mode == "replace" or table_schema is None or plan.widen_table
+    hard_delete = spec.table.delete_column if spec.table.delete == "hard" else None
+    if mode == "replace" or table_schema is None:
+        source_sql = deduped if keys else plan.select
+        if hard_delete:
+            source_sql = f"SELECT * FROM ({source_sql}) WHERE {identifier(hard_delete)} IS NOT TRUE"
+        files, rows = _files_for(
+            ctx, extracted, plan, source_sql, rewrite=bool(keys or hard_delete)
+        )
+    elif plan.widen_table:
+        # an append that widens a column rewrites the existing rows too, in the same commit
+        rows = int(session.query(f"SELECT count(*) AS n FROM ({plan.select})").column("n")[0])
+        union = f"({_existing_rows(ctx, plan)}) UNION ALL BY NAME ({plan.select})"
+        written = session.write_parquet(
+            union, store.new_file_dir(ref, ctx.run_id), conform_to=plan.schema
+        )
+        files = written.files
+    else:
+        files, rows = _files_for(ctx, extracted, plan, plan.select, rewrite=False)
+    version = store.commit_files(
+        ref,
+        files,
+        plan.schema,
+        "overwrite" if replace else "append",
+        ctx.commit_info(f"ingest {mode}", rows),
+    )
+    return version, rows
+
+
+def _files_for(
+    ctx: BuildContext, extracted: Extracted, plan: _Plan, sql: str, rewrite: bool
+) -> tuple[list[WrittenFile], int]:
+    """The staged files themselves when they fit, else a rewrite of `sql`."""
+    if not plan.rewrite and not rewrite:
+        return extracted.files, extracted.rows
+    written = ctx.session.write_parquet(
+        sql, ctx.store.new_file_dir(ctx.ref, ctx.run_id), conform_to=plan.schema
+    )
+    for file in extracted.files:
+        _remove(file.path)
+    return written.files, written.rows
+
+
+def _widen_existing(ctx: BuildContext, plan: _Plan) -> None:
+    """Rewrite the table's rows with its widened column types (one overwrite commit, no state
+    change), before a merge that needs them."""
+    written = ctx.session.write_parquet(
+        _existing_rows(ctx, plan),
+        ctx.store.new_file_dir(ctx.ref, ctx.run_id),
+        conform_to=plan.schema,
+    )
+    previous = ctx.commit_extra
+    ctx.commit_extra = {}
+    try:
+        ctx.store.commit_files(
+            ctx.ref,
+            written.files,
+            plan.schema,
+            "overwrite",
+            ctx.commit_info("ingest widen types", written.rows),
+        )
+    finally:
+        ctx.commit_extra = previous
+
+
+def _existing_rows(ctx: BuildContext, plan: _Plan) -> str:
+    snapshot = ctx.store.snapshot(ctx.ref)
+    ctx.session.register_table(ctx.ref, snapshot)
+    casts = ", ".join(
+        f"CAST({identifier(f.name)} AS {ctx.session.sql_types(plan.schema)[f.name]}) "
+        f"AS {identifier(f.name)}"
+        for f in snapshot.schema
+    )
+    return f"SELECT {casts} FROM {identifier(ctx.ref.namespace)}.{identifier(ctx.ref.name)}"
+
+
+def _deduplicated(select: str, keys: list[str], cursor: str | None) -> str:
+    """`select` keeping one row per key: the one with the highest cursor, else the last read."""
+    if not keys:
+        return select
+    order = f"{identifier(cursor)} DESC NULLS LAST" if cursor else "1"
+    return (
+        f"SELECT * FROM ({select}) QUALIFY row_number() OVER "
+        f"(PARTITION BY {column_list(keys)} ORDER BY {order}) = 1"
+    )
+
+
+def _cast_select(
+    ctx: BuildContext, present: list[str], schema: pa.Schema, staged: str, where: str
+) -> str:
+    types = ctx.session.sql_types(schema)
+    columns = ", ".join(f"CAST({identifier(n)} AS {types[n]}) AS {identifier(n)}" for n in present)
+    return f"SELECT {columns} FROM {staged}{where}"
+
+
+def _files_agree(extracted: Extracted) -> bool:
+    """Whether every staged file has the extract's schema (else a rewrite unifies them)."""
+    import pyarrow.parquet as pq
+
+    if extracted.schema is None:
+        return True
+    return all(
+        pq.read_schema(f.path).remove_metadata().equals(extracted.schema.remove_metadata())
+        for f in extracted.files
+    )
+
+
+def _schema_key(schema: pa.Schema) -> str:
+    return str(schema)
+
+
+def _frozen(ctx: BuildContext, what: str) -> SourceError:
+    return SourceError(
+        f"the schema of {ctx.asset.key} is frozen (contract: freeze) but the source changed: "
+        f"{what}; nothing was loaded",
+        Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
+        "change the source back, or set 'contract: evolve' for this table",
+    )
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(row, default=str)
+
+
+def _max(old: Any, new: Any) -> Any:
+    if old is None:
+        return new
+    try:
+        return max(_comparable(old, new), new)
+    except TypeError:
+        return new
+
+
+def _comparable(old: Any, new: Any) -> Any:
+    """The stored cursor (JSON text for dates and times) in the type of the new value."""
+    import datetime as dt
+
+    if isinstance(new, dt.datetime) and isinstance(old, str):
+        parsed = dt.datetime.fromisoformat(old)
+        if new.tzinfo is None and parsed.tzinfo is not None:
+            parsed = parsed.replace(tzinfo=None)
+        return parsed
+    if isinstance(new, dt.date) and isinstance(old, str):
+        return dt.date.fromisoformat(old)
+    return old
+
+
+def _jsonable(value: Any) -> Any:
+    import datetime as dt
+    import decimal
+
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _remove(path: str) -> None:
+    import contextlib
+    import os
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

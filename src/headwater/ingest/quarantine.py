@@ -1,0 +1,116 @@
+"""The quarantine table `<namespace>.<table>__quarantine`: records a load could not take, and why.
+
+A load writes its quarantine before its table commit. If the process dies between the two, the
+table (and its cursor) did not move, so the next run reads the same records again; it first
+drops the quarantine rows of the run whose table commit never landed, in the same commit that
+adds its own, so a record is never quarantined twice and never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from headwater.ingest.base import BadRecord
+from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+SUFFIX = "__quarantine"
+APP_ID_PREFIX = "headwater-quarantine:"
+RECENT_COMMITS = 100
+
+
+def quarantine_ref(ref: TableRef) -> TableRef:
+    """The quarantine table of `ref`."""
+    return TableRef(ref.namespace, ref.name + SUFFIX)
+
+
+def quarantine_schema() -> pa.Schema:
+    """Columns of every quarantine table."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("run_id", pa.string()),
+            pa.field("quarantined_at", pa.timestamp("us", tz="UTC")),
+            pa.field("source", pa.string()),
+            pa.field("table", pa.string()),
+            pa.field("location", pa.string()),
+            pa.field("line", pa.int64()),
+            pa.field("column", pa.string()),
+            pa.field("error_class", pa.string()),
+            pa.field("reason", pa.string()),
+            pa.field("raw", pa.string()),
+        ]
+    )
+
+
+def write_quarantine(
+    store: TableStore,
+    ref: TableRef,
+    source: str,
+    bad: list[BadRecord],
+    run_id: str,
+    run_seq: int,
+) -> int | None:
+    """Append `bad` to `ref`'s quarantine table (dropping an interrupted run's leftovers) and
+    return the new version, or None when there was nothing to do."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = quarantine_ref(ref)
+    leftovers = _interrupted_files(store, ref, target, run_id)
+    if not bad and not leftovers:
+        return None
+    files: list[WrittenFile] = []
+    schema = quarantine_schema()
+    if bad:
+        now = dt.datetime.now(dt.UTC)
+        table = pa.table(
+            {
+                "run_id": [run_id] * len(bad),
+                "quarantined_at": [now] * len(bad),
+                "source": [source] * len(bad),
+                "table": [ref.key] * len(bad),
+                "location": [b.location for b in bad],
+                "line": [b.line for b in bad],
+                "column": [b.column for b in bad],
+                "error_class": [b.error_class for b in bad],
+                "reason": [b.reason for b in bad],
+                "raw": [b.raw for b in bad],
+            },
+            schema=schema,
+        )
+        directory = store.new_file_dir(target, run_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"part-{uuid.uuid4().hex}.parquet"
+        pq.write_table(table, str(path))
+        files.append(WrittenFile(str(path)))
+    return store.commit_files(
+        target,
+        files,
+        schema,
+        "append",
+        CommitInfo(run_id, "quarantine", APP_ID_PREFIX + ref.key, run_seq),
+        remove=leftovers,
+    )
+
+
+def _interrupted_files(store: TableStore, ref: TableRef, target: TableRef, run_id: str) -> list:  # type: ignore[type-arg]
+    """Files the latest quarantine commit added for a run whose table commit never landed."""
+    if not store.exists(target):
+        return []
+    history = store.history(target, 1)
+    if not history or history[0].operation is None:
+        return []
+    last_run = history[0].run_id
+    if last_run is None or last_run == run_id:
+        return []
+    landed = {e.run_id for e in store.history(ref, RECENT_COMMITS)} if store.exists(ref) else set()
+    if last_run in landed:
+        return []
+    marker = f"hw-{last_run}-"
+    return [f for f in store.snapshot(target).files if marker in f.relative_path]
