@@ -120,18 +120,27 @@ class FileExtractor(Extractor):
     ) -> None:
         session = request.session
         options = _csv_options(request.spec.table, kind)
-        header = session.query(
-            f"SELECT * FROM read_csv({literal(path)}, {options}, all_varchar = true, "
-            f"ignore_errors = true) LIMIT {SAMPLE_ROWS}"
-        )
-        if not header.column_names:
+        names = _header(path, request.spec.table, kind)
+        if not names:
             return
+        as_text = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names) + "}"
+        try:
+            header = session.query(
+                f"SELECT * FROM read_csv({literal(path)}, {options}, columns = {as_text}, "
+                f"auto_detect = false, ignore_errors = true) LIMIT {SAMPLE_ROWS}"
+            )
+        except Exception as exc:
+            raise SourceError(
+                f"cannot read {name}: {str(exc).strip().splitlines()[0]}",
+                Location(file=name),
+                "check the file's format and the table's csv options",
+            ) from None
         known: dict[str, str] = {}
         if request.table_schema is not None:
             known = session.sql_types(request.table_schema)
         declared = {k: v.upper() for k, v in request.spec.table.columns.items()}
         types: dict[str, str] = {}
-        for column in header.column_names:
+        for column in names:
             types[column] = (
                 declared.get(column) or known.get(column) or _infer(session, header, column)
             )
@@ -249,6 +258,35 @@ def _add(out: Extracted, files: list[WrittenFile], schema: Any, rows: int) -> No
     extra = [f for f in schema if f.name not in names]
     if extra:
         out.schema = pa.schema([*out.schema, *extra])
+
+
+def _header(path: str, table: TableConfig, kind: str) -> list[str]:
+    """Column names from the first line (or `column_1`... without a header), read without
+    DuckDB's sniffer, which gives up on files with enough bad lines."""
+    import csv
+
+    options = table.csv
+    with open(path, encoding=options.encoding, errors="replace", newline="") as handle:
+        reader = csv.reader(
+            handle,
+            delimiter=options.delimiter or ("\t" if kind == "tsv" else ","),
+            quotechar=options.quote,
+            escapechar=options.escape if options.escape != options.quote else None,
+        )
+        first = next(reader, None)
+    if first is None:
+        return []
+    if not options.header:
+        return [f"column_{i}" for i in range(1, len(first) + 1)]
+    names = [n.strip() or f"column_{i}" for i, n in enumerate(first, start=1)]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in seen:
+            seen[n] += 1
+            names[i] = f"{n}_{seen[n]}"
+        else:
+            seen[n] = 0
+    return names
 
 
 def _csv_options(table: TableConfig, kind: str) -> str:

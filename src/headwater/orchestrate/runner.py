@@ -370,6 +370,14 @@ class Runner:
         except HeadwaterError as exc:
             return self._failed(result_id, asset, started, str(exc))
         except Exception as exc:
+            if type(exc).__module__.startswith(("duckdb", "_duckdb")) and asset.kind == "source":
+                text = str(exc).strip().splitlines()
+                return self._failed(
+                    result_id,
+                    asset,
+                    started,
+                    f"loading source table {key} failed: {text[0] if text else exc}",
+                )
             if type(exc).__module__.startswith(("duckdb", "_duckdb")):
                 return self._failed(
                     result_id, asset, started, str(model_error(exc, key, asset.rel_path))
