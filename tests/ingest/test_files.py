@@ -349,3 +349,20 @@ def test_source_config_errors_name_the_file_and_key(make_project: ProjectFactory
     result = run_cli(["dag"], project_root)
     assert result.returncode == 2
     assert "sources/shop.yml" in result.stderr and "primary_key" in result.stderr
+
+
+def test_declared_column_types_win_over_inference(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            **source(
+                "kind: files\ntables:\n  e:\n    path: data/e.ndjson\n"
+                "    columns: {code: VARCHAR, at: TIMESTAMP}\n"
+            ),
+            "data/e.ndjson": '{"code": 7, "at": "2024-05-01T10:00:00"}\n',
+        }
+    )
+    assert project.run().status == "success"
+    schema = pa.schema(DeltaTable(str(project.definition.warehouse / "shop/e")).schema().to_arrow())
+    assert str(schema.field("code").type) == "string"
+    assert str(schema.field("at").type).startswith("timestamp")
+    assert table_rows(project, "shop.e", "code") == [("7",)]

@@ -185,8 +185,13 @@ class FileExtractor(Extractor):
     def _json(
         self, request: ExtractRequest, path: str, name: str, kind: str, out: Extracted
     ) -> None:
+        declared = {
+            name: request.session.query(f"SELECT CAST(NULL AS {kind}) AS v").schema.field(0).type
+            for name, kind in request.spec.table.columns.items()
+        }
         writer = RecordWriter(
             request.stage_dir / f"json-{uuid.uuid4().hex[:12]}",
+            types=declared,
             preferred={f.name: f.type for f in request.table_schema or []},
         )
         with open(path, "rb") as handle:
