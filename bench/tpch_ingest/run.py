@@ -183,6 +183,7 @@ def install_dlt() -> None:
             "install",
             "-q",
             "dlt[duckdb,deltalake,filesystem]>=1.5,<2",
+            "pandas>=2",  # dlt's read_csv reads through pandas
         ],
         check=True,
     )

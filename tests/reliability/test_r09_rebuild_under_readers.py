@@ -31,7 +31,7 @@ FAILING = (
     "select cast(case when range > {rows} - 1000 then 'boom' else range::varchar end as bigint) "
     "as i, {build} as build from range({rows})\n"
 )
-# the same with error(): DuckDB 2.0 often never returns from such a COPY (see the xfail)
+# the same with error(): DuckDB 2.0.0 often never returned from such a COPY
 HANGING = (
     "select case when range > 199000 then error('boom') else range end as i from range(200000)"
 )
@@ -125,9 +125,9 @@ def test_r9_rebuilds_failing_midway_under_polling_readers(
                 run.wait(timeout=120)
                 assert run.returncode == -9
             elif build in fail_at:
-                # in a subprocess: DuckDB 2.0 may never return from a COPY whose query fails
-                # midway (see the xfail below); a rebuild stuck that way is killed, which is a
-                # failed rebuild as well
+                # in a subprocess: DuckDB 2.0.0 could hang in a COPY whose query fails midway
+                # (see the test below); a rebuild stuck that way is killed, which is a failed
+                # rebuild as well
                 (root / model).write_text(FAILING.format(build=build, rows=ROWS))
                 run = start([*HEADWATER, "run", "--select", "core.m"], root)
                 try:
@@ -164,18 +164,10 @@ def test_r9_rebuilds_failing_midway_under_polling_readers(
     assert store.current_version(REF) == len(good) - 1  # one version per successful build
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DuckDB 2.0.0: a COPY ... TO whose query fails on later rows sometimes never returns "
-        "(error() hangs after 24-104 attempts even on an idle machine, threads=1 or FORMAT csv "
-        "too; a cast error hangs as well under CPU load, e.g. at attempt 77 with 3 busy "
-        "processes), so a model failing midway can hang 'headwater run' forever; "
-        "engine/duckdb.py DuckDBSession.write_parquet has no guard (e.g. a watchdog that "
-        "interrupts the connection)"
-    ),
-)
 def test_r9_a_model_failing_by_error_function_fails_without_hanging(tmp_path):
+    """DuckDB 2.0.0 sometimes never returned from a COPY whose query fails on later rows
+    (error() hung after 24-104 attempts); 2.0.1 fixed it and pyproject.toml requires it. A
+    watchdog in the probe turns a hang into exit code 3 instead of a stuck test."""
     probe = start([PYTHON, "-c", WATCHDOG, HANGING, str(tmp_path)], tmp_path)
     out, err = probe.communicate(timeout=300)
     assert probe.returncode == 0, out + err[-2000:]
