@@ -112,8 +112,9 @@ class DuckDBSession(EngineSession):
     def query_batches(self, sql: str, batch_size: int = 65536) -> pa.RecordBatchReader:
         return self._con.sql(sql).to_arrow_reader(batch_size)
 
-    def _writable(self, sql: str, conform_to: pa.Schema | None = None) -> str:
-        """Wrap `sql` so every column has a type Delta can store (and `conform_to`'s types)."""
+    def _writable(self, sql: str, conform_to: pa.Schema | None = None) -> tuple[str, Any]:
+        """Wrap `sql` so every column has a type Delta can store (and `conform_to`'s types);
+        return the SQL and its bound relation (binding reads file metadata: do it once)."""
         relation = self._con.sql(sql)
         target: dict[str, str] = {}
         if conform_to is not None and len(conform_to):
@@ -131,11 +132,13 @@ class DuckDBSession(EngineSession):
                 hint="give every column a distinct name (use AS)",
             )
         if not replacements:
-            return sql
-        return f"SELECT * REPLACE ({', '.join(replacements)}) FROM ({sql})"
+            return sql, relation
+        wrapped = f"SELECT * REPLACE ({', '.join(replacements)}) FROM ({sql})"
+        return wrapped, self._con.sql(wrapped)
 
     def schema(self, sql: str) -> pa.Schema:
-        schema: pa.Schema = self._con.sql(self._writable(sql)).limit(0).to_arrow_table().schema
+        _, relation = self._writable(sql)
+        schema: pa.Schema = relation.limit(0).to_arrow_table().schema
         return schema
 
     def write_parquet(
@@ -145,8 +148,8 @@ class DuckDBSession(EngineSession):
         partition_by: list[str] | None = None,
         conform_to: pa.Schema | None = None,
     ) -> WriteResult:
-        writable = self._writable(sql, conform_to)
-        schema = self._con.sql(writable).limit(0).to_arrow_table().schema
+        writable, relation = self._writable(sql, conform_to)
+        schema = relation.limit(0).to_arrow_table().schema
         missing = [c for c in partition_by or [] if c not in schema.names]
         if missing:
             raise ModelError(
@@ -250,6 +253,7 @@ class DuckDBEngine(Engine):
             config["temp_directory"] = str(temp_directory)
         self._root = duckdb.connect(":memory:", config=config)
         self._root.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._root.execute("SET GLOBAL parquet_metadata_cache = true")
         if file_search_path is not None:
             # relative paths in models (read_parquet('data/x.parquet')) are relative to the project
             self._root.execute(f"SET GLOBAL file_search_path = {literal(str(file_search_path))}")

@@ -85,6 +85,7 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     if ctx.full_refresh or not ctx.store.exists(ctx.ref):
         result = _overwrite(ctx, _compiled_with_inputs(ctx, incremental=False), "incremental")
         result.message = "full build"
+        _precompile_incremental(ctx)
         return result
     ctx.relations.ensure(ctx.session, asset.key)
     sql = _compiled_with_inputs(ctx, incremental=True)
@@ -122,6 +123,16 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     )
     ctx.fault("after_commit")
     return BuildResult(rows=written.rows, version=version, message=f"appended {written.rows} rows")
+
+
+def _precompile_incremental(ctx: BuildContext) -> None:
+    """Compile the incremental variant now, while the compiler is loaded, so that the next run
+    (the first incremental one) finds it in the compile cache and imports neither sqlglot nor
+    Jinja. A variant that does not compile is left for that run to report."""
+    try:
+        ctx.compiler.compile(ctx.asset.key, is_incremental=True)
+    except Exception:  # noqa: BLE001 - reported by the run that needs it
+        return
 
 
 def _compiled_with_inputs(ctx: BuildContext, incremental: bool) -> str:
