@@ -266,3 +266,32 @@ def test_incremental_sends_the_cursor_and_merges(make_project: ProjectFactory, a
         (6, 10),
     ]
     assert project.run().outcome("crm.changes").message == "nothing new"
+
+
+def test_nested_arrays_become_child_tables_linked_by_key(
+    make_project: ProjectFactory, api: Api
+) -> None:
+    people = [
+        {"id": i, "emails": [{"address": f"p{i}-{n}@x.org"} for n in range(i % 3)]}
+        for i in range(1, 26)
+    ]
+
+    def paged(api: Api, query: dict[str, str], _: dict[str, str]) -> Reply:
+        page = int(query.get("page", 1))
+        return 200, {}, json.dumps({"data": people[(page - 1) * 10 : page * 10]})
+
+    api.routes["/people"] = paged
+    table = PAGED + "    mode: merge\n    primary_key: id\n"
+    project = make_project(rest_source(api, table))
+    assert project.run().outcome("crm.people").rows == 25
+    emails = loaded(project, "crm.people__emails", "_hw_parent_id", "address")
+    ids = {r[0]: r[1] for r in loaded(project, "crm.people", "_hw_id", "id")}
+    assert sorted((ids[parent], address) for parent, address in emails) == sorted(
+        (p["id"], e["address"]) for p in people for e in p["emails"]
+    )
+    people[4]["emails"] = [{"address": "new@x.org"}]  # id 5 had two addresses
+    outcome = project.run().outcome("crm.people")
+    assert outcome.status == "success", outcome.message
+    again = loaded(project, "crm.people__emails", "_hw_parent_id", "address")
+    assert sorted(a for p, a in again if ids[p] == 5) == ["new@x.org"]
+    assert len(again) == len(emails) - 1

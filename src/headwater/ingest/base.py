@@ -48,6 +48,30 @@ class Extracted:
     value is added by the loader."""
     replaces_all: bool = False
     """For files in `replace` mode: these rows are the whole table."""
+    children: dict[str, Extracted] = field(default_factory=dict)
+    """Rows of the child tables made from nested lists, by path (`items`, `items__options`);
+    their bad records are in `bad`."""
+    parent: str = ""
+    """For a child table's rows: the path of the table holding its lists ("" for the
+    top-level table)."""
+
+    def add_children(self, children: dict[str, Extracted]) -> None:
+        """Take in the child rows of another extract (another file of the same table)."""
+        for path, child in children.items():
+            mine = self.children.setdefault(path, Extracted(parent=child.parent))
+            mine.files.extend(child.files)
+            mine.rows += child.rows
+            mine.schema = _union(mine.schema, child.schema)
+
+
+def _union(first: pa.Schema | None, second: pa.Schema | None) -> pa.Schema | None:
+    """The columns of both, the first's types winning."""
+    if first is None or second is None:
+        return first if second is None else second
+    import pyarrow as pa
+
+    names = set(first.names)
+    return pa.schema([*first, *(f for f in second if f.name not in names)])
 
 
 @dataclass
@@ -65,6 +89,8 @@ class ExtractRequest:
     """The current table's schema (None on the first load)."""
     scratch_dir: Path
     """A private folder for temporary files (removed afterwards)."""
+    child_schemas: dict[str, pa.Schema] = field(default_factory=dict)
+    """The current schemas of the table's child tables, by path."""
 
 
 class Extractor(ABC):

@@ -24,7 +24,7 @@ from headwater.engine.base import EngineSession
 from headwater.engine.sqltext import identifier, literal
 from headwater.errors import ConfigError, Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
-from headwater.ingest.records import RecordWriter
+from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.project.sources import FileFormat, TableConfig
 from headwater.storage.base import WrittenFile
 
@@ -189,10 +189,8 @@ class FileExtractor(Extractor):
             name: request.session.query(f"SELECT CAST(NULL AS {kind}) AS v").schema.field(0).type
             for name, kind in request.spec.table.columns.items()
         }
-        writer = RecordWriter(
-            request.stage_dir / f"json-{uuid.uuid4().hex[:12]}",
-            types=declared,
-            preferred={f.name: f.type for f in request.table_schema or []},
+        writer = record_writer(
+            request, request.stage_dir / f"json-{uuid.uuid4().hex[:12]}", declared
         )
         with open(path, "rb") as handle:
             if kind == "ndjson":
@@ -201,7 +199,9 @@ class FileExtractor(Extractor):
             else:
                 _json_document(writer, out, handle.read(), name)
         schema = writer.close()
-        out.bad.extend(writer.bad)
+        staged = extracted(writer)
+        out.bad.extend(staged.bad)
+        out.add_children(staged.children)
         if schema is not None:
             _add(out, writer.files, schema, writer.rows)
 

@@ -9,21 +9,30 @@ The order is what makes a load safe to kill at any moment:
 
 Staged files are committed as they are when they already have the table's shape (the common
 case: an append or replace of a known schema), so most loads write each row once.
+
+Records with nested lists also fill child tables (`<table>__<path>`, see `records.py`). They are
+committed before the table itself, in the table's load mode: replaced with it, appended with it
+(dropping the rows of a run whose table commit never landed), or, for merged tables, every child
+row of a changed record is replaced. A load killed between the two commits therefore leaves
+children that the next load of the same records puts right.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.sqltext import column_list, identifier, literal
 from headwater.errors import Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.quarantine import write_quarantine
-from headwater.ingest.state import committed_state, encode_state
+from headwater.ingest.records import ID, PARENT_ID, ROOT_ID, SEPARATOR, SEQ
+from headwater.ingest.state import committed_state, encode_state, interrupted_files
 from headwater.project.sources import SourceTable
-from headwater.storage.base import WrittenFile
+from headwater.storage.base import TableRef, WrittenFile
 from headwater.transform.context import BuildContext, BuildResult
 from headwater.transform.schema_evolution import widened
 
@@ -56,17 +65,47 @@ def load_source_table(ctx: BuildContext) -> BuildResult:
     table_schema = store.snapshot(ref).schema if exists else None
     stage = store.new_file_dir(ref, ctx.run_id)
     scratch = ctx.temp_dir / f"ingest-{ctx.run_id}-{ctx.asset.key}"
+    child_schemas = {
+        path: store.snapshot(child_ref(ref, path)).schema
+        for path in previous.get("children", {})
+        if store.exists(child_ref(ref, path))
+    }
     request = ExtractRequest(
-        spec, ctx.session, stage, ctx.project.root, previous, table_schema, scratch
+        spec, ctx.session, stage, ctx.project.root, previous, table_schema, scratch, child_schemas
     )
     try:
         extracted = extractor_for(spec).extract(request)
-        return _apply(ctx, spec, extracted, previous, table_schema)
+        return _apply(ctx, spec, extracted, previous, table_schema, scratch)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def child_table_result(ctx: BuildContext) -> BuildResult:
+    """A child table is filled by its parent's load (which ran first): report its version.
+
+    Raises:
+        SourceError: the parent has never loaded a record with that list.
+    """
+    version = ctx.store.current_version(ctx.ref)
+    parent = ctx.asset.parent
+    if version is None:
+        field_name = ctx.asset.name.split(SEPARATOR, 1)[-1]
+        raise SourceError(
+            f"child table {ctx.asset.key} does not exist: no record loaded into {parent} "
+            f"has had a list '{field_name}'",
+            Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
+            "check the name (a child table is <table>__<field>, with __ for each nesting "
+            f"level) against the records of {parent}",
+        )
+    return BuildResult(version=version, message=f"loaded with {parent}")
+
+
+def child_ref(ref: TableRef, path: str) -> TableRef:
+    """The child table holding the lists at `path` of `ref`'s records."""
+    return TableRef(ref.namespace, f"{ref.name}{SEPARATOR}{path}")
 
 
 @dataclass
@@ -89,10 +128,26 @@ def _apply(
     extracted: Extracted,
     previous: dict[str, Any],
     table_schema: pa.Schema | None,
+    scratch: Path,
 ) -> BuildResult:
     session, store, ref = ctx.session, ctx.store, ctx.ref
     staged = _staged_scan(extracted.files)
     state = dict(extracted.state)
+    children = {
+        **previous.get("children", {}),
+        **{path: child.parent for path, child in extracted.children.items()},
+    }
+    if children:
+        state["children"] = children
+    keep: list[str] = []
+    if extracted.schema is not None and SEQ in extracted.schema.names:
+        # the record ordinal never reaches the table; nor does the record id while no record
+        # has had a list (there is nothing to link)
+        extracted.schema = _without(extracted.schema, SEQ)
+        if children:
+            keep = [SEQ]
+        else:
+            extracted.schema = _without(extracted.schema, ID)
     cursor = spec.table.cursor
     if (
         cursor
@@ -109,7 +164,15 @@ def _apply(
     else:
         table_schema_for_plan = table_schema
     bad = list(extracted.bad)
-    plan = _plan(ctx, spec, extracted, table_schema_for_plan, staged, bad)
+    plan = _plan(ctx, spec, extracted, table_schema_for_plan, staged, bad, keep)
+    parents = ""
+    if keep and plan.select:
+        # the records that survive deduplication (and quarantine): the table's new rows, and
+        # the parents whose children are kept
+        deduped = _deduplicated(plan.select, spec.table.primary_key, cursor, SEQ)
+        parents = _materialize(ctx, deduped, scratch / "records")
+        plan.select = f"SELECT * EXCLUDE ({identifier(SEQ)}) FROM {parents}"
+        plan.rewrite = True
     if cursor and extracted.rows:
         highest = session.query(
             f"SELECT max({identifier(cursor)}) AS v FROM ({plan.select})"
@@ -124,19 +187,148 @@ def _apply(
         return BuildResult(
             rows=0, version=store.current_version(ref), message="nothing new", state=state
         )
+    child_rows = 0
+    if children:
+        child_rows = _load_children(
+            ctx, spec, extracted, children, parents, table_schema is None, bad, scratch
+        )
     write_quarantine(store, ref, spec.source_name, bad, ctx.run_id, ctx.run_seq)
     ctx.commit_extra = encode_state(state)
     ctx.fault("before_commit")
     version, rows = _commit(ctx, spec, extracted, plan, table_schema)
     ctx.fault("after_commit")
+    for child in extracted.children.values():
+        for file in child.files:
+            _remove(file.path)
     quarantined = f", {len(bad)} quarantined" if bad else ""
+    into = f", {child_rows} into child tables" if child_rows else ""
     changes = f" ({'; '.join(plan.changes)})" if plan.changes else ""
     return BuildResult(
         rows=rows,
         version=version,
-        message=f"loaded {rows} rows{quarantined}{changes}",
+        message=f"loaded {rows} rows{into}{quarantined}{changes}",
         state={**state, "quarantined": len(bad)},
     )
+
+
+def _load_children(
+    ctx: BuildContext,
+    spec: SourceTable,
+    extracted: Extracted,
+    children: dict[str, str],
+    parents: str,
+    first_load: bool,
+    bad: list[BadRecord],
+    scratch: Path,
+) -> int:
+    """Commit the rows of every child table (parents before their children); return how many
+    rows were written. `parents` scans the surviving records ("" when there are none)."""
+    store, session = ctx.store, ctx.session
+    keys = spec.table.primary_key
+    merged = (
+        not first_load
+        and not ctx.full_refresh
+        and (spec.mode == "merge" or (spec.mode == "incremental" and bool(keys)))
+    )
+    replaced = first_load or ctx.full_refresh or spec.mode == "replace"
+    hard_delete = spec.table.delete_column if spec.table.delete == "hard" else None
+    if parents and hard_delete and extracted.schema and hard_delete in extracted.schema.names:
+        # children of a deleted record are removed with it, not loaded
+        kept = f"(SELECT * FROM {parents} WHERE {identifier(hard_delete)} IS NOT TRUE)"
+    else:
+        kept = parents
+    survivors: dict[str, str] = {"": kept}
+    written = 0
+
+    def depth(path: str) -> int:
+        level = 0
+        while path:
+            path, level = children.get(path, ""), level + 1
+        return level
+
+    for path in sorted(children, key=lambda p: (depth(p), p)):
+        target = child_ref(ctx.ref, path)
+        child_asset = dataclasses.replace(
+            ctx.asset, key=target.key, name=target.name, parent=ctx.asset.key
+        )
+        child_ctx = dataclasses.replace(ctx, asset=child_asset, commit_extra={})
+        exists = store.exists(target) and not ctx.full_refresh
+        current = store.snapshot(target).schema if exists else None
+        staged = extracted.children.get(path)
+        holders = survivors.get(children[path], "")
+        rows_sql = ""
+        plan_schema = current
+        if staged is not None and staged.files and holders:
+            assert staged.schema is not None
+            staged.schema = _without(staged.schema, SEQ)
+            plan = _plan(child_ctx, spec, staged, current, _staged_scan(staged.files), bad, [SEQ])
+            plan_schema = plan.schema
+            linked = (
+                f"SELECT c.* FROM ({plan.select}) AS c WHERE EXISTS (SELECT 1 FROM {holders} "
+                f"AS p WHERE p.{identifier(ID)} = c.{identifier(PARENT_ID)} "
+                f"AND p.{identifier(SEQ)} = c.{identifier(SEQ)})"
+            )
+            survivors[path] = _materialize(ctx, linked, scratch / f"child-{path}")
+            rows_sql = f"SELECT * EXCLUDE ({identifier(SEQ)}) FROM {survivors[path]}"
+        if plan_schema is None:
+            continue  # a child table that has never had a row
+        if merged and exists:
+            from headwater.transform.merge import merge_changes
+
+            roots = (
+                f"SELECT DISTINCT {identifier(ID)} AS {identifier(ROOT_ID)} FROM {parents}"
+                if parents
+                else f"SELECT CAST(NULL AS VARCHAR) AS {identifier(ROOT_ID)} LIMIT 0"
+            )
+            outcome = merge_changes(
+                child_ctx,
+                rows_sql or _empty_rows(ctx, target),
+                [ROOT_ID],
+                f"ingest {spec.mode} (child rows)",
+                replace_keys=roots,
+            )
+            written += outcome.changed_rows
+            continue
+        files: list[WrittenFile] = []
+        rows = 0
+        if rows_sql:
+            out = session.write_parquet(
+                rows_sql, store.new_file_dir(target, ctx.run_id), conform_to=plan_schema
+            )
+            files, rows = out.files, out.rows
+        if not files and not (replaced and exists):
+            continue
+        store.commit_files(
+            target,
+            files,
+            plan_schema,
+            "overwrite" if replaced or not exists else "append",
+            child_ctx.commit_info(f"ingest {spec.mode} (child rows)", rows),
+            remove=[] if replaced else interrupted_files(store, ctx.ref, target, ctx.run_id),
+        )
+        written += rows
+    return written
+
+
+def _empty_rows(ctx: BuildContext, target: TableRef) -> str:
+    """SQL with the columns of `target` and no rows."""
+    snapshot = ctx.store.snapshot(target)
+    ctx.session.register_table(target, snapshot)
+    return f"SELECT * FROM {identifier(target.namespace)}.{identifier(target.name)} LIMIT 0"
+
+
+def _materialize(ctx: BuildContext, sql: str, directory: Path) -> str:
+    """Write the rows of `sql` to Parquet under `directory`; return a scan of them."""
+    written = ctx.session.write_parquet(sql, directory)
+    if not written.files:
+        types = ctx.session.sql_types(written.schema)
+        columns = ", ".join(f"CAST(NULL AS {t}) AS {identifier(n)}" for n, t in types.items())
+        return f"(SELECT {columns} LIMIT 0)"
+    return _staged_scan(written.files)
+
+
+def _without(schema: pa.Schema, name: str) -> pa.Schema:
+    return schema.remove(schema.get_field_index(name)) if name in schema.names else schema
 
 
 def _staged_scan(files: list[WrittenFile]) -> str:
@@ -153,8 +345,13 @@ def _plan(
     table_schema: pa.Schema | None,
     staged: str,
     bad: list[BadRecord],
+    keep: list[str] | None = None,
 ) -> _Plan:
-    """Check the staged rows against the table under the contract and say how to write them."""
+    """Check the staged rows against the table under the contract and say how to write them.
+
+    Columns in `keep` (staged, but not in `extracted.schema`) pass through the plan's SELECT
+    untouched and are not part of the table."""
+    keep = keep or []
     import pyarrow as pa
 
     incoming = extracted.schema if extracted.schema is not None else pa.schema([])
@@ -163,7 +360,8 @@ def _plan(
     asset = ctx.asset.key
     single_schema = len({_schema_key(incoming)}) == 1 and _files_agree(extracted)
     if table_schema is None:
-        return _Plan(incoming, f"SELECT * FROM {staged}", rewrite=not single_schema)
+        select = f"SELECT {column_list([*incoming.names, *keep])} FROM {staged}"
+        return _Plan(incoming, select, rewrite=not single_schema or bool(keep))
     contract = spec.contract
     known = {f.name: f.type for f in table_schema}
     new = [f for f in incoming if f.name not in known]
@@ -221,10 +419,10 @@ def _plan(
     ] + [pa.field(f.name, f.type, nullable=True) for f in new if f.name not in dropped]
     schema = pa.schema(final_fields)
     present = [f.name for f in incoming if f.name not in dropped]
-    select = f"SELECT {column_list(present)} FROM {staged}{where}"
-    rewrite = bool(cast or widen or dropped or where or not single_schema)
+    select = f"SELECT {column_list([*present, *keep])} FROM {staged}{where}"
+    rewrite = bool(cast or widen or dropped or where or not single_schema or keep)
     if rewrite:
-        select = _cast_select(ctx, present, schema, staged, where)
+        select = _cast_select(ctx, present, schema, staged, where, keep)
     return _Plan(schema, select, rewrite, widen_table=bool(widen), changes=changes)
 
 
@@ -266,6 +464,8 @@ def _commit(
         return outcome.version, outcome.changed_rows
     replace = mode == "replace" or table_schema is None or plan.widen_table
     hard_delete = spec.table.delete_column if spec.table.delete == "hard" else None
+    if hard_delete not in plan.schema.names:
+        hard_delete = None  # no row says it is deleted
     if mode == "replace" or table_schema is None:
         source_sql = deduped if keys else plan.select
         if hard_delete:
@@ -340,11 +540,22 @@ def _existing_rows(ctx: BuildContext, plan: _Plan) -> str:
     return f"SELECT {casts} FROM {identifier(ctx.ref.namespace)}.{identifier(ctx.ref.name)}"
 
 
-def _deduplicated(select: str, keys: list[str], cursor: str | None) -> str:
-    """`select` keeping one row per key: the one with the highest cursor, else the last read."""
+def _deduplicated(
+    select: str, keys: list[str], cursor: str | None, read_order: str | None = None
+) -> str:
+    """`select` keeping one row per key: the one with the highest cursor, then the last read
+    (by column `read_order`, when the rows have one)."""
     if not keys:
         return select
-    order = f"{identifier(cursor)} DESC NULLS LAST" if cursor else "1"
+    order = (
+        ", ".join(
+            [
+                *([f"{identifier(cursor)} DESC NULLS LAST"] if cursor else []),
+                *([f"{identifier(read_order)} DESC"] if read_order else []),
+            ]
+        )
+        or "1"
+    )
     return (
         f"SELECT * FROM ({select}) QUALIFY row_number() OVER "
         f"(PARTITION BY {column_list(keys)} ORDER BY {order}) = 1"
@@ -352,11 +563,17 @@ def _deduplicated(select: str, keys: list[str], cursor: str | None) -> str:
 
 
 def _cast_select(
-    ctx: BuildContext, present: list[str], schema: pa.Schema, staged: str, where: str
+    ctx: BuildContext,
+    present: list[str],
+    schema: pa.Schema,
+    staged: str,
+    where: str,
+    keep: list[str],
 ) -> str:
     types = ctx.session.sql_types(schema)
-    columns = ", ".join(f"CAST({identifier(n)} AS {types[n]}) AS {identifier(n)}" for n in present)
-    return f"SELECT {columns} FROM {staged}{where}"
+    columns = [f"CAST({identifier(n)} AS {types[n]}) AS {identifier(n)}" for n in present]
+    columns += [identifier(n) for n in keep]
+    return f"SELECT {', '.join(columns)} FROM {staged}{where}"
 
 
 def _files_agree(extracted: Extracted) -> bool:

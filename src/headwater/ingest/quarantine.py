@@ -13,6 +13,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from headwater.ingest.base import BadRecord
+from headwater.ingest.state import interrupted_files
 from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 SUFFIX = "__quarantine"
 APP_ID_PREFIX = "headwater-quarantine:"
-RECENT_COMMITS = 100
 
 
 def quarantine_ref(ref: TableRef) -> TableRef:
@@ -62,7 +62,7 @@ def write_quarantine(
     import pyarrow.parquet as pq
 
     target = quarantine_ref(ref)
-    leftovers = _interrupted_files(store, ref, target, run_id)
+    leftovers = interrupted_files(store, ref, target, run_id)
     if not bad and not leftovers:
         return None
     files: list[WrittenFile] = []
@@ -97,20 +97,3 @@ def write_quarantine(
         CommitInfo(run_id, "quarantine", APP_ID_PREFIX + ref.key, run_seq),
         remove=leftovers,
     )
-
-
-def _interrupted_files(store: TableStore, ref: TableRef, target: TableRef, run_id: str) -> list:  # type: ignore[type-arg]
-    """Files the latest quarantine commit added for a run whose table commit never landed."""
-    if not store.exists(target):
-        return []
-    history = store.history(target, 1)
-    if not history or history[0].operation is None:
-        return []
-    last_run = history[0].run_id
-    if last_run is None or last_run == run_id:
-        return []
-    landed = {e.run_id for e in store.history(ref, RECENT_COMMITS)} if store.exists(ref) else set()
-    if last_run in landed:
-        return []
-    marker = f"hw-{last_run}-"
-    return [f for f in store.snapshot(target).files if marker in f.relative_path]

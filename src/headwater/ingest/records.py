@@ -1,8 +1,16 @@
 """Turn Python records (JSON objects, database rows) into typed Parquet files, record by record.
 
-Nested objects are flattened into `parent__child` columns (as dlt does); lists are kept as JSON
-text. Each column's type comes from the table (or the sidecar's declared types) when known, and
-is otherwise inferred from the first batch. A value that does not fit its column sends its whole
+Nested objects are flattened into `parent__child` columns (as dlt does). Lists are kept as JSON
+text, or, with `nested=True`, become rows of child tables named by their path (`items`,
+`items__options`), linked as dlt links them: every row has an `_hw_id`, every child row the
+`_hw_parent_id` of the row holding its list, the `_hw_root_id` of the top-level record and its
+`_hw_list_index`. The `_hw_id` of a keyed record is a digest of its key, so a record loaded again
+keeps its id. Each row also carries `_hw_seq`, the ordinal of its top-level record in this load,
+which lets the loader keep exactly the children of the records that survive deduplication and
+quarantine (it is never stored).
+
+Each column's type comes from the table (or the sidecar's declared types) when known, and is
+otherwise inferred from the first batch. A value that does not fit its column sends its whole
 record to quarantine with the column and the reason; every other record is written.
 """
 
@@ -10,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.ingest.base import BadRecord
+from headwater.ingest.base import BadRecord, Extracted, ExtractRequest
 from headwater.storage.base import WrittenFile
 
 if TYPE_CHECKING:
@@ -25,6 +34,15 @@ if TYPE_CHECKING:
 
 SEPARATOR = "__"
 BATCH_ROWS = 50_000
+ID, PARENT_ID, ROOT_ID, LIST_INDEX, SEQ = (
+    "_hw_id",
+    "_hw_parent_id",
+    "_hw_root_id",
+    "_hw_list_index",
+    "_hw_seq",
+)
+VALUE = "value"
+"""The column of a child table made from a list of scalars."""
 
 
 class ValueDoesNotFit(ValueError):
@@ -43,6 +61,32 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def split_lists(record: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Flatten nested objects into `a__b` keys, keeping lists apart (by flattened name)."""
+    flat: dict[str, Any] = {}
+    lists: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{SEPARATOR}{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            inner_flat, inner_lists = split_lists(value, name)
+            flat.update(inner_flat)
+            lists.update(inner_lists)
+        elif isinstance(value, list):
+            lists[name] = value
+        else:
+            flat[name] = value
+    return flat, lists
+
+
+def record_id(*parts: Any) -> str:
+    """A stable id for a row from `parts` (a record's key values, or a parent id and a path)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(str(part).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
 
 
 def infer_type(values: list[Any], share: float = 0.9) -> pa.DataType:
@@ -175,6 +219,15 @@ class RecordWriter:
     directory: Path
     types: dict[str, pa.DataType] = field(default_factory=dict)
     preferred: dict[str, pa.DataType] = field(default_factory=dict)
+    nested: bool = False
+    """Lists become child rows (in `children`) instead of JSON text."""
+    key: list[str] = field(default_factory=list)
+    """The records' primary key: their `_hw_id` is derived from it (nested only)."""
+    child_types: dict[str, dict[str, pa.DataType]] = field(default_factory=dict)
+    """The current column types of each known child table, by path (nested only)."""
+    parent: str = ""
+    """For a child table's writer: the path of the table holding its lists ("" for the
+    top-level table)."""
     batch_rows: int = BATCH_ROWS
     bad: list[BadRecord] = field(default_factory=list)
     files: list[WrittenFile] = field(default_factory=list)
@@ -183,6 +236,9 @@ class RecordWriter:
     _schema: pa.Schema | None = None
     _writer: pq.ParquetWriter | None = None
     _places: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    children: dict[str, RecordWriter] = field(default_factory=dict)
+    """Writers of the child tables, by path (`items`, `items__options`)."""
+    _seq: int = 0
 
     def add(
         self,
@@ -192,7 +248,58 @@ class RecordWriter:
         line: int | None = None,
     ) -> None:
         """Queue one record (flattened here); written when a batch fills or on `close`."""
-        self._pending.append(flatten(record))
+        if not self.nested:
+            self._queue(flatten(record), location, raw, line)
+            return
+        flat, lists = split_lists(record)
+        self._seq += 1
+        own_id = record_id(*(flat.get(k) for k in self.key)) if self.key else uuid.uuid4().hex
+        flat[ID], flat[SEQ] = own_id, self._seq
+        self._queue(flat, location, raw, line)
+        self._add_children(lists, own_id, own_id, location, "")
+
+    def _add_children(
+        self, lists: dict[str, Any], parent: str, root: str, location: str, prefix: str
+    ) -> None:
+        for name, items in lists.items():
+            path = f"{prefix}{SEPARATOR}{name}" if prefix else name
+            writer = self._child(path, prefix)
+            for index, item in enumerate(items):
+                if isinstance(item, dict):
+                    flat, inner = split_lists(item)
+                elif isinstance(item, list):
+                    flat, inner = {}, {VALUE: item}
+                else:
+                    flat, inner = {VALUE: item}, {}
+                own_id = record_id(parent, path, index)
+                flat.update(
+                    {
+                        ID: own_id,
+                        PARENT_ID: parent,
+                        ROOT_ID: root,
+                        LIST_INDEX: index,
+                        SEQ: self._seq,
+                    }
+                )
+                writer._queue(flat, f"{location} {path}[{index}]", None, None)
+                self._add_children(inner, own_id, root, location, path)
+
+    def _child(self, path: str, parent: str) -> RecordWriter:
+        writer = self.children.get(path)
+        if writer is None:
+            writer = RecordWriter(
+                self.directory.parent / f"{self.directory.name}{SEPARATOR}{path}",
+                preferred=self.child_types.get(path, {}),
+                batch_rows=self.batch_rows,
+                parent=parent,
+            )
+            self.children[path] = writer
+        return writer
+
+    def _queue(
+        self, flat: dict[str, Any], location: str, raw: str | None, line: int | None
+    ) -> None:
+        self._pending.append(flat)
         self._places.append((location, raw, line))
         if len(self._pending) >= self.batch_rows:
             self._flush()
@@ -203,7 +310,13 @@ class RecordWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        for child in self.children.values():
+            child.close()
         return self._schema
+
+    def all_bad(self) -> list[BadRecord]:
+        """The records set aside, this table's and its child tables'."""
+        return [*self.bad, *(b for c in self.children.values() for b in c.bad)]
 
     def _flush(self) -> None:
         import pyarrow as pa
@@ -283,6 +396,41 @@ class RecordWriter:
         self._schema = table.schema
         self._writer.write_table(table)
         self.rows += table.num_rows
+
+
+def record_writer(
+    request: ExtractRequest, directory: Path, types: dict[str, pa.DataType] | None = None
+) -> RecordWriter:
+    """A writer for the records of `request`'s table: typed like the table and its child
+    tables where they exist, nesting lists as the table asks."""
+    table = request.spec.table
+    return RecordWriter(
+        directory,
+        types=types or {},
+        preferred={f.name: f.type for f in request.table_schema or []},
+        nested=table.nested == "tables",
+        key=list(table.primary_key),
+        child_types={
+            path: {f.name: f.type for f in schema} for path, schema in request.child_schemas.items()
+        },
+    )
+
+
+def extracted(writer: RecordWriter, bad: list[BadRecord] | None = None) -> Extracted:
+    """What a closed `writer` staged: its rows, its child tables' rows and every bad record
+    (with `bad`, those the caller found before the writer saw them)."""
+    children = {
+        path: Extracted(child.files, child._schema, child.rows, parent=child.parent)
+        for path, child in writer.children.items()
+        if child.files
+    }
+    return Extracted(
+        writer.files,
+        writer._schema,
+        writer.rows,
+        [*(bad or []), *writer.all_bad()],
+        children=children,
+    )
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Pagination: page numbers, offset/limit, a cursor token read from the body, or the `Link`
 header's `rel="next"`. Records are picked by a JSON path (`$.data.items`) and flattened
-(`user__name`); nested arrays are kept as JSON text (child tables are not built yet).
+(`user__name`); nested arrays become child tables (`<table>__<field>`, see `records.py`).
 
 Each request is retried on transient failures (connection errors, timeouts, HTTP 5xx and 429,
 honouring `Retry-After`); a 4xx fails the table at once. A page whose body is not JSON, or lacks
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError, Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
-from headwater.ingest.records import RecordWriter
+from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.ingest.retry import with_retries
 from headwater.ingest.secrets import redact, resolve
 from headwater.project.sources import SourceTable
@@ -129,18 +129,15 @@ class RestExtractor(Extractor):
         last = request.state.get("cursor")
         if table.cursor_param and last is not None:
             params[table.cursor_param] = last
-        writer = RecordWriter(
-            request.stage_dir / "pages",
-            preferred={f.name: f.type for f in request.table_schema or []},
-        )
+        writer = record_writer(request, request.stage_dir / "pages")
         bad: list[BadRecord] = []
         base = (spec.source.base_url or "").rstrip("/") + "/" + table.endpoint.lstrip("/")
         with httpx.Client(
             headers=headers, auth=auth, timeout=spec.source.timeout, follow_redirects=True
         ) as client:
             self._pages(request, client, base, params, writer, bad)
-        schema = writer.close()
-        return Extracted(writer.files, schema, writer.rows, [*bad, *writer.bad])
+        writer.close()
+        return extracted(writer, bad)
 
     def _pages(
         self,

@@ -363,6 +363,10 @@ class Runner:
                 from headwater.ingest.load import load_source_table
 
                 result = load_source_table(context)
+            elif asset.build_kind == "nested":
+                from headwater.ingest.load import child_table_result
+
+                result = child_table_result(context)
             else:
                 result = builder_for(asset.build_kind)(context)
             if asset.is_stored:

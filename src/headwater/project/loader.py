@@ -7,6 +7,7 @@ so loading a large project whose files did not change never imports sqlglot.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -57,11 +58,15 @@ class Asset:
     depends_on: tuple[str, ...]
     external_files: tuple[str, ...] = ()
     source: SourceTable | None = None
+    parent: str | None = None
+    """For a child table of nested lists: the source table whose load fills it."""
 
     @property
     def build_kind(self) -> str:
-        """How the asset is built: `seed`, `ingest` (a source table) or the model's
-        materialization."""
+        """How the asset is built: `seed`, `ingest` (a source table), `nested` (a child table,
+        filled by its parent's load) or the model's materialization."""
+        if self.parent is not None:
+            return "nested"
         if self.kind == "source":
             return "ingest"
         return "seed" if self.kind == "seed" else self.materialized
@@ -247,6 +252,7 @@ class _Draft:
     definition_hash: str
     analysis: SqlAnalysis | None = None
     source: SourceTable | None = None
+    parent: str | None = None
 
 
 def load_project(root: Path) -> ProjectDefinition:
@@ -278,10 +284,11 @@ def load_project(root: Path) -> ProjectDefinition:
         if draft.sql is not None:
             _analyze(draft, config, cache)
     cache.save(_cache_key(d, config) for d in drafts.values() if d.sql is not None)
+    _add_child_tables(drafts)
 
     index = AssetIndex(drafts)
     for draft in drafts.values():
-        depends: list[str] = []
+        depends: list[str] = [draft.parent] if draft.parent else []
         if draft.analysis is not None:
             for reference in draft.analysis.references:
                 target = index.resolve(reference, draft.key, draft.rel_path)
@@ -423,6 +430,36 @@ def _read_sources(root: Path) -> list[_Draft]:
     return drafts
 
 
+def _add_child_tables(drafts: dict[str, _Draft]) -> None:
+    """Add the child tables that models read (`shop.orders__items`): the tables a source
+    table's load makes of the lists in its records (`nested: tables`). They are known only
+    from the data, so one becomes an asset when a model names it."""
+    sources: dict[str, list[_Draft]] = {}
+    for draft in drafts.values():
+        if draft.source is not None and draft.source.table.nested == "tables":
+            sources.setdefault(draft.name, []).append(draft)
+    if not sources:
+        return
+    for draft in list(drafts.values()):
+        for reference in draft.analysis.references if draft.analysis else ():
+            name = reference.name
+            start = name.find("__")
+            while start > 0:
+                for parent in sources.get(name[:start], []):
+                    if reference.namespace not in (None, parent.namespace):
+                        continue
+                    key = f"{parent.namespace}.{name}"
+                    if key not in drafts:
+                        drafts[key] = dataclasses.replace(
+                            parent,
+                            key=key,
+                            name=name,
+                            definition_hash=content_hash(parent.definition_hash, name),
+                            parent=parent.key,
+                        )
+                start = name.find("__", start + 2)
+
+
 def _identifier(stem: str, file: str) -> str:
     if stem.replace("_", "").isalnum() and not stem[0].isdigit():
         return stem
@@ -557,6 +594,7 @@ def _finish(draft: _Draft, depends_on: tuple[str, ...]) -> Asset:
         depends_on=depends_on,
         external_files=draft.analysis.external_files if draft.analysis else (),
         source=draft.source,
+        parent=draft.parent,
     )
 
 

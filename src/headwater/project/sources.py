@@ -76,6 +76,10 @@ class TableConfig(StrictModel):
     """Declared column types (DuckDB type names); others are inferred on first load."""
     contract: ContractMode | None = None
     """Overrides the source's schema contract for this table."""
+    nested: Literal["tables", "json"] = "tables"
+    """JSON and REST: what a list inside a record becomes. `tables`: rows of a child table
+    `<table>__<field>` linked to their record by `_hw_parent_id` = `_hw_id` (as dlt does);
+    `json`: a column of JSON text."""
     # files
     path: str | None = None
     """Files: a path or glob, relative to the project."""

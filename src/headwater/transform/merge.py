@@ -52,12 +52,15 @@ def merge_changes(
     keys: list[str],
     operation: str,
     delete_column: str | None = None,
+    replace_keys: str | None = None,
 ) -> MergeOutcome:
     """Upsert the rows of `source_sql` into the asset's table on `keys`.
 
     Rows whose key exists replace the existing row; others are inserted. With `delete_column`,
-    a changed row whose column is true deletes its key instead. Raises `ModelError` when the
-    change holds a key twice or a key column is missing.
+    a changed row whose column is true deletes its key instead. With `replace_keys` (SQL giving
+    key values), every existing row holding one of those keys is removed and all rows of
+    `source_sql` are added, so rows may share a key (the child rows of a set of records).
+    Raises `ModelError` when the change holds a key twice or a key column is missing.
     """
     session = ctx.session
     snapshot = ctx.store.snapshot(ctx.ref)
@@ -72,23 +75,37 @@ def merge_changes(
                 Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
                 f"select it, or fix 'unique_key' (columns: {', '.join(staged.schema.names)})",
             )
-        if staged.rows == 0:
-            return MergeOutcome(0, 0, None)
-        schema = evolve_schema(snapshot.schema, staged.schema, ctx.asset.key)
-        changes = "read_parquet([" + ", ".join(literal(f.path) for f in staged.files) + "])"
-        _refuse_duplicate_keys(ctx, changes, keys)
-        candidates = _prune(ctx, snapshot, changes, keys)
-        touched = _touched_files(ctx, snapshot, candidates, changes, keys)
+        changes = (
+            "read_parquet([" + ", ".join(literal(f.path) for f in staged.files) + "])"
+            if staged.files
+            else None
+        )
+        if replace_keys is None:
+            if changes is None:
+                return MergeOutcome(0, 0, None)
+            _refuse_duplicate_keys(ctx, changes, keys)
+            removed = changes
+        else:
+            removed = f"({replace_keys})"
+            if not session.query(f"SELECT 1 FROM {removed} LIMIT 1").num_rows and not changes:
+                return MergeOutcome(0, 0, None)
+        schema = (
+            evolve_schema(snapshot.schema, staged.schema, ctx.asset.key)
+            if changes
+            else snapshot.schema
+        )
+        candidates = _prune(ctx, snapshot, removed, keys)
+        touched = _touched_files(ctx, snapshot, candidates, removed, keys)
         # A file written before a column was added lacks it, and the change lacks a column the
         # model no longer selects: select what each side has and let UNION BY NAME fill NULLs.
         # Columns neither side has are left out of the new files; the schema still holds them.
-        present = set(staged.schema.names)
+        present = set(staged.schema.names) if changes else set()
         kept_changes = (
             f" WHERE {identifier(delete_column)} IS NOT TRUE"
             if delete_column and delete_column in present
             else ""
         )
-        parts = [f"SELECT * FROM {changes}{kept_changes}"]
+        parts = [f"SELECT * FROM {changes}{kept_changes}"] if changes else []
         if touched:
             scan = _scan(touched, snapshot)
             in_files = set(session.schema(f"SELECT * FROM {scan}").names)
@@ -97,8 +114,10 @@ def merge_changes(
             parts.insert(
                 0,
                 f"SELECT {column_list(kept)} FROM {scan} AS t WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {changes} AS c WHERE {_key_match(keys, 't', 'c')})",
+                f"(SELECT 1 FROM {removed} AS c WHERE {_key_match(keys, 't', 'c')})",
             )
+        if not parts:
+            return MergeOutcome(0, 0, None)
         rewrite = " UNION ALL BY NAME ".join(f"({part})" for part in parts)
         columns = column_list([n for n in schema.names if n in present])
         written = session.write_parquet(
