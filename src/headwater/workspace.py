@@ -97,10 +97,72 @@ class Project:
 
     @property
     def definition(self) -> ProjectDefinition:
-        """The loaded, validated project (read once per `Project`)."""
+        """The loaded, validated project (read once per `Project`). A sql source that loads
+        a whole schema has its tables listed from the database the first time."""
         if self._definition is None:
-            self._definition = load_project(self.root)
+            definition = load_project(self.root)
+            if definition.undiscovered:
+                self._discover(definition, definition.undiscovered, strict=True)
+                definition = load_project(self.root)
+            self._definition = definition
         return self._definition
+
+    def discover(self, names: list[str] | None = None) -> dict[str, list[str]]:
+        """List again the tables of the sql sources `names` (all with `include` patterns by
+        default) and return them by source; the project is reloaded when a list changed."""
+        definition = self.definition
+        chosen = [
+            n for n, s in definition.sources.items() if s.include and (not names or n in names)
+        ]
+        found, changed = self._discover(definition, chosen, strict=True)
+        if changed:
+            self.reload()
+        return found
+
+    def _discover(
+        self, definition: ProjectDefinition, names: list[str], strict: bool
+    ) -> tuple[dict[str, list[str]], bool]:
+        """List the tables of sources `names` and keep the lists; return them and whether one
+        changed. Unless `strict`, a source that cannot be listed keeps its last list (its
+        loads will report the failure)."""
+        import logging
+
+        from headwater.errors import HeadwaterError
+        from headwater.ingest.database import list_tables
+        from headwater.project.discovered import read_discovered, write_discovered
+
+        found: dict[str, list[str]] = {}
+        changed = False
+        for name in names:
+            source = definition.sources[name]
+            try:
+                found[name] = list_tables(name, source)
+            except HeadwaterError as exc:
+                if strict or read_discovered(definition.state_dir, name, source) is None:
+                    raise
+                logging.getLogger(__name__).warning("%s", exc)
+                continue
+            changed |= write_discovered(definition.state_dir, name, source, found[name])
+        return found, changed
+
+    def _refresh_sources(self, keys: set[str], everything: bool) -> bool:
+        """Before a run: list again the tables of the schema-loading sources it touches (all
+        of them when it runs `everything`); reload the project and return True on a change."""
+        definition = self.definition
+        touched = {
+            a.source.source_name
+            for k in keys
+            if (a := definition.assets[k]).source is not None and a.parent is None
+        }
+        names = [
+            n for n, s in definition.sources.items() if s.include and (everything or n in touched)
+        ]
+        if not names:
+            return False
+        _, changed = self._discover(definition, names, strict=False)
+        if changed:
+            self.reload()
+        return changed
 
     def reload(self) -> None:
         """Read the project files again (after they changed on disk)."""
@@ -189,6 +251,8 @@ class Project:
         from headwater.orchestrate.selectors import Selector
 
         chosen = Selector(self.definition).select(select, exclude)
+        if self._refresh_sources(chosen, everything=not select):
+            chosen = Selector(self.definition).select(select, exclude)
         runner = Runner(
             self.definition,
             self.catalog,
@@ -214,6 +278,8 @@ class Project:
         from headwater.orchestrate.runner import Runner
 
         chosen = self.source_keys(names)
+        if self._refresh_sources(chosen, everything=not names):
+            chosen = self.source_keys(names)
         runner = Runner(
             self.definition,
             self.catalog,

@@ -237,3 +237,74 @@ def test_a_load_killed_mid_way_resumes_without_duplicates_or_gaps(
     assert run_cli(["ingest"], project.root, env=env).returncode == 0
     assert table_rows(project, "pg.orders", "id") == [(i,) for i in range(1, 151)]
     assert project.sources()[0]["cursor"] == dt.datetime(2025, 3, 1, 0, 2, 30).isoformat()
+
+
+def test_a_whole_postgres_schema_with_include_and_exclude(
+    make_project: ProjectFactory, postgres_server: PostgresServer, shop_db: str
+) -> None:
+    with psycopg.connect(shop_db) as connection:
+        connection.execute("CREATE SCHEMA sales")
+        connection.execute("CREATE TABLE sales.invoices (id int, total numeric(8, 2))")
+        connection.execute("INSERT INTO sales.invoices VALUES (1, 9.5), (2, 3)")
+        connection.execute('CREATE TABLE sales."Refund Lines" (id int)')
+        connection.execute("CREATE TABLE sales.audit_log (id int)")
+        connection.execute("CREATE VIEW sales.big_invoices AS SELECT * FROM sales.invoices")
+    database = shop_db.rsplit("dbname=", 1)[1]
+    project = make_project(
+        {
+            "sources/erp.yml": (
+                "kind: sql\n"
+                f"url: postgresql://postgres:${{PG_PASSWORD}}@127.0.0.1:{postgres_server.port}"
+                f"/{database}\n"
+                "schema: sales\ninclude: '*'\nexclude: ['audit_*']\n"
+                "defaults:\n  mode: replace\n"
+                "tables:\n  invoices:\n    mode: merge\n    primary_key: id\n"
+            )
+        }
+    )
+    keys = sorted(k for k in project.definition.assets if k.startswith("erp."))
+    assert keys == ["erp.big_invoices", "erp.invoices", "erp.refund_lines"]
+    assert project.definition.assets["erp.invoices"].source.mode == "merge"
+    summary = project.run()
+    assert summary.status == "success", [o.message for o in summary.outcomes]
+    assert table_rows(project, "erp.big_invoices", "id", "total") == [
+        (1, decimal.Decimal("9.50")),
+        (2, decimal.Decimal("3.00")),
+    ]
+    with psycopg.connect(shop_db) as connection:
+        connection.execute("CREATE TABLE sales.credits (id int)")
+        connection.execute("INSERT INTO sales.credits VALUES (7)")
+    # a new table is found by the next ingest, and loads in it
+    result = run_cli(["ingest"], project.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert table_rows(project, "erp.credits", "id") == [(7,)]
+    project.reload()
+    assert "erp.credits" in project.definition.assets
+
+
+def test_include_on_sqlite_and_an_unreachable_database_is_a_clear_error(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    database = tmp_path / "app.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE a (id INTEGER)")
+        connection.execute("CREATE TABLE b (id INTEGER)")
+        connection.execute("INSERT INTO b VALUES (1)")
+    project = make_project(
+        {"sources/app.yml": f"kind: sql\nurl: sqlite:///{database}\ninclude: [a, b]\n"}
+    )
+    assert project.run().status == "success"
+    assert table_rows(project, "app.b", "id") == [(1,)]
+    broken = make_project(
+        {
+            "sources/lost.yml": (
+                "kind: sql\nurl: postgresql://nobody@127.0.0.1:1/none\ninclude: '*'\n"
+                "retries: {attempts: 1}\ntimeout: 1\n"
+            )
+        },
+        folder="broken",
+    )
+    result = run_cli(["dag"], broken.root)
+    assert result.returncode == 1
+    assert "cannot list the tables of source lost" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -95,11 +95,22 @@ def _applied(tx: Transaction) -> int:
     return int(rows[0]["version"] or 0)
 
 
+MIGRATION_LOCK = 0x4857_6D69
+"""PostgreSQL advisory lock key of catalog migrations ('HWmi')."""
+
+
+def _take_turns(database: CatalogDatabase, tx: Transaction) -> None:
+    """On PostgreSQL, wait for any other process migrating the catalog (until commit)."""
+    if database.dialect == "postgresql":
+        tx.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
+
 def migrate(database: CatalogDatabase) -> int:
     """Apply every pending migration and return the resulting version.
 
-    Safe when several processes start at once: they take turns (SQLite's write lock, a table
-    lock on PostgreSQL) and each migration is applied by whichever comes first.
+    Safe when several processes start at once: they take turns (SQLite's write lock, an
+    advisory lock on PostgreSQL, where even `CREATE TABLE IF NOT EXISTS` races with itself)
+    and each migration is applied by whichever comes first.
     """
     if current_version(database) >= MIGRATIONS[-1].version:
         return MIGRATIONS[-1].version
@@ -109,14 +120,14 @@ def migrate(database: CatalogDatabase) -> int:
             f"the catalog supports SQLite and PostgreSQL, not {database.dialect}"
         )
     with database.transaction() as tx:
+        _take_turns(database, tx)
         tx.execute(
             f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION_TABLE} (version INTEGER PRIMARY KEY, "
             "description VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)"
         )
     for migration in MIGRATIONS:
         with database.transaction() as tx:
-            if database.dialect == "postgresql":
-                tx.execute(f"LOCK TABLE {SCHEMA_VERSION_TABLE} IN EXCLUSIVE MODE")
+            _take_turns(database, tx)
             if _applied(tx) >= migration.version:
                 continue
             for statement in migration.statements:

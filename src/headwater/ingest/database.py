@@ -23,7 +23,7 @@ from headwater.ingest.base import Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter
 from headwater.ingest.retry import with_retries
 from headwater.ingest.secrets import redact, resolve
-from headwater.project.sources import SourceTable
+from headwater.project.sources import SourceConfig, SourceTable
 
 if TYPE_CHECKING:
     import psycopg
@@ -185,6 +185,73 @@ class DatabaseExtractor(Extractor):
         finally:
             engine.dispose()
         return Extracted(writer.files, schema_out, writer.rows, list(writer.bad))
+
+
+def list_tables(name: str, source: SourceConfig) -> list[str]:
+    """The tables and views in the schema of sql source `name` (its `schema`, else the
+    database's default) that its `include`/`exclude` patterns pick.
+
+    Raises:
+        SourceError: the database cannot be reached or listed (transient failures are retried).
+    """
+    where = Location(file=f"sources/{name}.yml")
+    url = resolve(source.url or "", where, "url")
+
+    def listing() -> list[str]:
+        if url.startswith(("postgresql:", "postgresql+psycopg:", "postgres:")):
+            return _pg_tables(name, source, url)
+        return _sqlalchemy_tables(name, source, url)
+
+    found = with_retries(listing, source.retries, _transient, f"listing the tables of {name}")
+    return sorted(t for t in found if source.includes(t))
+
+
+def _pg_tables(name: str, source: SourceConfig, url: str) -> list[str]:
+    import psycopg
+
+    conninfo = re.sub(r"^postgres(ql)?(\+psycopg)?:", "postgresql:", url)
+    try:
+        with psycopg.connect(conninfo, connect_timeout=max(1, int(source.timeout))) as connection:
+            rows = connection.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = coalesce(%s::text, current_schema()) "
+                "AND table_type IN ('BASE TABLE', 'VIEW', 'FOREIGN') ORDER BY 1",
+                (source.schema_name,),
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise _listing_error(name, exc, _pg_is_transient(exc)) from None
+    return [str(row[0]) for row in rows]
+
+
+def _sqlalchemy_tables(name: str, source: SourceConfig, url: str) -> list[str]:
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError, TimeoutError
+
+    try:
+        engine = create_engine(url)
+    except Exception as exc:
+        raise _listing_error(name, exc, False) from None
+    try:
+        inspector = inspect(engine)
+        schema = source.schema_name
+        return [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
+    except SQLAlchemyError as exc:
+        transient = isinstance(exc, OperationalError | DisconnectionError | TimeoutError)
+        raise _listing_error(name, exc, transient) from None
+    finally:
+        engine.dispose()
+
+
+def _listing_error(name: str, exc: Exception, transient: bool) -> SourceError:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    message = redact(text.splitlines()[0] if text else type(exc).__name__)
+    cls = _TransientSourceError if transient else SourceError
+    return cls(
+        f"cannot list the tables of source {name}: {message}",
+        Location(file=f"sources/{name}.yml"),
+        "check 'url' and 'schema' of the source (and that the server is up), or list the "
+        "tables under 'tables:' instead of 'include:'",
+    )
 
 
 def _read_copy(request: ExtractRequest, path: Path, types: dict[str, str]) -> Extracted:

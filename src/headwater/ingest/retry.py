@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from headwater.errors import TransientError
+from headwater.errors import HeadwaterError, Location, TransientError
 from headwater.project.sources import RetryConfig
 
 T = TypeVar("T")
+GIVE_UP_HINT = "the source may be down or overloaded; raise 'retries: attempts' or try again later"
 _LOG = logging.getLogger(__name__)
 
 
@@ -45,10 +46,12 @@ def with_retries(
             if not is_transient(exc):
                 raise
             if attempt >= config.attempts:
+                last = exc if isinstance(exc, HeadwaterError) else None
                 raise TransientError(
-                    f"{what} failed {attempt} times; last error: {exc}",
-                    hint="the source may be down or overloaded; raise 'retries: attempts' or "
-                    "try again later",
+                    f"{what} failed {attempt} time{'s' if attempt > 1 else ''}; last error: "
+                    f"{last.message if last else exc}",
+                    last.location if last else Location(),
+                    (last.hint if last else None) or GIVE_UP_HINT,
                 ) from exc
             hinted = wait_hint(exc)
             delay = (

@@ -95,6 +95,11 @@ class ProjectDefinition:
     root: Path
     config: ProjectConfig
     assets: dict[str, Asset] = field(default_factory=dict)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    """Every source, by name."""
+    undiscovered: list[str] = field(default_factory=list)
+    """sql sources with `include` patterns whose table list has not been read from the
+    database yet (see `discovered.py`)."""
 
     @property
     def warehouse(self) -> Path:
@@ -267,7 +272,7 @@ def load_project(root: Path) -> ProjectDefinition:
     drafts: dict[str, _Draft] = {}
     for draft in [
         *_read_seeds(root, config),
-        *_read_sources(root),
+        *_read_sources(root, project),
         *_read_models(root, config),
     ]:
         if draft.key in drafts:
@@ -388,7 +393,9 @@ def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
     return drafts
 
 
-def _read_sources(root: Path) -> list[_Draft]:
+def _read_sources(root: Path, project: ProjectDefinition) -> list[_Draft]:
+    from headwater.project.discovered import asset_name, read_discovered
+
     folder = root / "sources"
     drafts: list[_Draft] = []
     if not folder.is_dir():
@@ -406,8 +413,27 @@ def _read_sources(root: Path) -> list[_Draft]:
             }
         source: SourceConfig = _validate(document, SourceConfig, data)
         name = source.name or _identifier(path.stem, rel)
+        project.sources[name] = source
         definition = content_hash("source", path.read_text(encoding="utf-8"))
-        for table_name, table in source.tables.items():
+        tables = dict(source.tables)
+        if source.include:
+            listed = read_discovered(project.state_dir, name, source)
+            if listed is None:
+                project.undiscovered.append(name)
+            named = {
+                (t.table if t and t.table else t_name).rpartition(".")[2].lower()
+                for t_name, t in tables.items()
+            }
+            defaults = _validate(document, TableConfig, data.get("defaults") or {})
+            for table in listed or []:
+                bare = table.rpartition(".")[2]
+                if bare.lower() in named or not source.includes(bare):
+                    continue
+                qualified = f"{source.schema_name}.{table}" if source.schema_name else table
+                tables.setdefault(
+                    asset_name(bare), defaults.model_copy(update={"table": qualified})
+                )
+        for table_name, table in tables.items():
             table_config = table or TableConfig()
             spec = SourceTable(name, source, table_name, table_config)
             drafts.append(

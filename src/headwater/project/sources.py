@@ -8,7 +8,7 @@ becomes an asset `<source>.<table>` that models read like any other table. Secre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -197,8 +197,16 @@ class SourceConfig(StrictModel):
     defaults: dict[str, Any] = {}
     """Settings applied to every table unless it sets its own (e.g. `mode: merge`); checked
     as part of each table."""
-    tables: Annotated[dict[Identifier, TableConfig | None], Field(min_length=1)]
+    tables: dict[Identifier, TableConfig | None] = {}
     """The tables, by asset name (an empty entry takes every default)."""
+    include: list[str] = []
+    """sql: load every table and view of `schema` whose name matches one of these patterns
+    (`*`, `order_*`), besides those under `tables` (which set their own keys). The list is
+    read from the database on first use and again by each `headwater ingest` and `run`."""
+    exclude: list[str] = []
+    """sql: patterns of table names `include` leaves out."""
+
+    _lists = field_validator("include", "exclude", mode="before")(_as_list)
 
     @model_validator(mode="after")
     def _needs(self) -> SourceConfig:
@@ -206,7 +214,22 @@ class SourceConfig(StrictModel):
             raise ValueError("a sql source needs 'url'")
         if self.kind == "rest" and not self.base_url:
             raise ValueError("a rest source needs 'base_url'")
+        if self.include and self.kind != "sql":
+            raise ValueError("'include' lists the tables of a database: only a sql source has it")
+        if not self.tables and not self.include:
+            raise ValueError(
+                "a source needs 'tables' (or, for a sql source, 'include' patterns such as '*')"
+            )
         return self
+
+    def includes(self, table: str) -> bool:
+        """Whether a database table named `table` is loaded by the `include` patterns."""
+        import fnmatch
+
+        def matches(patterns: list[str]) -> bool:
+            return any(fnmatch.fnmatchcase(table.lower(), p.lower()) for p in patterns)
+
+        return matches(self.include) and not matches(self.exclude)
 
 
 @dataclass(frozen=True)
