@@ -237,6 +237,10 @@ def test_a_load_killed_mid_way_resumes_without_duplicates_or_gaps(
     assert run_cli(["ingest"], project.root, env=env).returncode == 0
     assert table_rows(project, "pg.orders", "id") == [(i,) for i in range(1, 151)]
     assert project.sources()[0]["cursor"] == dt.datetime(2025, 3, 1, 0, 2, 30).isoformat()
+    # every column of every row equals an uninterrupted load of the same database
+    reference = make_project(pg_source(postgres_server, shop_db, INCREMENTAL), folder="reference")
+    assert run_cli(["ingest"], reference.root, env=env).returncode == 0
+    assert table_rows(project, "pg.orders") == table_rows(reference, "pg.orders")
 
 
 def test_a_whole_postgres_schema_with_include_and_exclude(
