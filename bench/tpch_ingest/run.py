@@ -7,7 +7,7 @@ Tools, side by side, taking turns run by run, each a fresh process in a fresh fo
 - headwater: `headwater ingest` of a `kind: files` source (mode replace);
 - headwater-pg: `headwater ingest` of a `kind: sql` source on a local PostgreSQL server holding
   the same tables (loaded once with COPY; the server is started here, on a free port);
-- dlt-duckdb / dlt-delta: dlt's filesystem source with `read_csv`, into DuckDB and into Delta
+- dlt-duckdb / dlt-delta: dlt's filesystem source with `read_csv_duckdb`, into DuckDB and into Delta
   tables (dlt runs in its own venv, created with `--install-dlt`).
 
 Every output is checked: each table's row count equals the CSV's.
@@ -53,6 +53,16 @@ class Row:
     walls: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
     note: str = ""
+
+
+def duckdb_counts(path: Path) -> dict[str, int]:
+    """Rows per table of the `tpch` schema in the DuckDB file dlt wrote."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        query = "SELECT count(*) FROM tpch.{}"
+        counts = {t: connection.execute(query.format(t)).fetchone() for t in TABLES}
+    return {t: int(row[0]) for t, row in counts.items() if row is not None}
 
 
 def csv_dir(sf: float) -> Path:
@@ -242,10 +252,13 @@ def main() -> None:
                     ]
                     cwd, lake = root, root / "lake" / "tpch"
                 wall, rss = measure(cmd, cwd)
-                if tool != "dlt-duckdb":
-                    got = delta_counts(lake)
-                    if got != expected:
-                        rows[tool].note = f"WRONG row counts: {got}"
+                got = (
+                    duckdb_counts(root / "dlt.duckdb")
+                    if tool == "dlt-duckdb"
+                    else delta_counts(lake)
+                )
+                if got != expected:
+                    rows[tool].note = f"WRONG row counts: {got}"
                 if attempt:
                     rows[tool].walls.append(wall)
                     rows[tool].rss.append(rss)

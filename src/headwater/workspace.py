@@ -25,10 +25,13 @@ from headwater.project.loader import (
 from headwater.storage.base import CommitInfo, HistoryEntry, TableRef
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
     from headwater.catalog.store import Catalog
     from headwater.orchestrate.runner import EventHandler, RunSummary
+    from headwater.quality.suite import AssetChecks, CheckRun, TableProfile
     from headwater.storage.delta import DeltaStore
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -348,7 +351,7 @@ class Project:
 
     def quarantine(self, name: str, limit: int = 50) -> pa.Table:
         """The newest quarantined records of source table `name` (empty when there are none)."""
-        from headwater.ingest.quarantine import quarantine_ref, quarantine_schema
+        from headwater.storage.companions import quarantine_ref, quarantine_schema
 
         asset = self.asset(name)
         target = quarantine_ref(TableRef(asset.namespace, asset.name))
@@ -357,6 +360,49 @@ class Project:
         dataset = self.store.arrow_dataset(self.store.snapshot(target))
         table = dataset.to_table()
         return table.sort_by([("quarantined_at", "descending")]).slice(0, limit)
+
+    # -- quality ---------------------------------------------------------------------------
+
+    def test(
+        self,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        on_asset: Callable[[AssetChecks], None] | None = None,
+    ) -> CheckRun:
+        """Run the checks of the selected assets (all by default) on their published versions,
+        without rebuilding; every result is kept in the catalog."""
+        from headwater.quality.suite import run_checks
+
+        keys = self.select(select, exclude)
+        text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
+        return run_checks(self.definition, self.store, self.catalog, keys, text or None, on_asset)
+
+    def check_history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest check results of asset `name`, newest first."""
+        from headwater.catalog.quality import check_history
+
+        return check_history(self.catalog, self.asset(name).key, limit)
+
+    def metrics(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The latest recorded metrics of asset `name`, newest first."""
+        from headwater.catalog.quality import metrics_of
+
+        return metrics_of(self.catalog, self.asset(name).key, limit)
+
+    def profile(self, name: str) -> TableProfile:
+        """Column statistics of asset `name`'s published version."""
+        from headwater.quality.suite import profile
+
+        asset = self.asset(name)
+        if asset.is_stored and not self.store.exists(TableRef(asset.namespace, asset.name)):
+            raise UsageError(f"{asset.key} has not been built yet", hint="run it first")
+        return profile(self.definition, self.store, asset)
+
+    def suggest_checks(self, name: str) -> dict[str, Any]:
+        """A starter sidecar of columns, types and checks inferred from asset `name`'s data."""
+        from headwater.quality.suite import suggest_checks
+
+        return suggest_checks(self.profile(name))
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -79,6 +79,44 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        2,
+        "check results and metrics history",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_check_results (
+                id {auto_id},
+                run_id VARCHAR(40),
+                asset VARCHAR(300) NOT NULL,
+                check_name VARCHAR(300) NOT NULL,
+                check_type VARCHAR(40) NOT NULL,
+                column_name VARCHAR(300),
+                severity VARCHAR(10) NOT NULL,
+                status VARCHAR(20) NOT NULL,
+                failing BIGINT,
+                total BIGINT,
+                message TEXT,
+                sql_text TEXT,
+                sample_json TEXT,
+                delta_version BIGINT,
+                published INTEGER NOT NULL,
+                checked_at VARCHAR(32) NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_check_results_asset ON hw_check_results (asset, id)",
+            """CREATE TABLE IF NOT EXISTS hw_metrics (
+                id {auto_id},
+                run_id VARCHAR(40),
+                asset VARCHAR(300) NOT NULL,
+                metric VARCHAR(40) NOT NULL,
+                column_name VARCHAR(300) NOT NULL,
+                value DOUBLE PRECISION,
+                text_value TEXT,
+                delta_version BIGINT,
+                recorded_at VARCHAR(32) NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_metrics_series "
+            "ON hw_metrics (asset, metric, column_name, id)",
+        ),
+    ),
 ]
 
 

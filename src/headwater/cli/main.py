@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from headwater.cli.common import EXCLUDE, JSON, SELECT, project_of
 from headwater.errors import HeadwaterError
-
-if TYPE_CHECKING:
-    from headwater.workspace import Project
 
 
 class HeadwaterGroup(click.Group):
@@ -64,20 +62,7 @@ def main(ctx: click.Context, project_dir: str, debug: bool) -> None:
     ctx.obj = {"project_dir": project_dir, "debug": debug}
 
 
-def _project(ctx: click.Context) -> Project:
-    from headwater.workspace import Project
-
-    return Project(ctx.obj["project_dir"])
-
-
-SELECT = click.option(
-    "--select",
-    "-s",
-    multiple=True,
-    help="Assets to include, in dbt's selector grammar (e.g. '+marts.daily_revenue tag:finance').",
-)
-EXCLUDE = click.option("--exclude", multiple=True, help="Assets to leave out (same grammar).")
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+_project = project_of
 
 
 @main.command()
@@ -438,6 +423,12 @@ def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         title=f"run {run_id}",
     )
 
+
+# commands of other capabilities, each module a group of its own
+from headwater.cli import quality  # noqa: E402
+
+for command in quality.COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name="headwater")

@@ -30,9 +30,10 @@ from headwater.errors import Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.quarantine import write_quarantine
 from headwater.ingest.records import ID, PARENT_ID, ROOT_ID, SEPARATOR, SEQ
-from headwater.ingest.state import committed_state, encode_state, interrupted_files
+from headwater.ingest.state import committed_state, encode_state
 from headwater.project.sources import SourceTable
 from headwater.storage.base import TableRef, WrittenFile
+from headwater.storage.companions import interrupted_files
 from headwater.transform.context import BuildContext, BuildResult
 from headwater.transform.schema_evolution import widened
 
@@ -248,10 +249,9 @@ def _load_children(
 
     for path in sorted(children, key=lambda p: (depth(p), p)):
         target = child_ref(ctx.ref, path)
-        child_asset = dataclasses.replace(
-            ctx.asset, key=target.key, name=target.name, parent=ctx.asset.key
+        child_ctx = ctx.for_table(
+            dataclasses.replace(ctx.asset, key=target.key, name=target.name, parent=ctx.asset.key)
         )
-        child_ctx = dataclasses.replace(ctx, asset=child_asset, commit_extra={})
         exists = store.exists(target) and not ctx.full_refresh
         current = store.snapshot(target).schema if exists else None
         staged = extracted.children.get(path)
@@ -483,8 +483,7 @@ def _commit(
         files = written.files
     else:
         files, rows = _files_for(ctx, extracted, plan, plan.select, rewrite=False)
-    version = store.commit_files(
-        ref,
+    version = ctx.publish(
         files,
         plan.schema,
         "overwrite" if replace else "append",

@@ -13,39 +13,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 from headwater.ingest.base import BadRecord
-from headwater.ingest.state import interrupted_files
 from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
+from headwater.storage.companions import interrupted_files, quarantine_ref, quarantine_schema
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    pass
 
-SUFFIX = "__quarantine"
 APP_ID_PREFIX = "headwater-quarantine:"
-
-
-def quarantine_ref(ref: TableRef) -> TableRef:
-    """The quarantine table of `ref`."""
-    return TableRef(ref.namespace, ref.name + SUFFIX)
-
-
-def quarantine_schema() -> pa.Schema:
-    """Columns of every quarantine table."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            pa.field("run_id", pa.string()),
-            pa.field("quarantined_at", pa.timestamp("us", tz="UTC")),
-            pa.field("source", pa.string()),
-            pa.field("table", pa.string()),
-            pa.field("location", pa.string()),
-            pa.field("line", pa.int64()),
-            pa.field("column", pa.string()),
-            pa.field("error_class", pa.string()),
-            pa.field("reason", pa.string()),
-            pa.field("raw", pa.string()),
-        ]
-    )
 
 
 def write_quarantine(

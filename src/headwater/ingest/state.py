@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from headwater.storage.base import DataFile, TableRef, TableStore
+from headwater.storage.base import TableRef, TableStore
 
 STATE_KEY = "headwater.ingest_state"
 HISTORY_DEPTH = 1000
-RECENT_COMMITS = 100
 
 
 def committed_state(store: TableStore, ref: TableRef) -> dict[str, Any]:
@@ -43,26 +42,3 @@ def committed_state(store: TableStore, ref: TableRef) -> dict[str, Any]:
 def encode_state(state: dict[str, Any]) -> dict[str, str]:
     """Commit metadata carrying `state`."""
     return {STATE_KEY: json.dumps(state, sort_keys=True, default=str)}
-
-
-def interrupted_files(
-    store: TableStore, owner: TableRef, target: TableRef, run_id: str
-) -> list[DataFile]:
-    """Files that the latest commit to `target` (a quarantine or child table, committed before
-    its `owner`) added for a run whose commit to `owner` never landed: the next load reads the
-    same records again, so these are dropped in the commit that adds them anew."""
-    if not store.exists(target):
-        return []
-    history = store.history(target, 1)
-    if not history or history[0].operation is None:
-        return []
-    last_run = history[0].run_id
-    if last_run is None or last_run == run_id:
-        return []
-    landed = (
-        {e.run_id for e in store.history(owner, RECENT_COMMITS)} if store.exists(owner) else set()
-    )
-    if last_run in landed:
-        return []
-    marker = f"hw-{last_run}-"
-    return [f for f in store.snapshot(target).files if marker in f.relative_path]

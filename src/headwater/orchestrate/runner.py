@@ -345,12 +345,13 @@ class Runner:
         self._ensure_engine()
         started = time.perf_counter()
         result_id = self.catalog.start_asset(record.run_id, key, asset.build_kind, fingerprint)
+        session = self._engine.session()
         try:
             context = BuildContext(
                 asset=asset,
                 project=self.project,
                 store=self.store,
-                session=self._engine.session(),
+                session=session,
                 compiler=self._compiler,
                 relations=self._relations,
                 run_id=record.run_id,
@@ -358,6 +359,7 @@ class Runner:
                 run_started=run_started,
                 full_refresh=self.full_refresh,
                 temp_dir=self.project.state_dir / "tmp",
+                gate=self._gate(asset, session),
             )
             if asset.build_kind == "ingest":
                 from headwater.ingest.load import load_source_table
@@ -372,6 +374,11 @@ class Runner:
             if asset.is_stored:
                 self._relations.refresh(context.session, key)
         except HeadwaterError as exc:
+            report = getattr(exc, "report", None)
+            if report is not None:
+                from headwater.catalog.quality import record_audit
+
+                record_audit(self.catalog, record.run_id, key, None, False, report)
             return self._failed(result_id, asset, started, str(exc))
         except Exception as exc:
             if type(exc).__module__.startswith(("duckdb", "_duckdb")) and asset.kind == "source":
@@ -388,6 +395,7 @@ class Runner:
                 )
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return self._failed(result_id, asset, started, f"internal error: {detail}")
+        self._record_audits(record.run_id, key, context, result)
         duration = time.perf_counter() - started
         with self._lock:
             self._versions[key] = result.version
@@ -406,6 +414,62 @@ class Runner:
         return AssetOutcome(
             key, SUCCESS, asset.build_kind, result.rows, result.version, duration, result.message
         )
+
+    def _gate(self, asset: Asset, session: Any) -> Any:
+        """The publish gate of `asset`: its contract, checks and metrics (None: none)."""
+        metrics = self.project.config.quality.metrics and asset.is_stored
+        if not asset.checks and asset.contract is None and not metrics:
+            return None
+        from headwater.catalog.quality import metric_history
+        from headwater.quality.gate import QualityGate
+
+        return QualityGate(
+            asset.checks,
+            asset.contract,
+            parent=lambda name: self._relation_of(session, asset, name),
+            history=lambda metric, column: metric_history(self.catalog, asset.key, metric, column),
+            key_columns=asset.key_columns,
+            metrics=metrics,
+        )
+
+    def _relation_of(self, session: Any, asset: Asset, name: str) -> str:
+        """SQL naming the rows of asset `name` (as `asset` refers to it) in `session`."""
+        from headwater.engine.sqltext import qualified
+        from headwater.project.loader import AssetIndex
+        from headwater.project.sql import TableReference
+
+        namespace, _, bare = name.rpartition(".")
+        key = AssetIndex(self.project.assets).resolve(
+            TableReference(namespace or None, bare, None), asset.key, asset.rel_path
+        )
+        target = self.project.assets[key]
+        if target.materialized == "ephemeral":
+            self._relations.ensure(session, key)
+            return f"({self._compiler.compile(key)})"
+        self._relations.ensure(session, key)
+        return qualified(TableRef(target.namespace, target.name))
+
+    def _record_audits(self, run_id: str, key: str, context: Any, result: Any) -> None:
+        """Keep what the gate found for the published version, and say it in the result."""
+        reports = [a for a in context.admitted if a.report is not None]
+        if not reports:
+            return
+        from headwater.catalog.quality import record_audit
+
+        for admitted in reports:
+            record_audit(self.catalog, run_id, key, result.version, True, admitted.report)
+        last = context.admitted[-1]
+        if last.rows is not None:
+            result.rows = last.rows
+        notes = []
+        quarantined = sum(a.quarantined for a in context.admitted)
+        if quarantined:
+            notes.append(f"{quarantined} rows quarantined by checks")
+        flagged = [r for r in last.report.results if r.status in ("warn", "error", "fail")]
+        if flagged:
+            notes.append("; ".join(f"{r.status} {r.name}: {r.message}" for r in flagged))
+        if notes:
+            result.message = "; ".join([*([result.message] if result.message else []), *notes])
 
     def _failed(self, result_id: int, asset: Asset, started: float, message: str) -> AssetOutcome:
         from headwater.ingest.secrets import redact

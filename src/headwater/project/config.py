@@ -6,27 +6,34 @@ a setting silently ignored. Field docstrings are the reference for `docs/project
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from headwater.project.checks import Check, normalize_checks
+from headwater.project.strict import (
+    IDENTIFIER_PATTERN,
+    Identifier,
+    KeyValueError,
+    StrictModel,
+)
+
+__all__ = ["IDENTIFIER_PATTERN", "Identifier", "KeyValueError", "StrictModel"]
 
 Materialization = Literal["view", "table", "ephemeral", "incremental", "snapshot"]
-IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
 
-class KeyValueError(ValueError):
-    """A validation failure caused by one key's value; errors point at that key's line."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-class StrictModel(BaseModel):
-    """Base of every config model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+def _dbt_tests(data: Any, column: str | None = None) -> Any:
+    """Accept dbt's `tests:`/`data_tests:` for `checks:`, and the short check forms."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for alias in ("data_tests", "tests"):
+        if alias in data and "checks" not in data:
+            data["checks"] = data.pop(alias)
+    if "checks" in data:
+        data["checks"] = normalize_checks(data["checks"], column)
+    return data
 
 
 class SnapshotDefaults(StrictModel):
@@ -59,6 +66,15 @@ class EngineConfig(StrictModel):
     """Memory DuckDB may use before spilling to disk, e.g. '2GB' (default: 80% of RAM)."""
 
 
+class QualityConfig(StrictModel):
+    """Project-wide data quality settings."""
+
+    metrics: bool = True
+    """Record the row count and per-column metrics (null fraction, distinct count, min, max,
+    mean) of every stored asset each time it is published, in the same scan as its checks;
+    anomaly checks learn from this history."""
+
+
 class ProjectConfig(StrictModel):
     """The contents of `headwater.yml`."""
 
@@ -72,6 +88,7 @@ class ProjectConfig(StrictModel):
     """How many models build at once."""
     defaults: Defaults = Defaults.model_validate({})
     engine: EngineConfig = EngineConfig.model_validate({})
+    quality: QualityConfig = QualityConfig.model_validate({})
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1
@@ -79,13 +96,23 @@ class ProjectConfig(StrictModel):
 
 
 class ColumnConfig(StrictModel):
-    """Documentation and declared type of one column."""
+    """Documentation, declared type and checks of one column."""
 
     name: str
     description: str | None = None
     type: str | None = None
-    """DuckDB type; for seeds it is the type the CSV column is read as."""
+    """DuckDB type; for seeds it is the type the CSV column is read as. Under an enforced
+    contract the output column must have it."""
+    nullable: bool = True
+    """`false`: under an enforced contract the column may hold no NULL."""
     tags: list[str] = []
+    checks: list[Check] = []
+    """Checks of this column (`not_null`, `unique`, `accepted_values: {values: [...]}`, ...)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_checks(cls, data: Any) -> Any:
+        return _dbt_tests(data, data.get("name") if isinstance(data, dict) else None)
 
 
 class SnapshotConfig(StrictModel):
@@ -129,6 +156,22 @@ class ModelConfig(StrictModel):
     columns: list[ColumnConfig] = []
     snapshot: SnapshotConfig | None = None
     """SCD2 settings, for `materialized: snapshot`."""
+    checks: list[Check] = []
+    """Checks of the table (`row_count`, `unique: {columns: [...]}`, `expression`, ...); a
+    failing `error` check keeps the new version from being published."""
+    contract: Literal["enforced"] | None = None
+    """`enforced`: the output must have exactly the declared `columns`, with their `type` and
+    `nullable`; otherwise nothing is committed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_checks(cls, data: Any) -> Any:
+        data = _dbt_tests(data)
+        if isinstance(data, dict) and isinstance(data.get("contract"), dict):
+            # dbt writes `contract: {enforced: true}`
+            enforced = data["contract"].get("enforced")
+            data = {**data, "contract": "enforced" if enforced else None}
+        return data
 
     @field_validator("unique_key", "partition_by", "tags", mode="before")
     @classmethod
@@ -158,6 +201,13 @@ class SeedConfig(StrictModel):
     tags: list[str] = []
     columns: list[ColumnConfig] = []
     partition_by: list[str] = []
+    checks: list[Check] = []
+    """Checks of the seed's table (column checks go under `columns`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_checks(cls, data: Any) -> Any:
+        return _dbt_tests(data)
 
     @field_validator("tags", "partition_by", mode="before")
     @classmethod

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from headwater.errors import ConfigError, Location
-from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
+from headwater.project.checks import Check
+from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.sources import SourceConfig, SourceTable, TableConfig
 from headwater.project.sql import SqlAnalysis, TableReference
 from headwater.project.yamlfile import (
@@ -86,6 +87,30 @@ class Asset:
         """Delta partition columns."""
         config = self.model or self.seed
         return list(config.partition_by) if config else []
+
+    @property
+    def checks(self) -> list[Check]:
+        """The asset's checks: its table's and its columns'."""
+        config = self.model or self.seed
+        if config is not None:
+            return [*config.checks, *(c for column in config.columns for c in column.checks)]
+        if self.source is not None and self.parent is None:
+            return list(self.source.table.checks)
+        return []
+
+    @property
+    def contract(self) -> list[ColumnConfig] | None:
+        """The declared columns, when the model's contract is enforced."""
+        if self.model is not None and self.model.contract == "enforced":
+            return list(self.model.columns)
+        return None
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The columns identifying a row: the unique key, or a source's primary key."""
+        if self.source is not None:
+            return list(self.source.table.primary_key)
+        return self.unique_key
 
 
 @dataclass
@@ -294,6 +319,9 @@ def load_project(root: Path) -> ProjectDefinition:
     index = AssetIndex(drafts)
     for draft in drafts.values():
         depends: list[str] = [draft.parent] if draft.parent else []
+        for target in _checked_against(draft, index):
+            if target not in depends and target != draft.key:
+                depends.append(target)
         if draft.analysis is not None:
             for reference in draft.analysis.references:
                 target = index.resolve(reference, draft.key, draft.rel_path)
@@ -454,6 +482,41 @@ def _read_sources(root: Path, project: ProjectDefinition) -> list[_Draft]:
                 )
             )
     return drafts
+
+
+def _checked_against(draft: _Draft, index: AssetIndex) -> list[str]:
+    """The assets `draft`'s relationship checks refer to: it is built after them, so that its
+    foreign keys are checked against their current rows."""
+    from headwater.project.checks import Relationships
+
+    config = draft.model or draft.seed
+    if config is not None:
+        checks = [*config.checks, *(c for column in config.columns for c in column.checks)]
+    elif draft.source is not None and draft.parent is None:
+        checks = list(draft.source.table.checks)
+    else:
+        return []
+    targets = []
+    for check in checks:
+        if isinstance(check, Relationships):
+            namespace, _, name = check.to.rpartition(".")
+            reference = TableReference(namespace or None, name, None)
+            try:
+                targets.append(index.resolve(reference, draft.key, draft.rel_path))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"check {check.label} of {draft.key} refers to unknown asset '{check.to}'",
+                    Location(file=_sidecar_name(draft)),
+                    exc.hint,
+                ) from None
+    return targets
+
+
+def _sidecar_name(draft: _Draft) -> str:
+    """The file holding `draft`'s settings: its sidecar (or the source file)."""
+    if draft.source is not None:
+        return draft.rel_path
+    return str(Path(draft.rel_path).with_suffix(".yml"))
 
 
 def _add_child_tables(drafts: dict[str, _Draft]) -> None:

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from headwater.project.config import Identifier, StrictModel
+from headwater.project.checks import Check, normalize_checks
+from headwater.project.strict import Identifier, StrictModel
 
 LoadMode = Literal["replace", "append", "incremental", "merge"]
 ContractMode = Literal["evolve", "freeze", "discard_row", "discard_column"]
@@ -76,6 +77,8 @@ class TableConfig(StrictModel):
     """Declared column types (DuckDB type names); others are inferred on first load."""
     contract: ContractMode | None = None
     """Overrides the source's schema contract for this table."""
+    checks: list[Check] = []
+    """Checks of the loaded rows (column checks name their `column:`); see docs/quality.md."""
     nested: Literal["tables", "json"] = "tables"
     """JSON and REST: what a list inside a record becomes. `tables`: rows of a child table
     `<table>__<field>` linked to their record by `_hw_parent_id` = `_hw_id` (as dlt does);
@@ -110,6 +113,7 @@ class TableConfig(StrictModel):
     """REST: query parameter that sends the last cursor value (incremental)."""
 
     _list = field_validator("primary_key", "select", mode="before")(_as_list)
+    _checks = field_validator("checks", mode="before")(normalize_checks)
 
     @model_validator(mode="after")
     def _consistent(self) -> TableConfig:

@@ -2,21 +2,60 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from headwater.engine.base import EngineSession
 from headwater.project.loader import Asset, ProjectDefinition
-from headwater.storage.base import CommitInfo, TableRef, TableStore
+from headwater.storage.base import (
+    CommitInfo,
+    DataFile,
+    TableRef,
+    TableStore,
+    WriteMode,
+    WrittenFile,
+)
 from headwater.transform.compiler import Compiler
 from headwater.transform.relations import Relations
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 APP_ID_PREFIX = "headwater:"
 FAULT_ENV = "HEADWATER_FAULT"
+
+
+@dataclass
+class Admitted:
+    """What a publish gate lets through: the files to commit and the rows it set aside."""
+
+    files: list[WrittenFile]
+    rows: int | None
+    """Rows in `files`, when the gate had to count them (after a quarantine)."""
+    quarantined: int = 0
+    report: Any = None
+    """The gate's audit report, for the run to record."""
+
+
+class PublishGate(Protocol):
+    """Decides whether a new version may be published (write, audit, publish)."""
+
+    def admit(
+        self,
+        ctx: BuildContext,
+        files: list[WrittenFile],
+        schema: pa.Schema,
+        mode: WriteMode,
+        remove: list[DataFile],
+        partition_by: list[str],
+    ) -> Admitted:
+        """Audit the version `files` would make and return what to commit; raise a
+        `HeadwaterError` (having set the files aside) when it must not be published."""
 
 
 @dataclass
@@ -37,6 +76,10 @@ class BuildContext:
     temp_dir: Path
     commit_extra: dict[str, str] = field(default_factory=dict)
     """Extra metadata every commit of this build carries (an ingest's state)."""
+    gate: PublishGate | None = None
+    """Audits each new version before it is published (the asset's contract and checks)."""
+    admitted: list[Admitted] = field(default_factory=list)
+    """What the gate let through, publish by publish."""
 
     @property
     def ref(self) -> TableRef:
@@ -52,6 +95,34 @@ class BuildContext:
             app_version=self.run_seq,
             extra={**self.commit_extra, **({} if rows is None else {"headwater.rows": str(rows)})},
         )
+
+    def publish(
+        self,
+        files: list[WrittenFile],
+        schema: pa.Schema,
+        mode: WriteMode,
+        commit: CommitInfo,
+        partition_by: list[str] | None = None,
+        remove: list[DataFile] | None = None,
+    ) -> int:
+        """Commit `files` as the asset's next version once its gate lets them through; return
+        the version. The only way a build makes its asset's new content visible."""
+        if self.gate is not None:
+            admitted = self.gate.admit(
+                self, files, schema, mode, list(remove or []), list(partition_by or [])
+            )
+            self.admitted.append(admitted)
+            files = admitted.files
+            if admitted.rows is not None:
+                commit = dataclasses.replace(
+                    commit, extra={**commit.extra, "headwater.rows": str(admitted.rows)}
+                )
+        return self.store.commit_files(self.ref, files, schema, mode, commit, partition_by, remove)
+
+    def for_table(self, asset: Asset) -> BuildContext:
+        """This build's context for a table it also writes (a child table): no gate, no
+        state."""
+        return dataclasses.replace(self, asset=asset, commit_extra={}, gate=None, admitted=[])
 
     def fault(self, point: str) -> None:
         """Kill this process at `point` when the test fault variable names it (crash tests)."""

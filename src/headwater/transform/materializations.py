@@ -41,8 +41,7 @@ def _overwrite(ctx: BuildContext, sql: str, operation: str) -> BuildResult:
         sql, ctx.store.new_file_dir(ctx.ref, ctx.run_id), ctx.asset.partition_by
     )
     ctx.fault("before_commit")
-    version = ctx.store.commit_files(
-        ctx.ref,
+    version = ctx.publish(
         written.files,
         written.schema,
         "overwrite",
@@ -113,8 +112,7 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     if not written.files:
         return BuildResult(rows=0, version=current.version, message="no new rows")
     ctx.fault("before_commit")
-    version = ctx.store.commit_files(
-        ctx.ref,
+    version = ctx.publish(
         written.files,
         schema,
         "append",

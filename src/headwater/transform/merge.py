@@ -127,8 +127,7 @@ def merge_changes(
             conform_to=schema,
         )
         ctx.fault("before_commit")
-        version = ctx.store.commit_files(
-            ctx.ref,
+        version = ctx.publish(
             written.files,
             schema,
             "append",

@@ -54,8 +54,7 @@ def build_snapshot(ctx: BuildContext) -> BuildResult:
             first, ctx.store.new_file_dir(ctx.ref, ctx.run_id), asset.partition_by
         )
         ctx.fault("before_commit")
-        version = ctx.store.commit_files(
-            ctx.ref,
+        version = ctx.publish(
             written.files,
             written.schema,
             "overwrite",

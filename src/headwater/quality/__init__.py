@@ -1,0 +1,1 @@
+"""Data quality: checks, contracts, write-audit-publish, metrics history and anomalies."""

@@ -1,0 +1,273 @@
+"""Checks of published tables without rebuilding them, profiles, and suggested checks.
+
+`run_checks` audits the current version of each selected asset with the same `Auditor` the
+publish gate uses and keeps every result in the catalog. `profile` measures every column;
+`suggest_checks` turns a profile into a starter list of checks in sidecar form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from headwater.catalog.quality import metric_history, record_audit
+from headwater.engine.sqltext import identifier, qualified
+from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
+from headwater.project.sql import TableReference
+from headwater.quality.audit import Auditor, AuditReport, AuditTarget
+from headwater.storage.base import TableRef, TableStore
+
+if TYPE_CHECKING:
+    from headwater.catalog.store import Catalog
+    from headwater.engine.base import EngineSession
+
+ACCEPTED_VALUES_MAX = 10
+"""A text column with at most this many distinct values gets an `accepted_values` check."""
+
+
+@dataclass
+class AssetChecks:
+    """The checks of one asset's published version."""
+
+    asset: str
+    version: int | None
+    report: AuditReport | None
+    skipped: str | None = None
+    """Why nothing was checked (no table yet)."""
+
+
+@dataclass
+class CheckRun:
+    """What `headwater test` found."""
+
+    run_id: str
+    assets: list[AssetChecks] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """True when an error-severity check failed (or could not run)."""
+        return any(a.report is not None and a.report.blocking for a in self.assets)
+
+
+class _Tables:
+    """Registers assets in one engine session on demand."""
+
+    def __init__(self, project: ProjectDefinition, store: TableStore) -> None:
+        from headwater.engine.duckdb import DuckDBEngine
+        from headwater.transform.compiler import Compiler
+        from headwater.transform.relations import Relations
+
+        config = project.config.engine
+        self.project = project
+        self.engine = DuckDBEngine(
+            threads=config.threads,
+            memory_limit=config.memory_limit,
+            file_search_path=project.root,
+        )
+        self.session: EngineSession = self.engine.session()
+        self.compiler = Compiler(project)
+        self.relations = Relations(project, store, self.compiler.compile)
+
+    def relation(self, asset: Asset) -> str:
+        """SQL naming the rows of `asset` (registering it first)."""
+        self.relations.ensure(self.session, asset.key)
+        if asset.materialized == "ephemeral":
+            return f"({self.compiler.compile(asset.key)})"
+        return qualified(TableRef(asset.namespace, asset.name))
+
+    def named(self, referrer: Asset) -> Callable[[str], str]:
+        """Resolve an asset name as `referrer` writes it to the SQL naming its rows."""
+
+        def resolve(name: str) -> str:
+            namespace, _, bare = name.rpartition(".")
+            key = AssetIndex(self.project.assets).resolve(
+                TableReference(namespace or None, bare, None), referrer.key, referrer.rel_path
+            )
+            return self.relation(self.project.assets[key])
+
+        return resolve
+
+    def close(self) -> None:
+        self.compiler.save()
+        self.engine.close()
+
+
+def run_checks(
+    project: ProjectDefinition,
+    store: TableStore,
+    catalog: Catalog,
+    keys: list[str],
+    selector: str | None,
+    on_asset: Callable[[AssetChecks], None] | None = None,
+) -> CheckRun:
+    """Audit the published version of each asset in `keys` that has checks; record results."""
+    record = catalog.start_run("test", selector, 1, False)
+    run = CheckRun(record.run_id)
+    tables = _Tables(project, store)
+    try:
+        for key in keys:
+            asset = project.assets[key]
+            if not asset.checks:
+                continue
+            outcome = _check_asset(asset, tables, store, catalog, record.run_id)
+            run.assets.append(outcome)
+            if on_asset is not None:
+                on_asset(outcome)
+    except BaseException as exc:
+        catalog.finish_run(record.run_id, "interrupted", repr(exc))
+        raise
+    finally:
+        tables.close()
+    catalog.finish_run(record.run_id, "failed" if run.failed else "success")
+    return run
+
+
+def _check_asset(
+    asset: Asset, tables: _Tables, store: TableStore, catalog: Catalog, run_id: str
+) -> AssetChecks:
+    ref = TableRef(asset.namespace, asset.name)
+    version: int | None = None
+    if asset.is_stored:
+        version = store.current_version(ref)
+        if version is None:
+            return AssetChecks(asset.key, None, None, "not built yet: run it first")
+    relation = tables.relation(asset)
+    schema = tables.session.schema(f"SELECT * FROM {relation}")
+    auditor = Auditor(
+        tables.session,
+        tables.named(asset),
+        lambda metric, column: metric_history(catalog, asset.key, metric, column),
+        metrics=asset.is_stored,
+    )
+    target = AuditTarget(relation, asset.key, schema, asset.key_columns)
+    report = auditor.audit(target, asset.checks, last_loaded=_last_built(catalog, asset.key))
+    record_audit(catalog, run_id, asset.key, version, asset.is_stored, report)
+    return AssetChecks(asset.key, version, report)
+
+
+def _last_built(catalog: Catalog, key: str) -> dt.datetime | None:
+    for result in catalog.asset_results(key, 50):
+        if result["status"] == "success" and result["finished_at"]:
+            return dt.datetime.fromisoformat(str(result["finished_at"]))
+    return None
+
+
+# -- profiles and suggestions ----------------------------------------------------------------
+
+
+@dataclass
+class ColumnProfile:
+    """Statistics of one column."""
+
+    name: str
+    type: str
+    nulls: int
+    distinct: int
+    min: Any = None
+    max: Any = None
+    mean: float | None = None
+    values: list[Any] | None = None
+    """Every distinct value, for low-cardinality columns."""
+
+
+@dataclass
+class TableProfile:
+    """Statistics of every column of a table."""
+
+    asset: str
+    rows: int
+    columns: list[ColumnProfile]
+
+
+def profile(project: ProjectDefinition, store: TableStore, asset: Asset) -> TableProfile:
+    """Measure every column of `asset`'s published version (exact distinct counts)."""
+    import pyarrow as pa
+
+    tables = _Tables(project, store)
+    try:
+        relation = tables.relation(asset)
+        session = tables.session
+        schema = session.schema(f"SELECT * FROM {relation}")
+        types = session.sql_types(schema)
+        parts = ["count(*) AS __rows"]
+        for position, column in enumerate(schema):
+            name = identifier(column.name)
+            parts.append(f"count(*) - count({name}) AS __n{position}")
+            if not pa.types.is_nested(column.type):
+                parts.append(f"count(DISTINCT {name}) AS __d{position}")
+                parts.append(f"min({name}) AS __lo{position}, max({name}) AS __hi{position}")
+            if _numeric(column.type):
+                parts.append(f"avg(CAST({name} AS DOUBLE)) AS __avg{position}")
+        row = session.query(f"SELECT {', '.join(parts)} FROM {relation}").to_pylist()[0]
+        columns = []
+        for position, column in enumerate(schema):
+            distinct = int(row.get(f"__d{position}") or 0)
+            values = None
+            if 0 < distinct <= ACCEPTED_VALUES_MAX and not pa.types.is_nested(column.type):
+                found = session.query(
+                    f"SELECT DISTINCT {identifier(column.name)} AS v FROM {relation} "
+                    f"WHERE {identifier(column.name)} IS NOT NULL ORDER BY 1"
+                )
+                values = found.column("v").to_pylist()
+            columns.append(
+                ColumnProfile(
+                    column.name,
+                    types[column.name],
+                    int(row[f"__n{position}"]),
+                    distinct,
+                    row.get(f"__lo{position}"),
+                    row.get(f"__hi{position}"),
+                    row.get(f"__avg{position}"),
+                    values,
+                )
+            )
+        return TableProfile(asset.key, int(row["__rows"]), columns)
+    finally:
+        tables.close()
+
+
+def suggest_checks(table: TableProfile) -> dict[str, Any]:
+    """A starter sidecar (`columns:` with types and checks) inferred from `table`."""
+    columns: list[dict[str, Any]] = []
+    for column in table.columns:
+        checks: list[Any] = []
+        if table.rows and column.nulls == 0:
+            checks.append("not_null")
+        if table.rows and column.distinct == table.rows and column.nulls == 0:
+            checks.append("unique")
+        text = column.type.upper().startswith(("VARCHAR", "TEXT", "STRING"))
+        if text and column.values is not None and column.distinct < table.rows:
+            checks.append({"accepted_values": {"values": column.values}})
+        elif (
+            column.min is not None
+            and column.max is not None
+            and not text
+            and column.type.upper() != "BOOLEAN"
+        ):
+            checks.append({"range": {"min": _plain(column.min), "max": _plain(column.max)}})
+        entry: dict[str, Any] = {"name": column.name, "type": column.type}
+        if checks:
+            entry["checks"] = checks
+        columns.append(entry)
+    return {"columns": columns, "checks": [{"row_count": {"min": 1}}] if table.rows else []}
+
+
+def _numeric(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A YAML-friendly scalar (dates as ISO text, decimals as floats)."""
+    import decimal
+
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
