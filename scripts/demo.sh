@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up and run the bundled e-commerce example end to end: build day 1, show a
 # mart, load day 2 (new orders, changed and deleted customers), build again incrementally,
-# and show the SCD2 history and time travel that result.
+# and show the SCD2 history and time travel that result; then a broken day-3 export that the
+# checks keep out of every table, and the clean export that replaces it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -29,4 +30,15 @@ headwater query "select count(*) as rows_at_version_0 from marts.fact_sales" --a
 headwater query "select count(*) as rows_now from marts.fact_sales"
 echo; echo "== Nothing changed: the next run is a no-op"
 headwater run
+
+echo; echo "== Day 3 arrives broken: a NULL key, a duplicate line, an orphan line, a negative quantity"
+python generate.py --day 3 --broken | grep "broken on purpose"
+headwater run || echo "(the run failed on purpose: the checks stopped the broken export)"
+echo; echo "== Nothing downstream saw it: fact_sales is still at its last good version"
+headwater query "select count(*) as rows_in_fact_sales from marts.fact_sales"
+headwater query "select order_id, line_number, quantity from raw.order_items__failed where quantity < 0 or order_id is null or order_id = 999999"
+echo; echo "== The export is fixed: day 3 again, clean"
+python generate.py --day 3 >/dev/null
+headwater run
+headwater test --select marts.daily_revenue
 echo; echo "The project is in $demo — try 'cd $demo && headwater dag'."

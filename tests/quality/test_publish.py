@@ -241,3 +241,30 @@ def test_profile_and_suggest_checks(make_project: ProjectFactory) -> None:
     assert project.run(force=True).status == "success"  # the suggestion holds on the data
     again = run_cli(["suggest-checks", "raw.o", "--output", str(out)], project.root)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_checks_on_a_source_table_gate_its_load(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                "kind: files\ntables:\n  orders:\n    path: data/*.csv\n    checks:\n"
+                "      - {not_null: {column: customer, on_fail: quarantine}}\n"
+                "      - {range: {column: amount, min: 0}}\n"
+            ),
+            "data/1.csv": "id,customer,amount\n1,ann,5\n2,,7\n3,bo,9\n",
+        }
+    )
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "success", outcome.message
+    assert outcome.rows == 2 and "1 rows quarantined by checks" in (outcome.message or "")
+    assert [r["location"] for r in project.quarantine("shop.orders").to_pylist()] == [
+        "check not_null_customer"
+    ]
+    write_files(project.root, {"data/2.csv": "id,customer,amount\n4,cy,-1\n"})
+    blocked = project.run().outcome("shop.orders")
+    assert blocked.status == "failed" and "range_amount" in (blocked.message or "")
+    assert project.query("select count(*) as n from shop.orders").to_pylist() == [{"n": 2}]
+    # the load did not advance: once the file is fixed, its rows arrive
+    write_files(project.root, {"data/2.csv": "id,customer,amount\n4,cy,1\n"})
+    assert project.run().outcome("shop.orders").status == "success"
+    assert project.query("select count(*) as n from shop.orders").to_pylist() == [{"n": 3}]

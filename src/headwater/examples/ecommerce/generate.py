@@ -499,6 +499,25 @@ def _ids(values: list[int]) -> str:
     return ", ".join(map(str, values))
 
 
+BROKEN_LINES = (
+    # (what is wrong, the order line as CSV)
+    ("an order line with no order", ",1,5,1,9.99,0.00"),
+    ("the same order line twice", "{order},1,5,1,9.99,0.00"),
+    ("a line of an order that does not exist", "999999,1,5,1,9.99,0.00"),
+    ("a negative quantity", "{order},9,5,-3,9.99,0.00"),
+)
+
+
+def break_export(out: Path) -> list[str]:
+    """Spoil the order lines in `out` the way a bad export would; return what was done."""
+    path = out / "order_items.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first_order = lines[1].split(",", 1)[0]
+    extra = [line.format(order=first_order) for _, line in BROKEN_LINES]
+    path.write_text("\n".join([*lines, *extra]) + "\n", encoding="utf-8")
+    return [what for what, _ in BROKEN_LINES]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -510,12 +529,21 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).resolve().parent / "seeds",
         help="folder to write the CSV files into (default: seeds/ next to this script)",
     )
+    parser.add_argument(
+        "--broken",
+        action="store_true",
+        help="spoil the export on purpose (a NULL key, a duplicate line, an orphan line, a "
+        "negative quantity), to see the checks stop it",
+    )
     args = parser.parse_args(argv)
     if args.day < 1:
         parser.error("--day must be 1 or more")
     shop = build(args.day)
     counts = shop.write(args.out)
     print(f"day {args.day}: export taken at {_ts(shop.cutoff())}, written to {args.out}")
+    if args.broken:
+        for what in break_export(args.out):
+            print(f"  broken on purpose: {what}")
     for name, count in counts.items():
         print(f"  {name + '.csv':<16} {count:>6} rows")
     if args.day > 1:
