@@ -12,10 +12,16 @@ the rows.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from headwater.engine.sqltext import literal
 from headwater.errors import ConfigError, Location, SourceError
@@ -28,8 +34,9 @@ from headwater.project.sources import SourceConfig, SourceTable
 if TYPE_CHECKING:
     import psycopg
 
+T = TypeVar("T")
 FETCH_ROWS = 10_000
-COPY_CHUNK = 1 << 20
+PIPE_POLL_SECONDS = 0.005
 # PostgreSQL type OIDs -> DuckDB types for the CSV the COPY writes.
 PG_TYPES = {
     16: "BOOLEAN",
@@ -129,15 +136,18 @@ class DatabaseExtractor(Extractor):
                     cursor.execute(query + " LIMIT 0")
                     described = cursor.description or []
                     types = {d.name: _duckdb_type(d) for d in described}
-                    request.scratch_dir.mkdir(parents=True, exist_ok=True)
-                    path = request.scratch_dir / "copy.csv"
                     copy = f"COPY ({query}) TO STDOUT (FORMAT csv, NULL '\\N')"
-                    with open(path, "wb") as out, cursor.copy(copy) as stream:
-                        for chunk in stream:
-                            out.write(chunk)
+
+                    def produce(out: BinaryIO) -> None:
+                        with cursor.copy(copy) as stream:
+                            for chunk in stream:
+                                out.write(chunk)
+
+                    return through_pipe(
+                        request.scratch_dir, produce, lambda path: _read_copy(request, path, types)
+                    )
             except psycopg.Error as exc:
                 raise _pg_error(spec, exc) from None
-        return _read_copy(request, path, types)
 
     # -- anything SQLAlchemy reaches --------------------------------------------------------
 
@@ -254,15 +264,72 @@ def _listing_error(name: str, exc: Exception, transient: bool) -> SourceError:
     )
 
 
+def through_pipe(
+    folder: Path, produce: Callable[[BinaryIO], None], consume: Callable[[Path], T]
+) -> T:
+    """Stream what `produce` writes into `consume`, which reads it from a path: a named pipe,
+    so that both run at once (PostgreSQL makes rows while DuckDB parses and writes them) and no
+    copy of the data lands on disk. A failure on either side ends the other and is raised."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"copy-{uuid.uuid4().hex[:12]}.csv"
+    if not hasattr(os, "mkfifo"):  # no named pipes: a file, written then read
+        with open(path, "wb") as out:
+            produce(out)
+        return consume(path)
+    os.mkfifo(path)
+    outcome: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            outcome["value"] = consume(path)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    reader = threading.Thread(target=read, name="hw-copy-reader", daemon=True)
+    reader.start()
+    try:
+        descriptor = _open_writer(path, reader)
+        if descriptor is not None:
+            # the reader stopping early breaks the pipe; its own error is raised below
+            with contextlib.suppress(BrokenPipeError), os.fdopen(descriptor, "wb") as out:
+                produce(out)
+    finally:
+        reader.join()
+        path.unlink(missing_ok=True)
+    if "error" in outcome:
+        raise outcome["error"]
+    result: T = outcome["value"]
+    return result
+
+
+def _open_writer(path: Path, reader: threading.Thread) -> int | None:
+    """Open the pipe for writing once the reader has opened it (None if the reader ended
+    first); opening a pipe blocks until both ends are open, so it is tried without blocking."""
+    while True:
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            if not reader.is_alive():
+                return None
+            time.sleep(PIPE_POLL_SECONDS)
+            continue
+        os.set_blocking(descriptor, True)
+        return descriptor
+
+
 def _read_copy(request: ExtractRequest, path: Path, types: dict[str, str]) -> Extracted:
-    """Parse the COPY output with the reported types into staged Parquet."""
+    """Parse the COPY output with the reported types into staged Parquet (in a folder of its
+    own, removed again if the COPY does not complete)."""
     columns = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in types.items()) + "}"
     scan = (
         f"SELECT * FROM read_csv({literal(str(path))}, columns = {columns}, header = false, "
         "delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', auto_detect = false, "
         "max_line_size = 100000000)"
     )
-    written = request.session.copy_parquet(scan, request.stage_dir / "copy")
+    directory = request.stage_dir / f"copy-{uuid.uuid4().hex[:8]}"
+    written = request.session.copy_parquet(scan, directory)
     return Extracted(written.files, written.schema, written.rows)
 
 
