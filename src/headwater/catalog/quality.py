@@ -59,15 +59,9 @@ def record_audit(
                     for r in report.results
                 ],
             )
-        if not published or not report.metrics:
-            return
-        seen = tx.execute(
-            "SELECT 1 AS x FROM hw_metrics WHERE asset = :asset AND delta_version = :version "
-            "LIMIT 1",
-            {"asset": asset, "version": version},
-        )
-        if seen and version is not None:
-            return
+    if not published or not report.metrics or has_metrics(catalog, asset, version):
+        return
+    with catalog.db.transaction() as tx:
         tx.execute_many(
             "INSERT INTO hw_metrics (run_id, asset, metric, column_name, value, text_value, "
             "delta_version, recorded_at) VALUES (:run_id, :asset, :metric, :column, :value, "
@@ -86,6 +80,19 @@ def record_audit(
                 for m in report.metrics
             ],
         )
+
+
+def has_metrics(catalog: Catalog, asset: str, version: int | None) -> bool:
+    """Whether metrics of `asset` at `version` are recorded already."""
+    if version is None:
+        return False
+    with catalog.db.transaction(write=False) as tx:
+        rows = tx.execute(
+            "SELECT 1 AS x FROM hw_metrics WHERE asset = :asset AND delta_version = :version "
+            "LIMIT 1",
+            {"asset": asset, "version": version},
+        )
+    return bool(rows)
 
 
 def metric_history(

@@ -85,7 +85,7 @@ def _print_asset(outcome: AssetChecks, show_sql: bool) -> None:
         click.echo(line)
         if result.status in ("fail", "warn", "error"):
             for row in result.sample:
-                click.echo("        " + ", ".join(f"{k}={v!r}" for k, v in row.items()))
+                click.echo("        " + ", ".join(f"{k}={_value(v)}" for k, v in row.items()))
             if result.sql and (show_sql or result.status != "pass"):
                 click.echo(f"        sql: {result.sql}")
 
@@ -192,6 +192,16 @@ def suggest_checks(ctx: click.Context, table: str, output: Path | None) -> None:
         raise UsageError(f"{output} exists", hint="choose another file or remove it first")
     output.write_text(text, encoding="utf-8")
     click.echo(f"Wrote {output}")
+
+
+def _value(value: Any) -> str:
+    """A sampled value as a reader writes it: text quoted, NULL as NULL, numbers and dates
+    plain."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
 
 
 def _short(value: Any) -> str:

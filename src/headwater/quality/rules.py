@@ -3,9 +3,8 @@
 Row checks (`not_null`, `accepted_values`, `range`, `regex`, `expression`) become one boolean
 per row that is TRUE exactly for failing rows (never NULL), so every one of them is a single
 `count(*) FILTER (WHERE ...)` in the audit's one aggregate pass, a WHERE for sampling and a
-split for quarantine. `unique` is counted in that pass too (rows minus distinct keys) and only
-looked at more closely when it fails. `relationships` is an anti-join, and `sql` checks are
-their own queries.
+split for quarantine. `unique` is a GROUP BY of its own, `relationships` an anti-join, and `sql`
+checks are their own queries.
 """
 
 from __future__ import annotations
@@ -71,13 +70,14 @@ def duplicate_rows_sql(check: Unique, relation: str) -> str:
     )
 
 
-def distinct_shortfall(check: Unique) -> str:
-    """Aggregate: rows minus distinct keys (0 exactly when the key is unique)."""
-    if len(check.key) == 1:
-        column = identifier(check.key[0])
-        return f"(count({column}) - count(DISTINCT {column}))"
-    struct = ", ".join(f"{identifier(c)}" for c in check.key)
-    return f"(count(*) - count(DISTINCT ({struct})))"
+def duplicate_count_sql(check: Unique, relation: str) -> str:
+    """One row `n`: how many rows share their key with another row."""
+    key = column_list(check.key)
+    where = f" WHERE {key} IS NOT NULL" if len(check.key) == 1 else ""
+    return (
+        f"SELECT coalesce(sum(n), 0) AS n FROM (SELECT count(*) AS n FROM {relation}{where} "
+        f"GROUP BY {key} HAVING count(*) > 1)"
+    )
 
 
 def relationship_orphans_sql(check: Relationships, relation: str, parent: str) -> str:

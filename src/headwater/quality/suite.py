@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.catalog.quality import metric_history, record_audit
+from headwater.catalog.quality import has_metrics, metric_history, record_audit
 from headwater.engine.sqltext import identifier, qualified
 from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
 from headwater.project.sql import TableReference
@@ -135,11 +135,17 @@ def _check_asset(
             return AssetChecks(asset.key, None, None, "not built yet: run it first")
     relation = tables.relation(asset)
     schema = tables.session.schema(f"SELECT * FROM {relation}")
+    # a version's metrics are recorded once: measuring them again would be thrown away
+    metrics = (
+        tables.project.config.quality.metrics
+        and asset.is_stored
+        and not has_metrics(catalog, asset.key, version)
+    )
     auditor = Auditor(
         tables.session,
         tables.named(asset),
         lambda metric, column: metric_history(catalog, asset.key, metric, column),
-        metrics=asset.is_stored,
+        metrics=metrics,
     )
     target = AuditTarget(relation, asset.key, schema, asset.key_columns)
     report = auditor.audit(target, asset.checks, last_loaded=_last_built(catalog, asset.key))
