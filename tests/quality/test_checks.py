@@ -268,3 +268,38 @@ def test_checks_on_a_model_block_it_and_skip_downstream_keeping_the_old_version(
     assert DeltaTable(str(project.definition.warehouse / "core" / "paid")).version() == 0
     result = run_cli(["run"], project.root)
     assert result.returncode == 1 and "range_amount" in result.stdout + result.stderr
+
+
+def test_checks_on_a_view_run_when_it_builds(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/orders.csv": seed([*GOOD, "4,-1,open,d@x.org,2024-01-01,2024-01-02,{now}"]),
+            "models/staging/v.sql": "select id, amount from raw.orders",
+            "models/staging/v.yml": (
+                "materialized: view\ncolumns:\n  - name: amount\n    checks: [{range: {min: 0}}]\n"
+            ),
+            "models/marts/m.sql": "select count(*) as n from staging.v",
+        }
+    )
+    summary = project.run()
+    assert summary.outcome("staging.v").status == "failed"
+    assert "range_amount: 1 failing rows" in (summary.outcome("staging.v").message or "")
+    assert summary.outcome("marts.m").status == "skipped"
+    assert verdicts(project, "staging.v")["range_amount"]["failing"] == 1
+
+
+def test_a_relationship_to_an_unknown_asset_is_a_config_error(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "seeds/orders.csv": seed(GOOD),
+            "seeds/orders.yml": (
+                "checks:\n  - {relationships: {column: id, to: nowhere, field: x}}\n"
+            ),
+        }
+    )
+    result = run_cli(["dag"], project.root)
+    assert result.returncode == 2
+    assert "check relationships_id of raw.orders refers to unknown asset 'nowhere'" in result.stderr
+    assert "seeds/orders.yml" in result.stderr

@@ -116,6 +116,24 @@ class QualityGate:
             )
         return Admitted(files, rows, quarantined, report)
 
+    def inspect(self, ctx: BuildContext, relation: str) -> Admitted:
+        """Audit a view's rows (nothing is stored, so nothing is set aside or measured)."""
+        schema = ctx.session.schema(f"SELECT * FROM {relation}")
+        target = AuditTarget(relation, ctx.asset.key, schema, self.key_columns)
+        report = Auditor(ctx.session, self.parent, self.history, metrics=False).audit(
+            target, self.checks
+        )
+        if report.blocking:
+            failed = "; ".join(f"{r.name}: {r.message}" for r in report.blocking)
+            raise ChecksFailedError(
+                f"{ctx.asset.key} failed {len(report.blocking)} of {len(report.results)} checks "
+                f"({failed})",
+                Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
+                f"models reading it are skipped; see 'headwater checks history {ctx.asset.key}'",
+                report,
+            )
+        return Admitted([], None, 0, report)
+
     # -- the version under audit -----------------------------------------------------------
 
     def _pending(

@@ -57,6 +57,10 @@ class PublishGate(Protocol):
         """Audit the version `files` would make and return what to commit; raise a
         `HeadwaterError` (having set the files aside) when it must not be published."""
 
+    def inspect(self, ctx: BuildContext, relation: str) -> Admitted:
+        """Audit rows that are not committed but computed on read (a view); raise a
+        `HeadwaterError` when they fail."""
+
 
 @dataclass
 class BuildContext:

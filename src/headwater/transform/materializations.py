@@ -65,6 +65,8 @@ def build_view(ctx: BuildContext) -> BuildResult:
     ctx.relations.ensure_inputs(ctx.session, ctx.asset.key)
     ctx.session.register_view(ctx.ref, sql)
     ctx.session.query(f"SELECT * FROM {qualified(ctx.ref)} LIMIT 0")
+    if ctx.gate is not None:
+        ctx.admitted.append(ctx.gate.inspect(ctx, qualified(ctx.ref)))
     return BuildResult(state={"sql": sql})
 
 
