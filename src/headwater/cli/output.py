@@ -85,6 +85,15 @@ def print_arrow(table: Any, fmt: str) -> None:
     print_table(table.column_names, [tuple(r.values()) for r in table.to_pylist()])
 
 
+def _worth_showing(outcome: AssetOutcome) -> bool:
+    """A success whose message says what a reader should know: what a load brought (rows
+    loaded and quarantined), or checks that warned."""
+    message = outcome.message or ""
+    return outcome.status == "success" and (
+        outcome.materialization == "ingest" or "quarantined" in message or "warn " in message
+    )
+
+
 class RunReporter:
     """Shows a run's progress: a rich progress bar on a terminal, a line per asset otherwise."""
 
@@ -150,7 +159,9 @@ class RunReporter:
             parts.append(f"v{outcome.version}")
         if outcome.status in ("success", "failed"):
             parts.append(f"{outcome.duration_s:.2f}s")
-        if outcome.status in ("failed", "skipped") and outcome.message:
+        if outcome.message and (
+            outcome.status in ("failed", "skipped") or _worth_showing(outcome)
+        ):
             parts.append("\n      " + outcome.message.replace("\n", "\n      "))
         text = " ".join(parts)
         if self._progress is not None:
