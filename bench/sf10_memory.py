@@ -8,7 +8,7 @@ Two models, each run as its own `headwater run` under `/usr/bin/time -v`:
 The issue's target is a peak RSS under 3 GiB. The project sets `engine.memory_limit` so DuckDB
 spills instead of growing; the figure reported is the whole process's peak.
 
-    .venv/bin/python bench/tpch_data.py --scale 10 --tables lineitem   # or tpchgen-cli directly
+    .venv/bin/tpchgen-cli parquet -s 10 --tables=lineitem --output-dir=bench/.data/tpch-sf10/parquet
     .venv/bin/python bench/sf10_memory.py
 """
 
