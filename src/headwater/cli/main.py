@@ -7,6 +7,7 @@ traceback only under `--debug`. Heavy libraries are imported inside commands, so
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import Any
@@ -34,6 +35,12 @@ class HeadwaterGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # the reader of our output went away (`headwater runs | head`): stop quietly, as
+            # Python's documentation advises, so the exit does not fail flushing stdout again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:
             if debug:
                 traceback.print_exc()

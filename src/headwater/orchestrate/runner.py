@@ -319,6 +319,10 @@ class Runner:
         with self._lock:
             if self._engine is not None:
                 return
+            # what every build needs, loaded once at engine start rather than inside the
+            # first asset's time: the publish gate, and the Parquet footer reader of commits
+            import headwater.quality.gate
+            import headwater.storage.parquet_stats  # noqa: F401
             from headwater.engine.duckdb import DuckDBEngine
             from headwater.transform.compiler import Compiler
             from headwater.transform.relations import Relations
