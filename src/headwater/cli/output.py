@@ -159,9 +159,7 @@ class RunReporter:
             parts.append(f"v{outcome.version}")
         if outcome.status in ("success", "failed"):
             parts.append(f"{outcome.duration_s:.2f}s")
-        if outcome.message and (
-            outcome.status in ("failed", "skipped") or _worth_showing(outcome)
-        ):
+        if outcome.message and (outcome.status in ("failed", "skipped") or _worth_showing(outcome)):
             parts.append("\n      " + outcome.message.replace("\n", "\n      "))
         text = " ".join(parts)
         if self._progress is not None:
