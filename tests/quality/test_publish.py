@@ -268,3 +268,16 @@ def test_checks_on_a_source_table_gate_its_load(make_project: ProjectFactory) ->
     write_files(project.root, {"data/2.csv": "id,customer,amount\n4,cy,1\n"})
     assert project.run().outcome("shop.orders").status == "success"
     assert project.query("select count(*) as n from shop.orders").to_pylist() == [{"n": 3}]
+
+
+def test_a_schema_change_is_reported_as_an_anomaly(make_project: ProjectFactory) -> None:
+    project = make_project({"models/core/m.sql": "select 1 as id, 'a' as name"})
+    assert project.run().status == "success"
+    write_files(project.root, {"models/core/m.sql": "select 1::bigint as id, 2 as score"})
+    project.reload()
+    outcome = project.run().outcome("core.m")
+    assert outcome.status == "success"
+    expected = "schema changed: added score; removed name; changed type of id int32 -> int64"
+    assert expected in (outcome.message or "")
+    (latest,) = project.check_history("core.m", 1)
+    assert latest["check_name"] == "schema_change" and latest["status"] == "warn"

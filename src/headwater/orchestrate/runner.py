@@ -424,7 +424,7 @@ class Runner:
         metrics = self.project.config.quality.metrics and asset.is_stored
         if not asset.checks and asset.contract is None and not metrics:
             return None
-        from headwater.catalog.quality import metric_history
+        from headwater.catalog.quality import last_schema, metric_history
         from headwater.quality.gate import QualityGate
 
         return QualityGate(
@@ -434,6 +434,7 @@ class Runner:
             history=lambda metric, column: metric_history(self.catalog, asset.key, metric, column),
             key_columns=asset.key_columns,
             metrics=metrics,
+            previous_schema=lambda: last_schema(self.catalog, asset.key),
         )
 
     def _relation_of(self, session: Any, asset: Asset, name: str) -> str:

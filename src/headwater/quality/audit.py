@@ -155,9 +155,11 @@ class Auditor:
         checks: list[Check],
         last_loaded: dt.datetime | None = None,
         skip: set[str] | None = None,
+        previous_schema: str | None = None,
     ) -> AuditReport:
         """Run `checks` (and collect metrics) over `target`; `skip` names checks already
-        settled (quarantined). Never raises for a check's own failure."""
+        settled (quarantined). With metrics, a schema unlike `previous_schema` (the last one
+        recorded) is reported as an anomaly. Never raises for a check's own failure."""
         skip = skip or set()
         active = [c for c in checks if c.label not in skip]
         parents: dict[int, str] = {}
@@ -176,6 +178,11 @@ class Auditor:
             report.results.append(result)
         if self.with_metrics:
             report.metrics = readers(values)
+            change = schema_change(previous_schema, target.schema)
+            if change:
+                report.results.append(
+                    CheckResult("schema_change", "anomaly", None, "warn", WARN, message=change)
+                )
         report.results.extend(_result(c, QUARANTINED) for c in checks if c.label in skip)
         return report
 
@@ -445,6 +452,32 @@ def _failed(check: Check, **fields: Any) -> CheckResult:
 def schema_text(schema: pa.Schema) -> str:
     """The schema as JSON text (`[["id", "int64"], ...]`), whose hash tells a change."""
     return json.dumps([[f.name, str(f.type)] for f in schema])
+
+
+def schema_change(previous: str | None, schema: pa.Schema) -> str | None:
+    """What changed since the schema `previous` (as `schema_text` wrote it), or None."""
+    if previous is None:
+        return None
+    try:
+        before = {str(name): str(kind) for name, kind in json.loads(previous)}
+    except (ValueError, TypeError):
+        return None
+    after = {f.name: str(f.type) for f in schema}
+    if before == after:
+        return None
+    parts = []
+    added = [n for n in after if n not in before]
+    removed = [n for n in before if n not in after]
+    retyped = [
+        f"{n} {before[n]} -> {after[n]}" for n in after if n in before and before[n] != after[n]
+    ]
+    if added:
+        parts.append(f"added {', '.join(added)}")
+    if removed:
+        parts.append(f"removed {', '.join(removed)}")
+    if retyped:
+        parts.append(f"changed type of {', '.join(retyped)}")
+    return "schema changed: " + "; ".join(parts)
 
 
 def schema_hash(schema: pa.Schema) -> str:

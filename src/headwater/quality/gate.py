@@ -64,6 +64,8 @@ class QualityGate:
     history: History
     key_columns: list[str] = field(default_factory=list)
     metrics: bool = True
+    previous_schema: Callable[[], str | None] = lambda: None
+    """The schema last recorded for the asset (a change is reported as an anomaly)."""
 
     def admit(
         self,
@@ -102,7 +104,12 @@ class QualityGate:
             files, rows, quarantined = self._quarantine(ctx, files, schema, partition_by, held)
         target = self._pending(ctx, files, schema, mode, remove, partition_by)
         auditor = Auditor(ctx.session, self.parent, self.history, metrics=self.metrics)
-        report = auditor.audit(target, checks, skip={c.label for c in held})
+        report = auditor.audit(
+            target,
+            checks,
+            skip={c.label for c in held},
+            previous_schema=self.previous_schema() if self.metrics else None,
+        )
         if report.blocking:
             self._set_aside(ctx, files, schema, partition_by)
             failed = "; ".join(f"{r.name}: {r.message}" for r in report.blocking)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.catalog.quality import has_metrics, metric_history, record_audit
+from headwater.catalog.quality import has_metrics, last_schema, metric_history, record_audit
 from headwater.engine.sqltext import identifier, qualified
 from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
 from headwater.project.sql import TableReference
@@ -148,7 +148,12 @@ def _check_asset(
         metrics=metrics,
     )
     target = AuditTarget(relation, asset.key, schema, asset.key_columns)
-    report = auditor.audit(target, asset.checks, last_loaded=_last_built(catalog, asset.key))
+    report = auditor.audit(
+        target,
+        asset.checks,
+        last_loaded=_last_built(catalog, asset.key),
+        previous_schema=last_schema(catalog, asset.key) if metrics else None,
+    )
     record_audit(catalog, run_id, asset.key, version, asset.is_stored, report)
     return AssetChecks(asset.key, version, report)
 
