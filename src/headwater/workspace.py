@@ -248,8 +248,10 @@ class Project:
         force: bool = False,
         threads: int | None = None,
         on_event: EventHandler | None = None,
+        fail_fast: bool = False,
     ) -> RunSummary:
-        """Build the selected assets (all by default) and return the run's summary."""
+        """Build the selected assets (all by default) and return the run's summary; with
+        `fail_fast`, nothing new starts after the first failure."""
         from headwater.orchestrate.runner import Runner
         from headwater.orchestrate.selectors import Selector
 
@@ -264,6 +266,7 @@ class Project:
             full_refresh=full_refresh,
             force=force,
             on_event=on_event,
+            fail_fast=fail_fast,
         )
         text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
         return runner.run(chosen, text or None)
@@ -524,9 +527,16 @@ class Project:
 
     # -- history of runs -------------------------------------------------------------------
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Recent runs, newest first."""
-        return self.catalog.runs(limit)
+    def runs(self, limit: int = 20, failed: bool = False) -> list[dict[str, Any]]:
+        """Recent runs, newest first (only failed ones with `failed`)."""
+        return self.catalog.runs(limit, "failed" if failed else None)
+
+    def run_attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every attempt of every asset of run `run_id` (a unique prefix is enough)."""
+        run = self.catalog.run(run_id)
+        if run is None:
+            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
+        return self.catalog.attempts(run["run_id"])
 
     def run_results(self, run_id: str) -> list[dict[str, Any]]:
         """Every asset result of run `run_id` (a unique prefix is enough)."""

@@ -157,7 +157,7 @@ def test_an_unreachable_server_is_retried_and_the_password_never_shows(
         {
             "sources/pg.yml": (
                 "kind: sql\nurl: postgresql://postgres:${PG_PASSWORD}@127.0.0.1:9/x\n"
-                "timeout: 2\nretries:\n  attempts: 2\n  backoff: 0.01\n"
+                "request_timeout: 2\nretries:\n  attempts: 2\n  backoff: 0.01\n"
                 "tables:\n  orders: {}\n"
             )
         }
@@ -303,7 +303,7 @@ def test_include_on_sqlite_and_an_unreachable_database_is_a_clear_error(
         {
             "sources/lost.yml": (
                 "kind: sql\nurl: postgresql://nobody@127.0.0.1:1/none\ninclude: '*'\n"
-                "retries: {attempts: 1}\ntimeout: 1\n"
+                "retries: {attempts: 1}\nrequest_timeout: 1\n"
             )
         },
         folder="broken",

@@ -117,6 +117,29 @@ MIGRATIONS: list[Migration] = [
             "ON hw_metrics (asset, metric, column_name, id)",
         ),
     ),
+    Migration(
+        3,
+        "attempts of asset builds, with their logs; run heartbeats and resumes",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_asset_attempts (
+                id {auto_id},
+                result_id BIGINT NOT NULL,
+                run_id VARCHAR(40) NOT NULL,
+                asset VARCHAR(300) NOT NULL,
+                attempt INTEGER NOT NULL,
+                status VARCHAR(20) NOT NULL,
+                started_at VARCHAR(32) NOT NULL,
+                finished_at VARCHAR(32),
+                duration_s DOUBLE PRECISION,
+                error TEXT,
+                logs TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_asset_attempts_run ON hw_asset_attempts (run_id)",
+            "ALTER TABLE hw_runs ADD COLUMN heartbeat_at VARCHAR(32)",
+            "ALTER TABLE hw_runs ADD COLUMN resumed_from VARCHAR(40)",
+            "ALTER TABLE hw_asset_results ADD COLUMN attempts INTEGER",
+        ),
+    ),
 ]
 
 

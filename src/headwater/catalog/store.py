@@ -46,11 +46,11 @@ class AssetState:
 
 _RESULT_COLUMNS = (
     "id, run_id, asset, status, materialization, rows_written, delta_version, duration_s, "
-    "started_at, finished_at, fingerprint, message"
+    "started_at, finished_at, fingerprint, message, attempts"
 )
 _RUN_COLUMNS = (
     "seq, run_id, command, selector, status, started_at, finished_at, pid, hostname, threads, "
-    "full_refresh, error"
+    "full_refresh, error, heartbeat_at, resumed_from"
 )
 
 
@@ -112,18 +112,20 @@ class Catalog:
                 f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = 'running' ORDER BY seq"
             )
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The most recent runs, newest first, with counts of asset results by status."""
+    def runs(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
+        """The most recent runs (with `status` only, when given), newest first, with counts of
+        asset results by status."""
+        where = "WHERE status = :status " if status else ""
         with self.db.transaction(write=False) as tx:
             rows = tx.execute(
-                f"SELECT {_RUN_COLUMNS} FROM hw_runs ORDER BY seq DESC LIMIT :limit",
-                {"limit": limit},
+                f"SELECT {_RUN_COLUMNS} FROM hw_runs {where}ORDER BY seq DESC LIMIT :limit",
+                {"limit": limit, "status": status},
             )
             counts = tx.execute(
                 "SELECT run_id, status, count(*) AS n FROM hw_asset_results WHERE run_id IN "
-                "(SELECT run_id FROM hw_runs ORDER BY seq DESC LIMIT :limit) "
+                f"(SELECT run_id FROM hw_runs {where}ORDER BY seq DESC LIMIT :limit) "
                 "GROUP BY run_id, status",
-                {"limit": limit},
+                {"limit": limit, "status": status},
             )
         by_run: dict[str, dict[str, int]] = {}
         for count in counts:
@@ -172,13 +174,14 @@ class Catalog:
         version: int | None = None,
         duration_s: float | None = None,
         message: str | None = None,
+        attempts: int | None = None,
     ) -> None:
-        """Record how an asset's build ended."""
+        """Record how an asset's build ended (after how many attempts)."""
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE hw_asset_results SET status = :status, rows_written = :rows, "
                 "delta_version = :version, duration_s = :duration_s, finished_at = :finished_at, "
-                "message = :message WHERE id = :id",
+                "message = :message, attempts = :attempts WHERE id = :id",
                 {
                     "status": status,
                     "rows": rows,
@@ -186,8 +189,59 @@ class Catalog:
                     "duration_s": duration_s,
                     "finished_at": now_iso(),
                     "message": message,
+                    "attempts": attempts,
                     "id": result_id,
                 },
+            )
+
+    def record_attempt(
+        self,
+        result_id: int,
+        run_id: str,
+        asset: str,
+        attempt: int,
+        status: str,
+        started_at: str,
+        duration_s: float,
+        error: str | None = None,
+        logs: str | None = None,
+    ) -> None:
+        """Keep one attempt of an asset's build: how it ended, its error and its log lines."""
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO hw_asset_attempts (result_id, run_id, asset, attempt, status, "
+                "started_at, finished_at, duration_s, error, logs) VALUES (:result_id, "
+                ":run_id, :asset, :attempt, :status, :started_at, :finished_at, :duration_s, "
+                ":error, :logs)",
+                {
+                    "result_id": result_id,
+                    "run_id": run_id,
+                    "asset": asset,
+                    "attempt": attempt,
+                    "status": status,
+                    "started_at": started_at,
+                    "finished_at": now_iso(),
+                    "duration_s": duration_s,
+                    "error": error,
+                    "logs": logs,
+                },
+            )
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every attempt of every asset of one run, in the order they started."""
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(
+                "SELECT result_id, asset, attempt, status, started_at, finished_at, duration_s, "
+                "error, logs FROM hw_asset_attempts WHERE run_id = :run_id ORDER BY id",
+                {"run_id": run_id},
+            )
+
+    def heartbeat(self, run_id: str) -> None:
+        """Note that the process running `run_id` is alive."""
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE hw_runs SET heartbeat_at = :now WHERE run_id = :run_id",
+                {"now": now_iso(), "run_id": run_id},
             )
 
     def record_assets(self, run_id: str, results: list[dict[str, Any]]) -> None:

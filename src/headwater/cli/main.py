@@ -90,6 +90,7 @@ def init(name: str, example: str | None) -> None:
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
 @click.option("--force", is_flag=True, help="Rebuild even assets that are up to date.")
 @click.option("--threads", type=click.IntRange(1, 256), help="Models to build at once.")
+@click.option("--fail-fast", is_flag=True, help="Start nothing new after the first failure.")
 @JSON
 @click.pass_context
 def run(
@@ -99,6 +100,7 @@ def run(
     full_refresh: bool,
     force: bool,
     threads: int | None,
+    fail_fast: bool,
     as_json: bool,
 ) -> None:
     """Build the selected seeds and models (all by default)."""
@@ -117,6 +119,7 @@ def run(
         force=force,
         threads=threads,
         on_event=reporter,
+        fail_fast=fail_fast,
     )
     reporter.finish(summary)
     if as_json:
@@ -372,15 +375,16 @@ def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool) -> None
 
 @main.group(invoke_without_command=True)
 @click.option("--limit", type=int, default=20, help="How many runs to show.")
+@click.option("--failed", is_flag=True, help="Only runs that failed.")
 @JSON
 @click.pass_context
-def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
+def runs(ctx: click.Context, limit: int, failed: bool, as_json: bool) -> None:
     """List recent runs (or 'runs show RUN_ID' for one run's assets)."""
     if ctx.invoked_subcommand is not None:
         return
     from headwater.cli.output import emit_json, print_table
 
-    items = _project(ctx).runs(limit)
+    items = _project(ctx).runs(limit, failed=failed)
     if as_json:
         emit_json(items)
         return
@@ -405,13 +409,16 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.argument("run_id")
 @JSON
 @click.pass_context
-def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
-    """Show every asset result of one run."""
-    from headwater.cli.output import emit_json, print_table
+@click.option("--logs", is_flag=True, help="Print each attempt's log lines and error.")
+def runs_show(ctx: click.Context, run_id: str, as_json: bool, logs: bool) -> None:
+    """Show every asset result of one run, with a timeline of its attempts."""
+    from headwater.cli.output import emit_json, print_table, print_timeline
 
-    results = _project(ctx).run_results(run_id)
+    project = _project(ctx)
+    results = project.run_results(run_id)
+    attempts = project.run_attempts(run_id)
     if as_json:
-        emit_json(results)
+        emit_json({"results": results, "attempts": attempts})
         return
     print_table(
         ["asset", "status", "kind", "rows", "version", "seconds", "message"],
@@ -429,6 +436,14 @@ def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         ],
         title=f"run {run_id}",
     )
+    print_timeline(attempts)
+    if logs:
+        for item in attempts:
+            click.echo(f"\n== {item['asset']} attempt {item['attempt']}: {item['status']}")
+            if item["error"]:
+                click.echo(item["error"])
+            if item["logs"]:
+                click.echo(item["logs"])
 
 
 # commands of other capabilities, each module a group of its own

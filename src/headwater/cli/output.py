@@ -94,6 +94,40 @@ def _worth_showing(outcome: AssetOutcome) -> bool:
     )
 
 
+TIMELINE_WIDTH = 50
+
+
+def print_timeline(attempts: list[dict[str, Any]]) -> None:
+    """A Gantt chart of a run's attempts: one bar per attempt on a shared time axis."""
+    import datetime as dt
+
+    spans = []
+    for item in attempts:
+        if not item.get("finished_at"):
+            continue
+        start = dt.datetime.fromisoformat(str(item["started_at"]))
+        end = dt.datetime.fromisoformat(str(item["finished_at"]))
+        spans.append((item, start, end))
+    if not spans:
+        return
+    origin = min(s for _, s, _ in spans)
+    total = max((e - origin).total_seconds() for _, _, e in spans) or 1e-9
+    width = max(len(f"{i['asset']} #{i['attempt']}") for i, _, _ in spans)
+    sys.stdout.write(f"\ntimeline ({total:.2f}s)\n")
+    for item, start, end in spans:
+        left = int((start - origin).total_seconds() / total * TIMELINE_WIDTH)
+        length = max(1, round((end - start).total_seconds() / total * TIMELINE_WIDTH))
+        mark = (
+            "#" if item["status"] == "success" else ("~" if item["status"] == "retrying" else "x")
+        )
+        label = f"{item['asset']} #{item['attempt']}"
+        bar = " " * left + mark * length
+        sys.stdout.write(
+            f"{label:<{width}} |{bar:<{TIMELINE_WIDTH + 1}}| {item['duration_s'] or 0:.2f}s "
+            f"{item['status']}\n"
+        )
+
+
 class RunReporter:
     """Shows a run's progress: a rich progress bar on a terminal, a line per asset otherwise."""
 

@@ -30,6 +30,7 @@ from headwater.ingest.records import RecordWriter
 from headwater.ingest.retry import with_retries
 from headwater.ingest.secrets import redact, resolve
 from headwater.project.sources import SourceConfig, SourceTable
+from headwater.project.strict import duration_seconds
 
 if TYPE_CHECKING:
     import psycopg
@@ -52,8 +53,6 @@ PG_TYPES = {
 }
 PERMANENT_SQLSTATES = ("28", "42", "3D", "3F", "0A")
 """Auth failures, unknown tables/columns/syntax, unknown database/schema, unsupported: no retry."""
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def _where(request: ExtractRequest, quote: Callable[[str], str], bind: Callable[[Any], str]) -> str:
@@ -73,14 +72,14 @@ def _where(request: ExtractRequest, quote: Callable[[str], str], bind: Callable[
 def _minus_lookback(cursor: str, lookback: int | float | str) -> str:
     if isinstance(lookback, int | float):
         return f"{cursor} - {lookback}"
-    match = _DURATION.match(lookback)
-    if match is None:
+    try:
+        seconds = duration_seconds(lookback)
+    except ValueError:
         raise ConfigError(
             f"lookback '{lookback}' is not a number or a duration",
             hint="write a number (for numeric cursors) or a duration like 30m, 2h, 1d",
-        )
-    amount, unit = match.groups()
-    return f"CAST({cursor} AS TIMESTAMP) - INTERVAL '{amount} {_UNITS[unit]}'"
+        ) from None
+    return f"CAST({cursor} AS TIMESTAMP) - INTERVAL '{seconds:g} seconds'"
 
 
 class DatabaseExtractor(Extractor):
@@ -113,7 +112,9 @@ class DatabaseExtractor(Extractor):
         spec = request.spec
         conninfo = re.sub(r"^postgres(ql)?(\+psycopg)?:", "postgresql:", url)
         try:
-            connection = psycopg.connect(conninfo, connect_timeout=max(1, int(spec.source.timeout)))
+            connection = psycopg.connect(
+                conninfo, connect_timeout=max(1, int(spec.source.request_timeout))
+            )
         except psycopg.Error as exc:
             raise _pg_error(spec, exc) from None
         with connection:
@@ -221,7 +222,9 @@ def _pg_tables(name: str, source: SourceConfig, url: str) -> list[str]:
 
     conninfo = re.sub(r"^postgres(ql)?(\+psycopg)?:", "postgresql:", url)
     try:
-        with psycopg.connect(conninfo, connect_timeout=max(1, int(source.timeout))) as connection:
+        with psycopg.connect(
+            conninfo, connect_timeout=max(1, int(source.request_timeout))
+        ) as connection:
             rows = connection.execute(
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = coalesce(%s::text, current_schema()) "

@@ -19,7 +19,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ConfigError, Location, SourceError
+from headwater.errors import ConfigError, Location, SourceError, TransientError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.ingest.retry import with_retries
@@ -133,7 +133,7 @@ class RestExtractor(Extractor):
         bad: list[BadRecord] = []
         base = (spec.source.base_url or "").rstrip("/") + "/" + table.endpoint.lstrip("/")
         with httpx.Client(
-            headers=headers, auth=auth, timeout=spec.source.timeout, follow_redirects=True
+            headers=headers, auth=auth, timeout=spec.source.request_timeout, follow_redirects=True
         ) as client:
             self._pages(request, client, base, params, writer, bad)
         writer.close()
@@ -256,6 +256,13 @@ class RestExtractor(Extractor):
             )
         except SourceError:
             raise
+        except TransientError as exc:
+            # still transient: the run may try the whole table again later
+            raise TransientError(
+                redact(f"source {spec.source_name}, table {spec.name}: {exc.message}"),
+                Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+                "check that the API is reachable at base_url; " + (exc.hint or ""),
+            ) from None
         except Exception as exc:
             raise SourceError(
                 redact(f"source {spec.source_name}, table {spec.name}: {exc}"),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.catalog.store import Catalog, RunRecord
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, Location
 from headwater.orchestrate.lock import RunLock
 from headwater.orchestrate.selectors import topological
 from headwater.project.loader import Asset, ProjectDefinition
@@ -93,6 +93,7 @@ class Runner:
         force: bool = False,
         on_event: EventHandler | None = None,
         command: str = "run",
+        fail_fast: bool = False,
     ) -> None:
         self.project = project
         self.catalog = catalog
@@ -102,6 +103,7 @@ class Runner:
         self.force = force or full_refresh
         self.on_event = on_event or (lambda _event, _outcome: None)
         self.command = command
+        self.fail_fast = fail_fast
         self._versions: dict[str, int | None] = {}
         self._tokens: dict[str, str] = {}
         self._fingerprints: dict[str, str] = {}
@@ -236,41 +238,52 @@ class Runner:
         order = [k for k in topological(assets, selected) if assets[k].materialized != "ephemeral"]
         blocked_by: dict[str, str] = {}
         waiting = {k: {p for p in self._build_parents(k) if p in order} for k in order}
+        children: dict[str, list[str]] = {k: [] for k in order}
+        for key, parents in waiting.items():
+            for parent in parents:
+                children[parent].append(key)
         states = self.catalog.states()
         fresh: list[dict[str, Any]] = []
         run_started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        limits = self.project.config.pools
+        in_pool: dict[str, int] = dict.fromkeys(limits, 0)
+        stopped = False
 
         def finish(outcome: AssetOutcome) -> None:
             summary.outcomes.append(outcome)
             self.on_event("finish", outcome)
 
         def settle(key: str, status: str) -> None:
-            for child in order:
-                if key in waiting.get(child, set()):
-                    waiting[child].discard(key)
-                    if status in (FAILED, SKIPPED):
-                        blocked_by.setdefault(child, blocked_by.get(key, key))
+            for child in children[key]:
+                waiting[child].discard(key)
+                if status in (FAILED, SKIPPED):
+                    blocked_by.setdefault(child, blocked_by.get(key, key))
+
+        def skip(key: str, message: str) -> None:
+            outcome = AssetOutcome(key, SKIPPED, assets[key].build_kind, message=message)
+            fresh.append({**_result_row(outcome), "fingerprint": None})
+            finish(outcome)
+            settle(key, SKIPPED)
 
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="hw") as pool:
             running: dict[Future[AssetOutcome], str] = {}
             queue = list(order)
             while queue or running:
                 for key in [k for k in queue if not waiting[k]]:
-                    queue.remove(key)
                     asset = assets[key]
+                    if len(running) >= self.threads and not (stopped or key in blocked_by):
+                        break  # every worker is busy; what is left waits for the next turn
+                    if stopped:
+                        queue.remove(key)
+                        skip(key, "not started: the run stopped at its first failure (fail fast)")
+                        continue
                     if key in blocked_by:
-                        outcome = AssetOutcome(
-                            key,
-                            SKIPPED,
-                            asset.build_kind,
-                            message=f"upstream {blocked_by[key]} failed",
-                        )
-                        fresh.append({**_result_row(outcome), "fingerprint": None})
-                        finish(outcome)
-                        settle(key, SKIPPED)
+                        queue.remove(key)
+                        skip(key, f"upstream {blocked_by[key]} failed")
                         continue
                     fingerprint = self.fingerprint(key)
                     if not self.force and self._is_fresh(asset, fingerprint, states):
+                        queue.remove(key)
                         outcome = AssetOutcome(
                             key,
                             UP_TO_DATE,
@@ -282,6 +295,11 @@ class Runner:
                         finish(outcome)
                         settle(key, UP_TO_DATE)
                         continue
+                    if asset.pool is not None and in_pool[asset.pool] >= limits[asset.pool]:
+                        continue  # its pool is full: it waits for a slot
+                    queue.remove(key)
+                    if asset.pool is not None:
+                        in_pool[asset.pool] += 1
                     self.on_event("start", AssetOutcome(key, "running", asset.build_kind))
                     future = pool.submit(self._build, record, key, fingerprint, run_started)
                     running[future] = key
@@ -290,9 +308,13 @@ class Runner:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
                     key = running.pop(future)
+                    if assets[key].pool is not None:
+                        in_pool[str(assets[key].pool)] -= 1
                     outcome = future.result()
                     finish(outcome)
                     settle(key, outcome.status)
+                    if outcome.status == FAILED and self.fail_fast:
+                        stopped = True
         self.catalog.record_assets(record.run_id, fresh)
 
     def _build_parents(self, key: str) -> set[str]:
@@ -340,65 +362,51 @@ class Runner:
     def _build(
         self, record: RunRecord, key: str, fingerprint: str, run_started: dt.datetime
     ) -> AssetOutcome:
-        from headwater.engine.duckdb import model_error
-        from headwater.transform.context import BuildContext
-        from headwater.transform.materializations import builder_for
+        """Build one asset, trying again after transient failures as its retries allow."""
+        from headwater.ingest.retry import backoff_delay
+        from headwater.orchestrate.logs import captured
 
         asset = self.project.assets[key]
         # the engine starts once per run (importing DuckDB); that is not this asset's time
         self._ensure_engine()
         started = time.perf_counter()
         result_id = self.catalog.start_asset(record.run_id, key, asset.build_kind, fingerprint)
-        session = self._engine.session()
-        try:
-            context = BuildContext(
-                asset=asset,
-                project=self.project,
-                store=self.store,
-                session=session,
-                compiler=self._compiler,
-                relations=self._relations,
-                run_id=record.run_id,
-                run_seq=record.seq,
-                run_started=run_started,
-                full_refresh=self.full_refresh,
-                temp_dir=self.project.state_dir / "tmp",
-                gate=self._gate(asset, session),
+        policy = self._retries(asset)
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_started, clock = dt.datetime.now(dt.UTC).isoformat(), time.perf_counter()
+            with captured() as lines:
+                try:
+                    context, result = self._attempt(record, asset, run_started)
+                    error: BaseException | None = None
+                except Exception as exc:
+                    error = exc
+            retry = error is not None and _is_transient(error) and attempt < policy.attempts
+            self.catalog.record_attempt(
+                result_id,
+                record.run_id,
+                key,
+                attempt,
+                SUCCESS if error is None else ("retrying" if retry else FAILED),
+                attempt_started,
+                time.perf_counter() - clock,
+                None if error is None else self._message(asset, error),
+                "\n".join(lines) or None,
             )
-            if asset.build_kind == "ingest":
-                from headwater.ingest.load import load_source_table
+            if error is None:
+                break
+            if not retry:
+                report = getattr(error, "report", None)
+                if report is not None:
+                    from headwater.catalog.quality import record_audit
 
-                result = load_source_table(context)
-            elif asset.build_kind == "nested":
-                from headwater.ingest.load import child_table_result
-
-                result = child_table_result(context)
-            else:
-                result = builder_for(asset.build_kind)(context)
-            if asset.is_stored:
-                self._relations.refresh(context.session, key)
-        except HeadwaterError as exc:
-            report = getattr(exc, "report", None)
-            if report is not None:
-                from headwater.catalog.quality import record_audit
-
-                record_audit(self.catalog, record.run_id, key, None, False, report)
-            return self._failed(result_id, asset, started, str(exc))
-        except Exception as exc:
-            if type(exc).__module__.startswith(("duckdb", "_duckdb")) and asset.kind == "source":
-                text = str(exc).strip().splitlines()
-                return self._failed(
-                    result_id,
-                    asset,
-                    started,
-                    f"loading source table {key} failed: {text[0] if text else exc}",
-                )
-            if type(exc).__module__.startswith(("duckdb", "_duckdb")):
-                return self._failed(
-                    result_id, asset, started, str(model_error(exc, key, asset.rel_path))
-                )
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            return self._failed(result_id, asset, started, f"internal error: {detail}")
+                    record_audit(self.catalog, record.run_id, key, None, False, report)
+                message = self._message(asset, error)
+                if attempt > 1:
+                    message = f"{message} (after {attempt} attempts)"
+                return self._failed(result_id, asset, started, message, attempt)
+            time.sleep(backoff_delay(policy, attempt))
         self._record_audits(record.run_id, key, context, result)
         duration = time.perf_counter() - started
         with self._lock:
@@ -414,10 +422,91 @@ class Runner:
             version=result.version,
             duration_s=duration,
             message=result.message,
+            attempts=attempt,
         )
         return AssetOutcome(
             key, SUCCESS, asset.build_kind, result.rows, result.version, duration, result.message
         )
+
+    def _attempt(self, record: RunRecord, asset: Asset, run_started: dt.datetime) -> Any:
+        """One try at building `asset`; return its context and result, or raise. A build
+        running past the asset's timeout has its engine work interrupted."""
+        from headwater.transform.context import BuildContext
+        from headwater.transform.materializations import builder_for
+
+        session = self._engine.session()
+        context = BuildContext(
+            asset=asset,
+            project=self.project,
+            store=self.store,
+            session=session,
+            compiler=self._compiler,
+            relations=self._relations,
+            run_id=record.run_id,
+            run_seq=record.seq,
+            run_started=run_started,
+            full_refresh=self.full_refresh,
+            temp_dir=self.project.state_dir / "tmp",
+            gate=self._gate(asset, session),
+        )
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            session.interrupt()
+
+        timer = None
+        if asset.timeout_s is not None:
+            timer = threading.Timer(asset.timeout_s, expire)
+            timer.daemon = True
+            timer.start()
+        try:
+            if asset.build_kind == "ingest":
+                from headwater.ingest.load import load_source_table
+
+                result = load_source_table(context)
+            elif asset.build_kind == "nested":
+                from headwater.ingest.load import child_table_result
+
+                result = child_table_result(context)
+            else:
+                result = builder_for(asset.build_kind)(context)
+            if expired.is_set():
+                raise AssetTimeoutError(asset, asset.timeout_s)
+        except Exception as exc:
+            if expired.is_set():
+                raise AssetTimeoutError(asset, asset.timeout_s) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if asset.is_stored:
+            self._relations.refresh(context.session, asset.key)
+        return context, result
+
+    def _retries(self, asset: Asset) -> Any:
+        if asset.model is not None and asset.model.retries is not None:
+            return asset.model.retries
+        return self.project.config.retries
+
+    def _message(self, asset: Asset, exc: BaseException) -> str:
+        """What went wrong, for the run's report: the error's own words for Headwater's errors,
+        the first line of the engine's, and `internal error` with the type otherwise."""
+        from headwater.engine.duckdb import model_error
+
+        if isinstance(exc, HeadwaterError):
+            return str(exc)
+        if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            if asset.kind == "source":
+                text = str(exc).strip().splitlines()
+                return f"loading source table {asset.key} failed: {text[0] if text else exc}"
+            return (
+                str(model_error(exc, asset.key, asset.rel_path))
+                if isinstance(exc, Exception)
+                else str(exc)
+            )
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return f"internal error: {detail}"
 
     def _gate(self, asset: Asset, session: Any) -> Any:
         """The publish gate of `asset`: its contract, checks and metrics (None: none)."""
@@ -476,16 +565,38 @@ class Runner:
         if notes:
             result.message = "; ".join([*([result.message] if result.message else []), *notes])
 
-    def _failed(self, result_id: int, asset: Asset, started: float, message: str) -> AssetOutcome:
+    def _failed(
+        self, result_id: int, asset: Asset, started: float, message: str, attempts: int = 1
+    ) -> AssetOutcome:
         from headwater.ingest.secrets import redact
 
         # a driver's or HTTP client's message may quote a URL or DSN holding a secret
         message = redact(message)
         duration = time.perf_counter() - started
-        self.catalog.finish_asset(result_id, FAILED, duration_s=duration, message=message)
+        self.catalog.finish_asset(
+            result_id, FAILED, duration_s=duration, message=message, attempts=attempts
+        )
         return AssetOutcome(
             asset.key, FAILED, asset.build_kind, duration_s=duration, message=message
         )
+
+
+class AssetTimeoutError(HeadwaterError):
+    """A build ran longer than its asset's timeout and was stopped."""
+
+    def __init__(self, asset: Asset, seconds: float | None) -> None:
+        super().__init__(
+            f"{asset.key} ran longer than its timeout of {seconds:g} s and was stopped",
+            Location(file=asset.rel_path, asset=asset.key),
+            "raise 'timeout' in its settings, or make it do less per run",
+        )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether trying again may succeed: a transient source failure or a commit conflict."""
+    from headwater.errors import CommitConflictError, TransientError
+
+    return isinstance(exc, TransientError | CommitConflictError)
 
 
 def _result_row(outcome: AssetOutcome) -> dict[str, Any]:

@@ -13,26 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from headwater.project.strict import KeyValueError, StrictModel
+from headwater.project.strict import KeyValueError, StrictModel, duration_seconds
+
+__all__ = ["duration_seconds"]
 
 Severity = Literal["error", "warn"]
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 ROW_CHECKS = ("not_null", "accepted_values", "range", "regex", "expression", "relationships")
 """Checks judged row by row: they may quarantine the failing rows."""
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a duration like `30m`, `2h`, `1d`.
-
-    Raises:
-        ValueError: `text` is not such a duration.
-    """
-    match = DURATION.match(text)
-    if match is None:
-        raise ValueError(f"'{text}' is not a duration; write e.g. 30m, 2h or 1d")
-    amount, unit = match.groups()
-    return float(amount) * DURATION_SECONDS[unit]
 
 
 class CheckBase(StrictModel):

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from headwater.project.checks import Check, normalize_checks
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
+    Duration,
     Identifier,
     KeyValueError,
     StrictModel,
@@ -66,6 +67,18 @@ class EngineConfig(StrictModel):
     """Memory DuckDB may use before spilling to disk, e.g. '2GB' (default: 80% of RAM)."""
 
 
+class AssetRetries(StrictModel):
+    """How an asset's build is tried again after a transient failure (a lost connection, a
+    commit conflict, a source that stayed unreachable); other failures are never retried."""
+
+    attempts: int = Field(1, ge=1, le=100)
+    """Tries in all, the first included (1: no retry)."""
+    backoff: float = Field(1.0, ge=0.0)
+    """Seconds before the first retry; doubled each time, with random jitter."""
+    max_delay: float = Field(60.0, ge=0.0)
+    """Longest wait between two tries, in seconds."""
+
+
 class QualityConfig(StrictModel):
     """Project-wide data quality settings."""
 
@@ -89,6 +102,11 @@ class ProjectConfig(StrictModel):
     defaults: Defaults = Defaults.model_validate({})
     engine: EngineConfig = EngineConfig.model_validate({})
     quality: QualityConfig = QualityConfig.model_validate({})
+    retries: AssetRetries = AssetRetries.model_validate({})
+    """Retries of every asset's build that does not set its own."""
+    pools: dict[Identifier, int] = {}
+    """Named limits on how many builds run at once, e.g. `{shop_db: 2}`; an asset names its
+    pool with `pool:`."""
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1
@@ -162,6 +180,12 @@ class ModelConfig(StrictModel):
     contract: Literal["enforced"] | None = None
     """`enforced`: the output must have exactly the declared `columns`, with their `type` and
     `nullable`; otherwise nothing is committed."""
+    retries: AssetRetries | None = None
+    """Try the build again after a transient failure (default: the project's `retries`)."""
+    timeout: Duration | None = None
+    """Stop the build when it runs longer than this (`10m`, or seconds); it fails as timed out."""
+    pool: Identifier | None = None
+    """The pool (`pools:` in headwater.yml) whose slot the build takes while it runs."""
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from headwater.project.checks import Check
 from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.sources import SourceConfig, SourceTable, TableConfig
 from headwater.project.sql import SqlAnalysis, TableReference
+from headwater.project.strict import duration_seconds
 from headwater.project.yamlfile import (
     YamlDocument,
     closest,
@@ -104,6 +105,25 @@ class Asset:
         if self.model is not None and self.model.contract == "enforced":
             return list(self.model.columns)
         return None
+
+    @property
+    def pool(self) -> str | None:
+        """The pool whose slot the asset's build takes (None: no pool)."""
+        if self.model is not None:
+            return self.model.pool
+        if self.source is not None:
+            return self.source.table.pool or self.source.source.pool
+        return None
+
+    @property
+    def timeout_s(self) -> float | None:
+        """Seconds after which the build is stopped (None: no limit)."""
+        value = None
+        if self.model is not None:
+            value = self.model.timeout
+        elif self.source is not None:
+            value = self.source.table.timeout or self.source.source.timeout
+        return None if value is None else duration_seconds(value)
 
     @property
     def key_columns(self) -> list[str]:
@@ -335,7 +355,26 @@ def load_project(root: Path) -> ProjectDefinition:
                     )
         project.assets[draft.key] = _finish(draft, tuple(depends))
     check_acyclic(project.assets)
+    _check_pools(project)
     return project
+
+
+def _check_pools(project: ProjectDefinition) -> None:
+    """Every pool an asset names is declared under `pools:` in headwater.yml."""
+    declared = project.config.pools
+    for asset in project.assets.values():
+        if asset.pool is not None and asset.pool not in declared:
+            near = closest(asset.pool, declared)
+            hint = (
+                f"did you mean '{near}'?"
+                if near
+                else (f"declare it in {PROJECT_FILE}: pools: {{{asset.pool}: 2}}")
+            )
+            raise ConfigError(
+                f"{asset.key} takes a slot of pool '{asset.pool}', which is not declared",
+                Location(file=asset.rel_path),
+                hint,
+            )
 
 
 def _read_seeds(root: Path, config: ProjectConfig) -> list[_Draft]:

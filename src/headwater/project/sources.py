@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
-from headwater.project.strict import Identifier, StrictModel
+from headwater.project.strict import Duration, Identifier, StrictModel
 
 LoadMode = Literal["replace", "append", "incremental", "merge"]
 ContractMode = Literal["evolve", "freeze", "discard_row", "discard_column"]
@@ -79,6 +79,10 @@ class TableConfig(StrictModel):
     """Overrides the source's schema contract for this table."""
     checks: list[Check] = []
     """Checks of the loaded rows (column checks name their `column:`); see docs/quality.md."""
+    timeout: Duration | None = None
+    """Stop this table's load when it takes longer (overrides the source's `timeout`)."""
+    pool: Identifier | None = None
+    """The pool whose slot this table's load takes (overrides the source's `pool`)."""
     nested: Literal["tables", "json"] = "tables"
     """JSON and REST: what a list inside a record becomes. `tables`: rows of a child table
     `<table>__<field>` linked to their record by `_hw_parent_id` = `_hw_id` (as dlt does);
@@ -191,8 +195,14 @@ class SourceConfig(StrictModel):
     """rest: authentication."""
     requests_per_second: float | None = Field(None, gt=0)
     """rest: client-side rate limit."""
-    timeout: float = Field(30.0, gt=0)
+    request_timeout: float = Field(30.0, gt=0)
     """Seconds before a request or connection attempt counts as failed (transient)."""
+    timeout: Duration | None = None
+    """Stop loading a table that takes longer than this (`10m`, or seconds); each table may
+    set its own."""
+    pool: Identifier | None = None
+    """The pool (`pools:` in headwater.yml) whose slots the loads of this source take, e.g. to
+    load at most 2 tables from one database at once; each table may set its own."""
     retries: RetryConfig = RetryConfig.model_validate({})
     """Retries of transient failures."""
     contract: ContractMode = "evolve"
