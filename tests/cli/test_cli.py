@@ -405,16 +405,25 @@ def test_runs_and_runs_show(small: Path) -> None:
     assert runs[0]["run_id"] == run_id
     assert len(runs) == 2
 
-    shown = ok(["runs", "show", run_id], small).stdout.splitlines()
-    assert shown[0] == f"# run {run_id}"
-    assert shown[1].split("\t")[:3] == ["asset", "status", "kind"]
-    assert sorted(line.split("\t")[:2] for line in shown[2:]) == [
+    shown = ok(["runs", "show", run_id], small).stdout.split("\n\n")
+    table = shown[0].splitlines()
+    assert table[0] == f"# run {run_id}"
+    assert table[1].split("\t")[:3] == ["asset", "status", "kind"]
+    assert sorted(line.split("\t")[:2] for line in table[2:]) == [
         ["marts.total", "success"],
         ["raw.payments", "success"],
     ]
+    timeline = shown[1].splitlines()
+    assert timeline[0].startswith("timeline (")
+    assert sorted(line.split(" |")[0].strip() for line in timeline[1:]) == [
+        "marts.total #1",
+        "raw.payments #1",
+    ]
 
-    results = json.loads(ok(["runs", "show", run_id[:6], "--json"], small).stdout)
+    shown_json = json.loads(ok(["runs", "show", run_id[:6], "--json"], small).stdout)
+    results = shown_json["results"]
     assert {r["asset"]: r["rows_written"] for r in results} == {"raw.payments": 3, "marts.total": 1}
+    assert [a["status"] for a in shown_json["attempts"]] == ["success", "success"]
 
 
 def test_runs_show_unknown(small: Path) -> None:
