@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from headwater.catalog.store import Catalog
     from headwater.orchestrate.runner import EventHandler, RunSummary
+    from headwater.project.partitions import Partition
     from headwater.quality.suite import AssetChecks, CheckRun, TableProfile
     from headwater.storage.delta import DeltaStore
 
@@ -270,6 +271,93 @@ class Project:
         )
         text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
         return runner.run(chosen, text or None)
+
+    def backfill_plan(
+        self,
+        select: list[str],
+        start: str | None,
+        end: str | None,
+        exclude: list[str] | None = None,
+    ) -> tuple[set[str], dict[str, list[Partition]]]:
+        """The assets a backfill of `select` builds and, for each partitioned one, its
+        partitions from `start` to `end` (partition keys, dates or times; both included).
+
+        Raises:
+            UsageError: nothing selected is partitioned, or a bound is not valid.
+        """
+        from headwater.orchestrate.selectors import Selector
+
+        chosen = Selector(self.definition).select(select, exclude)
+        partitions: dict[str, list[Partition]] = {}
+        for key in sorted(chosen):
+            partition_set = self.definition.assets[key].partition_set
+            if partition_set is None:
+                continue
+            try:
+                partitions[key] = partition_set.between(start, end)
+            except ValueError as exc:
+                raise UsageError(str(exc), hint="give --start and --end as keys or dates") from None
+        if not partitions:
+            raise UsageError(
+                f"nothing in '{' '.join(select)}' is partitioned",
+                hint="backfill a partitioned model (one with 'partitions:' in its sidecar), "
+                "e.g. 'headwater backfill marts.daily_sales+'",
+            )
+        return chosen, partitions
+
+    def backfill(
+        self,
+        select: list[str],
+        start: str | None = None,
+        end: str | None = None,
+        *,
+        exclude: list[str] | None = None,
+        parallel: int | None = None,
+        force: bool = False,
+        on_event: EventHandler | None = None,
+    ) -> RunSummary:
+        """Build every partition from `start` to `end` of the selected partitioned assets, in
+        dependency order across assets, and then what else the selection holds. Partitions
+        already built from the current definition are skipped unless `force`, so an
+        interrupted backfill resumes by running it again."""
+        from headwater.orchestrate.runner import Runner
+
+        chosen, partitions = self.backfill_plan(select, start, end, exclude)
+        runner = Runner(
+            self.definition,
+            self.catalog,
+            self.store,
+            threads=parallel or self.definition.config.threads,
+            force=force,
+            on_event=on_event,
+            command="backfill",
+            skip_materialized=not force,
+        )
+        text = " ".join(select) + f" --start {start or '(first)'} --end {end or '(last)'}"
+        return runner.run(chosen, text, partitions)
+
+    def partitions(self, name: str) -> list[dict[str, Any]]:
+        """Every partition of asset `name` up to now, with its status: `success`, `failed` or
+        `missing` (never built), its version, rows and when it was last built."""
+        asset = self.asset(name)
+        partition_set = asset.partition_set
+        if partition_set is None:
+            raise UsageError(f"{asset.key} is not partitioned", hint="see 'partitions:' in docs")
+        recorded = self.catalog.partitions(asset.key)
+        rows = []
+        for partition in partition_set.all():
+            found = recorded.get(partition.key)
+            rows.append(
+                {
+                    "partition": partition.key,
+                    "status": found["status"] if found else "missing",
+                    "version": found["delta_version"] if found else None,
+                    "rows": found["rows_written"] if found else None,
+                    "updated_at": found["updated_at"] if found else None,
+                    "stale": bool(found and found["definition_hash"] != asset.definition_hash),
+                }
+            )
+        return rows
 
     def ingest(
         self,

@@ -140,6 +140,26 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE hw_asset_results ADD COLUMN attempts INTEGER",
         ),
     ),
+    Migration(
+        4,
+        "partitions of assets",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_partitions (
+                asset VARCHAR(300) NOT NULL,
+                partition_key VARCHAR(100) NOT NULL,
+                status VARCHAR(20) NOT NULL,
+                run_id VARCHAR(40),
+                delta_version BIGINT,
+                rows_written BIGINT,
+                definition_hash VARCHAR(64),
+                fingerprint VARCHAR(64),
+                message TEXT,
+                updated_at VARCHAR(32) NOT NULL,
+                PRIMARY KEY (asset, partition_key)
+            )""",
+            "ALTER TABLE hw_asset_results ADD COLUMN partition_key VARCHAR(100)",
+        ),
+    ),
 ]
 
 

@@ -46,7 +46,7 @@ class AssetState:
 
 _RESULT_COLUMNS = (
     "id, run_id, asset, status, materialization, rows_written, delta_version, duration_s, "
-    "started_at, finished_at, fingerprint, message, attempts"
+    "started_at, finished_at, fingerprint, message, attempts, partition_key"
 )
 _RUN_COLUMNS = (
     "seq, run_id, command, selector, status, started_at, finished_at, pid, hostname, threads, "
@@ -147,23 +147,81 @@ class Catalog:
     # -- asset results ---------------------------------------------------------------------
 
     def start_asset(
-        self, run_id: str, asset: str, materialization: str, fingerprint: str | None
+        self,
+        run_id: str,
+        asset: str,
+        materialization: str,
+        fingerprint: str | None,
+        partition: str | None = None,
     ) -> int:
-        """Record that an asset began building; return the result's id."""
+        """Record that an asset (one of its partitions) began building; return the result's
+        id."""
         with self.db.transaction() as tx:
             rows = tx.execute(
                 "INSERT INTO hw_asset_results (run_id, asset, status, materialization, "
-                "started_at, fingerprint) VALUES (:run_id, :asset, 'running', "
-                ":materialization, :started_at, :fingerprint) RETURNING id",
+                "started_at, fingerprint, partition_key) VALUES (:run_id, :asset, 'running', "
+                ":materialization, :started_at, :fingerprint, :partition) RETURNING id",
                 {
                     "run_id": run_id,
                     "asset": asset,
                     "materialization": materialization,
                     "started_at": now_iso(),
                     "fingerprint": fingerprint,
+                    "partition": partition,
                 },
             )
         return int(rows[0]["id"])
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def set_partition(
+        self,
+        asset: str,
+        partition: str,
+        status: str,
+        run_id: str,
+        *,
+        version: int | None = None,
+        rows: int | None = None,
+        definition_hash: str | None = None,
+        fingerprint: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record how a partition's latest build ended (upsert)."""
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO hw_partitions (asset, partition_key, status, run_id, delta_version, "
+                "rows_written, definition_hash, fingerprint, message, updated_at) VALUES "
+                "(:asset, :partition, :status, :run_id, :version, :rows, :definition_hash, "
+                ":fingerprint, :message, :now) ON CONFLICT (asset, partition_key) DO UPDATE SET "
+                "status = excluded.status, run_id = excluded.run_id, "
+                "delta_version = excluded.delta_version, rows_written = excluded.rows_written, "
+                "definition_hash = excluded.definition_hash, fingerprint = excluded.fingerprint, "
+                "message = excluded.message, updated_at = excluded.updated_at",
+                {
+                    "asset": asset,
+                    "partition": partition,
+                    "status": status,
+                    "run_id": run_id,
+                    "version": version,
+                    "rows": rows,
+                    "definition_hash": definition_hash,
+                    "fingerprint": fingerprint,
+                    "message": message,
+                    "now": now_iso(),
+                },
+            )
+
+    def partitions(self, asset: str) -> dict[str, dict[str, Any]]:
+        """The recorded state of every built (or failed) partition of `asset`, by key."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT partition_key, status, run_id, delta_version, rows_written, "
+                "definition_hash, fingerprint, message, updated_at FROM hw_partitions "
+                "WHERE asset = :asset",
+                {"asset": asset},
+            )
+        return {r["partition_key"]: r for r in rows}
 
     def finish_asset(
         self,

@@ -131,7 +131,7 @@ def print_timeline(attempts: list[dict[str, Any]]) -> None:
 class RunReporter:
     """Shows a run's progress: a rich progress bar on a terminal, a line per asset otherwise."""
 
-    def __init__(self, total: int, quiet: bool = False) -> None:
+    def __init__(self, total: int, quiet: bool = False, verb: str = "building") -> None:
         self.total = total
         self.done = 0
         self.quiet = quiet
@@ -148,7 +148,7 @@ class RunReporter:
             )
 
             self._progress = Progress(
-                TextColumn("[bold]building"),
+                TextColumn(f"[bold]{verb}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
@@ -184,7 +184,7 @@ class RunReporter:
         parts = [
             f"[{self.done}/{self.total}]",
             f"{label:5}",
-            outcome.key,
+            outcome.key + (f"[{outcome.partition}]" if outcome.partition else ""),
             f"({outcome.materialization})",
         ]
         if outcome.rows is not None:

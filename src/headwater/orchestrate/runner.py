@@ -26,6 +26,7 @@ from headwater.errors import HeadwaterError, Location
 from headwater.orchestrate.lock import RunLock
 from headwater.orchestrate.selectors import topological
 from headwater.project.loader import Asset, ProjectDefinition
+from headwater.project.partitions import Partition
 from headwater.storage.base import TableRef, TableStore
 
 SUCCESS, FAILED, SKIPPED, UP_TO_DATE = "success", "failed", "skipped", "up_to_date"
@@ -42,6 +43,20 @@ class AssetOutcome:
     version: int | None = None
     duration_s: float = 0.0
     message: str | None = None
+    partition: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One build of a run: an asset, or one partition of a partitioned asset."""
+
+    key: str
+    partition: Partition | None = None
+
+    @property
+    def id(self) -> str:
+        """`key`, or `key[partition]`."""
+        return self.key if self.partition is None else f"{self.key}[{self.partition.key}]"
 
 
 @dataclass
@@ -62,9 +77,13 @@ class RunSummary:
         """How many assets ended with `status`."""
         return sum(1 for o in self.outcomes if o.status == status)
 
-    def outcome(self, key: str) -> AssetOutcome:
-        """The outcome of asset `key`."""
-        return next(o for o in self.outcomes if o.key == key)
+    def outcome(self, key: str, partition: str | None = None) -> AssetOutcome:
+        """The outcome of asset `key` (of one of its partitions, when given)."""
+        return next(
+            o
+            for o in self.outcomes
+            if o.key == key and (partition is None or o.partition == partition)
+        )
 
 
 EventHandler = Callable[[str, AssetOutcome], None]
@@ -94,6 +113,7 @@ class Runner:
         on_event: EventHandler | None = None,
         command: str = "run",
         fail_fast: bool = False,
+        skip_materialized: bool = False,
     ) -> None:
         self.project = project
         self.catalog = catalog
@@ -104,6 +124,8 @@ class Runner:
         self.on_event = on_event or (lambda _event, _outcome: None)
         self.command = command
         self.fail_fast = fail_fast
+        self.skip_materialized = skip_materialized
+        """Backfills: a partition built from the current definition counts as up to date."""
         self._versions: dict[str, int | None] = {}
         self._tokens: dict[str, str] = {}
         self._fingerprints: dict[str, str] = {}
@@ -111,6 +133,7 @@ class Runner:
         self._engine: Any = None
         self._relations: Any = None
         self._compiler: Any = None
+        self._table_locks: dict[str, threading.Lock] = {}
 
     # -- fingerprints ----------------------------------------------------------------------
 
@@ -163,8 +186,16 @@ class Runner:
 
     # -- running ---------------------------------------------------------------------------
 
-    def run(self, selected: set[str], selector: str | None = None) -> RunSummary:
-        """Build `selected` and return the summary; takes the project's run lock meanwhile."""
+    def run(
+        self,
+        selected: set[str],
+        selector: str | None = None,
+        partitions: dict[str, list[Partition]] | None = None,
+    ) -> RunSummary:
+        """Build `selected` and return the summary; takes the project's run lock meanwhile.
+
+        A partitioned asset builds the partitions `partitions` names for it, else its latest
+        complete partition (every key, for listed partitions)."""
         lock = RunLock(self.project.state_dir / "run.lock")
         started = time.perf_counter()
         lock.acquire({"command": self.command, "started": dt.datetime.now(dt.UTC).isoformat()})
@@ -174,7 +205,7 @@ class Runner:
             lock.update(run_id=record.run_id)
             summary = RunSummary(record.run_id, SUCCESS)
             try:
-                self._execute(record, selected, summary)
+                self._execute(record, selected, summary, partitions or {})
             except BaseException as exc:
                 self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
                 raise
@@ -202,15 +233,17 @@ class Runner:
         as the success it was, with the fingerprint it was built from, so the next run sees the
         asset as up to date instead of applying the same change a second time.
         """
-        from headwater.transform.context import APP_ID_PREFIX
+        from headwater.transform.context import app_id
 
         for run in self.catalog.unfinished_runs():
             for result in self.catalog.running_results(run["run_id"]):
                 asset = self.project.assets.get(result["asset"])
+                partition = result.get("partition_key")
                 version: int | None = None
                 if asset is not None and asset.is_stored:
                     ref = TableRef(asset.namespace, asset.name)
-                    if self.store.already_committed(ref, APP_ID_PREFIX + asset.key, run["seq"]):
+                    committed = app_id(asset.key, partition)
+                    if self.store.already_committed(ref, committed, run["seq"]):
                         version = self.store.current_version(ref)
                 if version is None:
                     self.catalog.finish_asset(
@@ -221,7 +254,18 @@ class Runner:
                     )
                     continue
                 assert asset is not None
-                if result["fingerprint"]:
+                if partition is not None:
+                    self.catalog.set_partition(
+                        asset.key,
+                        partition,
+                        SUCCESS,
+                        run["run_id"],
+                        version=version,
+                        definition_hash=asset.definition_hash,
+                        fingerprint=result["fingerprint"],
+                        message="recorded on recovery",
+                    )
+                elif result["fingerprint"]:
                     self.catalog.set_state(
                         asset.key, result["fingerprint"], version, asset.build_kind, run["run_id"]
                     )
@@ -233,16 +277,64 @@ class Runner:
                 )
             self.catalog.finish_run(run["run_id"], "interrupted", "the process died during the run")
 
-    def _execute(self, record: RunRecord, selected: set[str], summary: RunSummary) -> None:
+    def _items(
+        self, order: list[str], partitions: dict[str, list[Partition]]
+    ) -> tuple[list[WorkItem], dict[str, set[str]]]:
+        """The builds of a run in dependency order, and what each waits for (by item id). A
+        partition waits for the same partition of a parent partitioned alike, and for every
+        build of any other parent in the run."""
+        assets = self.project.assets
+        items: list[WorkItem] = []
+        by_key: dict[str, list[WorkItem]] = {}
+        for key in order:
+            partition_set = assets[key].partition_set
+            if partition_set is None:
+                built = [WorkItem(key)]
+            else:
+                chosen = partitions.get(key)
+                built = [
+                    WorkItem(key, p)
+                    for p in (chosen if chosen is not None else partition_set.latest())
+                ]
+            by_key[key] = built
+            items.extend(built)
+        waiting: dict[str, set[str]] = {}
+        for item in items:
+            needs: set[str] = set()
+            for parent in self._build_parents(item.key):
+                if parent not in by_key:
+                    continue
+                alike = _partitioned_alike(assets[parent], assets[item.key])
+                same = [
+                    p
+                    for p in by_key[parent]
+                    if alike
+                    and item.partition is not None
+                    and p.partition is not None
+                    and p.partition.key == item.partition.key
+                ]
+                needs |= {p.id for p in (same or by_key[parent])}
+            waiting[item.id] = needs
+        return items, waiting
+
+    def _execute(
+        self,
+        record: RunRecord,
+        selected: set[str],
+        summary: RunSummary,
+        partitions: dict[str, list[Partition]],
+    ) -> None:
         assets = self.project.assets
         order = [k for k in topological(assets, selected) if assets[k].materialized != "ephemeral"]
-        blocked_by: dict[str, str] = {}
-        waiting = {k: {p for p in self._build_parents(k) if p in order} for k in order}
-        children: dict[str, list[str]] = {k: [] for k in order}
-        for key, parents in waiting.items():
+        items, waiting = self._items(order, partitions)
+        by_id = {item.id: item for item in items}
+        children: dict[str, list[str]] = {item.id: [] for item in items}
+        for item_id, parents in waiting.items():
             for parent in parents:
-                children[parent].append(key)
+                children[parent].append(item_id)
+        blocked_by: dict[str, str] = {}
         states = self.catalog.states()
+        recorded = {key: self.catalog.partitions(key) for key in order if assets[key].partition_set}
         fresh: list[dict[str, Any]] = []
         run_started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         limits = self.project.config.pools
@@ -253,66 +345,87 @@ class Runner:
             summary.outcomes.append(outcome)
             self.on_event("finish", outcome)
 
-        def settle(key: str, status: str) -> None:
-            for child in children[key]:
-                waiting[child].discard(key)
+        def settle(item_id: str, status: str) -> None:
+            for child in children[item_id]:
+                waiting[child].discard(item_id)
                 if status in (FAILED, SKIPPED):
-                    blocked_by.setdefault(child, blocked_by.get(key, key))
+                    blocked_by.setdefault(child, blocked_by.get(item_id, by_id[item_id].key))
 
-        def skip(key: str, message: str) -> None:
-            outcome = AssetOutcome(key, SKIPPED, assets[key].build_kind, message=message)
+        def skip(item: WorkItem, message: str) -> None:
+            outcome = AssetOutcome(
+                item.key,
+                SKIPPED,
+                assets[item.key].build_kind,
+                message=message,
+                partition=item.partition.key if item.partition else None,
+            )
             fresh.append({**_result_row(outcome), "fingerprint": None})
             finish(outcome)
-            settle(key, SKIPPED)
+            settle(item.id, SKIPPED)
 
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="hw") as pool:
-            running: dict[Future[AssetOutcome], str] = {}
-            queue = list(order)
+            running: dict[Future[AssetOutcome], WorkItem] = {}
+            queue = list(items)
             while queue or running:
-                for key in [k for k in queue if not waiting[k]]:
-                    asset = assets[key]
-                    if len(running) >= self.threads and not (stopped or key in blocked_by):
+                for item in [i for i in queue if not waiting[i.id]]:
+                    asset = assets[item.key]
+                    if len(running) >= self.threads and not (stopped or item.id in blocked_by):
                         break  # every worker is busy; what is left waits for the next turn
                     if stopped:
-                        queue.remove(key)
-                        skip(key, "not started: the run stopped at its first failure (fail fast)")
+                        queue.remove(item)
+                        skip(item, "not started: the run stopped at its first failure (fail fast)")
                         continue
-                    if key in blocked_by:
-                        queue.remove(key)
-                        skip(key, f"upstream {blocked_by[key]} failed")
+                    if item.id in blocked_by:
+                        queue.remove(item)
+                        skip(item, f"upstream {blocked_by[item.id]} failed")
                         continue
-                    fingerprint = self.fingerprint(key)
-                    if not self.force and self._is_fresh(asset, fingerprint, states):
-                        queue.remove(key)
+                    fingerprint = self.fingerprint(item.key)
+                    if item.partition is not None:
+                        fingerprint = _sha([fingerprint, item.partition.key])
+                    if not self.force and self._is_fresh(
+                        asset, item, fingerprint, states, recorded
+                    ):
+                        queue.remove(item)
                         outcome = AssetOutcome(
-                            key,
+                            item.key,
                             UP_TO_DATE,
                             asset.build_kind,
-                            version=self._version(key) if asset.is_stored else None,
-                            message="definition and inputs unchanged",
+                            version=self._version(item.key) if asset.is_stored else None,
+                            message="definition and inputs unchanged"
+                            if item.partition is None or not self.skip_materialized
+                            else "partition already materialized",
+                            partition=item.partition.key if item.partition else None,
                         )
                         fresh.append({**_result_row(outcome), "fingerprint": fingerprint})
                         finish(outcome)
-                        settle(key, UP_TO_DATE)
+                        settle(item.id, UP_TO_DATE)
                         continue
                     if asset.pool is not None and in_pool[asset.pool] >= limits[asset.pool]:
                         continue  # its pool is full: it waits for a slot
-                    queue.remove(key)
+                    queue.remove(item)
                     if asset.pool is not None:
                         in_pool[asset.pool] += 1
-                    self.on_event("start", AssetOutcome(key, "running", asset.build_kind))
-                    future = pool.submit(self._build, record, key, fingerprint, run_started)
-                    running[future] = key
+                    self.on_event(
+                        "start",
+                        AssetOutcome(
+                            item.key,
+                            "running",
+                            asset.build_kind,
+                            partition=item.partition.key if item.partition else None,
+                        ),
+                    )
+                    future = pool.submit(self._build, record, item, fingerprint, run_started)
+                    running[future] = item
                 if not running:
                     continue
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
-                    key = running.pop(future)
-                    if assets[key].pool is not None:
-                        in_pool[str(assets[key].pool)] -= 1
+                    item = running.pop(future)
+                    if assets[item.key].pool is not None:
+                        in_pool[str(assets[item.key].pool)] -= 1
                     outcome = future.result()
                     finish(outcome)
-                    settle(key, outcome.status)
+                    settle(item.id, outcome.status)
                     if outcome.status == FAILED and self.fail_fast:
                         stopped = True
         self.catalog.record_assets(record.run_id, fresh)
@@ -327,9 +440,23 @@ class Runner:
                 parents.add(parent)
         return parents
 
-    def _is_fresh(self, asset: Asset, fingerprint: str, states: dict[str, Any]) -> bool:
+    def _is_fresh(
+        self,
+        asset: Asset,
+        item: WorkItem,
+        fingerprint: str,
+        states: dict[str, Any],
+        recorded: dict[str, dict[str, dict[str, Any]]],
+    ) -> bool:
         if asset.kind == "source":
             return False  # only the source knows whether it has new data: always ask it
+        if item.partition is not None:
+            found = recorded.get(asset.key, {}).get(item.partition.key)
+            if found is None or found["status"] != SUCCESS:
+                return False
+            if self.skip_materialized:  # a backfill: built from this definition is enough
+                return bool(found["definition_hash"] == asset.definition_hash)
+            return bool(found["fingerprint"] == fingerprint)
         state = states.get(asset.key)
         if state is None or state.fingerprint != fingerprint:
             return False
@@ -360,17 +487,25 @@ class Runner:
             )
 
     def _build(
-        self, record: RunRecord, key: str, fingerprint: str, run_started: dt.datetime
+        self, record: RunRecord, item: WorkItem, fingerprint: str, run_started: dt.datetime
     ) -> AssetOutcome:
-        """Build one asset, trying again after transient failures as its retries allow."""
+        """Build one asset (or one partition), trying again after transient failures as its
+        retries allow."""
         from headwater.ingest.retry import backoff_delay
         from headwater.orchestrate.logs import captured
 
+        key, partition = item.key, item.partition
         asset = self.project.assets[key]
         # the engine starts once per run (importing DuckDB); that is not this asset's time
         self._ensure_engine()
         started = time.perf_counter()
-        result_id = self.catalog.start_asset(record.run_id, key, asset.build_kind, fingerprint)
+        result_id = self.catalog.start_asset(
+            record.run_id,
+            key,
+            asset.build_kind,
+            fingerprint,
+            partition.key if partition else None,
+        )
         policy = self._retries(asset)
         attempt = 0
         while True:
@@ -378,7 +513,7 @@ class Runner:
             attempt_started, clock = dt.datetime.now(dt.UTC).isoformat(), time.perf_counter()
             with captured() as lines:
                 try:
-                    context, result = self._attempt(record, asset, run_started)
+                    context, result = self._attempt(record, asset, run_started, partition)
                     error: BaseException | None = None
                 except Exception as exc:
                     error = exc
@@ -405,16 +540,40 @@ class Runner:
                 message = self._message(asset, error)
                 if attempt > 1:
                     message = f"{message} (after {attempt} attempts)"
-                return self._failed(result_id, asset, started, message, attempt)
+                if partition is not None:
+                    self.catalog.set_partition(
+                        key,
+                        partition.key,
+                        FAILED,
+                        record.run_id,
+                        definition_hash=asset.definition_hash,
+                        message=message[:2000],
+                    )
+                outcome = self._failed(result_id, asset, started, message, attempt)
+                outcome.partition = partition.key if partition else None
+                return outcome
             time.sleep(backoff_delay(policy, attempt))
         self._record_audits(record.run_id, key, context, result)
         duration = time.perf_counter() - started
         with self._lock:
             self._versions[key] = result.version
             self._tokens.pop(key, None)
-        self.catalog.set_state(
-            key, fingerprint, result.version, asset.build_kind, record.run_id, result.state
-        )
+        if partition is None:
+            self.catalog.set_state(
+                key, fingerprint, result.version, asset.build_kind, record.run_id, result.state
+            )
+        else:
+            self.catalog.set_partition(
+                key,
+                partition.key,
+                SUCCESS,
+                record.run_id,
+                version=result.version,
+                rows=result.rows,
+                definition_hash=asset.definition_hash,
+                fingerprint=fingerprint,
+                message=result.message,
+            )
         self.catalog.finish_asset(
             result_id,
             SUCCESS,
@@ -425,10 +584,23 @@ class Runner:
             attempts=attempt,
         )
         return AssetOutcome(
-            key, SUCCESS, asset.build_kind, result.rows, result.version, duration, result.message
+            key,
+            SUCCESS,
+            asset.build_kind,
+            result.rows,
+            result.version,
+            duration,
+            result.message,
+            partition.key if partition else None,
         )
 
-    def _attempt(self, record: RunRecord, asset: Asset, run_started: dt.datetime) -> Any:
+    def _attempt(
+        self,
+        record: RunRecord,
+        asset: Asset,
+        run_started: dt.datetime,
+        partition: Partition | None = None,
+    ) -> Any:
         """One try at building `asset`; return its context and result, or raise. A build
         running past the asset's timeout has its engine work interrupted."""
         from headwater.transform.context import BuildContext
@@ -448,6 +620,8 @@ class Runner:
             full_refresh=self.full_refresh,
             temp_dir=self.project.state_dir / "tmp",
             gate=self._gate(asset, session),
+            partition=partition,
+            table_lock=self._table_lock(asset.key),
         )
         expired = threading.Event()
 
@@ -483,6 +657,10 @@ class Runner:
         if asset.is_stored:
             self._relations.refresh(context.session, asset.key)
         return context, result
+
+    def _table_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._table_locks.setdefault(key, threading.Lock())
 
     def _retries(self, asset: Asset) -> Any:
         if asset.model is not None and asset.model.retries is not None:
@@ -579,6 +757,24 @@ class Runner:
         return AssetOutcome(
             asset.key, FAILED, asset.build_kind, duration_s=duration, message=message
         )
+
+
+def _partitioned_alike(first: Asset, second: Asset) -> bool:
+    """Whether two assets have the same partitions (so partition K of one reads K of the
+    other)."""
+    a = first.model.partitions if first.model else None
+    b = second.model.partitions if second.model else None
+    return (
+        a is not None
+        and b is not None
+        and (a.grain, a.start, a.timezone, a.keys)
+        == (
+            b.grain,
+            b.start,
+            b.timezone,
+            b.keys,
+        )
+    )
 
 
 class AssetTimeoutError(HeadwaterError):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
+from headwater.project.partitions import PartitionsConfig
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
     Duration,
@@ -186,6 +187,9 @@ class ModelConfig(StrictModel):
     """Stop the build when it runs longer than this (`10m`, or seconds); it fails as timed out."""
     pool: Identifier | None = None
     """The pool (`pools:` in headwater.yml) whose slot the build takes while it runs."""
+    partitions: PartitionsConfig | None = None
+    """Build the table one partition at a time: by time (`grain`, `start`) or by `keys`, on
+    `column`; see docs/orchestration.md."""
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
+from headwater.project.partitions import PartitionSet
 from headwater.project.sources import SourceConfig, SourceTable, TableConfig
 from headwater.project.sql import SqlAnalysis, TableReference
 from headwater.project.strict import duration_seconds
@@ -104,6 +105,13 @@ class Asset:
         """The declared columns, when the model's contract is enforced."""
         if self.model is not None and self.model.contract == "enforced":
             return list(self.model.columns)
+        return None
+
+    @property
+    def partition_set(self) -> PartitionSet | None:
+        """The asset's partitions (None: it is not partitioned)."""
+        if self.model is not None and self.model.partitions is not None:
+            return PartitionSet(self.model.partitions)
         return None
 
     @property
@@ -356,7 +364,18 @@ def load_project(root: Path) -> ProjectDefinition:
         project.assets[draft.key] = _finish(draft, tuple(depends))
     check_acyclic(project.assets)
     _check_pools(project)
+    for asset in project.assets.values():
+        if asset.partition_set is not None and asset.materialized != "table":
+            raise ConfigError(
+                f"{asset.key} is partitioned but materialized as {asset.materialized}",
+                Location(file=_sidecar_name_of(asset)),
+                "partitions replace one slice of a table at a time: use 'materialized: table'",
+            )
     return project
+
+
+def _sidecar_name_of(asset: Asset) -> str:
+    return str(Path(asset.rel_path).with_suffix(".yml"))
 
 
 def _check_pools(project: ProjectDefinition) -> None:
@@ -618,12 +637,16 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
         if draft.templated:
             from headwater.project.templating import render
 
+            hourly = bool(
+                draft.model and draft.model.partitions and draft.model.partitions.grain == "hourly"
+            )
             result = render(
                 sql,
                 file=draft.rel_path,
                 this=draft.key,
                 is_incremental=True,
                 variables=config.vars,
+                hourly=hourly,
             )
             sql, template_config = result.sql, result.config
             materialized = template_config.get("materialized") or draft.materialized
@@ -636,6 +659,7 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
                     this=draft.key,
                     is_incremental=False,
                     variables=config.vars,
+                    hourly=hourly,
                 ).sql
         entry = {"analysis": analyze(sql, draft.rel_path).to_json(), "config": template_config}
         cache.put(key, entry)

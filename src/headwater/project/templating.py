@@ -1,9 +1,10 @@
 """dbt-compatible Jinja templating for model SQL, used only when a file contains `{{` or `{%`.
 
 A model may write `{{ ref('orders') }}`, `{{ source('shop', 'orders') }}`, `{{ this }}`,
-`{% if is_incremental() %}`, `{{ var('name') }}` and `{{ config(...) }}`. References render as
-plain table names; the SQL layer then resolves them like any other table name, so templated and
-plain models follow one resolution rule.
+`{% if is_incremental() %}`, `{{ var('name') }}`, `{{ config(...) }}` and, in a partitioned
+model, `{{ partition_start }}`, `{{ partition_end }}` and `{{ partition_key }}`. References
+render as plain table names; the SQL layer then resolves them like any other table name, so
+templated and plain models follow one resolution rule.
 """
 
 from __future__ import annotations
@@ -29,6 +30,40 @@ class RenderResult:
     config: dict[str, Any] = field(default_factory=dict)
 
 
+PARTITION_MARKERS = {
+    "partition_key": "__hw_partition_key__",
+    "partition_start": "__hw_partition_start__",
+    "partition_end": "__hw_partition_end__",
+}
+"""Text that stands for a partition's values in compiled SQL until a build fills them in, so
+one compilation serves every partition."""
+
+
+def partition_placeholders(hourly: bool) -> dict[str, str]:
+    """What `{{ partition_key }}`, `{{ partition_start }}` and `{{ partition_end }}` render as:
+    typed SQL literals around the markers (timestamps for hourly partitions, else dates)."""
+    kind = "TIMESTAMPTZ" if hourly else "DATE"
+    return {
+        "partition_key": f"'{PARTITION_MARKERS['partition_key']}'",
+        "partition_start": f"{kind} '{PARTITION_MARKERS['partition_start']}'",
+        "partition_end": f"{kind} '{PARTITION_MARKERS['partition_end']}'",
+    }
+
+
+def fill_partition(sql: str, values: dict[str, str]) -> str:
+    """Put one partition's values into SQL compiled with the placeholders (`values` maps
+    `partition_key` to a SQL literal and the bounds to their text)."""
+    for name, marker in PARTITION_MARKERS.items():
+        if name in values:
+            sql = sql.replace(f"'{marker}'", values[name])
+    return sql
+
+
+def uses_partition(sql: str) -> bool:
+    """Whether compiled SQL still holds a partition placeholder."""
+    return any(marker in sql for marker in PARTITION_MARKERS.values())
+
+
 def render(
     sql: str,
     *,
@@ -36,6 +71,7 @@ def render(
     this: str,
     is_incremental: bool,
     variables: dict[str, Any],
+    hourly: bool = False,
 ) -> RenderResult:
     """Render templated model SQL.
 
@@ -99,6 +135,7 @@ def render(
             is_incremental=lambda: is_incremental,
             var=var,
             config=config,
+            **partition_placeholders(hourly),
         )
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(
@@ -110,7 +147,8 @@ def render(
         raise ConfigError(
             f"template error: {exc.message}",
             Location(file=file, line=_template_line(exc)),
-            "available in templates: ref, source, this, is_incremental, var, config; "
+            "available in templates: ref, source, this, is_incremental, var, config, "
+            "partition_key, partition_start, partition_end; "
             "a project variable is read with var('name') after adding it under 'vars:' "
             "in headwater.yml",
         ) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -168,7 +169,8 @@ class QualityGate:
             )
             for f in files
         ]
-        view = TableRef(ctx.ref.namespace, AUDIT_PREFIX + ctx.ref.name)
+        # a name of its own: several builds (partitions of one table) may audit at once
+        view = TableRef(ctx.ref.namespace, f"{AUDIT_PREFIX}{ctx.ref.name}_{uuid.uuid4().hex[:8]}")
         pending = Snapshot(
             view, -1, (*kept, *new), schema, tuple(partition_by), False, str(location)
         )

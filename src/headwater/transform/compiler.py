@@ -37,12 +37,14 @@ class Compiler:
         assert asset.sql is not None, f"{key} is not a model"
         if not asset.templated:
             return asset.sql
+        partitions = asset.model.partitions if asset.model else None
         return render(
             asset.sql,
             file=asset.rel_path,
             this=asset.key,
             is_incremental=is_incremental,
             variables=self.project.config.vars,
+            hourly=partitions is not None and partitions.grain == "hourly",
         ).sql
 
     def compile(self, key: str, is_incremental: bool = False) -> str:
@@ -88,12 +90,14 @@ class Compiler:
             inlined = self.compile(parent) if target.materialized == "ephemeral" else ""
             upstream.append(f"{parent}={inlined}")
         variables = json.dumps(self.project.config.vars, sort_keys=True, default=str)
+        partitions = asset.model.partitions if asset.model else None
         return content_hash(
             __version__,
             asset.sql,
             key,
             str(is_incremental),
             variables if asset.templated else "",
+            str(partitions.grain if partitions else ""),
             *upstream,
         )
 

@@ -6,12 +6,14 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from headwater.engine.base import EngineSession
 from headwater.project.loader import Asset, ProjectDefinition
+from headwater.project.partitions import Partition
 from headwater.storage.base import (
     CommitInfo,
     DataFile,
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
 
 APP_ID_PREFIX = "headwater:"
 FAULT_ENV = "HEADWATER_FAULT"
+
+
+def app_id(asset: str, partition: str | None = None) -> str:
+    """The idempotency key of an asset's commits (one per partition of a partitioned one)."""
+    return APP_ID_PREFIX + asset + (f"[{partition}]" if partition is not None else "")
 
 
 @dataclass
@@ -82,6 +89,11 @@ class BuildContext:
     """Extra metadata every commit of this build carries (an ingest's state)."""
     gate: PublishGate | None = None
     """Audits each new version before it is published (the asset's contract and checks)."""
+    partition: Partition | None = None
+    """The partition this build writes (partitioned models)."""
+    table_lock: AbstractContextManager[Any] = field(default_factory=nullcontext)
+    """Held while a build reads the table's current files to replace some of them and commits:
+    partitions of one table built at once would otherwise conflict."""
     admitted: list[Admitted] = field(default_factory=list)
     """What the gate let through, publish by publish."""
 
@@ -95,7 +107,7 @@ class BuildContext:
         return CommitInfo(
             run_id=self.run_id,
             operation=operation,
-            app_id=APP_ID_PREFIX + self.asset.key,
+            app_id=app_id(self.asset.key, self.partition.key if self.partition else None),
             app_version=self.run_seq,
             extra={**self.commit_extra, **({} if rows is None else {"headwater.rows": str(rows)})},
         )
@@ -126,7 +138,9 @@ class BuildContext:
     def for_table(self, asset: Asset) -> BuildContext:
         """This build's context for a table it also writes (a child table): no gate, no
         state."""
-        return dataclasses.replace(self, asset=asset, commit_extra={}, gate=None, admitted=[])
+        return dataclasses.replace(
+            self, asset=asset, commit_extra={}, gate=None, admitted=[], table_lock=nullcontext()
+        )
 
     def fault(self, point: str) -> None:
         """Kill this process at `point` when the test fault variable names it (crash tests)."""

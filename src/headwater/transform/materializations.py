@@ -53,7 +53,12 @@ def _overwrite(ctx: BuildContext, sql: str, operation: str) -> BuildResult:
 
 
 def build_table(ctx: BuildContext) -> BuildResult:
-    """Rebuild the whole table from the model's SQL and replace it atomically."""
+    """Rebuild the whole table from the model's SQL and replace it atomically (or, for a
+    partitioned model, replace the one partition being built)."""
+    if ctx.partition is not None:
+        from headwater.transform.partitioned import build_partition
+
+        return build_partition(ctx)
     sql = ctx.compiler.compile(ctx.asset.key)
     ctx.relations.ensure_inputs(ctx.session, ctx.asset.key)
     return _overwrite(ctx, sql, "table")

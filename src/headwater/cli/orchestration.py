@@ -1,0 +1,106 @@
+"""The orchestration commands: `backfill` and `partitions`."""
+
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+
+import click
+
+from headwater.cli.common import EXCLUDE, JSON
+from headwater.cli.common import project_of as _project
+
+MARKS = {"success": "#", "failed": "x", "missing": "."}
+
+
+@click.command()
+@click.argument("select", nargs=-1, required=True, metavar="ASSET[+]...")
+@EXCLUDE
+@click.option("--start", help="First partition: a key or a date (default: the first).")
+@click.option("--end", help="Last partition, included: a key or a date (default: the last).")
+@click.option("--parallel", type=click.IntRange(1, 64), help="Partitions to build at once.")
+@click.option("--force", is_flag=True, help="Rebuild partitions already built.")
+@JSON
+@click.pass_context
+def backfill(
+    ctx: click.Context,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    parallel: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build every partition from --start to --end of the selected assets, in dependency order.
+
+    Partitions already built from the current definition are skipped (unless --force), so an
+    interrupted backfill resumes when run again. Exit code 1 when a partition failed.
+    """
+    from headwater.cli.output import RunReporter, emit_json
+
+    project = _project(ctx)
+    chosen, partitions = project.backfill_plan(list(select), start, end, list(exclude))
+    total = sum(len(p) for p in partitions.values()) + sum(
+        1
+        for key in chosen
+        if key not in partitions and project.definition.assets[key].materialized != "ephemeral"
+    )
+    reporter = RunReporter(total, quiet=as_json, verb="backfilling")
+    summary = project.backfill(
+        list(select),
+        start,
+        end,
+        exclude=list(exclude),
+        parallel=parallel,
+        force=force,
+        on_event=reporter,
+    )
+    reporter.finish(summary)
+    if as_json:
+        emit_json(
+            {
+                "run_id": summary.run_id,
+                "status": summary.status,
+                "duration_s": summary.duration_s,
+                "assets": [vars(o) for o in summary.outcomes],
+            }
+        )
+    sys.exit(summary.exit_code)
+
+
+@click.command()
+@click.argument("asset")
+@JSON
+@click.pass_context
+def partitions(ctx: click.Context, asset: str, as_json: bool) -> None:
+    """Show which partitions of ASSET are built (#), failed (x) or missing (.)."""
+    from headwater.cli.output import emit_json
+
+    rows = _project(ctx).partitions(asset)
+    if as_json:
+        emit_json(rows)
+        return
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    keys = [str(r["partition"]) for r in rows]
+    daily = bool(keys) and all(len(k) == 10 and k[4] == "-" and k[7] == "-" for k in keys)
+    if daily:
+        # one line per month, a column per day of the month
+        months: OrderedDict[str, dict[int, str]] = OrderedDict()
+        for row in rows:
+            month, day = row["partition"][:7], int(row["partition"][8:])
+            months.setdefault(month, {})[day] = MARKS.get(row["status"], "?")
+        click.echo("         " + "".join(f"{d % 10}" for d in range(1, 32)))
+        for month, days in months.items():
+            click.echo(f"{month}  " + "".join(days.get(d, " ") for d in range(1, 32)))
+    else:
+        for row in rows:
+            stale = " (built from an older definition)" if row["stale"] else ""
+            click.echo(f"{MARKS.get(row['status'], '?')} {row['partition']}{stale}")
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    click.echo(f"{len(rows)} partitions: {summary}   (# built, x failed, . missing)")
+
+
+COMMANDS = [backfill, partitions]

@@ -1,0 +1,236 @@
+"""Partitioned models and backfills: one slice replaced at a time, idempotent, resumable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater import Project
+from headwater.project.partitions import PartitionsConfig, PartitionSet
+from tests.conftest import HEADWATER, ProjectFactory, run_cli, write_files
+
+DAYS = 30
+EVENTS = "id,day,amount\n" + "\n".join(
+    f"{i},{dt.date(2024, 5, 1) + dt.timedelta(days=i % DAYS)},{i}" for i in range(300)
+)
+DAILY_SQL = """
+select day, count(*) as events, sum(amount) as amount
+from raw.events
+where day >= {{ partition_start }} and day < {{ partition_end }}
+group by day
+"""
+DAILY = "partitions: {column: day, grain: daily, start: 2024-05-01, end: 2024-05-31}\n"
+
+
+def daily_project(make_project: ProjectFactory, folder: str = "proj") -> Project:
+    project = make_project(
+        {
+            "seeds/events.csv": EVENTS + "\n",
+            "models/core/daily.sql": DAILY_SQL,
+            "models/core/daily.yml": DAILY,
+            "models/marts/weekly_view.sql": "select count(*) as days from core.daily",
+        },
+        folder=folder,
+    )
+    assert project.run(select=["raw.events"]).status == "success"
+    return project
+
+
+def content(project: Project, key: str = "core.daily") -> list[tuple[Any, ...]]:
+    return [tuple(r.values()) for r in project.query(f"select * from {key} order by 1").to_pylist()]
+
+
+def test_a_backfill_builds_each_partition_and_running_one_again_changes_nothing(
+    make_project: ProjectFactory,
+) -> None:
+    project = daily_project(make_project)
+    summary = project.backfill(["core.daily"], "2024-05-01", "2024-05-10")
+    assert summary.status == "success"
+    assert [o.partition for o in summary.outcomes] == [
+        f"2024-05-{d:02d}" for d in range(1, 11)
+    ] or sorted(o.partition or "" for o in summary.outcomes) == [
+        f"2024-05-{d:02d}" for d in range(1, 11)
+    ]
+    before = content(project)
+    assert len(before) == 10 and sum(r[1] for r in before) == 100
+    again = project.backfill(["core.daily"], "2024-05-03", "2024-05-03", force=True)
+    assert again.status == "success" and again.outcome("core.daily").rows == 1
+    assert content(project) == before  # idempotent: the same slice, replaced
+    skipped = project.backfill(["core.daily"], "2024-05-01", "2024-05-10")
+    assert skipped.count("up_to_date") == 10  # already built from this definition
+    statuses = {r["partition"]: r["status"] for r in project.partitions("core.daily")}
+    assert [statuses[f"2024-05-{d:02d}"] for d in range(1, 11)] == ["success"] * 10
+    assert statuses["2024-05-11"] == "missing"
+
+
+def test_rows_outside_the_partition_are_refused(make_project: ProjectFactory) -> None:
+    project = daily_project(make_project)
+    leaky = DAILY_SQL.replace("and day <", "or day <")
+    write_files(project.root, {"models/core/daily.sql": leaky})
+    project.reload()
+    summary = project.backfill(["core.daily"], "2024-05-02", "2024-05-02")
+    outcome = summary.outcome("core.daily")
+    assert outcome.status == "failed"
+    assert "rows outside partition 2024-05-02" in (outcome.message or "")
+    assert not (project.definition.warehouse / "core" / "daily" / "_delta_log").exists()
+
+
+def test_a_partition_replaces_its_rows_inside_files_that_also_hold_others(
+    make_project: ProjectFactory,
+) -> None:
+    project = daily_project(make_project)
+    # first built whole, in one file holding every day; then partitioned
+    write_files(
+        project.root,
+        {"models/core/daily.sql": DAILY_SQL.split("where", maxsplit=1)[0] + "group by day"},
+    )
+    (project.root / "models/core/daily.yml").unlink()
+    project.reload()
+    assert project.run(select=["core.daily"]).status == "success"
+    write_files(
+        project.root, {"models/core/daily.sql": DAILY_SQL.replace("count(*)", "100 + count(*)")}
+    )
+    write_files(project.root, {"models/core/daily.yml": DAILY})
+    project.reload()
+    assert project.backfill(["core.daily"], "2024-05-07", "2024-05-07").status == "success"
+    rows = dict((r[0].isoformat(), r[1]) for r in content(project))
+    assert rows["2024-05-07"] == 110 and rows["2024-05-06"] == 10 and len(rows) == DAYS
+
+
+def test_listed_keys_are_all_built_by_a_plain_run(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/sales.csv": "region,amount\neu,1\nus,2\neu,3\napac,4\n",
+            "models/core/by_region.sql": (
+                "select region, sum(amount) as total from raw.sales "
+                "where region = {{ partition_key }} group by region"
+            ),
+            "models/core/by_region.yml": "partitions: {column: region, keys: [eu, us, apac]}\n",
+        }
+    )
+    summary = project.run()
+    assert summary.status == "success"
+    assert sorted(o.partition for o in summary.outcomes if o.key == "core.by_region") == [
+        "apac",
+        "eu",
+        "us",
+    ]
+    assert content(project, "core.by_region") == [("apac", 4), ("eu", 4), ("us", 2)]
+    shown = run_cli(["partitions", "core.by_region"], project.root)
+    assert "# eu" in shown.stdout and "3 partitions: 3 success" in shown.stdout
+
+
+def test_partition_ranges_in_a_time_zone() -> None:
+    config = PartitionsConfig.model_validate(
+        {
+            "column": "at",
+            "grain": "hourly",
+            "start": "2024-03-31T00:00",
+            "timezone": "Europe/Berlin",
+        }
+    )
+    now = dt.datetime(2024, 3, 31, 6, 30, tzinfo=dt.UTC)  # 08:30 in Berlin, after the DST jump
+    partitions = PartitionSet(config).all(now)
+    # 02:00-03:00 does not exist on that day in Berlin: 00, 01, 03, ..., 07
+    assert [p.key for p in partitions] == [
+        "2024-03-31T00",
+        "2024-03-31T01",
+        "2024-03-31T03",
+        "2024-03-31T04",
+        "2024-03-31T05",
+        "2024-03-31T06",
+        "2024-03-31T07",
+    ]
+    hour = dt.timedelta(hours=1)
+    assert all(p.end.astimezone(dt.UTC) - p.start.astimezone(dt.UTC) == hour for p in partitions)  # type: ignore[union-attr]
+    weekly = PartitionSet(
+        PartitionsConfig.model_validate({"column": "d", "grain": "weekly", "start": "2024-05-01"})
+    )
+    first = weekly.all(dt.datetime(2024, 5, 20, tzinfo=dt.UTC))[0]
+    assert first.key == "2024-W18" and first.start.date() == dt.date(2024, 4, 29)  # type: ignore[union-attr]
+
+
+def test_a_partitioned_view_is_a_config_error(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "models/v.sql": "select 1 as x, current_date as day",
+            "models/v.yml": f"materialized: view\n{DAILY}",
+        }
+    )
+    result = run_cli(["dag"], project.root)
+    assert result.returncode == 2
+    assert "main.v is partitioned but materialized as view" in result.stderr
+
+
+PLUS = {
+    "models/marts/daily_plus.sql": (
+        "select day, events + 1 as e from core.daily where day = {{ partition_start }}"
+    ),
+    "models/marts/daily_plus.yml": DAILY,
+}
+
+
+def _built(root: Path) -> int:
+    try:
+        with sqlite3.connect(root / ".headwater" / "catalog.db") as connection:
+            (count,) = connection.execute(
+                "SELECT count(*) FROM hw_partitions WHERE status = 'success'"
+            ).fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(count)
+
+
+@pytest.mark.parametrize("kills", [1, 3])
+def test_a_backfill_killed_midway_resumes_to_the_same_result(
+    make_project: ProjectFactory, kills: int
+) -> None:
+    project = daily_project(make_project)
+    write_files(project.root, PLUS)
+    command = [
+        *HEADWATER,
+        "backfill",
+        "core.daily+",
+        "--start",
+        "2024-05-01",
+        "--end",
+        "2024-05-30",
+    ]
+    for kill in range(kills):
+        process = subprocess.Popen(
+            command, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        target = 6 * (kill + 1)
+        deadline = time.monotonic() + 120
+        while _built(project.root) < target and process.poll() is None:
+            assert time.monotonic() < deadline, "the backfill made no progress"
+            time.sleep(0.02)
+        assert process.poll() is None, "the backfill ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait(60) == -signal.SIGKILL
+    assert _built(project.root) < 2 * DAYS
+    resumed = run_cli(
+        ["backfill", "core.daily+", "--start", "2024-05-01", "--end", "2024-05-30", "--json"],
+        project.root,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    outcomes = json.loads(resumed.stdout)["assets"]
+    assert any(o["status"] == "up_to_date" for o in outcomes)  # resumed, not redone
+
+    reference = daily_project(make_project, folder="reference")
+    write_files(reference.root, PLUS)
+    reference.reload()
+    assert reference.backfill(["core.daily+"], "2024-05-01", "2024-05-30").status == "success"
+    project.reload()
+    for key in ("core.daily", "marts.daily_plus", "marts.weekly_view"):
+        assert content(project, key) == content(reference, key), key
+    assert len(content(project)) == DAYS
