@@ -51,6 +51,25 @@ class TableInfo:
     in_project: bool
 
 
+def _backfill_arguments(text: str) -> tuple[list[str], str | None, str | None]:
+    """The selection and range of a backfill, from the selector text its run recorded."""
+    words = text.split()
+    select, start, end = [], None, None
+    index = 0
+    while index < len(words):
+        if words[index] in ("--start", "--end") and index + 1 < len(words):
+            value = None if words[index + 1].startswith("(") else words[index + 1]
+            if words[index] == "--start":
+                start = value
+            else:
+                end = value
+            index += 2
+            continue
+        select.append(words[index])
+        index += 1
+    return select, start, end
+
+
 class Project:
     """A Headwater project on disk and every operation on it."""
 
@@ -250,9 +269,12 @@ class Project:
         threads: int | None = None,
         on_event: EventHandler | None = None,
         fail_fast: bool = False,
+        stop: Any = None,
+        command: str = "run",
     ) -> RunSummary:
         """Build the selected assets (all by default) and return the run's summary; with
-        `fail_fast`, nothing new starts after the first failure."""
+        `fail_fast`, nothing new starts after the first failure, and setting the event `stop`
+        lets what runs finish and starts nothing more."""
         from headwater.orchestrate.runner import Runner
         from headwater.orchestrate.selectors import Selector
 
@@ -268,9 +290,70 @@ class Project:
             force=force,
             on_event=on_event,
             fail_fast=fail_fast,
+            stop=stop,
+            command=command,
         )
         text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
         return runner.run(chosen, text or None)
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        threads: int | None = None,
+        on_event: EventHandler | None = None,
+        stop: Any = None,
+    ) -> RunSummary:
+        """Run again what run `run_id` did not finish: its selection, less what succeeded
+        (or was up to date) in it. A backfill resumes its partition range.
+
+        Raises:
+            UsageError: there is no such run.
+        """
+        from headwater.orchestrate.runner import Runner
+
+        run = self.catalog.run(run_id)
+        if run is None:
+            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
+        if run["command"] == "backfill":
+            select, start, end = _backfill_arguments(run["selector"] or "")
+            return self.backfill(select, start, end, parallel=threads, on_event=on_event)
+        remaining = self.resume_keys(run_id)
+        runner = Runner(
+            self.definition,
+            self.catalog,
+            self.store,
+            threads=threads or self.definition.config.threads,
+            full_refresh=bool(run["full_refresh"]),
+            on_event=on_event,
+            resumed_from=run["run_id"],
+            stop=stop,
+        )
+        return runner.run(remaining, f"--resume {run['run_id']}")
+
+    def resume_keys(self, run_id: str) -> set[str]:
+        """What resuming run `run_id` builds: its selection less what succeeded in it."""
+        from headwater.orchestrate.selectors import Selector
+
+        run = self.catalog.run(run_id)
+        if run is None:
+            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
+        text = run["selector"] or ""
+        if run["command"] == "backfill":
+            select, _, _ = _backfill_arguments(text)
+            return Selector(self.definition).select(select)
+        if text.startswith("--resume "):  # a resume of a resume: the original's selection
+            return self.resume_keys(text.split()[1])
+        select_text, _, exclude_text = text.partition(" --exclude ")
+        chosen = Selector(self.definition).select(
+            select_text.split() or None, exclude_text.split() or None
+        )
+        done = {
+            r["asset"]
+            for r in self.catalog.results(run["run_id"])
+            if r["status"] in ("success", "up_to_date") and r["partition_key"] is None
+        }
+        return chosen - done
 
     def backfill_plan(
         self,

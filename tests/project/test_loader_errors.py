@@ -100,7 +100,7 @@ CASES = [
         {"headwater.yml": "name: test\nzzzzzz: 1\n"},
         "headwater.yml",
         2,
-        ["unknown key 'zzzzzz'; valid keys: catalog, defaults, engine, name,"],
+        ["unknown key 'zzzzzz'; valid keys: alerts, catalog, defaults, engine, jobs, name,"],
         "see docs/project.md",
     ),
     Case(

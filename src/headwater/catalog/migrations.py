@@ -160,6 +160,39 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE hw_asset_results ADD COLUMN partition_key VARCHAR(100)",
         ),
     ),
+    Migration(
+        5,
+        "the scheduler: its lock, job and sensor state, alert incidents",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_scheduler (
+                name VARCHAR(40) PRIMARY KEY,
+                holder VARCHAR(300) NOT NULL,
+                started_at VARCHAR(32) NOT NULL,
+                heartbeat_at VARCHAR(32) NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS hw_job_state (
+                job VARCHAR(200) PRIMARY KEY,
+                last_tick VARCHAR(32),
+                last_run_id VARCHAR(40),
+                last_status VARCHAR(20),
+                last_finished_at VARCHAR(32)
+            )""",
+            """CREATE TABLE IF NOT EXISTS hw_sensor_state (
+                sensor VARCHAR(200) PRIMARY KEY,
+                cursor_value TEXT,
+                evaluated_at VARCHAR(32),
+                last_run_id VARCHAR(40)
+            )""",
+            """CREATE TABLE IF NOT EXISTS hw_incidents (
+                incident VARCHAR(400) PRIMARY KEY,
+                kind VARCHAR(40) NOT NULL,
+                subject VARCHAR(300) NOT NULL,
+                opened_at VARCHAR(32) NOT NULL,
+                resolved_at VARCHAR(32),
+                message TEXT
+            )""",
+        ),
+    ),
 ]
 
 

@@ -73,28 +73,60 @@ class Catalog:
     # -- runs ------------------------------------------------------------------------------
 
     def start_run(
-        self, command: str, selector: str | None, threads: int, full_refresh: bool
+        self,
+        command: str,
+        selector: str | None,
+        threads: int,
+        full_refresh: bool,
+        resumed_from: str | None = None,
     ) -> RunRecord:
         """Record a new run as running and return its id and sequence number."""
         run_id = uuid.uuid4().hex[:16]
+        stamp = now_iso()
         with self.db.transaction() as tx:
             rows = tx.execute(
                 "INSERT INTO hw_runs (run_id, command, selector, status, started_at, pid, "
-                "hostname, threads, full_refresh) VALUES (:run_id, :command, :selector, "
-                "'running', :started_at, :pid, :hostname, :threads, :full_refresh) "
-                "RETURNING seq",
+                "hostname, threads, full_refresh, heartbeat_at, resumed_from) VALUES (:run_id, "
+                ":command, :selector, 'running', :started_at, :pid, :hostname, :threads, "
+                ":full_refresh, :started_at, :resumed_from) RETURNING seq",
                 {
                     "run_id": run_id,
                     "command": command,
                     "selector": selector,
-                    "started_at": now_iso(),
+                    "started_at": stamp,
                     "pid": os.getpid(),
                     "hostname": socket.gethostname(),
                     "threads": threads,
                     "full_refresh": int(full_refresh),
+                    "resumed_from": resumed_from,
                 },
             )
         return RunRecord(run_id, int(rows[0]["seq"]))
+
+    def stale_runs(self, older_than: dt.datetime) -> list[dict[str, Any]]:
+        """Runs still marked running whose last heartbeat is older than `older_than` (their
+        process is gone)."""
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(
+                f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = 'running' AND "
+                "coalesce(heartbeat_at, started_at) < :limit ORDER BY seq",
+                {"limit": older_than.isoformat(timespec="microseconds")},
+            )
+
+    def mark_stale(self, run_id: str, message: str) -> None:
+        """Mark a run whose process died as failed, and its unfinished builds as
+        interrupted."""
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE hw_asset_results SET status = 'interrupted', finished_at = :now, "
+                "message = :message WHERE run_id = :run_id AND status = 'running'",
+                {"now": now_iso(), "message": message, "run_id": run_id},
+            )
+            tx.execute(
+                "UPDATE hw_runs SET status = 'failed', finished_at = :now, error = :message "
+                "WHERE run_id = :run_id AND status = 'running'",
+                {"now": now_iso(), "message": message, "run_id": run_id},
+            )
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         """Mark a run finished with `status` (success, failed, interrupted)."""

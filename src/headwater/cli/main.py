@@ -91,6 +91,7 @@ def init(name: str, example: str | None) -> None:
 @click.option("--force", is_flag=True, help="Rebuild even assets that are up to date.")
 @click.option("--threads", type=click.IntRange(1, 256), help="Models to build at once.")
 @click.option("--fail-fast", is_flag=True, help="Start nothing new after the first failure.")
+@click.option("--resume", "resume_id", metavar="RUN_ID", help="Run what RUN_ID did not finish.")
 @JSON
 @click.pass_context
 def run(
@@ -101,26 +102,32 @@ def run(
     force: bool,
     threads: int | None,
     fail_fast: bool,
+    resume_id: str | None,
     as_json: bool,
 ) -> None:
     """Build the selected seeds and models (all by default)."""
     from headwater.cli.output import RunReporter, emit_json
 
     project = _project(ctx)
-    keys = project.select(list(select), list(exclude))
+    keys = (
+        project.resume_keys(resume_id) if resume_id else project.select(list(select), list(exclude))
+    )
     reporter = RunReporter(
         sum(1 for k in keys if project.definition.assets[k].materialized != "ephemeral"),
         quiet=as_json,
     )
-    summary = project.run(
-        list(select),
-        list(exclude),
-        full_refresh=full_refresh,
-        force=force,
-        threads=threads,
-        on_event=reporter,
-        fail_fast=fail_fast,
-    )
+    if resume_id:
+        summary = project.resume(resume_id, threads=threads, on_event=reporter)
+    else:
+        summary = project.run(
+            list(select),
+            list(exclude),
+            full_refresh=full_refresh,
+            force=force,
+            threads=threads,
+            on_event=reporter,
+            fail_fast=fail_fast,
+        )
     reporter.finish(summary)
     if as_json:
         emit_json(

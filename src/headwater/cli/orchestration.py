@@ -103,4 +103,92 @@ def partitions(ctx: click.Context, asset: str, as_json: bool) -> None:
     click.echo(f"{len(rows)} partitions: {summary}   (# built, x failed, . missing)")
 
 
-COMMANDS = [backfill, partitions]
+@click.command()
+@click.option("--poll", type=float, default=1.0, help="Seconds between evaluations.")
+@click.option(
+    "--stale-after",
+    type=float,
+    default=60.0,
+    help="Seconds without a heartbeat after which a run (or a scheduler) counts as dead.",
+)
+@click.pass_context
+def scheduler(ctx: click.Context, poll: float, stale_after: float) -> None:
+    """Run the project's jobs on their schedules and sensors until stopped (SIGTERM/Ctrl-C).
+
+    At most one scheduler runs per project. On SIGTERM the running assets finish, nothing new
+    starts, and it exits.
+    """
+    from headwater.orchestrate.scheduler import Scheduler, Step
+
+    project = _project(ctx)
+    service = Scheduler(project, poll_s=poll, stale_after_s=stale_after)
+
+    def report(step: Step) -> None:
+        for job, summary in step.runs:
+            click.echo(
+                f"job {job}: run {summary.run_id} {summary.status} "
+                f"({summary.count('success')} built, {summary.count('failed')} failed)"
+            )
+        for job, tick in step.skipped_ticks:
+            click.echo(f"job {job}: skipped the missed tick {tick.isoformat(timespec='minutes')}")
+        for run_id in step.stale_runs:
+            click.echo(f"run {run_id} had no heartbeat: marked failed")
+
+    jobs = ", ".join(service.jobs) or "none"
+    click.echo(f"scheduler {service.holder} started; jobs: {jobs}; sensors: {len(service.sensors)}")
+    service.serve(report)
+    click.echo("scheduler stopped")
+
+
+@click.command()
+@JSON
+@click.pass_context
+def jobs(ctx: click.Context, as_json: bool) -> None:
+    """List the jobs: schedule, next tick and the last run's result."""
+    import datetime as dt
+
+    from headwater.catalog.scheduling import job_states
+    from headwater.cli.output import emit_json, print_table
+    from headwater.orchestrate.scheduler import Scheduler
+
+    project = _project(ctx)
+    service = Scheduler(project)
+    states = job_states(project.catalog)
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for name, job in service.jobs.items():
+        state = states.get(name) or {}
+        following = service.next_tick(job, now) if job.enabled else None
+        rows.append(
+            {
+                "job": name,
+                "cron": job.cron,
+                "timezone": job.timezone,
+                "select": " ".join(job.select) or "(all)",
+                "next_tick": following.isoformat(timespec="minutes") if following else None,
+                "last_run_id": state.get("last_run_id"),
+                "last_status": state.get("last_status"),
+                "last_finished_at": state.get("last_finished_at"),
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    print_table(
+        ["job", "cron", "tz", "select", "next tick", "last run", "result"],
+        [
+            (
+                r["job"],
+                r["cron"] or "(sensors only)",
+                r["timezone"],
+                r["select"],
+                r["next_tick"] or "",
+                r["last_run_id"] or "",
+                r["last_status"] or "",
+            )
+            for r in rows
+        ],
+    )
+
+
+COMMANDS = [backfill, partitions, scheduler, jobs]

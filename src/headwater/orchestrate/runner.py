@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -30,6 +31,10 @@ from headwater.project.partitions import Partition
 from headwater.storage.base import TableRef, TableStore
 
 SUCCESS, FAILED, SKIPPED, UP_TO_DATE = "success", "failed", "skipped", "up_to_date"
+INTERRUPTED = "interrupted"
+STOPPED = "not started"
+HEARTBEAT_SECONDS = 5.0
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -114,6 +119,8 @@ class Runner:
         command: str = "run",
         fail_fast: bool = False,
         skip_materialized: bool = False,
+        stop: threading.Event | None = None,
+        resumed_from: str | None = None,
     ) -> None:
         self.project = project
         self.catalog = catalog
@@ -126,6 +133,9 @@ class Runner:
         self.fail_fast = fail_fast
         self.skip_materialized = skip_materialized
         """Backfills: a partition built from the current definition counts as up to date."""
+        self.stop = stop or threading.Event()
+        """Set it to finish what is running and start nothing more (a scheduler's SIGTERM)."""
+        self.resumed_from = resumed_from
         self._versions: dict[str, int | None] = {}
         self._tokens: dict[str, str] = {}
         self._fingerprints: dict[str, str] = {}
@@ -201,20 +211,34 @@ class Runner:
         lock.acquire({"command": self.command, "started": dt.datetime.now(dt.UTC).isoformat()})
         try:
             self._recover_interrupted()
-            record = self.catalog.start_run(self.command, selector, self.threads, self.full_refresh)
+            record = self.catalog.start_run(
+                self.command, selector, self.threads, self.full_refresh, self.resumed_from
+            )
             lock.update(run_id=record.run_id)
             summary = RunSummary(record.run_id, SUCCESS)
+            beating = threading.Event()
+            beat = threading.Thread(
+                target=self._heartbeat, args=(record.run_id, beating), daemon=True
+            )
+            beat.start()
             try:
                 self._execute(record, selected, summary, partitions or {})
             except BaseException as exc:
                 self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
                 raise
             finally:
+                beating.set()
+                beat.join()
                 if self._engine is not None:
                     self._engine.close()
                 if self._compiler is not None:
                     self._compiler.save()
             summary.status = SUCCESS if not summary.count(FAILED) else FAILED
+            if self.stop.is_set() and any(
+                o.status == SKIPPED and (o.message or "").startswith(STOPPED)
+                for o in summary.outcomes
+            ):
+                summary.status = INTERRUPTED
             summary.duration_s = time.perf_counter() - started
             failures = [o for o in summary.outcomes if o.status == FAILED]
             self.catalog.finish_run(
@@ -225,6 +249,14 @@ class Runner:
             return summary
         finally:
             lock.release()
+
+    def _heartbeat(self, run_id: str, done: threading.Event) -> None:
+        """Tell the catalog every few seconds that this run's process is alive."""
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                self.catalog.heartbeat(run_id)
+            except Exception as exc:  # a missed beat is no reason to fail the run
+                _LOG.warning("heartbeat of run %s failed: %s", run_id, exc)
 
     def _recover_interrupted(self) -> None:
         """Settle runs whose process died: mark them, and record commits that landed unrecorded.
@@ -369,11 +401,17 @@ class Runner:
             while queue or running:
                 for item in [i for i in queue if not waiting[i.id]]:
                     asset = assets[item.key]
-                    if len(running) >= self.threads and not (stopped or item.id in blocked_by):
+                    if len(running) >= self.threads and not (
+                        stopped or self.stop.is_set() or item.id in blocked_by
+                    ):
                         break  # every worker is busy; what is left waits for the next turn
                     if stopped:
                         queue.remove(item)
                         skip(item, "not started: the run stopped at its first failure (fail fast)")
+                        continue
+                    if self.stop.is_set():
+                        queue.remove(item)
+                        skip(item, f"{STOPPED}: the run was asked to stop; resume it to build this")
                         continue
                     if item.id in blocked_by:
                         queue.remove(item)

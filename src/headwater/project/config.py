@@ -6,7 +6,7 @@ a setting silently ignored. Field docstrings are the reference for `docs/project
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -15,6 +15,7 @@ from headwater.project.partitions import PartitionsConfig
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
     Duration,
+    FreshnessSla,
     Identifier,
     KeyValueError,
     StrictModel,
@@ -80,6 +81,133 @@ class AssetRetries(StrictModel):
     """Longest wait between two tries, in seconds."""
 
 
+class JobConfig(StrictModel):
+    """A job: a selection of assets run on a cron schedule by `headwater scheduler`."""
+
+    select: list[str] = []
+    """Assets to run, in the selector grammar of `headwater run -s` (default: all)."""
+    exclude: list[str] = []
+    """Assets to leave out."""
+    cron: str | None = None
+    """When to run, as a cron expression (`0 2 * * *`: at 02:00); none: only sensors run it."""
+    timezone: str = "UTC"
+    """The time zone the cron expression is read in (an IANA name)."""
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    """Ticks missed while the scheduler was down: `latest` runs the job once for them, `all`
+    runs it once per missed tick, `none` skips them."""
+    full_refresh: bool = False
+    """Run with `--full-refresh`."""
+    enabled: bool = True
+    """`false` keeps the job defined but never runs it on its schedule."""
+
+    @field_validator("select", "exclude", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"'{value}' is not a cron expression (minute hour day month weekday, e.g. "
+                "'0 2 * * *')"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{value}' is not a time zone name (e.g. UTC, Europe/Berlin)"
+            ) from None
+        return value
+
+
+class WebhookChannel(StrictModel):
+    """Alerts POSTed as Slack-compatible JSON (`{"text": ...}` plus the details)."""
+
+    type: Literal["webhook"]
+    url: str
+    """Where to post (values may be `${ENV_VAR}`, e.g. a Slack incoming-webhook URL)."""
+    headers: dict[str, str] = {}
+    """Extra request headers (values may be `${ENV_VAR}`)."""
+
+
+class EmailChannel(StrictModel):
+    """Alerts sent as e-mail over SMTP."""
+
+    type: Literal["email"]
+    host: str
+    port: int = 25
+    sender: str
+    """The From address."""
+    to: list[str] = Field(min_length=1)
+    username: str | None = None
+    password: str | None = None
+    """Write it as `${ENV_VAR}`."""
+    starttls: bool = False
+    """Upgrade the connection with STARTTLS before logging in."""
+
+
+class CommandChannel(StrictModel):
+    """Alerts handed to a command: the alert as JSON on its standard input, and its fields in
+    `HEADWATER_ALERT_*` environment variables."""
+
+    type: Literal["command"]
+    command: list[str] = Field(min_length=1)
+    """The program and its arguments (run in the project folder)."""
+
+
+AlertKind = Literal["run_failure", "check_failure", "sla_breach"]
+
+
+class AlertsConfig(StrictModel):
+    """Where alerts go and which ones: one message per incident, and one when it resolves."""
+
+    channels: list[
+        Annotated[WebhookChannel | EmailChannel | CommandChannel, Field(discriminator="type")]
+    ] = []
+    on: list[AlertKind] = ["run_failure", "check_failure", "sla_breach"]
+    """Which incidents alert: a run that failed, a check that failed, a freshness SLA breach."""
+
+
+class SensorConfig(StrictModel):
+    """Something `headwater scheduler` watches, running a job when it sees a change."""
+
+    type: Literal["files", "asset", "python"]
+    """`files`: new or changed files under `path`; `asset`: a new version of any of
+    `assets`; `python`: a function deciding (see docs/orchestration.md)."""
+    job: str | None = None
+    """The job to run (a `python` sensor may name jobs in its run requests instead)."""
+    interval: Duration = 30
+    """How often it is evaluated (`30s`, `5m`, or seconds)."""
+    path: str | None = None
+    """files: a path or glob, relative to the project."""
+    assets: list[str] = []
+    """asset: the assets whose new versions trigger the job."""
+    function: str | None = None
+    """python: `file.py:function` relative to the project."""
+
+    @model_validator(mode="after")
+    def _needs(self) -> SensorConfig:
+        wanted = {"files": "path", "asset": "assets", "python": "function"}[self.type]
+        if not getattr(self, wanted):
+            raise KeyValueError(wanted, f"a '{self.type}' sensor needs '{wanted}'")
+        if self.type != "python" and not self.job:
+            raise KeyValueError("job", f"a '{self.type}' sensor needs 'job' (what it runs)")
+        return self
+
+
 class QualityConfig(StrictModel):
     """Project-wide data quality settings."""
 
@@ -105,13 +233,29 @@ class ProjectConfig(StrictModel):
     quality: QualityConfig = QualityConfig.model_validate({})
     retries: AssetRetries = AssetRetries.model_validate({})
     """Retries of every asset's build that does not set its own."""
-    pools: dict[Identifier, int] = {}
+    pools: dict[Identifier, Annotated[int, Field(ge=1)]] = {}
     """Named limits on how many builds run at once, e.g. `{shop_db: 2}`; an asset names its
     pool with `pool:`."""
+    jobs: dict[Identifier, JobConfig] = {}
+    """Jobs that `headwater scheduler` runs on their cron schedules (and sensors trigger)."""
+    sensors: dict[Identifier, SensorConfig] = {}
+    """What `headwater scheduler` watches to run jobs on arrival of data."""
+    alerts: AlertsConfig = AlertsConfig.model_validate({})
+    """Where the scheduler sends alerts (failed runs and checks, freshness SLA breaches)."""
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1
     """Format version of this file."""
+
+    @model_validator(mode="after")
+    def _sensors_name_jobs(self) -> ProjectConfig:
+        for name, sensor in self.sensors.items():
+            if sensor.job is not None and sensor.job not in self.jobs:
+                raise KeyValueError(
+                    "sensors",
+                    f"sensor {name} runs job '{sensor.job}', which is not under 'jobs:'",
+                )
+        return self
 
 
 class ColumnConfig(StrictModel):
@@ -187,6 +331,8 @@ class ModelConfig(StrictModel):
     """Stop the build when it runs longer than this (`10m`, or seconds); it fails as timed out."""
     pool: Identifier | None = None
     """The pool (`pools:` in headwater.yml) whose slot the build takes while it runs."""
+    freshness: FreshnessSla | None = None
+    """How stale the table may get before the scheduler alerts (`{max_lag: 2h}`)."""
     partitions: PartitionsConfig | None = None
     """Build the table one partition at a time: by time (`grain`, `start`) or by `keys`, on
     `column`; see docs/orchestration.md."""

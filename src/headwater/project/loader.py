@@ -115,6 +115,16 @@ class Asset:
         return None
 
     @property
+    def freshness_lag_s(self) -> float | None:
+        """Seconds after its last build at which the asset counts as stale (its SLA)."""
+        sla = None
+        if self.model is not None:
+            sla = self.model.freshness
+        elif self.source is not None and self.parent is None:
+            sla = self.source.table.freshness
+        return None if sla is None else duration_seconds(sla.max_lag)
+
+    @property
     def pool(self) -> str | None:
         """The pool whose slot the asset's build takes (None: no pool)."""
         if self.model is not None:

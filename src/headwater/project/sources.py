@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
-from headwater.project.strict import Duration, Identifier, StrictModel
+from headwater.project.strict import Duration, FreshnessSla, Identifier, StrictModel
 
 LoadMode = Literal["replace", "append", "incremental", "merge"]
 ContractMode = Literal["evolve", "freeze", "discard_row", "discard_column"]
@@ -81,6 +81,8 @@ class TableConfig(StrictModel):
     """Checks of the loaded rows (column checks name their `column:`); see docs/quality.md."""
     timeout: Duration | None = None
     """Stop this table's load when it takes longer (overrides the source's `timeout`)."""
+    freshness: FreshnessSla | None = None
+    """How stale the table may get before the scheduler alerts (`{max_lag: 2h}`)."""
     pool: Identifier | None = None
     """The pool whose slot this table's load takes (overrides the source's `pool`)."""
     nested: Literal["tables", "json"] = "tables"

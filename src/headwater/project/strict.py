@@ -53,3 +53,11 @@ class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FreshnessSla(StrictModel):
+    """How stale an asset may get: the scheduler raises an alert when its last successful
+    build is older than `max_lag`, and a resolution when it is built again."""
+
+    max_lag: Duration
+    """E.g. `2h`, `1d`, or seconds."""

@@ -1,0 +1,378 @@
+"""The scheduler on a controllable clock: cron ticks, catch-up, the single-scheduler lock,
+stale runs and resume, sensors, alerts to real local HTTP and SMTP servers, SIGTERM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater import Project
+from headwater.orchestrate.scheduler import Scheduler, SchedulerLockedError
+from tests.conftest import HEADWATER, ProjectFactory, run_cli, write_files
+
+T0 = dt.datetime(2024, 6, 3, 9, 0, 30, tzinfo=dt.UTC)
+
+
+def minutes(n: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=n)
+
+
+def every_minute(
+    make_project: ProjectFactory, catch_up: str = "latest", extra: str = ""
+) -> Project:
+    return make_project(
+        {"models/m.sql": "select count(*) as n from range(10)"},
+        config=(
+            "jobs:\n  often:\n    cron: '* * * * *'\n"
+            f"    catch_up: {catch_up}\n    select: [main.m]\n{extra}"
+        ),
+    )
+
+
+@pytest.mark.parametrize("policy,runs,skipped", [("latest", 1, 4), ("all", 5, 0), ("none", 0, 5)])
+def test_ticks_missed_while_down_follow_the_catch_up_policy(
+    make_project: ProjectFactory, policy: str, runs: int, skipped: int
+) -> None:
+    project = every_minute(make_project, policy)
+    scheduler = Scheduler(project)
+    assert scheduler.step(minutes(0)).runs == []  # a new job starts with its next tick
+    step = scheduler.step(minutes(0.5))  # 09:01:00, on time
+    assert len(step.runs) == 1 and step.runs[0][1].status == "success"
+    down = scheduler.step(minutes(6.2))  # down for the ticks of minutes 2 to 6
+    assert len(down.runs) == runs
+    assert len(down.skipped_ticks) == skipped
+    assert scheduler.step(minutes(6.3)).runs == []  # nothing is run twice
+
+
+def test_one_scheduler_per_project(make_project: ProjectFactory) -> None:
+    project = every_minute(make_project)
+    first = Scheduler(project, holder="host-a:1", clock=lambda: minutes(0), stale_after_s=30)
+    first.acquire()
+    second = Scheduler(
+        Project(project.root), holder="host-b:2", clock=lambda: minutes(0.2), stale_after_s=30
+    )
+    with pytest.raises(SchedulerLockedError, match=r"already running for this project \(host-a:1"):
+        second.acquire()
+    late = Scheduler(Project(project.root), holder="host-b:2", clock=lambda: minutes(2))
+    late.acquire()  # host-a's heartbeat is 2 minutes old: its lock is taken over
+    late.release()
+
+
+def test_sigterm_finishes_what_runs_and_exits(make_project: ProjectFactory) -> None:
+    slow = "select count(*) as n from range(3000000000) as t(x) where x % 7 = 1"
+    files = {"models/a_slow.sql": slow}
+    files.update({f"models/b{i}.sql": "select 1 as x from main.a_slow" for i in range(3)})
+    project = make_project(files, config="jobs:\n  all:\n    cron: '* * * * *'\n")
+    Scheduler(project).step(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2))  # due at once
+    process = subprocess.Popen(
+        [*HEADWATER, "scheduler", "--poll", "0.2"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _running(project) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _running(project), "the job never started"
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, out
+    assert "scheduler stopped" in out
+    project.close()
+    (run,) = Project(project.root).runs(5)
+    assert run["status"] == "interrupted"
+    results = {r["asset"]: r for r in Project(project.root).run_results(run["run_id"])}
+    assert results["main.a_slow"]["status"] == "success"  # the running asset finished
+    assert {results[f"main.b{i}"]["status"] for i in range(3)} == {"skipped"}
+
+
+def _running(project: Project) -> bool:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(project.root / ".headwater" / "catalog.db") as connection:
+            rows = connection.execute(
+                "SELECT count(*) FROM hw_asset_results WHERE status = 'running'"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(rows and rows[0])
+
+
+def test_a_dead_run_is_detected_by_its_heartbeat_and_resumed(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "models/a.sql": "select 1 as x",
+            "models/b.sql": "select x + 1 as y from main.a",
+            "models/c.sql": "select y + 1 as z from main.b",
+        },
+        config="threads: 1\n",
+    )
+    killed = run_cli(["run"], project.root, env={"HEADWATER_FAULT": "before_commit:main.b"})
+    assert killed.returncode == -9
+    project.close()
+    project = Project(project.root)
+    (run,) = project.runs(1)
+    assert run["status"] == "running"
+    step = Scheduler(project, stale_after_s=5).step(
+        dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    )
+    assert step.stale_runs == [run["run_id"]]
+    (marked,) = project.runs(1)
+    assert marked["status"] == "failed" and "no heartbeat since" in marked["error"]
+    resumed = run_cli(["run", "--resume", run["run_id"][:8], "--json"], project.root)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    built = {o["key"]: o["status"] for o in json.loads(resumed.stdout)["assets"]}
+    assert built == {"main.b": "success", "main.c": "success"}  # main.a had succeeded
+    assert project.query("select z from main.c").to_pylist() == [{"z": 3}]
+    latest = project.runs(1)[0]
+    assert latest["resumed_from"] == run["run_id"]
+
+
+def test_a_file_sensor_runs_its_job_once_per_change(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "sources/drops.yml": "kind: files\ntables:\n  orders:\n    path: landing/*.csv\n",
+            "models/totals.sql": "select count(*) as n from drops.orders",
+        },
+        config=(
+            "jobs:\n  load:\n    select: [drops.orders+]\n"
+            "sensors:\n  new_drops:\n    type: files\n    path: landing/*.csv\n"
+            "    job: load\n    interval: 1\n"
+        ),
+    )
+    write_files(project.root, {"landing/1.csv": "id\n1\n2\n"})
+    scheduler = Scheduler(project)
+    first = scheduler.step(minutes(0))
+    assert [(job, s.status) for job, s in first.runs] == [("load", "success")]
+    assert scheduler.step(minutes(1)).runs == []  # nothing new
+    write_files(project.root, {"landing/2.csv": "id\n3\n"})
+    again = scheduler.step(minutes(2))
+    assert len(again.runs) == 1
+    assert project.query("select n from main.totals").to_pylist() == [{"n": 3}]
+
+
+def test_an_upstream_change_triggers_the_downstream_job(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/prices.csv": "sku,price\na,1\n",
+            "models/marts/priced.sql": "select sku, price * 2 as doubled from raw.prices",
+        },
+        config=(
+            "jobs:\n  downstream:\n    select: [marts.priced]\n"
+            "sensors:\n  prices_changed:\n    type: asset\n    assets: [raw.prices]\n"
+            "    job: downstream\n    interval: 1\n"
+        ),
+    )
+    assert project.run(select=["raw.prices"]).status == "success"
+    scheduler = Scheduler(project)
+    assert scheduler.step(minutes(0)).runs == []  # the first look only sets the cursor
+    write_files(project.root, {"seeds/prices.csv": "sku,price\na,5\n"})
+    project.reload()
+    assert project.run(select=["raw.prices"]).status == "success"
+    step = scheduler.step(minutes(1))
+    assert [job for job, _ in step.runs] == ["downstream"]
+    assert project.query("select doubled from marts.priced").to_pylist() == [{"doubled": 10}]
+    assert scheduler.step(minutes(2)).runs == []
+
+
+def test_jobs_and_sensors_defined_in_python(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "models/m.sql": "select 1 as x",
+            "schedules.py": (
+                "from headwater import Job, RunRequest, sensor\n"
+                "jobs = [Job('py_job', select=['main.m'], cron='*/2 * * * *')]\n"
+                "@sensor(job='py_job', interval=1)\n"
+                "def every_other(context):\n"
+                "    count = int(context.cursor or 0) + 1\n"
+                "    context.update_cursor(str(count))\n"
+                "    return RunRequest(reason=f'look {count}') if count % 2 == 0 else None\n"
+            ),
+        }
+    )
+    scheduler = Scheduler(project)
+    assert "py_job" in scheduler.jobs
+    runs = [len(scheduler.step(minutes(n)).runs) for n in range(4)]
+    assert runs == [0, 1, 1, 1]  # sensor looks 2 and 4, the cron tick of minute 2
+    listed = run_cli(["jobs", "--json"], project.root)
+    assert json.loads(listed.stdout)[0]["job"] == "py_job"
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook() -> Iterator[dict[str, Any]]:
+    state: dict[str, Any] = {"posts": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            state["posts"].append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[dict[str, Any]]:
+    from aiosmtpd.controller import Controller
+
+    state: dict[str, Any] = {"messages": []}
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            state["messages"].append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port (the controller checks it by connecting)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    state["port"] = port
+    yield state
+    controller.stop()
+
+
+def alerting_project(
+    make_project: ProjectFactory, webhook: dict[str, Any], smtp: dict[str, Any], tmp_path: Path
+) -> Project:
+    hook_log = tmp_path / "hook.jsonl"
+    return make_project(
+        {
+            "seeds/orders.csv": "id,amount\n1,5\n2,7\n",
+            "models/marts/paid.sql": "select * from raw.orders",
+            "models/marts/paid.yml": (
+                "columns:\n  - name: amount\n    checks: [{range: {min: 0}}]\n"
+            ),
+            "notify.sh": f"#!/bin/sh\ncat >> {hook_log}\necho >> {hook_log}\n",
+        },
+        config=(
+            "jobs:\n  nightly:\n    cron: '* * * * *'\n"
+            "alerts:\n  channels:\n"
+            f"    - {{type: webhook, url: '{webhook['url']}'}}\n"
+            f"    - {{type: email, host: 127.0.0.1, port: {smtp['port']}, "
+            "sender: headwater@example.org, to: [oncall@example.org]}\n"
+            "    - {type: command, command: [sh, notify.sh]}\n"
+        ),
+    )
+
+
+def test_alerts_go_once_per_incident_and_once_when_it_resolves(
+    make_project: ProjectFactory, webhook: dict[str, Any], smtp: dict[str, Any], tmp_path: Path
+) -> None:
+    project = alerting_project(make_project, webhook, smtp, tmp_path)
+    scheduler = Scheduler(project)
+    scheduler.step(minutes(0))
+    assert scheduler.step(minutes(1)).runs[0][1].status == "success"
+    assert webhook["posts"] == []
+    write_files(project.root, {"seeds/orders.csv": "id,amount\n1,5\n2,-7\n"})  # breaks the check
+    for n in (2, 3, 4):
+        (_, summary) = scheduler.step(minutes(n)).runs[0]
+        assert summary.status == "failed"
+    titles = [p["headwater"]["title"] for p in webhook["posts"]]
+    assert titles == [
+        "ALERT: run failed: job nightly",
+        "ALERT: check failed: marts.paid range_amount",
+    ]  # three failing runs, one alert per incident
+    write_files(project.root, {"seeds/orders.csv": "id,amount\n1,5\n2,7\n"})
+    assert scheduler.step(minutes(5)).runs[0][1].status == "success"
+    titles = [p["headwater"]["title"] for p in webhook["posts"]]
+    assert titles[2:] == [
+        "RESOLVED: run failed: job nightly",
+        "RESOLVED: check failed: marts.paid range_amount",
+    ]
+    assert "range_amount" in webhook["posts"][0]["text"]
+    subjects = [m["Subject"] for m in smtp["messages"]]
+    assert subjects == [f"[headwater] {t}" for t in titles]
+    hooked = [
+        json.loads(line) for line in (tmp_path / "hook.jsonl").read_text().splitlines() if line
+    ]
+    assert [h["title"] for h in hooked] == titles
+
+
+def test_a_freshness_sla_breach_alerts_and_recovers(
+    make_project: ProjectFactory, webhook: dict[str, Any], smtp: dict[str, Any], tmp_path: Path
+) -> None:
+    project = alerting_project(make_project, webhook, smtp, tmp_path)
+    write_files(project.root, {"models/marts/paid.yml": "freshness: {max_lag: 1h}\n"})
+    project.reload()
+    scheduler = Scheduler(project)
+    now = dt.datetime.now(dt.UTC)
+    scheduler.jobs = {}  # only the SLA matters here
+    scheduler.step(now)
+    assert [p["headwater"]["title"] for p in webhook["posts"]] == [
+        "ALERT: freshness SLA breached: marts.paid"
+    ]
+    assert "never built" in webhook["posts"][0]["text"]
+    assert project.run().status == "success"
+    scheduler.step(now + dt.timedelta(minutes=1))
+    scheduler.step(now + dt.timedelta(minutes=2))
+    assert [p["headwater"]["title"] for p in webhook["posts"]][1:] == [
+        "RESOLVED: freshness SLA breached: marts.paid"
+    ]
+    scheduler.step(now + dt.timedelta(hours=2))
+    assert webhook["posts"][-1]["headwater"]["title"] == "ALERT: freshness SLA breached: marts.paid"
+
+
+def test_the_example_on_a_schedule_with_an_induced_failure(
+    tmp_path: Path, webhook: dict[str, Any]
+) -> None:
+    project = Project.init(tmp_path / "shop", example="ecommerce")
+    with open(project.root / "headwater.yml", "a", encoding="utf-8") as config:
+        config.write(
+            "jobs:\n  every_minute:\n    cron: '* * * * *'\n"
+            f"alerts:\n  channels:\n    - {{type: webhook, url: '{webhook['url']}'}}\n"
+        )
+    project.reload()
+    scheduler = Scheduler(project)
+    scheduler.step(minutes(0))
+    generate = ["python", str(project.root / "generate.py")]
+    statuses = []
+    for minute in range(1, 6):
+        if minute == 3:
+            subprocess.run([*generate, "--day", "2", "--broken"], check=True, capture_output=True)
+        if minute == 4:
+            subprocess.run([*generate, "--day", "2"], check=True, capture_output=True)
+        (_, summary) = scheduler.step(minutes(minute)).runs[0]
+        statuses.append(summary.status)
+    assert statuses == ["success", "success", "failed", "success", "success"]
+    titles = [p["headwater"]["title"] for p in webhook["posts"]]
+    assert titles[0] == "ALERT: run failed: job every_minute"
+    assert "RESOLVED: run failed: job every_minute" in titles
+    assert len([t for t in titles if t.startswith("ALERT")]) == len(
+        [t for t in titles if t.startswith("RESOLVED")]
+    )
+    assert os.path.exists(project.root / "warehouse" / "marts" / "fact_sales")
