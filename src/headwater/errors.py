@@ -104,3 +104,15 @@ class TransientError(HeadwaterError):
 
 class SourceError(HeadwaterError):
     """A source failed in a way retrying will not fix (auth, unknown table, HTTP 4xx)."""
+
+
+class BuildTimeoutError(HeadwaterError):
+    """A build ran longer than its asset's timeout and was stopped before it committed."""
+
+    def __init__(self, asset: str, file: str | None, seconds: float | None) -> None:
+        limit = "its timeout" if seconds is None else f"its timeout of {seconds:g} s"
+        super().__init__(
+            f"{asset} ran longer than {limit} and was stopped; nothing was committed",
+            Location(file=file, asset=asset),
+            "raise 'timeout' in its settings, or make it do less per run",
+        )

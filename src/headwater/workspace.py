@@ -51,23 +51,13 @@ class TableInfo:
     in_project: bool
 
 
-def _backfill_arguments(text: str) -> tuple[list[str], str | None, str | None]:
-    """The selection and range of a backfill, from the selector text its run recorded."""
-    words = text.split()
-    select, start, end = [], None, None
-    index = 0
-    while index < len(words):
-        if words[index] in ("--start", "--end") and index + 1 < len(words):
-            value = None if words[index + 1].startswith("(") else words[index + 1]
-            if words[index] == "--start":
-                start = value
-            else:
-                end = value
-            index += 2
-            continue
-        select.append(words[index])
-        index += 1
-    return select, start, end
+def _arguments(run: dict[str, Any]) -> dict[str, Any]:
+    """What a recorded run was asked to do (empty for runs recorded before this was kept)."""
+    import json
+
+    text = run.get("arguments")
+    found = json.loads(text) if text else {}
+    return found if isinstance(found, dict) else {}
 
 
 class Project:
@@ -292,6 +282,7 @@ class Project:
             fail_fast=fail_fast,
             stop=stop,
             command=command,
+            arguments={"select": select or [], "exclude": exclude or []},
         )
         text = " ".join(select or []) + (f" --exclude {' '.join(exclude)}" if exclude else "")
         return runner.run(chosen, text or None)
@@ -312,12 +303,20 @@ class Project:
         """
         from headwater.orchestrate.runner import Runner
 
-        run = self.catalog.run(run_id)
-        if run is None:
-            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
+        run = self._run_record(run_id)
+        arguments = _arguments(run)
         if run["command"] == "backfill":
-            select, start, end = _backfill_arguments(run["selector"] or "")
-            return self.backfill(select, start, end, parallel=threads, on_event=on_event)
+            return self.backfill(
+                arguments.get("select") or [],
+                arguments.get("start"),
+                arguments.get("end"),
+                exclude=arguments.get("exclude") or None,
+                force=bool(arguments.get("force")),
+                parallel=threads,
+                on_event=on_event,
+            )
+        if run["command"] == "ingest":
+            return self.ingest(arguments.get("names") or None, threads=threads, on_event=on_event)
         remaining = self.resume_keys(run_id)
         runner = Runner(
             self.definition,
@@ -331,22 +330,28 @@ class Project:
         )
         return runner.run(remaining, f"--resume {run['run_id']}")
 
+    def _run_record(self, run_id: str) -> dict[str, Any]:
+        run = self.catalog.run(run_id)
+        if run is None:
+            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
+        return run
+
     def resume_keys(self, run_id: str) -> set[str]:
         """What resuming run `run_id` builds: its selection less what succeeded in it."""
         from headwater.orchestrate.selectors import Selector
 
-        run = self.catalog.run(run_id)
-        if run is None:
-            raise UsageError(f"no run '{run_id}'", hint="list runs with 'headwater runs'")
-        text = run["selector"] or ""
+        run = self._run_record(run_id)
+        arguments = _arguments(run)
         if run["command"] == "backfill":
-            select, _, _ = _backfill_arguments(text)
-            return Selector(self.definition).select(select)
-        if text.startswith("--resume "):  # a resume of a resume: the original's selection
-            return self.resume_keys(text.split()[1])
-        select_text, _, exclude_text = text.partition(" --exclude ")
+            return Selector(self.definition).select(
+                arguments.get("select") or None, arguments.get("exclude") or None
+            )
+        if run["command"] == "ingest":
+            return self.source_keys(arguments.get("names") or None)
+        if run["resumed_from"] and "select" not in arguments:  # a resume of a resume
+            return self.resume_keys(run["resumed_from"])
         chosen = Selector(self.definition).select(
-            select_text.split() or None, exclude_text.split() or None
+            arguments.get("select") or None, arguments.get("exclude") or None
         )
         done = {
             r["asset"]
@@ -415,6 +420,13 @@ class Project:
             on_event=on_event,
             command="backfill",
             skip_materialized=not force,
+            arguments={
+                "select": select,
+                "exclude": exclude or [],
+                "start": start,
+                "end": end,
+                "force": force,
+            },
         )
         text = " ".join(select) + f" --start {start or '(first)'} --end {end or '(last)'}"
         return runner.run(chosen, text, partitions)
@@ -465,6 +477,7 @@ class Project:
             full_refresh=full_refresh,
             on_event=on_event,
             command="ingest",
+            arguments={"names": names or []},
         )
         return runner.run(chosen, " ".join(names or []) or None)
 

@@ -245,3 +245,56 @@ def test_child_tables_follow_a_full_refresh(make_project: ProjectFactory, mode: 
     assert project.run().status == "success"
     assert project.run(full_refresh=True).status == "success"
     assert items_by_order(project) == {1: [(0, "a", 2), (1, "b", 1)], 2: [(0, "c", 5)]}
+
+
+def test_a_key_in_two_files_of_one_load_keeps_the_later_file_and_its_children(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                "kind: files\ntables:\n  orders:\n    path: data/*.ndjson\n" + MERGE
+            ),
+            "data/a.ndjson": ndjson([{"id": 1, "v": "old", "items": [{"sku": "x"}, {"sku": "y"}]}]),
+            "data/b.ndjson": ndjson([{"id": 1, "v": "new", "items": [{"sku": "z"}]}]),
+        }
+    )
+    assert project.run().outcome("shop.orders").status == "success"
+    assert [r["v"] for r in read(project, "orders")] == ["new"]
+    items = read(project, "orders__items")
+    assert [r["sku"] for r in items] == ["z"]
+    assert len({r["_hw_id"] for r in items}) == len(items)
+
+
+@pytest.mark.parametrize("contract", ["freeze", "discard_row", "discard_column"])
+def test_the_first_list_after_flat_loads_passes_any_contract(
+    make_project: ProjectFactory, contract: str
+) -> None:
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                f"kind: files\ncontract: {contract}\ntables:\n  orders:\n    path: data/*.ndjson\n"
+            ),
+            "data/1.ndjson": ndjson([{"id": 1}]),
+        }
+    )
+    assert project.run().status == "success"
+    write_files(project.root, {"data/2.ndjson": ndjson([{"id": 2, "items": [{"sku": "a"}]}])})
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "success", outcome.message
+    assert sorted(r["id"] for r in read(project, "orders")) == [1, 2]
+    assert [r["sku"] for r in read(project, "orders__items")] == ["a"]
+
+
+def test_a_load_kept_from_publishing_takes_its_child_rows_back(
+    make_project: ProjectFactory,
+) -> None:
+    project = project_with(make_project, "    checks: [{row_count: {max: 3}}]\n", ORDERS)
+    assert project.run().status == "success"
+    before = read(project, "orders__items")
+    write_files(project.root, {"data/2.ndjson": ndjson([{"id": 9, "items": [{"sku": "q"}]}])})
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "failed" and "row_count" in (outcome.message or "")
+    assert sorted(r["sku"] for r in read(project, "orders__items")) == sorted(
+        r["sku"] for r in before
+    )

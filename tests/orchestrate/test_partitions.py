@@ -234,3 +234,77 @@ def test_a_backfill_killed_midway_resumes_to_the_same_result(
     for key in ("core.daily", "marts.daily_plus", "marts.weekly_view"):
         assert content(project, key) == content(reference, key), key
     assert len(content(project)) == DAYS
+
+
+def test_daily_partitions_in_a_time_zone_replace_their_local_day(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "seeds/clicks.csv": (
+                "id,at\n1,2024-05-01 10:00:00+00\n2,2024-05-01 22:30:00+00\n"
+                "3,2024-05-02 12:00:00+00\n"
+            ),
+            "seeds/clicks.yml": "columns:\n  - {name: at, type: TIMESTAMPTZ}\n",
+            "models/core/clicks_daily.sql": (
+                "select id, at from raw.clicks "
+                "where at >= {{ partition_start }} and at < {{ partition_end }}"
+            ),
+            "models/core/clicks_daily.yml": (
+                "partitions: {column: at, grain: daily, start: 2024-05-01, end: 2024-05-03, "
+                "timezone: Europe/Berlin}\n"
+            ),
+        }
+    )
+    assert project.run(select=["raw.clicks"]).status == "success"
+    for _ in range(3):  # rebuilding the same local day never duplicates its rows
+        summary = project.backfill(["core.clicks_daily"], force=True)
+        assert summary.status == "success", [o.message for o in summary.outcomes]
+    rows = project.query("select id from core.clicks_daily order by id").to_pylist()
+    assert [r["id"] for r in rows] == [1, 2, 3]
+    # 22:30 UTC on May 1st is already May 2nd in Berlin
+    built = {o.partition: o.rows for o in summary.outcomes}
+    assert built == {"2024-05-01": 1, "2024-05-02": 2}
+
+
+def test_rows_quarantined_by_each_partition_are_all_kept(make_project: ProjectFactory) -> None:
+    events = "id,day,amount\n" + "\n".join(
+        f"{i},2024-05-0{1 + i % 3},{-1 if i < 3 else i}" for i in range(30)
+    )
+    project = make_project(
+        {
+            "seeds/events.csv": events + "\n",
+            "models/core/daily.sql": (
+                "select id, day, amount from raw.events "
+                "where day >= {{ partition_start }} and day < {{ partition_end }}"
+            ),
+            "models/core/daily.yml": (
+                "partitions: {column: day, grain: daily, start: 2024-05-01, end: 2024-05-04}\n"
+                "columns:\n  - name: amount\n    checks: [{range: {min: 0, on_fail: quarantine}}]\n"
+            ),
+        }
+    )
+    assert project.run(select=["raw.events"]).status == "success"
+    summary = project.backfill(["core.daily"])
+    assert summary.status == "success"
+    assert sorted(
+        json.loads(r["raw"])["id"] for r in project.quarantine("core.daily").to_pylist()
+    ) == [0, 1, 2]
+    assert project.query("select count(*) as n from core.daily").to_pylist() == [{"n": 27}]
+    # rebuilding a partition screens only its own new rows: the others are left alone
+    assert (
+        project.backfill(["core.daily"], "2024-05-02", "2024-05-02", force=True).status == "success"
+    )
+    assert project.query("select count(*) as n from core.daily").to_pylist() == [{"n": 27}]
+
+
+def test_resuming_a_backfill_keeps_its_exclusions(make_project: ProjectFactory) -> None:
+    project = daily_project(make_project)
+    write_files(project.root, PLUS)
+    project.reload()
+    first = project.backfill(
+        ["core.daily+"], "2024-05-01", "2024-05-03", exclude=["marts.daily_plus"]
+    )
+    assert first.status == "success"
+    again = project.resume(first.run_id)
+    assert {o.key for o in again.outcomes} == {"core.daily", "marts.weekly_view"}

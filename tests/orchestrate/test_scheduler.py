@@ -376,3 +376,79 @@ def test_the_example_on_a_schedule_with_an_induced_failure(
         [t for t in titles if t.startswith("RESOLVED")]
     )
     assert os.path.exists(project.root / "warehouse" / "marts" / "fact_sales")
+
+
+def test_a_job_selecting_nothing_is_an_error_before_the_scheduler_starts(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {"models/m.sql": "select 1 as x"},
+        config="jobs:\n  typo:\n    cron: '* * * * *'\n    select: [main.mm]\n",
+    )
+    result = run_cli(["scheduler"], project.root, timeout=60)
+    assert result.returncode == 2
+    assert "job typo:" in result.stderr and "main.m" in result.stderr
+
+
+def test_a_run_that_cannot_start_is_alerted_and_the_scheduler_goes_on(
+    make_project: ProjectFactory, webhook: dict[str, Any]
+) -> None:
+    from headwater.orchestrate.lock import RunLock
+
+    project = every_minute(
+        make_project,
+        extra=f"alerts:\n  channels:\n    - {{type: webhook, url: '{webhook['url']}'}}\n",
+    )
+    scheduler = Scheduler(project)
+    scheduler.step(minutes(0))
+    held = RunLock(project.root / ".headwater" / "run.lock")
+    held.acquire({"command": "run"})  # another run holds the project at the tick
+    try:
+        step = scheduler.step(minutes(0.5))
+    finally:
+        held.release()
+    assert [s.status for _, s in step.runs] == ["failed"]
+    assert webhook["posts"][0]["headwater"]["title"] == "ALERT: run failed: job often"
+    assert "already running in this project" in webhook["posts"][0]["text"]
+    assert scheduler.step(minutes(1.5)).runs[0][1].status == "success"
+    assert webhook["posts"][1]["headwater"]["title"] == "RESOLVED: run failed: job often"
+
+
+def test_an_alert_no_channel_took_is_sent_again(make_project: ProjectFactory) -> None:
+    state: dict[str, Any] = {"posts": [], "refuse": True}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            body = json.loads(self.rfile.read(length))
+            status = 503 if state["refuse"] else 200
+            if status == 200:
+                state["posts"].append(body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        project = make_project(
+            {"models/m.sql": "select error('boom') as x"},
+            config=(
+                "jobs:\n  often:\n    cron: '* * * * *'\n"
+                f"alerts:\n  channels:\n    - {{type: webhook, url: '{url}'}}\n"
+            ),
+        )
+        scheduler = Scheduler(project)
+        scheduler.step(minutes(0))
+        scheduler.step(minutes(0.5))  # fails; the webhook refuses the alert
+        assert state["posts"] == []
+        state["refuse"] = False
+        scheduler.step(minutes(1.5))  # fails again: deduplicated, but the first is redelivered
+        assert [p["headwater"]["title"] for p in state["posts"]] == ["ALERT: run failed: job often"]
+    finally:
+        server.shutdown()
+        server.server_close()

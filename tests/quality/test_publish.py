@@ -281,3 +281,36 @@ def test_a_schema_change_is_reported_as_an_anomaly(make_project: ProjectFactory)
     assert expected in (outcome.message or "")
     (latest,) = project.check_history("core.m", 1)
     assert latest["check_name"] == "schema_change" and latest["status"] == "warn"
+
+
+def test_a_merge_screens_only_its_new_rows(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                "kind: files\ntables:\n  orders:\n    path: data/*.csv\n    mode: merge\n"
+                "    primary_key: id\n"
+            ),
+            "data/1.csv": "id,amount\n1,-5\n2,7\n",
+        }
+    )
+    assert project.run().status == "success"  # no check yet: the -5 is published
+    write_files(
+        project.root,
+        {
+            "sources/shop.yml": (
+                "kind: files\ntables:\n  orders:\n    path: data/*.csv\n    mode: merge\n"
+                "    primary_key: id\n    checks:\n"
+                "      - {range: {column: amount, min: 0, on_fail: quarantine, severity: warn}}\n"
+            ),
+            "data/2.csv": "id,amount\n3,-1\n4,9\n",
+        },
+    )
+    project.reload()
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "success", outcome.message
+    assert "1 rows quarantined by checks" in (outcome.message or "")
+    got = project.query("select id, amount from shop.orders order by id").to_pylist()
+    assert got == [{"id": 1, "amount": -5}, {"id": 2, "amount": 7}, {"id": 4, "amount": 9}]
+    assert [json.loads(r["raw"])["id"] for r in project.quarantine("shop.orders").to_pylist()] == [
+        3
+    ]

@@ -193,6 +193,14 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        6,
+        "the arguments of each run (for resume); whether an alert was delivered",
+        (
+            "ALTER TABLE hw_runs ADD COLUMN arguments TEXT",
+            "ALTER TABLE hw_incidents ADD COLUMN delivered INTEGER",
+        ),
+    ),
 ]
 
 

@@ -206,9 +206,18 @@ def resolve_incident(catalog: Catalog, incident: str) -> dict[str, Any] | None:
 
 
 def open_incidents(catalog: Catalog) -> list[dict[str, Any]]:
-    """Every incident not yet resolved."""
+    """Every incident not yet resolved (with whether its alert was delivered)."""
     with catalog.db.transaction(write=False) as tx:
         return tx.execute(
-            "SELECT incident, kind, subject, opened_at, message FROM hw_incidents "
+            "SELECT incident, kind, subject, opened_at, message, delivered FROM hw_incidents "
             "WHERE resolved_at IS NULL ORDER BY opened_at"
+        )
+
+
+def mark_delivered(catalog: Catalog, incident: str, delivered: bool) -> None:
+    """Record whether the alert of an open incident reached a channel."""
+    with catalog.db.transaction() as tx:
+        tx.execute(
+            "UPDATE hw_incidents SET delivered = :delivered WHERE incident = :incident",
+            {"delivered": int(delivered), "incident": incident},
         )

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from headwater.catalog.database import CatalogDatabase, open_database
 from headwater.catalog.migrations import migrate
+
+_LOG = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -50,8 +56,30 @@ _RESULT_COLUMNS = (
 )
 _RUN_COLUMNS = (
     "seq, run_id, command, selector, status, started_at, finished_at, pid, hostname, threads, "
-    "full_refresh, error, heartbeat_at, resumed_from"
+    "full_refresh, error, heartbeat_at, resumed_from, arguments"
 )
+
+
+@contextmanager
+def keep_alive(catalog: Catalog, run_id: str, every_s: float = 5.0) -> Iterator[None]:
+    """Renew the heartbeat of run `run_id` every few seconds while the block runs, so that a
+    scheduler can tell a live run from one whose process died."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every_s):
+            try:
+                catalog.heartbeat(run_id)
+            except Exception as exc:  # a missed beat is no reason to fail the run
+                _LOG.warning("heartbeat of run %s failed: %s", run_id, exc)
+
+    thread = threading.Thread(target=beat, daemon=True, name="hw-heartbeat")
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 class Catalog:
@@ -79,16 +107,18 @@ class Catalog:
         threads: int,
         full_refresh: bool,
         resumed_from: str | None = None,
+        arguments: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Record a new run as running and return its id and sequence number."""
+        """Record a new run as running and return its id and sequence number; `arguments`
+        are what the run was asked to do, kept for resuming it."""
         run_id = uuid.uuid4().hex[:16]
         stamp = now_iso()
         with self.db.transaction() as tx:
             rows = tx.execute(
                 "INSERT INTO hw_runs (run_id, command, selector, status, started_at, pid, "
-                "hostname, threads, full_refresh, heartbeat_at, resumed_from) VALUES (:run_id, "
-                ":command, :selector, 'running', :started_at, :pid, :hostname, :threads, "
-                ":full_refresh, :started_at, :resumed_from) RETURNING seq",
+                "hostname, threads, full_refresh, heartbeat_at, resumed_from, arguments) VALUES "
+                "(:run_id, :command, :selector, 'running', :started_at, :pid, :hostname, "
+                ":threads, :full_refresh, :started_at, :resumed_from, :arguments) RETURNING seq",
                 {
                     "run_id": run_id,
                     "command": command,
@@ -99,9 +129,23 @@ class Catalog:
                     "threads": threads,
                     "full_refresh": int(full_refresh),
                     "resumed_from": resumed_from,
+                    "arguments": json.dumps(arguments) if arguments else None,
                 },
             )
         return RunRecord(run_id, int(rows[0]["seq"]))
+
+    def last_success(self, asset: str) -> dt.datetime | None:
+        """When `asset` was last built successfully (None: never)."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT finished_at FROM hw_asset_results WHERE asset = :asset AND "
+                "status = 'success' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                {"asset": asset},
+            )
+        if not rows:
+            return None
+        moment = dt.datetime.fromisoformat(str(rows[0]["finished_at"]))
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
     def stale_runs(self, older_than: dt.datetime) -> list[dict[str, Any]]:
         """Runs still marked running whose last heartbeat is older than `older_than` (their

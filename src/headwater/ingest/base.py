@@ -54,6 +54,8 @@ class Extracted:
     parent: str = ""
     """For a child table's rows: the path of the table holding its lists ("" for the
     top-level table)."""
+    records_seen: int = 0
+    """Records read so far by this load (across its files), for their ordinals."""
 
     def add_children(self, children: dict[str, Extracted]) -> None:
         """Take in the child rows of another extract (another file of the same table)."""

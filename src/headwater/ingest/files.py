@@ -190,7 +190,10 @@ class FileExtractor(Extractor):
             for name, kind in request.spec.table.columns.items()
         }
         writer = record_writer(
-            request, request.stage_dir / f"json-{uuid.uuid4().hex[:12]}", declared
+            request,
+            request.stage_dir / f"json-{uuid.uuid4().hex[:12]}",
+            declared,
+            seq_start=out.records_seen,
         )
         with open(path, "rb") as handle:
             if kind == "ndjson":
@@ -199,6 +202,7 @@ class FileExtractor(Extractor):
             else:
                 _json_document(writer, out, handle.read(), name)
         schema = writer.close()
+        out.records_seen = writer.last_seq
         staged = extracted(writer)
         out.bad.extend(staged.bad)
         out.add_children(staged.children)

@@ -29,11 +29,11 @@ from headwater.engine.sqltext import column_list, identifier, literal
 from headwater.errors import Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.quarantine import write_quarantine
-from headwater.ingest.records import ID, PARENT_ID, ROOT_ID, SEPARATOR, SEQ
+from headwater.ingest.records import ID, PARENT_ID, ROOT_ID, SEPARATOR, SEQ, SYSTEM_PREFIX
 from headwater.ingest.state import committed_state, encode_state
 from headwater.project.sources import SourceTable
-from headwater.storage.base import TableRef, WrittenFile
-from headwater.storage.companions import interrupted_files
+from headwater.storage.base import CommitInfo, TableRef, WrittenFile
+from headwater.storage.companions import interrupted_files, quarantine_ref
 from headwater.transform.context import BuildContext, BuildResult
 from headwater.transform.schema_evolution import widened
 
@@ -193,7 +193,11 @@ def _apply(
         child_rows = _load_children(
             ctx, spec, extracted, children, parents, table_schema is None, bad, scratch
         )
-    write_quarantine(store, ref, spec.source_name, bad, ctx.run_id, ctx.run_seq)
+    quarantine = quarantine_ref(ref)
+    before = store.current_version(quarantine)
+    landed = write_quarantine(store, ref, spec.source_name, bad, ctx.run_id)
+    if landed is not None:
+        ctx.companion_commits.append((quarantine, before, landed))
     ctx.commit_extra = encode_state(state)
     ctx.fault("before_commit")
     version, rows = _commit(ctx, spec, extracted, plan, table_schema)
@@ -272,6 +276,7 @@ def _load_children(
             rows_sql = f"SELECT * EXCLUDE ({identifier(SEQ)}) FROM {survivors[path]}"
         if plan_schema is None:
             continue  # a child table that has never had a row
+        before = store.current_version(target)
         if merged and exists:
             from headwater.transform.merge import merge_changes
 
@@ -287,6 +292,8 @@ def _load_children(
                 f"ingest {spec.mode} (child rows)",
                 replace_keys=roots,
             )
+            if outcome.version is not None:
+                ctx.companion_commits.append((target, before, outcome.version))
             written += outcome.changed_rows
             continue
         files: list[WrittenFile] = []
@@ -298,14 +305,19 @@ def _load_children(
             files, rows = out.files, out.rows
         if not files and not (replaced and exists):
             continue
-        store.commit_files(
+        version = store.commit_files(
             target,
             files,
             plan_schema,
             "overwrite" if replaced or not exists else "append",
-            child_ctx.commit_info(f"ingest {spec.mode} (child rows)", rows),
+            CommitInfo(
+                ctx.run_id,
+                f"ingest {spec.mode} (child rows)",
+                extra={"headwater.rows": str(rows)},
+            ),
             remove=[] if replaced else interrupted_files(store, ctx.ref, target, ctx.run_id),
         )
+        ctx.companion_commits.append((target, before, version))
         written += rows
     return written
 
@@ -358,13 +370,17 @@ def _plan(
     if not staged:
         return _Plan(table_schema or incoming, "", rewrite=False)
     asset = ctx.asset.key
-    single_schema = len({_schema_key(incoming)}) == 1 and _files_agree(extracted)
+    single_schema = _files_agree(extracted)
     if table_schema is None:
         select = f"SELECT {column_list([*incoming.names, *keep])} FROM {staged}"
         return _Plan(incoming, select, rewrite=not single_schema or bool(keep))
     contract = spec.contract
     known = {f.name: f.type for f in table_schema}
     new = [f for f in incoming if f.name not in known]
+    # Headwater's own link columns (`_hw_id` once a record first holds a list) are not the
+    # source's schema: no contract applies to them
+    system = [f for f in new if f.name.startswith(SYSTEM_PREFIX)]
+    new = [f for f in new if not f.name.startswith(SYSTEM_PREFIX)]
     changes: list[str] = []
     widen: dict[str, pa.DataType] = {}
     cast: dict[str, pa.DataType] = {}
@@ -416,7 +432,7 @@ def _plan(
         changes.append(f"added column {', '.join(f.name for f in new)}")
     final_fields = [
         pa.field(f.name, widen.get(f.name, f.type), nullable=True) for f in table_schema
-    ] + [pa.field(f.name, f.type, nullable=True) for f in new if f.name not in dropped]
+    ] + [pa.field(f.name, f.type, nullable=True) for f in [*new, *system] if f.name not in dropped]
     schema = pa.schema(final_fields)
     present = [f.name for f in incoming if f.name not in dropped]
     select = f"SELECT {column_list([*present, *keep])} FROM {staged}{where}"
@@ -514,18 +530,14 @@ def _widen_existing(ctx: BuildContext, plan: _Plan) -> None:
         ctx.store.new_file_dir(ctx.ref, ctx.run_id),
         conform_to=plan.schema,
     )
-    previous = ctx.commit_extra
-    ctx.commit_extra = {}
-    try:
-        ctx.store.commit_files(
-            ctx.ref,
-            written.files,
-            plan.schema,
-            "overwrite",
-            ctx.commit_info("ingest widen types", written.rows),
-        )
-    finally:
-        ctx.commit_extra = previous
+    # no idempotency key: it is not the build's commit, which follows with the build's key
+    ctx.store.commit_files(
+        ctx.ref,
+        written.files,
+        plan.schema,
+        "overwrite",
+        CommitInfo(ctx.run_id, "ingest widen types", extra={"headwater.rows": str(written.rows)}),
+    )
 
 
 def _existing_rows(ctx: BuildContext, plan: _Plan) -> str:
@@ -585,10 +597,6 @@ def _files_agree(extracted: Extracted) -> bool:
         pq.read_schema(f.path).remove_metadata().equals(extracted.schema.remove_metadata())
         for f in extracted.files
     )
-
-
-def _schema_key(schema: pa.Schema) -> str:
-    return str(schema)
 
 
 def _frozen(ctx: BuildContext, what: str) -> SourceError:

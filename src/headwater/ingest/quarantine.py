@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
 
 from headwater.ingest.base import BadRecord
 from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
 from headwater.storage.companions import interrupted_files, quarantine_ref, quarantine_schema
-
-if TYPE_CHECKING:
-    pass
-
-APP_ID_PREFIX = "headwater-quarantine:"
 
 
 def write_quarantine(
@@ -28,7 +22,6 @@ def write_quarantine(
     source: str,
     bad: list[BadRecord],
     run_id: str,
-    run_seq: int,
 ) -> int | None:
     """Append `bad` to `ref`'s quarantine table (dropping an interrupted run's leftovers) and
     return the new version, or None when there was nothing to do."""
@@ -68,6 +61,6 @@ def write_quarantine(
         files,
         schema,
         "append",
-        CommitInfo(run_id, "quarantine", APP_ID_PREFIX + ref.key, run_seq),
+        CommitInfo(run_id, "quarantine"),
         remove=leftovers,
     )

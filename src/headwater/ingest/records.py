@@ -41,6 +41,8 @@ ID, PARENT_ID, ROOT_ID, LIST_INDEX, SEQ = (
     "_hw_list_index",
     "_hw_seq",
 )
+SYSTEM_PREFIX = "_hw_"
+"""Columns Headwater adds to loaded rows start with this."""
 VALUE = "value"
 """The column of a child table made from a list of scalars."""
 
@@ -228,6 +230,9 @@ class RecordWriter:
     parent: str = ""
     """For a child table's writer: the path of the table holding its lists ("" for the
     top-level table)."""
+    seq_start: int = 0
+    """The record ordinal to count on from: the records of earlier files of the same load, so
+    that a later file's version of a key wins."""
     batch_rows: int = BATCH_ROWS
     bad: list[BadRecord] = field(default_factory=list)
     files: list[WrittenFile] = field(default_factory=list)
@@ -239,6 +244,14 @@ class RecordWriter:
     children: dict[str, RecordWriter] = field(default_factory=dict)
     """Writers of the child tables, by path (`items`, `items__options`)."""
     _seq: int = 0
+
+    def __post_init__(self) -> None:
+        self._seq = self.seq_start
+
+    @property
+    def last_seq(self) -> int:
+        """The ordinal of the last record added."""
+        return self._seq
 
     def add(
         self,
@@ -399,7 +412,10 @@ class RecordWriter:
 
 
 def record_writer(
-    request: ExtractRequest, directory: Path, types: dict[str, pa.DataType] | None = None
+    request: ExtractRequest,
+    directory: Path,
+    types: dict[str, pa.DataType] | None = None,
+    seq_start: int = 0,
 ) -> RecordWriter:
     """A writer for the records of `request`'s table: typed like the table and its child
     tables where they exist, nesting lists as the table asks."""
@@ -413,6 +429,7 @@ def record_writer(
         child_types={
             path: {f.name: f.type for f in schema} for path, schema in request.child_schemas.items()
         },
+        seq_start=seq_start,
     )
 
 

@@ -20,7 +20,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.catalog.scheduling import open_incident, resolve_incident
+from headwater.catalog.scheduling import (
+    mark_delivered,
+    open_incident,
+    open_incidents,
+    resolve_incident,
+)
 from headwater.errors import Location
 from headwater.ingest.secrets import redact, resolve
 from headwater.project.config import AlertsConfig, CommandChannel, EmailChannel, WebhookChannel
@@ -83,8 +88,22 @@ class Alerter:
             return False
         if not open_incident(self.catalog, incident, kind, subject, message):
             return False
-        self._send(Alert(kind, incident, subject, message))
+        delivered = self._send(Alert(kind, incident, subject, message))
+        mark_delivered(self.catalog, incident, delivered)
         return True
+
+    def redeliver(self) -> int:
+        """Send again the alerts of open incidents no channel accepted; return how many
+        got through now."""
+        sent = 0
+        for found in open_incidents(self.catalog):
+            if found["delivered"] != 0 or found["kind"] not in self.config.on:
+                continue
+            alert = Alert(found["kind"], found["incident"], found["subject"], found["message"])
+            if self._send(alert):
+                mark_delivered(self.catalog, found["incident"], True)
+                sent += 1
+        return sent
 
     def resolve(self, incident: str, message: str) -> bool:
         """Close `incident` when it is open and say so; True when a resolution was sent."""
@@ -94,8 +113,11 @@ class Alerter:
         self._send(Alert(found["kind"], incident, found["subject"], message, resolved=True))
         return True
 
-    def _send(self, alert: Alert) -> None:
+    def _send(self, alert: Alert) -> bool:
+        """Hand `alert` to every channel; True when at least one took it (or there are
+        none)."""
         self.sent.append(alert)
+        delivered = not self.config.channels
         for channel in self.config.channels:
             try:
                 if isinstance(channel, WebhookChannel):
@@ -104,6 +126,7 @@ class Alerter:
                     self._email(channel, alert)
                 else:
                     self._command(channel, alert)
+                delivered = True
             except Exception as exc:  # one channel failing must not silence the others
                 _LOG.warning(
                     "alert %s could not go to the %s channel: %s",
@@ -111,6 +134,7 @@ class Alerter:
                     channel.type,
                     redact(str(exc)),
                 )
+        return delivered
 
     def _webhook(self, channel: WebhookChannel, alert: Alert) -> None:
         import httpx

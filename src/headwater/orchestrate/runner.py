@@ -22,8 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.catalog.store import Catalog, RunRecord
-from headwater.errors import HeadwaterError, Location
+from headwater.catalog.store import Catalog, RunRecord, keep_alive
+from headwater.errors import BuildTimeoutError, HeadwaterError
 from headwater.orchestrate.lock import RunLock
 from headwater.orchestrate.selectors import topological
 from headwater.project.loader import Asset, ProjectDefinition
@@ -34,6 +34,7 @@ SUCCESS, FAILED, SKIPPED, UP_TO_DATE = "success", "failed", "skipped", "up_to_da
 INTERRUPTED = "interrupted"
 STOPPED = "not started"
 HEARTBEAT_SECONDS = 5.0
+INTERRUPT_EVERY_S = 0.05
 _LOG = logging.getLogger(__name__)
 
 
@@ -121,6 +122,7 @@ class Runner:
         skip_materialized: bool = False,
         stop: threading.Event | None = None,
         resumed_from: str | None = None,
+        arguments: dict[str, Any] | None = None,
     ) -> None:
         self.project = project
         self.catalog = catalog
@@ -136,6 +138,8 @@ class Runner:
         self.stop = stop or threading.Event()
         """Set it to finish what is running and start nothing more (a scheduler's SIGTERM)."""
         self.resumed_from = resumed_from
+        self.arguments = arguments
+        """What the run was asked to do, kept in the catalog for `--resume`."""
         self._versions: dict[str, int | None] = {}
         self._tokens: dict[str, str] = {}
         self._fingerprints: dict[str, str] = {}
@@ -212,23 +216,22 @@ class Runner:
         try:
             self._recover_interrupted()
             record = self.catalog.start_run(
-                self.command, selector, self.threads, self.full_refresh, self.resumed_from
+                self.command,
+                selector,
+                self.threads,
+                self.full_refresh,
+                self.resumed_from,
+                self.arguments,
             )
             lock.update(run_id=record.run_id)
             summary = RunSummary(record.run_id, SUCCESS)
-            beating = threading.Event()
-            beat = threading.Thread(
-                target=self._heartbeat, args=(record.run_id, beating), daemon=True
-            )
-            beat.start()
             try:
-                self._execute(record, selected, summary, partitions or {})
+                with keep_alive(self.catalog, record.run_id, HEARTBEAT_SECONDS):
+                    self._execute(record, selected, summary, partitions or {})
             except BaseException as exc:
                 self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
                 raise
             finally:
-                beating.set()
-                beat.join()
                 if self._engine is not None:
                     self._engine.close()
                 if self._compiler is not None:
@@ -250,14 +253,6 @@ class Runner:
         finally:
             lock.release()
 
-    def _heartbeat(self, run_id: str, done: threading.Event) -> None:
-        """Tell the catalog every few seconds that this run's process is alive."""
-        while not done.wait(HEARTBEAT_SECONDS):
-            try:
-                self.catalog.heartbeat(run_id)
-            except Exception as exc:  # a missed beat is no reason to fail the run
-                _LOG.warning("heartbeat of run %s failed: %s", run_id, exc)
-
     def _recover_interrupted(self) -> None:
         """Settle runs whose process died: mark them, and record commits that landed unrecorded.
 
@@ -267,7 +262,11 @@ class Runner:
         """
         from headwater.transform.context import app_id
 
+        live = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3 * HEARTBEAT_SECONDS)
         for run in self.catalog.unfinished_runs():
+            beat = run["heartbeat_at"] or run["started_at"]
+            if run["command"] == "test" and dt.datetime.fromisoformat(beat) > live:
+                continue  # `headwater test` takes no run lock: a live one may be running now
             for result in self.catalog.running_results(run["run_id"]):
                 asset = self.project.assets.get(result["asset"])
                 partition = result.get("partition_key")
@@ -530,6 +529,7 @@ class Runner:
         """Build one asset (or one partition), trying again after transient failures as its
         retries allow."""
         from headwater.ingest.retry import backoff_delay
+        from headwater.ingest.secrets import redact
         from headwater.orchestrate.logs import captured
 
         key, partition = item.key, item.partition
@@ -556,6 +556,7 @@ class Runner:
                 except Exception as exc:
                     error = exc
             retry = error is not None and _is_transient(error) and attempt < policy.attempts
+            # a driver's or HTTP client's words may quote a URL or DSN holding a secret
             self.catalog.record_attempt(
                 result_id,
                 record.run_id,
@@ -564,8 +565,8 @@ class Runner:
                 SUCCESS if error is None else ("retrying" if retry else FAILED),
                 attempt_started,
                 time.perf_counter() - clock,
-                None if error is None else self._message(asset, error),
-                "\n".join(lines) or None,
+                None if error is None else redact(self._message(asset, error)),
+                redact("\n".join(lines)) or None,
             )
             if error is None:
                 break
@@ -661,17 +662,21 @@ class Runner:
             partition=partition,
             table_lock=self._table_lock(asset.key),
         )
-        expired = threading.Event()
+        finished = threading.Event()
 
-        def expire() -> None:
-            expired.set()
-            session.interrupt()
+        def watch(limit: float) -> None:
+            # the engine ignores an interrupt while no query runs: keep interrupting until the
+            # build gives up, and the build's publish refuses to commit once time is up
+            if finished.wait(limit):
+                return
+            context.expired.set()
+            while not finished.wait(INTERRUPT_EVERY_S):
+                session.interrupt()
 
-        timer = None
+        watcher = None
         if asset.timeout_s is not None:
-            timer = threading.Timer(asset.timeout_s, expire)
-            timer.daemon = True
-            timer.start()
+            watcher = threading.Thread(target=watch, args=(asset.timeout_s,), daemon=True)
+            watcher.start()
         try:
             if asset.build_kind == "ingest":
                 from headwater.ingest.load import load_source_table
@@ -683,15 +688,19 @@ class Runner:
                 result = child_table_result(context)
             else:
                 result = builder_for(asset.build_kind)(context)
-            if expired.is_set():
-                raise AssetTimeoutError(asset, asset.timeout_s)
         except Exception as exc:
-            if expired.is_set():
-                raise AssetTimeoutError(asset, asset.timeout_s) from exc
+            try:
+                context.undo_companions()
+            except Exception as undo:  # the next load's cleanup takes them back instead
+                _LOG.warning("could not undo the companion commits of %s: %s", asset.key, undo)
+            if context.expired.is_set() and not isinstance(exc, BuildTimeoutError):
+                raise BuildTimeoutError(asset.key, asset.rel_path, asset.timeout_s) from exc
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            finished.set()
+            if watcher is not None:
+                watcher.join()
+        # a build whose commit landed succeeded, however late it finished
         if asset.is_stored:
             self._relations.refresh(context.session, asset.key)
         return context, result
@@ -813,17 +822,6 @@ def _partitioned_alike(first: Asset, second: Asset) -> bool:
             b.keys,
         )
     )
-
-
-class AssetTimeoutError(HeadwaterError):
-    """A build ran longer than its asset's timeout and was stopped."""
-
-    def __init__(self, asset: Asset, seconds: float | None) -> None:
-        super().__init__(
-            f"{asset.key} ran longer than its timeout of {seconds:g} s and was stopped",
-            Location(file=asset.rel_path, asset=asset.key),
-            "raise 'timeout' in its settings, or make it do less per run",
-        )
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -102,7 +102,25 @@ class Scheduler:
                     "define the job under 'jobs:' (or in schedules.py)",
                 )
         self.alerter = Alerter(project.catalog, definition.config.alerts, definition.root)
+        self._check_selections()
         self._beating = threading.Event()
+
+    def _check_selections(self) -> None:
+        """Every job's selection picks assets (a typo is an error now, not at 2 a.m.)."""
+        from headwater.errors import UsageError
+        from headwater.orchestrate.selectors import Selector
+
+        selector = Selector(self.project.definition)
+        for name, job in self.jobs.items():
+            try:
+                selector.select(job.select or None, job.exclude or None)
+            except UsageError as exc:
+                raise HeadwaterError(
+                    f"job {name}: {exc.message}",
+                    Location(file="headwater.yml"),
+                    exc.hint or "fix the job's 'select'",
+                    exit_code=2,
+                ) from None
 
     # -- the lock --------------------------------------------------------------------------
 
@@ -186,6 +204,7 @@ class Scheduler:
             self._sense(found, now, result)
         if not self.stop.is_set():
             self._check_freshness(now)
+        self.alerter.redeliver()
         return result
 
     def due_ticks(
@@ -251,18 +270,31 @@ class Scheduler:
         scheduling.set_job_state(catalog, name, ticks[-1])
 
     def _run(self, name: str, job: JobConfig, reason: str, select: list[str] | None = None) -> Any:
-        """Run a job now and raise or resolve its alerts."""
+        """Run a job now and raise or resolve its alerts. A run that cannot start (another
+        run holds the project, the project no longer loads) is reported as a failed run."""
+        from headwater.orchestrate.runner import FAILED, RunSummary
+
         _LOG.info("running job %s (%s)", name, reason)
         project = self.project
-        project.reload()
-        summary = project.run(
-            select or job.select or None,
-            job.exclude or None,
-            full_refresh=job.full_refresh,
-            stop=self.stop,
-            command=f"job {name}",
-        )
         incident = f"run:{name}"
+        try:
+            project.reload()
+            summary = project.run(
+                select or job.select or None,
+                job.exclude or None,
+                full_refresh=job.full_refresh,
+                stop=self.stop,
+                command=f"job {name}",
+            )
+        except HeadwaterError as exc:
+            _LOG.error("job %s could not run: %s", name, exc)
+            self.alerter.raise_incident(
+                "run_failure",
+                incident,
+                f"job {name}",
+                f"job {name} could not run ({reason}): {exc}",
+            )
+            return RunSummary("", FAILED)
         if summary.status == "failed":
             failures = [o for o in summary.outcomes if o.status == "failed"]
             detail = "; ".join(f"{o.key}: {(o.message or '').splitlines()[0]}" for o in failures)
@@ -342,9 +374,10 @@ class Scheduler:
             )
             catalog.mark_stale(run["run_id"], message)
             result.stale_runs.append(run["run_id"])
-            self.alerter.raise_incident(
-                "run_failure", f"run:{run['command']}", str(run["command"]), message
-            )
+            command = str(run["command"])
+            # a job's runs are `job <name>`: the same incident its next success resolves
+            subject = command.removeprefix("job ")
+            self.alerter.raise_incident("run_failure", f"run:{subject}", command, message)
 
     def _check_freshness(self, now: dt.datetime) -> None:
         """Alert on assets whose last successful build is older than their SLA."""
@@ -354,7 +387,7 @@ class Scheduler:
             if lag is None:
                 continue
             incident = f"sla:{asset.key}"
-            last = _last_success(self.project, asset.key)
+            last = self.project.catalog.last_success(asset.key)
             age = None if last is None else (now - last).total_seconds()
             if age is None or age > lag:
                 built = "never built" if age is None else f"last built {age / 3600:.1f} h ago"
@@ -366,14 +399,6 @@ class Scheduler:
                 )
             else:
                 self.alerter.resolve(incident, f"{asset.key} is fresh again")
-
-
-def _last_success(project: Project, key: str) -> dt.datetime | None:
-    for result in project.catalog.asset_results(key, 50):
-        if result["status"] == "success" and result["finished_at"]:
-            moment = dt.datetime.fromisoformat(str(result["finished_at"]))
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return None
 
 
 __all__ = ["RunRequest", "Scheduler", "SchedulerLockedError", "Step"]

@@ -647,8 +647,8 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
         if draft.templated:
             from headwater.project.templating import render
 
-            hourly = bool(
-                draft.model and draft.model.partitions and draft.model.partitions.grain == "hourly"
+            timestamps = bool(
+                draft.model and draft.model.partitions and draft.model.partitions.timestamps
             )
             result = render(
                 sql,
@@ -656,7 +656,7 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
                 this=draft.key,
                 is_incremental=True,
                 variables=config.vars,
-                hourly=hourly,
+                timestamps=timestamps,
             )
             sql, template_config = result.sql, result.config
             materialized = template_config.get("materialized") or draft.materialized
@@ -669,7 +669,7 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
                     this=draft.key,
                     is_incremental=False,
                     variables=config.vars,
-                    hourly=hourly,
+                    timestamps=timestamps,
                 ).sql
         entry = {"analysis": analyze(sql, draft.rel_path).to_json(), "config": template_config}
         cache.put(key, entry)

@@ -49,6 +49,12 @@ class PartitionsConfig(StrictModel):
             ) from None
         return value
 
+    @property
+    def timestamps(self) -> bool:
+        """Whether the bounds are times with a zone (hourly, or any grain in a zone other than
+        UTC, where a local day does not start at midnight UTC) rather than dates."""
+        return self.grain == "hourly" or (self.grain is not None and self.timezone != "UTC")
+
     @model_validator(mode="after")
     def _one_kind(self) -> PartitionsConfig:
         if self.keys and self.grain:
@@ -70,19 +76,20 @@ class Partition:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
 
-    def literals(self, grain: Grain | None) -> dict[str, str]:
-        """The SQL literals a model sees: `partition_key`, `partition_start`, `partition_end`."""
+    def literals(self, timestamps: bool) -> dict[str, str]:
+        """The SQL literals a model sees: `partition_key`, `partition_start`, `partition_end`
+        (times with their zone when `timestamps`, else dates)."""
         from headwater.engine.sqltext import literal
 
         values = {"partition_key": literal(self.key)}
         if self.start is not None and self.end is not None:
-            values["partition_start"] = _moment_literal(self.start, grain)
-            values["partition_end"] = _moment_literal(self.end, grain)
+            values["partition_start"] = _moment_literal(self.start, timestamps)
+            values["partition_end"] = _moment_literal(self.end, timestamps)
         return values
 
 
-def _moment_literal(moment: dt.datetime, grain: Grain | None) -> str:
-    if grain == "hourly":
+def _moment_literal(moment: dt.datetime, timestamps: bool) -> str:
+    if timestamps:
         return f"TIMESTAMPTZ '{moment.isoformat(sep=' ')}'"
     return f"DATE '{moment.date().isoformat()}'"
 

@@ -39,10 +39,11 @@ PARTITION_MARKERS = {
 one compilation serves every partition."""
 
 
-def partition_placeholders(hourly: bool) -> dict[str, str]:
+def partition_placeholders(timestamps: bool) -> dict[str, str]:
     """What `{{ partition_key }}`, `{{ partition_start }}` and `{{ partition_end }}` render as:
-    typed SQL literals around the markers (timestamps for hourly partitions, else dates)."""
-    kind = "TIMESTAMPTZ" if hourly else "DATE"
+    typed SQL literals around the markers (times with a zone for hourly partitions and for any
+    partitions in a zone other than UTC, else dates)."""
+    kind = "TIMESTAMPTZ" if timestamps else "DATE"
     return {
         "partition_key": f"'{PARTITION_MARKERS['partition_key']}'",
         "partition_start": f"{kind} '{PARTITION_MARKERS['partition_start']}'",
@@ -71,7 +72,7 @@ def render(
     this: str,
     is_incremental: bool,
     variables: dict[str, Any],
-    hourly: bool = False,
+    timestamps: bool = False,
 ) -> RenderResult:
     """Render templated model SQL.
 
@@ -135,7 +136,7 @@ def render(
             is_incremental=lambda: is_incremental,
             var=var,
             config=config,
-            **partition_placeholders(hourly),
+            **partition_placeholders(timestamps),
         )
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(

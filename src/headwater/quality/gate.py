@@ -41,7 +41,6 @@ from headwater.transform.context import Admitted, BuildContext
 if TYPE_CHECKING:
     import pyarrow as pa
 
-QUARANTINE_APP = "headwater-check-quarantine:"
 AUDIT_PREFIX = "__hw_audit_"
 
 
@@ -76,8 +75,11 @@ class QualityGate:
         mode: WriteMode,
         remove: list[DataFile],
         partition_by: list[str],
+        fresh: list[WrittenFile] | None = None,
     ) -> Admitted:
-        """Audit the version `files` would make; return what to publish, or raise."""
+        """Audit the version `files` would make; return what to publish, or raise. Only the
+        rows of `fresh` (default: all of `files`) are new, and only they can be quarantined:
+        rows a build merely carries over (a merge's rewrite, another partition's) are not."""
         checks = list(self.checks)
         if self.contract is not None:
             problems = contract_problems(ctx, schema, self.contract)
@@ -101,8 +103,11 @@ class QualityGate:
         rows: int | None = None
         quarantined = 0
         held = [c for c in checks if c.on_fail == "quarantine"]
-        if held and files:
-            files, rows, quarantined = self._quarantine(ctx, files, schema, partition_by, held)
+        new = list(files) if fresh is None else [f for f in files if f in fresh]
+        if held and new:
+            carried = [f for f in files if f not in new]
+            passing, rows, quarantined = self._quarantine(ctx, new, schema, partition_by, held)
+            files = [*carried, *passing]
         target = self._pending(ctx, files, schema, mode, remove, partition_by)
         auditor = Auditor(ctx.session, self.parent, self.history, metrics=self.metrics)
         report = auditor.audit(
@@ -123,6 +128,18 @@ class QualityGate:
                 report,
             )
         return Admitted(files, rows, quarantined, report)
+
+    def screen(
+        self, ctx: BuildContext, files: list[WrittenFile], schema: pa.Schema
+    ) -> tuple[list[WrittenFile], int | None, int]:
+        """Quarantine the failing rows of new rows staged in `files` before a build combines
+        them with rows it carries over (a merge); return the passing files (new files in the
+        table's folder when any row moved), their row count (None: unchanged) and how many
+        rows were quarantined."""
+        held = [c for c in self.checks if c.on_fail == "quarantine"]
+        if not held or not files:
+            return files, None, 0
+        return self._quarantine(ctx, files, schema, [], held, keep_originals=True)
 
     def inspect(self, ctx: BuildContext, relation: str) -> Admitted:
         """Audit a view's rows (nothing is stored, so nothing is set aside or measured)."""
@@ -186,9 +203,11 @@ class QualityGate:
         schema: pa.Schema,
         partition_by: list[str],
         held: list[Check],
+        keep_originals: bool = False,
     ) -> tuple[list[WrittenFile], int | None, int]:
         """Split the new rows into passing files and quarantined rows; return the passing
-        files, their row count and how many rows were quarantined."""
+        files, their row count and how many rows were quarantined (the original files are
+        removed, unless `keep_originals`: their owner cleans them up)."""
         session = ctx.session
         scan = _scan(files, partition_by)
         predicates: list[tuple[Check, str]] = []
@@ -235,16 +254,19 @@ class QualityGate:
             partition_by,
             conform_to=schema,
         )
-        ctx.store.commit_files(
+        before = ctx.store.current_version(target)
+        landed = ctx.store.commit_files(
             target,
             aside.files,
             quarantine_schema(),
             "append",
-            CommitInfo(ctx.run_id, "quarantine", QUARANTINE_APP + ctx.asset.key, ctx.run_seq),
+            CommitInfo(ctx.run_id, "quarantine"),
             remove=interrupted_files(ctx.store, ctx.ref, target, ctx.run_id),
         )
-        for file in files:
-            os.remove(file.path)
+        ctx.companion_commits.append((target, before, landed))
+        if not keep_originals:
+            for file in files:
+                os.remove(file.path)
         return passing.files, passing.rows, aside.rows
 
     # -- failed versions -------------------------------------------------------------------

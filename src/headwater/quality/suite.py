@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.quality import has_metrics, last_schema, metric_history, record_audit
+from headwater.catalog.store import keep_alive
 from headwater.engine.sqltext import identifier, qualified
 from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
 from headwater.project.sql import TableReference
@@ -107,14 +108,15 @@ def run_checks(
     run = CheckRun(record.run_id)
     tables = _Tables(project, store)
     try:
-        for key in keys:
-            asset = project.assets[key]
-            if not asset.checks:
-                continue
-            outcome = _check_asset(asset, tables, store, catalog, record.run_id)
-            run.assets.append(outcome)
-            if on_asset is not None:
-                on_asset(outcome)
+        with keep_alive(catalog, record.run_id):
+            for key in keys:
+                asset = project.assets[key]
+                if not asset.checks:
+                    continue
+                outcome = _check_asset(asset, tables, store, catalog, record.run_id)
+                run.assets.append(outcome)
+                if on_asset is not None:
+                    on_asset(outcome)
     except BaseException as exc:
         catalog.finish_run(record.run_id, "interrupted", repr(exc))
         raise
@@ -151,18 +153,11 @@ def _check_asset(
     report = auditor.audit(
         target,
         asset.checks,
-        last_loaded=_last_built(catalog, asset.key),
+        last_loaded=catalog.last_success(asset.key),
         previous_schema=last_schema(catalog, asset.key) if metrics else None,
     )
     record_audit(catalog, run_id, asset.key, version, asset.is_stored, report)
     return AssetChecks(asset.key, version, report)
-
-
-def _last_built(catalog: Catalog, key: str) -> dt.datetime | None:
-    for result in catalog.asset_results(key, 50):
-        if result["status"] == "success" and result["finished_at"]:
-            return dt.datetime.fromisoformat(str(result["finished_at"]))
-    return None
 
 
 # -- profiles and suggestions ----------------------------------------------------------------

@@ -64,10 +64,23 @@ def interrupted_files(
     last_run = history[0].run_id
     if last_run is None or last_run == run_id:
         return []
-    landed = (
-        {e.run_id for e in store.history(owner, RECENT_COMMITS)} if store.exists(owner) else set()
-    )
-    if last_run in landed:
+    if _owner_committed(store, owner, last_run, history[0].timestamp_ms):
         return []
     marker = f"hw-{last_run}-"
     return [f for f in store.snapshot(target).files if marker in f.relative_path]
+
+
+def _owner_committed(store: TableStore, owner: TableRef, run_id: str, since_ms: int | None) -> bool:
+    """Whether `owner` has a commit of `run_id`. The owner commits after its companions, so
+    only its versions newer than the companion's commit (`since_ms`) are read, however many."""
+    if not store.exists(owner):
+        return False
+    limit = RECENT_COMMITS
+    while True:
+        entries = store.history(owner, limit)
+        if any(e.run_id == run_id for e in entries):
+            return True
+        oldest = entries[-1].timestamp_ms if entries else None
+        if len(entries) < limit or since_ms is None or oldest is None or oldest < since_ms:
+            return False
+        limit *= 10

@@ -44,7 +44,7 @@ class Compiler:
             this=asset.key,
             is_incremental=is_incremental,
             variables=self.project.config.vars,
-            hourly=partitions is not None and partitions.grain == "hourly",
+            timestamps=partitions is not None and partitions.timestamps,
         ).sql
 
     def compile(self, key: str, is_incremental: bool = False) -> str:
@@ -97,7 +97,7 @@ class Compiler:
             key,
             str(is_incremental),
             variables if asset.templated else "",
-            str(partitions.grain if partitions else ""),
+            str(partitions.timestamps if partitions else ""),
             *upstream,
         )
 

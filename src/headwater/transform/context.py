@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,9 +61,17 @@ class PublishGate(Protocol):
         mode: WriteMode,
         remove: list[DataFile],
         partition_by: list[str],
+        fresh: list[WrittenFile] | None = None,
     ) -> Admitted:
         """Audit the version `files` would make and return what to commit; raise a
-        `HeadwaterError` (having set the files aside) when it must not be published."""
+        `HeadwaterError` (having set the files aside) when it must not be published. Only the
+        rows of `fresh` (default: all files) are new."""
+
+    def screen(
+        self, ctx: BuildContext, files: list[WrittenFile], schema: pa.Schema
+    ) -> tuple[list[WrittenFile], int | None, int]:
+        """Quarantine failing new rows staged in `files`; return the passing files, their row
+        count (None: unchanged) and how many rows were quarantined."""
 
     def inspect(self, ctx: BuildContext, relation: str) -> Admitted:
         """Audit rows that are not committed but computed on read (a view); raise a
@@ -96,6 +105,15 @@ class BuildContext:
     partitions of one table built at once would otherwise conflict."""
     admitted: list[Admitted] = field(default_factory=list)
     """What the gate let through, publish by publish."""
+    expired: threading.Event = field(default_factory=threading.Event)
+    """Set when the build ran past its timeout: it must not commit any more."""
+    idempotent: bool = True
+    """Commits carry the asset's idempotency key (not those to a companion table, which a
+    failed attempt undoes and a retry makes again)."""
+    companion_commits: list[tuple[TableRef, int | None, int]] = field(default_factory=list)
+    """Commits this build made to other tables before its own (child and quarantine tables):
+    (table, version before, version made). A build that fails afterwards undoes them, so a
+    retry does not add their rows a second time."""
 
     @property
     def ref(self) -> TableRef:
@@ -104,11 +122,12 @@ class BuildContext:
 
     def commit_info(self, operation: str, rows: int | None = None) -> CommitInfo:
         """Commit metadata for this build: run id, rows written, the asset's idempotency key."""
+        key = app_id(self.asset.key, self.partition.key if self.partition else None)
         return CommitInfo(
             run_id=self.run_id,
             operation=operation,
-            app_id=app_id(self.asset.key, self.partition.key if self.partition else None),
-            app_version=self.run_seq,
+            app_id=key if self.idempotent else None,
+            app_version=self.run_seq if self.idempotent else None,
             extra={**self.commit_extra, **({} if rows is None else {"headwater.rows": str(rows)})},
         )
 
@@ -120,12 +139,15 @@ class BuildContext:
         commit: CommitInfo,
         partition_by: list[str] | None = None,
         remove: list[DataFile] | None = None,
+        fresh: list[WrittenFile] | None = None,
     ) -> int:
         """Commit `files` as the asset's next version once its gate lets them through; return
-        the version. The only way a build makes its asset's new content visible."""
+        the version. The only way a build makes its asset's new content visible. `fresh` says
+        which files hold new rows (default: all), the only ones a check may quarantine."""
+        self.check_time()
         if self.gate is not None:
             admitted = self.gate.admit(
-                self, files, schema, mode, list(remove or []), list(partition_by or [])
+                self, files, schema, mode, list(remove or []), list(partition_by or []), fresh
             )
             self.admitted.append(admitted)
             files = admitted.files
@@ -133,14 +155,46 @@ class BuildContext:
                 commit = dataclasses.replace(
                     commit, extra={**commit.extra, "headwater.rows": str(admitted.rows)}
                 )
+        self.check_time()
         return self.store.commit_files(self.ref, files, schema, mode, commit, partition_by, remove)
+
+    def check_time(self) -> None:
+        """Raise `BuildTimeoutError` when the build ran past its timeout."""
+        if self.expired.is_set():
+            from headwater.errors import BuildTimeoutError
+
+            raise BuildTimeoutError(self.asset.key, self.asset.rel_path, self.asset.timeout_s)
 
     def for_table(self, asset: Asset) -> BuildContext:
         """This build's context for a table it also writes (a child table): no gate, no
         state."""
         return dataclasses.replace(
-            self, asset=asset, commit_extra={}, gate=None, admitted=[], table_lock=nullcontext()
+            self,
+            asset=asset,
+            commit_extra={},
+            gate=None,
+            admitted=[],
+            table_lock=nullcontext(),
+            companion_commits=self.companion_commits,
+            idempotent=False,
+            expired=self.expired,
         )
+
+    def undo_companions(self) -> None:
+        """Take back this build's commits to other tables (it failed after making them): each
+        table goes back to its version before, when nothing else committed since."""
+        for ref, before, made in reversed(self.companion_commits):
+            if self.store.current_version(ref) != made:
+                continue  # another writer moved on since: leave it to the next load's cleanup
+            info = CommitInfo(self.run_id, "undo (the build failed)")
+            if before is None:
+                snapshot = self.store.snapshot(ref)
+                self.store.commit_files(
+                    ref, [], snapshot.schema, "overwrite", info, list(snapshot.partition_by)
+                )
+            else:
+                self.store.restore(ref, before, info)
+        self.companion_commits.clear()
 
     def fault(self, point: str) -> None:
         """Kill this process at `point` when the test fault variable names it (crash tests)."""

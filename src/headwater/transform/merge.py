@@ -16,8 +16,8 @@ from typing import Any
 
 from headwater.engine.sqltext import column_list, identifier, literal
 from headwater.errors import Location, ModelError
-from headwater.storage.base import DataFile, Snapshot
-from headwater.transform.context import BuildContext
+from headwater.storage.base import DataFile, Snapshot, WrittenFile
+from headwater.transform.context import Admitted, BuildContext
 from headwater.transform.schema_evolution import evolve_schema
 
 
@@ -66,6 +66,7 @@ def merge_changes(
     snapshot = ctx.store.snapshot(ctx.ref)
     stage = ctx.temp_dir / f"merge-{ctx.run_id}-{ctx.asset.name}"
     shutil.rmtree(stage, ignore_errors=True)
+    screened: list[WrittenFile] = []
     try:
         staged = session.write_parquet(source_sql, stage)
         missing = [k for k in keys if k not in staged.schema.names]
@@ -75,9 +76,16 @@ def merge_changes(
                 Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
                 f"select it, or fix 'unique_key' (columns: {', '.join(staged.schema.names)})",
             )
+        change_files, change_rows = list(staged.files), staged.rows
+        if ctx.gate is not None and change_files:
+            passing, rows, quarantined = ctx.gate.screen(ctx, change_files, staged.schema)
+            if quarantined:
+                screened = change_files = passing
+                change_rows = rows or 0
+                ctx.admitted.append(Admitted([], None, quarantined))
         changes = (
-            "read_parquet([" + ", ".join(literal(f.path) for f in staged.files) + "])"
-            if staged.files
+            "read_parquet([" + ", ".join(literal(f.path) for f in change_files) + "])"
+            if change_files
             else None
         )
         if replace_keys is None:
@@ -134,11 +142,14 @@ def merge_changes(
             ctx.commit_info(operation, written.rows),
             partition_by=list(snapshot.partition_by),
             remove=touched,
+            fresh=[],  # the change was screened above; the rest is carried over
         )
         ctx.fault("after_commit")
-        return MergeOutcome(staged.rows, len(touched), version)
+        return MergeOutcome(change_rows, len(touched), version)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        for file in screened:  # read by the rewrite, never committed
+            _remove(file.path)
 
 
 def _refuse_duplicate_keys(ctx: BuildContext, changes: str, keys: list[str]) -> None:
@@ -218,3 +229,11 @@ def _touched_files(
         .to_pylist()
     )
     return [by_path[p] for p in rows if p in by_path]
+
+
+def _remove(path: str) -> None:
+    import contextlib
+    import os
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

@@ -25,7 +25,7 @@ def partition_sql(ctx: BuildContext, partition: Partition) -> str:
     """The model's SQL for `partition`."""
     config = _config(ctx)
     sql = ctx.compiler.compile(ctx.asset.key)
-    values = partition.literals(config.grain)
+    values = partition.literals(config.timestamps)
     if partition.start is not None and partition.end is not None:
         values["partition_start"] = values["partition_start"].split(" ", 1)[1]
         values["partition_end"] = values["partition_end"].split(" ", 1)[1]
@@ -35,7 +35,7 @@ def partition_sql(ctx: BuildContext, partition: Partition) -> str:
 def in_partition(config: PartitionsConfig, partition: Partition) -> str:
     """SQL TRUE for the rows of `partition` (NULL-safe: a NULL belongs to none)."""
     column = identifier(config.column)
-    literals = partition.literals(config.grain)
+    literals = partition.literals(config.timestamps)
     if config.grain is None:
         return f"coalesce({column} = {literals['partition_key']}, FALSE)"
     start, end = literals["partition_start"], literals["partition_end"]
@@ -76,6 +76,7 @@ def build_partition(ctx: BuildContext) -> BuildResult:
             ctx.commit_info(f"partition {partition.key}", written.rows),
             partition_by=ctx.asset.partition_by,
             remove=remove,
+            fresh=written.files,
         )
         ctx.fault("after_commit")
     return BuildResult(
