@@ -1,0 +1,1 @@
+"""Lineage: which upstream columns each model's columns and rows come from."""
