@@ -1,0 +1,1 @@
+"""Serving the lakehouse to readers: the guarded query path behind the SQL box and query API."""
