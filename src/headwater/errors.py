@@ -74,6 +74,10 @@ class UsageError(HeadwaterError):
         super().__init__(message, location or Location(), hint, exit_code=2)
 
 
+class NotFoundError(UsageError):
+    """A command named an asset, column or run that does not exist."""
+
+
 class ModelError(HeadwaterError):
     """A model failed while building (its SQL errored, a guard refused, a merge conflicted)."""
 

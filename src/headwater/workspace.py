@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ConfigError, UsageError
+from headwater.errors import ConfigError, NotFoundError, UsageError
 from headwater.project.loader import (
     PROJECT_FILE,
     ProjectDefinition,
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from headwater.catalog.store import Catalog
+    from headwater.lineage.graph import ColumnGraph
+    from headwater.lineage.impact import Impact
     from headwater.orchestrate.runner import EventHandler, RunSummary
     from headwater.project.partitions import Partition
     from headwater.quality.suite import AssetChecks, CheckRun, TableProfile
@@ -227,7 +229,7 @@ class Project:
                 TableReference(namespace or None, bare, None), "(command line)", "(command line)"
             )
         except ConfigError as exc:
-            raise UsageError(
+            raise NotFoundError(
                 f"no asset named '{name}'", hint=exc.hint or "list assets with 'headwater dag'"
             ) from None
         return self.definition.assets[key]
@@ -590,6 +592,103 @@ class Project:
         from headwater.quality.suite import suggest_checks
 
         return suggest_checks(self.profile(name))
+
+    # -- lineage ---------------------------------------------------------------------------
+
+    def column_graph(self) -> ColumnGraph:
+        """Every asset's columns and where each comes from (see `headwater.lineage`)."""
+        from headwater.lineage.graph import project_graph
+        from headwater.transform.compiler import Compiler
+
+        compiler = Compiler(self.definition)
+        return project_graph(self.definition, compiler.qualified, self.catalog, self.store)
+
+    def column(self, name: str, graph: ColumnGraph | None = None) -> tuple[str, str | None]:
+        """Split `name` (`asset`, or `asset.column`) into an asset key and a column as the
+        asset spells it (None when `name` is an asset)."""
+        try:
+            return self.asset(name).key, None
+        except NotFoundError as missing:
+            if "." not in name:
+                raise
+            table, _, wanted = name.rpartition(".")
+            try:
+                key = self.asset(table).key
+            except NotFoundError:
+                raise missing from None
+        graph = graph or self.column_graph()
+        found = graph.column(key, wanted)
+        if found is None:
+            columns = ", ".join(graph.columns(key)) or "(none known: build it first)"
+            raise NotFoundError(
+                f"{key} has no column '{wanted}'", hint=f"its columns are: {columns}"
+            )
+        return key, found
+
+    def descriptions(self, name: str) -> tuple[str | None, dict[str, str]]:
+        """What asset `name` and its columns are: from its YAML, else from the comments its
+        source database keeps."""
+        from headwater.catalog.lineage import TABLE, descriptions_of
+
+        asset = self.asset(name)
+        found = descriptions_of(self.catalog, asset.key)
+        columns = {k: v for k, v in found.items() if k != TABLE} | asset.column_descriptions
+        return asset.description or found.get(TABLE), columns
+
+    def lineage(
+        self, name: str, direction: str = "both", depth: int | None = None
+    ) -> dict[str, Any]:
+        """The column lineage of `name` (`asset` or `asset.column`): for each column, its
+        upstream and/or downstream tree (`direction`: upstream, downstream or both), at most
+        `depth` steps deep."""
+        from headwater.lineage.graph import ColumnRef
+
+        graph = self.column_graph()
+        key, column = self.column(name, graph)
+        info = graph.assets[key]
+        directions = ["upstream", "downstream"] if direction == "both" else [direction]
+        columns = [column] if column else list(info.columns)
+        return {
+            "asset": key,
+            "error": info.error,
+            "upstream_assets": sorted(self.definition.assets[key].depends_on),
+            "downstream_assets": sorted(self.definition.downstream()[key]),
+            "columns": {
+                c: {d: graph.tree(ColumnRef(key, c), d, depth).to_json() for d in directions}
+                for c in columns
+            },
+        }
+
+    def impact(self, name: str) -> Impact:
+        """What changing or dropping column `name` (`asset.column`) affects downstream:
+        columns, checks, assets, and the jobs and sensors that run those assets."""
+        from headwater.lineage.graph import ColumnRef
+        from headwater.lineage.impact import impact_of
+
+        graph = self.column_graph()
+        key, column = self.column(name, graph)
+        if column is None:
+            raise UsageError(
+                f"'{name}' names an asset; impact is about one column",
+                hint=f"name a column: {key}.<column> (its columns: "
+                f"{', '.join(graph.columns(key))})",
+            )
+        impact = impact_of(graph, ColumnRef(key, column))
+        touched = {key, *impact.assets}
+        config = self.definition.config
+        for job_name, job in config.jobs.items():
+            hits = touched.intersection(self.select(job.select or None, job.exclude or None))
+            if hits:
+                impact.consumers.append(
+                    {"kind": "job", "name": job_name, "assets": ", ".join(sorted(hits))}
+                )
+        for sensor_name, sensor in config.sensors.items():
+            watched = {self.asset(a).key for a in sensor.assets} & touched
+            if watched:
+                impact.consumers.append(
+                    {"kind": "sensor", "name": sensor_name, "assets": ", ".join(sorted(watched))}
+                )
+        return impact
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -312,3 +312,47 @@ def test_include_on_sqlite_and_an_unreachable_database_is_a_clear_error(
     assert result.returncode == 1
     assert "cannot list the tables of source lost" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_postgres_comments_describe_the_table_and_its_columns(
+    make_project: ProjectFactory, postgres_server: PostgresServer, shop_db: str
+) -> None:
+    with psycopg.connect(shop_db) as connection:
+        connection.execute("COMMENT ON TABLE orders IS 'Orders as the shop takes them.'")
+        connection.execute("COMMENT ON COLUMN orders.amount IS 'Order total in EUR.'")
+        connection.execute("COMMENT ON COLUMN orders.note IS 'Free text from the buyer.'")
+    files = pg_source(postgres_server, shop_db, "  orders:\n    table: public.orders\n")
+    files["sources/pg.yml"] = files["sources/pg.yml"].replace(
+        "tables:\n", "tables:\n  # the YAML wins where both describe a column\n"
+    )
+    files["models/main/big.sql"] = "select id, amount from pg.orders where amount > 100"
+    project = make_project(
+        {
+            **files,
+            "models/main/big.yml": "columns:\n  - name: amount\n    description: Big totals.\n",
+        }
+    )
+    assert project.run().status == "success"
+    assert project.descriptions("pg.orders") == (
+        "Orders as the shop takes them.",
+        {"amount": "Order total in EUR.", "note": "Free text from the buyer."},
+    )
+    assert project.descriptions("main.big") == (None, {"amount": "Big totals."})
+    with psycopg.connect(shop_db) as connection:
+        connection.execute("COMMENT ON COLUMN orders.note IS NULL")
+    assert project.run().status == "success"
+    assert project.descriptions("pg.orders")[1] == {"amount": "Order total in EUR."}
+
+
+def test_sqlite_sources_have_no_comments_and_that_is_fine(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute("INSERT INTO items VALUES (1, 'a')")
+    project = make_project(
+        {"sources/lite.yml": f"kind: sql\nurl: sqlite:///{database}\ntables:\n  items: {{}}\n"}
+    )
+    assert project.run().status == "success"
+    assert project.descriptions("lite.items") == (None, {})

@@ -79,13 +79,20 @@ def test_the_cache_keeps_only_live_entries(make_project: ProjectFactory) -> None
             (project.root / "models/marts/totals.sql").read_text() + "\n-- edit\n"
         )
         assert run_cli(["run"], project.root).returncode == 0
-    pairs = [(e["asset"], e["incremental"]) for e in cache_entries(project.root).values()]
-    # one entry per (asset, incremental) pair: edits supersede earlier entries
-    assert sorted(pairs) == [
+    pairs = [
+        (e["asset"], "qualified" if e.get("qualified") else e["incremental"])
+        for e in cache_entries(project.root).values()
+    ]
+    # one entry per asset and form (full, incremental, qualified for column lineage): edits
+    # supersede earlier entries
+    assert len(pairs) == len(set(pairs))
+    assert set(pairs) == {
         ("marts.totals", False),
         ("marts.totals", True),
+        ("marts.totals", "qualified"),
         ("staging.named", False),
-    ]
+        ("staging.named", "qualified"),
+    }
     (project.root / "models/marts/totals.sql").unlink()
     (project.root / "models/marts/totals.yml").unlink()
     # entries of removed assets go with the next run that compiles anything

@@ -201,6 +201,32 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE hw_incidents ADD COLUMN delivered INTEGER",
         ),
     ),
+    Migration(
+        7,
+        "column lineage of each model as of its last build; descriptions read from sources",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_lineage (
+                asset VARCHAR(300) PRIMARY KEY,
+                cache_key VARCHAR(64) NOT NULL,
+                run_id VARCHAR(40),
+                recorded_at VARCHAR(32) NOT NULL,
+                document TEXT NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS hw_descriptions (
+                asset VARCHAR(300) NOT NULL,
+                column_name VARCHAR(300) NOT NULL,
+                description TEXT NOT NULL,
+                origin VARCHAR(40) NOT NULL,
+                recorded_at VARCHAR(32) NOT NULL,
+                PRIMARY KEY (asset, column_name)
+            )""",
+            # the UI's per-asset "last status" lookups, and /metrics' rows written (covering)
+            "CREATE INDEX IF NOT EXISTS ix_hw_asset_results_status "
+            "ON hw_asset_results (asset, status, id)",
+            "CREATE INDEX IF NOT EXISTS ix_hw_asset_results_written "
+            "ON hw_asset_results (status, asset, rows_written)",
+        ),
+    ),
 ]
 
 

@@ -56,6 +56,8 @@ class Extracted:
     top-level table)."""
     records_seen: int = 0
     """Records read so far by this load (across its files), for their ordinals."""
+    descriptions: dict[str, str] = field(default_factory=dict)
+    """Comments the source database keeps on the table (`""`) and its columns."""
 
     def add_children(self, children: dict[str, Extracted]) -> None:
         """Take in the child rows of another extract (another file of the same table)."""

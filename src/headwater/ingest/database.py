@@ -133,6 +133,7 @@ class DatabaseExtractor(Extractor):
             query = pgsql.SQL("SELECT {} FROM {}").format(columns, target).as_string(connection)
             query += condition
             try:
+                comments = _pg_comments(connection, schema, table)
                 with connection.cursor() as cursor:
                     cursor.execute(query + " LIMIT 0")
                     described = cursor.description or []
@@ -144,9 +145,11 @@ class DatabaseExtractor(Extractor):
                             for chunk in stream:
                                 out.write(chunk)
 
-                    return through_pipe(
+                    extracted = through_pipe(
                         request.scratch_dir, produce, lambda path: _read_copy(request, path, types)
                     )
+                    extracted.descriptions = comments
+                    return extracted
             except psycopg.Error as exc:
                 raise _pg_error(spec, exc) from None
 
@@ -191,11 +194,51 @@ class DatabaseExtractor(Extractor):
                     for row in rows:
                         writer.add(dict(zip(names, row, strict=True)), location)
                 schema_out = writer.close()
+                comments = _sqlalchemy_comments(connection, schema, table)
         except SQLAlchemyError as exc:
             raise _sqlalchemy_error(spec, exc) from None
         finally:
             engine.dispose()
-        return Extracted(writer.files, schema_out, writer.rows, list(writer.bad))
+        extracted = Extracted(writer.files, schema_out, writer.rows, list(writer.bad))
+        extracted.descriptions = comments
+        return extracted
+
+
+PG_COMMENTS = """
+SELECT '' AS name, obj_description(c.oid, 'pg_class') AS comment
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = %(table)s AND n.nspname = coalesce(%(schema)s, current_schema())
+UNION ALL
+SELECT a.attname, col_description(c.oid, a.attnum)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relname = %(table)s AND n.nspname = coalesce(%(schema)s, current_schema())
+"""
+
+
+def _pg_comments(connection: Any, schema: str | None, table: str) -> dict[str, str]:
+    """The comments PostgreSQL keeps on the table (`""`) and its columns (COMMENT ON)."""
+    with connection.cursor() as cursor:
+        cursor.execute(PG_COMMENTS, {"schema": schema, "table": table})
+        return {str(name): str(comment) for name, comment in cursor.fetchall() if comment}
+
+
+def _sqlalchemy_comments(connection: Any, schema: str | None, table: str) -> dict[str, str]:
+    """The comments a database reached through SQLAlchemy keeps (none for SQLite)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    found: dict[str, str] = {}
+    try:
+        comment = inspector.get_table_comment(table, schema=schema).get("text")
+    except NotImplementedError:  # SQLite keeps no comments
+        return found
+    if comment:
+        found[""] = str(comment)
+    for column in inspector.get_columns(table, schema=schema):
+        if column.get("comment"):
+            found[str(column["name"])] = str(column["comment"])
+    return found
 
 
 def list_tables(name: str, source: SourceConfig) -> list[str]:

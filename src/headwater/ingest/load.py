@@ -186,7 +186,11 @@ def _apply(
     unchanged = extracted.rows == 0 and state == previous
     if unchanged and not bad:
         return BuildResult(
-            rows=0, version=store.current_version(ref), message="nothing new", state=state
+            rows=0,
+            version=store.current_version(ref),
+            message="nothing new",
+            state=state,
+            descriptions=extracted.descriptions,
         )
     child_rows = 0
     if children:
@@ -213,6 +217,7 @@ def _apply(
         version=version,
         message=f"loaded {rows} rows{into}{quarantined}{changes}",
         state={**state, "quarantined": len(bad)},
+        descriptions=extracted.descriptions,
     )
 
 

@@ -148,6 +148,7 @@ class Runner:
         self._relations: Any = None
         self._compiler: Any = None
         self._table_locks: dict[str, threading.Lock] = {}
+        self._lineage: Any = None
 
     # -- fingerprints ----------------------------------------------------------------------
 
@@ -224,6 +225,15 @@ class Runner:
                 self.arguments,
             )
             lock.update(run_id=record.run_id)
+            from headwater.orchestrate.lineage_hooks import RunLineage
+
+            self._lineage = RunLineage(
+                self.project,
+                self.catalog,
+                self.store,
+                self._qualified,
+                record.run_id,
+            )
             summary = RunSummary(record.run_id, SUCCESS)
             try:
                 with keep_alive(self.catalog, record.run_id, HEARTBEAT_SECONDS):
@@ -501,6 +511,12 @@ class Runner:
             return True
         return state.delta_version is not None and self._version(asset.key) == state.delta_version
 
+    def _qualified(self, key: str) -> str:
+        """Model `key`'s SQL as column lineage reads it."""
+        self._ensure_engine()
+        result: str = self._compiler.qualified(key)
+        return result
+
     def _ensure_engine(self) -> None:
         with self._lock:
             if self._engine is not None:
@@ -544,6 +560,7 @@ class Runner:
             fingerprint,
             partition.key if partition else None,
         )
+        self._lineage.started(asset, partition.key if partition else None)
         policy = self._retries(asset)
         attempt = 0
         while True:
@@ -590,9 +607,14 @@ class Runner:
                     )
                 outcome = self._failed(result_id, asset, started, message, attempt)
                 outcome.partition = partition.key if partition else None
+                self._lineage.failed(asset, outcome.partition, outcome.message or message, report)
                 return outcome
             time.sleep(backoff_delay(policy, attempt))
         self._record_audits(record.run_id, key, context, result)
+        if asset.kind == "source" and asset.parent is None:
+            from headwater.catalog.lineage import record_descriptions
+
+            record_descriptions(self.catalog, key, result.descriptions, "source")
         duration = time.perf_counter() - started
         with self._lock:
             self._versions[key] = result.version
@@ -621,6 +643,14 @@ class Runner:
             duration_s=duration,
             message=result.message,
             attempts=attempt,
+        )
+        reports = [a.report for a in context.admitted if a.report is not None]
+        self._lineage.completed(
+            asset,
+            partition.key if partition else None,
+            result.rows,
+            result.version,
+            reports[-1] if reports else None,
         )
         return AssetOutcome(
             key,

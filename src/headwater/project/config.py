@@ -208,6 +208,38 @@ class SensorConfig(StrictModel):
         return self
 
 
+class FileTransport(StrictModel):
+    """OpenLineage events appended to a file, one JSON document per line."""
+
+    type: Literal["file"]
+    path: str = ".headwater/openlineage.jsonl"
+    """Relative to the project."""
+
+
+class HttpTransport(StrictModel):
+    """OpenLineage events POSTed to an HTTP endpoint, as Marquez accepts them."""
+
+    type: Literal["http"]
+    url: str
+    """The server, e.g. `http://localhost:5000` (may use `${ENV_VAR}`)."""
+    endpoint: str = "api/v1/lineage"
+    """Path of the lineage endpoint under `url`."""
+    api_key: str | None = None
+    """Sent as `Authorization: Bearer ...`; write it as `${ENV_VAR}`."""
+    headers: dict[str, str] = {}
+    """Extra request headers (values may be `${ENV_VAR}`)."""
+    timeout: float = Field(5.0, gt=0)
+    """Seconds to wait for the server."""
+
+
+class OpenLineageConfig(StrictModel):
+    """Where each asset build's OpenLineage run events (START, COMPLETE, FAIL) go."""
+
+    namespace: str | None = None
+    """The jobs' namespace (default: the project's name)."""
+    transports: list[Annotated[FileTransport | HttpTransport, Field(discriminator="type")]] = []
+
+
 class QualityConfig(StrictModel):
     """Project-wide data quality settings."""
 
@@ -242,6 +274,9 @@ class ProjectConfig(StrictModel):
     """What `headwater scheduler` watches to run jobs on arrival of data."""
     alerts: AlertsConfig = AlertsConfig.model_validate({})
     """Where the scheduler sends alerts (failed runs and checks, freshness SLA breaches)."""
+    openlineage: OpenLineageConfig = OpenLineageConfig.model_validate({})
+    """Where OpenLineage run events go (none by default; `OPENLINEAGE_URL` in the
+    environment adds an HTTP transport)."""
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1

@@ -144,6 +144,19 @@ class Asset:
         return None if value is None else duration_seconds(value)
 
     @property
+    def column_descriptions(self) -> dict[str, str]:
+        """Column descriptions from the asset's YAML, by column name."""
+        config = self.model or self.seed
+        if config is None:
+            return {}
+        return {c.name: c.description for c in config.columns if c.description}
+
+    @property
+    def owner(self) -> str | None:
+        """Who answers for the asset (a model's `owner`)."""
+        return self.model.owner if self.model is not None else None
+
+    @property
     def key_columns(self) -> list[str]:
         """The columns identifying a row: the unique key, or a source's primary key."""
         if self.source is not None:

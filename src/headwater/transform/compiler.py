@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from headwater import __version__
 from headwater.project.loader import AssetIndex, ParseCache, ProjectDefinition, content_hash
 from headwater.project.templating import render
+
+if TYPE_CHECKING:
+    from headwater.project.sql import TableReference
 
 # Bump when compile_sql's output changes for the same input.
 COMPILE_CACHE_VERSION = 1
@@ -29,7 +34,8 @@ class Compiler:
         self._cache: dict[tuple[str, bool], str] = {}
         self._lock = threading.Lock()
         self._disk = ParseCache(project.state_dir / "compile_cache.json", COMPILE_CACHE_VERSION)
-        self._used: dict[str, tuple[str, bool]] = {}
+        self._used: dict[str, tuple[str, str]] = {}
+        """Cache entries used by this process: key -> (asset, form)."""
 
     def rendered(self, key: str, is_incremental: bool = False) -> str:
         """Return the model's SQL after templating (unchanged when it has no template)."""
@@ -62,13 +68,13 @@ class Compiler:
                 self._disk.put(cache_key, {"asset": key, "incremental": is_incremental, "sql": sql})
         with self._lock:
             self._cache[(key, is_incremental)] = sql
-            self._used[cache_key] = (key, is_incremental)
+            self._used[cache_key] = (key, "incremental" if is_incremental else "full")
         return sql
 
     def save(self) -> None:
         """Keep what was compiled for the next process. Drops entries of removed assets, and
-        entries superseded by a new compilation of the same (asset, incremental) pair. Never
-        fails."""
+        entries superseded by a new compilation of the same asset in the same form (full,
+        incremental or qualified). Never fails."""
         with self._lock:
             compiled = set(self._used.values())
 
@@ -76,7 +82,7 @@ class Compiler:
                 if cache_key in self._used:
                     return True
                 entry = self._disk.get(cache_key) or {}
-                pair = (entry.get("asset"), bool(entry.get("incremental")))
+                pair = (entry.get("asset"), _form(entry))
                 return pair[0] in self.project.assets and pair not in compiled
 
             self._disk.save([k for k in self._disk.entry_keys() if keep(k)])
@@ -101,14 +107,20 @@ class Compiler:
             *upstream,
         )
 
-    def _compile(self, key: str, is_incremental: bool) -> str:
-        from headwater.project.sql import TableReference, compile_sql
-
+    def _resolver(self, key: str) -> Callable[[TableReference], tuple[str, str]]:
+        """Maps the references of model `key` to (namespace, name) of their assets."""
         asset = self.project.assets[key]
 
         def resolve(reference: TableReference) -> tuple[str, str]:
             target = self.project.assets[self._index.resolve(reference, key, asset.rel_path)]
             return target.namespace, target.name
+
+        return resolve
+
+    def _compile(self, key: str, is_incremental: bool) -> str:
+        from headwater.project.sql import compile_sql
+
+        asset = self.project.assets[key]
 
         def ephemeral(namespace: str, name: str) -> str | None:
             target = self.project.assets[f"{namespace}.{name}"]
@@ -116,4 +128,31 @@ class Compiler:
                 return None
             return self.compile(target.key)
 
-        return compile_sql(self.rendered(key, is_incremental), asset.rel_path, resolve, ephemeral)
+        return compile_sql(
+            self.rendered(key, is_incremental), asset.rel_path, self._resolver(key), ephemeral
+        )
+
+    def qualified(self, key: str) -> str:
+        """Return the model's full-refresh SQL with every reference fully qualified and
+        ephemeral upstreams left as references (the form column lineage reads)."""
+        from headwater.project.sql import compile_sql
+
+        cache_key = content_hash("qualified", self._cache_key(key, False))
+        entry = self._disk.get(cache_key)
+        if entry is not None:
+            return str(entry["sql"])
+        asset = self.project.assets[key]
+        sql = compile_sql(
+            self.rendered(key), asset.rel_path, self._resolver(key), lambda _ns, _n: None
+        )
+        with self._lock:
+            self._disk.put(cache_key, {"asset": key, "qualified": True, "sql": sql})
+            self._used[cache_key] = (key, "qualified")
+        return sql
+
+
+def _form(entry: dict[str, object]) -> str:
+    """Which SQL of its asset a cache entry holds: `full`, `incremental` or `qualified`."""
+    if entry.get("qualified"):
+        return "qualified"
+    return "incremental" if entry.get("incremental") else "full"

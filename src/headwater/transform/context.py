@@ -211,3 +211,5 @@ class BuildResult:
     version: int | None = None
     message: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    """What the source says the table (`""`) and its columns are: database comments."""
