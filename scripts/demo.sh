@@ -2,7 +2,8 @@
 # Set everything up and run the bundled e-commerce example end to end: build day 1, show a
 # mart, load day 2 (new orders, changed and deleted customers), build again incrementally,
 # and show the SCD2 history and time travel that result; then a broken day-3 export that the
-# checks keep out of every table, and the clean export that replaces it.
+# checks keep out of every table, and the clean export that replaces it; then column lineage,
+# impact analysis, the OpenLineage events of all those runs and a static docs site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -41,4 +42,14 @@ echo; echo "== The export is fixed: day 3 again, clean"
 python generate.py --day 3 >/dev/null
 headwater run
 headwater test --select marts.daily_revenue
-echo; echo "The project is in $demo — try 'cd $demo && headwater dag'."
+
+echo; echo "== Column lineage: where fact_sales.recognized_revenue comes from"
+headwater lineage marts.fact_sales.recognized_revenue --upstream --depth 2
+echo; echo "== Impact: what changing raw.order_items.quantity would touch"
+headwater impact raw.order_items.quantity
+echo; echo "== OpenLineage events written by the runs (START / COMPLETE / FAIL per asset)"
+python -c "import collections, json; events = [json.loads(l) for l in open('.headwater/openlineage.jsonl')]; print(len(events), 'events:', dict(collections.Counter(e['eventType'] for e in events)))"
+echo; echo "== A static documentation site that works offline"
+headwater docs export site
+echo "open $demo/site/index.html in a browser"
+echo; echo "The project is in $demo — try 'cd $demo && headwater ui' (http://127.0.0.1:8765/)."

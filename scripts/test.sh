@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/ensure_postgres.sh
+./scripts/ensure_chromium.sh
+export HEADWATER_REQUIRE_BROWSER=1  # the UI tests fail, not skip, without a browser
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests
 .venv/bin/mypy

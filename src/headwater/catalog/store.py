@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -203,12 +203,7 @@ class Catalog:
                 "GROUP BY run_id, status",
                 {"limit": limit, "status": status},
             )
-        by_run: dict[str, dict[str, int]] = {}
-        for count in counts:
-            by_run.setdefault(count["run_id"], {})[count["status"]] = int(count["n"])
-        for row in rows:
-            row["counts"] = by_run.get(row["run_id"], {})
-        return rows
+        return with_status_counts(rows, counts)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run by id (a unique prefix is enough)."""
@@ -484,3 +479,16 @@ class Catalog:
         """Drop an asset's recorded state so its next run rebuilds it."""
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM hw_asset_state WHERE asset = :asset", {"asset": asset})
+
+
+def with_status_counts(
+    rows: list[dict[str, Any]], counts: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`rows` (runs) each given `counts`: its assets' result count per status, from `counts`
+    rows of (run_id, status, n)."""
+    by_run: dict[str, dict[str, int]] = {}
+    for count in counts:
+        by_run.setdefault(count["run_id"], {})[count["status"]] = int(count["n"])
+    for row in rows:
+        row["counts"] = by_run.get(row["run_id"], {})
+    return rows

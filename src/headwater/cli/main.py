@@ -454,9 +454,9 @@ def runs_show(ctx: click.Context, run_id: str, as_json: bool, logs: bool) -> Non
 
 
 # commands of other capabilities, each module a group of its own
-from headwater.cli import lineage, orchestration, quality  # noqa: E402
+from headwater.cli import lineage, orchestration, quality, ui  # noqa: E402
 
-for command in [*quality.COMMANDS, *orchestration.COMMANDS, *lineage.COMMANDS]:
+for command in [*quality.COMMANDS, *orchestration.COMMANDS, *lineage.COMMANDS, *ui.COMMANDS]:
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

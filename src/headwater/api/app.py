@@ -1,0 +1,227 @@
+"""The web UI's server: HTML pages, a small JSON API, `/metrics`, all from one project.
+
+It only reads: pages show the catalog and the tables, the SQL box runs read-only queries
+(see `headwater.serve.readonly`). Everything it serves is bundled; no page fetches anything
+from elsewhere.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the routes' annotations, and the
+# types they name (Request, ...) are imported inside create_app to keep them off CLI start-up.
+import contextlib
+import io
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from headwater.api.pages import Links, Workspace, asset_page, graph_page, run_page, runs_page
+from headwater.api.render import STATIC, render
+from headwater.errors import HeadwaterError, NotFoundError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from headwater.workspace import Project
+
+_LOG = logging.getLogger(__name__)
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_MAX_ROWS = 1000
+
+
+def create_app(
+    project: "Project",
+    *,
+    query_timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> "FastAPI":
+    """The UI application for `project`; SQL box queries stop after `query_timeout_s` and
+    return at most `max_rows` rows."""
+    from fastapi import FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi.staticfiles import StaticFiles
+
+    workspace = Workspace(project)
+    links = Links()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the column graph of a large project takes a moment: build it before the first page
+        threading.Thread(target=_warm, args=(workspace,), daemon=True).start()
+        yield
+
+    app = FastAPI(title="Headwater", docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def page(template: str, context: dict[str, Any], nav: str = "") -> HTMLResponse:
+        name = workspace.fresh().definition.config.name
+        return HTMLResponse(render(template, context, name, nav))
+
+    def problem(status: int, message: str, hint: str | None) -> HTMLResponse:
+        name = workspace.project.definition.config.name
+        context = {"title": "Not found" if status == 404 else "Error", "links": links}
+        body = render("error.html", {**context, "message": message, "hint": hint}, name)
+        return HTMLResponse(body, status_code=status)
+
+    @app.exception_handler(HeadwaterError)
+    async def user_error(request: Request, exc: HeadwaterError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 400
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status)
+        return problem(status, exc.message, exc.hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own answer is JSON that echoes the input; say which parameter, not its value
+        names = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        message = f"bad value for {', '.join(names) or 'a parameter'}"
+        hint = "; ".join(sorted({str(e.get("msg", "")) for e in exc.errors()})) or None
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message, "hint": hint}, status_code=400)
+        return problem(400, message, hint)
+
+    @app.get("/", response_class=HTMLResponse)
+    def graph(select: str | None = None) -> HTMLResponse:
+        return page("graph.html", graph_page(workspace, select, links), "graph")
+
+    @app.get("/assets/{name}", response_class=HTMLResponse)
+    def asset(name: str, version: int | None = Query(None, ge=0)) -> HTMLResponse:
+        return page("asset.html", asset_page(workspace, name, version, links), "graph")
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs(page_number: int = Query(1, alias="page", ge=1)) -> HTMLResponse:
+        return page("runs.html", runs_page(workspace, page_number, links), "runs")
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run(run_id: str) -> HTMLResponse:
+        context = run_page(workspace, run_id, links)
+        if context is None:
+            return problem(404, f"no run {run_id}", "see the list of runs at /runs")
+        return page("run.html", context, "runs")
+
+    @app.get("/runs/{run_id}/live", response_class=HTMLResponse)
+    def run_live(run_id: str) -> HTMLResponse:
+        context = run_page(workspace, run_id, links)
+        if context is None:
+            return HTMLResponse("", status_code=404)
+        return page("run_live.html", context)
+
+    @app.get("/sql", response_class=HTMLResponse)
+    def sql_page(sql: str = "") -> HTMLResponse:
+        context = {
+            "title": "SQL",
+            "links": links,
+            "sql": sql or _example_query(workspace.fresh()),
+            "max_rows": max_rows,
+            "timeout": query_timeout_s,
+        }
+        return page("sql.html", context, "sql")
+
+    # -- JSON ------------------------------------------------------------------------------
+
+    @app.get("/api/assets")
+    def assets_json() -> list[dict[str, Any]]:
+        from headwater.catalog.overview import latest_results
+
+        project = workspace.fresh()
+        keys = project.select()
+        latest = latest_results(project.catalog, keys)
+        return [
+            {
+                "key": key,
+                "kind": project.definition.assets[key].build_kind,
+                "depends_on": list(project.definition.assets[key].depends_on),
+                "status": latest[key]["status"] if key in latest else None,
+            }
+            for key in keys
+        ]
+
+    @app.get("/api/assets/{name}/lineage")
+    def lineage_json(name: str) -> dict[str, Any]:
+        return workspace.fresh().lineage(name)
+
+    @app.get("/api/runs/{run_id}")
+    def run_json(run_id: str) -> Response:
+        context = run_page(workspace, run_id, links)
+        if context is None:
+            return JSONResponse({"error": f"no run {run_id}"}, status_code=404)
+        keep = ("run", "results", "attempts")
+        return JSONResponse(json.loads(json.dumps({k: context[k] for k in keep}, default=str)))
+
+    @app.post("/api/query")
+    async def query_json(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body is not JSON"}, status_code=400)
+        sql = body.get("sql") if isinstance(body, dict) else None
+        if not isinstance(sql, str) or not sql.strip():
+            return JSONResponse(
+                {"error": "no query", "hint": 'send {"sql": "select ..."}'}, status_code=400
+            )
+        result = await run_in_threadpool(_run_query, workspace, sql, query_timeout_s, max_rows)
+        table = result.table
+        rows = [[_json_value(v) for v in row.values()] for row in table.to_pylist()]
+        return JSONResponse(
+            {
+                "columns": table.column_names,
+                "rows": rows,
+                "truncated": result.truncated,
+                "elapsed_ms": round(result.elapsed_s * 1000, 1),
+            }
+        )
+
+    @app.get("/api/query.csv")
+    def query_csv(sql: str) -> Response:
+        import pyarrow.csv as pacsv
+
+        result = _run_query(workspace, sql, query_timeout_s, max_rows)
+        sink = io.BytesIO()
+        pacsv.write_csv(result.table, sink)
+        headers = {"Content-Disposition": 'attachment; filename="result.csv"'}
+        if result.truncated:
+            headers["X-Headwater-Truncated"] = f"first {max_rows} rows"
+        return Response(sink.getvalue(), media_type="text/csv", headers=headers)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from headwater.api.metrics import exposition
+
+        return Response(exposition(workspace.fresh()), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _warm(workspace: Workspace) -> None:
+    try:
+        workspace.column_graph()
+    except Exception:  # the first page that needs it will say what is wrong
+        _LOG.debug("warming the column graph failed", exc_info=True)
+
+
+def _run_query(workspace: Workspace, sql: str, timeout_s: float, max_rows: int) -> Any:
+    from headwater.serve.readonly import run_readonly
+
+    return run_readonly(workspace.fresh(), sql, timeout_s=timeout_s, max_rows=max_rows)
+
+
+def _example_query(project: "Project") -> str:
+    stored = [a for a in project.definition.assets.values() if a.kind == "model"]
+    if not stored:
+        return "select 42 as answer"
+    return f"select * from {stored[-1].key} limit 10"
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

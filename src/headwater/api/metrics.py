@@ -1,0 +1,146 @@
+"""`/metrics`: the project's health in Prometheus' text format, read from the catalog.
+
+Every scrape asks the catalog afresh (a few grouped queries), so the numbers are whatever the
+runs and the scheduler last recorded, also when they ran in another process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headwater.workspace import Project
+
+
+def _seconds_since(text: str | None, now: dt.datetime) -> float | None:
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return max((now - moment).total_seconds(), 0.0)
+
+
+def _epoch(text: str | None) -> float | None:
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+class CatalogCollector:
+    """A Prometheus collector over one project's catalog."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def describe(self) -> list[Any]:
+        """Nothing up front: the metric families depend on what the catalog holds."""
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        """Every metric family, read now."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from headwater.catalog import overview
+
+        catalog = self.project.catalog
+        definition = self.project.definition
+        keys = list(definition.assets)
+        now = dt.datetime.now(dt.UTC)
+
+        runs = CounterMetricFamily(
+            "headwater_runs", "Runs recorded in the catalog, by final status.", labels=["status"]
+        )
+        for status, count in sorted(overview.run_counts(catalog).items()):
+            runs.add_metric([status], count)
+        yield runs
+
+        latest = overview.latest_results(catalog, keys)
+        duration = GaugeMetricFamily(
+            "headwater_asset_duration_seconds",
+            "How long the asset's last build took.",
+            labels=["asset"],
+        )
+        last_status = GaugeMetricFamily(
+            "headwater_asset_last_status",
+            "1 for the status of the asset's last build (success, failed, skipped, ...).",
+            labels=["asset", "status"],
+        )
+        for key, result in sorted(latest.items()):
+            if result["duration_s"] is not None:
+                duration.add_metric([key], float(result["duration_s"]))
+            last_status.add_metric([key, result["status"]], 1.0)
+        yield duration
+        yield last_status
+
+        written = CounterMetricFamily(
+            "headwater_rows_written", "Rows written by successful builds.", labels=["asset"]
+        )
+        for key, rows in sorted(overview.rows_written(catalog).items()):
+            written.add_metric([key], rows)
+        yield written
+
+        failures = CounterMetricFamily(
+            "headwater_check_failures",
+            "Check results that failed or warned, of all time.",
+            labels=["asset", "severity"],
+        )
+        for (key, severity), count in sorted(overview.check_failures(catalog).items()):
+            failures.add_metric([key, severity], count)
+        yield failures
+        failing = GaugeMetricFamily(
+            "headwater_checks_failing",
+            "Checks whose latest result failed or warned.",
+            labels=["asset"],
+        )
+        for key, count in sorted(overview.failing_checks(catalog).items()):
+            failing.add_metric([key], count)
+        yield failing
+
+        lag = GaugeMetricFamily(
+            "headwater_asset_freshness_lag_seconds",
+            "Seconds since the asset was last built successfully.",
+            labels=["asset"],
+        )
+        sla = GaugeMetricFamily(
+            "headwater_asset_freshness_sla_seconds",
+            "The asset's freshness SLA (max_lag).",
+            labels=["asset"],
+        )
+        for key, finished in sorted(overview.last_successes(catalog, keys).items()):
+            seconds = _seconds_since(finished, now)
+            if seconds is not None:
+                lag.add_metric([key], seconds)
+        for key, asset in sorted(definition.assets.items()):
+            if asset.freshness_lag_s:
+                sla.add_metric([key], asset.freshness_lag_s)
+        yield lag
+        yield sla
+
+        beat = overview.scheduler_heartbeat(catalog)
+        heartbeat = GaugeMetricFamily(
+            "headwater_scheduler_heartbeat_timestamp_seconds",
+            "Unix time of the scheduler's last heartbeat.",
+        )
+        age = GaugeMetricFamily(
+            "headwater_scheduler_heartbeat_age_seconds",
+            "Seconds since the scheduler's last heartbeat.",
+        )
+        if beat is not None:
+            stamp = _epoch(beat["heartbeat_at"])
+            if stamp is not None:
+                heartbeat.add_metric([], stamp)
+                age.add_metric([], max(now.timestamp() - stamp, 0.0))
+        yield heartbeat
+        yield age
+
+
+def exposition(project: Project) -> bytes:
+    """The metrics page, in Prometheus' text format."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CatalogCollector(project))
+    return bytes(generate_latest(registry))

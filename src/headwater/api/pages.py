@@ -1,0 +1,536 @@
+"""What each page of the UI shows, gathered from the project and its catalog.
+
+Every function returns the context of one template. The live server and `headwater docs
+export` render the same templates from the same contexts; the export only leaves out what needs
+a server (previews, runs, the SQL box).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from headwater.api.layout import NODE_HEIGHT, NODE_WIDTH, layout
+from headwater.storage.base import TableRef
+
+if TYPE_CHECKING:
+    from headwater.lineage.graph import ColumnGraph
+    from headwater.workspace import Project
+
+PREVIEW_ROWS = 20
+HISTORY_VERSIONS = 50
+CHECK_HISTORY = 400
+METRIC_POINTS = 60
+RUNS_PER_PAGE = 50
+SPARK_WIDTH, SPARK_HEIGHT = 160, 32
+GANTT_WIDTH = 720
+RELOAD_EVERY_S = 2.0
+
+STATUS_CLASS = {
+    "success": "ok",
+    "up_to_date": "ok",
+    "failed": "bad",
+    "interrupted": "bad",
+    "skipped": "warn",
+    "running": "busy",
+    "retrying": "warn",
+}
+
+
+@dataclass
+class Links:
+    """How pages link to each other: server routes, or relative files in an export."""
+
+    static_site: bool = False
+    depth: int = 0
+    """How many folders below the export's root the page is."""
+
+    def _root(self) -> str:
+        return "../" * self.depth if self.static_site else "/"
+
+    def home(self) -> str:
+        """The graph page."""
+        return self._root() + ("index.html" if self.static_site else "")
+
+    def asset(self, key: str) -> str:
+        """An asset's page."""
+        return self._root() + (f"assets/{key}.html" if self.static_site else f"assets/{key}")
+
+    def run(self, run_id: str) -> str:
+        """A run's page (only on the server)."""
+        return f"/runs/{run_id}"
+
+    def static(self, name: str) -> str:
+        """A bundled CSS or JavaScript file."""
+        return self._root() + f"static/{name}"
+
+
+@dataclass
+class Workspace:
+    """The project a UI shows, reloaded when its files change, and what is costly to build
+    kept until the catalog records a new run."""
+
+    project: Project
+    _signature: tuple[float, int] = (0.0, 0)
+    _checked: float = 0.0
+    _graph: ColumnGraph | None = None
+    _graph_key: tuple[Any, ...] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _building: threading.Lock = field(default_factory=threading.Lock)
+
+    def fresh(self) -> Project:
+        """The project, reloaded first if a file of it changed (looked at every few
+        seconds)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= RELOAD_EVERY_S:
+                self._checked = now
+                signature = _files_signature(self.project)
+                if signature != self._signature:
+                    if self._signature != (0.0, 0):
+                        self.project.reload()
+                    self._signature = signature
+                    self._graph = None
+        return self.project
+
+    def column_graph(self) -> ColumnGraph:
+        """The project's column graph, rebuilt after each new run."""
+        project = self.fresh()
+        key = _catalog_signature(project)
+        # one build at a time: a request arriving during the warm-up waits for it
+        with self._building:
+            with self._lock:
+                if self._graph is not None and self._graph_key == key:
+                    return self._graph
+            graph = project.column_graph()
+            with self._lock:
+                self._graph, self._graph_key = graph, key
+            return graph
+
+
+def _files_signature(project: Project) -> tuple[float, int]:
+    """The newest modification time and the number of the project's definition files."""
+    import os
+
+    newest, count = 0.0, 0
+    root = project.definition.root
+    for folder in ("models", "seeds", "sources"):
+        for directory, _, files in os.walk(root / folder):
+            for name in files:
+                newest = max(newest, os.stat(os.path.join(directory, name)).st_mtime)
+                count += 1
+    config = root / "headwater.yml"
+    if config.exists():
+        newest = max(newest, config.stat().st_mtime)
+    return newest, count
+
+
+def _catalog_signature(project: Project) -> tuple[Any, ...]:
+    with project.catalog.db.transaction(write=False) as tx:
+        rows = tx.execute(
+            "SELECT max(seq) AS seq, count(*) AS n, max(finished_at) AS done FROM hw_runs"
+        )
+    row = rows[0]
+    return (row["seq"], row["n"], row["done"])
+
+
+# -- the graph ---------------------------------------------------------------------------------
+
+
+def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[str, Any]:
+    """The asset graph, laid out left to right and coloured by each asset's last status."""
+    from headwater.catalog.overview import latest_results
+
+    project = workspace.fresh()
+    definition = project.definition
+    keys = project.select(select.split()) if select else project.select()
+    placed = layout(keys, {k: definition.assets[k].depends_on for k in keys})
+    latest = latest_results(project.catalog, keys) if not links.static_site else {}
+    nodes: list[dict[str, Any]] = []
+    for node in placed.nodes:
+        asset = definition.assets[node.key]
+        result = latest.get(node.key)
+        status = result["status"] if result else "never"
+        nodes.append(
+            {
+                "key": node.key,
+                "x": node.x,
+                "y": node.y,
+                "label": _fit(asset.name),
+                "namespace": _fit(f"{asset.namespace} · {asset.build_kind}", 32),
+                "kind": asset.build_kind,
+                "status": status,
+                "css": STATUS_CLASS.get(status, "none"),
+                "href": links.asset(node.key),
+                "title": f"{node.key} ({asset.build_kind}): {status}",
+            }
+        )
+    counts: dict[str, int] = {}
+    for item in nodes:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    return {
+        "title": "Assets",
+        "select": select or "",
+        "nodes": nodes,
+        "edges": placed.edges,
+        "width": placed.width,
+        "height": placed.height,
+        "node_width": NODE_WIDTH,
+        "node_height": NODE_HEIGHT,
+        "counts": sorted(counts.items()),
+        "links": links,
+    }
+
+
+def _fit(text: str, limit: int = 26) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- an asset --------------------------------------------------------------------------------
+
+
+def asset_page(
+    workspace: Workspace, name: str, version: int | None, links: Links
+) -> dict[str, Any]:
+    """Everything about one asset: description, schema, column lineage, versions, a preview
+    (at `version`, when given), check results and metrics over time, freshness."""
+    project = workspace.fresh()
+    asset = project.asset(name)
+    graph = workspace.column_graph()
+    info = graph.assets.get(asset.key)
+    columns = list(info.columns) if info else []
+    types = dict(info.types) if info else {}
+    description, descriptions = project.descriptions(asset.key)
+    context: dict[str, Any] = {
+        "title": asset.key,
+        "asset": asset,
+        "description": description,
+        "links": links,
+        "columns": [
+            {"name": c, "type": types.get(c, ""), "description": descriptions.get(c, "")}
+            for c in columns
+        ],
+        "lineage_error": info.error if info else None,
+        "lineage_json": script_json(_column_lineage(graph, asset.key, columns)),
+        "neighbours": _neighbours(project, graph, asset.key),
+        "version": version,
+    }
+    if links.static_site:
+        return context
+    context.update(_stored_facts(project, asset, version))
+    context["checks"] = _check_timeline(project, asset.key)
+    context["charts"] = _metric_charts(project, asset.key)
+    context["freshness"] = _freshness(project, asset)
+    return context
+
+
+def _column_lineage(graph: ColumnGraph, key: str, columns: Sequence[str]) -> dict[str, Any]:
+    """For each column: every column upstream and downstream of it, and how."""
+    from headwater.lineage.graph import ColumnRef
+
+    found: dict[str, Any] = {}
+    for column in columns:
+        ref = ColumnRef(key, column)
+        found[column] = {
+            way: [
+                {
+                    "id": f"{other.asset}.{other.column}",
+                    "steps": steps,
+                    "how": edge.subtype if edge.type == "DIRECT" else f"indirect {edge.subtype}",
+                }
+                for other, (steps, edge) in sorted(
+                    graph.reachable(ref, way).items(), key=lambda item: item[1][0]
+                )
+            ]
+            for way in ("upstream", "downstream")
+        }
+    return found
+
+
+def _neighbours(project: Project, graph: ColumnGraph, key: str) -> dict[str, list[Any]]:
+    """The assets one step up and down, with their columns (where lineage highlights)."""
+    definition = project.definition
+    children = definition.downstream()
+
+    def box(other: str) -> dict[str, Any]:
+        return {"key": other, "columns": list(graph.columns(other))}
+
+    return {
+        "upstream": [box(k) for k in sorted(definition.assets[key].depends_on)],
+        "downstream": [box(k) for k in sorted(children.get(key, []))],
+    }
+
+
+def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str, Any]:
+    """The table's versions and a preview of its rows (at `version`, else the current one)."""
+    from headwater.errors import HeadwaterError
+
+    facts: dict[str, Any] = {"history": [], "preview": None, "preview_error": None}
+    ref = TableRef(asset.namespace, asset.name)
+    if asset.is_stored and project.store.exists(ref):
+        facts["history"] = [
+            {
+                "version": h.version,
+                "when": _when_ms(h.timestamp_ms),
+                "operation": h.operation,
+                "run_id": h.run_id,
+                "rows": h.rows_written,
+            }
+            for h in project.store.history(ref, HISTORY_VERSIONS)
+        ]
+    if not asset.is_stored or facts["history"]:
+        try:
+            table = project.query(
+                f'select * from "{asset.namespace}"."{asset.name}" limit {PREVIEW_ROWS}',
+                as_of=version,
+            )
+            facts["preview"] = {
+                "columns": table.column_names,
+                "rows": [[_cell(v) for v in row.values()] for row in table.to_pylist()],
+            }
+        except HeadwaterError as exc:
+            facts["preview_error"] = exc.message
+    return facts
+
+
+def _check_timeline(project: Project, key: str) -> list[dict[str, Any]]:
+    """Each check of the asset with its results over time, oldest first."""
+    from headwater.catalog.quality import check_history
+
+    by_check: dict[str, dict[str, Any]] = {}
+    for row in reversed(check_history(project.catalog, key, CHECK_HISTORY)):
+        entry = by_check.setdefault(
+            row["check_name"],
+            {"name": row["check_name"], "type": row["check_type"], "results": []},
+        )
+        entry["results"].append(
+            {
+                "status": row["status"],
+                "failing": row["failing"],
+                "at": row["checked_at"],
+                "message": row["message"],
+                "version": row["delta_version"],
+            }
+        )
+    for entry in by_check.values():
+        entry["last"] = entry["results"][-1]
+        entry["results"] = entry["results"][-METRIC_POINTS:]
+    return sorted(by_check.values(), key=lambda e: e["name"])
+
+
+def _metric_charts(project: Project, key: str) -> list[dict[str, Any]]:
+    """Small charts of the row count and each column's null rate over time."""
+    from headwater.catalog.quality import metrics_of
+
+    series: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for row in reversed(metrics_of(project.catalog, key, 5000)):
+        if row["value"] is None or row["metric"] not in ("row_count", "null_fraction"):
+            continue
+        name = (row["metric"], row["column_name"] or "")
+        series.setdefault(name, []).append((row["recorded_at"], float(row["value"])))
+    charts = []
+    for (metric, column), points in sorted(series.items()):
+        label = "rows" if metric == "row_count" else f"null rate of {column}"
+        values = [v for _, v in points[-METRIC_POINTS:]]
+        charts.append(
+            {
+                "label": label,
+                "last": _number(values[-1]),
+                "low": _number(min(values)),
+                "high": _number(max(values)),
+                "points": _spark(values),
+                "count": len(values),
+                "metric": metric,
+            }
+        )
+    charts.sort(key=lambda c: (c["metric"] != "row_count", c["label"]))
+    return charts
+
+
+def _spark(values: Sequence[float]) -> str:
+    """SVG polyline points of `values` scaled into the sparkline box."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = SPARK_WIDTH / max(len(values) - 1, 1)
+    return " ".join(
+        f"{n * step:.1f},{SPARK_HEIGHT - 2 - (v - low) / span * (SPARK_HEIGHT - 4):.1f}"
+        for n, v in enumerate(values)
+    )
+
+
+def _freshness(project: Project, asset: Any) -> dict[str, Any]:
+    """When the asset was last built, how long ago, and its SLA."""
+    last = project.catalog.last_success(asset.key)
+    lag = (dt.datetime.now(dt.UTC) - last).total_seconds() if last else None
+    sla = asset.freshness_lag_s
+    return {
+        "last": last.isoformat(timespec="seconds") if last else None,
+        "lag": _duration(lag) if lag is not None else None,
+        "sla": _duration(sla) if sla else None,
+        "breached": bool(sla and (lag is None or lag > sla)),
+    }
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+def runs_page(workspace: Workspace, page: int, links: Links) -> dict[str, Any]:
+    """One page of runs, newest first."""
+    from headwater.catalog.overview import run_total, runs_page
+
+    project = workspace.fresh()
+    total = run_total(project.catalog)
+    page = max(page, 1)
+    runs = runs_page(project.catalog, RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
+    for run in runs:
+        run["css"] = STATUS_CLASS.get(run["status"], "none")
+        run["duration"] = _between(run["started_at"], run["finished_at"])
+    return {
+        "title": "Runs",
+        "runs": runs,
+        "page": page,
+        "pages": max((total + RUNS_PER_PAGE - 1) // RUNS_PER_PAGE, 1),
+        "total": total,
+        "links": links,
+    }
+
+
+def run_page(workspace: Workspace, run_id: str, links: Links) -> dict[str, Any] | None:
+    """One run: its assets on a timeline, their attempts, logs and errors (None: no such
+    run)."""
+    project = workspace.fresh()
+    run = project.catalog.run(run_id)
+    if run is None:
+        return None
+    results = project.catalog.results(run["run_id"])
+    attempts = project.catalog.attempts(run["run_id"])
+    run["css"] = STATUS_CLASS.get(run["status"], "none")
+    run["duration"] = _between(run["started_at"], run["finished_at"])
+    for result in results:
+        result["css"] = STATUS_CLASS.get(result["status"], "none")
+    for attempt in attempts:
+        attempt["css"] = STATUS_CLASS.get(attempt["status"], "none")
+    return {
+        "title": f"Run {run['run_id']}",
+        "run": run,
+        "results": results,
+        "attempts": attempts,
+        "bars": _gantt(results, attempts),
+        "gantt_width": GANTT_WIDTH,
+        "live": run["status"] == "running",
+        "links": links,
+    }
+
+
+def _gantt(results: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bars of each built asset's attempts on one time axis (running ones up to now)."""
+    now = dt.datetime.now(dt.UTC)
+    spans = []
+    by_result: dict[int, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        by_result.setdefault(attempt["result_id"], []).append(attempt)
+    for result in results:
+        start = _moment(result["started_at"])
+        if start is None or result["status"] in ("up_to_date", "skipped"):
+            continue
+        tries = by_result.get(result["id"], [])
+        pieces = []
+        for attempt in tries or [result]:
+            begin = _moment(attempt["started_at"]) or start
+            duration = attempt.get("duration_s")
+            end = begin + dt.timedelta(seconds=duration) if duration is not None else now
+            pieces.append((begin, end, attempt["status"]))
+        spans.append((result, pieces))
+    if not spans:
+        return []
+    origin = min(p[0] for _, pieces in spans for p in pieces)
+    finish = max(p[1] for _, pieces in spans for p in pieces)
+    total = max((finish - origin).total_seconds(), 1e-3)
+    bars = []
+    for result, pieces in spans:
+        label = result["asset"] + (
+            f"[{result['partition_key']}]" if result["partition_key"] else ""
+        )
+        bars.append(
+            {
+                "label": label,
+                "href_asset": result["asset"],
+                "status": result["status"],
+                "segments": [
+                    {
+                        "x": round((begin - origin).total_seconds() / total * GANTT_WIDTH, 1),
+                        "width": max(
+                            round((end - begin).total_seconds() / total * GANTT_WIDTH, 1), 2.0
+                        ),
+                        "css": STATUS_CLASS.get(status, "none"),
+                        "title": f"{label}: {status}, {(end - begin).total_seconds():.2f} s",
+                    }
+                    for begin, end, status in pieces
+                ],
+            }
+        )
+    return bars
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _between(start: str | None, end: str | None) -> str:
+    first, last = _moment(start), _moment(end)
+    if first is None:
+        return ""
+    seconds = ((last or dt.datetime.now(dt.UTC)) - first).total_seconds()
+    return _duration(seconds)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _when_ms(stamp: int | None) -> str:
+    if stamp is None:
+        return ""
+    return dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+def _number(value: float) -> str:
+    if value.is_integer():
+        return f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "∅"
+    text = str(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def script_json(value: Any) -> str:
+    """`value` as JSON that is safe inside an HTML `<script>` element.
+
+    A column may be named `</script><script>...`; escaping `<`, `>` and `&` keeps such a name
+    data rather than markup (JSON reads the escapes back as the same characters).
+    """
+    text = json.dumps(value)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

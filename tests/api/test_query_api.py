@@ -1,0 +1,286 @@
+"""S1 and S2 of RELIABILITY.md against the UI's HTTP API, on a real server on 127.0.0.1.
+
+`tests/serve/test_readonly.py` attacks `run_readonly` itself; these tests send the same payloads
+through every route that takes SQL (`POST /api/query`, `GET /api/query.csv`, the SQL page) or an
+identifier (asset names, versions, run ids, selectors), and check from the outside that nothing
+ran: the files on disk, the Delta versions, a sentinel folder and a canary file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.conftest import ProjectFactory
+from tests.support.sql_payloads import (
+    CANARY,
+    RUNAWAYS,
+    Lake,
+    Payload,
+    all_payloads,
+    build_lake,
+    disk_state,
+    percentile,
+    table_versions,
+)
+from tests.support.ui_server import serve
+
+LIMIT_S = 1.0
+MAX_ROWS = 1000
+
+
+@pytest.fixture
+def lake(make_project: ProjectFactory, tmp_path: Path) -> Lake:
+    """The attack project (see `tests.support.sql_payloads.build_lake`)."""
+    return build_lake(make_project, tmp_path)
+
+
+@pytest.fixture
+def api(lake: Lake) -> Iterator[httpx.Client]:
+    """A client of the lake's UI server, with a 1 s query limit and a 1,000-row cap."""
+    with (
+        serve(lake.project, query_timeout_s=LIMIT_S, max_rows=MAX_ROWS) as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        yield client
+
+
+def post(api: httpx.Client, sql: object) -> httpx.Response:
+    return api.post("/api/query", json={"sql": sql})
+
+
+def classify(response: httpx.Response) -> str:
+    """'executed' (200), 'refused' (a 4xx with an error and a hint) or 'broken' (anything else)."""
+    if response.status_code == 200:
+        return "executed"
+    if 400 <= response.status_code < 500:
+        body = response.json()
+        return "refused" if body.get("error") else "broken"
+    return "broken"
+
+
+# -- S1 ---------------------------------------------------------------------------------------
+
+
+def test_s1_every_payload_through_both_query_routes_executes_nothing(
+    lake: Lake, api: httpx.Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    payloads = all_payloads(lake)
+    assert len(payloads) >= 500, len(payloads)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    files_before, versions_before = disk_state(tmp_path), table_versions(lake.project)
+    reference = post(api, "select * from core.by_city order by city").json()["rows"]
+
+    outcomes: Counter[tuple[str, str]] = Counter()
+    problems: list[str] = []
+
+    def judge(route: str, payload: Payload, response: httpx.Response) -> None:
+        outcome = classify(response)
+        outcomes[(route, outcome)] += 1
+        if outcome == "broken":
+            problems.append(f"{route} answered {response.status_code} to {payload.sql!r}")
+        elif outcome == "executed" and not payload.harmless:
+            problems.append(f"{route} executed {payload.sql!r}: {response.text[:200]}")
+        if CANARY in response.text:
+            problems.append(f"{route} leaked the canary for {payload.sql!r}")
+
+    for payload in payloads:
+        judge("POST /api/query", payload, post(api, payload.sql))
+        judge("GET /api/query.csv", payload, api.get("/api/query.csv", params={"sql": payload.sql}))
+
+    print(
+        f"\nS1 over HTTP: {len(payloads)} payloads on 2 routes\n"
+        + json.dumps(
+            {f"{route}: {outcome}": n for (route, outcome), n in sorted(outcomes.items())}, indent=1
+        )
+    )
+    assert problems == []
+    assert list(lake.sentinel.iterdir()) == []
+    assert disk_state(tmp_path) == files_before
+    assert table_versions(lake.project) == versions_before
+    assert post(api, "select * from core.by_city order by city").json()["rows"] == reference
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b'"select 1"',
+        b"[]",
+        b'{"sql": 1}',
+        b'{"sql": ["select 1", "drop table core.by_city"]}',
+        b'{"sql": {"$ne": ""}}',
+        b'{"sql": ""}',
+        b'{"sql": null}',
+        b'{"query": "select 1"}',
+    ],
+)
+def test_s1_a_malformed_request_is_refused_with_a_hint(api: httpx.Client, body: bytes) -> None:
+    response = api.post("/api/query", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+def test_s1_a_query_over_the_size_limit_is_refused_before_it_is_parsed(api: httpx.Client) -> None:
+    response = post(api, "select 1 as x" + " " * 200_000)
+    assert response.status_code == 400
+    assert "characters" in response.json()["error"]
+
+
+IDENTIFIERS = [
+    "core.by_city; drop table core.by_city",
+    "core.by_city' or '1'='1",
+    'core.by_city"; drop table core.by_city; --',
+    "../../../../etc/passwd",
+    "..%2f..%2fetc%2fpasswd",
+    "read_csv('/etc/passwd')",
+    "core.by_city union select * from read_text('/etc/passwd')",
+    "<script>alert(1)</script>",
+    "core.by_city\x00.x",
+    "1 or 1=1",
+    "raw.people.id; delete from raw.people",
+    "$(touch /tmp/headwater-pwned)",
+    "*",
+    "+" * 500,
+]
+
+
+def test_s1_identifiers_in_every_route_are_names_never_sql(lake: Lake, api: httpx.Client) -> None:
+    """Asset names, columns, versions, run ids and selectors: an unknown one is a 4xx, nothing
+    runs, and what is echoed back is escaped."""
+    versions_before, files_before = table_versions(lake.project), disk_state(lake.root)
+    problems: list[str] = []
+    for text in IDENTIFIERS:
+        name = quote(text, safe="")
+        for path, params in (
+            (f"/assets/{name}", {}),
+            ("/assets/core.by_city", {"version": text}),
+            (f"/api/assets/{name}/lineage", {}),
+            ("/", {"select": text}),
+            (f"/runs/{name}", {}),
+            (f"/runs/{name}/live", {}),
+            (f"/api/runs/{name}", {}),
+            ("/runs", {"page": text}),
+            ("/sql", {"sql": text}),
+        ):
+            response = api.get(path, params=params)
+            if response.status_code >= 500:
+                problems.append(f"{path} {params} -> {response.status_code}")
+            if "<script>alert(1)</script>" in response.text:
+                problems.append(f"{path} {params} echoed markup unescaped")
+            if "root:x:0:0" in response.text:
+                problems.append(f"{path} {params} read /etc/passwd")
+    assert problems == []
+    assert not Path("/tmp/headwater-pwned").exists()
+    assert table_versions(lake.project) == versions_before
+    assert disk_state(lake.root) == files_before
+    # a known asset still answers, so the 4xx above were about the names
+    assert api.get("/assets/core.by_city").status_code == 200
+    assert api.get("/api/assets/core.by_city/lineage").status_code == 200
+
+
+def test_a_column_named_like_markup_stays_data_on_the_asset_page(
+    make_project: ProjectFactory,
+) -> None:
+    evil = "</script><script>alert(1)</script>"
+    project = make_project({"models/core/odd.sql": f'select 1 as "{evil}"'})
+    assert project.run().status == "success"
+    with serve(project) as base:
+        page = httpx.get(f"{base}/assets/core.odd", timeout=30)
+        answer = httpx.post(
+            f"{base}/api/query", json={"sql": "select * from core.odd"}, timeout=30
+        ).json()
+    assert page.status_code == 200
+    assert evil not in page.text
+    assert answer["columns"] == [evil]
+
+
+# -- S2 ---------------------------------------------------------------------------------------
+
+
+def test_s2_a_runaway_query_is_cancelled_within_the_limit(api: httpx.Client) -> None:
+    elapsed: list[float] = []
+    for sql in RUNAWAYS:
+        started = time.monotonic()
+        response = post(api, sql)
+        elapsed.append(time.monotonic() - started)
+        assert response.status_code == 400
+        body = response.json()
+        assert "time limit" in body["error"] and body["hint"]
+    print(f"\nS2 over HTTP, cancel times for a {LIMIT_S} s limit: {[round(e, 3) for e in elapsed]}")
+    assert min(elapsed) >= LIMIT_S * 0.99
+    assert statistics.median(elapsed) <= LIMIT_S * 1.1
+    assert max(elapsed) <= LIMIT_S * 1.1 + 0.25
+    csv_started = time.monotonic()
+    response = api.get("/api/query.csv", params={"sql": RUNAWAYS[0]})
+    assert response.status_code == 400 and "time limit" in response.json()["error"]
+    assert time.monotonic() - csv_started <= LIMIT_S * 1.1 + 0.25
+    assert post(api, "select count(*) from raw.people").json()["rows"] == [[4]]
+
+
+def test_s2_a_ten_million_row_result_is_capped_and_flagged(api: httpx.Client) -> None:
+    body = post(api, "select * from range(10000000)").json()
+    assert (len(body["rows"]), body["truncated"]) == (MAX_ROWS, True)
+    assert body["rows"][-1] == [MAX_ROWS - 1]
+    assert post(api, "select * from range(10)").json()["truncated"] is False
+
+    response = api.get("/api/query.csv", params={"sql": "select * from range(10000000)"})
+    assert response.status_code == 200
+    assert response.headers["x-headwater-truncated"] == f"first {MAX_ROWS} rows"
+    assert response.headers["content-disposition"].startswith("attachment")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["range"] and len(rows) == MAX_ROWS + 1
+    small = api.get("/api/query.csv", params={"sql": "select * from range(10)"})
+    assert "x-headwater-truncated" not in small.headers
+
+
+@pytest.mark.slow
+def test_s2_trivial_queries_over_http_stay_fast_while_a_runaway_runs(lake: Lake) -> None:
+    """p99 of 50 trivial POSTs while another client's runaway query runs (as in
+    tests/serve, up to three windows; the best one the runaway outlived must pass)."""
+    trivial = {"sql": "select city, people from core.by_city order by city"}
+    with serve(lake.project, query_timeout_s=8.0) as base, httpx.Client(base_url=base) as client:
+        for _ in range(3):
+            assert client.post("/api/query", json=trivial).status_code == 200
+        outcome: list[int] = []
+
+        def runaway() -> None:
+            with httpx.Client(base_url=base, timeout=30) as other:
+                outcome.append(other.post("/api/query", json={"sql": RUNAWAYS[0]}).status_code)
+
+        thread = threading.Thread(target=runaway)
+        thread.start()
+        time.sleep(0.3)
+        windows: list[tuple[float, float, bool]] = []
+        while len(windows) < 3 and thread.is_alive():
+            latencies = []
+            for _ in range(50):
+                started = time.perf_counter()
+                assert len(client.post("/api/query", json=trivial).json()["rows"]) == 3
+                latencies.append(time.perf_counter() - started)
+            p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+            windows.append((p50, p99, thread.is_alive()))
+            if p99 < 0.100 and windows[-1][2]:
+                break
+        thread.join(30)
+    print(
+        "\nS2 over HTTP, trivial query while a runaway runs (p50 / p99 of 50, runaway running): "
+        + "; ".join(f"{a * 1000:.1f} / {b * 1000:.1f} ms, {alive}" for a, b, alive in windows)
+    )
+    assert outcome == [400]
+    measured = [p99 for _, p99, alive in windows if alive]
+    assert measured, "the runaway ended before a window did; nothing was measured"
+    assert min(measured) < 0.100
