@@ -7,6 +7,7 @@ names like a model's and returns the result as Arrow.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError, UsageError
@@ -47,8 +48,9 @@ class QuerySession:
         try:
             key = index.resolve(reference, "(query)", QUERY_FILE)
         except ConfigError as exc:
-            if reference.namespace:
-                ref = TableRef(reference.namespace, reference.name)
+            if _plain(reference.namespace) and _plain(reference.name):
+                # a table in the warehouse that no asset declares (a quarantine or failed copy)
+                ref = TableRef(str(reference.namespace), reference.name)
                 if self.project.store.exists(ref):
                     return ref.namespace, ref.name
             raise UsageError(
@@ -82,14 +84,16 @@ class QuerySession:
 
         relations = Relations(self.definition, store, compiler.compile, snapshot=pick)
         session = self.engine.session()
-        for reference in references:
-            namespace, name = self._resolve(reference)
-            key = f"{namespace}.{name}"
-            if key in self.definition.assets:
-                relations.ensure(session, key)
-            else:
-                session.register_table(TableRef(namespace, name), pick(TableRef(namespace, name)))
         try:
+            for reference in references:
+                namespace, name = self._resolve(reference)
+                key = f"{namespace}.{name}"
+                if key in self.definition.assets:
+                    # a view over tables read at `as_of` can fail to bind to their columns then
+                    relations.ensure(session, key)
+                else:
+                    ref = TableRef(namespace, name)
+                    session.register_table(ref, pick(ref))
             return session.query(compiled)
         except Exception as exc:
             if type(exc).__module__.startswith(("duckdb", "_duckdb")):
@@ -103,3 +107,8 @@ class QuerySession:
             return None
         result: str = compiler.compile(asset.key)
         return result
+
+
+def _plain(part: str | None) -> bool:
+    """Whether `part` of a table name is a plain name (letters, digits, `_`, `-`), not a path."""
+    return bool(part) and re.fullmatch(r"[\w-]+", str(part)) is not None

@@ -7,9 +7,13 @@ the same payloads run against `run_readonly` directly and over HTTP.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
+from deltalake import write_deltalake
 
 from headwater import Project
 from headwater.storage.base import TableRef
@@ -49,6 +53,9 @@ class Lake:
     sentinel: Path
     data_file: str
     log_file: str
+    outside_table: Path
+    """A Delta table (namespace folder `outside`, table `secret`) beside the project, holding the
+    canary: a name whose namespace is a path must not reach it."""
 
 
 def build_lake(make_project: ProjectFactory, tmp_path: Path) -> Lake:
@@ -68,7 +75,9 @@ def build_lake(make_project: ProjectFactory, tmp_path: Path) -> Lake:
     sentinel.mkdir()
     snapshot = project.store.snapshot(TableRef("core", "by_city"))
     log = Path(snapshot.location) / "_delta_log" / f"{snapshot.version:020d}.json"
-    return Lake(project, tmp_path, canary, sentinel, snapshot.files[0].path, str(log))
+    secret = outside / "secret"
+    write_deltalake(str(secret), pa.table({"secret": [CANARY]}))
+    return Lake(project, tmp_path, canary, sentinel, snapshot.files[0].path, str(log), secret)
 
 
 @dataclass(frozen=True)
@@ -282,6 +291,13 @@ def function_payloads(lake: Lake) -> Iterator[Payload]:
     for path in paths:
         yield Payload("file-path", f"select * from '{path}'")
         yield Payload("file-path", f'from "{path}"')
+    relative = os.path.relpath(lake.outside_table.parent, warehouse)
+    for namespace in (str(lake.outside_table.parent), relative, f"core/{relative}", "/etc", ".."):
+        for position in POSITIONS[:4]:
+            yield Payload("namespace-path", position.format(t=f'"{namespace}".secret'))
+        yield Payload("namespace-path", f'select * from "{namespace}"."passwd"')
+    yield Payload("namespace-path", 'select * from "core"."../../outside/secret"')
+    yield Payload("namespace-path", 'select * from core."by_city/../../../outside/secret"')
     for function in META_FUNCTIONS:
         call = function.format(c=lake.canary)
         for position in POSITIONS[:6]:

@@ -177,6 +177,7 @@ ALLOWED = (
     "run one SELECT (WITH, joins, subqueries, window functions) over the project's tables; "
     "table functions: " + ", ".join(sorted(TABLE_FUNCTIONS))
 )
+PLAIN_NAME = re.compile(r"[\w-]+")
 FILE_LIKE = re.compile(r"[/\\:*?~$]|\.\w+$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 UNICODE_SPACES = re.compile(
@@ -418,6 +419,12 @@ def _check_table(table: exp.Table) -> None:
         raise QueryRejected(f"the table source {table.sql('duckdb')}", "it is not a table name")
     if FILE_LIKE.search(source.name):
         raise QueryRejected(f"the file path {source.name!r}", "a query reads tables, not files")
+    for part in (table.db, source.name):
+        if part and not PLAIN_NAME.fullmatch(part):
+            raise QueryRejected(
+                f"the name {table.sql('duckdb')}",
+                "a table is named namespace.name in letters, digits, _ and -, not a path",
+            )
     if table.catalog:
         raise QueryRejected(
             f"the name {table.sql('duckdb')}", "a table is named as namespace.name, no catalog"

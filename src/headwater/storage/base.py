@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from headwater.errors import UsageError
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -131,7 +133,18 @@ class TableStore(ABC):
         self.warehouse = warehouse
 
     def location(self, ref: TableRef) -> Path:
-        """Return the folder holding the table `ref`."""
+        """Return the folder holding the table `ref`, always inside the warehouse.
+
+        Raises:
+            UsageError: a part of `ref` is not a name (empty, `.`, `..`, or holding a path
+                separator), so it could point outside the warehouse.
+        """
+        for part in (ref.namespace, ref.name):
+            if part in ("", ".", "..") or any(c in part for c in "/\\\x00"):
+                raise UsageError(
+                    f"{ref.key!r} is not a table name",
+                    hint="a table is named namespace.name, with no paths in either part",
+                )
         return self.warehouse / ref.namespace / ref.name
 
     def new_file_dir(self, ref: TableRef, tag: str) -> Path:

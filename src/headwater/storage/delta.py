@@ -104,7 +104,7 @@ class DeltaStore(TableStore):
         log = self.location(ref) / LOG_DIR
         try:
             names = os.listdir(log)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         versions = [int(m.group(1)) for n in names if (m := COMMIT_FILE.match(n))]
         if not versions:
