@@ -224,8 +224,9 @@ class Project:
         from headwater.project.sql import TableReference
 
         namespace, _, bare = name.rpartition(".")
+        assets = self.definition.assets  # a broken project says so, not "no asset named"
         try:
-            key = AssetIndex(self.definition.assets).resolve(
+            key = AssetIndex(assets).resolve(
                 TableReference(namespace or None, bare, None), "(command line)", "(command line)"
             )
         except ConfigError as exc:

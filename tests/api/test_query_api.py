@@ -284,3 +284,44 @@ def test_s2_trivial_queries_over_http_stay_fast_while_a_runaway_runs(lake: Lake)
     measured = [p99 for _, p99, alive in windows if alive]
     assert measured, "the runaway ended before a window did; nothing was measured"
     assert min(measured) < 0.100
+
+
+# -- what a page on another site, or an odd result, must not do -------------------------------
+
+
+def test_a_foreign_host_header_is_refused(lake: Lake, api: httpx.Client) -> None:
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends its own
+    name as the Host; the UI answers only its loopback names."""
+    for host in ("evil.example", "evil.example:8765", "127.0.0.1.evil.example"):
+        response = api.post("/api/query", json={"sql": "select 1"}, headers={"host": host})
+        assert response.status_code == 400, host
+        assert api.get("/api/assets", headers={"host": host}).status_code == 400
+    assert api.get("/api/assets", headers={"host": "localhost"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""]
+)
+def test_a_query_that_is_not_sent_as_json_is_refused(api: httpx.Client, kind: str) -> None:
+    """A cross-site form or text/plain POST needs no CORS preflight; only JSON is taken."""
+    response = api.post(
+        "/api/query", content=b'{"sql": "select 1"}', headers={"content-type": kind}
+    )
+    assert response.status_code == 415
+    assert "JSON" in response.json()["error"]
+
+
+def test_results_keep_repeated_names_nan_and_nested_values(api: httpx.Client) -> None:
+    body = post(api, "select 1 as a, 2 as a, 3 as b").json()
+    assert (body["columns"], body["rows"]) == (["a", "a", "b"], [[1, 2, 3]])
+    sql = (
+        "select 'nan'::double as n, 'inf'::double as i, 1.5::double as f, [1, 2] as l, "
+        "{'k': 'v'} as s, map {'x': 1} as m"
+    )
+    body = post(api, sql).json()
+    assert body["rows"] == [["nan", "inf", 1.5, [1, 2], {"k": "v"}, [["x", 1]]]]
+    response = api.get("/api/query.csv", params={"sql": sql})
+    assert response.status_code == 200
+    header, row = list(csv.reader(io.StringIO(response.text)))
+    assert header == ["n", "i", "f", "l", "s", "m"]
+    assert row[3:5] == ["[1, 2]", '{"k": "v"}']

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from headwater import Project
 from headwater.api.export import export_site
-from tests.conftest import HEADWATER
+from tests.conftest import HEADWATER, ProjectFactory, write_files
 from tests.support.ui_server import free_port, serve
 
 
@@ -149,6 +149,7 @@ def test_metrics_parse_and_follow_prometheus_conventions(base: str, shop: Projec
             assert family.name.endswith(("_seconds", "_timestamp_seconds"))
     runs = {s.labels["status"]: s.value for s in families["headwater_runs"].samples}
     assert runs == {"success": 2.0, "failed": 1.0}
+    assert families["headwater_runs_in_progress"].samples[0].value == 0
     durations = {s.labels["asset"] for s in families["headwater_asset_duration_seconds"].samples}
     assert "marts.fact_sales" in durations
     written = {s.labels["asset"]: s.value for s in families["headwater_rows_written"].samples}
@@ -224,3 +225,49 @@ def test_the_ui_command_listens_on_loopback_only(shop: Project) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_broken_project_shows_its_error_on_every_page(make_project: ProjectFactory) -> None:
+    project = make_project({"models/core/ok.sql": "select 1 as x"})
+    assert project.run().status == "success"
+    with serve(project) as url:
+        assert httpx.get(url + "/").status_code == 200
+        (project.root / "models" / "core" / "bad.sql").write_text("select * from nowhere")
+        time.sleep(2.1)  # the UI looks at the project's files at most every two seconds
+        for path in ("/", "/assets/core.ok", "/runs", "/sql", "/metrics", "/api/assets"):
+            response = httpx.get(url + path)
+            assert response.status_code == 400, (path, response.status_code)
+            assert "nowhere" in response.text, path
+
+
+def test_an_absurd_page_number_is_a_bad_request(base: str) -> None:
+    assert httpx.get(base + "/runs", params={"page": "9" * 25}).status_code == 400
+    assert httpx.get(base + "/runs", params={"page": "0"}).status_code == 400
+
+
+def test_a_view_that_cannot_be_read_at_an_old_version_says_so(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "models/core/t.sql": "select 1 as a",
+            "models/core/v.sql": "select a from core.t",
+            "models/core/v.yml": "materialized: view\n",
+        }
+    )
+    assert project.run().status == "success"
+    write_files(
+        project.root,
+        {
+            "models/core/t.sql": "select 1 as a, 2 as b",
+            "models/core/v.sql": "select a, b from core.t",
+        },
+    )
+    project.reload()
+    assert project.run().status == "success"
+    with serve(project) as url:
+        now = httpx.get(url + "/assets/core.v")
+        old = httpx.get(url + "/assets/core.v", params={"version": 0})
+    assert now.status_code == 200 and "query failed" not in now.text
+    assert old.status_code == 200
+    assert "query failed" in old.text and '"b"' in old.text.replace("&#34;", '"')

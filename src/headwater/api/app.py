@@ -11,8 +11,9 @@ import contextlib
 import io
 import json
 import logging
+import math
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from headwater.api.pages import Links, Workspace, asset_page, graph_page, run_page, runs_page
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ROWS = 1000
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""Host headers a UI on a loopback address answers: a page elsewhere that rebinds its own
+domain name to 127.0.0.1 sends its own name, and is refused."""
+MAX_PAGE = 1_000_000
 
 
 def create_app(
@@ -34,13 +39,16 @@ def create_app(
     *,
     query_timeout_s: float = DEFAULT_TIMEOUT_S,
     max_rows: int = DEFAULT_MAX_ROWS,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
 ) -> "FastAPI":
     """The UI application for `project`; SQL box queries stop after `query_timeout_s` and
-    return at most `max_rows` rows."""
+    return at most `max_rows` rows. Requests whose Host header is not in `allowed_hosts`
+    (`"*"`: any) are refused."""
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     workspace = Workspace(project)
     links = Links()
@@ -53,13 +61,17 @@ def create_app(
 
     app = FastAPI(title="Headwater", docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     def page(template: str, context: dict[str, Any], nav: str = "") -> HTMLResponse:
         name = workspace.fresh().definition.config.name
         return HTMLResponse(render(template, context, name, nav))
 
     def problem(status: int, message: str, hint: str | None) -> HTMLResponse:
-        name = workspace.project.definition.config.name
+        try:
+            name = workspace.project.definition.config.name
+        except HeadwaterError:  # the project itself is broken: that is the error shown
+            name = workspace.project.root.name
         context = {"title": "Not found" if status == 404 else "Error", "links": links}
         body = render("error.html", {**context, "message": message, "hint": hint}, name)
         return HTMLResponse(body, status_code=status)
@@ -90,7 +102,7 @@ def create_app(
         return page("asset.html", asset_page(workspace, name, version, links), "graph")
 
     @app.get("/runs", response_class=HTMLResponse)
-    def runs(page_number: int = Query(1, alias="page", ge=1)) -> HTMLResponse:
+    def runs(page_number: int = Query(1, alias="page", ge=1, le=MAX_PAGE)) -> HTMLResponse:
         return page("runs.html", runs_page(workspace, page_number, links), "runs")
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -153,6 +165,13 @@ def create_app(
     async def query_json(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            # a form or text/plain POST from another site's page needs no CORS preflight
+            return JSONResponse(
+                {"error": "the body must be JSON", "hint": "send Content-Type: application/json"},
+                status_code=415,
+            )
         try:
             body = await request.json()
         except ValueError:
@@ -164,7 +183,8 @@ def create_app(
             )
         result = await run_in_threadpool(_run_query, workspace, sql, query_timeout_s, max_rows)
         table = result.table
-        rows = [[_json_value(v) for v in row.values()] for row in table.to_pylist()]
+        columns = [[_json_value(v) for v in column.to_pylist()] for column in table.columns]
+        rows = [list(row) for row in zip(*columns, strict=True)]
         return JSONResponse(
             {
                 "columns": table.column_names,
@@ -180,7 +200,7 @@ def create_app(
 
         result = _run_query(workspace, sql, query_timeout_s, max_rows)
         sink = io.BytesIO()
-        pacsv.write_csv(result.table, sink)
+        pacsv.write_csv(_flat(result.table), sink)
         headers = {"Content-Disposition": 'attachment; filename="result.csv"'}
         if result.truncated:
             headers["X-Headwater-Truncated"] = f"first {max_rows} rows"
@@ -222,6 +242,29 @@ def _example_query(project: "Project") -> str:
 
 
 def _json_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    """`value` as JSON can hold it: NaN and infinities as text (JSON has no such numbers),
+    lists and structs as JSON arrays and objects, anything else as its text."""
+    if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
     return str(value)
+
+
+def _flat(table: Any) -> Any:
+    """`table` with its nested columns (lists, structs, maps), which CSV cannot hold, as JSON
+    text."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_nested(field.type):
+            text = [
+                None if v is None else json.dumps(_json_value(v))
+                for v in table.column(index).to_pylist()
+            ]
+            table = table.set_column(index, field.name, pa.array(text, pa.string()))
+    return table

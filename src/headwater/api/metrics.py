@@ -51,11 +51,16 @@ class CatalogCollector:
         now = dt.datetime.now(dt.UTC)
 
         runs = CounterMetricFamily(
-            "headwater_runs", "Runs recorded in the catalog, by final status.", labels=["status"]
+            "headwater_runs", "Runs that ended, by final status.", labels=["status"]
         )
-        for status, count in sorted(overview.run_counts(catalog).items()):
+        in_progress = GaugeMetricFamily("headwater_runs_in_progress", "Runs running now.")
+        counts = overview.run_counts(catalog)
+        # a running run changes status when it ends: a counter of it would go down
+        in_progress.add_metric([], counts.pop("running", 0))
+        for status, count in sorted(counts.items()):
             runs.add_metric([status], count)
         yield runs
+        yield in_progress
 
         latest = overview.latest_results(catalog, keys)
         duration = GaugeMetricFamily(

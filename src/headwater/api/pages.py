@@ -30,6 +30,7 @@ RUNS_PER_PAGE = 50
 SPARK_WIDTH, SPARK_HEIGHT = 160, 32
 GANTT_WIDTH = 720
 RELOAD_EVERY_S = 2.0
+RETIRED_FOR_S = 60.0
 
 STATUS_CLASS = {
     "success": "ok",
@@ -82,10 +83,16 @@ class Workspace:
     _graph_key: tuple[Any, ...] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: threading.Lock = field(default_factory=threading.Lock)
+    _opened_current: bool = False
+    _retired: list[tuple[float, Project]] = field(default_factory=list)
+    """Projects replaced after their files changed, with when: requests that began before
+    keep using theirs, so each is closed only a while later."""
 
     def fresh(self) -> Project:
-        """The project, reloaded first if a file of it changed (looked at every few
-        seconds)."""
+        """The project, opened afresh first if a file of it changed (looked at every few
+        seconds). A request keeps the `Project` it got: a reload never changes it under it."""
+        from headwater.workspace import Project
+
         with self._lock:
             now = time.monotonic()
             if now - self._checked >= RELOAD_EVERY_S:
@@ -93,15 +100,27 @@ class Workspace:
                 signature = _files_signature(self.project)
                 if signature != self._signature:
                     if self._signature != (0.0, 0):
-                        self.project.reload()
+                        self._retire(now)
+                        self.project = Project(self.project.root)
                     self._signature = signature
                     self._graph = None
-        return self.project
+            return self.project
+
+    def _retire(self, now: float) -> None:
+        """Set the current project aside, and close those set aside long enough ago."""
+        for retired_at, old in list(self._retired):
+            if now - retired_at > RETIRED_FOR_S:
+                old.close()
+                self._retired.remove((retired_at, old))
+        # the project the workspace was made with is its maker's to close
+        if self._opened_current:
+            self._retired.append((now, self.project))
+        self._opened_current = True
 
     def column_graph(self) -> ColumnGraph:
-        """The project's column graph, rebuilt after each new run."""
+        """The project's column graph, rebuilt after each new run or change of its files."""
         project = self.fresh()
-        key = _catalog_signature(project)
+        key = (id(project), *_catalog_signature(project))
         # one build at a time: a request arriving during the warm-up waits for it
         with self._building:
             with self._lock:

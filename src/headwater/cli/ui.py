@@ -30,16 +30,18 @@ def ui(ctx: click.Context, host: str, port: int, query_timeout: float, max_rows:
     """
     import uvicorn
 
-    from headwater.api.app import create_app
+    from headwater.api.app import LOOPBACK_HOSTS, create_app
 
     project = _project(ctx)
     project.definition  # noqa: B018 -- a broken project fails here, not on the first page
-    if not _is_loopback(host):
+    loopback = _is_loopback(host)
+    if not loopback:
         click.echo(
             f"warning: listening on {host}; anyone who can reach it can read every table",
             err=True,
         )
-    app = create_app(project, query_timeout_s=query_timeout, max_rows=max_rows)
+    hosts = LOOPBACK_HOSTS if loopback else ("*",)
+    app = create_app(project, query_timeout_s=query_timeout, max_rows=max_rows, allowed_hosts=hosts)
     click.echo(f"Headwater UI for {project.definition.config.name} on http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
