@@ -68,15 +68,35 @@ def test_lineage_flows_through_views_ephemerals_and_select_star(
     assert {
         (ref.asset, ref.column, edge.type, edge.subtype) for ref, (_, edge) in upstream.items()
     } >= {
+        # along the whole path: a sum two models down is an aggregation of the raw amount
         ("staging.paid", "amount", "DIRECT", "AGGREGATION"),
-        ("staging.stg_orders", "amount", "DIRECT", "IDENTITY"),
-        ("raw.orders", "amount", "DIRECT", "IDENTITY"),
+        ("staging.stg_orders", "amount", "DIRECT", "AGGREGATION"),
+        ("raw.orders", "amount", "DIRECT", "AGGREGATION"),
         ("staging.paid", "customer_id", "INDIRECT", "JOIN"),
         ("raw.customers", "customer_id", "INDIRECT", "JOIN"),
+        ("raw.orders", "customer_id", "INDIRECT", "JOIN"),
         ("raw.customers", "name", "INDIRECT", "GROUP_BY"),
+        # the filter of the ephemeral model influences every column of it, and so revenue
+        ("raw.orders", "status", "INDIRECT", "FILTER"),
     }
-    # the filter of the ephemeral model influences every column of it, and so revenue
-    assert ColumnRef("raw.orders", "status") in upstream
+
+
+def test_a_path_is_described_by_how_the_upstream_column_comes_in(
+    make_project: ProjectFactory,
+) -> None:
+    """`status` filters staging.paid; downstream, through the join on customer_id and the sum,
+    it is still a FILTER of every column, and a copied column stays IDENTITY."""
+    project = make_project(FILES)
+    project.run()
+    graph = project.column_graph()
+    down = graph.reachable(ColumnRef("raw.orders", "status"), "downstream")
+    how = {(r.asset, r.column): (e.type, e.subtype) for r, (_, e) in down.items()}
+    assert how[("staging.stg_orders", "status")] == ("DIRECT", "IDENTITY")
+    for column in ("customer", "revenue", "orders"):
+        assert how[("marts.revenue", column)] == ("INDIRECT", "FILTER")
+    impact = project.impact("raw.orders.status")
+    revenue = next(c for c in impact.columns if c.ref == ColumnRef("marts.revenue", "revenue"))
+    assert (revenue.type, revenue.subtype) == ("INDIRECT", "FILTER")
 
 
 def test_lineage_trees_respect_direction_and_depth(make_project: ProjectFactory) -> None:

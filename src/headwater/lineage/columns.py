@@ -735,7 +735,9 @@ class _Analyzer:
         out: dict[ColumnSource, None],
     ) -> None:
         """Follow a subquery in an expression: its outputs are used as `use` says (unless it is
-        None), and what decides its rows joins the enclosing scope's dataset."""
+        None). What decides its rows goes where the subquery sits: in WHERE, a join or another
+        clause of the whole query (`out` is the dataset) it decides the query's rows; in an
+        output column (a scalar subquery) only that column's value."""
         scope = clause.scope
         children = self.subqueries.get(id(scope))
         if children is None:
@@ -745,7 +747,7 @@ class _Analyzer:
         if child is None:
             raise LineageError(f"cannot follow lineage through {query.sql(self.dialect)}")
         lineage = self.lineage(child)
-        clause.dataset.update(dict.fromkeys(lineage.dataset))
+        out.update(dict.fromkeys(lineage.dataset))
         if use is not None:
             for output in lineage.outputs:
                 self._add_output(output, use, out)

@@ -13,10 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from headwater.lineage.columns import ColumnSource, LineageError, ModelLineage
+from headwater.lineage.columns import (
+    DIRECT_SUBTYPES,
+    ColumnSource,
+    LineageError,
+    ModelLineage,
+)
 
 if TYPE_CHECKING:
     from headwater.catalog.lineage import StoredLineage
@@ -24,7 +29,7 @@ if TYPE_CHECKING:
     from headwater.project.loader import Asset, ProjectDefinition
     from headwater.storage.base import TableStore
 
-LINEAGE_VERSION = "1"
+LINEAGE_VERSION = "2"
 """Part of every cache key: bump when `model_lineage` answers differently for the same SQL."""
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
@@ -376,20 +381,54 @@ class ColumnGraph:
         return root
 
     def reachable(self, ref: ColumnRef, direction: str) -> dict[ColumnRef, tuple[int, Edge]]:
-        """Every column reachable from `ref`, with its distance and the edge that reached it."""
-        step = self.upstream if direction == "upstream" else self.downstream
+        """Every column reachable from `ref`, with its distance and how it depends on `ref`
+        (or `ref` on it) along the whole path.
+
+        The returned edge is the last step (its `source` is the column it was reached through)
+        with the type and subtype of the path: a path with an INDIRECT step is INDIRECT, of the
+        subtype of the first such step from the upstream end (how the upstream column's
+        influence enters); an all-DIRECT path has the strongest subtype on it (IDENTITY <
+        TRANSFORMATION < AGGREGATION).
+        Of paths of the same length the DIRECT one is kept.
+        """
+        downstream = direction != "upstream"
+        step = self.downstream if downstream else self.upstream
         found: dict[ColumnRef, tuple[int, Edge]] = {}
-        frontier = [ref]
+        frontier: list[tuple[ColumnRef, Edge | None]] = [(ref, None)]
         level = 0
         while frontier:
             level += 1
-            following = []
-            for current in frontier:
+            reached: dict[ColumnRef, Edge] = {}
+            for current, path in frontier:
                 for edge in step(current):
-                    other = edge.source if direction == "upstream" else edge.target
+                    other = edge.target if downstream else edge.source
                     if other == ref or other in found:
                         continue
-                    found[other] = (level, edge)
-                    following.append(other)
-            frontier = following
+                    if path is None:
+                        kind = (edge.type, edge.subtype)
+                    elif downstream:
+                        kind = _chain((path.type, path.subtype), (edge.type, edge.subtype))
+                    else:
+                        kind = _chain((edge.type, edge.subtype), (path.type, path.subtype))
+                    composed = replace(edge, type=kind[0], subtype=kind[1])
+                    before = reached.get(other)
+                    if before is None or (before.type != "DIRECT" and composed.type == "DIRECT"):
+                        reached[other] = composed
+            for other, composed in reached.items():
+                found[other] = (level, composed)
+            frontier = list(reached.items())
         return found
+
+
+def _chain(upstream: tuple[str, str], use: tuple[str, str]) -> tuple[str, str]:
+    """How a column depends on a column further up, given how it uses (`use`) a column that
+    depends on that one as `upstream` says: once INDIRECT, the path stays so, named by the
+    role the upstream column plays where its influence enters (a FILTER stays a FILTER through
+    the joins after it); DIRECT steps keep the strongest direct subtype."""
+    if upstream[0] == "INDIRECT":
+        return upstream
+    if use[0] == "INDIRECT":
+        return use
+    if DIRECT_SUBTYPES.index(use[1]) > DIRECT_SUBTYPES.index(upstream[1]):
+        return use
+    return upstream
