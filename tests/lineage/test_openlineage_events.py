@@ -255,3 +255,70 @@ def test_openlineage_url_in_the_environment_adds_an_http_transport(
     assert project.run().status == "success"
     assert {body["job"]["name"] for _, _, body in received} >= {"raw.items", "main.priced"}
     assert not (project.root / EVENTS).exists()  # no file transport unless configured
+
+
+def test_an_endpoint_that_never_answers_holds_no_build_up(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The endpoint accepts connections and never answers, with a 10-minute timeout: sent
+    from the builds' threads, the first START would hold the run up for half an hour."""
+    import socket
+
+    from headwater.lineage.openlineage import Emitter
+
+    monkeypatch.setattr(Emitter, "DRAIN_S", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # connections queue up; nothing reads them
+        port = silent.getsockname()[1]
+        project = make_project(
+            FILES,
+            config="openlineage:\n  transports:\n"
+            f"    - {{type: http, url: 'http://127.0.0.1:{port}', timeout: 600}}\n"
+            "    - {type: file}\n",
+        )
+        outcome: list[Any] = []
+        runner = threading.Thread(target=lambda: outcome.append(project.run()), daemon=True)
+        runner.start()
+        runner.join(120)  # a liveness bound: far above a run, far below the timeouts
+        assert not runner.is_alive(), "the run waited for the endpoint"
+    assert outcome[0].status == "success"
+    assert "were not delivered" in caplog.text
+    # the file transport got every event, written as each build went
+    assert {(e["job"]["name"], e["eventType"]) for e in read_events(project)} >= {
+        ("main.priced", "START"),
+        ("main.priced", "COMPLETE"),
+    }
+
+
+def test_an_endpoint_secret_missing_from_the_environment_stops_the_run_before_it_starts(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headwater.errors import ConfigError
+
+    monkeypatch.delenv("OL_MISSING_TOKEN", raising=False)
+    project = make_project(
+        FILES,
+        config="openlineage:\n  transports:\n"
+        "    - {type: http, url: 'http://127.0.0.1:9', api_key: '${OL_MISSING_TOKEN}'}\n",
+    )
+    with pytest.raises(ConfigError) as missing:
+        project.run()
+    assert "OL_MISSING_TOKEN" in str(missing.value)
+    assert project.catalog.runs(limit=10) == []  # no run left behind as "running"
+
+
+def test_a_database_source_is_named_from_its_resolved_url_without_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from headwater.orchestrate.lineage_hooks import _database_dataset, _resolved
+
+    monkeypatch.setenv("SHOP_DB", "postgresql+psycopg://app:pa55word@127.0.0.1:5433/shop")
+    asset: Any = SimpleNamespace(source=None, name="orders")
+    dataset = _database_dataset(_resolved("${SHOP_DB}"), "public", "orders", asset)
+    assert (dataset.namespace, dataset.name) == ("postgres://127.0.0.1:5433", "shop.public.orders")
+    assert "pa55word" not in repr(dataset) and "app" not in dataset.namespace
+    unset = _database_dataset(_resolved("${NOT_SET_ANYWHERE}"), None, "t", asset)
+    assert unset.namespace == "sql://localhost"  # a URL not known yet: still a valid name

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import queue
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -252,6 +253,9 @@ class FileTransport:
 class HttpTransport:
     """POSTs each event as JSON to an OpenLineage endpoint (as Marquez accepts them)."""
 
+    remote = True
+    """Sent from a background thread, so a slow endpoint never holds a build up."""
+
     def __init__(
         self, url: str, headers: Mapping[str, str], timeout_s: float, attempts: int = 3
     ) -> None:
@@ -259,6 +263,7 @@ class HttpTransport:
         self.headers = {"Content-Type": "application/json", **headers}
         self.timeout_s = timeout_s
         self.attempts = attempts
+        self._client: Any = None
 
     def send(self, event: Mapping[str, Any]) -> None:
         """POST `event`; transient failures (connection errors, 5xx, 429) are tried again a
@@ -267,12 +272,12 @@ class HttpTransport:
 
         import httpx
 
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s)
         body = json.dumps(event, default=str)
         for attempt in range(1, self.attempts + 1):
             try:
-                response = httpx.post(
-                    self.url, content=body, headers=self.headers, timeout=self.timeout_s
-                )
+                response = self._client.post(self.url, content=body, headers=self.headers)
             except httpx.TransportError:
                 if attempt == self.attempts:
                     raise
@@ -283,25 +288,102 @@ class HttpTransport:
                     return
             time.sleep(0.2 * 2 ** (attempt - 1))
 
+    def close(self) -> None:
+        """Close the connection to the endpoint."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
 
 class Emitter:
     """Sends events to every transport; a transport that fails is logged, never raised, so
-    lineage never fails a build."""
+    lineage never fails a build.
+
+    Local transports (a file) are written at once, in the build's thread. Remote ones (HTTP)
+    are fed from a queue by one background thread, in order, so a slow or unreachable endpoint
+    costs a build nothing; a remote transport that failed is given a rest of `REST_S` seconds,
+    its events meanwhile counted as lost rather than each waiting out the timeouts again.
+    """
+
+    REST_S = 30.0
+    DRAIN_S = 10.0
+    """How long `close` waits at most for queued events to go out."""
 
     def __init__(self, transports: Sequence[Transport], redact: Any = None) -> None:
         self.transports = list(transports)
         self.redact = redact or (lambda text: text)
+        self._local = [t for t in self.transports if not getattr(t, "remote", False)]
+        self._remote = [t for t in self.transports if getattr(t, "remote", False)]
+        self._queue: queue.Queue[Mapping[str, Any] | None] = queue.Queue()
+        self._resting: dict[int, float] = {}
+        self.lost: dict[str, int] = {}
+        """Events not delivered, by transport."""
+        self._sender: threading.Thread | None = None
+        if self._remote:
+            self._sender = threading.Thread(
+                target=self._drain, name="headwater-openlineage", daemon=True
+            )
+            self._sender.start()
 
     def emit(self, event: Mapping[str, Any]) -> None:
-        """Deliver `event` to each transport."""
-        for transport in self.transports:
-            try:
-                transport.send(event)
-            except Exception as exc:
-                _LOG.warning(
-                    "OpenLineage event %s of %s could not be sent through %s: %s",
-                    event.get("eventType"),
-                    event.get("job", {}).get("name"),
-                    type(transport).__name__,
-                    self.redact(str(exc)),
-                )
+        """Deliver `event` to each transport (the remote ones soon after)."""
+        for transport in self._local:
+            self._send(transport, event)
+        if self._sender is not None:
+            self._queue.put(event)
+
+    def close(self, timeout_s: float | None = None) -> int:
+        """Wait up to `timeout_s` (`DRAIN_S`) for queued events to be sent; returns how many
+        were not delivered (lost, or still queued when the wait ended)."""
+        if self._sender is not None:
+            self._queue.put(None)
+            self._sender.join(self.DRAIN_S if timeout_s is None else timeout_s)
+            if self._sender.is_alive():
+                waiting = self._queue.qsize()
+                self.lost["queued"] = self.lost.get("queued", 0) + waiting
+            self._sender = None
+        lost = sum(self.lost.values())
+        if lost:
+            _LOG.warning(
+                "%d OpenLineage events were not delivered (%s)",
+                lost,
+                ", ".join(f"{name}: {n}" for name, n in sorted(self.lost.items())),
+            )
+        return lost
+
+    def _drain(self) -> None:
+        import time
+
+        while (event := self._queue.get()) is not None:
+            for transport in self._remote:
+                rested = self._resting.get(id(transport))
+                if rested is not None and time.monotonic() - rested < self.REST_S:
+                    self._lose(transport)
+                    continue
+                if self._send(transport, event):
+                    self._resting.pop(id(transport), None)
+                else:
+                    self._resting[id(transport)] = time.monotonic()
+        for transport in self._remote:
+            closing = getattr(transport, "close", None)
+            if closing is not None:
+                closing()
+
+    def _lose(self, transport: Transport) -> None:
+        name = getattr(transport, "url", type(transport).__name__)
+        self.lost[name] = self.lost.get(name, 0) + 1
+
+    def _send(self, transport: Transport, event: Mapping[str, Any]) -> bool:
+        try:
+            transport.send(event)
+        except Exception as exc:
+            self._lose(transport)
+            _LOG.warning(
+                "OpenLineage event %s of %s could not be sent through %s: %s",
+                event.get("eventType"),
+                event.get("job", {}).get("name"),
+                type(transport).__name__,
+                self.redact(str(exc)),
+            )
+            return False
+        return True

@@ -88,8 +88,10 @@ class RunLineage:
         store: TableStore,
         qualify: Any,
         run_id: str,
-        emit_events: bool = True,
+        transports: list[Transport] | None = None,
     ) -> None:
+        """`transports`: where events go (None: as the project configures them, see
+        `transports_of`)."""
         from headwater.catalog.lineage import stored_lineage
         from headwater.ingest.secrets import redact
         from headwater.lineage.graph import LineageBuilder
@@ -99,7 +101,7 @@ class RunLineage:
         self.store = store
         self.run_id = run_id
         self.namespace = project.config.openlineage.namespace or project.config.name
-        transports = transports_of(project) if emit_events else []
+        transports = transports_of(project) if transports is None else transports
         self.emitter = Emitter(transports, redact) if transports else None
         self._lock = threading.Lock()
         self._builder: LineageBuilder = LineageBuilder(
@@ -112,6 +114,11 @@ class RunLineage:
         if not asset.is_stored or not self.store.exists(ref):
             return None
         return [(f.name, str(f.type)) for f in self.store.snapshot(ref).schema]
+
+    def close(self) -> None:
+        """Wait a little for events still on their way to an endpoint (see `Emitter.close`)."""
+        if self.emitter is not None:
+            self.emitter.close()
 
     # -- the hooks -------------------------------------------------------------------------
 
@@ -292,9 +299,22 @@ class RunLineage:
             path = table.path or ""
             return Dataset("file", path if os.path.isabs(path) else str(self.project.root / path))
         if source.kind == "sql":
-            return _database_dataset(source.url or "", source.schema_name, table.table, asset)
-        base = urlsplit(source.base_url or "")
+            url = _resolved(source.url or "")
+            return _database_dataset(url, source.schema_name, table.table, asset)
+        base = urlsplit(_resolved(source.base_url or ""))
         return Dataset(f"{base.scheme}://{base.hostname or ''}", base.path + (table.endpoint or ""))
+
+
+def _resolved(url: str) -> str:
+    """`url` with its `${VAR}`s filled in from the environment (as written when one is unset:
+    the build that reads the source reports that)."""
+    from headwater.errors import ConfigError, Location
+    from headwater.ingest.secrets import resolve
+
+    try:
+        return resolve(url, Location(), "url")
+    except ConfigError:
+        return url
 
 
 def _database_dataset(url: str, schema: str | None, table: str | None, asset: Asset) -> Dataset:
@@ -302,13 +322,16 @@ def _database_dataset(url: str, schema: str | None, table: str | None, asset: As
     the URL's user and password are left out."""
     parts = urlsplit(url)
     scheme = parts.scheme.split("+")[0]
-    scheme = {"postgresql": "postgres"}.get(scheme, scheme)
+    scheme = {"postgresql": "postgres", "": "sql"}.get(scheme, scheme)
     name = table or asset.source.name if asset.source else asset.name
     if "." not in name and schema:
         name = f"{schema}.{name}"
     if scheme == "sqlite":
         return Dataset("sqlite", f"{parts.path.lstrip('/')}/{name}")
     host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: the source's own connection reports it
+        port = ""
     database = parts.path.strip("/")
     return Dataset(f"{scheme}://{host}{port}", f"{database}.{name}" if database else name)

@@ -216,6 +216,9 @@ class Runner:
         lock.acquire({"command": self.command, "started": dt.datetime.now(dt.UTC).isoformat()})
         try:
             self._recover_interrupted()
+            from headwater.orchestrate.lineage_hooks import RunLineage, transports_of
+
+            transports = transports_of(self.project)  # a bad endpoint setting stops us here
             record = self.catalog.start_run(
                 self.command,
                 selector,
@@ -225,14 +228,8 @@ class Runner:
                 self.arguments,
             )
             lock.update(run_id=record.run_id)
-            from headwater.orchestrate.lineage_hooks import RunLineage
-
             self._lineage = RunLineage(
-                self.project,
-                self.catalog,
-                self.store,
-                self._qualified,
-                record.run_id,
+                self.project, self.catalog, self.store, self._qualified, record.run_id, transports
             )
             summary = RunSummary(record.run_id, SUCCESS)
             try:
@@ -242,6 +239,7 @@ class Runner:
                 self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
                 raise
             finally:
+                self._lineage.close()
                 if self._engine is not None:
                     self._engine.close()
                 if self._compiler is not None:
