@@ -459,5 +459,40 @@ from headwater.cli import lineage, orchestration, quality, ui  # noqa: E402
 for command in [*quality.COMMANDS, *orchestration.COMMANDS, *lineage.COMMANDS, *ui.COMMANDS]:
     main.add_command(command)
 
+
+def entry() -> None:
+    """The `headwater` console script: run one command, then end the process with its exit
+    code without tearing the interpreter down.
+
+    delta-rs keeps a Tokio runtime whose worker threads live until the process ends; one that
+    wakes while the interpreter finalises aborts the whole process ("terminate called without
+    an active exception", exit -6) after the command has done all its work and printed its
+    output. Every file and catalog transaction is closed by then, so what is skipped is only
+    that teardown.
+    """
+    code: int = 0
+    try:
+        main(prog_name="headwater")
+    except SystemExit as exc:
+        if isinstance(exc.code, int):
+            code = exc.code
+        elif exc.code is not None:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    _leave(code)
+
+
+def _leave(code: int) -> None:
+    import contextlib
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe: nothing more can reach the reader anyway
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main(prog_name="headwater")
+    entry()
