@@ -106,7 +106,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Build the selected seeds and models (all by default)."""
-    from headwater.cli.output import RunReporter, emit_json
+    from headwater.cli.output import RunReporter, finish_run
 
     project = _project(ctx)
     keys = (
@@ -128,17 +128,7 @@ def run(
             on_event=reporter,
             fail_fast=fail_fast,
         )
-    reporter.finish(summary)
-    if as_json:
-        emit_json(
-            {
-                "run_id": summary.run_id,
-                "status": summary.status,
-                "duration_s": summary.duration_s,
-                "assets": [vars(o) for o in summary.outcomes],
-            }
-        )
-    sys.exit(summary.exit_code)
+    finish_run(reporter, summary, as_json)
 
 
 @main.command()
@@ -155,24 +145,14 @@ def ingest(
     as_json: bool,
 ) -> None:
     """Load what is new in the named sources (all by default), without running models."""
-    from headwater.cli.output import RunReporter, emit_json
+    from headwater.cli.output import RunReporter, finish_run
 
     project = _project(ctx)
     reporter = RunReporter(len(project.source_keys(list(names))), quiet=as_json)
     summary = project.ingest(
         list(names), full_refresh=full_refresh, threads=threads, on_event=reporter
     )
-    reporter.finish(summary)
-    if as_json:
-        emit_json(
-            {
-                "run_id": summary.run_id,
-                "status": summary.status,
-                "duration_s": summary.duration_s,
-                "assets": [vars(o) for o in summary.outcomes],
-            }
-        )
-    sys.exit(summary.exit_code)
+    finish_run(reporter, summary, as_json)
 
 
 @main.command()

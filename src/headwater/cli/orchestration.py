@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
 
 import click
@@ -37,7 +36,7 @@ def backfill(
     Partitions already built from the current definition are skipped (unless --force), so an
     interrupted backfill resumes when run again. Exit code 1 when a partition failed.
     """
-    from headwater.cli.output import RunReporter, emit_json
+    from headwater.cli.output import RunReporter, finish_run
 
     project = _project(ctx)
     chosen, partitions = project.backfill_plan(list(select), start, end, list(exclude))
@@ -56,17 +55,7 @@ def backfill(
         force=force,
         on_event=reporter,
     )
-    reporter.finish(summary)
-    if as_json:
-        emit_json(
-            {
-                "run_id": summary.run_id,
-                "status": summary.status,
-                "duration_s": summary.duration_s,
-                "assets": [vars(o) for o in summary.outcomes],
-            }
-        )
-    sys.exit(summary.exit_code)
+    finish_run(reporter, summary, as_json)
 
 
 @click.command()

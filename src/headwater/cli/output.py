@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from headwater.orchestrate.runner import AssetOutcome, RunSummary
@@ -40,6 +40,22 @@ def _plain(value: Any) -> str:
 def emit_json(value: Any) -> None:
     """Print `value` as JSON (datetimes and other objects as strings)."""
     sys.stdout.write(json.dumps(value, default=str, indent=2) + "\n")
+
+
+def finish_run(reporter: RunReporter, summary: RunSummary, as_json: bool) -> NoReturn:
+    """End a command that ran assets: the reporter's last lines, the summary as JSON when
+    asked, and the run's exit code (1 when an asset failed)."""
+    reporter.finish(summary)
+    if as_json:
+        emit_json(
+            {
+                "run_id": summary.run_id,
+                "status": summary.status,
+                "duration_s": summary.duration_s,
+                "assets": [vars(o) for o in summary.outcomes],
+            }
+        )
+    sys.exit(summary.exit_code)
 
 
 def print_table(

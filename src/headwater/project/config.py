@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
-from headwater.project.partitions import PartitionsConfig
+from headwater.project.partitions import PartitionsConfig, known_zone
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
     Duration,
@@ -122,15 +122,7 @@ class JobConfig(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"'{value}' is not a time zone name (e.g. UTC, Europe/Berlin)"
-            ) from None
-        return value
+        return known_zone(value)
 
 
 class WebhookChannel(StrictModel):

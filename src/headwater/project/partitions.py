@@ -41,13 +41,7 @@ class PartitionsConfig(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"'{value}' is not a time zone name (e.g. UTC, Europe/Berlin)"
-            ) from None
-        return value
+        return known_zone(value)
 
     @property
     def timestamps(self) -> bool:
@@ -242,3 +236,16 @@ class PartitionSet:
             if partition.key == key:
                 return partition
         raise KeyError(key)
+
+
+def known_zone(value: str) -> str:
+    """`value` when it names an IANA time zone.
+
+    Raises:
+        ValueError: it does not (the message says what a zone name looks like).
+    """
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not a time zone name (e.g. UTC, Europe/Berlin)") from None
+    return value
