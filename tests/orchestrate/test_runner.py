@@ -84,9 +84,7 @@ def dag(make_project) -> Project:
 def test_second_run_is_entirely_up_to_date_and_writes_no_version(dag):
     before = versions(dag)
     assert table_rows(dag, "marts.ab") == [(123, 2, 900)]
-    started = time.perf_counter()
     summary = dag.run()
-    elapsed = time.perf_counter() - started
     assert summary.status == "success"
     assert summary.exit_code == 0
     assert statuses(summary) == dict.fromkeys(ALL, "up_to_date")
@@ -96,8 +94,6 @@ def test_second_run_is_entirely_up_to_date_and_writes_no_version(dag):
         if outcome.key in STORED:
             assert outcome.version == before[outcome.key]
         assert outcome.message == "definition and inputs unchanged"
-    # no engine, no table scan: a no-op run is quick even on a slow machine
-    assert elapsed < 5
     # the catalog holds one up_to_date result per asset for that run
     results = dag.catalog.results(summary.run_id)
     assert sorted(r["asset"] for r in results) == sorted(ALL)
