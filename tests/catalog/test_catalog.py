@@ -147,7 +147,7 @@ def test_processes_migrating_at_once_agree(catalog_url: str) -> None:
     for process in processes:
         process.start()
     for process in processes:
-        process.join(60)
+        process.join(600)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
     catalog = Catalog(catalog_url)
     try:
@@ -208,7 +208,7 @@ def _imports_of_a_run(root: Path) -> str:
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1]

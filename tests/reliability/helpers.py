@@ -87,7 +87,7 @@ def kill(process: subprocess.Popen[Any]) -> None:
     """SIGKILL a child we started (no-op if it already exited) and reap it."""
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=60)
+    process.wait(timeout=600)
 
 
 def start(

@@ -90,7 +90,7 @@ def test_r1_storage_writer_killed_at_random_points(tmp_path: Path, kills: int) -
                 time.sleep(rng.uniform(0.0, 0.25))
                 kill(writer)
             else:
-                writer.wait(timeout=60)
+                writer.wait(timeout=600)
             assert writer.returncode == -9, (point, writer.stderr.read())
             aimed[point] += 1
 
@@ -115,7 +115,7 @@ def test_r1_storage_writer_killed_at_random_points(tmp_path: Path, kills: int) -
         # re-running finishes the job; every version ever committed equals the oracle
         until = landed + 8
         finish = start([*WRITER, "steps", str(warehouse), str(until)], tmp_path)
-        _, err = finish.communicate(timeout=120)
+        _, err = finish.communicate(timeout=600)
         assert finish.returncode == 0, err
         final = store.current_version(ref)
         assert final is not None
@@ -233,7 +233,7 @@ def test_r1_headwater_run_killed_at_random_points(make_project, steps, kills_per
                     time.sleep(delay)
                     kill(run)
                 else:
-                    run.wait(timeout=120)
+                    run.wait(timeout=600)
                 killed += run.returncode == -9
                 # every table opens and is at the old or the new version, as a whole
                 for key in RUN_TABLES:
@@ -242,7 +242,7 @@ def test_r1_headwater_run_killed_at_random_points(make_project, steps, kills_per
                     assert got in (old, sums[step][key]), (step, attempt, key, env, delay)
             began = time.monotonic()
             finish = start([*HEADWATER, "run"], root)
-            out, err = finish.communicate(timeout=120)
+            out, err = finish.communicate(timeout=600)
             run_seconds = max(0.5, time.monotonic() - began)
             assert finish.returncode == 0, out + err
             for key in RUN_TABLES:
@@ -254,7 +254,7 @@ def test_r1_headwater_run_killed_at_random_points(make_project, steps, kills_per
         )
         # killed runs are settled by the next run: none is left 'running'
         listing = start([*HEADWATER, "runs", "--json", "--limit", "1000"], root)
-        out, err = listing.communicate(timeout=60)
+        out, err = listing.communicate(timeout=600)
         runs = json.loads(out)
         assert not [r for r in runs if r["status"] == "running"]
         # (a run killed before it recorded itself leaves no trace to settle)

@@ -62,7 +62,7 @@ def test_r4_storage_killed_after_commit_then_retried_from_another_process(tmp_pa
     warehouse = tmp_path / "warehouse"
     writer = [PYTHON, str(HERE / "storage_writer.py"), "steps", str(warehouse)]
     first = start([*writer, "3", "--fault-step", "3", "--fault-point", "after_commit"], tmp_path)
-    first.wait(timeout=60)
+    first.wait(timeout=600)
     assert first.returncode == -9
     store = DeltaStore(warehouse)
     ref = TableRef("crash", "facts")
@@ -80,7 +80,7 @@ def test_r4_storage_killed_after_commit_then_retried_from_another_process(tmp_pa
     engine.close()
 
     resumed = start([*writer, "4"], tmp_path)
-    out, err = resumed.communicate(timeout=60)
+    out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     assert out.splitlines() == ["ready 3", "landed 4"]  # resumed after the step that landed
     reader = Reader()
@@ -112,7 +112,7 @@ def _write_events(root: Path, count: int) -> None:
 
 def _runs(root: Path) -> list[dict]:
     listing = start([*HEADWATER, "runs", "--json"], root)
-    out, err = listing.communicate(timeout=60)
+    out, err = listing.communicate(timeout=600)
     assert listing.returncode == 0, err
     return json.loads(out)
 
@@ -120,14 +120,14 @@ def _runs(root: Path) -> list[dict]:
 def _crash_after_commit_then_rerun(project, asset: str) -> tuple[str, list[dict]]:
     root = project.root
     crashed = start([*HEADWATER, "run"], root, {"HEADWATER_FAULT": f"after_commit:{asset}"})
-    crashed.wait(timeout=120)
+    crashed.wait(timeout=600)
     assert crashed.returncode == -9
     before = project.runs()
     assert before[0]["status"] == "running"  # nobody settled it yet
     crashed_id = before[0]["run_id"]
 
     rerun = start([*HEADWATER, "run"], root)
-    out, err = rerun.communicate(timeout=120)
+    out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, out + err
     return crashed_id, _runs(root)
 

@@ -43,7 +43,7 @@ state = {"i": 0, "t": time.monotonic()}
 def watchdog():
     while True:
         time.sleep(0.2)
-        if time.monotonic() - state["t"] > 5:
+        if time.monotonic() - state["t"] > 120:
             print("hung at attempt", state["i"], flush=True)
             os._exit(3)
 threading.Thread(target=watchdog, daemon=True).start()
@@ -122,7 +122,7 @@ def test_r9_rebuilds_failing_midway_under_polling_readers(
                     root,
                     {"HEADWATER_FAULT": "before_commit:core.m"},
                 )
-                run.wait(timeout=120)
+                run.wait(timeout=600)
                 assert run.returncode == -9
             elif build in fail_at:
                 # in a subprocess: DuckDB 2.0.0 could hang in a COPY whose query fails midway
@@ -152,7 +152,7 @@ def test_r9_rebuilds_failing_midway_under_polling_readers(
         stop_file.touch()
         for process in processes:
             try:
-                process.wait(timeout=60)
+                process.wait(timeout=600)
             finally:
                 kill(process)
 

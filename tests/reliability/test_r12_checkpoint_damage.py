@@ -228,7 +228,7 @@ def test_r12_cli_reports_the_damaged_file(make_project):
     (log / "00000000000000000000.json").unlink()  # nothing to replay
 
     query = start([*HEADWATER, "query", "select count(*) as n from core.m"], project.root)
-    _, err = query.communicate(timeout=60)
+    _, err = query.communicate(timeout=600)
     assert query.returncode == 1
     assert err.startswith("Error:") and str(checkpoint) in err and "Traceback" not in err
 

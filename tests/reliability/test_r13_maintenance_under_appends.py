@@ -65,7 +65,7 @@ def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, cycle
     deleted_total = 0
     conflicts = 0
     try:
-        assert wait_for(lambda: len(_logged(log)) >= 3, timeout=60), appender.stderr
+        assert wait_for(lambda: len(_logged(log)) >= 3, timeout=600), appender.stderr
         for cycle in range(cycles):
             for operation in ORDERS[cycle % len(ORDERS)]:
                 if operation == "optimize":
@@ -104,7 +104,7 @@ def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, cycle
     finally:
         stop.touch()
         try:
-            appender.wait(timeout=60)
+            appender.wait(timeout=600)
         finally:
             kill(appender)
     assert appender.returncode == 0, appender.stderr.read() if appender.stderr else ""
