@@ -99,7 +99,7 @@ class CommitConflictError(StorageError):
 
 
 class RunLockedError(HeadwaterError):
-    """Another run of the same project holds the run lock."""
+    """A live run holds the lock of an asset (or partition) this run would build."""
 
 
 class TransientError(HeadwaterError):
@@ -107,7 +107,19 @@ class TransientError(HeadwaterError):
 
 
 class SourceError(HeadwaterError):
-    """A source failed in a way retrying will not fix (auth, unknown table, HTTP 4xx)."""
+    """A source failed in a way retrying will not fix (auth, unknown table, HTTP 4xx).
+
+    Its hint ends by pointing at the sources' documentation, whoever raised it.
+    """
+
+    DOCS = "docs/sources.md"
+
+    def __post_init__(self) -> None:
+        if not self.hint:
+            self.hint = f"see {self.DOCS}"
+        elif self.DOCS not in self.hint:
+            self.hint = f"{self.hint}; see {self.DOCS}"
+        super().__post_init__()
 
 
 class BuildTimeoutError(HeadwaterError):

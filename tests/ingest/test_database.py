@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +148,7 @@ def test_an_unknown_table_fails_at_once_naming_source_and_table(
     assert "source pg, table ghosts" in (outcome.message or "")
     assert "does not exist" in (outcome.message or "")
     assert "failed 2 times" not in (outcome.message or "")  # permanent: not retried
+    assert "see docs/sources.md" in (outcome.message or "")
 
 
 def test_an_unreachable_server_is_retried_and_the_password_never_shows(
@@ -356,3 +359,64 @@ def test_sqlite_sources_have_no_comments_and_that_is_fine(
     )
     assert project.run().status == "success"
     assert project.descriptions("lite.items") == (None, {})
+
+
+@pytest.fixture
+def password_role(postgres_server: PostgresServer) -> Iterator[tuple[str, str]]:
+    """A role that must log in with a password (the server trusts everyone else): its
+    `pg_hba.conf` line comes first, and goes again after the test."""
+    from psycopg import sql
+
+    role, password = f"loader_{uuid.uuid4().hex[:8]}", "right-Secret-93"
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    hba = postgres_server.root / "data" / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{original}")
+    reload = "SELECT pg_reload_conf()"
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as connection:
+        connection.execute(reload)
+    yield role, password
+    hba.write_text(original)
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as connection:
+        connection.execute(reload)
+
+
+def test_a_postgres_login_failure_names_the_variable_holding_the_password(
+    make_project: ProjectFactory,
+    postgres_server: PostgresServer,
+    shop_db: str,
+    password_role: tuple[str, str],
+) -> None:
+    role, password = password_role
+    with psycopg.connect(shop_db, autocommit=True) as connection:
+        connection.execute(f'GRANT SELECT ON orders TO "{role}"')
+    database = shop_db.rsplit("dbname=", 1)[1]
+    project = make_project(
+        {
+            "sources/pg.yml": (
+                "kind: sql\n"
+                f"url: postgresql://{role}:${{SHOP_DB_PASSWORD}}@127.0.0.1:"
+                f"{postgres_server.port}/{database}\n"
+                "retries:\n  attempts: 3\n  backoff: 0.01\n"
+                "tables:\n  orders: {}\n"
+            )
+        }
+    )
+    wrong = "wrong-Canary-5521"
+    result = run_cli(["ingest", "pg"], project.root, env={"SHOP_DB_PASSWORD": wrong})
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "password authentication failed" in output
+    assert f"user {role}" in output and "${SHOP_DB_PASSWORD}" in output
+    assert "docs/sources.md" in output and "sources/pg.yml" in output
+    assert "failed 3 times" not in output  # a refused login is not retried
+    assert wrong not in output and "Traceback" not in output
+
+    right = run_cli(["ingest", "pg"], project.root, env={"SHOP_DB_PASSWORD": password})
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert len(table_rows(project, "pg.orders", "id")) == 100

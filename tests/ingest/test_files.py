@@ -13,6 +13,7 @@ import pytest
 from deltalake import DeltaTable
 
 from headwater import Project
+from headwater.errors import ConfigError
 from tests.conftest import ProjectFactory, rows, run_cli, write_files
 
 
@@ -366,3 +367,248 @@ def test_declared_column_types_win_over_inference(make_project: ProjectFactory) 
     assert str(schema.field("code").type) == "string"
     assert str(schema.field("at").type).startswith("timestamp")
     assert table_rows(project, "shop.e", "code") == [("7",)]
+
+
+def quarantine_table(project: Project, key: str) -> list[dict[str, Any]]:
+    """The quarantine rows of `key`, read with delta-rs directly (not through Headwater)."""
+    namespace, name = key.split(".")
+    path = project.definition.warehouse / namespace / f"{name}__quarantine"
+    return DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+
+
+def original_bytes(record: dict[str, Any]) -> bytes:
+    """A quarantined record's bytes as documented: `raw_bytes`, else `raw` as UTF-8."""
+    exact: bytes | None = record["raw_bytes"]
+    return exact if exact is not None else str(record["raw"]).encode()
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_quarantined_csv_lines_are_physical_lines_and_raw_bytes_are_exact(
+    make_project: ProjectFactory, newline: bytes
+) -> None:
+    """Quoted fields holding newlines must not shift the line numbers of later bad records,
+    and invalid UTF-8 must not take the valid bytes around it (spaces) with it."""
+    broken = {
+        # id: (note, amount)
+        40: (b"plain", b"not-a-number"),  # after 13 records holding 2 extra lines each
+        41: (b'"two\nlines"', b"x41"),  # a bad record that itself spans lines
+        97: (b"a \xff b \xe2\x82 c\t\xc3 ", b"97"),  # invalid UTF-8 around spaces and a tab
+        98: (b'"inside \xfe\nquotes "', b"98"),  # invalid UTF-8 in a multi-line field
+        150: (b"too", b"many,fields"),
+    }
+    lines = [b"id,note,amount"]
+    expected: dict[int, tuple[int, bytes]] = {}  # id -> (first physical line, exact bytes)
+    physical = 2
+    for i in range(1, 201):
+        note, amount = broken.get(
+            i, (b'"note %d\nwith\nnewlines"' % i if i % 3 == 0 else b"n%d" % i, b"%d" % i)
+        )
+        record = b"%d,%s,%s" % (i, note, amount)
+        record = record.replace(b"\n", newline)
+        lines.append(record)
+        if i in broken:
+            expected[i] = (physical, record)
+        physical += record.count(b"\n") + 1
+    project = make_project(source(CSV_SOURCE))
+    (project.root / "data").mkdir()
+    (project.root / "data/orders_1.csv").write_bytes(newline.join(lines) + newline)
+
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "success", outcome.message
+    assert outcome.rows == 200 - len(broken)
+    bad = {
+        int(original_bytes(r).split(b",")[0]): r for r in quarantine_table(project, "shop.orders")
+    }
+    assert set(bad) == set(broken)
+    for i, (line, record) in expected.items():
+        assert bad[i]["line"] == line, i
+        assert bad[i]["location"] == f"data/orders_1.csv:{line}"
+        assert original_bytes(bad[i]) == record, i
+    assert bad[97]["error_class"] == "encoding"
+    assert bad[97]["raw"] == "97,a \ufffd b \ufffd c\t\ufffd ,97"  # readable, spaces kept
+    assert bad[40]["raw_bytes"] is None  # valid UTF-8: the text is the record
+
+
+def test_quarantined_csv_in_latin1_and_gzip_keep_lines_and_bytes(
+    make_project: ProjectFactory,
+) -> None:
+    """Offsets DuckDB reports count in the file as decompressed UTF-8: a latin-1 file and a
+    gzipped one still get physical lines and their own bytes back."""
+    import gzip
+
+    text = 'id,note,amount\n1,"é\nè",1\n2,ça,x\n3,"ü\n\nü",3\n4,ö,y\n'
+    project = make_project(
+        source(
+            "kind: files\ndefaults:\n  columns: {amount: BIGINT}\ntables:\n"
+            "  latin:\n    path: data/latin.csv\n    csv: {encoding: latin-1}\n"
+            "  zipped:\n    path: data/zipped.csv.gz\n"
+        )
+    )
+    (project.root / "data").mkdir()
+    (project.root / "data/latin.csv").write_bytes(text.encode("latin-1"))
+    (project.root / "data/zipped.csv.gz").write_bytes(gzip.compress(text.encode()))
+    assert project.run().status == "success"
+    for key, encoding in (("shop.latin", "latin-1"), ("shop.zipped", "utf-8")):
+        bad = sorted(quarantine_table(project, key), key=lambda r: r["line"])
+        assert [r["line"] for r in bad] == [4, 8], key
+        assert [r["raw"] for r in bad] == ["2,ça,x", "4,ö,y"], key
+        assert [original_bytes(r) for r in bad] == [
+            "2,ça,x".encode(encoding),
+            "4,ö,y".encode(encoding),
+        ], key
+
+
+def test_quarantined_json_lines_and_documents_keep_exact_bytes(
+    make_project: ProjectFactory,
+) -> None:
+    """NDJSON lines are numbered by physical line (blank lines count) and a line or document
+    with invalid UTF-8 is kept byte for byte."""
+    ndjson = b"\n".join(
+        [
+            b'{"id": 1}',
+            b"",
+            b'{"id": 2, "name": "a \xff b"}',  # invalid UTF-8 between spaces
+            b'{"id": 3}\r',
+            b"{not json \xc3",
+            b'{"id": "four"}',
+        ]
+    )
+    document = b'[{"id": 2, "name": "x \xfe y"}]'
+    project = make_project(
+        source(
+            "kind: files\ntables:\n"
+            "  events:\n    path: data/events.ndjson\n    columns: {id: BIGINT}\n"
+            "  docs:\n    path: data/docs_*.json\n"
+        )
+    )
+    (project.root / "data").mkdir()
+    (project.root / "data/events.ndjson").write_bytes(ndjson + b"\n")
+    (project.root / "data/docs_1.json").write_bytes(b'[{"id": 1, "name": "x"}]')
+    (project.root / "data/docs_2.json").write_bytes(document)
+    assert project.run().status == "success"
+    assert table_rows(project, "shop.events", "id") == [(1,), (3,)]
+    bad = sorted(quarantine_table(project, "shop.events"), key=lambda r: r["line"])
+    assert [(r["line"], r["error_class"]) for r in bad] == [
+        (3, "encoding"),
+        (5, "encoding"),
+        (6, "cast"),
+    ]
+    assert original_bytes(bad[0]) == b'{"id": 2, "name": "a \xff b"}'
+    assert bad[0]["raw"] == '{"id": 2, "name": "a \ufffd b"}'
+    assert original_bytes(bad[1]) == b"{not json \xc3"
+    assert original_bytes(bad[2]) == b'{"id": "four"}' and bad[2]["raw_bytes"] is None
+    (whole,) = quarantine_table(project, "shop.docs")
+    assert whole["line"] == 1 and original_bytes(whole) == document
+
+
+def test_an_invalid_declared_column_type_is_a_config_error_at_its_line(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    """A typo in `columns:` is reported when the project loads, at its YAML line, with the
+    valid types and the closest one, not blamed on the CSV when it loads."""
+    files = {
+        **source(
+            "kind: files\n"
+            "tables:\n"
+            "  orders:\n"
+            "    path: data/orders_*.csv\n"
+            "    columns:\n"
+            "      id: BIGINT\n"
+            "      amount: DECMAL(10, 2)\n"
+        ),
+        "data/orders_1.csv": "id,amount\n1,10\n",
+    }
+    project = make_project(files)
+    with pytest.raises(ConfigError) as raised:
+        project.definition  # noqa: B018 (loading the project is what fails)
+    message = str(raised.value)
+    assert "sources/shop.yml:7" in message
+    assert "tables.orders.columns.amount': 'DECMAL(10, 2)' is not a DuckDB column type" in message
+    assert "did you mean 'DECIMAL'?" in message and "VARCHAR" in message
+    assert "docs/sources.md" in message
+    result = run_cli(["run"], tmp_path / "proj")
+    assert result.returncode == 2
+    assert "sources/shop.yml:7" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "proj/warehouse/shop/orders").exists()
+
+
+def test_every_accepted_column_type_is_one_duckdb_knows() -> None:
+    """The config-time list of types must not accept what the load would then refuse."""
+    import duckdb
+
+    from headwater.project.sources import _TYPE_NAMES, column_type_problem
+
+    connection = duckdb.connect()
+    for name in sorted(_TYPE_NAMES):
+        for declared in (name, name.upper() + "[]"):
+            assert column_type_problem(declared) is None
+            connection.execute(f"SELECT CAST(NULL AS {declared})")
+    for declared in ("DECIMAL(10, 2)", "VARCHAR(20)", "STRUCT(a INTEGER, b VARCHAR)"):
+        assert column_type_problem(declared) is None
+        connection.execute(f"SELECT CAST(NULL AS {declared})")
+    for wrong in ("BIGNT", "VARCHAR; DROP TABLE x", "STRUCT(a INT", "DECIMAL(10"):
+        assert column_type_problem(wrong) is not None, wrong
+
+
+def test_a_path_matching_no_file_names_the_path_and_line_and_creates_no_table(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        source("kind: files\ntables:\n  orders:\n    mode: replace\n    path: data/ordres_*.csv\n")
+    )
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "failed"
+    message = outcome.message or ""
+    assert "path 'data/ordres_*.csv' of table shop.orders matches no file" in message
+    assert "sources/shop.yml:5" in message and "docs/sources.md" in message
+    assert "At least one column" not in message
+    assert not (project.definition.warehouse / "shop/orders").exists()
+    result = run_cli(["ingest", "shop"], project.root)
+    assert result.returncode == 1 and "sources/shop.yml:5" in result.stdout + result.stderr
+
+
+def test_a_replace_table_whose_files_are_gone_fails_and_keeps_its_rows(
+    make_project: ProjectFactory,
+) -> None:
+    """A missing mount must not empty a replace table; an append table that has loaded its
+    files before has simply nothing new."""
+    project = make_project(
+        {
+            **source(
+                "kind: files\n"
+                "defaults:\n"
+                "  path: data/p_*.csv\n"
+                "tables:\n"
+                "  prices:\n"
+                "    mode: replace\n"
+                "  history: {}\n"
+            ),
+            "data/p_1.csv": "sku,price\na,1\n",
+        }
+    )
+    assert project.run().status == "success"
+    (project.root / "data/p_1.csv").unlink()
+    summary = project.run()
+    failed = summary.outcome("shop.prices")
+    assert failed.status == "failed" and "sources/shop.yml:3" in (failed.message or "")
+    assert table_rows(project, "shop.prices") == [("a", 1)]
+    assert summary.outcome("shop.history").message == "nothing new"
+
+
+def test_source_errors_point_at_the_sources_docs(make_project: ProjectFactory) -> None:
+    """Whichever part of a load fails (the extractor or the loader), the hint names the page
+    that explains the setting at fault."""
+    project = make_project(
+        {
+            **source(
+                "kind: files\ntables:\n"
+                "  orders:\n    path: data/o.csv\n    mode: incremental\n    cursor: changed\n"
+            ),
+            "data/o.csv": "id,amount\n1,10\n",
+        }
+    )
+    result = run_cli(["ingest", "shop"], project.root)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "cursor column changed is not in the rows of shop.orders" in output
+    assert "fix 'cursor:' to name a column the source returns; see docs/sources.md" in output

@@ -15,6 +15,8 @@ import pytest
 from deltalake import DeltaTable
 
 from headwater import Project
+from headwater.errors import ConfigError, Location
+from headwater.ingest.rest import behind
 from tests.conftest import ProjectFactory, run_cli
 
 PEOPLE = [{"id": i, "name": f"p{i}", "team": {"name": f"t{i % 3}"}} for i in range(1, 26)]
@@ -170,7 +172,7 @@ def test_retries_run_out_with_a_clear_error(make_project: ProjectFactory, api: A
     assert len(api.seen) == 4
 
 
-def test_a_malformed_page_is_quarantined_and_the_others_load(
+def test_a_malformed_page_is_quarantined_and_the_others_load_when_opted_in(
     make_project: ProjectFactory, api: Api
 ) -> None:
     def flaky(api: Api, query: dict[str, str], headers: dict[str, str]) -> Reply:
@@ -179,10 +181,12 @@ def test_a_malformed_page_is_quarantined_and_the_others_load(
         return page_numbers(api, query, headers)
 
     api.routes["/people"] = flaky
-    project = make_project(rest_source(api, PAGED))
+    table = PAGED + "    mode: merge\n    primary_key: id\n    on_bad_page: quarantine\n"
+    project = make_project(rest_source(api, table))
     outcome = project.run().outcome("crm.people")
     assert outcome.status == "success" and outcome.rows == 15
     assert "1 quarantined" in (outcome.message or "")
+    assert [q.get("page") for _, q, _ in api.seen].count("2") == 4  # retried first
     bad = project.quarantine("crm.people").to_pylist()
     assert bad[0]["error_class"] == "json" and "gateway hiccup" in bad[0]["raw"]
     assert bad[0]["location"].endswith("page 2")
@@ -219,7 +223,8 @@ def test_auth_is_sent_and_secrets_never_show(
         return 200, {}, json.dumps({"data": PEOPLE[:10] if query.get("page") == "1" else []})
 
     api.routes["/people"] = guarded
-    project = make_project(rest_source(api, PAGED, auth))
+    table = PAGED + "    mode: merge\n    primary_key: id\n    on_bad_page: quarantine\n"
+    project = make_project(rest_source(api, table, auth))
     result = run_cli(["run"], project.root, env={"CRM_SECRET": canary})
     assert result.returncode == 0, result.stdout + result.stderr
     bad = project.quarantine("crm.people").to_pylist()
@@ -227,6 +232,7 @@ def test_auth_is_sent_and_secrets_never_show(
     wrong = run_cli(["run"], project.root, env={"CRM_SECRET": "wrong-" + canary})
     assert wrong.returncode == 1
     assert "HTTP 401" in wrong.stdout and "auth." in wrong.stdout
+    assert "CRM_SECRET" in wrong.stdout
     for text in (result.stdout, result.stderr, wrong.stdout, wrong.stderr):
         assert canary not in text
     assert canary.encode() not in (project.root / ".headwater" / "catalog.db").read_bytes()
@@ -295,3 +301,328 @@ def test_nested_arrays_become_child_tables_linked_by_key(
     again = loaded(project, "crm.people__emails", "_hw_parent_id", "address")
     assert sorted(a for p, a in again if ids[p] == 5) == ["new@x.org"]
     assert len(again) == len(emails) - 1
+
+
+# -- a page cut off in transit (issue 11): every item lands exactly once, or nothing commits --
+
+
+@dataclass
+class Feed:
+    """1,000 items served 50 a page; the page starting at `cut_at` (offset among the items
+    past `since`) is cut off mid-array (HTTP 200) while `cuts` is not 0 (-1: always)."""
+
+    items: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": i, "updated": i, "name": f"item {i}"} for i in range(1, 1001)
+        ]
+    )
+    cut_at: int = 300
+    cuts: int = 0
+    size: int = 50
+    served: list[int] = field(default_factory=list)
+    """The start offset of every page served."""
+
+    def page(self, start: int, since: str | None) -> tuple[list[dict[str, Any]], bool]:
+        rows = [r for r in self.items if since is None or r["updated"] > int(since)]
+        return rows[start : start + self.size], start + self.size < len(rows)
+
+    def body(self, start: int, payload: Any) -> str:
+        self.served.append(start)
+        text = json.dumps(payload)
+        if start == self.cut_at and self.cuts != 0:
+            self.cuts -= 1 if self.cuts > 0 else 0
+            return text[: len(text) // 2]
+        return text
+
+
+STYLES = {
+    "page_number": "{type: page_number, param: page}",
+    "cursor": "{type: cursor, param: after, next: $.next}",
+    "link_header": "{type: link_header}",
+}
+
+
+def serve_feed(api: Api, feed: Feed) -> None:
+    """Serve `feed` at /page_number, /cursor and /link_header."""
+
+    def by_page(api: Api, query: dict[str, str], _: dict[str, str]) -> Reply:
+        start = (int(query.get("page", 1)) - 1) * feed.size
+        rows, _more = feed.page(start, query.get("since"))
+        return 200, {}, feed.body(start, {"items": rows})
+
+    def by_token(api: Api, query: dict[str, str], _: dict[str, str]) -> Reply:
+        start = int(query.get("after", 0))
+        rows, more = feed.page(start, query.get("since"))
+        return (
+            200,
+            {},
+            feed.body(start, {"items": rows, "next": start + feed.size if more else None}),
+        )
+
+    def by_link(api: Api, query: dict[str, str], _: dict[str, str]) -> Reply:
+        start = int(query.get("p", 0))
+        rows, more = feed.page(start, query.get("since"))
+        headers = {}
+        if more:
+            since = f"&since={query['since']}" if "since" in query else ""
+            headers["Link"] = f'<{api.base}/link_header?p={start + feed.size}{since}>; rel="next"'
+        return 200, headers, feed.body(start, {"items": rows})
+
+    api.routes.update({"/page_number": by_page, "/cursor": by_token, "/link_header": by_link})
+
+
+def feed_table(style: str, mode: str, extra: str = "") -> str:
+    table = (
+        f"  items:\n    endpoint: /{style}\n    records: $.items\n"
+        f"    paginate: {STYLES[style]}\n    mode: {mode}\n"
+    )
+    if mode != "replace":
+        table += "    cursor: updated\n    cursor_param: since\n"
+    return table + extra
+
+
+def landed_ids(project: Project) -> list[int]:
+    """Every id in crm.items, duplicates kept."""
+    return sorted(r[0] for r in loaded(project, "crm.items", "id"))
+
+
+def table_version(project: Project) -> int:
+    return DeltaTable(str(project.definition.warehouse / "crm" / "items")).version()
+
+
+def stored_cursor(project: Project) -> Any:
+    return next(s for s in project.sources() if s["table"] == "crm.items")["cursor"]
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_page_cut_off_once_is_retried_and_replace_keeps_every_item(
+    make_project: ProjectFactory, api: Api, style: str
+) -> None:
+    feed = Feed()
+    serve_feed(api, feed)
+    project = make_project(rest_source(api, feed_table(style, "replace")))
+    assert project.run().outcome("crm.items").rows == 1000
+    feed.cuts = 1
+    feed.served.clear()
+    outcome = project.run().outcome("crm.items")
+    assert outcome.status == "success" and outcome.rows == 1000, outcome.message
+    assert landed_ids(project) == list(range(1, 1001))
+    assert feed.served.count(300) == 2  # the cut page was asked for again
+    assert project.quarantine("crm.items").num_rows == 0
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_page_cut_off_once_is_retried_and_incremental_loads_every_item_once(
+    make_project: ProjectFactory, api: Api, style: str
+) -> None:
+    feed = Feed(cuts=1)
+    serve_feed(api, feed)
+    project = make_project(rest_source(api, feed_table(style, "incremental")))
+    outcome = project.run().outcome("crm.items")
+    assert outcome.status == "success" and outcome.rows == 1000, outcome.message
+    assert landed_ids(project) == list(range(1, 1001))
+    assert stored_cursor(project) == 1000
+    feed.items += [{"id": i, "updated": i, "name": f"item {i}"} for i in range(1001, 1101)]
+    feed.cut_at, feed.cuts = 50, 1
+    assert project.run().outcome("crm.items").rows == 100
+    assert landed_ids(project) == list(range(1, 1101))
+    assert stored_cursor(project) == 1100
+    assert project.run().outcome("crm.items").message == "nothing new"
+
+
+@pytest.mark.parametrize("mode", ["replace", "incremental"])
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_page_that_stays_cut_off_fails_the_load_and_commits_nothing(
+    make_project: ProjectFactory, api: Api, style: str, mode: str
+) -> None:
+    feed = Feed()
+    serve_feed(api, feed)
+    project = make_project(rest_source(api, feed_table(style, mode)))
+    assert project.run().outcome("crm.items").rows == 1000
+    version, cursor = table_version(project), stored_cursor(project)
+    feed.items += [{"id": i, "updated": i, "name": f"item {i}"} for i in range(1001, 1101)]
+    feed.cut_at = 50 if mode == "incremental" else 300
+    feed.cuts = -1
+    result = run_cli(["run"], project.root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "source crm, table items" in out and "could not be read after 4 tries" in out, out
+    assert f"/{style}" in out and "page " in out and "nothing was committed" in out
+    assert "on_bad_page: quarantine" in out  # what to do
+    assert "Traceback" not in out + result.stderr
+    assert table_version(project) == version
+    assert stored_cursor(project) == cursor
+    assert landed_ids(project) == list(range(1, 1001))
+    assert project.quarantine("crm.items").num_rows == 0
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_on_bad_page_quarantine_never_moves_the_cursor_past_a_skipped_page(
+    make_project: ProjectFactory, api: Api, style: str
+) -> None:
+    feed = Feed()
+    serve_feed(api, feed)
+    extra = "    primary_key: id\n    on_bad_page: quarantine\n"
+    project = make_project(rest_source(api, feed_table(style, "incremental", extra)))
+    assert project.run().outcome("crm.items").rows == 1000
+    feed.items += [{"id": i, "updated": i, "name": f"item {i}"} for i in range(1001, 1201)]
+    feed.cut_at, feed.cuts = 50, -1  # items 1051..1100 cannot be read
+    outcome = project.run().outcome("crm.items")
+    assert outcome.status == "success" and "1 quarantined" in (outcome.message or "")
+    if style == "cursor":
+        # the next token was in the unreadable body: paging stops there
+        assert landed_ids(project) == list(range(1, 1051))
+    else:
+        # page numbers and the Link header go on past the bad page
+        assert landed_ids(project) == [*range(1, 1051), *range(1101, 1201)]
+    assert stored_cursor(project) == 1000  # not 1200: items 1051.. never landed
+    bad = project.quarantine("crm.items").to_pylist()
+    assert f"/{style}" in bad[0]["location"] and "not JSON" in bad[0]["reason"]
+    feed.cuts = 0
+    assert project.run().outcome("crm.items").status == "success"
+    assert landed_ids(project) == list(range(1, 1201))
+    assert stored_cursor(project) == 1200
+
+
+def test_on_bad_page_quarantine_never_lets_a_full_refresh_publish_a_partial_table(
+    make_project: ProjectFactory, api: Api
+) -> None:
+    feed = Feed()
+    serve_feed(api, feed)
+    extra = "    primary_key: id\n    on_bad_page: quarantine\n"
+    project = make_project(rest_source(api, feed_table("page_number", "incremental", extra)))
+    assert project.run().outcome("crm.items").rows == 1000
+    version = table_version(project)
+    feed.cuts = -1
+    outcome = project.run(full_refresh=True).outcome("crm.items")
+    assert outcome.status == "failed"
+    assert "cannot replace the table" in (outcome.message or "")
+    assert "/page_number" in (outcome.message or "")
+    assert table_version(project) == version
+    assert landed_ids(project) == list(range(1, 1001))
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (
+            "    on_bad_page: quarantine\n",  # replace by default
+            "cannot be used with mode 'replace'",
+        ),
+        (
+            "    mode: incremental\n    cursor: updated\n    on_bad_page: quarantine\n",
+            "needs 'primary_key'",
+        ),
+        (
+            "    mode: merge\n    primary_key: id\n    cursor: updated\n    lookback: 5\n",
+            "needs 'cursor_param'",
+        ),
+        (
+            "    mode: merge\n    primary_key: id\n    cursor: updated\n    cursor_param: since\n"
+            "    lookback: 2 hours\n",
+            "not a duration",
+        ),
+    ],
+)
+def test_unsafe_rest_settings_are_refused_at_config_time(
+    make_project: ProjectFactory, api: Api, table: str, expected: str
+) -> None:
+    project = make_project(
+        rest_source(api, "  items:\n    endpoint: /items\n    records: $.items\n" + table)
+    )
+    with pytest.raises(ConfigError) as caught:
+        _ = project.definition
+    text = str(caught.value)
+    assert expected in text and "sources/crm.yml:" in text
+    lines = (project.root / "sources" / "crm.yml").read_text().splitlines()
+    table_line = lines.index("  items:") + 1
+    # at the table (a rule across its keys) or at the offending key of that table
+    assert any(f"line {n}:" in text for n in range(table_line, len(lines) + 1)), text
+
+
+def test_max_pages_reached_with_more_to_read_fails_instead_of_committing_part(
+    make_project: ProjectFactory, api: Api
+) -> None:
+    serve_feed(api, Feed())
+    table = feed_table("cursor", "replace").replace("next: $.next}", "next: $.next, max_pages: 3}")
+    project = make_project(rest_source(api, table))
+    outcome = project.run().outcome("crm.items")
+    assert outcome.status == "failed" and "max_pages" in (outcome.message or "")
+    assert not (project.definition.warehouse / "crm" / "items" / "_delta_log").exists()
+
+
+@pytest.mark.parametrize(
+    ("lookback", "values", "late", "sent"),
+    [
+        ("2", [1, 2, 3, 4, 5], 4, "3"),
+        (
+            "2h",
+            [f"2024-05-01T{h:02d}:00:00Z" for h in range(10, 15)],
+            "2024-05-01T13:30:00Z",
+            "2024-05-01T12:00:00",
+        ),
+    ],
+)
+def test_lookback_re_reads_behind_the_cursor_for_rest(
+    make_project: ProjectFactory,
+    api: Api,
+    lookback: str,
+    values: list[Any],
+    late: Any,
+    sent: str,
+) -> None:
+    rows = [{"id": i, "updated": v} for i, v in enumerate(values, start=1)]
+
+    def since(api: Api, query: dict[str, str], _: dict[str, str]) -> Reply:
+        after = query.get("since")
+        if after is None:
+            return 200, {}, json.dumps(rows)
+        if isinstance(late, int):
+            return 200, {}, json.dumps([r for r in rows if r["updated"] > int(after)])
+        return 200, {}, json.dumps([r for r in rows if r["updated"] > after.replace("+00:00", "Z")])
+
+    api.routes["/changes"] = since
+    table = (
+        "  changes:\n    endpoint: /changes\n    mode: incremental\n    primary_key: id\n"
+        f"    cursor: updated\n    cursor_param: since\n    lookback: {lookback}\n"
+    )
+    project = make_project(rest_source(api, table))
+    assert project.run().outcome("crm.changes").rows == 5
+    rows.append({"id": 6, "updated": late})  # committed late: behind the stored cursor
+    outcome = project.run().outcome("crm.changes")
+    assert outcome.status == "success", outcome.message
+    assert api.seen[-1][1]["since"].startswith(sent)
+    assert sorted(r[0] for r in loaded(project, "crm.changes", "id")) == [1, 2, 3, 4, 5, 6]
+
+
+def test_behind_keeps_the_cursor_form_and_refuses_a_mismatch() -> None:
+    where = Location(file="sources/crm.yml")
+    assert behind(10, 2, where) == 8
+    assert behind("2024-05-01T10:00:00Z", "90m", where) == "2024-05-01T08:30:00Z"
+    assert behind("2024-05-03", "1d", where) == "2024-05-02"
+    assert behind("2024-05-03", "1h", where) == "2024-05-02T23:00:00"
+    with pytest.raises(ConfigError, match="write it as a duration"):
+        behind("2024-05-03", 5, where)
+    with pytest.raises(ConfigError, match="number in the cursor's unit"):
+        behind(10, "2h", where)
+
+
+@pytest.mark.parametrize(
+    ("status", "source", "variable"),
+    [
+        (401, "auth: {type: bearer, token: '${CRM_TOKEN}'}\n", "CRM_TOKEN"),
+        (403, "auth: {type: basic, username: me, password: '${CRM_PASS}'}\n", "CRM_PASS"),
+        (403, "headers: {X-Api-Key: '${CRM_KEY}'}\n", "CRM_KEY"),
+    ],
+)
+def test_a_refused_credential_names_its_environment_variable_never_its_value(
+    make_project: ProjectFactory, api: Api, status: int, source: str, variable: str
+) -> None:
+    secret = "s3cret-Canary-4417"
+    api.routes["/people"] = lambda api, q, h: (status, {}, '{"error": "denied"}')
+    project = make_project(rest_source(api, PAGED, source))
+    result = run_cli(["run"], project.root, env={variable: secret})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"HTTP {status}" in result.stdout and variable in result.stdout, result.stdout
+    assert secret not in result.stdout + result.stderr
+    assert secret.encode() not in (project.root / ".headwater" / "catalog.db").read_bytes()

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from headwater.engine.base import EngineSession
 
 
+SOURCES_DOCS = "docs/sources.md"
+"""The page the hint of a source's errors points at."""
+
+
 @dataclass(frozen=True)
 class BadRecord:
     """One record that could not be loaded, kept in the quarantine table with why."""
@@ -32,7 +36,11 @@ class BadRecord:
     column: str | None = None
     """The column at fault, when one is."""
     line: int | None = None
-    """The line in the source file, for files."""
+    """The physical line of the source file where the record starts (1-based, the header
+    counted), for files."""
+    raw_bytes: bytes | None = None
+    """The record's exact bytes, when `raw` does not hold them (they are not valid UTF-8, or
+    the file is in another encoding); None when `raw` encoded as UTF-8 is the original."""
 
 
 @dataclass
@@ -58,6 +66,9 @@ class Extracted:
     """Records read so far by this load (across its files), for their ordinals."""
     descriptions: dict[str, str] = field(default_factory=dict)
     """Comments the source database keeps on the table (`""`) and its columns."""
+    complete: bool = True
+    """False when records the source holds were skipped (a REST page set aside by
+    `on_bad_page: quarantine`): the cursor must then not move, and nothing may be replaced."""
 
     def add_children(self, children: dict[str, Extracted]) -> None:
         """Take in the child rows of another extract (another file of the same table)."""
@@ -95,6 +106,8 @@ class ExtractRequest:
     """A private folder for temporary files (removed afterwards)."""
     child_schemas: dict[str, pa.Schema] = field(default_factory=dict)
     """The current schemas of the table's child tables, by path."""
+    source_file: str | None = None
+    """The source's YAML file, relative to the project (`sources/shop.yml`), for errors."""
 
 
 class Extractor(ABC):

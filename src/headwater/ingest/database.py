@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from headwater.engine.sqltext import literal
 from headwater.errors import ConfigError, Location, SourceError
-from headwater.ingest.base import Extracted, Extractor, ExtractRequest
+from headwater.ingest.base import SOURCES_DOCS, Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter
 from headwater.ingest.retry import with_retries
-from headwater.ingest.secrets import redact, resolve
+from headwater.ingest.secrets import REFERENCE, redact, resolve
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.strict import duration_seconds
 
@@ -87,7 +87,7 @@ class DatabaseExtractor(Extractor):
 
     def extract(self, request: ExtractRequest) -> Extracted:
         spec = request.spec
-        where = Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec))
+        where = Location(file=_source_file(request), asset=_key(spec))
         url = resolve(spec.source.url or "", where, "url")
         if url.startswith(("postgresql:", "postgresql+psycopg:", "postgres:")):
             return with_retries(
@@ -116,7 +116,7 @@ class DatabaseExtractor(Extractor):
                 conninfo, connect_timeout=max(1, int(spec.source.request_timeout))
             )
         except psycopg.Error as exc:
-            raise _pg_error(spec, exc) from None
+            raise _pg_error(request, exc, url) from None
         with connection:
             schema, table = _table_name(spec)
             target = pgsql.Identifier(schema, table) if schema else pgsql.Identifier(table)
@@ -151,7 +151,7 @@ class DatabaseExtractor(Extractor):
                     extracted.descriptions = comments
                     return extracted
             except psycopg.Error as exc:
-                raise _pg_error(spec, exc) from None
+                raise _pg_error(request, exc, url) from None
 
     # -- anything SQLAlchemy reaches --------------------------------------------------------
 
@@ -165,8 +165,8 @@ class DatabaseExtractor(Extractor):
         except Exception as exc:
             raise SourceError(
                 f"cannot use database URL of source {spec.source_name}: {redact(str(exc))}",
-                Location(file=f"sources/{spec.source_name}.yml"),
-                "fix 'url' (a SQLAlchemy URL; install the database's driver)",
+                Location(file=_source_file(request), line=_url_line(request), asset=_key(spec)),
+                f"fix 'url' (a SQLAlchemy URL; install the database's driver); see {SOURCES_DOCS}",
             ) from None
         try:
             with engine.connect() as connection:
@@ -196,7 +196,7 @@ class DatabaseExtractor(Extractor):
                 schema_out = writer.close()
                 comments = _sqlalchemy_comments(connection, schema, table)
         except SQLAlchemyError as exc:
-            raise _sqlalchemy_error(spec, exc) from None
+            raise _sqlalchemy_error(request, exc, url) from None
         finally:
             engine.dispose()
         extracted = Extracted(writer.files, schema_out, writer.rows, list(writer.bad))
@@ -275,7 +275,7 @@ def _pg_tables(name: str, source: SourceConfig, url: str) -> list[str]:
                 (source.schema_name,),
             ).fetchall()
     except psycopg.Error as exc:
-        raise _listing_error(name, exc, _pg_is_transient(exc)) from None
+        raise _listing_error(name, exc, _pg_is_transient(exc), source.url or "") from None
     return [str(row[0]) for row in rows]
 
 
@@ -286,27 +286,32 @@ def _sqlalchemy_tables(name: str, source: SourceConfig, url: str) -> list[str]:
     try:
         engine = create_engine(url)
     except Exception as exc:
-        raise _listing_error(name, exc, False) from None
+        raise _listing_error(name, exc, False, source.url or "") from None
     try:
         inspector = inspect(engine)
         schema = source.schema_name
         return [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
     except SQLAlchemyError as exc:
         transient = isinstance(exc, OperationalError | DisconnectionError | TimeoutError)
-        raise _listing_error(name, exc, transient) from None
+        raise _listing_error(name, exc, transient, source.url or "") from None
     finally:
         engine.dispose()
 
 
-def _listing_error(name: str, exc: Exception, transient: bool) -> SourceError:
+def _listing_error(
+    name: str, exc: Exception, transient: bool, url_template: str = ""
+) -> SourceError:
     text = str(getattr(exc, "orig", None) or exc).strip()
     message = redact(text.splitlines()[0] if text else type(exc).__name__)
-    cls = _TransientSourceError if transient else SourceError
+    refused = _refused_login(getattr(getattr(exc, "orig", None) or exc, "sqlstate", None), message)
+    cls = _TransientSourceError if transient and not refused else SourceError
     return cls(
         f"cannot list the tables of source {name}: {message}",
         Location(file=f"sources/{name}.yml"),
-        "check 'url' and 'schema' of the source (and that the server is up), or list the "
-        "tables under 'tables:' instead of 'include:'",
+        _credentials_hint(url_template, f"sources/{name}.yml")
+        if refused
+        else "check 'url' and 'schema' of the source (and that the server is up), or list the "
+        f"tables under 'tables:' instead of 'include:'; see {SOURCES_DOCS}",
     )
 
 
@@ -420,33 +425,117 @@ class _TransientSourceError(SourceError):
     """A source failure worth retrying (kept apart so the retry loop can tell)."""
 
 
-def _pg_error(spec: SourceTable, exc: psycopg.Error) -> SourceError:
+def _source_file(request: ExtractRequest) -> str:
+    return request.source_file or f"sources/{request.spec.source_name}.yml"
+
+
+def _url_line(request: ExtractRequest) -> int | None:
+    """The line of the source's `url:` key, for errors about the URL."""
+    from headwater.project.yamlfile import load_yaml
+
+    file = _source_file(request)
+    try:
+        return load_yaml(request.project_root / file, file).line_of(("url",))
+    except (OSError, ValueError, ConfigError):
+        return None
+
+
+LOGIN_REFUSED = (
+    "password authentication failed",
+    "authentication failed",
+    "no password supplied",
+    "access denied",
+    "role ",
+)
+"""Driver messages of a refused login (PostgreSQL, MySQL): the credentials are wrong."""
+
+
+def _refused_login(sqlstate: str | None, message: str) -> bool:
+    """Whether a failure is the server refusing the URL's credentials."""
+    if sqlstate in ("28P01", "28000"):
+        return True
+    text = message.lower()
+    return any(
+        marker in text and (marker != "role " or "does not exist" in text)
+        for marker in LOGIN_REFUSED
+    )
+
+
+def _credentials_hint(template: str, file: str) -> str:
+    """Say where the user and password of the URL `template` (as written, `${VAR}` and all)
+    come from, naming the variables and never their values."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(template)
+    query = parse_qs(parts.query)
+    user = parts.username or next(iter(query.get("user", [])), None)
+    password = parts.password or next(iter(query.get("password", [])), None)
+
+    def origin(value: str) -> str | None:
+        names = REFERENCE.findall(value)
+        return " and ".join(f"${{{n}}}" for n in names) if names else None
+
+    if user is None:
+        who = "it names no user (the driver then takes PGUSER or your login name)"
+    else:
+        who = f"the user comes from {origin(user)}" if origin(user) else f"the user is '{user}'"
+    if password is None:
+        secret = "it holds no password (the driver then takes PGPASSWORD or ~/.pgpass)"
+    elif origin(password):
+        secret = f"the password comes from {origin(password)}"
+    else:
+        secret = "the password is written in the URL itself (better: a ${VARIABLE})"
+    return (
+        f"check the credentials of 'url' in {file}: {who}, {secret}; correct the value "
+        f"(it is never shown) and load again; see {SOURCES_DOCS}"
+    )
+
+
+def _pg_error(request: ExtractRequest, exc: psycopg.Error, url: str) -> SourceError:
+    spec = request.spec
     message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     text = message.lower()
-    if "authentication" in text or "password" in text:
-        hint = "check the user and password in 'url' (e.g. the ${...} variable it names)"
-    elif exc.sqlstate == "42P01" or "does not exist" in text:
+    if _refused_login(exc.sqlstate, message):
+        from urllib.parse import urlsplit
+
+        reason = message.rpartition("FATAL:")[2].strip() or message
+        user = redact(urlsplit(url).username or "(the driver's default)")
+        return SourceError(
+            f"source {spec.source_name}, table {spec.table.table or spec.name}: PostgreSQL "
+            f"refused the login of user {user}: {reason}",
+            Location(file=_source_file(request), line=_url_line(request), asset=_key(spec)),
+            _credentials_hint(spec.source.url or "", _source_file(request)),
+        )
+    if exc.sqlstate == "42P01" or "does not exist" in text:
         hint = "check 'table:' (schema.table) and that the user may read it"
     else:
         hint = "check the server is up and 'url' points at it"
     cls = _TransientSourceError if _pg_is_transient(exc) else SourceError
     return cls(
         f"source {spec.source_name}, table {spec.table.table or spec.name}: {message}",
-        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
-        hint,
+        Location(file=_source_file(request), asset=_key(spec)),
+        f"{hint}; see {SOURCES_DOCS}",
     )
 
 
-def _sqlalchemy_error(spec: SourceTable, exc: Exception) -> SourceError:
+def _sqlalchemy_error(request: ExtractRequest, exc: Exception, url: str) -> SourceError:
     from sqlalchemy.exc import DisconnectionError, OperationalError, TimeoutError
 
+    spec = request.spec
     message = redact(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
     text = message.lower()
-    permanent = "no such table" in text or "authentication" in text or "access denied" in text
+    refused = _refused_login(getattr(getattr(exc, "orig", None), "sqlstate", None), message)
+    permanent = "no such table" in text or refused
     transient = isinstance(exc, OperationalError | DisconnectionError | TimeoutError)
     cls = _TransientSourceError if transient and not permanent else SourceError
     return cls(
         f"source {spec.source_name}, table {spec.table.table or spec.name}: {message}",
-        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
-        "check 'url' and 'table:' of the source",
+        Location(
+            file=_source_file(request),
+            line=_url_line(request) if refused else None,
+            asset=_key(spec),
+        ),
+        _credentials_hint(spec.source.url or "", _source_file(request))
+        if refused
+        else f"check 'url' and 'table:' of the source; see {SOURCES_DOCS}",
     )

@@ -5,25 +5,36 @@ file whose size or time changed is loaded again (`on_change: reload`) or left al
 
 CSV lines DuckDB cannot read (wrong column count, a value that does not cast, bad quoting,
 invalid encoding, an over-long line) are recorded by its `store_rejects` tables during the same
-single scan that writes the good rows, so quarantine costs no second pass. Types come from the
-table once it exists; on the first load they are inferred from a sample read as text, taking a
-type when nearly all sampled values cast to it, so a few bad values are quarantined rather than
-turning a numeric column into text.
+single scan that writes the good rows, so quarantine costs no second pass; each rejected record
+is then found again in the file by its byte offset, for its physical line and exact bytes
+(`raw_bytes` when they are not valid UTF-8). Types come from the table once it exists; on the
+first load they are inferred from a sample read as text, taking a type when nearly all sampled
+values cast to it, so a few bad values are quarantined rather than turning a numeric column
+into text.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import glob
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from headwater.engine.base import EngineSession
 from headwater.engine.sqltext import identifier, literal
 from headwater.errors import ConfigError, Location, SourceError
-from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
+from headwater.ingest.base import (
+    SOURCES_DOCS,
+    BadRecord,
+    Extracted,
+    Extractor,
+    ExtractRequest,
+)
 from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.project.sources import FileFormat, TableConfig
 from headwater.storage.base import WrittenFile
@@ -41,6 +52,8 @@ REJECT_CLASSES = {
     "INVALID ENCODING": "encoding",
     "INVALID UNICODE": "encoding",
 }
+VIEW_SLICE = 16 * 1024 * 1024
+"""Bytes read at a time when finding rejected records in a file."""
 FORMATS: dict[str, FileFormat] = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -62,7 +75,7 @@ def file_format(path: str, table: TableConfig) -> FileFormat:
         raise ConfigError(
             f"cannot tell the format of {path}",
             Location(file=path),
-            "set 'format:' (csv, tsv, json, ndjson or parquet) on the table",
+            f"set 'format:' (csv, tsv, json, ndjson or parquet) on the table; see {SOURCES_DOCS}",
         )
     return found
 
@@ -76,14 +89,23 @@ class FileExtractor(Extractor):
         if not table.path:
             raise ConfigError(
                 f"table {spec.name} of files source {spec.source_name} has no 'path'",
-                Location(asset=f"{spec.source_name}.{spec.name}"),
-                "set 'path:' to a file or glob relative to the project",
+                _path_location(request, f"{spec.source_name}.{spec.name}"),
+                f"set 'path:' to a file or glob relative to the project; see {SOURCES_DOCS}",
             )
         pattern = (
             table.path if os.path.isabs(table.path) else str(request.project_root / table.path)
         )
         matched = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         seen: dict[str, list[int]] = dict(request.state.get("files", {}))
+        if not matched and (spec.mode == "replace" or not seen):
+            # a first load of nothing cannot make a table, and a replace would empty it
+            key = f"{spec.source_name}.{spec.name}"
+            raise SourceError(
+                f"path '{table.path}' of table {key} matches no file (looked for {pattern})",
+                _path_location(request, key),
+                "fix 'path:' (relative to the project folder; '*' matches within a folder, "
+                f"'**' across folders) or add the files, then load again; see {SOURCES_DOCS}",
+            )
         current = {}
         for path in matched:
             stat = os.stat(path)
@@ -133,7 +155,7 @@ class FileExtractor(Extractor):
             raise SourceError(
                 f"cannot read {name}: {str(exc).strip().splitlines()[0]}",
                 Location(file=name),
-                "check the file's format and the table's csv options",
+                f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
             ) from None
         known: dict[str, str] = {}
         if request.table_schema is not None:
@@ -156,20 +178,24 @@ class FileExtractor(Extractor):
         try:
             written = session.copy_parquet(scan, directory)
             rejected = session.query(
-                f"SELECT line, column_name, error_type, csv_line, error_message "
-                f"FROM {identifier(rejects)} ORDER BY line"
+                f"SELECT line, line_byte_position, column_name, error_type, csv_line, "
+                f"error_message FROM {identifier(rejects)} ORDER BY line"
             )
         except Exception as exc:
             raise SourceError(
                 f"cannot read {name}: {str(exc).strip().splitlines()[0]}",
                 Location(file=name),
-                "check the file's format and the table's csv options",
+                f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
             ) from None
         finally:
             for created in (rejects, scans):
                 session.execute(f"DROP TABLE IF EXISTS {identifier(created)}")
         _add(out, written.files, written.schema, written.rows)
-        out.bad.extend(_rejects_to_bad(rejected.to_pylist(), name))
+        rows = rejected.to_pylist()
+        if rows:
+            encoding = request.spec.table.csv.encoding
+            with _utf8_view(path, encoding, request.scratch_dir) as view:
+                out.bad.extend(_rejects_to_bad(rows, name, view, encoding))
 
     # -- Parquet ----------------------------------------------------------------------------
 
@@ -211,15 +237,20 @@ class FileExtractor(Extractor):
 
 
 def _json_line(writer: RecordWriter, out: Extracted, raw: bytes, name: str, number: int) -> None:
-    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    record = raw.removesuffix(b"\n").removesuffix(b"\r")
+    text = record.decode("utf-8", errors="replace")
     if not text.strip():
         return
     location = f"{name}:{number}"
     try:
-        value = json.loads(raw)
+        value = json.loads(record)
     except (ValueError, UnicodeDecodeError) as exc:
         error = "encoding" if isinstance(exc, UnicodeDecodeError) else "json"
-        out.bad.append(BadRecord(location, error, f"not valid JSON: {exc}", text, None, number))
+        out.bad.append(
+            BadRecord(
+                location, error, f"not valid JSON: {exc}", text, None, number, _exact(record, text)
+            )
+        )
         return
     if not isinstance(value, dict):
         out.bad.append(
@@ -233,8 +264,12 @@ def _json_document(writer: RecordWriter, out: Extracted, raw: bytes, name: str) 
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        text = raw[:10_000].decode("utf-8", errors="replace")
-        out.bad.append(BadRecord(name, "json", f"not valid JSON: {exc}", text))
+        # the whole document is the record: it is kept whole, from its first line
+        error = "encoding" if isinstance(exc, UnicodeDecodeError) else "json"
+        text = raw.decode("utf-8", errors="replace")
+        out.bad.append(
+            BadRecord(name, error, f"not valid JSON: {exc}", text, None, 1, _exact(raw, text))
+        )
         return
     records = value if isinstance(value, list) else [value]
     for index, record in enumerate(records):
@@ -245,6 +280,30 @@ def _json_document(writer: RecordWriter, out: Extracted, raw: bytes, name: str) 
             out.bad.append(
                 BadRecord(location, "json", "a record must be a JSON object", json.dumps(record))
             )
+
+
+def _exact(record: bytes, text: str) -> bytes | None:
+    """`record` when `text` (its UTF-8 reading) does not give its bytes back, else None."""
+    return None if text.encode() == record else record
+
+
+def _path_location(request: ExtractRequest, key: str) -> Location:
+    """Where the table's `path:` is set: its own key, else the source's `defaults:`."""
+    from headwater.project.yamlfile import load_yaml
+
+    file = request.source_file
+    if file is None:
+        return Location(asset=key)
+    document = load_yaml(request.project_root / file, file)
+    tables = document.data.get("tables")
+    own = tables.get(request.spec.name) if isinstance(tables, dict) else None
+    if isinstance(own, dict) and "path" in own:
+        line = document.line_of(("tables", request.spec.name, "path"))
+    elif isinstance(document.data.get("defaults"), dict) and "path" in document.data["defaults"]:
+        line = document.line_of(("defaults", "path"))
+    else:
+        line = document.line_of(("tables", request.spec.name))
+    return Location(file=file, line=line, asset=key)
 
 
 def _shown(path: str, root: Path) -> str:
@@ -273,9 +332,11 @@ def _header(path: str, table: TableConfig, kind: str) -> list[str]:
     """Column names from the first line (or `column_1`... without a header), read without
     DuckDB's sniffer, which gives up on files with enough bad lines."""
     import csv
+    import gzip
 
     options = table.csv
-    with open(path, encoding=options.encoding, errors="replace", newline="") as handle:
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding=options.encoding, errors="replace", newline="") as handle:
         reader = csv.reader(
             handle,
             delimiter=options.delimiter or ("\t" if kind == "tsv" else ","),
@@ -339,19 +400,122 @@ def _infer(session: EngineSession, sample: Any, column: str) -> str:
     return "VARCHAR"
 
 
-def _rejects_to_bad(rows: list[dict[str, Any]], name: str) -> list[BadRecord]:
-    """One quarantined record per rejected line, with every error DuckDB found on it."""
-    by_line: dict[int, list[dict[str, Any]]] = {}
+def _rejects_to_bad(
+    rows: list[dict[str, Any]], name: str, view: Any, encoding: str
+) -> list[BadRecord]:
+    """One quarantined record per rejected CSV record, with every error DuckDB found on it.
+
+    DuckDB numbers rejected records by record, not by line, so a quoted field holding newlines
+    shifts every later number; and its `csv_line` shows invalid bytes as `?`. The record is
+    therefore found again in the file: from DuckDB's byte offset (into the file as UTF-8, which
+    `view` holds) back to the start of its line, spanning as many lines as the record has.
+
+    Args:
+        rows: DuckDB's reject rows (`line`, `line_byte_position`, `csv_line`, ...).
+        name: The file as shown to the user.
+        view: The file's bytes as UTF-8 (`_utf8_view`).
+        encoding: The file's encoding, to give back the original bytes.
+
+    Returns:
+        The bad records, each with its physical start line and its exact bytes.
+    """
+    by_record: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        by_line.setdefault(int(row["line"]), []).append(row)
-    bad = []
-    for line, errors in by_line.items():
+        by_record.setdefault(int(row["line"]), []).append(row)
+    found = []
+    for errors in by_record.values():
         first = errors[0]
-        error_class = REJECT_CLASSES.get(str(first["error_type"]), "parse")
-        reason = "; ".join(str(e["error_message"]) for e in errors)
+        start = view.rfind(b"\n", 0, int(first["line_byte_position"] or 0)) + 1
+        spanned = str(first["csv_line"] or "").strip("\r\n").count("\n") + 1
+        found.append((start, spanned, errors))
+    found.sort(key=lambda f: f[0])
+    bad = []
+    line, counted_to = 1, 0
+    for start, spanned, errors in found:
+        line += _newlines(view, counted_to, start)
+        counted_to = start
+        end = start
+        for _ in range(spanned):
+            newline = view.find(b"\n", end)
+            end = len(view) if newline < 0 else newline + 1
+        record = bytes(view[start:end])
+        record = record.removesuffix(b"\n").removesuffix(b"\r")
+        text = record.decode("utf-8", errors="replace")
+        original = _original_bytes(record, encoding)
+        first = errors[0]
         bad.append(
             BadRecord(
-                f"{name}:{line}", error_class, reason, first["csv_line"], first["column_name"], line
+                f"{name}:{line}",
+                REJECT_CLASSES.get(str(first["error_type"]), "parse"),
+                "; ".join(str(e["error_message"]) for e in errors),
+                text,
+                first["column_name"],
+                line,
+                original if original is not None and original != text.encode() else None,
             )
         )
     return bad
+
+
+def _original_bytes(record: bytes, encoding: str) -> bytes | None:
+    """The bytes `record` (UTF-8, as DuckDB read it) had in the file, when they can be known:
+    latin-1 maps one to one; UTF-16 was transcoded with replacement, so it cannot."""
+    if encoding == "utf-8":
+        return record
+    if encoding == "latin-1":
+        return record.decode("utf-8").encode("latin-1")
+    return None
+
+
+def _newlines(view: Any, start: int, end: int) -> int:
+    """How many newlines `view[start:end]` holds, read in slices so memory stays small."""
+    count = 0
+    while start < end:
+        stop = min(end, start + VIEW_SLICE)
+        count += bytes(view[start:stop]).count(b"\n")
+        start = stop
+    return count
+
+
+@contextlib.contextmanager
+def _utf8_view(path: str, encoding: str, scratch: Path) -> Iterator[Any]:
+    """The file at `path` as DuckDB reads it: decompressed and as UTF-8 (the space its reject
+    offsets count in), memory-mapped. A compressed or non-UTF-8 file is first written out so
+    into `scratch`; invalid bytes of a UTF-8 file stay as they are."""
+    import gzip
+    import mmap
+    import shutil
+
+    copy: Path | None = None
+    source = path
+    if path.endswith(".gz") or encoding != "utf-8":
+        scratch.mkdir(parents=True, exist_ok=True)
+        copy = scratch / f"rejects-{uuid.uuid4().hex[:12]}.csv"
+        opener: Any = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as raw, open(copy, "wb") as out:
+            if encoding == "utf-8":
+                shutil.copyfileobj(raw, out, VIEW_SLICE)
+            else:
+                head = raw.read(2)
+                codec = "latin-1" if encoding == "latin-1" else "utf-16-le"
+                if encoding == "utf-16" and head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                    # DuckDB keeps the byte-order mark, as U+FEFF
+                    out.write(codecs.BOM_UTF8)
+                    codec = "utf-16-le" if head == codecs.BOM_UTF16_LE else "utf-16-be"
+                    head = b""
+                decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+                out.write(decoder.decode(head).encode())
+                while chunk := raw.read(VIEW_SLICE):
+                    out.write(decoder.decode(chunk).encode())
+                out.write(decoder.decode(b"", final=True).encode())
+        source = str(copy)
+    try:
+        with open(source, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                yield b""
+                return
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                yield view
+    finally:
+        if copy is not None:
+            copy.unlink(missing_ok=True)

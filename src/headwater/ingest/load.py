@@ -72,7 +72,15 @@ def load_source_table(ctx: BuildContext) -> BuildResult:
         if store.exists(child_ref(ref, path))
     }
     request = ExtractRequest(
-        spec, ctx.session, stage, ctx.project.root, previous, table_schema, scratch, child_schemas
+        spec,
+        ctx.session,
+        stage,
+        ctx.project.root,
+        previous,
+        table_schema,
+        scratch,
+        child_schemas,
+        source_file=ctx.asset.rel_path,
     )
     try:
         extracted = extractor_for(spec).extract(request)
@@ -132,6 +140,18 @@ def _apply(
     scratch: Path,
 ) -> BuildResult:
     session, store, ref = ctx.session, ctx.store, ctx.ref
+    if not extracted.complete and (
+        spec.mode == "replace" or (ctx.full_refresh and store.exists(ref))
+    ):
+        # a replace publishes what was read as the whole table: with records skipped, that
+        # would delete their rows
+        skipped = extracted.bad[0].location if extracted.bad else "a page"
+        raise SourceError(
+            f"{ctx.asset.key}: records were skipped ({skipped} could not be read), so this "
+            "load cannot replace the table; nothing was committed",
+            Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
+            "load again once the source serves every page in full, or load without --full-refresh",
+        )
     staged = _staged_scan(extracted.files)
     state = dict(extracted.state)
     children = {
@@ -174,7 +194,8 @@ def _apply(
         parents = _materialize(ctx, deduped, scratch / "records")
         plan.select = f"SELECT * EXCLUDE ({identifier(SEQ)}) FROM {parents}"
         plan.rewrite = True
-    if cursor and extracted.rows:
+    if cursor and extracted.rows and extracted.complete:
+        # after skipped records the cursor stays put: the next load must read them again
         highest = session.query(
             f"SELECT max({identifier(cursor)}) AS v FROM ({plan.select})"
         ).column("v")[0]

@@ -48,6 +48,7 @@ def write_quarantine(
                 "error_class": [b.error_class for b in bad],
                 "reason": [b.reason for b in bad],
                 "raw": [b.raw for b in bad],
+                "raw_bytes": [b.raw_bytes for b in bad],
             },
             schema=schema,
         )

@@ -5,13 +5,18 @@ header's `rel="next"`. Records are picked by a JSON path (`$.data.items`) and fl
 (`user__name`); nested arrays become child tables (`<table>__<field>`, see `records.py`).
 
 Each request is retried on transient failures (connection errors, timeouts, HTTP 5xx and 429,
-honouring `Retry-After`); a 4xx fails the table at once. A page whose body is not JSON, or lacks
-the records path, is quarantined whole; paging goes on where the scheme allows (page numbers,
-offsets) and stops where the next page cannot be known (cursor, link header).
+honouring `Retry-After`, and a 200 whose body cannot be read: cut off, not JSON, or without the
+records path, since truncation is usually the transport's fault); a 4xx fails the table at once.
+A load commits only what it knows is complete: a page still unreadable after the retries fails
+the table's load (nothing committed, cursor unchanged), unless the table opts in to
+`on_bad_page: quarantine`, which sets the page aside, goes on where the scheme allows (page
+numbers, offsets, the `Link` header, which is read even when the body is bad) and marks the
+extract incomplete so the loader keeps the cursor where it was.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -23,15 +28,16 @@ from headwater.errors import ConfigError, Location, SourceError, TransientError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.ingest.retry import with_retries
-from headwater.ingest.secrets import redact, resolve
+from headwater.ingest.secrets import REFERENCE, redact, resolve
 from headwater.project.sources import SourceTable
+from headwater.project.strict import duration_seconds
 
 if TYPE_CHECKING:
     import httpx
 
 MAX_RAW = 10_000
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
-SECRET_KEYS = {"bearer": "token", "basic": "password", "api_key": "value"}
+SECRET_KEYS = {"bearer": ["token"], "basic": ["username", "password"], "api_key": ["value"]}
 
 
 @dataclass
@@ -45,6 +51,28 @@ class _Response:
     links: dict[str, str]
 
 
+@dataclass
+class _Page:
+    """One page as read: its records, or the problem that kept them from being read."""
+
+    response: _Response
+    body: Any
+    records: list[Any] | None
+    problem: str | None = None
+    """Why the body could not be read, after every try (None when it was)."""
+    tries: int = 1
+
+
+class _BadBody(Exception):
+    """A successful response whose body is not a readable page (cut off, not JSON, no
+    records); retried like a 5xx, since truncation is usually the transport's fault."""
+
+    def __init__(self, problem: str, response: _Response) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.response = response
+
+
 class _TransientHttp(Exception):
     """A response worth retrying (5xx, 429), with the wait it asked for."""
 
@@ -54,13 +82,19 @@ class _TransientHttp(Exception):
 
 
 def select_records(body: Any, path: str | None) -> list[Any] | None:
-    """The list at JSON path `path` (`$`, `$.a.b` or `a.b`) in `body`; None if absent."""
+    """Return the list at JSON path `path` (`$`, `$.a.b` or `a.b`) in `body`.
+
+    An explicit JSON null there is an empty page (APIs answer `"data": null` past the end);
+    None means the path is absent or holds something else.
+    """
     node = body
     steps = [] if path in (None, "", "$") else path.removeprefix("$").strip(".").split(".")
     for step in steps:
         if not isinstance(node, dict) or step not in node:
             return None
         node = node[step]
+    if node is None and steps:
+        return []
     return node if isinstance(node, list) else None
 
 
@@ -128,16 +162,20 @@ class RestExtractor(Extractor):
                     params[name] = value
         last = request.state.get("cursor")
         if table.cursor_param and last is not None:
-            params[table.cursor_param] = last
+            params[table.cursor_param] = (
+                last if table.lookback is None else behind(last, table.lookback, where)
+            )
         writer = record_writer(request, request.stage_dir / "pages")
         bad: list[BadRecord] = []
         base = (spec.source.base_url or "").rstrip("/") + "/" + table.endpoint.lstrip("/")
         with httpx.Client(
             headers=headers, auth=auth, timeout=spec.source.request_timeout, follow_redirects=True
         ) as client:
-            self._pages(request, client, base, params, writer, bad)
+            complete = self._pages(request, client, base, params, writer, bad)
         writer.close()
-        return extracted(writer, bad)
+        result = extracted(writer, bad)
+        result.complete = complete
+        return result
 
     def _pages(
         self,
@@ -147,7 +185,14 @@ class RestExtractor(Extractor):
         params: dict[str, Any],
         writer: RecordWriter,
         bad: list[BadRecord],
-    ) -> None:
+    ) -> bool:
+        """Read every page into `writer`; return whether every page was read (False when
+        `on_bad_page: quarantine` set one aside or paging had to stop early).
+
+        Raises:
+            TransientError: a page stayed unreadable after the retries (`on_bad_page: fail`).
+            SourceError: `paginate.max_pages` was reached while the API had more pages.
+        """
         spec = request.spec
         paging = spec.table.paginate
         kind = paging.type if paging else "none"
@@ -155,36 +200,38 @@ class RestExtractor(Extractor):
         position = paging.start if paging else 0
         url: str | None = base
         query = dict(params)
-        for page in range(1, (paging.max_pages if paging else 1) + 1):
+        complete = True
+        pages = paging.max_pages if paging else 1
+        for page in range(1, pages + 1):
             if paging is not None and kind in ("page_number", "offset"):
                 query[paging.param or ("page" if kind == "page_number" else "offset")] = position
                 if paging.limit:
                     query[paging.limit_param] = paging.limit
             assert url is not None
             limiter.wait()
-            response = self._get(client, spec, url, query)
+            fetched = self._get(client, spec, url, query)
+            response, records = fetched.response, fetched.records
             shown = f"{_public_url(response.url, spec)} page {page}"
-            try:
-                body = json.loads(response.text)
-                records = select_records(body, spec.table.records)
-            except ValueError as exc:
-                body, records = None, None
-                problem = f"the response is not JSON: {exc}"
-            else:
-                problem = f"the response has no record list at {spec.table.records or '$'}"
-            if records is None:
-                stops = kind in ("cursor", "link_header")
+            if fetched.problem is not None:
+                if spec.table.on_bad_page == "fail":
+                    raise _unreadable(spec, shown, fetched)
+                complete = False
+                # the next page is known from the header or the page number, not from the body
+                stops = kind == "cursor" or (kind == "offset" and not (paging and paging.limit))
                 bad.append(
                     BadRecord(
                         shown,
                         "json",
-                        problem + ("; paging stopped, the next page is unknown" if stops else ""),
+                        f"{fetched.problem} (after {fetched.tries} tries; on_bad_page: "
+                        "quarantine)"
+                        + ("; paging stopped, the next page is unknown" if stops else ""),
                         response.text[:MAX_RAW],
                     )
                 )
                 if stops:
-                    return
+                    return False
             else:
+                assert records is not None
                 for record in records:
                     if isinstance(record, dict):
                         writer.add(record, shown)
@@ -196,32 +243,45 @@ class RestExtractor(Extractor):
                         )
             count = len(records) if records is not None else None
             if kind == "none" or count == 0:
-                return
+                return complete
             if kind == "page_number":
                 position += 1
             elif kind == "offset":
                 assert paging is not None
                 if count is not None and paging.limit and count < paging.limit:
-                    return  # a short page is the last
+                    return complete  # a short page is the last
                 position += count if count is not None else (paging.limit or 0)
             elif kind == "cursor":
                 assert paging is not None
-                token = _value_at(body, paging.next or "$.next")
+                token = _value_at(fetched.body, paging.next or "$.next")
                 if token in (None, ""):
-                    return
+                    return complete
                 query = {**params, (paging.param or "cursor"): token}
             else:  # link_header
                 url = response.links.get("next")
                 query = {}
                 if url is None:
-                    return
+                    return complete
+        # the last page had records and a way on: stopping here would commit part of the data
+        raise SourceError(
+            f"source {spec.source_name}, table {spec.name}: stopped after paginate.max_pages "
+            f"= {pages} pages while the API still had more; nothing was loaded",
+            Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+            "raise 'paginate: max_pages' (it only guards against endless paging)",
+        )
 
     def _get(
         self, client: httpx.Client, spec: SourceTable, url: str, query: dict[str, Any]
-    ) -> _Response:
+    ) -> _Page:
+        """GET one page, retrying transient failures and unreadable bodies; return the page,
+        with `problem` set when its body was still unreadable after the last try."""
         import httpx
 
-        def attempt() -> _Response:
+        tries = 0
+
+        def attempt() -> _Page:
+            nonlocal tries
+            tries += 1
             response = client.get(url, params=query or None)
             if response.status_code in TRANSIENT_STATUS:
                 raise _TransientHttp(
@@ -235,16 +295,28 @@ class RestExtractor(Extractor):
                 for rel, link in response.links.items()
                 if isinstance(link, dict) and "url" in link
             }
-            return _Response(
+            read = _Response(
                 str(response.url),
                 response.status_code,
                 response.text,
                 dict(response.headers),
                 links,
             )
+            try:
+                body = json.loads(read.text)
+            except ValueError as exc:
+                raise _BadBody(f"the response is not JSON ({exc})", read) from None
+            records = select_records(body, spec.table.records)
+            if records is None:
+                raise _BadBody(
+                    f"the response has no record list at {spec.table.records or '$'}", read
+                )
+            return _Page(read, body, records, tries=tries)
 
         def transient(exc: BaseException) -> bool:
-            return isinstance(exc, _TransientHttp | httpx.TransportError)
+            return isinstance(
+                exc, _TransientHttp | _BadBody | httpx.TransportError | httpx.DecodingError
+            )
 
         try:
             return with_retries(
@@ -257,6 +329,10 @@ class RestExtractor(Extractor):
         except SourceError:
             raise
         except TransientError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, _BadBody):
+                # the caller decides: fail the load, or set the page aside (on_bad_page)
+                return _Page(cause.response, None, None, cause.problem, tries)
             # still transient: the run may try the whole table again later
             raise TransientError(
                 redact(f"source {spec.source_name}, table {spec.name}: {exc.message}"),
@@ -271,25 +347,107 @@ class RestExtractor(Extractor):
             ) from None
 
 
+def _unreadable(spec: SourceTable, shown: str, page: _Page) -> TransientError:
+    """The failure of a table's load on a page that stayed unreadable."""
+    return TransientError(
+        redact(
+            f"source {spec.source_name}, table {spec.name}: {shown} could not be read after "
+            f"{page.tries} tries: {page.problem}; the load failed and nothing was committed "
+            "(table and cursor unchanged)"
+        ),
+        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+        "the API sent a broken page (often a transfer cut off on the way): load again; if it "
+        "keeps failing, raise 'retries: attempts' or ask the API's owner, or set "
+        "'on_bad_page: quarantine' (with mode merge or incremental and primary_key) to load "
+        "the other pages and set this one aside",
+    )
+
+
+def behind(last: Any, lookback: int | float | str, where: Location) -> Any:
+    """Return the cursor value `lookback` behind `last`, as sent to the API.
+
+    A number goes back from a numeric cursor; a duration (`2h`) from an ISO date or timestamp
+    (kept in the same form: a date stays a date when whole days go back, `Z` stays `Z`).
+
+    Raises:
+        ConfigError: the lookback does not fit the cursor's values.
+    """
+    numeric = isinstance(last, int | float) and not isinstance(last, bool)
+    if isinstance(lookback, int | float):
+        if numeric:
+            return last - lookback
+        problem, fix = "is a number", "write it as a duration (30m, 2h, 1d)"
+    elif numeric:
+        problem, fix = "is a duration", "write it as a number in the cursor's unit"
+    else:
+        seconds = duration_seconds(lookback)
+        text = str(last)
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            problem, fix = "is a duration", "use a date or timestamp cursor, or a numeric lookback"
+        else:
+            moved = parsed - dt.timedelta(seconds=seconds)
+            if len(text) == 10 and moved.time() == dt.time():
+                return moved.date().isoformat()
+            shown = moved.isoformat()
+            if text.endswith("Z") and shown.endswith("+00:00"):
+                shown = shown.removesuffix("+00:00") + "Z"
+            return shown
+    raise ConfigError(
+        f"lookback {lookback!r} {problem} but the stored cursor value is {last!r}",
+        where,
+        f"fix 'lookback': {fix}",
+    )
+
+
 def _permanent(spec: SourceTable, response: httpx.Response) -> SourceError:
     status = response.status_code
     shown = _public_url(str(response.url), spec)
+    origin = ""
     if status in (401, 403):
-        auth = spec.source.auth
-        key = f"auth.{SECRET_KEYS[auth.type]}" if auth else "auth"
-        hint = f"check the credentials in '{key}' (and the environment variable it names)"
+        origin, hint = _credentials(spec)
     elif status == 404:
         hint = "check 'endpoint' and base_url"
     else:
         hint = "check the table's endpoint and params"
     return SourceError(
         redact(
-            f"source {spec.source_name}, table {spec.name}: HTTP {status} from {shown}: "
-            f"{response.text[:200]}"
+            f"source {spec.source_name}, table {spec.name}: HTTP {status} from {shown}"
+            f"{origin}: {response.text[:200]}"
         ),
         Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
         hint,
     )
+
+
+def _credentials(spec: SourceTable) -> tuple[str, str]:
+    """Where a refused request's credentials came from (a message part) and what to check;
+    names the keys and environment variables, never a value."""
+    keys: list[tuple[str, str]] = []
+    auth = spec.source.auth
+    if auth is not None:
+        keys += [(f"auth.{k}", getattr(auth, k) or "") for k in SECRET_KEYS[auth.type]]
+    keys += [(f"headers.{name}", value) for name, value in spec.source.headers.items()]
+    variables = [
+        (key, name) for key, text in keys for name in dict.fromkeys(REFERENCE.findall(text))
+    ]
+    if variables:
+        named = ", ".join(f"{name} (in '{key}')" for key, name in variables)
+        plural = "s" if len(variables) > 1 else ""
+        return (
+            f" (credentials from environment variable{plural} {named})",
+            f"check that {' and '.join(dict.fromkeys(n for _, n in variables))} hold"
+            f"{'' if plural else 's'} a valid, unexpired credential with access to this "
+            "endpoint (values are never shown)",
+        )
+    if auth is not None:
+        where = ", ".join(f"'auth.{k}'" for k in SECRET_KEYS[auth.type])
+        return (
+            f" (credentials written in {where})",
+            f"check {where}; better, write it as ${{ENV_VAR}} and export the variable",
+        )
+    return " (no credentials sent)", "add 'auth:' to the source (bearer, basic or api_key)"
 
 
 def _public_url(url: str, spec: SourceTable) -> str:

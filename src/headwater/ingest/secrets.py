@@ -33,7 +33,7 @@ def resolve(text: str, where: Location, key: str) -> str:
             raise ConfigError(
                 f"environment variable {name} (used by '{key}') is not set",
                 where,
-                f"export {name}=... before running, or change '{key}'",
+                f"export {name}=... before running, or change '{key}'; see docs/sources.md",
             )
         if found:
             with _LOCK:

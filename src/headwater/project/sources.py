@@ -7,13 +7,21 @@ becomes an asset `<source>.<table>` that models read like any other table. Secre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
-from headwater.project.strict import Duration, FreshnessSla, Identifier, StrictModel
+from headwater.project.strict import (
+    Duration,
+    FreshnessSla,
+    Identifier,
+    KeyValueError,
+    StrictModel,
+    duration_seconds,
+)
 
 LoadMode = Literal["replace", "append", "incremental", "merge"]
 ContractMode = Literal["evolve", "freeze", "discard_row", "discard_column"]
@@ -22,6 +30,152 @@ FileFormat = Literal["csv", "tsv", "json", "ndjson", "parquet"]
 
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
+
+
+COLUMN_TYPES = (
+    "BOOLEAN",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL(p, s)",
+    "VARCHAR",
+    "BLOB",
+    "DATE",
+    "TIME",
+    "TIMESTAMP",
+    "TIMESTAMPTZ",
+    "INTERVAL",
+    "UUID",
+    "JSON",
+)
+"""The column types `columns:` usually declares (each also as a list, `BIGINT[]`)."""
+_TYPE_NAMES = frozenset(
+    {
+        "bigint",
+        "bignum",
+        "binary",
+        "bit",
+        "bitstring",
+        "blob",
+        "bool",
+        "boolean",
+        "bpchar",
+        "bytea",
+        "char",
+        "character",
+        "date",
+        "datetime",
+        "dec",
+        "decimal",
+        "double",
+        "float",
+        "float4",
+        "float8",
+        "guid",
+        "hugeint",
+        "int",
+        "int1",
+        "int128",
+        "int16",
+        "int2",
+        "int32",
+        "int4",
+        "int64",
+        "int8",
+        "integer",
+        "integral",
+        "interval",
+        "json",
+        "logical",
+        "long",
+        "numeric",
+        "nvarchar",
+        "oid",
+        "real",
+        "short",
+        "signed",
+        "smallint",
+        "string",
+        "text",
+        "time",
+        "time_ns",
+        "timestamp",
+        "timestamp_ms",
+        "timestamp_ns",
+        "timestamp_s",
+        "timestamp_us",
+        "timestamptz",
+        "timestamptz_ns",
+        "timetz",
+        "tinyint",
+        "ubigint",
+        "uhugeint",
+        "uint128",
+        "uint16",
+        "uint32",
+        "uint64",
+        "uint8",
+        "uinteger",
+        "usmallint",
+        "utinyint",
+        "uuid",
+        "varbinary",
+        "varchar",
+        "varint",
+        "double precision",
+        "timestamp with time zone",
+        "timestamp without time zone",
+        "time with time zone",
+        "time without time zone",
+        "character varying",
+    }
+)
+"""DuckDB's scalar type names and aliases, lower case (`duckdb_types()`)."""
+_NESTED_TYPES = ("struct", "map", "union", "enum", "list")
+_TYPE_SHAPE = re.compile(
+    r"^\s*(?P<name>[A-Za-z][A-Za-z0-9_]*(?:\s+[A-Za-z][A-Za-z0-9_]*)*?)\s*"
+    r"(?:\(\s*\d+\s*(?:,\s*\d+\s*)?\))?\s*(?:\[\s*\d*\s*\]\s*)*$"
+)
+
+
+def column_type_problem(value: str) -> str | None:
+    """Why `value` is not a DuckDB column type (with the closest valid one), or None if it is.
+
+    Types are checked when the project loads, so a typo is a config error at its YAML line
+    rather than a failure at load time blamed on the data.
+    """
+    shape = _TYPE_SHAPE.match(value)
+    name = shape.group("name").lower() if shape else value.strip().split("(")[0].lower()
+    if shape and " ".join(name.split()) in _TYPE_NAMES:
+        return None
+    if name.strip() in _NESTED_TYPES and ";" not in value:
+        from sqlglot import exp
+        from sqlglot.errors import ParseError
+
+        try:
+            exp.DataType.build(value, dialect="duckdb")
+            return None
+        except (ParseError, ValueError):
+            return f"'{value}' is not a valid {name.strip().upper()} type"
+    import difflib
+
+    close = difflib.get_close_matches(
+        name.strip(), sorted(_TYPE_NAMES | set(_NESTED_TYPES)), n=1, cutoff=0.6
+    )
+    suggestion = f"did you mean '{close[0].upper()}'? " if close else ""
+    return (
+        f"'{value}' is not a DuckDB column type; {suggestion}valid types include "
+        f"{', '.join(COLUMN_TYPES)} (a list: BIGINT[])"
+    )
 
 
 class RetryConfig(StrictModel):
@@ -68,7 +222,8 @@ class TableConfig(StrictModel):
     """Column whose highest loaded value is remembered; `incremental` reads only past it."""
     lookback: int | float | str | None = None
     """Re-read this far behind the cursor (a number, or a duration like '2h' for timestamps)
-    to catch late rows; needs `primary_key` so re-read rows replace themselves."""
+    to catch late rows; needs `primary_key` so re-read rows replace themselves (and, for a
+    REST table, `cursor_param`, which then sends the cursor minus the lookback)."""
     delete_column: str | None = None
     """Boolean column marking deleted rows (merge)."""
     delete: Literal["hard", "soft"] = "soft"
@@ -117,9 +272,33 @@ class TableConfig(StrictModel):
     """REST: how to get the next page."""
     cursor_param: str | None = None
     """REST: query parameter that sends the last cursor value (incremental)."""
+    on_bad_page: Literal["fail", "quarantine"] = "fail"
+    """REST: what a page does whose body still cannot be read after the retries (cut off, not
+    JSON, no `records` list). `fail`: the table's load fails and nothing is committed.
+    `quarantine`: the page is set aside in the quarantine table and the other pages load, but
+    the cursor stays where it was (so the next load reads the skipped records again); not with
+    `replace`, which would publish a partial table, and needs `primary_key` with a `cursor`."""
 
     _list = field_validator("primary_key", "select", mode="before")(_as_list)
     _checks = field_validator("checks", mode="before")(normalize_checks)
+
+    @field_validator("columns", mode="after")
+    @classmethod
+    def _column_types(cls, columns: dict[str, str]) -> dict[str, str]:
+        for column, kind in columns.items():
+            problem = column_type_problem(kind)
+            if problem is not None:
+                raise KeyValueError(column, problem)
+        return columns
+
+    @field_validator("lookback", mode="after")
+    @classmethod
+    def _lookback(cls, value: int | float | str | None) -> int | float | str | None:
+        if isinstance(value, str):
+            duration_seconds(value)  # a typo is a config error, not a failure at load time
+        elif isinstance(value, int | float) and value < 0:
+            raise ValueError(f"lookback {value} is negative; it is how far back to re-read")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> TableConfig:
@@ -223,6 +402,41 @@ class SourceConfig(StrictModel):
     """sql: patterns of table names `include` leaves out."""
 
     _lists = field_validator("include", "exclude", mode="before")(_as_list)
+
+    @field_validator("tables", mode="after")
+    @classmethod
+    def _rest_tables(
+        cls, tables: dict[str, TableConfig | None], info: ValidationInfo
+    ) -> dict[str, TableConfig | None]:
+        kind = info.data.get("kind")
+        for name, table in tables.items():
+            if table is None:
+                continue
+            if table.on_bad_page == "quarantine":
+                if kind != "rest":
+                    raise KeyValueError(name, "'on_bad_page' is a setting of rest sources")
+                if (table.mode or "replace") == "replace":
+                    raise KeyValueError(
+                        name,
+                        "'on_bad_page: quarantine' cannot be used with mode 'replace': a replace "
+                        "publishes the pages it read as the whole table, so a skipped page "
+                        "would delete its rows; use mode 'merge' (or 'incremental') with "
+                        "'primary_key', or keep on_bad_page: fail",
+                    )
+                if table.cursor and not table.primary_key:
+                    raise KeyValueError(
+                        name,
+                        "'on_bad_page: quarantine' with a 'cursor' needs 'primary_key': the "
+                        "cursor stays put after a skipped page, so the next load reads records "
+                        "again and the key keeps them from landing twice",
+                    )
+            if kind == "rest" and table.lookback is not None and not table.cursor_param:
+                raise KeyValueError(
+                    name,
+                    "'lookback' on a rest table needs 'cursor_param': the API is asked for "
+                    "records past (cursor - lookback) through that query parameter",
+                )
+        return tables
 
     @model_validator(mode="after")
     def _needs(self) -> SourceConfig:

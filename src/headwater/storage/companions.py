@@ -41,6 +41,8 @@ def quarantine_schema() -> pa.Schema:
             pa.field("error_class", pa.string()),
             pa.field("reason", pa.string()),
             pa.field("raw", pa.string()),
+            # the exact bytes when `raw` (text) cannot hold them, e.g. invalid UTF-8
+            pa.field("raw_bytes", pa.binary()),
         ]
     )
 
