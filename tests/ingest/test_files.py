@@ -14,6 +14,7 @@ from deltalake import DeltaTable
 
 from headwater import Project
 from headwater.errors import ConfigError
+from headwater.storage.base import TableRef
 from tests.conftest import ProjectFactory, rows, run_cli, write_files
 
 
@@ -612,3 +613,27 @@ def test_source_errors_point_at_the_sources_docs(make_project: ProjectFactory) -
     assert result.returncode == 1
     assert "cursor column changed is not in the rows of shop.orders" in output
     assert "fix 'cursor:' to name a column the source returns; see docs/sources.md" in output
+
+
+def test_a_first_load_whose_every_record_is_bad_keeps_the_quarantine(
+    make_project: ProjectFactory,
+) -> None:
+    """With no good record there is no column to create the table with: the load still keeps
+    every bad record in the quarantine (a failed build would undo it, losing the reasons), and
+    the table appears with the first good record."""
+    project = make_project(source("kind: files\ntables:\n  events:\n    path: data/*.ndjson\n"))
+    (project.root / "data").mkdir()
+    (project.root / "data/e1.ndjson").write_text('{"a": 1\n{broken\n', encoding="utf-8")
+    summary = project.run()
+    assert summary.status == "success"
+    (outcome,) = summary.outcomes
+    assert outcome.version is None and "2 quarantined" in (outcome.message or "")
+    assert not project.store.exists(TableRef("shop", "events"))
+    bad = sorted(quarantine_table(project, "shop.events"), key=lambda r: r["line"])
+    assert [(r["location"], r["error_class"]) for r in bad] == [
+        ("data/e1.ndjson:1", "json"),
+        ("data/e1.ndjson:2", "json"),
+    ]
+    (project.root / "data/e2.ndjson").write_text('{"a": 5}\n', encoding="utf-8")
+    assert project.run().status == "success"
+    assert table_rows(project, "shop.events", "a") == [(5,)]

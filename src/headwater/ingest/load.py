@@ -221,6 +221,20 @@ def _apply(
     quarantine = quarantine_ref(ref)
     before = store.current_version(quarantine)
     landed = write_quarantine(store, ref, spec.source_name, bad, ctx.run_id)
+    if table_schema is None and not plan.schema.names:
+        # A first load whose every record was bad has no column to create the table with.
+        # The quarantine is the load's whole result: it stays (a failed build would undo it,
+        # losing the reasons), and the table is created by the first load with a good record.
+        return BuildResult(
+            rows=0,
+            version=None,
+            message=(
+                f"loaded 0 rows, {len(bad)} quarantined; {ctx.asset.key} is created when a "
+                f"record loads (see: headwater quarantine {ctx.asset.key})"
+            ),
+            state={"quarantined": len(bad)},
+            descriptions=extracted.descriptions,
+        )
     if landed is not None:
         ctx.companion_commits.append((quarantine, before, landed))
     ctx.commit_extra = encode_state(state)
