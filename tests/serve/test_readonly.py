@@ -154,6 +154,71 @@ def test_errors_are_usage_errors_with_a_message_and_a_hint(lake: Lake) -> None:
         run_readonly(lake.project, "select 1", max_rows=-1)
 
 
+def test_describe_show_tables_and_information_schema_answer_from_the_project(lake: Lake) -> None:
+    """The outside scenario: `DESCRIBE t`, `SHOW TABLES` and information_schema queries were
+    refused (or would list the engine's empty catalog). They answer from the project's tables,
+    name no file, and leave out what is not the project's (the Delta table beside it)."""
+    project = lake.project
+    described = run_readonly(project, "DESCRIBE core.by_city")
+    assert described.table.column_names == ["column_name", "column_type", "null"]
+    assert values(described) == [("city", "VARCHAR", "YES"), ("people", "BIGINT", "YES")]
+    assert values(run_readonly(project, "desc by_city;")) == values(described)
+    view = run_readonly(project, 'describe "staging"."oslo"')
+    assert [row[:2] for row in values(view)] == [("id", "BIGINT"), ("name", "VARCHAR")]
+
+    shown = [row[0] for row in values(run_readonly(project, "  show tables ; "))]
+    assert shown == [
+        "core.by_city",
+        "core.by_region",
+        "core.events",
+        "raw.people",
+        "staging.oslo",
+    ]  # labels is ephemeral: not a table; outside.secret is not the project's
+
+    tables = run_readonly(
+        project,
+        "select table_schema, table_name, table_type from information_schema.tables "
+        "where table_schema = 'staging' or table_name = 'people' order by 1, 2",
+    )
+    assert values(tables) == [("raw", "people", "BASE TABLE"), ("staging", "oslo", "VIEW")]
+    columns = run_readonly(
+        project,
+        "select table_name, column_name, data_type, ordinal_position "
+        "from INFORMATION_SCHEMA.COLUMNS where table_schema = 'core' order by 1, 4",
+    )
+    assert ("by_region", "region", "VARCHAR", 1) in values(columns)
+    assert ("events", "v", "VARCHAR", 2) in values(columns)
+    schemata = run_readonly(
+        project, "select schema_name from information_schema.schemata order by 1"
+    )
+    assert values(schemata) == [("core",), ("raw",), ("staging",)]
+    correlated = run_readonly(  # o.table_name is the outer query's: it must not narrow `t`
+        project,
+        "select count(*) from (select 'nope' as table_name) o where exists "
+        "(select 1 from information_schema.tables t where o.table_name = 'nope')",
+    )
+    assert values(correlated) == [(1,)]
+    everything = run_readonly(project, "select * from information_schema.columns")
+    text = repr(everything.table.to_pylist())
+    assert str(project.root) not in text and CANARY not in text and "secret" not in text
+
+    with pytest.raises(UsageError, match=r"did you mean core\.by_city"):
+        run_readonly(project, "describe core.by_cty")
+    with pytest.raises(QueryRejected, match="system table"):
+        run_readonly(project, "select * from information_schema.views")
+    with pytest.raises(QueryRejected):
+        run_readonly(project, "describe core.by_city; select 1")
+
+
+def test_information_schema_at_an_earlier_version(lake: Lake) -> None:
+    sql = "select column_name from information_schema.columns where table_name = 'events'"
+    assert values(run_readonly(lake.project, sql, as_of=0)) == [("id",), ("v",)]
+    before = run_readonly(
+        lake.project, "show tables", as_of="2001-01-01T00:00:00+00:00"
+    )  # no table existed yet; views are still listed
+    assert values(before) == [("staging.oslo",)]
+
+
 # -- check_readonly, a table of shapes -----------------------------------------------------
 
 ALLOWED_SHAPES = [
@@ -216,6 +281,35 @@ REFUSED_SHAPES = [
 @pytest.mark.parametrize("sql", ALLOWED_SHAPES)
 def test_check_readonly_allows(sql: str) -> None:
     check_readonly(sql)
+
+
+METADATA_SHAPES = [
+    ("select * from information_schema.tables", None),
+    ("select table_name from INFORMATION_SCHEMA.COLUMNS where table_name = 'x'", None),
+    ('select * from "information_schema"."schemata"', None),
+    ("select * from information_schema.views", "system table"),
+    ("select * from system.information_schema.tables", "catalog"),
+    ("select * from memory.information_schema.columns", "catalog"),
+    ("select * from pg_catalog.pg_class", "system table"),
+    ("select * from information_schema.tables; select 1", "2 statements"),
+    ("describe core.by_city", "DESCRIBE"),
+]
+
+
+@pytest.mark.parametrize(("sql", "why"), METADATA_SHAPES)
+def test_check_readonly_allows_only_the_metadata_views_and_only_when_asked(
+    sql: str, why: str | None
+) -> None:
+    """The session answers these three views from the project's tables; the SQL that runs
+    names Headwater's tables instead and is checked without `metadata`, so the engine's own
+    information_schema is never reachable."""
+    if why is None:
+        check_readonly(sql, metadata=True)
+        with pytest.raises(QueryRejected, match="system table"):
+            check_readonly(sql)
+    else:
+        with pytest.raises(QueryRejected, match=why):
+            check_readonly(sql, metadata=True)
 
 
 @pytest.mark.parametrize(("sql", "why"), REFUSED_SHAPES, ids=[w for _, w in REFUSED_SHAPES])

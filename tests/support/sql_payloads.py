@@ -148,16 +148,21 @@ def evil_statements(lake: Lake) -> list[str]:
         "EXECUTE p",
         "EXPLAIN ANALYZE SELECT 1",
         "SUMMARIZE core.by_city",
-        "DESCRIBE core.by_city",
-        "SHOW TABLES",
+        *METADATA_STATEMENTS,
     ]
+
+
+METADATA_STATEMENTS = ["DESCRIBE core.by_city", "SHOW TABLES"]
+"""Statements the read-only path answers on its own (from tables it builds, not the engine's
+catalog) when they stand alone; stacked, nested or disguised they are refused like the rest."""
 
 
 def statement_payloads(lake: Lake) -> Iterator[Payload]:
     """Every evil statement alone, stacked, broken out of a string, behind comments, in a CTE."""
     for evil in evil_statements(lake):
-        yield Payload("statement", evil)
-        yield Payload("statement", f"  \n\t{evil.lower()} ;")
+        alone = evil in METADATA_STATEMENTS
+        yield Payload("statement", evil, harmless=alone)
+        yield Payload("statement", f"  \n\t{evil.lower()} ;", harmless=alone)
         yield Payload("stacked", f"SELECT 1; {evil}")
         yield Payload("stacked", f"{evil}; SELECT 1")
         yield Payload("stacked", f"select * from core.by_city;{evil};")
@@ -306,9 +311,13 @@ def function_payloads(lake: Lake) -> Iterator[Payload]:
         call = function.format(c=lake.canary)
         for position in SCALAR_POSITIONS:
             yield Payload("scalar-function", position.format(f=call))
+    for table in METADATA_VIEWS:
+        yield Payload("system-table", f"select * from {table}", harmless=True)
     for table in (
-        "information_schema.tables",
         "information_schema.views",
+        "information_schema.key_column_usage",
+        "system.information_schema.tables",
+        "memory.information_schema.columns",
         "pg_catalog.pg_class",
         "system.main.duckdb_tables",
         "duckdb_tables",
@@ -316,6 +325,14 @@ def function_payloads(lake: Lake) -> Iterator[Payload]:
         "memory.main.people",
     ):
         yield Payload("system-table", f"select * from {table}")
+
+
+METADATA_VIEWS = [
+    "information_schema.tables",
+    "information_schema.columns",
+    "information_schema.schemata",
+]
+"""The only system tables a query may read: built from the project's tables by the query."""
 
 
 def variant_payloads(lake: Lake) -> Iterator[Payload]:

@@ -1,12 +1,20 @@
-"""How the CLI shows things: rich tables on a terminal, plain text in pipes, JSON on request."""
+"""How the CLI shows things: rich tables on a terminal, plain text in pipes, JSON on request.
+
+Query results print exactly: a float in its shortest round-trip form (Python's `repr`), a
+decimal at its scale, unless the user asks for rounding. A table too wide for the terminal is
+printed one record at a time rather than squeezed into unreadable columns.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
+import math
+import struct
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -62,31 +70,76 @@ def print_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
 ) -> None:
     """Print rows as a table: boxed on a terminal, tab-separated otherwise."""
+    print_texts(columns, [[_plain(v) for v in row] for row in rows], title)
+
+
+def print_texts(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None
+) -> None:
+    """Print rows of ready-made text: tab-separated when piped; on a terminal a boxed table
+    if it fits (long text wraps, nothing is cut), else one record at a time."""
     if not is_terminal():
         if title:
             sys.stdout.write(f"# {title}\n")
         sys.stdout.write("\t".join(columns) + "\n")
         for row in rows:
-            sys.stdout.write("\t".join(_plain(v) for v in row) + "\n")
+            sys.stdout.write("\t".join(row) + "\n")
         return
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
+    from rich.text import Text
 
+    console = Console()
     table = Table(title=title, header_style="bold")
     for column in columns:
-        table.add_column(column)
+        # fold, not ellipsis: a value too long for its column wraps and is never cut short
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
         cells = []
-        for column, value in zip(columns, row, strict=False):
-            text = _plain(value)
+        for column, text in zip(columns, row, strict=False):
             style = STATUS_STYLE.get(text) if column == "status" else None
-            cells.append(f"[{style}]{text}[/]" if style else text.replace("[", r"\["))
+            cells.append(Text(text, style=style or ""))
         table.add_row(*cells)
-    Console().print(table)
+    unbounded = console.options.update_width(sys.maxsize)
+    if Measurement.get(console, unbounded, table).minimum <= console.width:
+        console.print(table)
+        return
+    _print_records(columns, rows, title, console.width)
 
 
-def print_arrow(table: Any, fmt: str) -> None:
-    """Print an Arrow table as a table, CSV or JSON lines."""
+def _print_records(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None, width: int
+) -> None:
+    """Print each row as `column | value` lines, like psql's expanded display: a table
+    with more columns than the terminal can show side by side stays readable."""
+    from rich.cells import cell_len
+
+    if title:
+        sys.stdout.write(f"{title}\n")
+    label = max((cell_len(c) for c in columns), default=0)
+    for number, row in enumerate(rows, start=1):
+        head = f"-[ row {number} ]"
+        sys.stdout.write(head + "-" * max(3, min(width, label + 40) - len(head)) + "\n")
+        for column, text in zip(columns, row, strict=False):
+            pad = " " * (label - cell_len(column))
+            lines = text.split("\n")
+            sys.stdout.write(f"{column}{pad} | {lines[0]}\n")
+            for more in lines[1:]:
+                sys.stdout.write(f"{' ' * label} | {more}\n")
+    if not rows:
+        sys.stdout.write("(no rows)\n")
+
+
+def print_arrow(table: Any, fmt: str, round_digits: int | None = None) -> None:
+    """Print an Arrow table as a table (tab-separated when piped), CSV or JSON lines.
+
+    Numbers are exact: floats in their shortest round-trip form, decimals at their scale.
+    With `round_digits`, floats and decimals are rounded (half to even) to that many decimal
+    places first, and the table shows exactly that many.
+    """
+    if round_digits is not None:
+        table = round_numbers(table, round_digits)
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
@@ -96,9 +149,84 @@ def print_arrow(table: Any, fmt: str) -> None:
         return
     if fmt == "json":
         for row in table.to_pylist():
-            sys.stdout.write(json.dumps(row, default=str) + "\n")
+            sys.stdout.write(json.dumps(row, default=_json_default) + "\n")
         return
-    print_table(table.column_names, [tuple(r.values()) for r in table.to_pylist()])
+    columns = [
+        [_formatter(field.type, round_digits)(v) for v in table.column(i).to_pylist()]
+        for i, field in enumerate(table.schema)
+    ]
+    print_texts(table.column_names, [list(row) for row in zip(*columns, strict=True)])
+
+
+def round_numbers(table: Any, digits: int) -> Any:
+    """Return `table` with float and decimal columns rounded (half to even) to `digits`
+    decimal places; a decimal's scale becomes `digits` when it was larger."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, field in enumerate(table.schema):
+        kind = field.type
+        if pa.types.is_floating(kind):
+            rounded = pc.round(table.column(index), ndigits=digits, round_mode="half_to_even")
+        elif pa.types.is_decimal(kind) and kind.scale > digits:
+            rounded = pc.round(table.column(index), ndigits=digits, round_mode="half_to_even").cast(
+                (pa.decimal256 if kind.bit_width > 128 else pa.decimal128)(kind.precision, digits)
+            )
+        else:
+            continue
+        table = table.set_column(index, field.with_type(rounded.type), rounded)
+    return table
+
+
+def _formatter(kind: Any, digits: int | None) -> Callable[[Any], str]:
+    """How to show one value of an Arrow type exactly (or at `digits` decimal places)."""
+    import pyarrow as pa
+
+    if pa.types.is_floating(kind):
+        if digits is not None:
+            return lambda v: "" if v is None else f"{v:.{digits}f}"
+        if pa.types.is_float32(kind) or pa.types.is_float16(kind):
+            return lambda v: "" if v is None else _float32_text(v)
+    return exact_text
+
+
+def exact_text(value: Any) -> str:
+    """Show a value without losing anything: floats in their shortest round-trip form (repr),
+    decimals at their scale without exponent, lists and structs element by element."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join("NULL" if v is None else exact_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(
+            f"{k}: {'NULL' if v is None else exact_text(v)}" for k, v in value.items()
+        )
+        return "{" + inner + "}"
+    return str(value)
+
+
+def _float32_text(value: float) -> str:
+    """The shortest decimal that reads back as the same 32-bit float (a REAL column's
+    0.1 is 0.10000000149011612 as a Python float)."""
+    if not math.isfinite(value):
+        return repr(value)
+    for precision in range(1, 10):
+        text = f"{value:.{precision}g}"
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == value:
+            return repr(float(text))
+    return repr(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return str(value)
 
 
 def _worth_showing(outcome: AssetOutcome) -> bool:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.engine.duckdb import DuckDBEngine, DuckDBSession
 from headwater.errors import UsageError
-from headwater.query import QuerySession
+from headwater.query import METADATA_SCHEMA, METADATA_TABLES, QuerySession, metadata_statement_sql
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -174,8 +174,11 @@ SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "system", "temp"
 """Schemas of the engine's own catalog; a query reads the project's tables only."""
 
 ALLOWED = (
-    "run one SELECT (WITH, joins, subqueries, window functions) over the project's tables; "
-    "table functions: " + ", ".join(sorted(TABLE_FUNCTIONS))
+    "run one SELECT (WITH, joins, subqueries, window functions) over the project's tables, "
+    "DESCRIBE <table>, SHOW TABLES, or a SELECT from "
+    + ", ".join(f"{METADATA_SCHEMA}.{t}" for t in METADATA_TABLES)
+    + "; table functions: "
+    + ", ".join(sorted(TABLE_FUNCTIONS))
 )
 PLAIN_NAME = re.compile(r"[\w-]+")
 FILE_LIKE = re.compile(r"[/\\:*?~$]|\.\w+$")
@@ -245,7 +248,9 @@ def run_readonly(
     """Run one read-only SELECT over the project's tables and return at most `max_rows` rows.
 
     Table names resolve like a model's (`orders`, `core.orders`); view and ephemeral models
-    work; `as_of` reads every table at a version number or a timestamp.
+    work; `as_of` reads every table at a version number or a timestamp. `DESCRIBE <table>`,
+    `SHOW TABLES` and SELECTs from `information_schema.tables`, `.columns` and `.schemata`
+    describe the project's tables (from tables Headwater builds, not the engine's catalog).
 
     Args:
         project: the project whose tables the query reads.
@@ -267,17 +272,22 @@ def run_readonly(
         raise UsageError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 0:
         raise UsageError(f"max_rows must be a whole number of rows (0 or more), not {max_rows!r}")
-    check_readonly(sql)
+    if isinstance(sql, str) and len(sql) <= MAX_SQL_CHARS:
+        # DESCRIBE and SHOW TABLES become the SELECT over information_schema that answers them
+        sql = metadata_statement_sql(project, sql)
+    check_readonly(sql, metadata=True)
     guard = _Guard(deadline=started + timeout_s, limit_s=timeout_s, max_rows=max_rows)
     with _ReadOnlyQuerySession(project, guard) as session:
         table = session.query(sql, as_of)
     return QueryResult(table, guard.truncated, time.monotonic() - started)
 
 
-def check_readonly(sql: str) -> None:
+def check_readonly(sql: str, *, metadata: bool = False) -> None:
     """Refuse `sql` unless it is a single read-only SELECT (layers 1 and 2 above).
 
-    Pure: it parses the text and runs nothing.
+    Pure: it parses the text and runs nothing. With `metadata`, the query may also name
+    `information_schema.tables`, `.columns` and `.schemata`, which the query session answers
+    from tables it builds (the SQL that runs names those, and is checked without `metadata`).
 
     Raises:
         QueryRejected: what was refused and why.
@@ -292,7 +302,7 @@ def check_readonly(sql: str) -> None:
         raise QueryRejected("a control character", "SQL text holds no control characters")
     _check_statements(sql)
     _check_words(sql)
-    _check_tree(sql)
+    _check_tree(sql, metadata)
 
 
 # -- layer 1: DuckDB's parser and tokenizer ------------------------------------------------
@@ -369,7 +379,7 @@ def _fold(text: str) -> str:
 # -- layer 2: the sqlglot tree -------------------------------------------------------------
 
 
-def _check_tree(sql: str) -> None:
+def _check_tree(sql: str, metadata: bool = False) -> None:
     import sqlglot
     from sqlglot import exp
 
@@ -388,7 +398,7 @@ def _check_tree(sql: str) -> None:
         if isinstance(node, _statement_nodes()):
             raise QueryRejected(f"{node.key.upper()} inside the query", "only a SELECT may run")
         if isinstance(node, exp.Table):
-            _check_table(node)
+            _check_table(node, metadata)
         elif isinstance(node, exp.Func):
             _check_function(_function_name(node))
         if isinstance(node, exp.Identifier | exp.Anonymous) and UNICODE_SPACES.search(node.name):
@@ -404,7 +414,7 @@ def _statement_nodes() -> tuple[type[exp.Expression], ...]:
     return tuple(getattr(exp, name) for name in STATEMENT_NODES if hasattr(exp, name))
 
 
-def _check_table(table: exp.Table) -> None:
+def _check_table(table: exp.Table, metadata: bool = False) -> None:
     from sqlglot import exp
 
     source = table.this
@@ -430,6 +440,12 @@ def _check_table(table: exp.Table) -> None:
             f"the name {table.sql('duckdb')}", "a table is named as namespace.name, no catalog"
         )
     if table.db and _fold(table.db) in SYSTEM_SCHEMAS:
+        if (
+            metadata
+            and table.db.lower() == METADATA_SCHEMA
+            and source.name.lower() in METADATA_TABLES
+        ):
+            return  # the session answers these from the project's tables, not the engine's
         raise QueryRejected(
             f"the system table {table.sql('duckdb')}", "a query reads the project's tables only"
         )
