@@ -285,7 +285,7 @@ def test_project_vacuum_through_the_api(make_project):
     project.run(force=True)
     dry = project.vacuum("core.events", retain_hours=0, dry_run=True)
     assert len(dry) == 1
-    assert project.vacuum("core.events", retain_hours=0) == dry
+    assert project.vacuum("core.events", retain_hours=0, force=True) == dry
     assert project.query("select id from core.events").column("id").to_pylist() == [1]
 
 

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 WriteMode = Literal["overwrite", "append"]
 
+DEFAULT_RETENTION_HOURS = 168.0
+"""How long removed files are kept by default: Delta's own `deletedFileRetentionDuration`
+(7 days). Vacuuming with less can delete files a reader of an older version still scans."""
+
 
 @dataclass(frozen=True)
 class TableRef:
@@ -106,6 +110,13 @@ class CommitInfo:
     app_id: str | None = None
     app_version: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    kind: str | None = None
+    """What the commit does in Delta's terms when that differs from how it is committed: a
+    merge Headwater plans itself is committed as file actions (which the log calls WRITE), so
+    it says `MERGE` here and history shows that."""
+    metrics: dict[str, int] = field(default_factory=dict)
+    """Row counts of the commit under delta-rs's metric names (`num_target_rows_inserted`,
+    `num_target_rows_updated`, `num_target_rows_deleted` for a merge), shown by history."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,9 @@ class HistoryEntry:
     """Rows the commit wrote (Headwater's own commits, and delta-rs operations that say)."""
     metadata: dict[str, str] = field(default_factory=dict)
     """Headwater's own keys of the commit (`headwater.*`), e.g. an ingest's state."""
+    readable: bool | None = None
+    """False when the version can no longer be read (vacuum deleted data files it needs);
+    None when history was asked not to check."""
 
 
 class TableStore(ABC):
@@ -202,8 +216,25 @@ class TableStore(ABC):
         """Return True when a commit with this (app id, version) or a later one has landed."""
 
     @abstractmethod
-    def history(self, ref: TableRef, limit: int | None = None) -> list[HistoryEntry]:
-        """Return the table's versions, newest first."""
+    def history(
+        self, ref: TableRef, limit: int | None = None, check_readable: bool = False
+    ) -> list[HistoryEntry]:
+        """Return the table's versions, newest first.
+
+        With `check_readable`, each entry says whether its data files are all still there
+        (`HistoryEntry.readable`); that costs a look at every file of every version listed.
+        """
+
+    def resolve_version(self, ref: TableRef, target: int | str) -> int:
+        """Return the version that `target` names: a version number, or an ISO timestamp
+        (the version current at that moment).
+
+        Raises:
+            TableNotFoundError: no such version, or its data files were vacuumed.
+        """
+        if isinstance(target, int) or target.strip().isdigit():
+            return self.snapshot(ref, version=int(target)).version
+        return self.snapshot(ref, as_of=target).version
 
     @abstractmethod
     def restore(self, ref: TableRef, target: int | str, commit: CommitInfo) -> int:
@@ -215,9 +246,16 @@ class TableStore(ABC):
     ) -> dict[str, Any]:
         """Compact small files (or z-order by columns) and return the metrics."""
 
+    def safe_retention_hours(self, ref: TableRef) -> float:
+        """Return the shortest retention a vacuum of `ref` may use without being forced."""
+        return DEFAULT_RETENTION_HOURS
+
     @abstractmethod
     def vacuum(self, ref: TableRef, retain_hours: float, dry_run: bool) -> list[str]:
-        """Delete (or list, when `dry_run`) files no version within the retention needs."""
+        """Delete (or list, when `dry_run`) files no version within the retention needs.
+
+        Returns each file once, as a path relative to the table's folder, sorted.
+        """
 
     @abstractmethod
     def list_tables(self) -> list[TableRef]:

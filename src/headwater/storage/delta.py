@@ -31,6 +31,7 @@ from headwater.errors import (
     TableNotFoundError,
 )
 from headwater.storage.base import (
+    DEFAULT_RETENTION_HOURS,
     CommitInfo,
     DataFile,
     HistoryEntry,
@@ -56,6 +57,31 @@ CHECKPOINT_ERROR_WORDS = ("parquet", "arrow error", "checkpoint")
 """Words of a delta-rs open failure that come from reading a checkpoint (commits are JSON)."""
 MAX_RECOVERY_ATTEMPTS = 8
 SNAPSHOT_CACHE_SIZE = 256
+READABLE_VERSIONS_CHECKED = 200
+"""How many of the newest versions an error about a vacuumed version looks at for readable ones
+(each older version costs delta-rs a load of its file list)."""
+ROW_CHANGE_METRICS = {
+    "MERGE": (
+        ("num_target_rows_inserted", "num_target_rows_updated", "num_target_rows_deleted"),
+        ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted"),
+    ),
+    "DELETE": (("num_deleted_rows",), ("numDeletedRows",)),
+    "UPDATE": (("num_updated_rows",), ("numUpdatedRows",)),
+}
+"""Per operation, the metrics (delta-rs's names, then Spark's) whose sum is the rows it changed;
+a merge's `num_output_rows` also counts the untouched rows it copied, so it is not one of them."""
+RETENTION_INTERVAL = re.compile(
+    r"^\s*(?:interval\s+)?(\d+(?:\.\d+)?)\s*(week|day|hour|minute|second|millisecond)s?\s*$",
+    re.IGNORECASE,
+)
+HOURS_PER_UNIT = {
+    "week": 168.0,
+    "day": 24.0,
+    "hour": 1.0,
+    "minute": 1 / 60,
+    "second": 1 / 3600,
+    "millisecond": 1 / 3_600_000,
+}
 _LOG = logging.getLogger(__name__)
 
 
@@ -301,14 +327,18 @@ class DeltaStore(TableStore):
         }
         files = []
         for i, encoded in enumerate(paths):
-            # delta-rs returns the log's URI-encoded paths (`region=new%20york/...`)
-            path = urllib.parse.unquote(encoded)
-            absolute = path if "://" in path or path.startswith("/") else str(location / path)
+            path, absolute = _data_path(location, encoded)
             values = {
                 name: (None if column[i] is None else str(column[i]))
                 for name, column in partition_columns.items()
             }
             files.append(DataFile(absolute, path, sizes[i], rows[i], values))
+        if version is not None or as_of is not None:
+            # vacuum never deletes the latest version's files, only older versions'; say so
+            # here rather than let a reader fail on the first missing file
+            missing = [f for f in files if not _file_exists(f.path)]
+            if missing:
+                raise self._vacuumed_error(ref, int(table.version()), as_of, len(missing), files)
         protocol = table.protocol()
         features = set(protocol.reader_features or [])
         mapping = table.metadata().configuration.get("delta.columnMapping.mode", "none")
@@ -418,6 +448,12 @@ class DeltaStore(TableStore):
                 "headwater.run_id": commit.run_id,
                 "headwater.operation": commit.operation,
                 "headwater.commit_id": commit_id,
+                **({"headwater.kind": commit.kind} if commit.kind else {}),
+                **(
+                    {"headwater.metrics": json.dumps(commit.metrics, sort_keys=True)}
+                    if commit.metrics
+                    else {}
+                ),
                 **commit.extra,
             },
             app_transactions=(
@@ -501,24 +537,99 @@ class DeltaStore(TableStore):
 
     # -- history and maintenance -----------------------------------------------------------
 
-    def history(self, ref: TableRef, limit: int | None = None) -> list[HistoryEntry]:
+    def history(
+        self, ref: TableRef, limit: int | None = None, check_readable: bool = False
+    ) -> list[HistoryEntry]:
         entries = []
         for item in self._open(ref).history(limit):
+            metadata = {k: str(v) for k, v in item.items() if str(k).startswith("headwater.")}
+            # a merge Headwater planned itself is logged as WRITE; its commit says what it was
+            operation = metadata.get("headwater.kind") or item.get("operation")
+            metrics = {**dict(item.get("operationMetrics") or {}), **_own_metrics(metadata)}
             entries.append(
                 HistoryEntry(
                     version=int(item.get("version", -1)),
                     timestamp_ms=item.get("timestamp"),
-                    operation=item.get("operation"),
+                    operation=operation,
                     run_id=item.get("headwater.run_id"),
                     parameters=dict(item.get("operationParameters") or {}),
-                    metrics=dict(item.get("operationMetrics") or {}),
-                    rows_written=_rows_written(item),
-                    metadata={
-                        k: str(v) for k, v in item.items() if str(k).startswith("headwater.")
-                    },
+                    metrics=metrics,
+                    rows_written=_rows_written(operation, metrics, metadata),
+                    metadata=metadata,
                 )
             )
+        if check_readable and entries:
+            gone = self._unreadable_versions(ref, [e.version for e in entries])
+            entries = [dataclasses.replace(e, readable=e.version not in gone) for e in entries]
         return entries
+
+    def _unreadable_versions(self, ref: TableRef, versions: list[int]) -> set[int]:
+        """Return those of `versions` that cannot be read: a data file they need is gone (by
+        vacuum), or their log entry is (log retention). Oldest first, so that delta-rs reads
+        each commit once as it moves one table object forward."""
+        from deltalake import DeltaTable
+
+        location = self.location(ref)
+        wanted = sorted(set(versions))
+        if not wanted:
+            return set()
+        # Only a file some later commit removed can be missing (vacuum deletes no current
+        # file), so a version at or after the last commit that removed a now-missing file is
+        # readable; delta-rs lists the files of the versions before it, one by one.
+        newest_loss = _newest_removal_of_a_missing_file(location, wanted[0])
+        if newest_loss is not None and newest_loss >= 0:
+            wanted = [v for v in wanted if v < newest_loss]
+        elif newest_loss is not None:
+            wanted = []
+        gone: set[int] = set()
+        table: Any = None
+        for version in wanted:
+            try:
+                if table is None or version < table.version():
+                    table = DeltaTable(str(location), version=version)
+                else:
+                    table.load_as_version(version)
+            except Exception:
+                gone.add(version)
+                table = None
+                continue
+            if any(not _file_exists(path) for path in _file_paths(location, table)):
+                gone.add(version)
+        return gone
+
+    def _vacuumed_error(
+        self,
+        ref: TableRef,
+        version: int,
+        as_of: str | None,
+        missing: int,
+        files: list[DataFile],
+    ) -> TableNotFoundError:
+        """The error for reading a version whose files vacuum deleted, naming the readable ones."""
+        latest = self.current_version(ref)
+        readable: list[int] = []
+        first = 0
+        if latest is not None:
+            first = max(0, latest - READABLE_VERSIONS_CHECKED + 1)
+            candidates = list(range(first, latest + 1))
+            gone = self._unreadable_versions(ref, candidates)
+            readable = [v for v in candidates if v not in gone]
+        which = f"as of {as_of} (version {version})" if as_of is not None else f"version {version}"
+        still = (
+            f"versions still readable: {_version_ranges(readable)}"
+            + (f" (of the newest {READABLE_VERSIONS_CHECKED})" if first > 0 else "")
+            if readable
+            else "no version of it is readable any more"
+        )
+        return TableNotFoundError(
+            f"table {ref} {which} can no longer be read: vacuum deleted {missing} of its "
+            f"{len(files)} data files; {still}",
+            Location(asset=ref.key),
+            f"read a readable version (e.g. --as-of {readable[0]}), or see which versions "
+            f"are readable with 'headwater history {ref}'"
+            if readable
+            else f"see its versions with 'headwater history {ref}'",
+        )
 
     def _properties(self, commit: CommitInfo) -> Any:
         from deltalake import CommitProperties
@@ -531,18 +642,23 @@ class DeltaStore(TableStore):
         )
 
     def restore(self, ref: TableRef, target: int | str, commit: CommitInfo) -> int:
+        # A timestamp restores the version current then; resolving it here also refuses a
+        # version whose files vacuum deleted, which would otherwise become a broken latest.
+        version = self.resolve_version(ref, target)
         table = self._open(ref)
-        if isinstance(target, int) and not 0 <= target <= table.version():
-            raise TableNotFoundError(
-                f"table {ref} has no version {target} (latest is {table.version()})",
-                Location(asset=ref.key),
-                f"see its versions with 'headwater history {ref}'",
+        if version == table.version():
+            named = (
+                f"version {version}"
+                if str(target).strip().isdigit()
+                else f"the version current at {target} (version {version})"
             )
-        if isinstance(target, str) and target.strip().isdigit():
-            return self.restore(ref, int(target), commit)
-        when: Any = target if isinstance(target, int) else _parse_time(target)
+            raise StorageError(
+                f"table {ref}: nothing to restore: {named} is already its latest version",
+                Location(asset=ref.key),
+                f"restore an earlier version; see them with 'headwater history {ref}'",
+            )
         try:
-            table.restore(when, commit_properties=self._properties(commit))
+            table.restore(version, commit_properties=self._properties(commit))
         except Exception as exc:
             raise _write_error(ref, exc) from None
         return int(self._open(ref).version())
@@ -573,6 +689,14 @@ class DeltaStore(TableStore):
         """Write a checkpoint of the latest version."""
         self._open(ref).create_checkpoint()
 
+    def safe_retention_hours(self, ref: TableRef) -> float:
+        """The table's `delta.deletedFileRetentionDuration` in hours (7 days when unset)."""
+        setting = self._open(ref).metadata().configuration.get("delta.deletedFileRetentionDuration")
+        match = RETENTION_INTERVAL.match(setting or "")
+        if match is None:
+            return DEFAULT_RETENTION_HOURS
+        return float(match.group(1)) * HOURS_PER_UNIT[match.group(2).lower()]
+
     def vacuum(self, ref: TableRef, retain_hours: float, dry_run: bool) -> list[str]:
         """Delete files unreferenced by every version within `retain_hours`.
 
@@ -580,7 +704,8 @@ class DeltaStore(TableStore):
         Files no commit mentions (left by a killed or failed write) are deleted once older than
         the retention too, but never before `IN_FLIGHT_GRACE_SECONDS`, because a concurrent
         writer may be about to commit them. A dry run returns exactly what a real run would
-        delete.
+        delete, each file once (delta-rs lists a file once per commit that removed it, e.g.
+        removed, brought back by a restore and removed again).
         """
         table = self._open(ref)
         location = self.location(ref)
@@ -595,8 +720,14 @@ class DeltaStore(TableStore):
         tombstones = _tombstones(location / LOG_DIR)
         cutoff = time.time() - max(IN_FLIGHT_GRACE_SECONDS, retain_hours * 3600)
         chosen: list[str] = []
+        seen: set[str] = set()
         for item in listed:
-            relative = os.path.relpath(item, location) if os.path.isabs(item) else item
+            relative = os.path.normpath(
+                os.path.relpath(item, location) if os.path.isabs(item) else item
+            )
+            if relative in seen:
+                continue
+            seen.add(relative)
             absolute = location / relative
             try:
                 modified = absolute.stat().st_mtime
@@ -773,6 +904,27 @@ def _tombstones(log: Path) -> set[str]:
     return removed
 
 
+def _newest_removal_of_a_missing_file(location: Path, since: int) -> int | None:
+    """The newest commit after version `since` that removed a file no longer on disk; -1 when
+    none did; None when a commit in that range is not in the log as JSON (cannot tell)."""
+    log = location / LOG_DIR
+    layout = _LogLayout.read(log)
+    if layout.latest is None or any(
+        v not in layout.commits for v in range(since + 1, layout.latest + 1)
+    ):
+        return None
+    for version in range(layout.latest, since, -1):  # newest first: the first found wins
+        try:
+            with open(log / f"{version:020d}.json", encoding="utf-8") as handle:
+                removed = [json.loads(line).get("remove") for line in handle if '"remove"' in line]
+        except FileNotFoundError:
+            return None  # cleaned up meanwhile
+        for action in removed:
+            if action and not _file_exists(_data_path(location, action["path"])[1]):
+                return version
+    return -1
+
+
 def _commit_timestamp_ms(log: Path, version: int) -> int | None:
     """The commitInfo timestamp of JSON commit `version` (None when unknown)."""
     try:
@@ -786,21 +938,82 @@ def _commit_timestamp_ms(log: Path, version: int) -> int | None:
     return None
 
 
-def _rows_written(item: dict[str, Any]) -> int | None:
-    """Rows a commit wrote: Headwater's own count, else delta-rs's operation metrics."""
-    metrics = item.get("operationMetrics") or {}
+def _own_metrics(metadata: dict[str, str]) -> dict[str, int]:
+    """The row counts Headwater recorded in a commit's `headwater.metrics` ({} if none)."""
+    try:
+        loaded = json.loads(metadata.get("headwater.metrics") or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {str(k): int(v) for k, v in loaded.items() if isinstance(v, int | float)}
+
+
+def _rows_written(
+    operation: str | None, metrics: dict[str, Any], metadata: dict[str, str]
+) -> int | None:
+    """Rows a commit changed: inserted + updated + deleted for a merge, deleted for a delete,
+    updated for an update, else the rows it wrote (Headwater's count, then the metrics)."""
+    for names in ROW_CHANGE_METRICS.get(str(operation).upper(), ()):
+        if any(n in metrics for n in names):
+            return sum(_int(metrics.get(n)) or 0 for n in names)
     for value in (
-        item.get("headwater.rows"),
+        metadata.get("headwater.rows"),
         metrics.get("num_added_rows"),
         metrics.get("numOutputRows"),
-        metrics.get("num_output_rows"),
     ):
-        if value is not None:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                continue
+        if (count := _int(value)) is not None:
+            return count
     return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _file_paths(location: Path, table: Any) -> list[str]:
+    """Absolute paths (or URIs) of the data files of the version `table` is loaded at."""
+    import pyarrow as pa
+
+    paths = pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
+    return [_data_path(location, encoded)[1] for encoded in paths]
+
+
+def _data_path(location: Path, encoded: str) -> tuple[str, str]:
+    """A data file's path relative to the table and its absolute path (or URI).
+
+    delta-rs returns the log's URI-encoded paths (`region=new%20york/...`).
+    """
+    path = urllib.parse.unquote(encoded)
+    return path, path if "://" in path or path.startswith("/") else str(location / path)
+
+
+def _file_exists(path: str) -> bool:
+    """Whether a data file is present; a URI is taken as present (no local check possible)."""
+    if "://" in path:
+        if not path.startswith("file://"):
+            return True
+        path = urllib.parse.unquote(urllib.parse.urlparse(path).path)
+    return os.path.exists(path)
+
+
+def _version_ranges(versions: list[int]) -> str:
+    """`[0, 1, 2, 5, 7, 8]` -> `0-2, 5, 7-8`."""
+    parts: list[str] = []
+    start = previous = None
+    for version in sorted(versions):
+        if previous is not None and version == previous + 1:
+            previous = version
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = version
+    if start is not None:
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+    return ", ".join(parts)
 
 
 def _parse_time(text: str) -> dt.datetime:

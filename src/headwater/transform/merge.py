@@ -10,6 +10,7 @@ adds the rewritten ones, so readers see the old or the new version, never a mix.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,15 @@ def merge_changes(
         )
         candidates = _prune(ctx, snapshot, removed, keys)
         touched = _touched_files(ctx, snapshot, candidates, removed, keys)
+        counts = _row_counts(
+            ctx,
+            changes,
+            _scan(touched, snapshot) if touched else None,
+            removed,
+            keys,
+            delete_column if changes and delete_column in staged.schema.names else None,
+            replacing=replace_keys is not None,
+        )
         # A file written before a column was added lacks it, and the change lacks a column the
         # model no longer selects: select what each side has and let UNION BY NAME fill NULLs.
         # Columns neither side has are left out of the new files; the schema still holds them.
@@ -139,7 +149,11 @@ def merge_changes(
             written.files,
             schema,
             "append",
-            ctx.commit_info(operation, written.rows),
+            # committed as file actions, which the log calls WRITE: say it was a merge, and
+            # what it changed rather than the rows of the files it rewrote
+            dataclasses.replace(
+                ctx.commit_info(operation, written.rows), kind="MERGE", metrics=counts
+            ),
             partition_by=list(snapshot.partition_by),
             remove=touched,
             fresh=[],  # the change was screened above; the rest is carried over
@@ -150,6 +164,58 @@ def merge_changes(
         shutil.rmtree(stage, ignore_errors=True)
         for file in screened:  # read by the rewrite, never committed
             _remove(file.path)
+
+
+def _row_counts(
+    ctx: BuildContext,
+    changes: str | None,
+    scan: str | None,
+    removed: str,
+    keys: list[str],
+    delete_column: str | None,
+    replacing: bool,
+) -> dict[str, int]:
+    """Count the rows a merge inserts, updates and deletes (delta-rs's MERGE metric names).
+
+    An existing row whose key a change holds is updated, or deleted when the change's
+    `delete_column` is true; a change whose key no existing row holds is inserted. When whole
+    keys are replaced (`replacing`), the existing rows of those keys are deleted and the new
+    rows inserted, as rows sharing a key have no one-to-one match.
+    """
+    match = _key_match(keys, "t", "c")
+    flag = f"c.{identifier(delete_column)}" if delete_column else None
+    kept = f"{flag} IS NOT TRUE" if flag else "TRUE"
+    dropped = f"{flag} IS TRUE" if flag else "FALSE"
+
+    def existing(condition: str, source: str) -> str:
+        if scan is None:
+            return "0"
+        return (
+            f"(SELECT count(*) FROM {scan} AS t WHERE EXISTS "
+            f"(SELECT 1 FROM {source} AS c WHERE {match} AND {condition}))"
+        )
+
+    if changes is None:
+        inserted = "0"
+    elif replacing or scan is None:
+        inserted = f"(SELECT count(*) FROM {changes} AS c WHERE {kept})"
+    else:
+        inserted = (
+            f"(SELECT count(*) FROM {changes} AS c WHERE {kept} AND NOT EXISTS "
+            f"(SELECT 1 FROM {scan} AS t WHERE {match}))"
+        )
+    if replacing:
+        updated, deleted = "0", existing("TRUE", removed)
+    else:
+        updated, deleted = existing(kept, removed), existing(dropped, removed)
+    row = ctx.session.query(
+        f"SELECT {inserted} AS inserted, {updated} AS updated, {deleted} AS deleted"
+    ).to_pylist()[0]
+    return {
+        "num_target_rows_inserted": int(row["inserted"]),
+        "num_target_rows_updated": int(row["updated"]),
+        "num_target_rows_deleted": int(row["deleted"]),
+    }
 
 
 def _refuse_duplicate_keys(ctx: BuildContext, changes: str, keys: list[str]) -> None:
