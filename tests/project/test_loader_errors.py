@@ -549,6 +549,132 @@ CASES = [
         ["config() does not accept materialised"],
         "did you mean 'materialized'?",
     ),
+    # -- nested keys: the valid keys listed, the closest first -----------------------------------
+    Case(
+        "nested-typo-under-a-named-job",
+        {"headwater.yml": "name: test\njobs:\n  nightly:\n    crn: '0 2 * * *'\n"},
+        "headwater.yml",
+        4,
+        [
+            "line 4: unknown key 'jobs.nightly.crn'; did you mean 'cron'? (valid keys: catch_up, "
+            "cron, enabled, exclude, full_refresh, select, timezone)"
+        ],
+        "see docs/project.md",
+    ),
+    Case(
+        "nested-typo-in-a-check",
+        {
+            "models/m.sql": "select 1 as id",
+            "models/m.yml": "checks:\n  - {not_null: {column: id, severty: warn}}\n",
+        },
+        "models/m.yml",
+        2,
+        ["unknown key 'checks.0.not_null.severty'; did you mean 'severity'? (valid keys: column,"],
+        "see docs/project.md",
+    ),
+    Case(
+        "typo-under-project-defaults-at-its-line",
+        {"headwater.yml": "name: test\ndefaults:\n  materialized: view\n  namspace: x\n"},
+        "headwater.yml",
+        4,
+        ["line 4: unknown key 'defaults.namspace'; did you mean 'namespace'?"],
+        "see docs/project.md",
+    ),
+    Case(
+        "typo-under-source-defaults-at-its-line",
+        {
+            "sources/files.yml": (
+                "kind: files\ndefaults:\n  formt: csv\ntables:\n  a:\n    path: data/a.csv\n"
+                "  b:\n    path: data/b.csv\n"
+            )
+        },
+        "sources/files.yml",
+        3,
+        ["line 3: unknown key 'defaults.formt'; did you mean 'format'?"],
+        "see docs/sources.md",
+        extra_message_absent=["tables.a", "tables.b"],
+    ),
+    # -- checks and keys name columns the model produces ----------------------------------------
+    Case(
+        "column-test-on-a-column-the-model-lacks",
+        {
+            "seeds/orders.csv": "id,customer_id,status\n1,1,open\n",
+            "models/stg.sql": "select * from raw.orders",
+            "models/stg.yml": (
+                "columns:\n  - name: id\n    tests: [not_null]\n"
+                "  - name: custmer_id\n    tests: [not_null]\n"
+            ),
+        },
+        "models/stg.yml",
+        4,
+        ["check not_null_custmer_id of main.stg reads column 'custmer_id', which main.stg does"],
+        "did you mean 'customer_id'? its columns: id, customer_id, status",
+    ),
+    Case(
+        "table-check-on-a-column-the-model-lacks",
+        {
+            "models/m.sql": "select 1 as id, 'open' as status",
+            "models/m.yml": (
+                "description: x\nchecks:\n  - row_count: {min: 1}\n"
+                "  - accepted_values: {column: stauts, values: [open]}\n"
+            ),
+        },
+        "models/m.yml",
+        4,
+        ["check accepted_values_stauts of main.m reads column 'stauts'"],
+        "did you mean 'status'?",
+    ),
+    Case(
+        "expression-check-reads-a-column-the-model-lacks",
+        {
+            "models/m.sql": "select 1 as id, current_date as shipped, current_date as received",
+            "models/m.yml": "checks:\n  - expression: 'shiped <= received'\n",
+        },
+        "models/m.yml",
+        2,
+        ["check expression of main.m reads column 'shiped'"],
+        "did you mean 'shipped'?",
+    ),
+    Case(
+        "relationship-field-the-parent-lacks",
+        {
+            "seeds/customers.csv": "id,name\n1,a\n",
+            "models/m.sql": "select 1 as id, 1 as customer_id",
+            "models/m.yml": (
+                "columns:\n  - name: customer_id\n    checks:\n"
+                "      - relationships: {to: raw.customers, field: idd}\n"
+            ),
+        },
+        "models/m.yml",
+        4,
+        ["refers to raw.customers.idd, but raw.customers has no column 'idd'"],
+        "did you mean 'id'?",
+    ),
+    Case(
+        "unique-key-the-model-lacks",
+        {
+            "models/m.sql": "select 1 as order_id",
+            "models/m.yml": "materialized: incremental\nunique_key: id\n",
+        },
+        "models/m.yml",
+        2,
+        ["unique_key of main.m names column 'id', which main.m does not produce"],
+        "its columns: order_id",
+    ),
+    Case(
+        "two-checks-named-alike",
+        {
+            "models/m.sql": "select 1 as id",
+            "models/m.yml": (
+                "checks:\n  - {not_null: {column: id, name: id_ok}}\n"
+                "  - {unique: {column: id, name: id_ok}}\n"
+            ),
+        },
+        "models/m.yml",
+        3,
+        ["two checks of main.m are named 'id_ok'"],
+        "give each check a name of its own",
+    ),
     Case(
         "jinja-config-invalid",
         {"models/orders.sql": "{{ config(materialized='snapshot') }}\nselect 1 as id\n"},
@@ -817,3 +943,91 @@ def test_first_error_wins_deterministically(make_project: ProjectFactory) -> Non
     second = load_error(make_project, files)
 
     assert first.location.file == second.location.file == "models/a.sql"
+
+
+# -- files that are not UTF-8 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "line", "offset"),
+    [
+        ("models/m.sql", b"select 1 as id,\n  'caf\xe9' as name\n", 2, 22),
+        ("models/m.yml", b"description: caf\xe9\n", 1, 16),
+    ],
+    ids=["model-sql", "sidecar"],
+)
+def test_a_file_that_is_not_utf8_names_the_file_line_and_byte(
+    tmp_path: Path, path: str, text: bytes, line: int, offset: int
+) -> None:
+    write_files(tmp_path, {"headwater.yml": BASE, "models/m.sql": "select 1 as id\n"})
+    (tmp_path / path).write_bytes(text)
+
+    with pytest.raises(ConfigError) as info:
+        _ = Project(tmp_path).definition
+    error = info.value
+    assert (error.location.file, error.location.line) == (path, line)
+    assert f"byte 0xe9 at byte offset {offset} (line {line})" in error.message
+    assert "save the file as UTF-8" in (error.hint or "")
+
+    result = run_cli(["dag"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: {path}:{line}: the file is not UTF-8 text")
+    assert "Traceback" not in result.stderr
+
+
+# -- dbt files Headwater does not read yet -----------------------------------------------------
+
+DBT_FILES = {
+    "headwater.yml": BASE,
+    "seeds/orders.csv": "id\n1\n",
+    "models/stg_orders.sql": "select id from raw.orders",
+    "models/schema.yml": "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n"
+    "      - name: id\n        tests: [unique, not_null]\n",
+    "models/sources.yml": "version: 2\nsources: []\n",
+    "tests/assert_positive.sql": "select * from {{ ref('stg_orders') }} where id < 0\n",
+}
+
+
+def test_dbt_files_that_are_not_read_are_warnings_naming_them(tmp_path: Path) -> None:
+    write_files(tmp_path, DBT_FILES)
+
+    warnings = Project(tmp_path).definition.warnings
+
+    assert [w.split(" is not read")[0] for w in warnings] == [
+        "models/schema.yml",
+        "models/sources.yml",
+        "tests/assert_positive.sql",
+    ]
+    assert "sidecar named after its SQL file" in warnings[0]
+    assert "sources/<name>.yml" in warnings[1]
+    assert "`sql` check" in warnings[2]
+
+
+def test_cli_shows_unread_dbt_files_before_saying_there_are_no_checks(tmp_path: Path) -> None:
+    write_files(tmp_path, DBT_FILES)
+
+    result = run_cli(["test"], cwd=tmp_path)
+
+    assert "Warning: models/schema.yml is not read by Headwater: " in result.stderr
+    assert "Warning: tests/assert_positive.sql is not read by Headwater: " in result.stderr
+    assert result.stderr.count("models/schema.yml is not read") == 1
+
+
+def test_files_headwater_reads_or_generates_are_not_warned_about(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "headwater.yml": BASE,
+            "seeds/orders.csv": "id\n1\n",
+            "seeds/orders.yml": "description: orders\n",
+            "models/a/m.sql": "select id from raw.orders",
+            "models/a/m.yml": "description: m\n",
+            "sources/files.yml": "kind: files\ntables:\n  x:\n    path: data/x.csv\n",
+            "warehouse/main/t/part.sql": "-- inside the warehouse\n",
+            "target/compiled/m.sql": "-- dbt's build output\n",
+            ".venv/lib/x.yml": "a: 1\n",
+        },
+    )
+    project = Project(tmp_path)
+    assert project.definition.warnings == []
+    assert Project.init(tmp_path / "fresh", example="ecommerce").definition.warnings == []

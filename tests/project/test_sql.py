@@ -448,7 +448,7 @@ def test_parse_cache_is_written(make_project: ProjectFactory) -> None:
     _ = project.definition
 
     data = json.loads(cache_file(project).read_text())
-    assert data["version"] == 1
+    assert data["version"] == 2
     assert len(data["entries"]) == 3  # one per model, none for the seed
 
 

@@ -224,9 +224,9 @@ def test_a_check_that_cannot_run_is_an_error_and_the_others_still_run(
             "seeds/orders.csv": seed(GOOD),
             "seeds/statuses.csv": "name\nopen\n",
             "seeds/orders.yml": (
-                "checks:\n  - {expression: {sql: 'no_such_column > 1'}}\n"
+                "checks:\n  - {expression: {sql: 'no_such_function(amount) > 1'}}\n"
                 "  - {not_null: {column: id}}\n"
-                "  - {relationships: {column: id, to: raw.statuses, field: no_such_field}}\n"
+                "  - {sql: 'select * from no_such_table'}\n"
             ),
         }
     )
@@ -235,7 +235,7 @@ def test_a_check_that_cannot_run_is_an_error_and_the_others_still_run(
     found = verdicts(project)
     assert found["expression"]["status"] == "error"
     assert "could not run" in found["expression"]["message"]
-    assert found["relationships_id"]["status"] == "error"
+    assert found["sql"]["status"] == "error"
     assert found["not_null_id"]["status"] == "pass"
 
 
@@ -303,3 +303,98 @@ def test_a_relationship_to_an_unknown_asset_is_a_config_error(
     assert result.returncode == 2
     assert "check relationships_id of raw.orders refers to unknown asset 'nowhere'" in result.stderr
     assert "seeds/orders.yml" in result.stderr
+
+
+# -- names and columns checks read -------------------------------------------------------------
+
+
+def test_an_expression_sample_shows_the_columns_it_reads(make_project: ProjectFactory) -> None:
+    """Without a key the sample shows the leading columns: `shipped` and `received`, read by
+    the expression, are added even though they come later."""
+    project = make(
+        make_project,
+        "{expression: {sql: 'shipped <= received'}}",
+        [*GOOD, "4,1,open,d@x.org,2024-02-01,2024-01-02,{now}"],
+    )
+    project.run()
+    (sample_row,) = verdicts(project)["expression"]["sample"]
+    assert sample_row["id"] == 4
+    assert str(sample_row["shipped"]) == "2024-02-01"
+    assert str(sample_row["received"]) == "2024-01-02"
+
+
+def test_default_names_of_checks_of_one_kind_are_unique(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/orders.csv": seed([*GOOD, "4,1,lost,d@x.org,2024-02-01,2024-01-02,{now}"]),
+            "seeds/orders.yml": (
+                f"{SIDECAR_TYPES}checks:\n"
+                "  - {expression: {sql: 'shipped <= received'}}\n"
+                "  - {expression: {sql: 'amount > 0'}}\n"
+                "  - {accepted_values: {column: status, values: [open, closed]}}\n"
+                "  - {accepted_values: {column: status, values: [open, closed, lost]}}\n"
+            ),
+        }
+    )
+    names = [c.label for c in project.definition.assets["raw.orders"].checks]
+    assert names == [
+        "expression",
+        "expression_2",
+        "accepted_values_status",
+        "accepted_values_status_2",
+    ]
+
+    project.run()
+    found = verdicts(project)
+    assert found["expression"]["status"] == "fail"
+    assert found["expression_2"]["status"] == "pass"
+    assert found["accepted_values_status"]["status"] == "fail"
+    assert found["accepted_values_status_2"]["status"] == "pass"
+
+
+def test_a_check_on_a_column_known_only_at_build_fails_before_the_audit(
+    make_project: ProjectFactory,
+) -> None:
+    """`select *` from a source never loaded: the columns are known when the model is built,
+    and the error is the load-time one, at the YAML line, with nothing published."""
+    project = make_project(
+        {
+            "data/orders.csv": "id,customer_id\n1,7\n",
+            "sources/files.yml": "kind: files\ntables:\n  orders:\n    path: data/orders.csv\n",
+            "models/stg.sql": "select * from files.orders",
+            "models/stg.yml": "columns:\n  - name: custmer_id\n    tests: [not_null]\n",
+        }
+    )
+    outcome = project.run().outcome("main.stg")
+    assert outcome.status == "failed"
+    message = outcome.message or ""
+    assert "models/stg.yml:2" in message
+    assert "check not_null_custmer_id of main.stg reads column 'custmer_id'" in message
+    assert "did you mean 'customer_id'?" in message
+    assert "Binder Error" not in message and "__failed" not in message
+    stored = project.definition.warehouse / "main" / "stg"
+    assert not DeltaTable.is_deltatable(str(stored))
+    assert not list(stored.rglob("*.parquet")) if stored.exists() else True
+
+
+def test_headwater_test_says_which_column_a_check_misses(make_project: ProjectFactory) -> None:
+    """Columns unknown at load (a column named after its expression): `headwater test` on the
+    published table names the missing column instead of the engine's Binder Error."""
+    project = make_project(
+        {
+            "seeds/orders.csv": seed(GOOD),
+            "models/m.sql": (
+                "select id, customer_total, amount + 1 "
+                "from (select *, 1 as customer_total from raw.orders)"
+            ),
+        }
+    )
+    assert project.run().status == "success"
+    write_files(
+        project.root, {"models/m.yml": "checks:\n  - {not_null: {column: custmer_total}}\n"}
+    )
+    result = run_cli(["test"], project.root)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "it reads column 'custmer_total' (did you mean 'customer_total'?)" in output
+    assert "Binder Error" not in output

@@ -436,18 +436,75 @@ def test_duplicate_keys_in_the_new_rows_fail_clearly_and_commit_nothing(make_pro
     }
 
 
-def test_missing_unique_key_column_is_a_clear_error(make_project):
+def test_missing_unique_key_column_is_a_config_error_at_load(make_project):
+    """Known from the SELECT list: nothing is built, the error points at the YAML line."""
+    from headwater.errors import ConfigError
+
     project = make_project(
         {
-            "models/m.sql": "select i as id from range(3) t(i)",
+            "models/m.sql": "select i as id, 'eu' as regoin from range(3) t(i)",
             "models/m.yml": "materialized: incremental\nunique_key: [id, region]\n",
         }
     )
-    project.run()
-    outcome = project.run(force=True).outcome("main.m")
+    with pytest.raises(ConfigError) as info:
+        project.run()
+    error = info.value
+    assert (error.location.file, error.location.line) == ("models/m.yml", 2)
+    assert "unique_key of main.m names column 'region'" in error.message
+    assert "did you mean 'regoin'?" in (error.hint or "")
+    assert not (project.root / "warehouse").exists()
+
+
+def test_missing_unique_key_column_fails_the_first_build_when_unknown_before(make_project):
+    """`*` from an unloaded source: the first build (and --full-refresh) refuses it."""
+    project = make_project(
+        {
+            "data/m.csv": "id,amount\n1,2\n",
+            "sources/files.yml": "kind: files\ntables:\n  m:\n    path: data/m.csv\n",
+            "models/m.sql": "select * from files.m",
+            "models/m.yml": "materialized: incremental\nunique_key: [id, region]\n",
+        }
+    )
+    for full_refresh in (False, True):
+        outcome = project.run(full_refresh=full_refresh).outcome("main.m")
+        assert outcome.status == "failed"
+        assert "unique_key of main.m names column 'region'" in (outcome.message or "")
+        assert "models/m.yml:2" in (outcome.message or "")
+        assert not (table_path(project, "main.m") / "_delta_log").exists()
+
+
+def test_a_unique_key_that_is_not_unique_fails_the_first_build_and_full_refresh(make_project):
+    """2,000 rows for 460 keys: refused on the first build (not on the next run's merge), and
+    again on --full-refresh; the table keeps what it had, no file is left behind."""
+    project = make_project(
+        {
+            "models/m.sql": "select i % 460 as id, i as amount from range(2000) t(i)",
+            "models/m.yml": "materialized: incremental\nunique_key: id\n",
+        }
+    )
+    outcome = project.run().outcome("main.m")
     assert outcome.status == "failed"
-    assert "unique_key column region is not in the model's output" in (outcome.message or "")
+    message = outcome.message or ""
+    assert "unique_key (id) of main.m is not unique in the built rows" in message
+    assert "460 keys appear more than once, in 2,000 of 2,000 rows" in message
+    assert "appears 5 times" in message
+    assert not (table_path(project, "main.m") / "_delta_log").exists()
+
+    write_files(project.root, {"models/m.sql": "select i as id, i as amount from range(460) t(i)"})
+    project.reload()
+    assert project.run().outcome("main.m").status == "success"
+    write_files(project.root, {"models/m.sql": "select 7 as id, i as amount from range(3) t(i)"})
+    project.reload()
+    again = project.run(full_refresh=True).outcome("main.m")
+    assert again.status == "failed"
+    assert "id=7 appears 3 times" in (again.message or "")
     assert delta(project, "main.m").version() == 0
+    assert len(delta_rows(project, "main.m")) == 460
+    root = table_path(project, "main.m")
+    on_disk = {str(p.relative_to(root)) for p in root.rglob("*.parquet")}
+    assert on_disk == set(delta(project, "main.m").file_uris()) or on_disk == {
+        a["add"]["path"] for a in log_actions(project, "main.m", 0) if "add" in a
+    }
 
 
 # -- schema evolution ----------------------------------------------------------------------

@@ -576,7 +576,11 @@ def test_duplicate_keys_in_the_source_are_refused(make_project):
             "select id, name, city, now() as valid_from from raw.customers",
             "already has column valid_from",
         ),
-        ("select name, city from raw.customers", "the snapshot source has no column id"),
+        (
+            # an unnamed column keeps the output unknown until the build
+            "select name, city, upper(name) from raw.customers",
+            "the snapshot source has no column id",
+        ),
     ],
 )
 def test_invalid_sources_are_explained(make_project, sql, expected):
@@ -586,6 +590,19 @@ def test_invalid_sources_are_explained(make_project, sql, expected):
     assert outcome.status == "failed"
     assert expected in (outcome.message or "")
     assert not (table_path(project, SNAPSHOT_KEY) / "_delta_log").exists()
+
+
+def test_unique_key_the_source_lacks_is_a_config_error_at_its_yaml_line(make_project):
+    """Known from the SELECT list, before anything is built."""
+    from headwater.errors import ConfigError
+
+    project = check_project(make_project)
+    edit(project, {"models/snap/customers_history.sql": "select name, city from raw.customers"})
+    with pytest.raises(ConfigError) as info:
+        _ = project.definition
+    assert info.value.location.file == "models/snap/customers_history.yml"
+    assert info.value.location.line == 2
+    assert "unique_key of snap.customers_history names column 'id'" in info.value.message
 
 
 def test_a_column_the_source_gains_does_not_break_the_comparison(make_project):

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
+from headwater.project.columns import SelectOutputs
 from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.partitions import PartitionSet
 from headwater.project.sources import SourceConfig, SourceTable, TableConfig
@@ -30,12 +31,14 @@ from headwater.project.yamlfile import (
     closest,
     error_message,
     load_yaml,
+    read_utf8,
     validation_error,
 )
 
 PROJECT_FILE = "headwater.yml"
+SOURCES_DOCS = "docs/sources.md"
 STATE_DIR = ".headwater"
-PARSE_CACHE_VERSION = 1
+PARSE_CACHE_VERSION = 2
 
 AssetKind = Literal["seed", "model", "source"]
 
@@ -63,6 +66,13 @@ class Asset:
     source: SourceTable | None = None
     parent: str | None = None
     """For a child table of nested lists: the source table whose load fills it."""
+    document: YamlDocument | None = field(default=None, compare=False, hash=False, repr=False)
+    """The YAML file holding the asset's settings (sidecar or source file), for errors that
+    point at a line of it."""
+    expression_reads: dict[str, list[str] | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """The columns each `expression` check reads, by its SQL (None: they cannot be told)."""
 
     @property
     def build_kind(self) -> str:
@@ -176,6 +186,10 @@ class ProjectDefinition:
     undiscovered: list[str] = field(default_factory=list)
     """sql sources with `include` patterns whose table list has not been read from the
     database yet (see `discovered.py`)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know that does not stop the load: files Headwater does not read."""
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    """Each asset's output columns, where they are known before it is built."""
 
     @property
     def warehouse(self) -> Path:
@@ -221,11 +235,42 @@ def find_project_root(start: Path) -> Path:
     )
 
 
-def _validate(document: YamlDocument, model: type[Any], data: Any) -> Any:
+def _validate(
+    document: YamlDocument,
+    model: type[Any],
+    data: Any,
+    docs: str = "docs/project.md",
+    base_path: tuple[str | int, ...] = (),
+) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(document, exc, model) from None
+        raise validation_error(document, exc, model, base_path, docs) from None
+
+
+def _check_default_keys(document: YamlDocument, defaults: dict[str, Any]) -> None:
+    """Report an unknown key under a source's `defaults:` at its own line (merged into every
+    table, it would otherwise be blamed on each table's line)."""
+    try:
+        TableConfig.model_validate(defaults)
+    except ValidationError as exc:
+        unknown = [e for e in exc.errors() if e["type"] == "extra_forbidden"]
+        if unknown:
+            # other problems may be settled by each table's own keys: leave them to the tables
+            only = _Errors(unknown)
+            raise validation_error(
+                document, only, TableConfig, ("defaults",), SOURCES_DOCS
+            ) from None
+
+
+@dataclass
+class _Errors:
+    """Some of a `ValidationError`'s errors, in its shape."""
+
+    found: list[Any]
+
+    def errors(self) -> list[Any]:
+        return self.found
 
 
 def load_project_config(root: Path) -> ProjectConfig:
@@ -334,6 +379,11 @@ class _Draft:
     analysis: SqlAnalysis | None = None
     source: SourceTable | None = None
     parent: str | None = None
+    document: YamlDocument | None = None
+    outputs: SelectOutputs | None = None
+    """What the SELECT list says of the output columns (models)."""
+    rendered: str | None = None
+    """The rendered SQL, kept when its SELECT list has a `*` to expand."""
 
 
 def load_project(root: Path) -> ProjectDefinition:
@@ -368,7 +418,9 @@ def load_project(root: Path) -> ProjectDefinition:
     _add_child_tables(drafts)
 
     index = AssetIndex(drafts)
+    columns = _Columns(project, drafts, index)
     for draft in drafts.values():
+        _name_checks_apart(draft)
         depends: list[str] = [draft.parent] if draft.parent else []
         for target in _checked_against(draft, index):
             if target not in depends and target != draft.key:
@@ -384,7 +436,7 @@ def load_project(root: Path) -> ProjectDefinition:
                         Location(file=draft.rel_path, line=reference.line),
                         "only incremental models may read their own table ({{ this }})",
                     )
-        project.assets[draft.key] = _finish(draft, tuple(depends))
+        project.assets[draft.key] = _finish(draft, tuple(depends), columns.expression_reads(draft))
     check_acyclic(project.assets)
     _check_pools(project)
     for asset in project.assets.values():
@@ -394,6 +446,8 @@ def load_project(root: Path) -> ProjectDefinition:
                 Location(file=_sidecar_name_of(asset)),
                 "partitions replace one slice of a table at a time: use 'materialized: table'",
             )
+    columns.validate()
+    project.warnings.extend(unread_files(project))
     return project
 
 
@@ -453,6 +507,7 @@ def _read_seeds(root: Path, config: ProjectConfig) -> list[_Draft]:
                 None,
                 False,
                 definition,
+                document=sidecar,
             )
         )
     return drafts
@@ -475,7 +530,7 @@ def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
             path.relative_to(folder), config.defaults.namespace, rel
         )
         name = model.name or _identifier(path.stem, rel)
-        sql = path.read_text(encoding="utf-8")
+        sql = read_utf8(path, rel)
         templated = is_templated(sql)
         definition = content_hash(
             "model",
@@ -497,6 +552,7 @@ def _read_models(root: Path, config: ProjectConfig) -> list[_Draft]:
                 sql,
                 templated,
                 definition,
+                document=sidecar,
             )
         )
     return drafts
@@ -515,15 +571,16 @@ def _read_sources(root: Path, project: ProjectDefinition) -> list[_Draft]:
         data = dict(document.data)
         tables = data.get("tables")
         if isinstance(tables, dict) and isinstance(data.get("defaults"), dict):
+            _check_default_keys(document, data["defaults"])
             # defaults are validated as part of each table, so errors name the table
             data["tables"] = {
                 t: {**data["defaults"], **(v if isinstance(v, dict) else {})}
                 for t, v in tables.items()
             }
-        source: SourceConfig = _validate(document, SourceConfig, data)
+        source: SourceConfig = _validate(document, SourceConfig, data, SOURCES_DOCS)
         name = source.name or _identifier(path.stem, rel)
         project.sources[name] = source
-        definition = content_hash("source", path.read_text(encoding="utf-8"))
+        definition = content_hash("source", read_utf8(path, rel))
         tables = dict(source.tables)
         if source.include:
             listed = read_discovered(project.state_dir, name, source)
@@ -533,7 +590,9 @@ def _read_sources(root: Path, project: ProjectDefinition) -> list[_Draft]:
                 (t.table if t and t.table else t_name).rpartition(".")[2].lower()
                 for t_name, t in tables.items()
             }
-            defaults = _validate(document, TableConfig, data.get("defaults") or {})
+            defaults = _validate(
+                document, TableConfig, data.get("defaults") or {}, SOURCES_DOCS, ("defaults",)
+            )
             for table in listed or []:
                 bare = table.rpartition(".")[2]
                 if bare.lower() in named or not source.includes(bare):
@@ -560,6 +619,7 @@ def _read_sources(root: Path, project: ProjectDefinition) -> list[_Draft]:
                     False,
                     content_hash(definition, table_name),
                     source=spec,
+                    document=document,
                 )
             )
     return drafts
@@ -684,9 +744,18 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
                     variables=config.vars,
                     timestamps=timestamps,
                 ).sql
+        from headwater.project.columns import select_outputs
+        from headwater.project.sql import parse_select
+
         entry = {"analysis": analyze(sql, draft.rel_path).to_json(), "config": template_config}
+        outputs = select_outputs(parse_select(sql, draft.rel_path))
+        entry["outputs"] = outputs.to_json()
+        if outputs.star:
+            entry["sql"] = sql
         cache.put(key, entry)
     draft.analysis = SqlAnalysis.from_json(entry["analysis"])
+    draft.outputs = SelectOutputs.from_json(entry.get("outputs") or {})
+    draft.rendered = entry.get("sql")
     if entry["config"]:
         assert draft.model is not None
         merged = {**draft.model.model_dump(exclude_unset=True), **entry["config"]}
@@ -748,7 +817,11 @@ class AssetIndex:
         )
 
 
-def _finish(draft: _Draft, depends_on: tuple[str, ...]) -> Asset:
+def _finish(
+    draft: _Draft,
+    depends_on: tuple[str, ...],
+    expression_reads: dict[str, list[str] | None] | None = None,
+) -> Asset:
     config = draft.model or draft.seed or (draft.source.table if draft.source else None)
     assert config is not None
     return Asset(
@@ -770,6 +843,8 @@ def _finish(draft: _Draft, depends_on: tuple[str, ...]) -> Asset:
         external_files=draft.analysis.external_files if draft.analysis else (),
         source=draft.source,
         parent=draft.parent,
+        document=draft.document,
+        expression_reads=expression_reads or {},
     )
 
 
@@ -800,3 +875,304 @@ def check_acyclic(assets: dict[str, Asset]) -> None:
                 path.append(parent)
                 on_path.add(parent)
                 iterators.append(iter(assets[parent].depends_on))
+
+
+def _draft_checks(draft: _Draft) -> list[tuple[Check, tuple[str | int, ...]]]:
+    """Every check of `draft` with its place in the YAML, table checks first."""
+    config = draft.model or draft.seed
+    if config is not None:
+        return [
+            *((c, ("checks", i)) for i, c in enumerate(config.checks)),
+            *(
+                (c, ("columns", j, "checks", k))
+                for j, column in enumerate(config.columns)
+                for k, c in enumerate(column.checks)
+            ),
+        ]
+    if draft.source is not None and draft.parent is None:
+        return [
+            (c, ("tables", draft.name, "checks", i))
+            for i, c in enumerate(draft.source.table.checks)
+        ]
+    return []
+
+
+def _name_checks_apart(draft: _Draft) -> None:
+    """Give each check of the asset a name no other of its checks has: results, history and
+    quarantine reasons are keyed by it. A default name already taken gets `_2`, `_3`, ... in
+    the order the checks are written; two checks given the same `name:` are an error."""
+    checks = _draft_checks(draft)
+    named: dict[str, tuple[str | int, ...]] = {}
+    for check, path in checks:
+        if check.name is None:
+            continue
+        if check.name in named:
+            where = draft.document.location(path) if draft.document else Location(draft.rel_path)
+            raise ConfigError(
+                f"two checks of {draft.key} are named '{check.name}'",
+                where,
+                "give each check a name of its own (results and history are kept by name)",
+            )
+        named[check.name] = path
+    taken = set(named)
+    renamed: dict[int, Check] = {}
+    for check, _ in checks:
+        if check.name is not None:
+            continue
+        label = check.default_name()
+        name, number = label, 2
+        while name in taken:
+            name, number = f"{label}_{number}", number + 1
+        taken.add(name)
+        if name != label:
+            renamed[id(check)] = check.model_copy(update={"name": name})
+    if not renamed:
+        return
+
+    def apart(found: list[Check]) -> list[Check]:
+        return [renamed.get(id(c), c) for c in found]
+
+    if draft.model is not None or draft.seed is not None:
+        config: Any = draft.model or draft.seed
+        config = config.model_copy(
+            update={
+                "checks": apart(config.checks),
+                "columns": [
+                    c.model_copy(update={"checks": apart(c.checks)}) for c in config.columns
+                ],
+            }
+        )
+        if draft.model is not None:
+            draft.model = config
+        else:
+            draft.seed = config
+    elif draft.source is not None:
+        table = draft.source.table
+        draft.source = dataclasses.replace(
+            draft.source, table=table.model_copy(update={"checks": apart(table.checks)})
+        )
+
+
+class _Columns:
+    """Works out the assets' output columns before anything is built, and checks every
+    column the YAML names (checks, column tests, keys) against them."""
+
+    def __init__(self, project: ProjectDefinition, drafts: dict[str, _Draft], index: AssetIndex):
+        self.project = project
+        self.drafts = drafts
+        self.index = index
+        # kept apart from the parse cache: a `*`'s expansion depends on other models too
+        self.cache = ParseCache(project.state_dir / "columns_cache.json")
+        self.live: set[str] = set()
+        self.known: dict[str, list[str] | None] = {}
+
+    def expression_reads(self, draft: _Draft) -> dict[str, list[str] | None]:
+        """The columns each `expression` check of `draft` reads, by its SQL."""
+        from headwater.project.checks import Expression
+
+        return {
+            c.sql: self._expression(c.sql)
+            for c, _ in _draft_checks(draft)
+            if isinstance(c, Expression)
+        }
+
+    def _expression(self, sql: str) -> list[str] | None:
+        key = content_hash("expression", sql)
+        self.live.add(key)
+        entry = self.cache.get(key)
+        if entry is None:
+            from headwater.project.columns import expression_columns
+
+            entry = {"columns": expression_columns(sql)}
+            self.cache.put(key, entry)
+        found: list[str] | None = entry["columns"]
+        return found
+
+    def columns_of(self, key: str) -> list[str] | None:
+        """The output columns of asset `key`, or None when they cannot be known unbuilt."""
+        if key not in self.known:
+            self.known[key] = None  # a model reading itself ({{ this }}) finds nothing
+            self.known[key] = self._work_out(self.project.assets[key])
+        return self.known[key]
+
+    def _work_out(self, asset: Asset) -> list[str] | None:
+        from headwater.project.columns import SNAPSHOT_COLUMNS
+
+        if asset.contract is not None:
+            return [c.name for c in asset.contract]
+        if asset.kind == "seed":
+            return _csv_header(asset)
+        draft = self.drafts.get(asset.key)
+        if asset.kind != "model" or draft is None or draft.outputs is None:
+            return None
+        names: list[str] | None
+        if draft.outputs.names is not None:
+            names = list(draft.outputs.names)
+        elif draft.outputs.star and draft.rendered is not None:
+            names = self._expand(asset, draft.rendered)
+        else:
+            return None
+        if names is not None and asset.materialized == "snapshot":
+            names = [*names, *SNAPSHOT_COLUMNS]
+        return names
+
+    def _expand(self, asset: Asset, rendered: str) -> list[str] | None:
+        schemas: dict[str, dict[str, list[str]]] = {}
+        for upstream in asset.depends_on:
+            found = self.columns_of(upstream)
+            if found is not None:
+                namespace, name = upstream.split(".", 1)
+                schemas.setdefault(namespace, {})[name] = found
+        key = content_hash("star", rendered, asset.key, json.dumps(schemas, sort_keys=True))
+        self.live.add(key)
+        entry = self.cache.get(key)
+        if entry is None:
+            from headwater.project.columns import expand_star
+            from headwater.project.sql import compile_sql
+
+            def resolve(reference: TableReference) -> tuple[str, str]:
+                namespace, _, name = self.index.resolve(
+                    reference, asset.key, asset.rel_path
+                ).partition(".")
+                return namespace, name
+
+            try:
+                compiled = compile_sql(rendered, asset.rel_path, resolve, lambda _n, _t: None)
+            except ConfigError:
+                compiled = None
+            entry = {"columns": expand_star(compiled, schemas) if compiled else None}
+            self.cache.put(key, entry)
+        found_names: list[str] | None = entry["columns"]
+        return found_names
+
+    def _resolve(self, asset: Asset) -> Any:
+        def resolve(name: str) -> str | None:
+            namespace, _, bare = name.rpartition(".")
+            try:
+                return self.index.resolve(
+                    TableReference(namespace or None, bare, None), asset.key, asset.rel_path
+                )
+            except ConfigError:
+                return None
+
+        return resolve
+
+    def validate(self) -> None:
+        """Raise a `ConfigError` at the YAML line of the first column an asset's checks, column
+        tests or keys name that the asset does not produce (where its columns are known)."""
+        from headwater.project.columns import column_problems
+
+        try:
+            for asset in sorted(self.project.assets.values(), key=lambda a: (a.rel_path, a.key)):
+                if not (asset.checks or asset.unique_key or asset.partition_by):
+                    continue
+                columns = self.columns_of(asset.key)
+                if columns is None:
+                    continue  # checked at build time, on the output's real columns
+                self.project.columns[asset.key] = columns
+                problems = column_problems(
+                    asset,
+                    columns,
+                    columns_of=self.columns_of,
+                    resolve=self._resolve(asset),
+                )
+                if problems:
+                    raise problems[0].error(len(problems) - 1)
+        finally:
+            self.cache.save(self.live)
+
+
+def _csv_header(asset: Asset) -> list[str] | None:
+    """A seed's column names, from its CSV header (None when DuckDB would rename them)."""
+    import csv
+
+    delimiter = asset.seed.delimiter if asset.seed is not None else ","
+    try:
+        with open(asset.path, encoding="utf-8-sig", newline="") as handle:
+            row = next(csv.reader(handle, delimiter=delimiter), None)
+    except (OSError, UnicodeDecodeError, csv.Error, TypeError):
+        return None
+    if not row or any(not n or n != n.strip() for n in row):
+        return None
+    if len({n.lower() for n in row}) != len(row):
+        return None
+    return row
+
+
+IGNORED_FOLDERS = {"target", "dbt_packages", "dbt_modules", "logs", "node_modules", "__pycache__"}
+"""Folders of generated files (dbt's build output, installed packages): never warned about."""
+
+
+def unread_files(project: ProjectDefinition) -> list[str]:
+    """A warning for each YAML or SQL file in the project that Headwater does not read (a dbt
+    `schema.yml`, `sources.yml` or `tests/` folder, a sidecar without its model), so nothing
+    written there is silently ignored."""
+    root = project.root
+    read = {PROJECT_FILE}
+    for asset in project.assets.values():
+        read.add(Path(asset.rel_path).as_posix())
+        if asset.document is not None:
+            read.add(Path(asset.document.path).as_posix())
+    skipped = {project.warehouse.resolve(), project.state_dir.resolve()}
+    warnings: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in IGNORED_FOLDERS
+            and (here / d).resolve() not in skipped
+            and not (here / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(files):
+            if Path(name).suffix.lower() not in (".yml", ".yaml", ".sql"):
+                continue
+            rel = (here / name).relative_to(root).as_posix()
+            if rel in read or _is_source_file(rel):
+                continue
+            warnings.append(f"{rel} is not read by Headwater: {_why_unread(rel)}")
+    return warnings
+
+
+def _is_source_file(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 2 and parts[0] == "sources" and parts[1].endswith((".yml", ".yaml"))
+
+
+def _why_unread(rel: str) -> str:
+    """What to do about a file Headwater does not read."""
+    parts = rel.split("/")
+    name = parts[-1].lower()
+    stem = name.rsplit(".", 1)[0]
+    if parts[0] == "tests":
+        return (
+            "dbt's singular tests are not run yet; write the query as a `sql` check in the "
+            "model's sidecar (see docs/quality.md)"
+        )
+    if stem in ("sources", "_sources") or stem.endswith("_sources"):
+        return (
+            "dbt source files are not read yet; declare each source in its own "
+            "sources/<name>.yml (see docs/sources.md)"
+        )
+    if stem in ("schema", "_schema", "properties", "_models") or stem.endswith(
+        ("_schema", "_models")
+    ):
+        return (
+            "dbt schema files are not read yet; put each model's columns and checks in a "
+            "sidecar named after its SQL file (models/orders.sql -> models/orders.yml, see "
+            "docs/models.md)"
+        )
+    if stem in ("dbt_project", "profiles", "packages", "dependencies", "selectors"):
+        return "dbt's project files are not read; Headwater's settings are in headwater.yml"
+    if parts[0] == "sources":
+        return "only files directly in sources/ are read, one source per file"
+    if parts[0] in ("models", "seeds") and name.endswith((".yml", ".yaml")):
+        twin = "SQL file" if parts[0] == "models" else "CSV file"
+        return (
+            f"a sidecar is read only beside a {twin} of the same name (and .yml before "
+            ".yaml); rename it to match, or remove it"
+        )
+    if name.endswith(".sql"):
+        return "models are read from models/ only; move it there, or remove it"
+    return "Headwater reads headwater.yml, sources/*.yml, models/ and seeds/; remove it"

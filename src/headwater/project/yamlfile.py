@@ -41,6 +41,12 @@ class YamlDocument:
             path = path[:-1]
         return self._lines.get((), None)
 
+    def has(self, key_path: Sequence[str | int]) -> bool:
+        """Return True when `key_path` itself (not only a prefix of it) is in the file."""
+        self.line_of(())
+        assert self._lines is not None
+        return tuple(key_path) in self._lines
+
     def location(self, key_path: Sequence[str | int] = ()) -> Location:
         """Return a `Location` pointing at `key_path` in this file."""
         return Location(file=str(self.path), line=self.line_of(key_path))
@@ -70,7 +76,7 @@ def load_yaml(path: Path, display_path: str | None = None) -> YamlDocument:
         ConfigError: the file is not valid YAML or its top level is not a mapping.
     """
     shown = Path(display_path) if display_path else path
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path, str(shown))
     try:
         data = yaml.load(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -91,6 +97,27 @@ def load_yaml(path: Path, display_path: str | None = None) -> YamlDocument:
     return YamlDocument(shown, data, text)
 
 
+def read_utf8(path: Path, shown: str) -> str:
+    """Return the text of the project file `path`, which must be UTF-8.
+
+    Raises:
+        ConfigError: the file holds bytes that are not UTF-8, naming `shown` (the path as the
+            user knows it), the line and the byte offset of the first bad byte.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset "
+            f"{exc.start} (line {line}) cannot be decoded",
+            Location(file=shown, line=line),
+            "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or fix the character "
+            "at that line",
+        ) from None
+
+
 def closest(word: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate most similar to `word`, or None when nothing is close."""
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
@@ -98,15 +125,22 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
 
 
 def validation_error(
-    document: YamlDocument, exc: Any, model: type[Any], base_path: KeyPath = ()
+    document: YamlDocument,
+    exc: Any,
+    model: type[Any],
+    base_path: KeyPath = (),
+    docs: str = "docs/project.md",
 ) -> ConfigError:
     """Turn a pydantic `ValidationError` on `document` into one readable `ConfigError`.
 
-    Each problem names its key, its line, what was expected and, for an unknown key, the closest
-    valid one.
+    Each problem names its key, its line, what was expected and, for an unknown key, the valid
+    keys at that place with the closest one first. `base_path` is where the validated data sits
+    in the file; `docs` is the page the hint points at.
+
+    Returns:
+        The error to raise.
     """
-    problems: list[str] = []
-    first_line: int | None = None
+    problems: list[tuple[int, str]] = []
     for error in exc.errors():
         loc: KeyPath = (*base_path, *error["loc"])
         cause = error.get("ctx", {}).get("error")
@@ -114,28 +148,25 @@ def validation_error(
         if isinstance(key_of_cause, str):
             loc = (*loc, key_of_cause)
         line = document.line_of(loc)
-        first_line = first_line or line
         where = f"line {line}: " if line else ""
         key = ".".join(str(part) for part in loc) or "(top level)"
         if error["type"] == "extra_forbidden":
-            fields = _fields_at(model, error["loc"][:-1])
+            fields = sorted(_fields_at(model, error["loc"][:-1]))
             suggestion = closest(str(error["loc"][-1]), fields)
-            hint = (
-                f"did you mean '{suggestion}'?"
-                if suggestion
-                else f"valid keys: {', '.join(sorted(fields))}"
-            )
-            problems.append(f"{where}unknown key '{key}'; {hint}")
+            valid = f"valid keys: {', '.join(fields)}" if fields else "no key is valid here"
+            hint = f"did you mean '{suggestion}'? ({valid})" if suggestion else valid
+            problems.append((line or 0, f"{where}unknown key '{key}'; {hint}"))
         elif error["type"] == "missing":
-            problems.append(f"{where}missing required key '{key}'")
+            problems.append((line or 0, f"{where}missing required key '{key}'"))
         else:
             got = error.get("input")
             shown = f" (got {got!r})" if not isinstance(got, Mapping | list) else ""
-            problems.append(f"{where}key '{key}': {error_message(error)}{shown}")
+            problems.append((line or 0, f"{where}key '{key}': {error_message(error)}{shown}"))
     return ConfigError(
-        "invalid configuration:\n    " + "\n    ".join(problems),
-        Location(file=str(document.path), line=first_line),
-        "correct the keys listed above; see docs/project.md for every key",
+        # in file order, so the first problem listed is the one the location points at
+        "invalid configuration:\n    " + "\n    ".join(text for _, text in sorted(problems)),
+        Location(file=str(document.path), line=min((n for n, _ in problems if n), default=None)),
+        f"correct the keys listed above; see {docs} for every key",
     )
 
 
@@ -148,21 +179,74 @@ def error_message(error: Mapping[str, Any]) -> str:
 
 
 def _fields_at(model: type[Any], loc: Sequence[str | int]) -> list[str]:
-    """Return the field names (and aliases) of the pydantic model found at `loc` under `model`."""
+    """Return the keys (field names or aliases) valid at `loc` under `model`.
+
+    `loc` is pydantic's error location: it walks through models' fields, list positions, dict
+    keys (`jobs.nightly`) and the tag of a discriminated union (`checks.0.not_null`).
+    """
     current: Any = model
     for part in loc:
-        if isinstance(part, int) or not hasattr(current, "model_fields"):
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
+        current = _step(current, part)
+        if current is None:
             return []
-        current = _model_in(field.annotation)
-    if not hasattr(current, "model_fields"):
+    found = _model_in(current)
+    if found is None:
         return []
-    names: list[str] = []
-    for name, field in current.model_fields.items():
-        names.append(field.alias or name)
-    return names
+    return [field.alias or name for name, field in found.model_fields.items()]
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation found one `part` of an error location below `annotation` (None: lost)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _step(args[0], part)
+    if hasattr(annotation, "model_fields"):
+        for name, field in annotation.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+        return None
+    if origin in (list, tuple, set, frozenset) or (
+        origin is not None and getattr(origin, "__name__", "") in ("Sequence", "Iterable")
+    ):
+        return args[0] if args else None
+    if origin is dict or (origin is not None and getattr(origin, "__name__", "") == "Mapping"):
+        return args[1] if len(args) == 2 else None
+    if origin is typing.Union or origin is types.UnionType:
+        members = [_unwrap(a) for a in args if a is not type(None)]
+        # a discriminated union puts the member's tag in the location
+        for member in members:
+            if isinstance(part, str) and part in _tags(member):
+                return member
+        if len(members) == 1:
+            return _step(members[0], part)
+        for member in members:
+            found = _step(member, part)
+            if found is not None:
+                return found
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    import typing
+
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _tags(member: Any) -> tuple[Any, ...]:
+    """The values of a model's `type` literal: its tag in a discriminated union."""
+    import typing
+
+    fields = getattr(member, "model_fields", None)
+    if not fields or "type" not in fields:
+        return ()
+    kind = fields["type"].annotation
+    return typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else ()
 
 
 def _model_in(annotation: Any) -> Any:

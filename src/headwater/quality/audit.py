@@ -291,7 +291,8 @@ class Auditor:
     ) -> CheckResult:
         alias = f"__c{index}"
         if alias in broken:
-            return _result(check, ERROR, message=f"the check could not run: {broken[alias]}")
+            why = _missing_columns(check, target) or broken[alias]
+            return _result(check, ERROR, message=f"the check could not run: {why}")
         try:
             if isinstance(check, RowCount):
                 return self._row_count(check, rows)
@@ -323,7 +324,8 @@ class Auditor:
             shown = f"SELECT * FROM {target.shown_as} WHERE {predicate}"
             return self._counted(target, check, int(values.get(alias) or 0), rows, finder, shown)
         except Exception as exc:
-            return _result(check, ERROR, message=f"the check could not run: {_first_line(exc)}")
+            why = _missing_columns(check, target) or _first_line(exc)
+            return _result(check, ERROR, message=f"the check could not run: {why}")
 
     def _counted(
         self,
@@ -345,10 +347,10 @@ class Auditor:
         return result
 
     def _sample(self, target: AuditTarget, check: Check, finder: str) -> list[dict[str, Any]]:
-        """A few failing rows: their key columns and the checked columns."""
+        """A few failing rows: their key columns and the columns the check reads."""
         # without a key, the leading columns usually identify a row well enough
         wanted = [*target.key_columns] or list(target.schema.names)[:SAMPLE_CONTEXT_COLUMNS]
-        for name in getattr(check, "key", None) or [check.column]:
+        for name in _read_columns(check):
             if name and name not in wanted:
                 wanted.append(name)
         names = set(target.schema.names)
@@ -431,6 +433,33 @@ def _metric_now(check: Anomaly, values: dict[str, Any], target: AuditTarget) -> 
     if value is None:
         return None
     return _epoch(value) if isinstance(value, dt.date) else float(value)
+
+
+def _read_columns(check: Check) -> list[str]:
+    """The columns of its table `check` reads (an expression's, parsed from its SQL)."""
+    from headwater.project.columns import check_columns
+
+    return check_columns(check) or []
+
+
+def _missing_columns(check: Check, target: AuditTarget) -> str | None:
+    """Why a check that failed to run did: the columns it reads that the table lacks (None
+    when it lacks none of them, and the engine's own message says more)."""
+    from headwater.project.yamlfile import closest
+
+    names = list(target.schema.names)
+    have = {n.lower() for n in names}
+    missing = [c for c in _read_columns(check) if c.lower() not in have]
+    if not missing:
+        return None
+    parts = []
+    for column in missing:
+        near = closest(column, names)
+        parts.append(f"'{column}'" + (f" (did you mean '{near}'?)" if near else ""))
+    return (
+        f"it reads column {', '.join(parts)}, which {target.shown_as} does not have; fix the "
+        "check in the YAML"
+    )
 
 
 def _within_tolerance(check: Check, failing: int, rows: int) -> bool:

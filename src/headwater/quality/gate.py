@@ -16,6 +16,7 @@ where they can be queried, and the published table stays at its previous version
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import uuid
@@ -80,6 +81,7 @@ class QualityGate:
         """Audit the version `files` would make; return what to publish, or raise. Only the
         rows of `fresh` (default: all of `files`) are new, and only they can be quarantined:
         rows a build merely carries over (a merge's rewrite, another partition's) are not."""
+        _refuse_unknown_columns(ctx, schema.names, files)
         checks = list(self.checks)
         if self.contract is not None:
             problems = contract_problems(ctx, schema, self.contract)
@@ -139,11 +141,13 @@ class QualityGate:
         held = [c for c in self.checks if c.on_fail == "quarantine"]
         if not held or not files:
             return files, None, 0
+        _refuse_unknown_columns(ctx, schema.names, [])
         return self._quarantine(ctx, files, schema, [], held, keep_originals=True)
 
     def inspect(self, ctx: BuildContext, relation: str) -> Admitted:
         """Audit a view's rows (nothing is stored, so nothing is set aside or measured)."""
         schema = ctx.session.schema(f"SELECT * FROM {relation}")
+        _refuse_unknown_columns(ctx, schema.names, [])
         target = AuditTarget(relation, ctx.asset.key, schema, self.key_columns)
         report = Auditor(ctx.session, self.parent, self.history, metrics=False).audit(
             target, self.checks
@@ -295,6 +299,22 @@ class QualityGate:
             CommitInfo(ctx.run_id, "failed audit"),
             partition_by=partition_by,
         )
+
+
+def _refuse_unknown_columns(ctx: BuildContext, names: list[str], files: list[WrittenFile]) -> None:
+    """Raise before the audit when the asset's checks or keys name a column its output lacks
+    (known only now, from the built output): the YAML is at fault, not the rows, so the
+    unpublished `files` are removed rather than kept for inspection."""
+    from headwater.project.columns import column_error
+
+    problem = column_error(ctx.asset, names)
+    if problem is None:
+        return
+    for file in files:
+        if os.path.exists(file.path):
+            os.remove(file.path)
+    where = dataclasses.replace(problem.location, asset=ctx.asset.key)
+    raise ModelError(f"{problem.message}; nothing was published", where, problem.hint)
 
 
 def contract_problems(

@@ -7,9 +7,13 @@ failure or a kill at any point leaves the previous version in place.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
+from dataclasses import replace
 
-from headwater.engine.sqltext import literal, qualified
+from headwater.engine.base import WriteResult
+from headwater.engine.sqltext import column_list, literal, qualified
 from headwater.errors import Location, ModelError
 from headwater.transform.context import BuildContext, BuildResult
 from headwater.transform.merge import merge_changes
@@ -35,11 +39,19 @@ def builder_for(name: str) -> Builder:
         ) from None
 
 
-def _overwrite(ctx: BuildContext, sql: str, operation: str) -> BuildResult:
-    """Write `sql` as the whole new content of the asset's table."""
+def _overwrite(
+    ctx: BuildContext,
+    sql: str,
+    operation: str,
+    vet: Callable[[BuildContext, WriteResult], None] | None = None,
+) -> BuildResult:
+    """Write `sql` as the whole new content of the asset's table; `vet` may refuse the
+    written files before they are published (it removes them when it does)."""
     written = ctx.session.write_parquet(
         sql, ctx.store.new_file_dir(ctx.ref, ctx.run_id), ctx.asset.partition_by
     )
+    if vet is not None:
+        vet(ctx, written)
     ctx.fault("before_commit")
     version = ctx.publish(
         written.files,
@@ -89,7 +101,11 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     asset = ctx.asset
     assert asset.model is not None
     if ctx.full_refresh or not ctx.store.exists(ctx.ref):
-        result = _overwrite(ctx, _compiled_with_inputs(ctx, incremental=False), "incremental")
+        sql = _compiled_with_inputs(ctx, incremental=False)
+        # the next run merges on the key: a key that is missing or repeated must fail now,
+        # not after a first build that published rows no merge can tell apart
+        vet = _refuse_bad_unique_key if asset.unique_key else None
+        result = _overwrite(ctx, sql, "incremental", vet)
         result.message = "full build"
         _precompile_incremental(ctx)
         return result
@@ -128,6 +144,55 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     )
     ctx.fault("after_commit")
     return BuildResult(rows=written.rows, version=version, message=f"appended {written.rows} rows")
+
+
+def _refuse_bad_unique_key(ctx: BuildContext, written: WriteResult) -> None:
+    """Raise (removing `written`'s files) when the model's `unique_key` is not among its
+    output columns, or when two built rows share a key."""
+    from headwater.project.columns import column_error
+
+    asset = ctx.asset
+    keys = asset.unique_key
+    problem = column_error(asset, written.schema.names)
+    if problem is not None:
+        _discard(written)
+        raise ModelError(
+            f"{problem.message}; nothing was committed",
+            replace(problem.location, asset=asset.key),
+            problem.hint,
+        )
+    if not written.files:
+        return
+    paths = ", ".join(literal(f.path) for f in written.files)
+    hive = "true" if asset.partition_by else "false"
+    scan = f"read_parquet([{paths}], hive_partitioning = {hive}, union_by_name = true)"
+    grouped = f"SELECT {column_list(keys)}, count(*) AS n FROM {scan} GROUP BY ALL"
+    found = ctx.session.query(
+        f"SELECT count(*) AS keys, coalesce(sum(n), 0) AS rows FROM ({grouped}) WHERE n > 1"
+    ).to_pylist()[0]
+    if not found["keys"]:
+        return
+    worst = ctx.session.query(
+        f"SELECT * FROM ({grouped}) WHERE n > 1 ORDER BY n DESC LIMIT 1"
+    ).to_pylist()[0]
+    _discard(written)
+    example = ", ".join(f"{k}={worst[k]!r}" for k in keys)
+    raise ModelError(
+        f"unique_key ({', '.join(keys)}) of {asset.key} is not unique in the built rows: "
+        f"{found['keys']:,} keys appear more than once, in {found['rows']:,} of "
+        f"{written.rows:,} rows (e.g. {example} appears {worst['n']:,} times); nothing was "
+        "committed",
+        Location(file=asset.rel_path, asset=asset.key),
+        "deduplicate the model's output (e.g. QUALIFY row_number() OVER (PARTITION BY "
+        f"{', '.join(keys)} ORDER BY ...) = 1), or widen unique_key",
+    )
+
+
+def _discard(written: WriteResult) -> None:
+    """Remove files that were written but will not be committed."""
+    for file in written.files:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(file.path)
 
 
 def _precompile_incremental(ctx: BuildContext) -> None:
