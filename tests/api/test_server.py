@@ -67,6 +67,40 @@ def test_the_graph_filters_by_selector(base: str) -> None:
     assert "Traceback" not in wrong.text
 
 
+def test_a_bad_selector_keeps_the_graph_page_with_the_error_above_it(
+    base: str, shop: Project
+) -> None:
+    page = httpx.get(base + "/", params={"select": "tag:no_such_tag"})
+    assert page.status_code == 400
+    text = page.text
+    error = text.index('id="graph-error"')
+    assert "selector &#39;tag:no_such_tag&#39; matches no asset" in text
+    assert error < text.index('id="asset-graph"')
+    for key in shop.definition.assets:
+        assert f'data-key="{key}"' in text
+    assert 'value="tag:no_such_tag"' in text
+    # what the user typed comes back as text, never as markup
+    hostile = httpx.get(base + "/", params={"select": "<script>alert(1)</script>"})
+    assert hostile.status_code == 400
+    assert "<script>alert(1)</script>" not in hostile.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile.text
+
+
+def test_the_graph_draws_with_the_bundled_dagre_and_its_licence(base: str) -> None:
+    page = httpx.get(base + "/").text
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert scripts[:2] == ["/static/dagre.min.js", "/static/graph.js"]
+    for script in scripts:
+        assert httpx.get(base + script).status_code == 200
+    dagre = httpx.get(base + "/static/dagre.min.js").text
+    assert "var dagre=" in dagre
+    assert "sourceMappingURL" not in dagre  # the map is not shipped: nothing asks for it
+    licence = httpx.get(base + "/static/dagre.LICENSE").text
+    assert "@dagrejs/dagre" in licence
+    assert "@dagrejs/graphlib" in licence
+    assert "Permission is hereby granted" in licence
+
+
 def test_an_asset_page_has_schema_versions_preview_checks_and_metrics(
     base: str, shop: Project
 ) -> None:
@@ -182,6 +216,10 @@ def test_docs_export_is_a_static_site_that_works_from_files(shop: Project, tmp_p
             assert not re.match(r"^(https?:)?//|^/", link), (page, link)
             target = (page.parent / link.split("#")[0]).resolve()
             assert target.exists(), (page, link)
+    index = (site / "index.html").read_text()
+    assert 'src="static/dagre.min.js"' in index
+    assert 'src="static/graph.js"' in index
+    assert (site / "static" / "dagre.LICENSE").is_file()
     fact = (site / "assets" / "marts.fact_sales.html").read_text()
     assert "Order id; with line_number, the key of the table." in fact
     assert "lineage-data" in fact

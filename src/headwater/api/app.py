@@ -95,7 +95,11 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def graph(select: str | None = None) -> HTMLResponse:
-        return page("graph.html", graph_page(workspace, select, links), "graph")
+        context = graph_page(workspace, select, links)
+        response = page("graph.html", context, "graph")
+        if context["error"]:  # the page stays, the selector's error above the graph
+            response.status_code = 400
+        return response
 
     @app.get("/assets/{name}", response_class=HTMLResponse)
     def asset(name: str, version: int | None = Query(None, ge=0)) -> HTMLResponse:

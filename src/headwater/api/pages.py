@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.api.layout import NODE_HEIGHT, NODE_WIDTH, layout
+from headwater.api.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_settings
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
@@ -162,31 +162,38 @@ def _catalog_signature(project: Project) -> tuple[Any, ...]:
 
 
 def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[str, Any]:
-    """The asset graph, laid out left to right and coloured by each asset's last status."""
+    """Return the graph page's context: the selected assets coloured by their last status, the
+    edges among them and the layout settings the browser draws them with (static/graph.js).
+
+    A selector that cannot be used does not replace the page: the whole graph is shown with
+    the selector's error above it (`error`, `hint`), so it can be corrected in place.
+    """
     from headwater.catalog.overview import latest_results
+    from headwater.errors import UsageError
 
     project = workspace.fresh()
-    definition = project.definition
-    keys = project.select(select.split()) if select else project.select()
-    placed = layout(keys, {k: definition.assets[k].depends_on for k in keys})
+    definition = project.definition  # a broken project raises here: its error is the page
+    error: UsageError | None = None
+    try:
+        keys = project.select(select.split()) if select else project.select()
+    except UsageError as exc:
+        error, keys = exc, project.select()
     latest = latest_results(project.catalog, keys) if not links.static_site else {}
     nodes: list[dict[str, Any]] = []
-    for node in placed.nodes:
-        asset = definition.assets[node.key]
-        result = latest.get(node.key)
+    for key in keys:
+        asset = definition.assets[key]
+        result = latest.get(key)
         status = result["status"] if result else "never"
         nodes.append(
             {
-                "key": node.key,
-                "x": node.x,
-                "y": node.y,
+                "key": key,
                 "label": _fit(asset.name),
                 "namespace": _fit(f"{asset.namespace} · {asset.build_kind}", 32),
                 "kind": asset.build_kind,
                 "status": status,
                 "css": STATUS_CLASS.get(status, "none"),
-                "href": links.asset(node.key),
-                "title": f"{node.key} ({asset.build_kind}): {status}",
+                "href": links.asset(key),
+                "title": f"{key} ({asset.build_kind}): {status}",
             }
         )
     counts: dict[str, int] = {}
@@ -195,12 +202,13 @@ def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[s
     return {
         "title": "Assets",
         "select": select or "",
+        "error": error.message if error else None,
+        "hint": error.hint if error else None,
         "nodes": nodes,
-        "edges": placed.edges,
-        "width": placed.width,
-        "height": placed.height,
+        "edges": graph_edges(keys, {k: definition.assets[k].depends_on for k in keys}),
         "node_width": NODE_WIDTH,
         "node_height": NODE_HEIGHT,
+        "graph_settings": layout_settings(),
         "counts": sorted(counts.items()),
         "links": links,
     }
@@ -299,8 +307,9 @@ def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str
                 "operation": h.operation,
                 "run_id": h.run_id,
                 "rows": h.rows_written,
+                "readable": h.readable is not False,
             }
-            for h in project.store.history(ref, HISTORY_VERSIONS)
+            for h in project.store.history(ref, HISTORY_VERSIONS, check_readable=True)
         ]
     if not asset.is_stored or facts["history"]:
         try:
