@@ -65,8 +65,14 @@ def _arguments(run: dict[str, Any]) -> dict[str, Any]:
 class Project:
     """A Headwater project on disk and every operation on it."""
 
-    def __init__(self, path: str | Path = ".") -> None:
+    def __init__(
+        self, path: str | Path = ".", on_warning: Callable[[str], None] | None = None
+    ) -> None:
+        """Open the project at or above `path`; `on_warning` is told each load warning once
+        (a file Headwater does not read), by default through the `headwater` logger."""
         self.root = find_project_root(Path(path))
+        self._on_warning = on_warning
+        self._warned: set[str] = set()
         self._definition: ProjectDefinition | None = None
         self._catalog: Catalog | None = None
         self._store: DeltaStore | None = None
@@ -120,7 +126,21 @@ class Project:
                 self._discover(definition, definition.undiscovered, strict=True)
                 definition = load_project(self.root)
             self._definition = definition
+            self._warn(definition.warnings)
         return self._definition
+
+    def _warn(self, warnings: list[str]) -> None:
+        """Pass on each load warning not passed on before (a reload finds the same ones)."""
+        import logging
+
+        for warning in warnings:
+            if warning in self._warned:
+                continue
+            self._warned.add(warning)
+            if self._on_warning is not None:
+                self._on_warning(warning)
+            else:
+                logging.getLogger("headwater").warning("%s", warning)
 
     def discover(self, names: list[str] | None = None) -> dict[str, list[str]]:
         """List again the tables of the sql sources `names` (all with `include` patterns by
@@ -387,7 +407,13 @@ class Project:
             try:
                 partitions[key] = partition_set.between(start, end)
             except ValueError as exc:
-                raise UsageError(str(exc), hint="give --start and --end as keys or dates") from None
+                from headwater.errors import Location
+
+                raise UsageError(
+                    str(exc),
+                    Location(asset=key),
+                    hint="give --start and --end as partition keys or dates within those bounds",
+                ) from None
         if not partitions:
             raise UsageError(
                 f"nothing in '{' '.join(select)}' is partitioned",
@@ -694,7 +720,11 @@ class Project:
     # -- reading ---------------------------------------------------------------------------
 
     def query(self, sql: str, as_of: str | int | None = None) -> pa.Table:
-        """Run a read-only query over the project's tables; `as_of` is a version or timestamp."""
+        """Run a read-only query over the project's tables and return its result.
+
+        `sql` is one SELECT, `DESCRIBE <table>`, `SHOW TABLES` or a SELECT from
+        `information_schema.tables`/`.columns`/`.schemata`; `as_of` is a version or timestamp.
+        """
         from headwater.query import QuerySession
 
         with QuerySession(self) as session:
@@ -756,8 +786,17 @@ class Project:
         return TableRef(asset.namespace, asset.name)
 
     def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
-        """The versions of table `name`, newest first."""
-        return self.store.history(self._table(name), limit)
+        """The versions of table `name`, newest first, each saying whether it is still readable
+        (`readable` is False once vacuum deleted files it needs)."""
+        return self.store.history(self._table(name), limit, check_readable=True)
+
+    def resolve_version(self, name: str, target: int | str) -> int:
+        """The version of table `name` that `target` (a version or ISO timestamp) names.
+
+        Raises:
+            TableNotFoundError: no such version, or vacuum deleted its files.
+        """
+        return self.store.resolve_version(self._table(name), target)
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -803,11 +842,31 @@ class Project:
                 state.state,
             )
 
-    def vacuum(self, name: str, retain_hours: float = 168.0, dry_run: bool = False) -> list[str]:
-        """Delete data files no version within `retain_hours` needs; return their paths."""
+    def vacuum(
+        self, name: str, retain_hours: float = 168.0, dry_run: bool = False, force: bool = False
+    ) -> list[str]:
+        """Delete data files no version within `retain_hours` needs; return their paths (each
+        once, relative to the table's folder). A dry run only lists them.
+
+        Raises:
+            UsageError: `retain_hours` is negative, or below the table's safe minimum (7 days
+                unless the table sets `delta.deletedFileRetentionDuration`) without `force`
+                on a real run: readers of an older version could lose its files mid-scan.
+        """
         if retain_hours < 0:
             raise UsageError("--retain must be zero or more hours")
-        return self.store.vacuum(self._table(name), retain_hours, dry_run)
+        ref = self._table(name)
+        minimum = self.store.safe_retention_hours(ref)
+        if retain_hours < minimum and not dry_run and not force:
+            raise UsageError(
+                f"vacuum of {ref} with --retain {retain_hours:g} refused: it is below the safe "
+                f"minimum of {minimum:g} hours (the table's retention for removed files), so "
+                "versions younger than that would lose their files and a reader still scanning "
+                "one would fail",
+                hint=f"keep --retain {minimum:g} or more; see what would go with --dry-run; "
+                "pass --force only when nothing reads older versions of the table",
+            )
+        return self.store.vacuum(ref, retain_hours, dry_run)
 
     # -- history of runs -------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -633,3 +634,552 @@ def test_no_change_dag_is_light(small: Path) -> None:
         "    assert not exit.code, exit.code\n"
     )
     assert loaded_heavy_modules(code, small) == []
+
+
+# -- shared options, usage errors, Ctrl-C (issue 11) ----------------------------------------------
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and sub-command of `headwater`, as the words that name it."""
+    import click
+
+    from headwater.cli.main import main
+
+    paths: list[list[str]] = []
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        for name, command in sorted(group.commands.items()):
+            paths.append([*prefix, name])
+            if isinstance(command, click.Group):
+                walk(command, [*prefix, name])
+
+    walk(main, [])
+    return paths
+
+
+def test_every_command_takes_project_and_debug_after_its_name() -> None:
+    from click.testing import CliRunner
+
+    from headwater.cli.main import main
+
+    paths = _command_paths()
+    assert ["run"] in paths and ["runs", "show"] in paths and ["checks", "history"] in paths
+    for path in paths:
+        result = CliRunner().invoke(main, [*path, "--help"], prog_name="headwater")
+        assert result.exit_code == 0, (path, result.output)
+        assert "-p, --project DIRECTORY" in result.output, path
+        assert "--debug" in result.output, path
+
+
+def test_project_and_debug_after_the_subcommand_as_docs_promise(
+    small: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    after = ok(["run", "--project", str(small), "--debug"], elsewhere)
+    before = ok(["--project", str(small), "run"], elsewhere)
+    short = ok(["runs", "--limit", "1", "-p", str(small)], elsewhere)
+    run_id = json.loads(ok(["runs", "--json", "-p", str(small)], elsewhere).stdout)[0]["run_id"]
+    shown = ok(["runs", "show", run_id, "--project", str(small)], elsewhere)
+
+    assert "Done: 0 built, 2 up to date" in after.stdout
+    assert "Done: 0 built, 2 up to date" in before.stdout
+    assert short.stdout.splitlines()[0].startswith("run\tcommand\tstatus")
+    assert f"# run {run_id}" in shown.stdout
+    # given twice, the later one wins: the group's folder is wrong, the command's is right
+    twice = ok(["--project", str(elsewhere), "tables", "--project", str(small)], elsewhere)
+    assert "marts.total" in twice.stdout
+
+
+def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
+    write_files(tmp_path, {**FAILING, "headwater.yml": "name: failing\nthread: 2\n"})
+
+    plain = run_cli(["dag"], tmp_path)
+    debug = run_cli(["dag", "--debug"], tmp_path)
+
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr
+    assert "unknown key 'thread'; did you mean 'threads'?" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stderr"),
+    [
+        (["run", "--no-such-option"], "No such option"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["backfill"], "Missing argument 'ASSET[+]...'"),
+        (["runs", "show"], "Missing argument 'RUN_ID'"),
+        (["run", "--threads", "zero"], "Invalid value for '--threads'"),
+        (["run", "--project"], "Option '--project' requires an argument"),
+    ],
+    ids=["option", "command", "argument", "nested-argument", "value", "project-value"],
+)
+def test_usage_errors_exit_2_through_the_console_script(
+    tmp_path: Path, args: list[str], stderr: str
+) -> None:
+    """The installed `headwater` script (`headwater.cli.main:entry`, which ends the process
+    with os._exit) keeps click's exit code 2 for usage errors."""
+    script = Path(sys.executable).parent / "headwater"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "headwater.cli.main"]
+    write_files(tmp_path, FAILING)
+
+    result = subprocess.run(
+        [*command, *args], capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert stderr in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+SLOW = {
+    "headwater.yml": "name: slow\nthreads: 2\nengine: {threads: 1}\n",
+    "models/quick.sql": "select 1 as n",
+    # 9e12 pairs: it runs until it is interrupted
+    "models/slow.sql": (
+        "select count(*) as n from range(3000000) a cross join range(3000000) b "
+        "where a.range + b.range < 0"
+    ),
+}
+
+
+def _catalog_rows(root: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of the project's catalog, read directly (empty while it does not exist yet)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(root / ".headwater" / "catalog.db", timeout=30) as connection:
+            return connection.execute(sql).fetchall()
+    except sqlite3.Error:
+        return []
+
+
+def test_ctrl_c_stops_a_run_records_it_interrupted_and_prints_how_to_resume(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import time
+
+    from tests.conftest import HEADWATER
+
+    write_files(tmp_path, SLOW)
+    process = subprocess.Popen(
+        [*HEADWATER, "run"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # SIGINT once the catalog shows the slow build running and the quick one done
+        progress = (
+            "SELECT r.run_id, a.asset, a.status FROM hw_runs r JOIN hw_asset_results a "
+            "ON a.run_id = r.run_id WHERE r.status = 'running'"
+        )
+        deadline = time.monotonic() + 300  # a guard against hanging, not a measurement
+        while {(a, s) for _, a, s in _catalog_rows(tmp_path, progress)} != {
+            ("main.quick", "success"),
+            ("main.slow", "running"),
+        }:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run never got to the slow build"
+            time.sleep(0.05)
+        (run_id,) = {r for r, _, _ in _catalog_rows(tmp_path, progress)}
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130, stdout + stderr
+    assert f"Interrupted: run {run_id} stopped" in stderr
+    assert f"resume it with: headwater run --resume {run_id}" in stderr
+    assert "Traceback" not in stderr
+    runs = _catalog_rows(tmp_path, "SELECT run_id, status FROM hw_runs")
+    assert runs == [(run_id, "interrupted")]  # not left 'running'
+    results = _catalog_rows(
+        tmp_path, f"SELECT asset, status FROM hw_asset_results WHERE run_id = '{run_id}'"
+    )
+    assert sorted(results) == [("main.quick", "success"), ("main.slow", "interrupted")]
+
+    # the printed command finishes the run: only what it did not build
+    write_files(tmp_path, {"models/slow.sql": "select 2 as n"})
+    resumed = ok(["run", "--resume", run_id], tmp_path)
+    assert "OK    main.slow" in resumed.stdout
+    assert "main.quick" not in resumed.stdout
+    assert "Done: 1 built, 0 up to date" in resumed.stdout
+
+
+ORDER_LINES = "order_id,line_number,product_id,quantity,ordered_at,order_date,amount\n" + "".join(
+    f"{100 + o},{line},{(o * 7 + line) % 5 + 1},{line % 3 + 1},"
+    f"2024-05-{o + 1:02d} 10:00:00,2024-05-{o + 1:02d},{(o + line) % 4 + 1}.50\n"
+    for o in range(6)
+    for line in (1, 2, 3)
+)
+TOMORROW = [
+    "200,1,3,2,2024-06-30 09:00:00,2024-06-30,2.50",
+    "200,2,4,1,2024-06-30 09:00:00,2024-06-30,1.50",
+]
+"""Newer orders: larger ids, later dates, within today's quantities and amounts."""
+
+
+def test_suggest_checks_proposes_no_max_on_ever_growing_columns_and_a_compound_key(
+    tmp_path: Path,
+) -> None:
+    """Outside scenario: the suggested checks pass today, and still pass tomorrow when newer
+    orders (larger ids, later dates) arrive; order_id + line_number is the key."""
+    write_files(tmp_path, {"headwater.yml": "name: lines\n", "seeds/lines.csv": ORDER_LINES})
+    ok(["run"], tmp_path)
+    sidecar = tmp_path / "seeds" / "lines.yml"
+
+    ok(["suggest-checks", "raw.lines", "--output", str(sidecar)], tmp_path)
+
+    import yaml
+
+    suggested = yaml.safe_load(sidecar.read_text())
+    ranges = {
+        c["name"]: next(k["range"] for k in c["checks"] if isinstance(k, dict) and "range" in k)
+        for c in suggested["columns"]
+        if any(isinstance(k, dict) and "range" in k for k in c.get("checks", []))
+    }
+    for growing in ("order_id", "line_number", "product_id", "ordered_at", "order_date"):
+        assert "max" not in ranges[growing], (growing, ranges[growing])
+        assert "min" in ranges[growing]
+    assert ranges["quantity"] == {"min": 1, "max": 3}
+    assert ranges["amount"]["max"] == 4.5
+    assert {"unique": {"columns": ["order_id", "line_number"]}} in suggested["checks"]
+    assert not any(
+        "unique" in c.get("checks", []) for c in suggested["columns"]
+    )  # neither is unique alone
+    assert ok(["test"], tmp_path).returncode == 0
+
+    with (tmp_path / "seeds" / "lines.csv").open("a", encoding="utf-8") as seed:
+        seed.write("\n".join(TOMORROW) + "\n")
+    tomorrow = ok(["run"], tmp_path)
+    assert "OK    raw.lines" in tomorrow.stdout
+    with (tmp_path / "seeds" / "lines.csv").open("a", encoding="utf-8") as seed:
+        seed.write(TOMORROW[0] + "\n")  # a repeated order line breaks the key
+    assert run_cli(["run"], tmp_path).returncode == 1
+
+
+def test_suggest_checks_proposes_no_compound_key_when_a_column_is_a_key(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "headwater.yml": "name: keyed\n",
+            "seeds/keyed.csv": "id,region,day\n1,eu,1\n2,eu,2\n3,us,1\n4,us,2\n",
+        },
+    )
+    ok(["run"], tmp_path)
+
+    import yaml
+
+    suggested = yaml.safe_load(ok(["suggest-checks", "raw.keyed"], tmp_path).stdout)
+
+    # region + day are unique together here, but the table has its key: id
+    assert suggested["checks"] == [{"row_count": {"min": 1}}]
+    assert "unique" in suggested["columns"][0]["checks"]
+
+
+# -- query: exact numbers, readable wide tables, DuckDB's errors, metadata ------------------------
+
+EXACT = (
+    "select 0.0001::double as tiny, 1234567.891 as dec, 1234567.891::double as dbl, "
+    "1e-300::double as very_small, "
+    "123456789012345678901234567.123456789::decimal(38,9) as big, "
+    "0::decimal(18,6) as zero, 0.1::real as real_tenth, 2.5::double as half"
+)
+EXACT_TEXT = [
+    "0.0001",
+    "1234567.891",
+    "1234567.891",
+    "1e-300",
+    "123456789012345678901234567.123456789",
+    "0.000000",
+    "0.1",
+    "2.5",
+]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_cli_in_terminal(args: list[str], cwd: Path, columns: int = 80) -> tuple[int, str, str]:
+    """Run the CLI with its standard output on a real pseudo-terminal `columns` wide; return
+    the exit code, the terminal's text (colours removed) and standard error."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    from tests.conftest import HEADWATER
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "40", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [*HEADWATER, *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        while select.select([master], [], [], 300)[0]:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the command ended and closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = process.wait(timeout=300)
+        assert process.stderr is not None
+        stderr = process.stderr.read().decode()
+    finally:
+        os.close(master)
+        if process.stderr is not None:
+            process.stderr.close()
+    text = ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
+    return code, text, stderr
+
+
+def test_query_prints_numbers_exactly_when_piped(shop: Path) -> None:
+    """Outside testing saw `0.0001::double` print 0.000 and 1234567.891 print 1234567.9."""
+    lines = ok(["query", EXACT], shop).stdout.splitlines()
+
+    assert lines[1].split("\t") == EXACT_TEXT
+    assert json.loads(ok(["query", EXACT, "--format", "json"], shop).stdout) == {
+        "tiny": 0.0001,
+        "dec": "1234567.891",
+        "dbl": 1234567.891,
+        "very_small": 1e-300,
+        "big": "123456789012345678901234567.123456789",
+        "zero": "0.000000",
+        "real_tenth": pytest.approx(0.1),
+        "half": 2.5,
+    }
+    csv_rows = list(csv.reader(io.StringIO(ok(["query", EXACT, "--format", "csv"], shop).stdout)))
+    assert csv_rows[1] == EXACT_TEXT
+
+
+def test_query_prints_numbers_exactly_on_a_terminal(shop: Path) -> None:
+    code, text, stderr = run_cli_in_terminal(["query", EXACT], shop, columns=200)
+
+    assert code == 0, stderr
+    cells = [c.strip() for c in text.splitlines()[3].strip("│ ").split("│")]
+    assert cells == EXACT_TEXT
+
+
+def test_query_round_rounds_only_when_asked(shop: Path) -> None:
+    lines = ok(["query", EXACT, "--round", "2"], shop).stdout.splitlines()
+
+    assert lines[1].split("\t") == [
+        "0.00",
+        "1234567.89",
+        "1234567.89",
+        "0.00",
+        "123456789012345678901234567.12",
+        "0.00",
+        "0.10",
+        "2.50",
+    ]
+    bad = run_cli(["query", "select 1", "--round", "-1"], shop)
+    assert bad.returncode == 2 and "--round" in bad.stderr
+
+
+WIDE = "select " + ", ".join(f"{n} * 1000.5 + 0.25 as column_number_{n:02d}" for n in range(30))
+
+
+def test_query_wide_table_is_not_truncated_on_an_80_column_terminal(shop: Path) -> None:
+    """Thirty columns do not fit in 80: each row prints as `column | value` lines, every name
+    and value whole, rather than thirty columns cut to a few characters."""
+    code, text, stderr = run_cli_in_terminal(["query", WIDE], shop, columns=80)
+
+    assert code == 0, stderr
+    assert "…" not in text
+    for n in range(30):
+        assert re.search(rf"^column_number_{n:02d} \| {n * 1000.5 + 0.25!r}$", text, re.M), text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_query_wide_table_is_whole_when_piped(shop: Path) -> None:
+    header, row = ok(["query", WIDE], shop).stdout.splitlines()
+
+    assert header.split("\t") == [f"column_number_{n:02d}" for n in range(30)]
+    assert row.split("\t") == [repr(n * 1000.5 + 0.25) for n in range(30)]
+
+
+def test_query_long_text_wraps_in_a_table_that_fits(shop: Path) -> None:
+    sentence = " ".join(f"word{n}" for n in range(40))
+    code, text, stderr = run_cli_in_terminal(
+        ["query", f"select 1234567.891::double as amount, '{sentence}' as note"], shop, 80
+    )
+
+    assert code == 0, stderr
+    assert "│" in text and "…" not in text  # still a table, wrapped rather than cut
+    assert "1234567.891" in text
+    assert all(f"word{n}" in text for n in range(40))
+
+
+def test_query_bad_sql_shows_duckdbs_parser_message(shop: Path) -> None:
+    """Outside testing got sqlglot internals and a hint about models for a typo."""
+    result = run_cli(["query", "select order_date\nFORM marts.daily_revenue"], shop)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert 'Parser Error: syntax error at or near "marts"' in result.stderr
+    assert "LINE 2: FORM marts.daily_revenue\n" in result.stderr
+    lines = result.stderr.splitlines()
+    caret = lines[lines.index("LINE 2: FORM marts.daily_revenue") + 1]
+    assert caret.index("^") == len("LINE 2: FORM ")  # points at the word DuckDB names
+    assert "model" not in result.stderr and "sqlglot" not in result.stderr
+    for sql, message in [
+        ("select 1; select 2", "holds 2 statements"),
+        ("create table x (a int)", "does not run CREATE statements"),
+        ("summarize marts.daily_revenue", "does not run SUMMARIZE statements"),
+    ]:
+        refused = run_cli(["query", sql], shop)
+        assert refused.returncode == 2, sql
+        assert message in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_query_describe_show_tables_and_information_schema(shop: Path) -> None:
+    described = ok(["query", "describe orders"], shop).stdout.splitlines()
+    assert described[0].split("\t") == ["column_name", "column_type", "null"]
+    assert "order_id\tBIGINT\tYES" in described
+
+    shown = ok(["query", "SHOW TABLES"], shop).stdout.splitlines()
+    assert shown[0] == "name"
+    assert {"marts.daily_revenue", "raw.orders", "staging.stg_orders"} <= set(shown[1:])
+
+    tables = ok(
+        [
+            "query",
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' order by 1",
+        ],
+        shop,
+    ).stdout.splitlines()
+    assert tables[0] == "table_name" and "daily_revenue" in tables[1:]
+    assert len(tables) == 7  # the six marts, nothing of DuckDB's own catalog
+
+    columns = ok(
+        [
+            "query",
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'staging' and table_name = 'stg_orders' "
+            "order by ordinal_position",
+            "--format",
+            "json",
+        ],
+        shop,
+    ).stdout
+    assert json.loads(columns.splitlines()[0]) == {"column_name": "order_id", "data_type": "BIGINT"}
+
+    unknown = run_cli(["query", "describe marts.daily_revenu"], shop)
+    assert unknown.returncode == 2 and "did you mean marts.daily_revenue?" in unknown.stderr
+    other = run_cli(["query", "select * from information_schema.views"], shop)
+    assert other.returncode == 2 and "information_schema.views" in other.stderr
+
+
+# -- vacuum, time travel, history, restore (issue 11) ---------------------------------------------
+
+
+def test_vacuum_below_the_safe_retention_is_refused_without_force(small: Path) -> None:
+    refused = run_cli(["vacuum", "raw.payments", "--retain", "0"], small)
+
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
+    assert "Error: vacuum of raw.payments with --retain 0 refused" in refused.stderr
+    assert "safe minimum of 168 hours" in refused.stderr
+    assert "pass --force" in refused.stderr
+    version_0 = ["query", "select count(*) as n from raw.payments", "--as-of", "0"]
+    assert json.loads(ok([*version_0, "--format", "json"], small).stdout) == {"n": 2}
+
+    forced = ok(["vacuum", "raw.payments", "--retain", "0", "--force"], small)
+    assert forced.stdout.splitlines()[0] == "Deleted 1 files."
+
+
+def test_vacuum_dry_run_lists_a_file_removed_twice_once(small: Path) -> None:
+    ok(["restore", "raw.payments", "--version", "0"], small)  # v2 adds v0's file again
+    (small / "seeds/payments.csv").write_text("id,amount\n9,90\n")
+    with Project(small) as project:
+        assert project.run().status == "success"  # v3 removes it a second time
+
+    dry = ok(["vacuum", "raw.payments", "--retain", "0", "--dry-run"], small).stdout.splitlines()
+
+    files = [line.strip() for line in dry[1:]]
+    assert dry[0] == "Would delete 2 files."
+    assert len(files) == len(set(files)) == 2
+    deleted = ok(["vacuum", "raw.payments", "--retain", "0", "--force"], small).stdout
+    assert [line.strip() for line in deleted.splitlines()[1:]] == files
+
+
+def test_history_marks_vacuumed_versions_and_as_of_names_the_readable_ones(small: Path) -> None:
+    ok(["vacuum", "raw.payments", "--retain", "0", "--force"], small)
+
+    lines = ok(["history", "raw.payments"], small).stdout.splitlines()
+    assert lines[1].split("\t")[-1] == "readable"
+    marks = {line.split("\t")[0]: line.split("\t")[-1] for line in lines[2:]}
+    assert marks == {"1": "yes", "0": "no: files vacuumed"}
+    data = json.loads(ok(["history", "raw.payments", "--json"], small).stdout)
+    assert [(e["version"], e["readable"]) for e in data] == [(1, True), (0, False)]
+
+    old = run_cli(["query", "select count(*) from raw.payments", "--as-of", "0"], small)
+    assert old.returncode == 1
+    assert "Traceback" not in old.stderr and "IO Error" not in old.stderr
+    assert ".parquet" not in old.stderr
+    assert "table raw.payments version 0 can no longer be read" in old.stderr
+    assert "versions still readable: 1" in old.stderr
+
+
+def test_history_shows_merge_with_the_rows_it_changed(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "headwater.yml": "name: merges\nthreads: 2\n",
+            "seeds/src.csv": "id,v\n1,a\n2,a\n3,a\n",
+            "models/core/t.sql": (
+                "{{ config(materialized='incremental', unique_key='id') }}\n"
+                "select id, v from raw.src"
+            ),
+        },
+    )
+    ok(["run"], tmp_path)
+    (tmp_path / "seeds/src.csv").write_text("id,v\n3,b\n4,b\n")
+    ok(["run"], tmp_path)
+
+    lines = ok(["history", "core.t"], tmp_path).stdout.splitlines()
+    header = lines[1].split("\t")
+    merge = dict(zip(header, lines[2].split("\t"), strict=True))
+    assert merge["operation"] == "MERGE"
+    assert merge["rows written"] == "2"  # one updated, one inserted; the table holds 4
+
+
+def test_restore_by_timestamp_prints_the_version_it_resolved_to(small: Path) -> None:
+    import datetime as dt
+
+    history = json.loads(ok(["history", "raw.payments", "--json"], small).stdout)
+    stamps = {e["version"]: e["timestamp_ms"] for e in history}
+    moment = dt.datetime.fromtimestamp(stamps[0] / 1000, dt.UTC).isoformat(timespec="milliseconds")
+    # the version current at that moment: the newest committed at or before it
+    expected = max(v for v, ms in stamps.items() if ms <= stamps[0])
+
+    result = ok(["restore", "raw.payments", "--version", moment], small)
+
+    assert result.stdout.strip() == (
+        f"Restored raw.payments to version {expected} (current at {moment}); it is now version 2."
+    )
+    latest = json.loads(ok(["history", "raw.payments", "--json", "--limit", "1"], small).stdout)
+    assert latest[0]["operation"] == "RESTORE"
+    now = dt.datetime.now(dt.UTC).isoformat()
+    current = run_cli(["restore", "raw.payments", "--version", now], small)
+    assert current.returncode == 1 and "Traceback" not in current.stderr
+    assert "nothing to restore: version 2 is already its latest version" in current.stderr

@@ -308,3 +308,89 @@ def test_resuming_a_backfill_keeps_its_exclusions(make_project: ProjectFactory) 
     assert first.status == "success"
     again = project.resume(first.run_id)
     assert {o.key for o in again.outcomes} == {"core.daily", "marts.weekly_view"}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (
+            "2024-05-10",
+            "2024-05-01",
+            "the range --start 2024-05-10 --end 2024-05-01 is reversed: 2024-05-10 is after "
+            "2024-05-01; swap them (partitions run from 2024-05-01 to 2024-05-30)",
+        ),
+        (
+            "2023-01-01",
+            "2024-05-03",
+            "--start 2023-01-01 is before the first partition (2024-05-01, the definition's "
+            "start); partitions run from 2024-05-01 to 2024-05-30",
+        ),
+        (
+            None,
+            "2024-04-30",
+            "--end 2024-04-30 is before the first partition (2024-05-01, the definition's "
+            "start); partitions run from 2024-05-01 to 2024-05-30",
+        ),
+        (
+            "2024-07-01",
+            None,
+            "the range --start 2024-07-01 --end (last) holds no partition: partitions run "
+            "from 2024-05-01 to 2024-05-30",
+        ),
+    ],
+    ids=["reversed", "before-start", "end-before-start", "after-the-last"],
+)
+def test_a_backfill_range_outside_the_partitions_is_an_error_not_zero_built(
+    make_project: ProjectFactory, start: str | None, end: str | None, message: str
+) -> None:
+    project = daily_project(make_project)
+    runs_before = len(project.runs(100))
+    bounds = [*(["--start", start] if start else []), *(["--end", end] if end else [])]
+
+    result = run_cli(["backfill", "core.daily", *bounds], project.root)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"Error: asset core.daily: {message}\n" in result.stderr
+    assert "hint: give --start and --end as partition keys or dates" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Done:" not in result.stdout
+    assert len(project.runs(100)) == runs_before  # refused before a run started
+
+
+def test_a_backfill_range_of_listed_keys_names_the_keys(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/sales.csv": "region,amount\neu,1\nus,2\n",
+            "models/core/by_region.sql": (
+                "select region, sum(amount) as total from raw.sales "
+                "where region = {{ partition_key }} group by region"
+            ),
+            "models/core/by_region.yml": "partitions: {column: region, keys: [eu, us, apac]}\n",
+        }
+    )
+
+    reversed_ = run_cli(
+        ["backfill", "core.by_region", "--start", "us", "--end", "eu"], project.root
+    )
+    unknown = run_cli(["backfill", "core.by_region", "--start", "asia"], project.root)
+
+    assert reversed_.returncode == unknown.returncode == 2
+    assert (
+        "Error: asset core.by_region: the range --start us --end eu is reversed: us comes after "
+        "eu in the keys (eu, us, apac); swap them" in reversed_.stderr
+    )
+    assert (
+        "Error: asset core.by_region: --start asia is not one of the partition keys "
+        "(eu, us, apac)" in unknown.stderr
+    )
+
+
+def test_a_range_within_and_past_the_last_partition_is_clipped_to_it() -> None:
+    config = PartitionsConfig.model_validate(
+        {"column": "d", "grain": "daily", "start": "2024-05-01", "end": "2024-05-31"}
+    )
+    now = dt.datetime(2024, 6, 10, tzinfo=dt.UTC)
+    partitions = PartitionSet(config).between("2024-05-29", "2024-06-30", now)
+    assert [p.key for p in partitions] == ["2024-05-29", "2024-05-30"]
+    with pytest.raises(KeyError):
+        PartitionSet(config).get("2024-04-30", now)

@@ -14,26 +14,33 @@ from typing import Any
 
 import click
 
-from headwater.cli.common import EXCLUDE, JSON, SELECT, project_of
+from headwater.cli.common import EXCLUDE, JSON, SELECT, project_of, settings, share_options
 from headwater.errors import HeadwaterError
 
 
 class HeadwaterGroup(click.Group):
-    """A click group with Headwater's error boundary."""
+    """A click group with Headwater's error boundary, whose commands all take `--project` and
+    `--debug` after their name as well as before it."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command named `cmd_name`, given the options every command shares."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            share_options(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = "--debug" in sys.argv
         try:
             return super().invoke(ctx)
         except HeadwaterError as exc:
-            if debug:
+            if _debug(ctx):
                 traceback.print_exc()
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(_interrupted(ctx, getattr(exc, "run_id", None)), err=True)
             sys.exit(130)
         except BrokenPipeError:
             # the reader of our output went away (`headwater runs | head`): stop quietly, as
@@ -42,7 +49,7 @@ class HeadwaterGroup(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(1)
         except Exception as exc:
-            if debug:
+            if _debug(ctx):
                 traceback.print_exc()
             click.echo(
                 f"Error: internal error: {type(exc).__name__}: {exc}\n"
@@ -50,6 +57,25 @@ class HeadwaterGroup(click.Group):
                 err=True,
             )
             sys.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    """Whether `--debug` was given, before or after the command's name."""
+    return bool(settings(ctx).get("debug"))
+
+
+def _interrupted(ctx: click.Context, run_id: str | None) -> str:
+    """What Ctrl-C prints: the run it stopped and the command that finishes it."""
+    if run_id is None:
+        return "Interrupted."
+    import shlex
+
+    project_dir = settings(ctx).get("project_dir") or "."
+    where = "" if project_dir == "." else f" --project {shlex.quote(project_dir)}"
+    return (
+        f"Interrupted: run {run_id} stopped; what it finished is kept.\n"
+        f"  resume it with: headwater run --resume {run_id}{where}"
+    )
 
 
 @click.group(cls=HeadwaterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -241,12 +267,26 @@ def dag(
     default="table",
     help="Output format.",
 )
+@click.option(
+    "--round",
+    "round_digits",
+    type=click.IntRange(0, 38),
+    default=None,
+    metavar="N",
+    help="Round floats and decimals to N decimal places (default: print them exactly).",
+)
 @click.pass_context
-def query(ctx: click.Context, sql: str, as_of: str | None, fmt: str) -> None:
-    """Run a SQL query over the project's tables."""
+def query(
+    ctx: click.Context, sql: str, as_of: str | None, fmt: str, round_digits: int | None
+) -> None:
+    """Run a SQL query over the project's tables.
+
+    SQL is one SELECT in DuckDB SQL, DESCRIBE TABLE, SHOW TABLES, or a SELECT from
+    information_schema.tables, .columns or .schemata.
+    """
     from headwater.cli.output import print_arrow
 
-    print_arrow(_project(ctx).query(sql, as_of), fmt)
+    print_arrow(_project(ctx).query(sql, as_of), fmt, round_digits)
 
 
 @main.command()
@@ -284,7 +324,8 @@ def _size(size: int) -> str:
 @JSON
 @click.pass_context
 def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
-    """Show the versions of TABLE, newest first."""
+    """Show the versions of TABLE, newest first: what each commit did (MERGE, WRITE, ...),
+    the rows it inserted, updated or deleted, and whether vacuum deleted its files."""
     import datetime as dt
 
     from headwater.cli.output import emit_json, print_table
@@ -294,7 +335,7 @@ def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
         emit_json([vars(e) for e in entries])
         return
     print_table(
-        ["version", "time", "operation", "run", "rows written"],
+        ["version", "time", "operation", "run", "rows written", "readable"],
         [
             (
                 e.version,
@@ -306,6 +347,7 @@ def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
                 e.operation,
                 e.run_id,
                 e.rows_written,
+                "no: files vacuumed" if e.readable is False else "yes",
             )
             for e in entries
         ],
@@ -319,9 +361,14 @@ def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
 @click.pass_context
 def restore(ctx: click.Context, table: str, version: str) -> None:
     """Make an earlier version of TABLE current again (as a new version)."""
-    target: int | str = int(version) if version.isdigit() else version
-    new_version = _project(ctx).restore(table, target)
-    click.echo(f"Restored {table} to version {version}; it is now version {new_version}.")
+    project = _project(ctx)
+    target = project.resolve_version(table, int(version) if version.isdigit() else version)
+    new_version = project.restore(table, target)
+    # a timestamp names whichever version was current then: say which one that was
+    source = (
+        f"version {target}" if version.isdigit() else f"version {target} (current at {version})"
+    )
+    click.echo(f"Restored {table} to {source}; it is now version {new_version}.")
 
 
 @main.command()
@@ -350,10 +397,15 @@ def optimize(ctx: click.Context, table: str, zorder: str | None, as_json: bool) 
     "--retain", type=float, default=168.0, show_default=True, help="Hours of history to keep."
 )
 @click.option("--dry-run", is_flag=True, help="List the files without deleting them.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Allow --retain below the safe minimum (168 hours unless the table sets its own).",
+)
 @click.pass_context
-def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool) -> None:
+def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool, force: bool) -> None:
     """Delete TABLE's data files that no version within --retain hours needs."""
-    files = _project(ctx).vacuum(table, retain, dry_run)
+    files = _project(ctx).vacuum(table, retain, dry_run, force)
     verb = "Would delete" if dry_run else "Deleted"
     click.echo(f"{verb} {len(files)} files.")
     for path in files:

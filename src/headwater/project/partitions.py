@@ -173,26 +173,77 @@ class PartitionSet:
     def between(
         self, first: str | None, last: str | None, now: dt.datetime | None = None
     ) -> list[Partition]:
-        """The partitions from key or date `first` to `last`, both included.
+        """The partitions from key or date `first` to `last`, both included (each end open
+        when None).
+
+        Returns:
+            The partitions in order; never empty.
 
         Raises:
-            ValueError: a bound matches no partition.
+            ValueError: a bound matches no partition, the range is reversed, `first` lies
+                before the first partition, or the range holds no partition. The message
+                names the range and the valid bounds.
         """
         every = self.all(now)
         if not self.is_time:
             keys = [p.key for p in every]
-            lo = keys.index(first) if first else 0
-            hi = keys.index(last) if last else len(keys) - 1
+            lo = self._key_index(keys, first, "--start") if first else 0
+            hi = self._key_index(keys, last, "--end") if last else len(keys) - 1
+            if lo > hi:
+                raise ValueError(
+                    f"the range --start {first} --end {last} is reversed: {first} comes after "
+                    f"{last} in the keys ({', '.join(keys)}); swap them"
+                )
             return every[lo : hi + 1]
         lo_time = self._bound(first) if first else None
         hi_time = self._bound(last) if last else None
-        return [
+        if lo_time is not None and hi_time is not None and lo_time > hi_time:
+            raise ValueError(
+                f"the range --start {first} --end {last} is reversed: {first} is after "
+                f"{last}; swap them (partitions run from {self._span(every)})"
+            )
+        first_start = self._first()
+        for option, text, moment in (("--start", first, lo_time), ("--end", last, hi_time)):
+            if moment is not None and moment < first_start:
+                raise ValueError(
+                    f"{option} {text} is before the first partition "
+                    f"({self.key_of(first_start)}, the definition's start); partitions run "
+                    f"from {self._span(every)}"
+                )
+        chosen = [
             p
             for p in every
             if p.start is not None
             and (lo_time is None or (p.end is not None and p.end > lo_time))
             and (hi_time is None or p.start <= hi_time)
         ]
+        if not chosen:
+            raise ValueError(
+                f"the range --start {first or '(first)'} --end {last or '(last)'} holds no "
+                f"partition: partitions run from {self._span(every)}"
+            )
+        return chosen
+
+    def _span(self, every: list[Partition]) -> str:
+        """The valid bounds in words: `FIRST to LAST`, or why there is no partition yet."""
+        if every:
+            return f"{every[0].key} to {every[-1].key}"
+        first = self.key_of(self._first())
+        limit = self._limit()
+        if limit is not None and self._first() >= limit:
+            return f"{first} on, but 'end' allows none"
+        return f"{first} on, but none has ended yet"
+
+    @staticmethod
+    def _key_index(keys: list[str], key: str, option: str) -> int:
+        """Where listed key `key` stands among `keys`.
+
+        Raises:
+            ValueError: `key` is not one of them (the message lists them).
+        """
+        if key not in keys:
+            raise ValueError(f"{option} {key} is not one of the partition keys ({', '.join(keys)})")
+        return keys.index(key)
 
     def _bound(self, text: str) -> dt.datetime:
         """A partition key, a date or a time, as the local start of its partition.
@@ -232,7 +283,11 @@ class PartitionSet:
         Raises:
             KeyError: there is none.
         """
-        for partition in self.all(now) if not self.is_time else self.between(key, key, now):
+        try:
+            found = self.all(now) if not self.is_time else self.between(key, key, now)
+        except ValueError:
+            raise KeyError(key) from None
+        for partition in found:
             if partition.key == key:
                 return partition
         raise KeyError(key)

@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 ACCEPTED_VALUES_MAX = 10
 """A text column with at most this many distinct values gets an `accepted_values` check."""
+KEY_CANDIDATES_MAX = 12
+"""How many columns at most are tried in pairs as a compound key (66 pairs, one scan)."""
+GROWING_WORDS = frozenset(
+    {"id", "key", "sk", "seq", "sequence", "serial", "num", "number", "no", "nr", "version"}
+    | {"offset", "ts", "timestamp", "epoch", "at"}
+)
+"""Last words of a numeric column's name that mark it as a key, a sequence or a moment:
+values only ever grow (`order_id`, `line_number`, `event_seq`, `created_at` as epoch)."""
 
 
 @dataclass
@@ -185,6 +193,8 @@ class TableProfile:
     asset: str
     rows: int
     columns: list[ColumnProfile]
+    compound_keys: list[tuple[str, str]] = field(default_factory=list)
+    """Pairs of columns unique together where no column is unique alone (best first)."""
 
 
 def profile(project: ProjectDefinition, store: TableStore, asset: Asset) -> TableProfile:
@@ -229,13 +239,81 @@ def profile(project: ProjectDefinition, store: TableStore, asset: Asset) -> Tabl
                     values,
                 )
             )
-        return TableProfile(asset.key, int(row["__rows"]), columns)
+        keys = _compound_keys(session, relation, schema, columns, int(row["__rows"]))
+        return TableProfile(asset.key, int(row["__rows"]), columns, keys)
     finally:
         tables.close()
 
 
+def _compound_keys(
+    session: EngineSession,
+    relation: str,
+    schema: Any,
+    columns: list[ColumnProfile],
+    rows: int,
+) -> list[tuple[str, str]]:
+    """The pairs of columns unique together, when the table has no one-column key.
+
+    Tried are the columns without NULLs, repeating values and of a type keys are made of
+    (integers, text, dates, times; not floats, decimals or nested values), key-like names
+    first; a pair whose distinct counts multiply to fewer than the rows cannot be unique and
+    is not measured. The pairs come back with key-like names first, then in column order.
+    """
+    import pyarrow as pa
+
+    if rows < 2 or any(c.nulls == 0 and c.distinct == rows for c in columns):
+        return []
+    kinds = {column.name: column.type for column in schema}
+
+    def keyish(kind: Any) -> bool:
+        return bool(
+            pa.types.is_integer(kind)
+            or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_date(kind)
+            or pa.types.is_timestamp(kind)
+        )
+
+    candidates = [
+        c for c in columns if c.nulls == 0 and 1 < c.distinct < rows and keyish(kinds[c.name])
+    ]
+    candidates.sort(key=lambda c: not _growing_name(c.name))  # stable: column order within
+    candidates = candidates[:KEY_CANDIDATES_MAX]
+    order = {c.name: position for position, c in enumerate(columns)}
+    pairs = [
+        (a, b) if order[a.name] < order[b.name] else (b, a)
+        for i, a in enumerate(candidates)
+        for b in candidates[i + 1 :]
+        if a.distinct * b.distinct >= rows
+    ]
+    if not pairs:
+        return []
+    counts = ", ".join(
+        f"count(DISTINCT ({identifier(a.name)}, {identifier(b.name)})) AS __k{i}"
+        for i, (a, b) in enumerate(pairs)
+    )
+    found = session.query(f"SELECT {counts} FROM {relation}").to_pylist()[0]
+    unique = [(a.name, b.name) for i, (a, b) in enumerate(pairs) if found[f"__k{i}"] == rows]
+    unique.sort(
+        key=lambda pair: (
+            -sum(_growing_name(name) for name in pair),
+            order[pair[0]],
+            order[pair[1]],
+        )
+    )
+    return unique
+
+
 def suggest_checks(table: TableProfile) -> dict[str, Any]:
-    """A starter sidecar (`columns:` with types and checks) inferred from `table`."""
+    """A starter sidecar inferred from `table`'s profile.
+
+    Returns:
+        `columns:` with each column's type and checks (not null, unique, accepted values,
+        ranges) and table `checks:` (a row count, and the compound key when no column is
+        unique alone). A column whose values only ever grow (dates, timestamps, ids, keys,
+        sequences) gets a `range` with its `min` only: a `max` taken from today's data would
+        fail tomorrow.
+    """
     columns: list[dict[str, Any]] = []
     for column in table.columns:
         checks: list[Any] = []
@@ -252,12 +330,52 @@ def suggest_checks(table: TableProfile) -> dict[str, Any]:
             and not text
             and column.type.upper() != "BOOLEAN"
         ):
-            checks.append({"range": {"min": _plain(column.min), "max": _plain(column.max)}})
+            bounds = {"min": _plain(column.min)}
+            if not _ever_growing(column, table.rows):
+                bounds["max"] = _plain(column.max)
+            checks.append({"range": bounds})
         entry: dict[str, Any] = {"name": column.name, "type": column.type}
         if checks:
             entry["checks"] = checks
         columns.append(entry)
-    return {"columns": columns, "checks": [{"row_count": {"min": 1}}] if table.rows else []}
+    table_checks: list[dict[str, Any]] = [{"row_count": {"min": 1}}] if table.rows else []
+    if table.compound_keys:
+        table_checks.append({"unique": {"columns": list(table.compound_keys[0])}})
+    return {"columns": columns, "checks": table_checks}
+
+
+def _ever_growing(column: ColumnProfile, rows: int) -> bool:
+    """Whether tomorrow's data likely holds a larger value than today's maximum: dates and
+    timestamps (time moves on), numbers named as keys, sequences or moments (`id`,
+    `order_id`, `line_number`, `created_at`), and integers unique in every row (a key handed
+    out by a sequence)."""
+    kind = column.type.upper()
+    if kind.startswith(("DATE", "TIMESTAMP")):
+        return True
+    if _growing_name(column.name):
+        return True
+    integer = kind.split("(")[0].strip() in {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+    }
+    return integer and rows > 1 and column.nulls == 0 and column.distinct == rows
+
+
+def _growing_name(name: str) -> bool:
+    """Whether `name`'s last word (snake_case or camelCase) names a key, a sequence or a
+    moment (see `GROWING_WORDS`)."""
+    import re
+
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return bool(words) and words[-1].lower() in GROWING_WORDS
 
 
 def _numeric(kind: Any) -> bool:
