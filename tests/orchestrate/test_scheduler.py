@@ -393,7 +393,9 @@ def test_a_job_selecting_nothing_is_an_error_before_the_scheduler_starts(
 def test_a_run_that_cannot_start_is_alerted_and_the_scheduler_goes_on(
     make_project: ProjectFactory, webhook: dict[str, Any]
 ) -> None:
-    from headwater.orchestrate.lock import RunLock
+    from headwater.catalog.locks import Claim
+    from headwater.catalog.store import new_run_id
+    from headwater.orchestrate.lock import RunLocks
 
     project = every_minute(
         make_project,
@@ -401,8 +403,9 @@ def test_a_run_that_cannot_start_is_alerted_and_the_scheduler_goes_on(
     )
     scheduler = Scheduler(project)
     scheduler.step(minutes(0))
-    held = RunLock(project.root / ".headwater" / "run.lock")
-    held.acquire({"command": "run"})  # another run holds the project at the tick
+    held = RunLocks(project.catalog, project.definition.state_dir, new_run_id(), "run")
+    # another run holds what the job builds at the tick
+    held.acquire([Claim(key) for key in project.definition.assets])
     try:
         step = scheduler.step(minutes(0.5))
     finally:

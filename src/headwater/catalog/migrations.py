@@ -227,6 +227,24 @@ MIGRATIONS: list[Migration] = [
             "ON hw_asset_results (status, asset, rows_written)",
         ),
     ),
+    Migration(
+        8,
+        "run locks per asset and partition, replacing the one lock per project",
+        (
+            # partition_key '' is the whole asset: a primary key column cannot be NULL
+            """CREATE TABLE IF NOT EXISTS hw_locks (
+                asset VARCHAR(300) NOT NULL,
+                partition_key VARCHAR(300) NOT NULL,
+                run_id VARCHAR(40) NOT NULL,
+                command VARCHAR(200),
+                pid INTEGER,
+                hostname VARCHAR(300),
+                acquired_at VARCHAR(32) NOT NULL,
+                PRIMARY KEY (asset, partition_key)
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_locks_run ON hw_locks (run_id)",
+        ),
+    ),
 ]
 
 

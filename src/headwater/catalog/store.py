@@ -25,6 +25,11 @@ from headwater.catalog.migrations import migrate
 _LOG = logging.getLogger(__name__)
 
 
+def new_run_id() -> str:
+    """A fresh, unique run id."""
+    return uuid.uuid4().hex[:16]
+
+
 def now_iso() -> str:
     """The current UTC time as an ISO 8601 string with microseconds."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
@@ -108,10 +113,12 @@ class Catalog:
         full_refresh: bool,
         resumed_from: str | None = None,
         arguments: dict[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
         """Record a new run as running and return its id and sequence number; `arguments`
-        are what the run was asked to do, kept for resuming it."""
-        run_id = uuid.uuid4().hex[:16]
+        are what the run was asked to do, kept for resuming it. `run_id` is one made by
+        `new_run_id` beforehand (a run takes its locks under its id before it is recorded)."""
+        run_id = run_id or new_run_id()
         stamp = now_iso()
         with self.db.transaction() as tx:
             rows = tx.execute(
@@ -182,7 +189,8 @@ class Catalog:
             )
 
     def unfinished_runs(self) -> list[dict[str, Any]]:
-        """Runs still marked running (their process died if no run lock is held)."""
+        """Runs still marked running: live ones, and those whose process died
+        (`orchestrate.lock.run_alive` tells them apart)."""
         with self.db.transaction(write=False) as tx:
             return tx.execute(
                 f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = 'running' ORDER BY seq"

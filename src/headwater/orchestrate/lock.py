@@ -1,95 +1,227 @@
-"""One run at a time per project: an exclusive lock on `.headwater/run.lock`.
+"""Run locks per asset and partition, so runs of disjoint selections go on side by side.
 
-The operating system releases the lock when the holder exits, even by SIGKILL, so a crashed run
-never blocks the next one. A second run is refused before it writes anything, with the holder's
-run id (once the holder knows it) and pid in the message.
+Before it writes anything, a run claims every asset (every partition, for a partitioned one) it
+may build, in one catalog transaction: all or nothing, so two runs claiming overlapping sets
+never deadlock, and the second is refused naming the asset, the run holding it, its command and
+pid. Claims live in the catalog (`catalog/locks.py`), which every process of a project shares,
+on SQLite as on PostgreSQL.
+
+A crashed run must not block the next one. While it runs, a run holds an exclusive `flock` on
+`.headwater/locks/runs/RUN_ID.lock`; the operating system lets go of it when the process dies,
+even by SIGKILL, so on the same machine a dead holder's claims are taken over at once. A holder
+on another machine (a shared PostgreSQL catalog) is judged by its run's heartbeat instead, and
+its claims are taken over once the heartbeat is `STALE_AFTER_S` old.
+
+Partitions of one table may be built by different runs at once, but their commits replace rows
+of a snapshot they read, so they take turns: `TableCommitLock` serialises them across the
+threads and processes of one machine (a commit waits for the other, it does not fail).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
-import json
+import hashlib
 import os
-import time
+import re
+import socket
+import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import IO
 
+from headwater.catalog import locks
+from headwater.catalog.locks import Claim, HeldLock
+from headwater.catalog.store import Catalog
 from headwater.errors import Location, RunLockedError
 
-HOLDER_READ_SECONDS = 0.5
-"""How long a refused run waits for the holder's record (written just after it took the lock)."""
+STALE_AFTER_S = 60.0
+"""How long a run on another machine may go without a heartbeat before its locks are taken
+over (runs renew it every few seconds)."""
+
+NAMED = 3
+"""How many held assets a refusal names before it says how many more."""
 
 
-class RunLock:
-    """An exclusive, process-lifetime lock on a project's runs."""
+def liveness_path(state_dir: Path, run_id: str) -> Path:
+    """The file run `run_id` holds an exclusive lock on for as long as its process lives."""
+    return state_dir / "locks" / "runs" / f"{run_id}.lock"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-        self._holder: dict[str, Any] = {}
 
-    def acquire(self, holder: dict[str, Any]) -> None:
-        """Take the lock or raise `RunLockedError` naming who holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+def run_alive(
+    state_dir: Path,
+    run_id: str,
+    hostname: str | None,
+    last_beat: dt.datetime,
+    stale_after_s: float = STALE_AFTER_S,
+) -> bool:
+    """Return whether the process of run `run_id` still lives.
+
+    On this machine the run's liveness file says for sure; a run that left none here (it runs
+    on another machine sharing the catalog) is alive while its heartbeat is recent.
+    """
+    if hostname == socket.gethostname():
+        path = liveness_path(state_dir, run_id)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = _read_holder(handle)
-            handle.close()
-            raise RunLockedError(
-                f"{_describe(other)} is already running in this project; this run was not started",
-                Location(file=str(self.path)),
-                "wait for it to finish (see 'headwater runs'), then run again",
-            ) from None
-        self._handle = handle
-        self._holder = {**holder, "pid": os.getpid()}
-        self._write()
+            handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError:
+            handle = None  # not a run of this checkout: judge it by its heartbeat
+        if handle is not None:
+            with handle:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            # nobody holds it: the operating system released it when the run's process died
+            # (the file stays, so the run is still known dead until it is settled: `forget`)
+            return False
+    return dt.datetime.now(dt.UTC) - last_beat < dt.timedelta(seconds=stale_after_s)
 
-    def update(self, **fields: Any) -> None:
-        """Add to the holder's record, e.g. the run id once the catalog assigned it."""
-        if self._handle is None:
-            return
-        self._holder.update(fields)
-        self._write()
 
-    def _write(self) -> None:
-        assert self._handle is not None
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(json.dumps(self._holder))
-        self._handle.flush()
+def forget(state_dir: Path, run_id: str) -> None:
+    """Remove the liveness file of a dead run once it has been settled."""
+    liveness_path(state_dir, run_id).unlink(missing_ok=True)
+
+
+class RunLocks:
+    """The locks one run holds: its liveness file and its claims in the catalog."""
+
+    def __init__(self, catalog: Catalog, state_dir: Path, run_id: str, command: str) -> None:
+        self.catalog = catalog
+        self.state_dir = state_dir
+        self.run_id = run_id
+        self.command = command
+        self._handle: IO[str] | None = None
+
+    def acquire(self, claims: Iterable[Claim]) -> None:
+        """Claim every asset and partition in `claims` at once, before anything is written.
+
+        Raises:
+            RunLockedError: a live run holds one of them; nothing was claimed.
+        """
+        self._stay_alive()
+        try:
+            conflicts = locks.claim(self.catalog, self.run_id, claims, self._holder(), self.alive)
+        except BaseException:
+            self.release()
+            raise
+        if conflicts:
+            self.release()
+            raise _refusal(conflicts)
+
+    def borrow(self, claims: Iterable[Claim]) -> bool:
+        """Claim more while running (to settle a dead run's builds); False, and nothing taken,
+        when a live run holds any of them."""
+        return not locks.claim(self.catalog, self.run_id, claims, self._holder(), self.alive)
+
+    def give_back(self, claims: Iterable[Claim]) -> None:
+        """Release some of this run's claims (what `borrow` took)."""
+        locks.release(self.catalog, self.run_id, claims)
 
     def release(self) -> None:
-        """Release the lock (idempotent)."""
-        if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-
-def _read_holder(handle: IO[str]) -> dict[str, Any] | None:
-    """The holder's record; it may be a moment late, since it is written after the lock."""
-    deadline = time.monotonic() + HOLDER_READ_SECONDS
-    while True:
-        handle.seek(0)
+        """Release every claim and the liveness file (idempotent). Should the catalog be out of
+        reach, the claims are left to be taken over as a dead run's."""
         try:
-            record = json.loads(handle.read())
-        except ValueError:
-            record = None
-        if isinstance(record, dict) or time.monotonic() >= deadline:
-            return record if isinstance(record, dict) else None
-        time.sleep(0.01)
+            if self._handle is not None:
+                locks.release(self.catalog, self.run_id)
+        finally:
+            if self._handle is not None:
+                # claims first: a reader must never find live claims without a live holder
+                liveness_path(self.state_dir, self.run_id).unlink(missing_ok=True)
+                fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+                self._handle.close()
+                self._handle = None
+
+    def alive(self, lock: HeldLock) -> bool:
+        """Whether the run holding `lock` still lives."""
+        return run_alive(self.state_dir, lock.run_id, lock.hostname, lock.last_beat)
+
+    def _holder(self) -> dict[str, object]:
+        return {"command": self.command, "pid": os.getpid(), "hostname": socket.gethostname()}
+
+    def _stay_alive(self) -> None:
+        """Hold the liveness file; it exists and is locked before any claim names this run."""
+        if self._handle is not None:
+            return
+        path = liveness_path(self.state_dir, self.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh run id: free
+        self._handle = handle
 
 
-def _describe(holder: dict[str, Any] | None) -> str:
-    if holder is None:
-        return "another run"
-    details = ", ".join(
-        f"{label} {holder[key]}"
-        for key, label in (("pid", "pid"), ("started", "started"))
-        if holder.get(key) is not None
+def _refusal(conflicts: list[HeldLock]) -> RunLockedError:
+    """The error naming what is held, and the run holding it."""
+    holder = conflicts[0]
+    theirs = sorted(
+        {lock.claim for lock in conflicts if lock.run_id == holder.run_id},
+        key=lambda c: (c.asset, c.partition or ""),
     )
-    command = holder.get("command") or "run"
-    name = f"run {holder['run_id']}" if holder.get("run_id") else f"a 'headwater {command}'"
-    return f"{name} ({details})" if details else name
+    named = ", ".join(str(c) for c in theirs[:NAMED])
+    if len(theirs) > NAMED:
+        named += f" and {len(theirs) - NAMED} more"
+    others = len({lock.run_id for lock in conflicts}) - 1
+    also = f" (and {others} other run{'s' if others > 1 else ''})" if others else ""
+    return RunLockedError(
+        f"{'asset' if len(theirs) == 1 else 'assets'} {named} {'is' if len(theirs) == 1 else 'are'}"
+        f" held by {_describe(holder)}, already running in this project{also}; this run was not "
+        "started and wrote nothing",
+        Location(asset=theirs[0].asset),
+        "wait for that run to finish (see 'headwater runs'), or select assets it does not build; "
+        "a run whose process died loses its locks at once on the same machine, and after "
+        f"{STALE_AFTER_S:g} s without a heartbeat from another machine",
+    )
+
+
+def _describe(lock: HeldLock) -> str:
+    command = lock.command or "run"
+    what = f"'headwater {command}'" if command in ("run", "backfill", "ingest") else command
+    details = [what]
+    if lock.pid is not None:
+        details.append(f"pid {lock.pid}" + (f" on {lock.hostname}" if lock.hostname else ""))
+    details.append(f"started {lock.acquired_at[:19]}")
+    return f"run {lock.run_id} ({', '.join(details)})"
+
+
+class TableCommitLock:
+    """Lets one commit at a time into a table, across the threads and processes of a machine:
+    partitions of one table built by different runs wait for each other's commit."""
+
+    def __init__(self, state_dir: Path, key: str) -> None:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
+        self.path = state_dir / "locks" / "tables" / f"{safe}-{digest}.lock"
+        self._thread_lock = threading.Lock()
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> TableCommitLock:
+        self._thread_lock.acquire()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a", encoding="utf-8")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # waits for the other commit
+            except BaseException:
+                handle.close()
+                raise
+            self._handle = handle
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._handle is not None:
+                fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+                self._handle.close()
+                self._handle = None
+        finally:
+            self._thread_lock.release()

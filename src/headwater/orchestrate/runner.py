@@ -9,22 +9,32 @@ with the reason while independent branches go on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import hashlib
 import logging
 import os
+import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
-from headwater.catalog.store import Catalog, RunRecord, keep_alive
+from headwater.catalog.locks import Claim
+from headwater.catalog.store import Catalog, RunRecord, keep_alive, new_run_id
 from headwater.errors import BuildTimeoutError, HeadwaterError
-from headwater.orchestrate.lock import RunLock
+from headwater.orchestrate.lock import (
+    STALE_AFTER_S,
+    RunLocks,
+    TableCommitLock,
+    forget,
+    run_alive,
+)
 from headwater.orchestrate.selectors import topological
 from headwater.project.loader import Asset, ProjectDefinition
 from headwater.project.partitions import Partition
@@ -96,6 +106,16 @@ EventHandler = Callable[[str, AssetOutcome], None]
 """Called with ("start" | "finish", outcome) as assets progress."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped run `run_id`: what it finished is kept and recorded, the builds that were
+    running were stopped before they committed, and the run is recorded as interrupted, so
+    `headwater run --resume RUN_ID` builds the rest."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
 def _sha(parts: list[str]) -> str:
     digest = hashlib.sha256()
     for part in parts:
@@ -135,8 +155,15 @@ class Runner:
         self.fail_fast = fail_fast
         self.skip_materialized = skip_materialized
         """Backfills: a partition built from the current definition counts as up to date."""
+        self._owns_stop = stop is None
         self.stop = stop or threading.Event()
         """Set it to finish what is running and start nothing more (a scheduler's SIGTERM)."""
+        self._interrupted = threading.Event()
+        """Set by Ctrl-C: running builds are interrupted and must not count as failures."""
+        self._sessions: set[Any] = set()
+        """The engine sessions of the attempts running now (what Ctrl-C interrupts)."""
+        self._settled: list[dict[str, Any]] = []
+        """Results settled without a build (up to date, skipped), recorded together."""
         self.resumed_from = resumed_from
         self.arguments = arguments
         """What the run was asked to do, kept in the catalog for `--resume`."""
@@ -147,7 +174,7 @@ class Runner:
         self._engine: Any = None
         self._relations: Any = None
         self._compiler: Any = None
-        self._table_locks: dict[str, threading.Lock] = {}
+        self._table_locks: dict[str, TableCommitLock] = {}
         self._lineage: Any = None
 
     # -- fingerprints ----------------------------------------------------------------------
@@ -207,15 +234,23 @@ class Runner:
         selector: str | None = None,
         partitions: dict[str, list[Partition]] | None = None,
     ) -> RunSummary:
-        """Build `selected` and return the summary; takes the project's run lock meanwhile.
+        """Build `selected` and return the summary.
 
         A partitioned asset builds the partitions `partitions` names for it, else its latest
-        complete partition (every key, for listed partitions)."""
-        lock = RunLock(self.project.state_dir / "run.lock")
+        complete partition (every key, for listed partitions). Before anything is written the
+        run locks every asset (partition) it may build, all at once; a live run holding one
+        of them refuses this run (`RunLockedError`), which then records nothing.
+        """
         started = time.perf_counter()
-        lock.acquire({"command": self.command, "started": dt.datetime.now(dt.UTC).isoformat()})
+        assets = self.project.assets
+        order = [k for k in topological(assets, selected) if assets[k].materialized != "ephemeral"]
+        # the partitions are chosen once: the ones locked are the ones built
+        items, waiting = self._items(order, partitions or {})
+        run_id = new_run_id()
+        lock = RunLocks(self.catalog, self.project.state_dir, run_id, self.command)
+        lock.acquire(self._claim(item) for item in items)
         try:
-            self._recover_interrupted()
+            self._recover_interrupted(lock, {self._claim(item) for item in items})
             from headwater.orchestrate.lineage_hooks import RunLineage, transports_of
 
             transports = transports_of(self.project)  # a bad endpoint setting stops us here
@@ -226,15 +261,25 @@ class Runner:
                 self.full_refresh,
                 self.resumed_from,
                 self.arguments,
+                run_id=run_id,
             )
-            lock.update(run_id=record.run_id)
             self._lineage = RunLineage(
                 self.project, self.catalog, self.store, self._qualified, record.run_id, transports
             )
             summary = RunSummary(record.run_id, SUCCESS)
             try:
-                with keep_alive(self.catalog, record.run_id, HEARTBEAT_SECONDS):
-                    self._execute(record, selected, summary, partitions or {})
+                with (
+                    keep_alive(self.catalog, record.run_id, HEARTBEAT_SECONDS),
+                    self._ctrl_c(),
+                ):
+                    self._execute(record, order, items, waiting, summary)
+            except KeyboardInterrupt as exc:
+                # what finished stays recorded; the rest is for `--resume`
+                self.catalog.record_assets(record.run_id, self._settled)
+                self.catalog.finish_run(
+                    record.run_id, INTERRUPTED, "interrupted by Ctrl-C (SIGINT)"
+                )
+                raise RunInterrupted(record.run_id) from exc
             except BaseException as exc:
                 self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
                 raise
@@ -261,60 +306,135 @@ class Runner:
         finally:
             lock.release()
 
-    def _recover_interrupted(self) -> None:
+    @contextlib.contextmanager
+    def _ctrl_c(self) -> Iterator[None]:
+        """While the builds run, make Ctrl-C stop them: the running engine work is interrupted
+        (again and again, as a build's timeout does, until every build has ended), nothing new
+        starts, and KeyboardInterrupt reaches the caller once the builds have ended.
+
+        Only where Python's own SIGINT handling is in place and the run owns its stop event:
+        a scheduler handles SIGINT its own way (the running builds finish).
+        """
+        if (
+            not self._owns_stop
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            yield
+            return
+        ended = threading.Event()
+
+        def interrupt_builds() -> None:
+            while not ended.wait(INTERRUPT_EVERY_S):
+                with self._lock:
+                    sessions = list(self._sessions)
+                for session in sessions:
+                    session.interrupt()
+
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            if self._interrupted.is_set():
+                return  # already stopping: the builds end within moments
+            self._interrupted.set()
+            self.stop.set()
+            threading.Thread(target=interrupt_builds, name="hw-ctrl-c", daemon=True).start()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            ended.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _claim(self, item: WorkItem) -> Claim:
+        """What building `item` locks: its asset (partition); a nested child table is written
+        by its parent's load, so it locks the parent."""
+        asset = self.project.assets.get(item.key)
+        key = asset.parent if asset is not None and asset.parent else item.key
+        return Claim(key, item.partition.key if item.partition else None)
+
+    def _recover_interrupted(self, lock: RunLocks, mine: set[Claim]) -> None:
         """Settle runs whose process died: mark them, and record commits that landed unrecorded.
 
         A build killed after its commit landed but before the catalog heard of it is recorded
         as the success it was, with the fingerprint it was built from, so the next run sees the
-        asset as up to date instead of applying the same change a second time.
+        asset as up to date instead of applying the same change a second time. Other runs may
+        be running meanwhile: only dead runs are settled, and each of their builds only under
+        its asset's lock (one a live run holds is left for a later run to settle).
         """
+        for run in self.catalog.unfinished_runs():
+            beat = dt.datetime.fromisoformat(str(run["heartbeat_at"] or run["started_at"]))
+            # `headwater test` takes no lock and leaves no liveness file: its heartbeat tells
+            stale_after = 3 * HEARTBEAT_SECONDS if run["command"] == "test" else STALE_AFTER_S
+            if run_alive(
+                self.project.state_dir,
+                run["run_id"],
+                run["hostname"],
+                beat if beat.tzinfo else beat.replace(tzinfo=dt.UTC),
+                stale_after,
+            ):
+                continue
+            settled = True
+            for result in self.catalog.running_results(run["run_id"]):
+                item = WorkItem(result["asset"])
+                claim = Claim(self._claim(item).asset, result.get("partition_key"))
+                borrowed = claim not in mine and Claim(claim.asset) not in mine
+                if borrowed and not lock.borrow([claim]):
+                    settled = False  # a live run builds it now; a later run settles this one
+                    continue
+                try:
+                    self._settle_result(run, result)
+                finally:
+                    if borrowed:
+                        lock.give_back([claim])
+            if settled:
+                self.catalog.finish_run(
+                    run["run_id"], "interrupted", "the process died during the run"
+                )
+                forget(self.project.state_dir, run["run_id"])
+
+    def _settle_result(self, run: dict[str, Any], result: dict[str, Any]) -> None:
+        """Record a dead run's unfinished build as the success it was if its commit landed,
+        else as interrupted."""
         from headwater.transform.context import app_id
 
-        live = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3 * HEARTBEAT_SECONDS)
-        for run in self.catalog.unfinished_runs():
-            beat = run["heartbeat_at"] or run["started_at"]
-            if run["command"] == "test" and dt.datetime.fromisoformat(beat) > live:
-                continue  # `headwater test` takes no run lock: a live one may be running now
-            for result in self.catalog.running_results(run["run_id"]):
-                asset = self.project.assets.get(result["asset"])
-                partition = result.get("partition_key")
-                version: int | None = None
-                if asset is not None and asset.is_stored:
-                    ref = TableRef(asset.namespace, asset.name)
-                    committed = app_id(asset.key, partition)
-                    if self.store.already_committed(ref, committed, run["seq"]):
-                        version = self.store.current_version(ref)
-                if version is None:
-                    self.catalog.finish_asset(
-                        result["id"],
-                        "interrupted",
-                        message="the run was killed before this asset committed; "
-                        "its table is unchanged",
-                    )
-                    continue
-                assert asset is not None
-                if partition is not None:
-                    self.catalog.set_partition(
-                        asset.key,
-                        partition,
-                        SUCCESS,
-                        run["run_id"],
-                        version=version,
-                        definition_hash=asset.definition_hash,
-                        fingerprint=result["fingerprint"],
-                        message="recorded on recovery",
-                    )
-                elif result["fingerprint"]:
-                    self.catalog.set_state(
-                        asset.key, result["fingerprint"], version, asset.build_kind, run["run_id"]
-                    )
-                self.catalog.finish_asset(
-                    result["id"],
-                    SUCCESS,
-                    version=version,
-                    message="the run was killed after this commit landed; recorded on recovery",
-                )
-            self.catalog.finish_run(run["run_id"], "interrupted", "the process died during the run")
+        asset = self.project.assets.get(result["asset"])
+        partition = result.get("partition_key")
+        version: int | None = None
+        if asset is not None and asset.is_stored:
+            ref = TableRef(asset.namespace, asset.name)
+            committed = app_id(asset.key, partition)
+            if self.store.already_committed(ref, committed, run["seq"]):
+                version = self.store.current_version(ref)
+        if version is None:
+            self.catalog.finish_asset(
+                result["id"],
+                "interrupted",
+                message="the run was killed before this asset committed; its table is unchanged",
+            )
+            return
+        assert asset is not None
+        if partition is not None:
+            self.catalog.set_partition(
+                asset.key,
+                partition,
+                SUCCESS,
+                run["run_id"],
+                version=version,
+                definition_hash=asset.definition_hash,
+                fingerprint=result["fingerprint"],
+                message="recorded on recovery",
+            )
+        elif result["fingerprint"]:
+            self.catalog.set_state(
+                asset.key, result["fingerprint"], version, asset.build_kind, run["run_id"]
+            )
+        self.catalog.finish_asset(
+            result["id"],
+            SUCCESS,
+            version=version,
+            message="the run was killed after this commit landed; recorded on recovery",
+        )
 
     def _items(
         self, order: list[str], partitions: dict[str, list[Partition]]
@@ -359,13 +479,12 @@ class Runner:
     def _execute(
         self,
         record: RunRecord,
-        selected: set[str],
+        order: list[str],
+        items: list[WorkItem],
+        waiting: dict[str, set[str]],
         summary: RunSummary,
-        partitions: dict[str, list[Partition]],
     ) -> None:
         assets = self.project.assets
-        order = [k for k in topological(assets, selected) if assets[k].materialized != "ephemeral"]
-        items, waiting = self._items(order, partitions)
         by_id = {item.id: item for item in items}
         children: dict[str, list[str]] = {item.id: [] for item in items}
         for item_id, parents in waiting.items():
@@ -374,7 +493,7 @@ class Runner:
         blocked_by: dict[str, str] = {}
         states = self.catalog.states()
         recorded = {key: self.catalog.partitions(key) for key in order if assets[key].partition_set}
-        fresh: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = self._settled
         run_started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         limits = self.project.config.pools
         in_pool: dict[str, int] = dict.fromkeys(limits, 0)
@@ -571,13 +690,19 @@ class Runner:
                 except Exception as exc:
                     error = exc
             retry = error is not None and _is_transient(error) and attempt < policy.attempts
+            # what Ctrl-C broke off is no failure of the asset: it is resumed, not retried
+            stopped = error is not None and self._interrupted.is_set()
+            if stopped:
+                status = INTERRUPTED
+            else:
+                status = SUCCESS if error is None else ("retrying" if retry else FAILED)
             # a driver's or HTTP client's words may quote a URL or DSN holding a secret
             self.catalog.record_attempt(
                 result_id,
                 record.run_id,
                 key,
                 attempt,
-                SUCCESS if error is None else ("retrying" if retry else FAILED),
+                status,
                 attempt_started,
                 time.perf_counter() - clock,
                 None if error is None else redact(self._message(asset, error)),
@@ -585,6 +710,8 @@ class Runner:
             )
             if error is None:
                 break
+            if stopped:
+                return self._stopped(result_id, asset, started, partition, attempt)
             if not retry:
                 report = getattr(error, "report", None)
                 if report is not None:
@@ -607,7 +734,8 @@ class Runner:
                 outcome.partition = partition.key if partition else None
                 self._lineage.failed(asset, outcome.partition, outcome.message or message, report)
                 return outcome
-            time.sleep(backoff_delay(policy, attempt))
+            if self._interrupted.wait(backoff_delay(policy, attempt)):
+                return self._stopped(result_id, asset, started, partition, attempt)
         self._record_audits(record.run_id, key, context, result)
         if asset.kind == "source" and asset.parent is None:
             from headwater.catalog.lineage import record_descriptions
@@ -705,6 +833,8 @@ class Runner:
         if asset.timeout_s is not None:
             watcher = threading.Thread(target=watch, args=(asset.timeout_s,), daemon=True)
             watcher.start()
+        with self._lock:
+            self._sessions.add(session)
         try:
             if asset.build_kind == "ingest":
                 from headwater.ingest.load import load_source_table
@@ -725,6 +855,9 @@ class Runner:
                 raise BuildTimeoutError(asset.key, asset.rel_path, asset.timeout_s) from exc
             raise
         finally:
+            # Ctrl-C stops builds, not the bookkeeping after a commit that landed
+            with self._lock:
+                self._sessions.discard(session)
             finished.set()
             if watcher is not None:
                 watcher.join()
@@ -733,9 +866,11 @@ class Runner:
             self._relations.refresh(context.session, asset.key)
         return context, result
 
-    def _table_lock(self, key: str) -> threading.Lock:
+    def _table_lock(self, key: str) -> TableCommitLock:
         with self._lock:
-            return self._table_locks.setdefault(key, threading.Lock())
+            if key not in self._table_locks:
+                self._table_locks[key] = TableCommitLock(self.project.state_dir, key)
+            return self._table_locks[key]
 
     def _retries(self, asset: Asset) -> Any:
         if asset.model is not None and asset.model.retries is not None:
@@ -817,6 +952,32 @@ class Runner:
             notes.append("; ".join(f"{r.status} {r.name}: {r.message}" for r in flagged))
         if notes:
             result.message = "; ".join([*([result.message] if result.message else []), *notes])
+
+    def _stopped(
+        self,
+        result_id: int,
+        asset: Asset,
+        started: float,
+        partition: Partition | None,
+        attempts: int,
+    ) -> AssetOutcome:
+        """Record a build that Ctrl-C broke off as interrupted (not failed: a partition keeps
+        its status, and resuming the run builds it)."""
+        duration = time.perf_counter() - started
+        message = "stopped by Ctrl-C before it finished; resume the run to build it"
+        self.catalog.finish_asset(
+            result_id, INTERRUPTED, duration_s=duration, message=message, attempts=attempts
+        )
+        # an OpenLineage START needs its end event
+        self._lineage.failed(asset, partition.key if partition else None, message)
+        return AssetOutcome(
+            asset.key,
+            INTERRUPTED,
+            asset.build_kind,
+            duration_s=duration,
+            message=message,
+            partition=partition.key if partition else None,
+        )
 
     def _failed(
         self, result_id: int, asset: Asset, started: float, message: str, attempts: int = 1
