@@ -46,6 +46,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+HANG_GUARD_MS = 600_000
+"""Playwright's waits end here, not at its 30 s default: a loaded machine is slow, not broken."""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
@@ -57,6 +61,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(HANG_GUARD_MS)
     opened = context.new_page()
     yield opened
     context.close()
@@ -184,7 +189,7 @@ def test_a_run_page_updates_while_the_run_is_in_progress(
         )
         catalog.finish_asset(result, "success", rows=2, version=0, duration_s=0.5)
         catalog.finish_run(record.run_id, "success")
-        page.locator('#run-status[data-status="success"]').wait_for(timeout=10_000)
+        page.locator('#run-status[data-status="success"]').wait_for()
         assert page.locator("#results").inner_text().count("success") == 1
         assert "loaded 2 rows" in (page.locator("details.attempt").text_content() or "")
         shot(page, "run-live-finished")
@@ -383,6 +388,7 @@ def test_the_whole_graph_fits_at_any_width(
     browser: Any, base: str, layered_base: str, width: int
 ) -> None:
     context = browser.new_context(viewport={"width": width, "height": 800})
+    context.set_default_timeout(HANG_GUARD_MS)
     page = context.new_page()
     try:
         for url, name in ((base, "shop"), (layered_base, "layered")):

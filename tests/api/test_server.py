@@ -246,7 +246,7 @@ def test_the_ui_command_listens_on_loopback_only(shop: Project) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 600  # a hang guard, not a measurement
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -262,7 +262,7 @@ def test_the_ui_command_listens_on_loopback_only(shop: Project) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=600)
 
 
 def test_a_broken_project_shows_its_error_on_every_page(make_project: ProjectFactory) -> None:

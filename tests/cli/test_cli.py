@@ -595,7 +595,7 @@ def loaded_heavy_modules(code: str, cwd: Path) -> list[str]:
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=60,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -726,7 +726,7 @@ def test_usage_errors_exit_2_through_the_console_script(
     write_files(tmp_path, FAILING)
 
     result = subprocess.run(
-        [*command, *args], capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120
+        [*command, *args], capture_output=True, text=True, cwd=tmp_path, check=False, timeout=600
     )
 
     assert result.returncode == 2, result.stdout + result.stderr

@@ -210,7 +210,7 @@ def test_a_backfill_killed_midway_resumes_to_the_same_result(
             command, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         target = 6 * (kill + 1)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while _built(project.root) < target and process.poll() is None:
             assert time.monotonic() < deadline, "the backfill made no progress"
             time.sleep(0.02)

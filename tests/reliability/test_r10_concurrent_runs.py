@@ -122,11 +122,11 @@ def test_r10_refusal_names_the_running_run_by_id(make_project):
     first = start([*HEADWATER, "run", "--select", "core.gate"], root)
     try:
         assert wait_for(
-            lambda: any(r["status"] == "running" for r in project.runs()), timeout=60
+            lambda: any(r["status"] == "running" for r in project.runs()), timeout=600
         ), "the first run never started"
         running = next(r for r in project.runs() if r["status"] == "running")
         second = start([*HEADWATER, "run"], root)
-        _, err = second.communicate(timeout=60)
+        _, err = second.communicate(timeout=600)
         assert second.returncode != 0
         assert "already running" in err
         assert running["run_id"] in err, err
@@ -177,7 +177,7 @@ def test_r10_disjoint_selections_build_side_by_side(
                 ).fetchone()
                 return waiting is not None and waiting[0] == 2
 
-            assert wait_for(both_blocked, timeout=120), (
+            assert wait_for(both_blocked, timeout=600), (
                 "the two runs never built at the same time: one must have waited or been refused"
             )
         running = [r for r in project.runs() if r["status"] == "running"]
@@ -215,7 +215,7 @@ def _start_gated(make_project: ProjectFactory) -> tuple[Project, subprocess.Pope
     _write_events(root, 10)
     assert project.run(select=["raw.events", "core.app"]).status == "success"
     first = start([*HEADWATER, "run", "--select", "core.gate"], root)
-    assert wait_for(lambda: any(r["status"] == "running" for r in project.runs()), timeout=60), (
+    assert wait_for(lambda: any(r["status"] == "running" for r in project.runs()), timeout=600), (
         "the first run never started"
     )
     return project, first
@@ -235,7 +235,7 @@ def test_r10_an_overlapping_selection_is_refused_naming_the_asset_and_its_holder
         runs_before = len(project.runs(limit=1000))
         selection = ["-s", "raw.events", "-s", "core.app"]
         second = start([*HEADWATER, "run", *selection, "-s", "core.gate"], root)
-        _, err = second.communicate(timeout=120)
+        _, err = second.communicate(timeout=600)
         assert second.returncode != 0
         assert "asset core.gate is held by run" in err, err
         assert running["run_id"] in err and f"pid {first.pid}" in err
@@ -246,7 +246,7 @@ def test_r10_an_overlapping_selection_is_refused_naming_the_asset_and_its_holder
         assert len(project.runs(limit=1000)) == runs_before
         # ... while a disjoint selection goes ahead beside the blocked run
         third = start([*HEADWATER, "run", *selection], root)
-        out, err = third.communicate(timeout=120)
+        out, err = third.communicate(timeout=600)
         assert third.returncode == 0, (out, err)
         assert [store.current_version(t) for t in tables] == [(v or 0) + 1 for v in versions]
         assert project.query("select count(*) as n from core.app").to_pylist() == [{"n": 30}]
@@ -268,7 +268,7 @@ def test_r10_a_sigkilled_runs_locks_are_taken_over(make_project: ProjectFactory)
     (root / "gate.csv").unlink()
     (root / "gate.csv").write_text("x\n1\n2\n", encoding="utf-8")
     again = start([*HEADWATER, "run", "--select", "core.gate"], root)
-    out, err = again.communicate(timeout=120)
+    out, err = again.communicate(timeout=600)
     assert again.returncode == 0, (out, err)
     statuses = {r["run_id"]: r["status"] for r in project.runs()}
     assert statuses[running["run_id"]] == "interrupted"
@@ -316,7 +316,7 @@ def test_r10_partitions_of_one_asset_build_side_by_side_and_commit_in_turn(
                     for r in runs
                 )
 
-            assert wait_for(both_building, timeout=120), "the two backfills never overlapped"
+            assert wait_for(both_building, timeout=600), "the two backfills never overlapped"
         except BaseException:
             kill(first)
             kill(second)
@@ -343,7 +343,7 @@ def test_r10_the_same_partition_is_refused_while_another_is_built(
             [*HEADWATER, "backfill", "core.daily", "--start", "2024-05-01", "--end", "2024-05-02"],
             root,
         )
-        _, err = refused.communicate(timeout=120)
+        _, err = refused.communicate(timeout=600)
         assert refused.returncode != 0
         assert "asset core.daily partition 2024-05-02 is held by run" in err, err
         assert f"'headwater backfill', pid {os.getpid()}" in err
@@ -352,7 +352,7 @@ def test_r10_the_same_partition_is_refused_while_another_is_built(
             [*HEADWATER, "backfill", "core.daily", "--start", "2024-05-03", "--end", "2024-05-03"],
             root,
         )
-        out, err = other.communicate(timeout=120)
+        out, err = other.communicate(timeout=600)
         assert other.returncode == 0, (out, err)
     finally:
         holder.release()
