@@ -321,6 +321,8 @@ class Feed:
     size: int = 50
     served: list[int] = field(default_factory=list)
     """The start offset of every page served."""
+    null_at_cut: bool = False
+    """Answer the page at `cut_at` with `"items": null` (an API's hiccup), every time."""
 
     def page(self, start: int, since: str | None) -> tuple[list[dict[str, Any]], bool]:
         rows = [r for r in self.items if since is None or r["updated"] > int(since)]
@@ -328,6 +330,8 @@ class Feed:
 
     def body(self, start: int, payload: Any) -> str:
         self.served.append(start)
+        if self.null_at_cut and start == self.cut_at:
+            payload = {**payload, "items": None, "errors": ["backend unavailable"]}
         text = json.dumps(payload)
         if start == self.cut_at and self.cuts != 0:
             self.cuts -= 1 if self.cuts > 0 else 0
@@ -514,6 +518,10 @@ def test_on_bad_page_quarantine_never_lets_a_full_refresh_publish_a_partial_tabl
             "needs 'primary_key'",
         ),
         (
+            "    mode: append\n    primary_key: id\n    on_bad_page: quarantine\n",
+            "needs 'primary_key' and mode 'merge' or 'incremental'",
+        ),
+        (
             "    mode: merge\n    primary_key: id\n    cursor: updated\n    lookback: 5\n",
             "needs 'cursor_param'",
         ),
@@ -626,3 +634,22 @@ def test_a_refused_credential_names_its_environment_variable_never_its_value(
     assert f"HTTP {status}" in result.stdout and variable in result.stdout, result.stdout
     assert secret not in result.stdout + result.stderr
     assert secret.encode() not in (project.root / ".headwater" / "catalog.db").read_bytes()
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_null_record_list_mid_paging_fails_the_load_instead_of_ending_it(
+    make_project: ProjectFactory, api: Api, style: str
+) -> None:
+    """`{"items": null, "errors": [...]}` on page 7 is not the end of the records: a replace
+    that stopped there would publish 300 of 1,000 rows."""
+    feed = Feed()
+    serve_feed(api, feed)
+    project = make_project(rest_source(api, feed_table(style, "replace")))
+    assert project.run().outcome("crm.items").rows == 1000
+    version = table_version(project)
+    feed.null_at_cut = True
+    outcome = project.run(full_refresh=True).outcome("crm.items")
+    assert outcome.status == "failed"
+    assert "no record list at $.items" in (outcome.message or "")
+    assert table_version(project) == version
+    assert landed_ids(project) == list(range(1, 1001))

@@ -92,6 +92,37 @@ def load_source_table(ctx: BuildContext) -> BuildResult:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _refuse_incomplete(ctx: BuildContext, spec: SourceTable, extracted: Extracted) -> None:
+    """Refuse to commit an extract that skipped records (a REST page set aside by
+    `on_bad_page: quarantine`) unless the load merges on a key.
+
+    A replace (or a full refresh) would publish what was read as the whole table, deleting the
+    skipped records' rows; an append would land them twice when the next load reads them
+    again. on_bad_page's config check refuses both; this holds the rule where the load
+    commits, whatever reaches it.
+
+    Raises:
+        SourceError: the load would lose or duplicate the skipped records; nothing committed.
+    """
+    skipped = extracted.bad[0].location if extracted.bad else "a page"
+    where = Location(file=ctx.asset.rel_path, asset=ctx.asset.key)
+    if spec.mode == "replace" or (ctx.full_refresh and ctx.store.exists(ctx.ref)):
+        raise SourceError(
+            f"{ctx.asset.key}: records were skipped ({skipped} could not be read), so this "
+            "load cannot replace the table; nothing was committed",
+            where,
+            "load again once the source serves every page in full, or load without --full-refresh",
+        )
+    if not (spec.mode in ("merge", "incremental") and spec.table.primary_key):
+        raise SourceError(
+            f"{ctx.asset.key}: records were skipped ({skipped} could not be read) and mode "
+            f"{spec.mode} without a key would land them twice when the next load reads them "
+            "again; nothing was committed",
+            where,
+            "use mode 'merge' (or 'incremental') with 'primary_key' for on_bad_page: quarantine",
+        )
+
+
 def child_table_result(ctx: BuildContext) -> BuildResult:
     """A child table is filled by its parent's load (which ran first): report its version.
 
@@ -140,18 +171,8 @@ def _apply(
     scratch: Path,
 ) -> BuildResult:
     session, store, ref = ctx.session, ctx.store, ctx.ref
-    if not extracted.complete and (
-        spec.mode == "replace" or (ctx.full_refresh and store.exists(ref))
-    ):
-        # a replace publishes what was read as the whole table: with records skipped, that
-        # would delete their rows
-        skipped = extracted.bad[0].location if extracted.bad else "a page"
-        raise SourceError(
-            f"{ctx.asset.key}: records were skipped ({skipped} could not be read), so this "
-            "load cannot replace the table; nothing was committed",
-            Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
-            "load again once the source serves every page in full, or load without --full-refresh",
-        )
+    if not extracted.complete:
+        _refuse_incomplete(ctx, spec, extracted)
     staged = _staged_scan(extracted.files)
     state = dict(extracted.state)
     children = {

@@ -84,8 +84,9 @@ class _TransientHttp(Exception):
 def select_records(body: Any, path: str | None) -> list[Any] | None:
     """Return the list at JSON path `path` (`$`, `$.a.b` or `a.b`) in `body`.
 
-    An explicit JSON null there is an empty page (APIs answer `"data": null` past the end);
-    None means the path is absent or holds something else.
+    None when the path is absent or holds something else, a JSON null included: an API that
+    answers `{"data": null, "errors": [...]}` on a hiccup must not end the paging as if the
+    records had run out.
     """
     node = body
     steps = [] if path in (None, "", "$") else path.removeprefix("$").strip(".").split(".")
@@ -93,8 +94,6 @@ def select_records(body: Any, path: str | None) -> list[Any] | None:
         if not isinstance(node, dict) or step not in node:
             return None
         node = node[step]
-    if node is None and steps:
-        return []
     return node if isinstance(node, list) else None
 
 

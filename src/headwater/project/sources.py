@@ -423,12 +423,12 @@ class SourceConfig(StrictModel):
                         "would delete its rows; use mode 'merge' (or 'incremental') with "
                         "'primary_key', or keep on_bad_page: fail",
                     )
-                if table.cursor and not table.primary_key:
+                if table.mode == "append" or not table.primary_key:
                     raise KeyValueError(
                         name,
-                        "'on_bad_page: quarantine' with a 'cursor' needs 'primary_key': the "
-                        "cursor stays put after a skipped page, so the next load reads records "
-                        "again and the key keeps them from landing twice",
+                        "'on_bad_page: quarantine' needs 'primary_key' and mode 'merge' or "
+                        "'incremental': the records of a skipped page are read again by the "
+                        "next load, and only a merge on the key keeps them from landing twice",
                     )
             if kind == "rest" and table.lookback is not None and not table.cursor_param:
                 raise KeyValueError(
