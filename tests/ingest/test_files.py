@@ -637,3 +637,60 @@ def test_a_first_load_whose_every_record_is_bad_keeps_the_quarantine(
     (project.root / "data/e2.ndjson").write_text('{"a": 5}\n', encoding="utf-8")
     assert project.run().status == "success"
     assert table_rows(project, "shop.events", "a") == [(5,)]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"id,amount\n1,1\n2,2\n\n\n\n2,x\n3,3\n", [(7, b"2,x")]),
+        (b"id,amount\r\n1,1\r\n\r\n2,x\r\n3,3\r\n", [(4, b"2,x")]),
+        (b"id,amount\n1,1\n\n\n2,x\n3,3\n\n4,y\n", [(5, b"2,x"), (8, b"4,y")]),
+        (b"id,amount\r1,1\r2,x\r3,3\r4,y", [(3, b"2,x"), (5, b"4,y")]),
+        (b"id,amount\r1,1\r\r\r2,x\r3,3\r\r4,y\r", [(5, b"2,x"), (8, b"4,y")]),
+        (
+            b'id,note,amount\r1,"a\rb",1\r\r2,"c\rd",x\r3,e\xff,y\r',
+            [(5, b'2,"c\rd",x'), (7, b"3,e\xff,y")],
+        ),
+        (
+            b'id,note,amount\r\n1,"a\r\nb",1\r\n\r\n2,"c\r\nd",x\r\n3,e,y\r\n',
+            [(5, b'2,"c\r\nd",x'), (7, b"3,e,y")],
+        ),
+        (
+            b'id,note,amount\n1,"a\nb",1\n\n\n2,"\nc\nd",x\n\n3,e,y\n',
+            [(6, b'2,"\nc\nd",x'), (10, b"3,e,y")],
+        ),
+        (b"id,amount\n1,1\n\n\n2,2,3\n3,3\n\n4\n", [(5, b"2,2,3"), (8, b"4")]),
+    ],
+    ids=[
+        "lf-blank",
+        "crlf-blank",
+        "lf-blanks-twice",
+        "cr",
+        "cr-blank",
+        "cr-quoted-invalid-utf8",
+        "crlf-quoted-blank",
+        "lf-quoted-blank",
+        "lf-blank-column-count",
+    ],
+)
+def test_quarantined_csv_records_after_blank_lines_and_with_any_line_ending(
+    make_project: ProjectFactory, data: bytes, expected: list[tuple[int, bytes]]
+) -> None:
+    """DuckDB's offset and text for a bad record take in the blank lines before it, and a file
+    may end its lines with CR alone: each bad record still gets its own first physical line
+    and exactly its own bytes, never the blank lines nor the whole file."""
+    project = make_project(
+        source(
+            "kind: files\ndefaults:\n  columns: {amount: BIGINT}\ntables:\n"
+            "  orders:\n    path: data/o.csv\n"
+        )
+    )
+    (project.root / "data").mkdir()
+    (project.root / "data/o.csv").write_bytes(data)
+    outcome = project.run().outcome("shop.orders")
+    assert outcome.status == "success", outcome.message
+    bad = sorted(quarantine_table(project, "shop.orders"), key=lambda r: r["line"])
+    assert [(r["line"], original_bytes(r)) for r in bad] == expected
+    assert [r["location"] for r in bad] == [f"data/o.csv:{line}" for line, _ in expected]
+    for r in bad:
+        assert r["raw"] == original_bytes(r).decode("utf-8", errors="replace")

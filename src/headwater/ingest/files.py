@@ -406,9 +406,13 @@ def _rejects_to_bad(
     """One quarantined record per rejected CSV record, with every error DuckDB found on it.
 
     DuckDB numbers rejected records by record, not by line, so a quoted field holding newlines
-    shifts every later number; and its `csv_line` shows invalid bytes as `?`. The record is
-    therefore found again in the file: from DuckDB's byte offset (into the file as UTF-8, which
-    `view` holds) back to the start of its line, spanning as many lines as the record has.
+    shifts every later number; its `csv_line` shows invalid bytes as `?`; and after blank lines
+    its byte offset and `csv_line` take in those blank lines. The record is therefore found
+    again in the file: from DuckDB's byte offset (into the file as UTF-8, which `view` holds)
+    back to the start of its line and past any blank lines, spanning as many lines as the
+    record has, lines ending as the file's do (`\n`, `\r\n` or `\r`). Where that text is not
+    the record DuckDB shows, the record is looked for within it, and failing that DuckDB's own
+    text is kept.
 
     Args:
         rows: DuckDB's reject rows (`line`, `line_byte_position`, `csv_line`, ...).
@@ -419,29 +423,39 @@ def _rejects_to_bad(
     Returns:
         The bad records, each with its physical start line and its exact bytes.
     """
+    newline = _newline(view)
+    ends = b"\r" if newline == b"\r" else b"\n"  # the byte that ends every line
     by_record: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         by_record.setdefault(int(row["line"]), []).append(row)
-    found = []
+    found: list[tuple[int, bytes | None, str, list[dict[str, Any]]]] = []
     for errors in by_record.values():
         first = errors[0]
-        start = view.rfind(b"\n", 0, int(first["line_byte_position"] or 0)) + 1
-        spanned = str(first["csv_line"] or "").strip("\r\n").count("\n") + 1
-        found.append((start, spanned, errors))
+        shown = str(first["csv_line"] or "").strip("\r\n")
+        start = _record_start(view, int(first["line_byte_position"] or 0), ends)
+        end = start
+        for _ in range(shown.count(ends.decode()) + 1):
+            after = view.find(ends, end)
+            end = len(view) if after < 0 else after + 1
+        located = bytes(view[start:end]).removesuffix(ends)
+        if ends == b"\n":
+            located = located.removesuffix(b"\r")
+        record: bytes | None = located
+        if shown and not _shows(shown, located):
+            # not where DuckDB's offset led: look for its text from there, else keep that text
+            at = _find_line(view, shown, start) if "?" not in shown else -1
+            start, record = (at, shown.encode()) if at >= 0 else (start, None)
+        found.append((start, record, shown, errors))
     found.sort(key=lambda f: f[0])
     bad = []
     line, counted_to = 1, 0
-    for start, spanned, errors in found:
-        line += _newlines(view, counted_to, start)
+    for start, record, shown, errors in found:
+        line += _newlines(view, counted_to, start, ends)
         counted_to = start
-        end = start
-        for _ in range(spanned):
-            newline = view.find(b"\n", end)
-            end = len(view) if newline < 0 else newline + 1
-        record = bytes(view[start:end])
-        record = record.removesuffix(b"\n").removesuffix(b"\r")
-        text = record.decode("utf-8", errors="replace")
-        original = _original_bytes(record, encoding)
+        text, original = shown, None
+        if record is not None:
+            text = record.decode("utf-8", errors="replace")
+            original = _original_bytes(record, encoding)
         first = errors[0]
         bad.append(
             BadRecord(
@@ -457,6 +471,53 @@ def _rejects_to_bad(
     return bad
 
 
+def _newline(view: Any) -> bytes:
+    """How the file's lines end (`\n`, `\r\n` or `\r`): the most common in its first slice."""
+    head = bytes(view[:VIEW_SLICE])
+    crlf = head.count(b"\r\n")
+    counts = {b"\n": head.count(b"\n") - crlf, b"\r\n": crlf, b"\r": head.count(b"\r") - crlf}
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] else b"\n"
+
+
+def _record_start(view: Any, offset: int, ends: bytes) -> int:
+    """Where the record DuckDB places at byte `offset` starts: the start of the line holding
+    `offset`, or, when `offset` is on line endings (blank lines before the record), the first
+    byte after them."""
+    start = min(max(offset, 0), len(view))
+    if start == len(view) or view[start] not in b"\r\n":
+        start = view.rfind(ends, 0, start) + 1
+    while start < len(view) and view[start] in b"\r\n":
+        start += 1
+    return start
+
+
+def _find_line(view: Any, shown: str, start: int) -> int:
+    """Where `shown` next starts a line from `start` (within one slice), or -1."""
+    wanted, stop = shown.encode(), min(len(view), start + VIEW_SLICE)
+    at = view.find(wanted, start, stop)
+    while at >= 0:
+        if at == 0 or view[at - 1] in b"\r\n":
+            return int(at)
+        at = view.find(wanted, at + 1, stop)
+    return -1
+
+
+def _shows(shown: str, record: bytes) -> bool:
+    """Whether DuckDB's `csv_line` text is `record`, where its `?` may stand for invalid bytes."""
+    text = record.decode("utf-8", errors="replace")
+    if text == shown or "?" not in shown:
+        return text == shown
+    head, tail = shown[: shown.index("?")], shown[shown.rindex("?") + 1 :]
+    return (
+        len(text) >= len(head) + len(tail)
+        and text.startswith(head)
+        and text.endswith(tail)
+        and text.count("\n") == shown.count("\n")
+        and text.count("\r") == shown.count("\r")
+    )
+
+
 def _original_bytes(record: bytes, encoding: str) -> bytes | None:
     """The bytes `record` (UTF-8, as DuckDB read it) had in the file, when they can be known:
     latin-1 maps one to one; UTF-16 was transcoded with replacement, so it cannot."""
@@ -467,12 +528,13 @@ def _original_bytes(record: bytes, encoding: str) -> bytes | None:
     return None
 
 
-def _newlines(view: Any, start: int, end: int) -> int:
-    """How many newlines `view[start:end]` holds, read in slices so memory stays small."""
+def _newlines(view: Any, start: int, end: int, ends: bytes = b"\n") -> int:
+    """How many line endings (`ends`) `view[start:end]` holds, read in slices so memory stays
+    small."""
     count = 0
     while start < end:
         stop = min(end, start + VIEW_SLICE)
-        count += bytes(view[start:stop]).count(b"\n")
+        count += bytes(view[start:stop]).count(ends)
         start = stop
     return count
 
