@@ -242,7 +242,7 @@ def test_s2_trivial_queries_over_http_answer_while_a_runaway_runs(lake: Lake) ->
     it runs, and it then ends as a 400 at its limit. Latency is measured in bench/serve_s2."""
     trivial = {"sql": "select city, people from core.by_city order by city"}
     with (
-        serve(lake.project, query_timeout_s=30.0) as base,
+        serve(lake.project, query_timeout_s=10.0) as base,
         httpx.Client(base_url=base, timeout=None) as client,
     ):
         expected = client.post("/api/query", json=trivial).json()["rows"]

@@ -31,7 +31,10 @@ def test_r8_exact_failing_counts_and_bounded_samples(make_project: ProjectFactor
         "  - name: code\n    checks: [{unique: {severity: warn}}]\n"
         "  - name: parent_id\n"
         "    checks: [{relationships: {to: core.parents, field: id, severity: warn}}]\n"
-        "checks:\n  - {expression: {sql: 'not_a_column > 0', severity: warn}}\n"
+        # a check that itself errors when it runs (its columns exist; a column the model lacks
+        # is refused when the project loads, before anything runs)
+        "checks:\n"
+        "  - {expression: {sql: \"cast('x' || code::varchar as integer) > 0\", severity: warn}}\n"
     )
     project = make_project(
         {
@@ -53,7 +56,7 @@ def test_r8_exact_failing_counts_and_bounded_samples(make_project: ProjectFactor
         assert len(result["sample"]) == min(failing, SAMPLE_ROWS)
         assert all("id" in row for row in result["sample"]), "samples carry the key"
     assert results["expression"]["status"] == "error"
-    assert "not_a_column" in results["expression"]["message"]
+    assert "Could not convert string" in results["expression"]["message"]
 
     # the same through `headwater test` on the published table
     run = project.test(["core.facts"])
