@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from headwater.engine.duckdb import DuckDBSession
-    from headwater.transform.relations import Relations
     from headwater.workspace import Project
 
 QUERY_FILE = "(query)"
@@ -232,17 +231,27 @@ class QuerySession:
         relations = Relations(self.definition, store, compiler.compile, snapshot=pick)
         session = self.engine.session()
         try:
+            read: set[str] = set()
             for reference in references:
                 namespace, name = self._resolve(reference)
                 key = f"{namespace}.{name}"
                 if key in self.definition.assets:
                     # a view over tables read at `as_of` can fail to bind to their columns then
                     relations.ensure(session, key)
+                    read.add(key)
                 else:
                     ref = TableRef(namespace, name)
                     session.register_table(ref, pick(ref))
+            unbound: dict[str, Exception] = {}
+            for key in self._described_views(use):
+                try:
+                    relations.ensure(session, key)
+                except Exception as exc:
+                    unbound[key] = exc  # listed without columns (or an error, when pinned)
+            # every table is registered now: from here on, views bind (and nothing registers)
+            unbound.update(self._seal(session, self._views_read(read)))
             if use.tables:
-                for table_name, table in self._metadata(use, session, relations, pick).items():
+                for table_name, table in self._metadata(use, session, pick, unbound).items():
                     session.connection.register(METADATA_PREFIX + table_name, table)
             return session.query(use.sql)
         except Exception as exc:
@@ -282,14 +291,69 @@ class QuerySession:
         if kind != "SELECT":
             raise UsageError(f"headwater query does not run {kind} statements", hint=QUERY_HINT)
 
+    def _seal(self, session: DuckDBSession, required: set[str]) -> dict[str, Exception]:
+        """Called once every table the query can read is registered, before any view model
+        binds. The read-only session locks its connection down here and only then creates
+        the views of view models (see `headwater.serve.readonly`).
+
+        Args:
+            session: the query's session.
+            required: the view models the query itself reads (not only describes).
+
+        Returns:
+            The view models that could not be created, with why; none here, where a view
+            that cannot be created fails as it is registered.
+        """
+        return {}
+
+    def _unbound_view(self, key: str, exc: Exception) -> UsageError:
+        """The error for describing (by name) the view model `key`, which does not bind."""
+        return UsageError(
+            f"cannot describe the view {key}: {_first_line(exc)}",
+            hint=f"headwater query 'select * from {key}' shows the same error",
+        )
+
+    def _described_views(self, use: _MetadataUse) -> list[str]:
+        """The view models whose columns the metadata tables of `use` list."""
+        if "columns" not in use.tables:
+            return []
+        return [
+            asset.key
+            for asset in self.definition.assets.values()
+            if asset.materialized == "view" and use.scope.admits(asset.namespace, asset.name)
+        ]
+
+    def _views_read(self, keys: set[str]) -> set[str]:
+        """The view models that reading the assets `keys` reads, through views and
+        ephemerals."""
+        assets = self.definition.assets
+        views: set[str] = set()
+        seen: set[str] = set()
+        pending = [k for k in keys if k in assets]
+        while pending:
+            key = pending.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            asset = assets[key]
+            if asset.materialized in ("view", "ephemeral"):
+                if asset.materialized == "view":
+                    views.add(key)
+                pending.extend(d for d in asset.depends_on if d in assets)
+        return views
+
     def _metadata(
         self,
         use: _MetadataUse,
         session: DuckDBSession,
-        relations: Relations,
         pick: Callable[[TableRef], Snapshot],
+        unbound: dict[str, Exception],
     ) -> dict[str, pa.Table]:
-        """The metadata tables `use` reads, as the project's tables are at the query's time."""
+        """The metadata tables `use` reads, as the project's tables are at the query's time.
+
+        The view models among them are registered already; `unbound` holds those that could
+        not be.
+        """
         import pyarrow as pa
 
         from headwater.storage.base import TableRef
@@ -331,14 +395,13 @@ class QuerySession:
             tables.append(_table_row(catalog, ref, "VIEW", asset))
             if "columns" in use.tables:
                 try:
-                    bound = self._bind_view(session, relations, asset.key, ref)
+                    if asset.key in unbound:
+                        raise unbound[asset.key]
+                    bound = self._bind_view(session, ref)
                 except Exception as exc:
                     if not scope.pinned:
                         continue  # a view that cannot bind now is listed without columns
-                    raise UsageError(
-                        f"cannot describe the view {asset.key}: {_first_line(exc)}",
-                        hint=f"headwater query 'select * from {asset.key}' shows the same error",
-                    ) from None
+                    raise self._unbound_view(asset.key, exc) from None
                 for position, (name, kind) in enumerate(bound, start=1):
                     columns.append(_column_row(catalog, ref, name, position, kind, True))
         schemata = sorted({(row["table_schema"]) for row in tables})
@@ -353,12 +416,9 @@ class QuerySession:
         return {name: built[name] for name in use.tables}
 
     @staticmethod
-    def _bind_view(
-        session: DuckDBSession, relations: Relations, key: str, ref: TableRef
-    ) -> list[tuple[str, str]]:
+    def _bind_view(session: DuckDBSession, ref: TableRef) -> list[tuple[str, str]]:
         from sqlglot import exp
 
-        relations.ensure(session, key)
         table = exp.Table(
             this=exp.to_identifier(ref.name, quoted=True),
             db=exp.to_identifier(ref.namespace, quoted=True),

@@ -1183,3 +1183,42 @@ def test_restore_by_timestamp_prints_the_version_it_resolved_to(small: Path) -> 
     current = run_cli(["restore", "raw.payments", "--version", now], small)
     assert current.returncode == 1 and "Traceback" not in current.stderr
     assert "nothing to restore: version 2 is already its latest version" in current.stderr
+
+
+def test_query_round_pads_decimals_to_exactly_n_places(shop: Path) -> None:
+    sql = (
+        "select 12.5::decimal(10,2) as d, -3::decimal(5,0) as whole, "
+        "1.23456::decimal(10,5) as finer, 0.1::real as r, null::decimal(10,2) as nothing"
+    )
+
+    lines = ok(["query", sql, "--round", "4"], shop).stdout.splitlines()
+    assert lines[1].split("\t") == ["12.5000", "-3.0000", "1.2346", "0.1000", ""]
+    lines = ok(["query", sql, "--round", "0"], shop).stdout.splitlines()
+    assert lines[1].split("\t") == ["12", "-3", "1", "0", ""]
+
+
+def test_query_shows_reals_inside_lists_and_structs_in_their_shortest_form(shop: Path) -> None:
+    sql = (
+        "select [0.1::real, null, 2.5::real] as reals, "
+        "{'x': 0.1::real, 'y': [0.2::real], 'z': 0.1::double} as s, "
+        "[[0.3::real]] as nested"
+    )
+
+    lines = ok(["query", sql], shop).stdout.splitlines()
+    assert lines[1].split("\t") == ["[0.1, NULL, 2.5]", "{x: 0.1, y: [0.2], z: 0.1}", "[[0.3]]"]
+
+
+def test_query_piped_values_with_tabs_and_newlines_stay_on_one_row(shop: Path) -> None:
+    sql = (
+        "select 'a' || chr(9) || 'b' as tab, 'one' || chr(10) || 'two' || chr(13) as lines, "
+        "'back\\slash\\n' as slash, 'plain' as \"odd" + "\t" + 'name"'
+    )
+
+    lines = ok(["query", sql], shop).stdout.splitlines()
+    assert lines == [
+        "tab\tlines\tslash\todd\\tname",
+        "a\\tb\tone\\ntwo\\r\tback\\\\slash\\\\n\tplain",
+    ]
+    csv_rows = list(csv.reader(io.StringIO(ok(["query", sql, "--format", "csv"], shop).stdout)))
+    # CSV quotes such values instead (the text-mode pipe turns the \r into \n)
+    assert csv_rows[1] == ["a\tb", "one\ntwo\n", "back\\slash\\n", "plain"]

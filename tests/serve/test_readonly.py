@@ -32,7 +32,7 @@ from headwater.serve.readonly import (
     run_readonly,
 )
 from headwater.storage.base import TableRef
-from tests.conftest import REPO, ProjectFactory
+from tests.conftest import REPO, ProjectFactory, write_files
 from tests.support.sql_payloads import (
     CANARY,
     RUNAWAYS,
@@ -217,6 +217,63 @@ def test_information_schema_at_an_earlier_version(lake: Lake) -> None:
         lake.project, "show tables", as_of="2001-01-01T00:00:00+00:00"
     )  # no table existed yet; views are still listed
     assert values(before) == [("staging.oslo",)]
+
+
+def _add_views_over_the_canary(lake: Lake) -> None:
+    """View models over the canary file outside the warehouse (its header is `secret`), one
+    directly and one through the other."""
+    write_files(
+        lake.project.root,
+        {
+            "models/staging/leak.sql": f"select * from read_csv('{lake.canary}')",
+            "models/staging/leak.yml": "materialized: view\n",
+            "models/staging/leak_again.sql": "select * from staging.leak",
+            "models/staging/leak_again.yml": "materialized: view\n",
+        },
+    )
+    lake.project.reload()
+
+
+def _assert_reveals_nothing(lake: Lake, text: str) -> None:
+    for secret in ("secret", CANARY, "canary", str(lake.canary), str(lake.root), "Error:"):
+        assert secret not in text, (secret, text)
+
+
+def test_a_view_over_an_outside_file_is_described_without_reading_it(lake: Lake) -> None:
+    """DESCRIBE and information_schema.columns bind view models on the locked connection only:
+    a view over a file outside the warehouse gives away neither its header nor its path (the
+    trusted `Project.query` path still describes it)."""
+    _add_views_over_the_canary(lake)
+    project = lake.project
+    assert values(run_readonly(project, "describe staging.oslo"))[0][:2] == ("id", "BIGINT")
+    assert [r["column_name"] for r in project.query("describe staging.leak").to_pylist()] == [
+        "secret"
+    ]
+    for present in (True, False):
+        if not present:
+            lake.canary.unlink()  # the engine's error would be an IO Error naming the path
+        for sql in (
+            "describe staging.leak",
+            "DESC staging.leak_again",
+            "select column_name from information_schema.columns where table_name = 'leak'",
+            "select * from staging.leak",
+            "select count(*) from staging.leak_again",
+        ):
+            with pytest.raises(QueryRejected) as refused:
+                run_readonly(project, sql)
+            message = f"{refused.value.message} {refused.value.hint}"
+            assert "staging.leak" in refused.value.message, message
+            _assert_reveals_nothing(lake, message)
+        columns = run_readonly(project, "select * from information_schema.columns")
+        listed = {(r["table_name"], r["column_name"]) for r in columns.table.to_pylist()}
+        assert ("oslo", "name") in listed
+        assert not {name for name, _ in listed} & {"leak", "leak_again"}
+        _assert_reveals_nothing(lake, repr(columns.table.to_pylist()))
+        views = run_readonly(
+            project,
+            "select table_name from information_schema.tables where table_type = 'VIEW' order by 1",
+        )
+        assert values(views) == [("leak",), ("leak_again",), ("oslo",)]  # listed, no columns
 
 
 # -- check_readonly, a table of shapes -----------------------------------------------------
@@ -588,7 +645,7 @@ def test_s2_trivial_queries_answer_while_a_runaway_runs(lake: Lake) -> None:
     def runaway() -> None:
         started.set()
         try:
-            run_readonly(project, RUNAWAYS[0], timeout_s=30.0)
+            run_readonly(project, RUNAWAYS[0], timeout_s=10.0)
         except BaseException as exc:
             outcome.append(exc)
 

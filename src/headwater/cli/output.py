@@ -1,8 +1,10 @@
 """How the CLI shows things: rich tables on a terminal, plain text in pipes, JSON on request.
 
-Query results print exactly: a float in its shortest round-trip form (Python's `repr`), a
-decimal at its scale, unless the user asks for rounding. A table too wide for the terminal is
-printed one record at a time rather than squeezed into unreadable columns.
+Query results print exactly: a float in its shortest round-trip form (Python's `repr`; a
+32-bit float's own shortest form, inside lists and structs too), a decimal at its scale, unless
+the user asks for rounding. A table too wide for the terminal is printed one record at a time
+rather than squeezed into unreadable columns; piped, a query's values are escaped so that every
+row stays one line of tab-separated text.
 """
 
 from __future__ import annotations
@@ -74,16 +76,25 @@ def print_table(
 
 
 def print_texts(
-    columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    title: str | None = None,
+    *,
+    escape: bool = False,
 ) -> None:
     """Print rows of ready-made text: tab-separated when piped; on a terminal a boxed table
-    if it fits (long text wraps, nothing is cut), else one record at a time."""
+    if it fits (long text wraps, nothing is cut), else one record at a time.
+
+    With `escape`, piped names and values have backslash, tab, newline and carriage return
+    written as `\\`, `\t`, `\n` and `\r`, so each row is exactly one line.
+    """
     if not is_terminal():
+        clean = tsv_escape if escape else str
         if title:
             sys.stdout.write(f"# {title}\n")
-        sys.stdout.write("\t".join(columns) + "\n")
+        sys.stdout.write("\t".join(clean(c) for c in columns) + "\n")
         for row in rows:
-            sys.stdout.write("\t".join(row) + "\n")
+            sys.stdout.write("\t".join(clean(v) for v in row) + "\n")
         return
     from rich.console import Console
     from rich.measure import Measurement
@@ -106,6 +117,14 @@ def print_texts(
         console.print(table)
         return
     _print_records(columns, rows, title, console.width)
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_escape(text: str) -> str:
+    """`text` as one TSV field: backslash, tab, newline and carriage return escaped."""
+    return text.translate(_TSV_ESCAPES)
 
 
 def _print_records(
@@ -155,7 +174,7 @@ def print_arrow(table: Any, fmt: str, round_digits: int | None = None) -> None:
         [_formatter(field.type, round_digits)(v) for v in table.column(i).to_pylist()]
         for i, field in enumerate(table.schema)
     ]
-    print_texts(table.column_names, [list(row) for row in zip(*columns, strict=True)])
+    print_texts(table.column_names, [list(row) for row in zip(*columns, strict=True)], escape=True)
 
 
 def round_numbers(table: Any, digits: int) -> Any:
@@ -179,7 +198,12 @@ def round_numbers(table: Any, digits: int) -> Any:
 
 
 def _formatter(kind: Any, digits: int | None) -> Callable[[Any], str]:
-    """How to show one value of an Arrow type exactly (or at `digits` decimal places)."""
+    """How to show one value of an Arrow type exactly (or at `digits` decimal places).
+
+    Lists and structs show their elements by their own types (a REAL inside a list in its
+    32-bit shortest form); `digits` applies to top-level float and decimal columns only, which
+    are the ones `round_numbers` rounds.
+    """
     import pyarrow as pa
 
     if pa.types.is_floating(kind):
@@ -187,7 +211,34 @@ def _formatter(kind: Any, digits: int | None) -> Callable[[Any], str]:
             return lambda v: "" if v is None else f"{v:.{digits}f}"
         if pa.types.is_float32(kind) or pa.types.is_float16(kind):
             return lambda v: "" if v is None else _float32_text(v)
+    if pa.types.is_decimal(kind) and digits is not None:
+        return lambda v: "" if v is None else _decimal_places(v, digits)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        element = _formatter(kind.value_type, None)
+        return lambda v: "" if v is None else "[" + ", ".join(_or_null(element, x) for x in v) + "]"
+    if pa.types.is_struct(kind):
+        fields = {
+            kind.field(i).name: _formatter(kind.field(i).type, None) for i in range(kind.num_fields)
+        }
+        return lambda v: (
+            ""
+            if v is None
+            else "{"
+            + ", ".join(f"{k}: {_or_null(fields.get(k, exact_text), x)}" for k, x in v.items())
+            + "}"
+        )
     return exact_text
+
+
+def _or_null(show: Callable[[Any], str], value: Any) -> str:
+    return "NULL" if value is None else show(value)
+
+
+def _decimal_places(value: decimal.Decimal, digits: int) -> str:
+    """A decimal (already rounded to at most `digits` places) with exactly `digits` places:
+    12.50 at 4 places is 12.5000."""
+    whole, _, fraction = format(value, "f").partition(".")
+    return f"{whole}.{fraction.ljust(digits, '0')}" if digits > 0 else whole
 
 
 def exact_text(value: Any) -> str:

@@ -24,8 +24,11 @@ A query from a reader passes three independent layers, and each one fails closed
    directory (spilling) are turned off; `lock_configuration = true` then freezes every setting,
    the thread count and memory limit of the project's engine config included. What this layer
    cannot stop is a COPY ... TO one of those allowed files with USE_TMP_FILE false, which
-   DuckDB treats as allowed: only a COPY statement does that, and layers 1 and 2 refuse it. A
-   view model that scans a file outside the warehouse is refused here too (serve it as a table).
+   DuckDB treats as allowed: only a COPY statement does that, and layers 1 and 2 refuse it.
+   The views of view models are created (bound) only on the locked connection, the views that
+   answer `DESCRIBE` and `information_schema.columns` included, so a view model that scans a
+   file outside the warehouse reads nothing of it: a query that reads it is refused, and it is
+   listed without columns (`DESCRIBE` of it is an error naming no file). Serve it as a table.
 
 A timer thread interrupts the connection when the time limit passes (`QueryTimeout`); results
 stream as Arrow record batches and stop after `max_rows + 1` rows (`QueryResult.truncated`).
@@ -502,6 +505,10 @@ class _Guard:
     limit_s: float
     max_rows: int
     files: set[str] = field(default_factory=set)
+    views: list[tuple[TableRef, str]] = field(default_factory=list)
+    """Views of view models to create once the connection is locked down, in order."""
+    sealed: bool = False
+    """The connection is locked down: nothing more registers, views are created as asked."""
     truncated: bool = False
     timed_out: bool = False
 
@@ -550,9 +557,41 @@ class _ReadOnlySession(DuckDBSession):
         self._guard = guard
 
     def register_table(self, ref: TableRef, snapshot: Snapshot) -> None:
+        if self._guard.sealed:
+            raise QueryRejected(
+                f"the table {ref.key}", "tables register before the connection is locked down"
+            )
         if not snapshot.needs_arrow_reader:
             self._guard.files.update(f.path for f in snapshot.files)
         super().register_table(ref, snapshot)
+
+    def register_view(self, ref: TableRef, sql: str) -> None:
+        if self._guard.sealed:
+            super().register_view(ref, sql)
+        else:
+            # creating a view binds it, which can open the files it reads: wait for `seal`
+            self._guard.views.append((ref, sql))
+
+    def seal(self) -> dict[str, Exception]:
+        """Lock the connection down to the registered tables' files, then create the views
+        asked for so far.
+
+        Returns:
+            The views (by asset key) that could not be created, with the engine's error.
+        """
+        guard = self._guard
+        if guard.sealed:
+            return {}
+        lock_down(self.connection, guard.files)
+        guard.sealed = True
+        failed: dict[str, Exception] = {}
+        views, guard.views = guard.views, []
+        for ref, sql in views:
+            try:
+                super().register_view(ref, sql)
+            except Exception as exc:  # what it reads is not allowed, or does not bind
+                failed[ref.key] = exc
+        return failed
 
     def query(self, sql: str, parameters: list[Any] | None = None) -> pa.Table:
         import duckdb
@@ -562,7 +601,7 @@ class _ReadOnlySession(DuckDBSession):
             raise QueryRejected("query parameters", "the read-only path takes none")
         check_readonly(sql)  # the SQL that runs, as rendered from the checked tree
         guard = self._guard
-        lock_down(self.connection, guard.files)
+        self.seal()
         remaining = guard.deadline - time.monotonic()
         if remaining <= 0:
             raise self._timeout()
@@ -585,7 +624,7 @@ class _ReadOnlySession(DuckDBSession):
                     raise self._timeout() from None
                 if isinstance(exc, duckdb.PermissionException):
                     raise QueryRejected(
-                        "access to a file", f"the engine refused it: {_first_line(exc)}"
+                        "access to a file", "the engine refused it (external access is off)"
                     ) from None
                 raise
             if watchdog.fired:
@@ -677,3 +716,31 @@ class _ReadOnlyQuerySession(QuerySession):
             ("file_search_path", self.definition.root),
         )
         self.engine = _spares.take(options, guard)
+
+    def _seal(self, session: DuckDBSession, required: set[str]) -> dict[str, Exception]:
+        assert isinstance(session, _ReadOnlySession)
+        failed = session.seal()
+        for key in sorted(required & failed.keys()):
+            raise _view_refused(key, failed[key])
+        return failed
+
+    def _unbound_view(self, key: str, exc: Exception) -> UsageError:
+        return _view_refused(key, exc)
+
+
+def _view_refused(key: str, exc: Exception) -> QueryRejected:
+    """Why the view model `key` cannot be read or described on the read-only path, without
+    the engine's message: it can name (or quote) a file the view reads."""
+    import duckdb
+
+    hint = (
+        "a view model is read here only if it reads the project's tables: build one that "
+        "scans a file as a table to serve it"
+    )
+    if isinstance(exc, duckdb.PermissionException):
+        return QueryRejected(
+            f"the view {key}", "it needs access to a file the read-only path does not open", hint
+        )
+    return QueryRejected(
+        f"the view {key}", "it does not bind on the read-only path's locked connection", hint
+    )
