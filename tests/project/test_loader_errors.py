@@ -7,8 +7,10 @@ Each case below writes a small real project, loads it, and checks the exact file
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1031,3 +1033,51 @@ def test_files_headwater_reads_or_generates_are_not_warned_about(tmp_path: Path)
     project = Project(tmp_path)
     assert project.definition.warnings == []
     assert Project.init(tmp_path / "fresh", example="ecommerce").definition.warnings == []
+
+
+def test_only_headwater_and_dbt_folders_are_looked_at_for_unread_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI, Docker and pre-commit files, scripts and a landing folder of data are the project's
+    own: not warned about, and a folder outside models/, seeds/, sources/ and dbt's is never
+    walked (a landing/ folder of 100,000 files cost every command 1.5 s)."""
+    import headwater.project.loader as loader_module
+
+    write_files(
+        tmp_path,
+        {
+            **DBT_FILES,
+            ".pre-commit-config.yaml": "repos: []\n",
+            ".gitlab-ci.yml": "test:\n  script: [make]\n",
+            "docker-compose.yml": "services: {}\n",
+            "scripts/cleanup.sql": "delete from x\n",
+            "landing/2024/batch.sql": "-- landed\n",
+            "dbt_project.yml": "name: shop\n",
+            "macros/cents.sql": "{% macro cents(x) %}{{ x }} / 100{% endmacro %}\n",
+            "snapshots/orders.sql": "{% snapshot orders %}select 1{% endsnapshot %}\n",
+            "models/.hidden.yml": "a: 1\n",
+        },
+    )
+    walked: list[str] = []
+    real_walk = os.walk
+
+    def walk(top: Any, *args: Any, **kwargs: Any) -> Any:
+        walked.append(Path(top).relative_to(tmp_path).as_posix())
+        return real_walk(top, *args, **kwargs)
+
+    monkeypatch.setattr(loader_module.os, "walk", walk)
+    warnings = Project(tmp_path).definition.warnings
+
+    assert [w.split(" is not read")[0] for w in warnings] == [
+        "dbt_project.yml",
+        "macros/cents.sql",
+        "models/schema.yml",
+        "models/sources.yml",
+        "snapshots/orders.sql",
+        "tests/assert_positive.sql",
+    ]
+    assert "Headwater's settings are in headwater.yml" in warnings[0]
+    assert "dbt macros are not read" in warnings[1]
+    assert "'materialized: snapshot'" in warnings[4]
+    assert not any(w.startswith(("landing", "scripts")) for w in walked)
+    assert set(walked) <= {"models", "seeds", "sources", "snapshots", "tests", "macros"}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -504,9 +505,9 @@ def test_changed_file_is_parsed_again(
     parsed: list[str] = []
     original = sql_module.analyze
 
-    def recording(sql: str, file: str) -> SqlAnalysis:
+    def recording(sql: str, file: str, tree: Any = None) -> SqlAnalysis:
         parsed.append(file)
-        return original(sql, file)
+        return original(sql, file, tree)
 
     monkeypatch.setattr(sql_module, "analyze", recording)
     (project.root / "models/staging/b.sql").write_text("select * from raw.orders\n")
@@ -526,9 +527,9 @@ def test_changed_vars_reparse_only_templated_models(
     parsed: list[str] = []
     original = sql_module.analyze
 
-    def recording(sql: str, file: str) -> SqlAnalysis:
+    def recording(sql: str, file: str, tree: Any = None) -> SqlAnalysis:
         parsed.append(file)
-        return original(sql, file)
+        return original(sql, file, tree)
 
     monkeypatch.setattr(sql_module, "analyze", recording)
     (project.root / "headwater.yml").write_text("name: test\nthreads: 2\nvars:\n  min: 5\n")
@@ -580,3 +581,78 @@ def test_broken_model_is_not_cached_and_still_fails(make_project: ProjectFactory
     project.reload()
     with pytest.raises(ConfigError, match="SQL does not parse"):
         _ = project.definition
+
+
+# -- compilation keeps every clause of a table reference -----------------------------------------
+
+SALES = "id,year,q,amt\n1,2023,q1,5\n1,2024,q1,6\n2,2023,q2,7\n2,2023,q1,1\n"
+
+
+def duckdb_rows(sql: str) -> list[tuple[object, ...]]:
+    """`sql` run by DuckDB itself on a table `raw.sales` of SALES."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        connection.execute("CREATE SCHEMA raw")
+        connection.execute(
+            "CREATE TABLE raw.sales AS SELECT * FROM (VALUES (1, 2023, 'q1', 5), "
+            "(1, 2024, 'q1', 6), (2, 2023, 'q2', 7), (2, 2023, 'q1', 1)) t(id, year, q, amt)"
+        )
+        return sorted(connection.execute(sql).fetchall(), key=repr)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from raw.sales pivot (sum(amt) for year in (2023, 2024))",
+        "select p.* from raw.sales pivot (sum(amt) for q in ('q1', 'q2')) as p",
+        "select * from raw.sales unpivot (v for k in (year, amt))",
+        "with u as (select * from raw.sales unpivot (v for k in (year, amt))) select * from u",
+        "select * from sales pivot (sum(amt) for year in (2023, 2024)) order by id",
+    ],
+)
+def test_pivot_and_unpivot_build_what_duckdb_returns(
+    make_project: ProjectFactory, sql: str
+) -> None:
+    """The rewrite of a table's name kept only its alias: `raw.sales PIVOT (...)` compiled to
+    `"raw"."sales"` and built the unpivoted rows without a word."""
+    project = make_project({"seeds/sales.csv": SALES, "models/m.sql": sql})
+    assert project.run().status == "success"
+
+    built = sorted(rows(project, "select * from main.m"), key=repr)
+    assert built == duckdb_rows(sql.replace("from sales", "from raw.sales"))
+    assert "PIVOT" in project.compile("main.m")  # UNPIVOT too
+
+
+def test_a_check_on_a_pivoted_column_loads_and_passes(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "seeds/sales.csv": SALES,
+            "models/m.sql": "select * from raw.sales pivot (sum(amt) for year in (2023, 2024))",
+            "models/m.yml": "checks:\n  - not_null: {column: '2023'}\n",
+        }
+    )
+    assert project.definition.columns["main.m"] == ["id", "q", "2023", "2024"]
+    run = project.run()
+    assert run.status == "success"
+    assert sorted(rows(project, 'select id, q, "2023" from main.m'), key=repr) == [
+        (1, "q1", 5),
+        (2, "q1", 1),
+        (2, "q2", 7),
+    ]
+
+
+def test_tablesample_is_kept(make_project: ProjectFactory) -> None:
+    """`TABLESAMPLE` on a reference survives compilation: 2 rows of 4 are built, not 4."""
+    project = make_project(
+        {
+            "seeds/sales.csv": SALES,
+            "models/m.sql": "select * from raw.sales tablesample reservoir(2 rows)",
+        }
+    )
+    assert project.run().status == "success"
+    assert rows(project, "select count(*) from main.m") == [(2,)]
+    assert "TABLESAMPLE" in project.compile("main.m").upper()

@@ -507,6 +507,70 @@ def test_a_unique_key_that_is_not_unique_fails_the_first_build_and_full_refresh(
     }
 
 
+def test_an_append_with_a_unique_key_never_vets_the_key(make_project):
+    """`incremental_strategy: append` never merges on its unique_key: repeated keys (and null
+    ones) in the first build are published, as on a full refresh."""
+    project = make_project(
+        {
+            "seeds/sales.csv": "id,amt\n1,5\n1,6\n,1\n,2\n",
+            "models/inc.sql": "select * from raw.sales",
+            "models/inc.yml": (
+                "materialized: incremental\nincremental_strategy: append\nunique_key: id\n"
+            ),
+        }
+    )
+    first = project.run()
+    assert first.status == "success", first.outcome("main.inc").message
+    assert len(delta_rows(project, "main.inc")) == 4
+    assert project.run(full_refresh=True).status == "success"
+    assert len(delta_rows(project, "main.inc")) == 4
+
+
+def test_a_unique_key_spelt_in_another_case_names_the_repeated_key(make_project):
+    """`unique_key: [ID, Year]` for columns `id`, `year`: the duplicate-key error, with the
+    key's values (it was `internal error: KeyError`)."""
+    project = make_project(
+        {
+            "seeds/sales.csv": "id,year\n1,2023\n1,2023\n2,2023\n",
+            "models/inc.sql": "select * from raw.sales",
+            "models/inc.yml": "materialized: incremental\nunique_key: [ID, Year]\n",
+        }
+    )
+    outcome = project.run().outcome("main.inc")
+    assert outcome.status == "failed"
+    message = outcome.message or ""
+    assert "unique_key (id, year) of main.inc is not unique in the built rows" in message
+    assert "e.g. id=1, year=2023 appears 2 times" in message
+    assert "KeyError" not in message
+    assert not (table_path(project, "main.inc") / "_delta_log").exists()
+
+
+def test_the_first_build_vets_the_key_of_the_rows_the_gate_publishes(make_project):
+    """Rows a quarantine check sets aside are never published: a key repeated only because of
+    them is not refused; one repeated among the published rows still is."""
+    files = {
+        "seeds/sales.csv": "id,name\n1,a\n1,\n2,b\n",
+        "models/inc.sql": "select * from raw.sales",
+        "models/inc.yml": (
+            "materialized: incremental\nunique_key: id\n"
+            "columns:\n  - name: name\n    checks: [{not_null: {on_fail: quarantine}}]\n"
+        ),
+    }
+    project = make_project(files)
+    outcome = project.run().outcome("main.inc")
+    assert outcome.status == "success", outcome.message
+    assert delta_rows(project, "main.inc", ["id", "name"]) == [(1, "a"), (2, "b")]
+    assert len(project.quarantine("main.inc").to_pylist()) == 1
+
+    write_files(project.root, {"seeds/sales.csv": "id,name\n1,a\n1,\n1,c\n"})
+    project.reload()
+    again = project.run(full_refresh=True).outcome("main.inc")
+    assert again.status == "failed"
+    assert "1 keys appear more than once, in 2 of 3 rows" in (again.message or "")
+    assert "not counting the rows its checks quarantine" in (again.message or "")
+    assert delta_rows(project, "main.inc", ["id", "name"]) == [(1, "a"), (2, "b")]
+
+
 # -- schema evolution ----------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ build time on the output's real columns, before the audit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from headwater.project.yamlfile import KeyPath, closest
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from headwater.project.config import SeedConfig
     from headwater.project.loader import Asset
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
@@ -104,19 +106,25 @@ def _by_name(tree: Any) -> bool:
     return any(isinstance(n, exp.SetOperation) and n.args.get("by_name") for n in tree.walk())
 
 
-def expand_star(compiled_sql: str, schemas: dict[str, dict[str, list[str]]]) -> list[str] | None:
-    """The output columns of `compiled_sql` (table names qualified), with every `*` expanded
-    from `schemas` (namespace -> table -> columns); None when one cannot be expanded."""
+def expand_star(
+    compiled: str | exp.Query, schemas: dict[str, dict[str, list[str]]]
+) -> list[str] | None:
+    """The output columns of `compiled` (SQL or a parsed query, table names qualified; a
+    parsed one is changed in place), with every `*` expanded from `schemas` (namespace ->
+    table -> columns); None when one cannot be expanded, or its names cannot be told for
+    certain."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.optimizer.qualify import qualify
 
     try:
-        tree = sqlglot.parse_one(compiled_sql, read="duckdb")
+        tree = sqlglot.parse_one(compiled, read="duckdb") if isinstance(compiled, str) else compiled
         if not isinstance(tree, exp.Query):
             return None
-        # only stars are expanded: any other unnamed projection keeps the output unknown
-        if _by_name(tree) or any(not _is_star(p) and not _named(p) for p in tree.selects):
+        # only stars are expanded: any other unnamed projection keeps the output unknown, in
+        # the model's own SELECT list as in every subquery or CTE whose rows a star may read
+        # (DuckDB names `count(*)` `count_star()`, where sqlglot would invent `_col_1`)
+        if _by_name(tree) or _unnamed_feeding(tree):
             return None
         schema: dict[str, object] = {
             namespace: {table: dict.fromkeys(columns, "TEXT") for table, columns in tables.items()}
@@ -137,12 +145,58 @@ def expand_star(compiled_sql: str, schemas: dict[str, dict[str, list[str]]]) -> 
     names = [p.alias_or_name for p in qualified.selects]
     if any(not _named(p) for p in qualified.selects) or not all(names):
         return None  # a star sqlglot could not expand (from a table function, a struct)
+    if any(GENERATED_NAME.fullmatch(n) for n in names):
+        return None  # a name sqlglot made up (`VALUES` columns are `col0` in DuckDB)
     return names
+
+
+GENERATED_NAME = re.compile(r"_col_\d+")
+"""How sqlglot names a column it cannot name (DuckDB names it differently)."""
+
+
+def _unnamed_feeding(tree: exp.Query) -> bool:
+    """Whether a SELECT whose rows are the output or a `*` may read them (the query itself,
+    a CTE, a subquery in FROM or JOIN, a set operation's branch) has a projection that is
+    neither a star nor a name: DuckDB names it after its text, which is not modelled here."""
+    from sqlglot import exp
+
+    for select in tree.find_all(exp.Select):
+        if not _feeds_rows(select):
+            continue  # a scalar, IN or EXISTS subquery: its columns are not output
+        if any(not _is_star(p) and not _named(p) for p in select.selects):
+            return True
+    return False
+
+
+def _feeds_rows(select: exp.Expression) -> bool:
+    from sqlglot import exp
+
+    parent = select.parent
+    while isinstance(parent, exp.SetOperation | exp.Subquery):
+        parent = parent.parent
+    return parent is None or isinstance(parent, exp.From | exp.Join | exp.Lateral | exp.CTE)
+
+
+def _unmodelled(node: Any) -> bool:
+    """A node of an expression whose effect on the columns read is not modelled: a subquery, a
+    star or COLUMNS(...) (they read columns by pattern), a table, a parameter, a statement."""
+    from sqlglot import exp
+
+    unmodelled = (
+        exp.Query,
+        exp.Star,
+        exp.Table,
+        exp.Placeholder,
+        exp.Parameter,
+        exp.SessionParameter,
+        exp.Command,
+    )
+    return isinstance(node, unmodelled) or _is_columns(node)
 
 
 def expression_columns(sql: str) -> list[str] | None:
     """The columns an `expression` check reads, in order of appearance; None when that cannot
-    be told (it does not parse, or holds a subquery)."""
+    be told (it does not parse, holds a subquery, a star or a construct not modelled here)."""
     import sqlglot
     from sqlglot import exp
 
@@ -150,17 +204,25 @@ def expression_columns(sql: str) -> list[str] | None:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except Exception:  # the audit reports an expression that does not parse
         return None
-    if tree.find(exp.Query) is not None:
+    if tree is None or any(_unmodelled(node) for node in tree.walk()):
         return None
-    bound = {
-        param.name.lower()
-        for lam in tree.find_all(exp.Lambda)
-        for param in lam.expressions
-        if isinstance(param, exp.Identifier | exp.Column)
-    }
+    # names a lambda (`x -> x + 1`) or a list comprehension (`[x for x, i in arr]`) binds are
+    # not columns; a name bound anywhere is taken as bound everywhere (never a false error)
+    bound: set[str] = set()
+    for node in tree.find_all(exp.Lambda, exp.Comprehension):
+        if isinstance(node, exp.Lambda):
+            params = list(node.expressions)
+        else:
+            params = [node.args.get("expression"), node.args.get("position")]
+        for param in params:
+            if param is None:
+                continue
+            if not isinstance(param, exp.Identifier | exp.Column):
+                return None
+            bound.add(param.name.lower())
     found: list[str] = []
     for column in tree.find_all(exp.Column):
-        if isinstance(column.this, exp.Star):
+        if not isinstance(column.this, exp.Identifier):
             return None
         parts = [p.name for p in column.parts]
         # `s.field` reads column `s` (a struct): the audit's rows have no table alias
@@ -168,6 +230,35 @@ def expression_columns(sql: str) -> list[str] | None:
         if name and name.lower() not in bound and name not in found:
             found.append(name)
     return found
+
+
+def seed_read_sql(path: str, seed: SeedConfig | None) -> str:
+    """The query that reads a seed's CSV (as its build loads it; typed by its sidecar)."""
+    from headwater.engine.sqltext import literal
+
+    options = ["header = true", f"delim = {literal(seed.delimiter if seed else ',')}"]
+    typed = {c.name: c.type for c in seed.columns if c.type} if seed else {}
+    if typed:
+        pairs = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in typed.items())
+        options.append(f"types = {{{pairs}}}")
+    return f"SELECT * FROM read_csv({literal(path)}, {', '.join(options)})"
+
+
+def seed_columns(path: str, seed: SeedConfig | None) -> list[str] | None:
+    """A seed's column names as its build will find them: DuckDB's CSV sniffer says (it may
+    skip lines before the header, rename an empty or a repeated name); None when it cannot
+    read the file."""
+    import duckdb
+
+    try:
+        connection = duckdb.connect()
+        try:
+            described = connection.execute(f"DESCRIBE {seed_read_sql(path, seed)}").fetchall()
+        finally:
+            connection.close()
+    except Exception:  # the seed's build reports a file DuckDB cannot read
+        return None
+    return [str(row[0]) for row in described] or None
 
 
 def check_columns(

@@ -39,6 +39,8 @@ PROJECT_FILE = "headwater.yml"
 SOURCES_DOCS = "docs/sources.md"
 STATE_DIR = ".headwater"
 PARSE_CACHE_VERSION = 2
+COLUMNS_CACHE_VERSION = 3
+"""Bump when the columns worked out for the same input change (`project/columns.py`)."""
 
 AssetKind = Literal["seed", "model", "source"]
 
@@ -384,6 +386,9 @@ class _Draft:
     """What the SELECT list says of the output columns (models)."""
     rendered: str | None = None
     """The rendered SQL, kept when its SELECT list has a `*` to expand."""
+    tree: Any = None
+    """`rendered` as parsed by this load (None when the analysis came from the cache): a `*`
+    is expanded on it rather than on the SQL parsed again."""
 
 
 def load_project(root: Path) -> ProjectDefinition:
@@ -747,11 +752,16 @@ def _analyze(draft: _Draft, config: ProjectConfig, cache: ParseCache) -> None:
         from headwater.project.columns import select_outputs
         from headwater.project.sql import parse_select
 
-        entry = {"analysis": analyze(sql, draft.rel_path).to_json(), "config": template_config}
-        outputs = select_outputs(parse_select(sql, draft.rel_path))
+        tree = parse_select(sql, draft.rel_path)  # parsed once for all three
+        entry = {
+            "analysis": analyze(sql, draft.rel_path, tree).to_json(),
+            "config": template_config,
+        }
+        outputs = select_outputs(tree)
         entry["outputs"] = outputs.to_json()
         if outputs.star:
             entry["sql"] = sql
+            draft.tree = tree
         cache.put(key, entry)
     draft.analysis = SqlAnalysis.from_json(entry["analysis"])
     draft.outputs = SelectOutputs.from_json(entry.get("outputs") or {})
@@ -962,7 +972,7 @@ class _Columns:
         self.drafts = drafts
         self.index = index
         # kept apart from the parse cache: a `*`'s expansion depends on other models too
-        self.cache = ParseCache(project.state_dir / "columns_cache.json")
+        self.cache = ParseCache(project.state_dir / "columns_cache.json", COLUMNS_CACHE_VERSION)
         self.live: set[str] = set()
         self.known: dict[str, list[str] | None] = {}
 
@@ -1001,7 +1011,7 @@ class _Columns:
         if asset.contract is not None:
             return [c.name for c in asset.contract]
         if asset.kind == "seed":
-            return _csv_header(asset)
+            return self._seed(asset)
         draft = self.drafts.get(asset.key)
         if asset.kind != "model" or draft is None or draft.outputs is None:
             return None
@@ -1009,14 +1019,16 @@ class _Columns:
         if draft.outputs.names is not None:
             names = list(draft.outputs.names)
         elif draft.outputs.star and draft.rendered is not None:
-            names = self._expand(asset, draft.rendered)
+            names = self._expand(asset, draft)
         else:
             return None
         if names is not None and asset.materialized == "snapshot":
             names = [*names, *SNAPSHOT_COLUMNS]
         return names
 
-    def _expand(self, asset: Asset, rendered: str) -> list[str] | None:
+    def _expand(self, asset: Asset, draft: _Draft) -> list[str] | None:
+        rendered = draft.rendered
+        assert rendered is not None
         schemas: dict[str, dict[str, list[str]]] = {}
         for upstream in asset.depends_on:
             found = self.columns_of(upstream)
@@ -1028,7 +1040,7 @@ class _Columns:
         entry = self.cache.get(key)
         if entry is None:
             from headwater.project.columns import expand_star
-            from headwater.project.sql import compile_sql
+            from headwater.project.sql import compile_tree, parse_select
 
             def resolve(reference: TableReference) -> tuple[str, str]:
                 namespace, _, name = self.index.resolve(
@@ -1037,13 +1049,31 @@ class _Columns:
                 return namespace, name
 
             try:
-                compiled = compile_sql(rendered, asset.rel_path, resolve, lambda _n, _t: None)
+                # the tree this load parsed, when it has one: parsing is most of the cost
+                tree, draft.tree = draft.tree or parse_select(rendered, asset.rel_path), None
+                compiled = compile_tree(
+                    tree, asset.rel_path, resolve, lambda _n, _t: None, copy=False
+                )
             except ConfigError:
                 compiled = None
-            entry = {"columns": expand_star(compiled, schemas) if compiled else None}
+            entry = {"columns": expand_star(compiled, schemas) if compiled is not None else None}
             self.cache.put(key, entry)
         found_names: list[str] | None = entry["columns"]
         return found_names
+
+    def _seed(self, asset: Asset) -> list[str] | None:
+        """A seed's columns from DuckDB's CSV sniffer, as its build reads them (cached by the
+        file's size and time and its sidecar: DuckDB is started only when they change)."""
+        key = content_hash("seed", asset.definition_hash, str(asset.path))
+        self.live.add(key)
+        entry = self.cache.get(key)
+        if entry is None:
+            from headwater.project.columns import seed_columns
+
+            entry = {"columns": seed_columns(str(asset.path), asset.seed)}
+            self.cache.put(key, entry)
+        found: list[str] | None = entry["columns"]
+        return found
 
     def _resolve(self, asset: Asset) -> Any:
         def resolve(name: str) -> str | None:
@@ -1082,31 +1112,19 @@ class _Columns:
             self.cache.save(self.live)
 
 
-def _csv_header(asset: Asset) -> list[str] | None:
-    """A seed's column names, from its CSV header (None when DuckDB would rename them)."""
-    import csv
-
-    delimiter = asset.seed.delimiter if asset.seed is not None else ","
-    try:
-        with open(asset.path, encoding="utf-8-sig", newline="") as handle:
-            row = next(csv.reader(handle, delimiter=delimiter), None)
-    except (OSError, UnicodeDecodeError, csv.Error, TypeError):
-        return None
-    if not row or any(not n or n != n.strip() for n in row):
-        return None
-    if len({n.lower() for n in row}) != len(row):
-        return None
-    return row
-
-
 IGNORED_FOLDERS = {"target", "dbt_packages", "dbt_modules", "logs", "node_modules", "__pycache__"}
 """Folders of generated files (dbt's build output, installed packages): never warned about."""
+LOOKED_AT_FOLDERS = ("models", "seeds", "sources", "snapshots", "tests", "macros", "analyses")
+"""The folders looked in for files Headwater does not read: its own, and dbt's."""
+ROOT_DBT_FILES = ("dbt_project", "profiles", "packages", "dependencies", "selectors")
+"""dbt's project files, looked for at the project's root (as .yml or .yaml)."""
 
 
 def unread_files(project: ProjectDefinition) -> list[str]:
     """A warning for each YAML or SQL file in the project that Headwater does not read (a dbt
     `schema.yml`, `sources.yml` or `tests/` folder, a sidecar without its model), so nothing
-    written there is silently ignored."""
+    written there is silently ignored. Only Headwater's and dbt's folders and dbt's files at
+    the root are looked at: a project's other files (CI, Docker, scripts, data) are its own."""
     root = project.root
     read = {PROJECT_FILE}
     for asset in project.assets.values():
@@ -1114,25 +1132,36 @@ def unread_files(project: ProjectDefinition) -> list[str]:
         if asset.document is not None:
             read.add(Path(asset.document.path).as_posix())
     skipped = {project.warehouse.resolve(), project.state_dir.resolve()}
-    warnings: list[str] = []
-    for folder, dirs, files in os.walk(root):
-        here = Path(folder)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in IGNORED_FOLDERS
-            and (here / d).resolve() not in skipped
-            and not (here / d / "pyvenv.cfg").exists()
-        )
-        for name in sorted(files):
-            if Path(name).suffix.lower() not in (".yml", ".yaml", ".sql"):
-                continue
-            rel = (here / name).relative_to(root).as_posix()
-            if rel in read or _is_source_file(rel):
-                continue
-            warnings.append(f"{rel} is not read by Headwater: {_why_unread(rel)}")
-    return warnings
+    found = [
+        f"{stem}{suffix}"
+        for stem in ROOT_DBT_FILES
+        for suffix in (".yml", ".yaml")
+        if (root / f"{stem}{suffix}").is_file()
+    ]
+    for top in LOOKED_AT_FOLDERS:
+        if not (root / top).is_dir() or (root / top).resolve() in skipped:
+            continue
+        for folder, dirs, files in os.walk(root / top):
+            here = Path(folder)
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not d.startswith(".")
+                and d not in IGNORED_FOLDERS
+                and (here / d).resolve() not in skipped
+                and not (here / d / "pyvenv.cfg").exists()
+            )
+            found.extend(
+                (here / name).relative_to(root).as_posix()
+                for name in files
+                if not name.startswith(".")
+                and Path(name).suffix.lower() in (".yml", ".yaml", ".sql")
+            )
+    return [
+        f"{rel} is not read by Headwater: {_why_unread(rel)}"
+        for rel in sorted(found)
+        if rel not in read and not _is_source_file(rel)
+    ]
 
 
 def _is_source_file(rel: str) -> bool:
@@ -1167,6 +1196,15 @@ def _why_unread(rel: str) -> str:
         return "dbt's project files are not read; Headwater's settings are in headwater.yml"
     if parts[0] == "sources":
         return "only files directly in sources/ are read, one source per file"
+    if parts[0] == "snapshots":
+        return (
+            "dbt snapshots are not read; a snapshot is a model in models/ with "
+            "'materialized: snapshot' in its sidecar (see docs/models.md)"
+        )
+    if parts[0] == "macros":
+        return "dbt macros are not read; write the SQL into the models that use it"
+    if parts[0] == "analyses":
+        return "dbt analyses are not read; run the query with 'headwater query'"
     if parts[0] in ("models", "seeds") and name.endswith((".yml", ".yaml")):
         twin = "SQL file" if parts[0] == "models" else "CSV file"
         return (

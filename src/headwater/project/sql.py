@@ -157,11 +157,13 @@ def _is_file_path(name: str) -> bool:
     return "/" in name or bool(FILE_SUFFIX.search(name))
 
 
-def analyze(sql: str, file: str) -> SqlAnalysis:
-    """Return the table references and external files of one model's (rendered) SQL."""
+def analyze(sql: str, file: str, tree: exp.Query | None = None) -> SqlAnalysis:
+    """Return the table references and external files of one model's (rendered) SQL (`tree`:
+    that SQL already parsed by `parse_select`, which is then not parsed again)."""
     from sqlglot import exp
 
-    tree = parse_select(sql, file)
+    if tree is None:
+        tree = parse_select(sql, file)
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     references: dict[tuple[str | None, str], TableReference] = {}
     files: list[str] = []
@@ -224,9 +226,21 @@ def compile_sql(
         DuckDB SQL whose table references are fully qualified and whose ephemeral upstreams are
         inlined as CTEs.
     """
+    compiled = compile_tree(parse_select(sql, file), file, resolve, ephemeral_sql)
+    return compiled.sql(dialect=DIALECT, pretty=True)
+
+
+def compile_tree(
+    tree: exp.Query,
+    file: str,
+    resolve: Callable[[TableReference], tuple[str, str]],
+    ephemeral_sql: Callable[[str, str], str | None],
+    copy: bool = True,
+) -> exp.Query:
+    """`compile_sql` on SQL already parsed by `parse_select`: returns the compiled query, a
+    new tree (or `tree` itself rewritten, when not `copy`)."""
     from sqlglot import exp
 
-    tree = parse_select(sql, file)
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     inlined: dict[str, exp.Query] = {}
 
@@ -245,29 +259,28 @@ def compile_sql(
             TableReference(namespace, ident.name, ident.meta.get("line"))
         )
         inline = ephemeral_sql(target_ns, target_name)
-        alias = node.args.get("alias")
         if inline is not None:
             cte_name = f"__ephemeral__{target_ns}__{target_name}"
             inlined.setdefault(cte_name, parse_select(inline, file))
-            replacement = exp.Table(this=exp.to_identifier(cte_name, quoted=True))
+            node.set("this", exp.to_identifier(cte_name, quoted=True))
+            node.set("db", None)
         else:
-            replacement = exp.Table(
-                this=exp.to_identifier(target_name, quoted=True),
-                db=exp.to_identifier(target_ns, quoted=True),
-            )
-        if alias is not None:
-            replacement.set("alias", alias)
-        elif inline is not None or namespace is None:
+            node.set("this", exp.to_identifier(target_name, quoted=True))
+            node.set("db", exp.to_identifier(target_ns, quoted=True))
+        node.set("catalog", None)
+        # only the name changes: PIVOT, UNPIVOT, TABLESAMPLE, joins and every other argument of
+        # the reference stay (a table rebuilt from its name alone silently dropped them)
+        if node.args.get("alias") is None and (inline is not None or namespace is None):
             # keep `orders.col` style column qualifiers working after the rename
-            replacement.set("alias", exp.TableAlias(this=exp.to_identifier(ident.name)))
-        return replacement
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(ident.name)))
+        return node
 
-    transformed = tree.transform(rewrite)
+    transformed = tree.transform(rewrite, copy=copy)
     assert isinstance(transformed, exp.Query)
     compiled: exp.Query = transformed
     for cte_name, query in reversed(list(inlined.items())):
         compiled = _prepend_cte(compiled, cte_name, query)
-    return compiled.sql(dialect=DIALECT, pretty=True)
+    return compiled
 
 
 def _prepend_cte(tree: exp.Query, name: str, query: exp.Query) -> exp.Query:

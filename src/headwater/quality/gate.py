@@ -163,6 +163,24 @@ class QualityGate:
             )
         return Admitted([], None, 0, report)
 
+    def admitted_predicate(self) -> str | None:
+        """SQL true for a new row that no `quarantine` check sets aside (None: no check
+        quarantines): the rows `admit` publishes, for a build that vets them first."""
+        held = [c for c in self.checks if c.on_fail == "quarantine"]
+        if not held:
+            return None
+        return f"NOT ({' OR '.join(p for _, p in self._failing(held))})"
+
+    def _failing(self, held: list[Check]) -> list[tuple[Check, str]]:
+        """Each quarantine check with the SQL true for a row it sets aside."""
+        predicates: list[tuple[Check, str]] = []
+        for check in held:
+            parent = self.parent(check.to) if isinstance(check, Relationships) else None
+            predicate = rules.failing_predicate(check, parent)
+            assert predicate is not None
+            predicates.append((check, predicate))
+        return predicates
+
     # -- the version under audit -----------------------------------------------------------
 
     def _pending(
@@ -214,12 +232,7 @@ class QualityGate:
         removed, unless `keep_originals`: their owner cleans them up)."""
         session = ctx.session
         scan = _scan(files, partition_by)
-        predicates: list[tuple[Check, str]] = []
-        for check in held:
-            parent = self.parent(check.to) if isinstance(check, Relationships) else None
-            predicate = rules.failing_predicate(check, parent)
-            assert predicate is not None
-            predicates.append((check, predicate))
+        predicates = self._failing(held)
         failing = " OR ".join(p for _, p in predicates)
         counts = session.query(
             f"SELECT count(*) AS n, count(*) FILTER (WHERE {failing}) AS bad FROM {scan}"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from headwater.project.sql import TableReference
 
 # Bump when compile_sql's output changes for the same input.
-COMPILE_CACHE_VERSION = 1
+COMPILE_CACHE_VERSION = 2  # 2: PIVOT, UNPIVOT and TABLESAMPLE kept on renamed tables
 
 
 class Compiler:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from headwater.engine.base import WriteResult
-from headwater.engine.sqltext import column_list, literal, qualified
+from headwater.engine.sqltext import identifier, literal, qualified
 from headwater.errors import Location, ModelError
+from headwater.project.loader import Asset
 from headwater.transform.context import BuildContext, BuildResult
 from headwater.transform.merge import merge_changes
 from headwater.transform.snapshot import build_snapshot
@@ -103,16 +104,16 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     if ctx.full_refresh or not ctx.store.exists(ctx.ref):
         sql = _compiled_with_inputs(ctx, incremental=False)
         # the next run merges on the key: a key that is missing or repeated must fail now,
-        # not after a first build that published rows no merge can tell apart
-        vet = _refuse_bad_unique_key if asset.unique_key else None
+        # not after a first build that published rows no merge can tell apart (an append
+        # never merges: its key is only checked to be a column, by the gate)
+        vet = _refuse_bad_unique_key if asset.unique_key and _merges(asset) else None
         result = _overwrite(ctx, sql, "incremental", vet)
         result.message = "full build"
         _precompile_incremental(ctx)
         return result
     ctx.relations.ensure(ctx.session, asset.key)
     sql = _compiled_with_inputs(ctx, incremental=True)
-    strategy = asset.model.incremental_strategy or ("merge" if asset.unique_key else "append")
-    if strategy == "merge":
+    if _merges(asset):
         outcome = merge_changes(ctx, sql, asset.unique_key, "incremental merge")
         version = outcome.version
         if version is None:
@@ -146,13 +147,20 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
     return BuildResult(rows=written.rows, version=version, message=f"appended {written.rows} rows")
 
 
+def _merges(asset: Asset) -> bool:
+    """Whether the incremental runs of `asset` merge on its unique key (else they append)."""
+    assert asset.model is not None
+    strategy = asset.model.incremental_strategy or ("merge" if asset.unique_key else "append")
+    return strategy == "merge"
+
+
 def _refuse_bad_unique_key(ctx: BuildContext, written: WriteResult) -> None:
     """Raise (removing `written`'s files) when the model's `unique_key` is not among its
-    output columns, or when two built rows share a key."""
+    output columns, or when two built rows the gate would publish share a key (rows an
+    `on_fail: quarantine` check sets aside are not published, so they are not counted)."""
     from headwater.project.columns import column_error
 
     asset = ctx.asset
-    keys = asset.unique_key
     problem = column_error(asset, written.schema.names)
     if problem is not None:
         _discard(written)
@@ -163,10 +171,16 @@ def _refuse_bad_unique_key(ctx: BuildContext, written: WriteResult) -> None:
         )
     if not written.files:
         return
+    # the key as the output spells it (`unique_key: [ID]` names column `id`)
+    spelled = {name.lower(): name for name in written.schema.names}
+    keys = [spelled.get(k.lower(), k) for k in asset.unique_key]
     paths = ", ".join(literal(f.path) for f in written.files)
     hive = "true" if asset.partition_by else "false"
     scan = f"read_parquet([{paths}], hive_partitioning = {hive}, union_by_name = true)"
-    grouped = f"SELECT {column_list(keys)}, count(*) AS n FROM {scan} GROUP BY ALL"
+    admitted = _admitted_rows(ctx)
+    where = f" WHERE {admitted}" if admitted else ""
+    aliases = [f"{identifier(k)} AS k{i}" for i, k in enumerate(keys)]
+    grouped = f"SELECT {', '.join(aliases)}, count(*) AS n FROM {scan}{where} GROUP BY ALL"
     found = ctx.session.query(
         f"SELECT count(*) AS keys, coalesce(sum(n), 0) AS rows FROM ({grouped}) WHERE n > 1"
     ).to_pylist()[0]
@@ -176,16 +190,26 @@ def _refuse_bad_unique_key(ctx: BuildContext, written: WriteResult) -> None:
         f"SELECT * FROM ({grouped}) WHERE n > 1 ORDER BY n DESC LIMIT 1"
     ).to_pylist()[0]
     _discard(written)
-    example = ", ".join(f"{k}={worst[k]!r}" for k in keys)
+    example = ", ".join(f"{k}={worst[f'k{i}']!r}" for i, k in enumerate(keys))
+    aside = ", not counting the rows its checks quarantine" if admitted else ""
     raise ModelError(
         f"unique_key ({', '.join(keys)}) of {asset.key} is not unique in the built rows: "
         f"{found['keys']:,} keys appear more than once, in {found['rows']:,} of "
-        f"{written.rows:,} rows (e.g. {example} appears {worst['n']:,} times); nothing was "
-        "committed",
+        f"{written.rows:,} rows (e.g. {example} appears {worst['n']:,} times{aside}); "
+        "nothing was committed",
         Location(file=asset.rel_path, asset=asset.key),
         "deduplicate the model's output (e.g. QUALIFY row_number() OVER (PARTITION BY "
         f"{', '.join(keys)} ORDER BY ...) = 1), or widen unique_key",
     )
+
+
+def _admitted_rows(ctx: BuildContext) -> str | None:
+    """SQL true for a built row the gate publishes rather than quarantines (None: it
+    quarantines none)."""
+    from headwater.quality.gate import QualityGate
+
+    gate = ctx.gate
+    return gate.admitted_predicate() if isinstance(gate, QualityGate) else None
 
 
 def _discard(written: WriteResult) -> None:
@@ -213,14 +237,11 @@ def _compiled_with_inputs(ctx: BuildContext, incremental: bool) -> str:
 
 def build_seed(ctx: BuildContext) -> BuildResult:
     """Load the seed CSV into its table (typed by the sidecar's column types)."""
-    seed = ctx.asset.seed
-    assert seed is not None
-    options = ["header = true", f"delim = {literal(seed.delimiter)}"]
-    typed = {c.name: c.type for c in seed.columns if c.type}
-    if typed:
-        pairs = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in typed.items())
-        options.append(f"types = {{{pairs}}}")
-    sql = f"SELECT * FROM read_csv({literal(str(ctx.asset.path))}, {', '.join(options)})"
+    from headwater.project.columns import seed_read_sql
+
+    assert ctx.asset.seed is not None
+    # the load-time column check reads the header with the same query (seed_columns)
+    sql = seed_read_sql(str(ctx.asset.path), ctx.asset.seed)
     try:
         return _overwrite(ctx, sql, "seed")
     except ModelError:
