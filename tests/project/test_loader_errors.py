@@ -70,6 +70,20 @@ CASES = [
         "fix the syntax at that line",
     ),
     Case(
+        "yaml-key-written-twice-in-a-sidecar",
+        {
+            "models/staging/orders.sql": "select 1 as id",
+            "models/staging/orders.yml": (
+                "checks:\n  - not_null: {column: id}\ndescription: Orders\n"
+                "checks:\n  - unique: {column: id}\n"
+            ),
+        },
+        "models/staging/orders.yml",
+        4,
+        ["invalid YAML", "the key 'checks' is written twice (first at line 1)"],
+        "write each key once",
+    ),
+    Case(
         "yaml-not-a-mapping",
         {"headwater.yml": "- name\n- test\n"},
         "headwater.yml",

@@ -53,7 +53,31 @@ class YamlDocument:
 
 
 # libyaml's C parser when present: project loading parses every sidecar on every command
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LOADER(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader, refusing a key written twice in one mapping: YAML would keep the last
+    silently, and a second `checks:` in a sidecar would drop the first one's checks."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                continue
+            key = (key_node.tag, key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key '{key_node.value}' is written twice (first at line {seen[key]}); "
+                    "YAML would keep only the last",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 def _record_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
@@ -84,7 +108,9 @@ def load_yaml(path: Path, display_path: str | None = None) -> YamlDocument:
         raise ConfigError(
             f"invalid YAML: {exc.problem}",
             Location(file=str(shown), line=mark.line + 1 if mark else None),
-            "fix the syntax at that line (indentation, a missing ':' or an unclosed quote)",
+            "write each key once: merge the two into one (one 'checks:' list, one 'columns:')"
+            if "written twice" in str(exc.problem)
+            else "fix the syntax at that line (indentation, a missing ':' or an unclosed quote)",
         ) from None
     if data is None:
         data = {}
