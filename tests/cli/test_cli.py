@@ -1222,3 +1222,75 @@ def test_query_piped_values_with_tabs_and_newlines_stay_on_one_row(shop: Path) -
     csv_rows = list(csv.reader(io.StringIO(ok(["query", sql, "--format", "csv"], shop).stdout)))
     # CSV quotes such values instead (the text-mode pipe turns the \r into \n)
     assert csv_rows[1] == ["a\tb", "one\ntwo\n", "back\\slash\\n", "plain"]
+
+
+def test_a_second_ctrl_c_ends_a_run_blocked_where_the_engine_cannot_interrupt_it(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import time
+
+    from tests.conftest import HEADWATER
+
+    write_files(
+        tmp_path,
+        {
+            "headwater.yml": "name: piped\n",
+            "models/quick.sql": "select 1 as x",
+            # opening a named pipe nobody writes to blocks in the OS, beyond DuckDB's interrupt
+            "models/gate.sql": (
+                "select * from read_csv('gate.csv', header = true, columns = {'x': 'INTEGER'})\n"
+            ),
+        },
+    )
+    os.mkfifo(tmp_path / "gate.csv")
+    log = tmp_path / "stderr.txt"
+    with log.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            [*HEADWATER, "run"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr, text=True
+        )
+    try:
+        progress = (
+            "SELECT r.run_id, a.asset, a.status FROM hw_runs r JOIN hw_asset_results a "
+            "ON a.run_id = r.run_id WHERE r.status = 'running'"
+        )
+        deadline = time.monotonic() + 600  # guards against hanging, not a measurement
+        while ("main.gate", "running") not in {
+            (a, s) for _, a, s in _catalog_rows(tmp_path, progress)
+        }:
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "the run never got to the blocked build"
+            time.sleep(0.05)
+        (run_id,) = {r for r, _, _ in _catalog_rows(tmp_path, progress)}
+        process.send_signal(signal.SIGINT)
+        while "press Ctrl-C again to force quit" not in log.read_text(encoding="utf-8"):
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "the first Ctrl-C said nothing"
+            time.sleep(0.05)
+        assert process.poll() is None  # the build is still blocked: the first stop waits
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log.read_text(encoding="utf-8")
+    assert process.returncode == 130, output
+    assert f"Forced to stop: run {run_id} ended at once" in output
+    assert "Traceback" not in output
+    # left as it was, as a crash would leave it ...
+    assert _catalog_rows(tmp_path, "SELECT run_id, status FROM hw_runs") == [(run_id, "running")]
+
+    # ... and the next run settles it as a dead run
+    (tmp_path / "gate.csv").unlink()
+    write_files(tmp_path, {"gate.csv": "x\n1\n"})
+    ok(["run"], tmp_path)
+    statuses = dict(_catalog_rows(tmp_path, "SELECT run_id, status FROM hw_runs"))
+    assert statuses.pop(run_id) == "interrupted"
+    assert list(statuses.values()) == ["success"]
+    results = _catalog_rows(
+        tmp_path, f"SELECT asset, status FROM hw_asset_results WHERE run_id = '{run_id}'"
+    )
+    assert ("main.gate", "interrupted") in results
+    assert not list((tmp_path / ".headwater" / "locks" / "runs").iterdir())

@@ -136,7 +136,8 @@ def test_a_pool_limits_how_many_builds_run_at_once(make_project: ProjectFactory)
     files = {f"models/p{i}.sql": SLOW.format(n=30_000_000 + i) for i in range(6)}
     files.update({f"models/p{i}.yml": "pool: db\n" for i in range(6)})
     files.update({f"models/q{i}.sql": SLOW.format(n=30_000_000 + i) for i in range(3)})
-    project = make_project(files, config="threads: 4\npools: {db: 2}\n")
+    files["headwater.yml"] = "name: test\nthreads: 4\npools: {db: 2}\n"
+    project = make_project(files)
     summary = project.run()
     assert summary.status == "success"
     attempts = project.run_attempts(summary.run_id)
@@ -158,7 +159,8 @@ def test_an_undeclared_pool_is_a_config_error(make_project: ProjectFactory) -> N
 def test_fail_fast_starts_nothing_after_the_first_failure(make_project: ProjectFactory) -> None:
     files = {"models/a_bad.sql": "select error('boom') as x"}
     files.update({f"models/z{i}.sql": "select 1 as x" for i in range(5)})
-    project = make_project(files, config="threads: 1\n")
+    files["headwater.yml"] = "name: test\nthreads: 1\n"
+    project = make_project(files)
     summary = project.run(fail_fast=True)
     statuses = {o.key: o.status for o in summary.outcomes}
     assert statuses["main.a_bad"] == "failed"

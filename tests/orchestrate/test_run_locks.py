@@ -128,9 +128,71 @@ def test_borrowed_claims_are_given_back(catalog: Catalog, tmp_path: Path) -> Non
     run.acquire([Claim("marts.a")])
     other = _locks(catalog, tmp_path)
     other.acquire([Claim("marts.b")])
-    assert not run.borrow([Claim("marts.b")])  # a live run holds it
-    assert run.borrow([Claim("marts.c")])
+    assert not run.borrow([Claim("marts.b")], "dead-run")  # a live run holds it
+    assert run.borrow([Claim("marts.c")], "dead-run")
     run.give_back([Claim("marts.c")])
     assert {lock.claim for lock in locks.held(catalog)} == {Claim("marts.a"), Claim("marts.b")}
     run.release()
     other.release()
+
+
+def _die(holder: RunLocks) -> None:
+    """What SIGKILL does to a holder: the OS drops its file lock, nothing else runs."""
+    assert holder._handle is not None
+    holder._handle.close()
+    holder._handle = None
+
+
+def test_a_dead_runs_liveness_file_goes_with_its_locks_when_nothing_is_left_to_settle(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    # killed between its claim and its run's record: nothing in the catalog to settle
+    unrecorded = _locks(catalog, tmp_path)
+    unrecorded.acquire([Claim("marts.a")])
+    # killed while recorded running: its file marks it dead until a run settles it
+    recorded = _locks(catalog, tmp_path)
+    recorded.acquire([Claim("marts.b")])
+    catalog.start_run("run", None, 1, False, run_id=recorded.run_id)
+    _die(unrecorded)
+    _die(recorded)
+    taker = _locks(catalog, tmp_path)
+    taker.acquire([Claim("marts.a"), Claim("marts.b")])
+    assert not liveness_path(tmp_path, unrecorded.run_id).exists()
+    assert liveness_path(tmp_path, recorded.run_id).exists()
+    assert {lock.run_id for lock in locks.held(catalog)} == {taker.run_id}
+    taker.release()
+    assert not liveness_path(tmp_path, taker.run_id).exists()
+
+
+def test_a_claim_borrowed_to_settle_a_dead_run_is_named_as_such_and_waited_for(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headwater.orchestrate import lock as lock_module
+
+    settler = _locks(catalog, tmp_path, "scheduler")
+    assert settler.borrow([Claim("marts.a")], "deadbeef")
+    monkeypatch.setattr(lock_module, "SETTLE_PAUSE_S", 0.0)
+    with pytest.raises(RunLockedError) as refused:
+        _locks(catalog, tmp_path).acquire([Claim("marts.a")])
+    message = str(refused.value)
+    assert f"asset marts.a is being settled by run {settler.run_id} (pid {os.getpid()}" in message
+    assert "after run deadbeef died" in message and "not started" in message
+    assert "'headwater" not in message  # the settler builds nothing: no command is named
+    # a settling ends within moments: a claim waits for it rather than being refused
+    calls = 0
+    real_claim = locks.claim
+
+    def claim_then_settled(*args: object, **kwargs: object) -> list[locks.HeldLock]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            settler.give_back([Claim("marts.a")])
+        return real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(locks, "claim", claim_then_settled)
+    taker = _locks(catalog, tmp_path)
+    taker.acquire([Claim("marts.a")])
+    assert calls == 2
+    assert {lock.run_id for lock in locks.held(catalog)} == {taker.run_id}
+    taker.release()
+    settler.release()

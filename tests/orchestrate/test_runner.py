@@ -513,3 +513,60 @@ def test_models_reading_files_are_rebuilt_when_the_files_change(make_project):
     assert statuses(summary)["main.from_parquet"] == "success"
     assert table_rows(project, "main.from_parquet") == [(3, 6)]
     assert rows(project, "select n from main.from_parquet") == [(3,)]
+
+
+# -- settling dead runs --------------------------------------------------------------------
+
+
+def test_a_dead_runs_commit_is_recognised_by_its_run_id_not_by_a_later_version(
+    make_project: Any,
+) -> None:
+    from headwater.storage.base import TableRef
+    from headwater.storage.delta import DeltaStore
+    from headwater.transform.context import app_id
+
+    project = make_project(
+        {
+            "seeds/batch.csv": "id\n1\n",
+            "models/core/app.sql": "select id from raw.batch",
+            "models/core/app.yml": "materialized: incremental\n",
+        }
+    )
+    first = project.run()
+    write_files(project.root, {"seeds/batch.csv": "id\n2\n"})
+    project.reload()
+    second = project.run()
+    seqs = {r["run_id"]: int(r["seq"]) for r in project.runs(10)}
+    store = project.store
+    assert isinstance(store, DeltaStore)
+    ref, key = TableRef("core", "app"), app_id("core.app")
+    landed = [store.landed_version(ref, key, seqs[s.run_id], s.run_id) for s in (first, second)]
+    assert landed == [first.outcome("core.app").version, second.outcome("core.app").version]
+    # a run between them committed nothing: the later commit is not its own
+    assert store.landed_version(ref, key, seqs[first.run_id] + 1, "in-between") is None
+    # the same app version under another run's id is not the dead run's commit
+    assert store.landed_version(ref, key, seqs[second.run_id], "someone-else") is None
+
+
+def test_resuming_a_forced_run_forces_what_is_left(make_project: Any) -> None:
+    from tests.conftest import run_cli
+
+    project = make_project(
+        {
+            "headwater.yml": "name: test\nthreads: 1\n",
+            "models/a.sql": "select 1 as x",
+            "models/b.sql": "select 2 as y",
+        }
+    )
+    assert project.run().status == "success"
+    killed = run_cli(
+        ["run", "--force"], project.root, env={"HEADWATER_FAULT": "before_commit:main.b"}
+    )
+    assert killed.returncode == -9, killed.stderr
+    forced = Project(project.root).runs(1)[0]
+    resumed = run_cli(["run", "--resume", forced["run_id"], "--json"], project.root)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    import json
+
+    built = {o["key"]: o["status"] for o in json.loads(resumed.stdout)["assets"]}
+    assert built == {"main.b": "success"}  # rebuilt, as --force asked, not `up_to_date`

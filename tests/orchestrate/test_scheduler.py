@@ -125,8 +125,8 @@ def test_a_dead_run_is_detected_by_its_heartbeat_and_resumed(
             "models/a.sql": "select 1 as x",
             "models/b.sql": "select x + 1 as y from main.a",
             "models/c.sql": "select y + 1 as z from main.b",
+            "headwater.yml": "name: test\nthreads: 1\n",
         },
-        config="threads: 1\n",
     )
     killed = run_cli(["run"], project.root, env={"HEADWATER_FAULT": "before_commit:main.b"})
     assert killed.returncode == -9
@@ -147,6 +147,64 @@ def test_a_dead_run_is_detected_by_its_heartbeat_and_resumed(
     assert project.query("select z from main.c").to_pylist() == [{"z": 3}]
     latest = project.runs(1)[0]
     assert latest["resumed_from"] == run["run_id"]
+
+
+APPEND = {
+    "seeds/batch.yml": "columns:\n  - name: id\n    type: BIGINT\n",
+    "seeds/batch.csv": "id\n1\n2\n3\n",
+    # appends every row of the seed each time it is built: applied twice, rows duplicate
+    "models/core/app.sql": "select id from raw.batch",
+    "models/core/app.yml": "materialized: incremental\n",
+}
+
+
+def test_the_stale_run_sweep_records_a_commit_that_landed_so_it_is_not_applied_twice(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(APPEND)
+    root = project.root
+    # killed (SIGKILL) right after its append committed, before the catalog heard of it
+    killed = run_cli(["run"], root, env={"HEADWATER_FAULT": "after_commit:core.app"})
+    assert killed.returncode == -9, killed.stderr
+    project.close()
+    project = Project(root)
+    (run,) = project.runs(1)
+    assert run["status"] == "running"
+    assert (root / ".headwater" / "locks" / "runs" / f"{run['run_id']}.lock").exists()
+    step = Scheduler(project, stale_after_s=1).step(dt.datetime.now(dt.UTC))
+    assert step.stale_runs == [run["run_id"]]
+    results = {r["asset"]: r for r in project.run_results(run["run_id"])}
+    assert results["core.app"]["status"] == "success"
+    assert "commit landed" in results["core.app"]["message"]
+    (marked,) = project.runs(1)
+    assert marked["status"] == "failed" and "died" in marked["error"]
+    assert not list((root / ".headwater" / "locks" / "runs").iterdir())  # settled, forgotten
+    again = run_cli(["run", "--json"], root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    built = {o["key"]: o["status"] for o in json.loads(again.stdout)["assets"]}
+    assert built["core.app"] == "up_to_date"
+    rows = project.query("select count(*) as n, count(distinct id) as d from core.app")
+    assert rows.to_pylist() == [{"n": 3, "d": 3}]  # no duplicates
+
+
+def test_the_sweep_leaves_a_live_run_on_this_machine_alone_however_old_its_heartbeat(
+    make_project: ProjectFactory,
+) -> None:
+    from headwater.catalog.store import new_run_id
+    from headwater.orchestrate.lock import RunLocks
+
+    project = make_project(APPEND)
+    # a run whose process lives (its liveness file is locked) but whose heartbeat is old
+    live = RunLocks(project.catalog, project.definition.state_dir, new_run_id(), "run")
+    live.acquire([])
+    try:
+        project.catalog.start_run("run", None, 1, False, run_id=live.run_id)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        assert Scheduler(project, stale_after_s=1).step(later).stale_runs == []
+        assert project.runs(1)[0]["status"] == "running"
+    finally:
+        live.release()
+    project.catalog.finish_run(live.run_id, "success")
 
 
 def test_a_file_sensor_runs_its_job_once_per_change(make_project: ProjectFactory) -> None:
@@ -391,11 +449,9 @@ def test_a_job_selecting_nothing_is_an_error_before_the_scheduler_starts(
 
 
 def test_a_run_that_cannot_start_is_alerted_and_the_scheduler_goes_on(
-    make_project: ProjectFactory, webhook: dict[str, Any]
+    make_project: ProjectFactory, webhook: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from headwater.catalog.locks import Claim
-    from headwater.catalog.store import new_run_id
-    from headwater.orchestrate.lock import RunLocks
+    from headwater.errors import HeadwaterError
 
     project = every_minute(
         make_project,
@@ -403,18 +459,75 @@ def test_a_run_that_cannot_start_is_alerted_and_the_scheduler_goes_on(
     )
     scheduler = Scheduler(project)
     scheduler.step(minutes(0))
-    held = RunLocks(project.catalog, project.definition.state_dir, new_run_id(), "run")
-    # another run holds what the job builds at the tick
-    held.acquire([Claim(key) for key in project.definition.assets])
-    try:
+
+    def unloadable() -> None:
+        raise HeadwaterError("the project no longer loads")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(project, "reload", unloadable)
         step = scheduler.step(minutes(0.5))
-    finally:
-        held.release()
     assert [s.status for _, s in step.runs] == ["failed"]
     assert webhook["posts"][0]["headwater"]["title"] == "ALERT: run failed: job often"
-    assert "already running in this project" in webhook["posts"][0]["text"]
+    assert "could not run" in webhook["posts"][0]["text"]
     assert scheduler.step(minutes(1.5)).runs[0][1].status == "success"
     assert webhook["posts"][1]["headwater"]["title"] == "RESOLVED: run failed: job often"
+
+
+@pytest.mark.parametrize("policy", ["latest", "all", "none"])
+def test_a_tick_refused_by_a_manual_runs_locks_is_run_once_they_are_free(
+    make_project: ProjectFactory, webhook: dict[str, Any], policy: str
+) -> None:
+    from headwater.catalog.locks import Claim
+    from headwater.catalog.store import new_run_id
+    from headwater.orchestrate.lock import RunLocks
+
+    project = every_minute(
+        make_project,
+        policy,
+        extra=f"alerts:\n  channels:\n    - {{type: webhook, url: '{webhook['url']}'}}\n",
+    )
+    scheduler = Scheduler(project)
+    scheduler.step(minutes(0))
+    held = RunLocks(project.catalog, project.definition.state_dir, new_run_id(), "run")
+    # a manual run holds what the job builds at its 09:01 tick, for several polls
+    held.acquire([Claim(key) for key in project.definition.assets])
+    try:
+        for moment in (0.5, 0.52, 0.9):
+            step = scheduler.step(minutes(moment))
+            assert step.runs == [] and step.skipped_ticks == []
+            ((job, tick, why),) = step.locked_ticks
+            assert job == "often" and tick == minutes(0.5)
+            assert "already running in this project" in why
+    finally:
+        held.release()
+    # free again, late but before the next tick: the 09:01 tick runs now (even `none`)
+    step = scheduler.step(minutes(1.0))
+    assert [(job, s.status) for job, s in step.runs] == [("often", "success")]
+    assert step.locked_ticks == [] and step.skipped_ticks == []
+    assert scheduler.step(minutes(1.2)).runs == []  # and once only
+    assert webhook["posts"] == []  # waiting for a lock is no failure
+    (state,) = [r for r in project.runs(10) if r["command"] == "job often"]
+    assert state["status"] == "success"
+
+
+def test_a_refused_tick_is_retried_until_the_next_tick_is_due(make_project: ProjectFactory) -> None:
+    from headwater.catalog.locks import Claim
+    from headwater.catalog.store import new_run_id
+    from headwater.orchestrate.lock import RunLocks
+
+    project = every_minute(make_project, "latest")
+    scheduler = Scheduler(project)
+    scheduler.step(minutes(0))
+    held = RunLocks(project.catalog, project.definition.state_dir, new_run_id(), "run")
+    held.acquire([Claim(key) for key in project.definition.assets])
+    try:
+        assert scheduler.step(minutes(0.5)).locked_ticks[0][1] == minutes(0.5)
+    finally:
+        held.release()
+    # the lock freed only after the 09:02 tick came due: `latest` runs once, for 09:02
+    step = scheduler.step(minutes(1.6))
+    assert len(step.runs) == 1 and step.skipped_ticks == [("often", minutes(0.5))]
+    assert scheduler.step(minutes(1.7)).runs == []
 
 
 def test_an_alert_no_channel_took_is_sent_again(make_project: ProjectFactory) -> None:

@@ -57,7 +57,7 @@ def _content(root: Path, query: str) -> list[tuple[object, ...]]:
 def test_r11_killed_attempts_end_in_one_terminal_state(
     make_project: ProjectFactory, kills: int
 ) -> None:
-    project = make_project(FILES, config="threads: 2\n")
+    project = make_project(FILES)  # threads: 2, as make_project writes it
     assert run_cli(["run", "--select", "raw.events"], project.root).returncode == 0
     rng = random.Random(11)
     landed = 0
@@ -88,7 +88,7 @@ def test_r11_killed_attempts_end_in_one_terminal_state(
         runs = dict(catalog.execute("SELECT status, count(*) FROM hw_runs GROUP BY 1").fetchall())
         assert "running" not in runs
 
-    reference = make_project(FILES, folder="reference", config="threads: 2\n")
+    reference = make_project(FILES, folder="reference")
     assert run_cli(["run", "--select", "raw.events"], reference.root).returncode == 0
     assert run_cli(BACKFILL, reference.root).returncode == 0
     for query in (

@@ -96,10 +96,13 @@ def claim(
     claims: Iterable[Claim],
     holder: dict[str, object],
     alive: Alive,
+    forget: Callable[[str], None] | None = None,
 ) -> list[HeldLock]:
     """Take every claim for `run_id` at once, or none of them.
 
-    Locks of runs `alive` judges dead are deleted first. `holder` gives `command`, `pid` and
+    Locks of runs `alive` judges dead are deleted first; `forget` is then called with each of
+    those runs that the catalog does not show running (killed before it was recorded, or
+    settled already): nothing is left to settle of it. `holder` gives `command`, `pid` and
     `hostname` for the message of whoever is refused later.
 
     Returns:
@@ -107,6 +110,23 @@ def claim(
         claim is now held by `run_id`.
     """
     wanted = sorted(set(claims), key=lambda c: (c.asset, c.partition or WHOLE))
+    finished: list[str] = []
+    conflicts = _claim(catalog, run_id, wanted, holder, alive, finished)
+    # only once its locks are gone: without its file, a run would be judged by its heartbeat
+    if forget is not None:
+        for run in finished:
+            forget(run)
+    return conflicts
+
+
+def _claim(
+    catalog: Catalog,
+    run_id: str,
+    wanted: list[Claim],
+    holder: dict[str, object],
+    alive: Alive,
+    finished: list[str],
+) -> list[HeldLock]:
     with catalog.db.transaction() as tx:
         _take_turns(catalog, tx)
         verdicts: dict[str, bool] = {}
@@ -122,6 +142,12 @@ def claim(
         dead = sorted(run for run, is_alive in verdicts.items() if not is_alive)
         for run in dead:
             tx.execute("DELETE FROM hw_locks WHERE run_id = :run_id", {"run_id": run})
+            recorded = tx.execute(
+                "SELECT 1 AS x FROM hw_runs WHERE run_id = :run_id AND status = 'running'",
+                {"run_id": run},
+            )
+            if not recorded:
+                finished.append(run)
         by_asset: dict[str, list[HeldLock]] = {}
         for lock in live:
             by_asset.setdefault(lock.claim.asset, []).append(lock)

@@ -26,6 +26,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +44,14 @@ over (runs renew it every few seconds)."""
 NAMED = 3
 """How many held assets a refusal names before it says how many more."""
 
+SETTLING = "settle "
+"""The start of the command recorded with a claim borrowed to settle a dead run's build
+(`settle RUN_ID`): that claim is held only for the moment the settling takes."""
+
+SETTLE_RETRIES = 20
+SETTLE_PAUSE_S = 0.1
+"""A claim refused only by settlings is tried again this often, this long apart."""
+
 
 def liveness_path(state_dir: Path, run_id: str) -> Path:
     """The file run `run_id` holds an exclusive lock on for as long as its process lives."""
@@ -55,11 +64,13 @@ def run_alive(
     hostname: str | None,
     last_beat: dt.datetime,
     stale_after_s: float = STALE_AFTER_S,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Return whether the process of run `run_id` still lives.
 
     On this machine the run's liveness file says for sure; a run that left none here (it runs
-    on another machine sharing the catalog) is alive while its heartbeat is recent.
+    on another machine sharing the catalog) is alive while its heartbeat is recent (at `now`,
+    by default the current time).
     """
     if hostname == socket.gethostname():
         path = liveness_path(state_dir, run_id)
@@ -77,7 +88,7 @@ def run_alive(
             # nobody holds it: the operating system released it when the run's process died
             # (the file stays, so the run is still known dead until it is settled: `forget`)
             return False
-    return dt.datetime.now(dt.UTC) - last_beat < dt.timedelta(seconds=stale_after_s)
+    return (now or dt.datetime.now(dt.UTC)) - last_beat < dt.timedelta(seconds=stale_after_s)
 
 
 def forget(state_dir: Path, run_id: str) -> None:
@@ -102,8 +113,16 @@ class RunLocks:
             RunLockedError: a live run holds one of them; nothing was claimed.
         """
         self._stay_alive()
+        wanted = list(claims)
         try:
-            conflicts = locks.claim(self.catalog, self.run_id, claims, self._holder(), self.alive)
+            for _ in range(SETTLE_RETRIES):
+                conflicts = locks.claim(
+                    self.catalog, self.run_id, wanted, self._holder(), self.alive, self._forget
+                )
+                # a settling holds its claim for moments only: wait for it rather than refuse
+                if not conflicts or not all(_settling(c) for c in conflicts):
+                    break
+                time.sleep(SETTLE_PAUSE_S)
         except BaseException:
             self.release()
             raise
@@ -111,10 +130,17 @@ class RunLocks:
             self.release()
             raise _refusal(conflicts)
 
-    def borrow(self, claims: Iterable[Claim]) -> bool:
-        """Claim more while running (to settle a dead run's builds); False, and nothing taken,
-        when a live run holds any of them."""
-        return not locks.claim(self.catalog, self.run_id, claims, self._holder(), self.alive)
+    def borrow(self, claims: Iterable[Claim], settling: str) -> bool:
+        """Claim more while running, to settle the builds of dead run `settling`; False, and
+        nothing taken, when a live run holds any of them."""
+        self._stay_alive()
+        holder = {**self._holder(), "command": f"{SETTLING}{settling}"}
+        return not locks.claim(self.catalog, self.run_id, claims, holder, self.alive, self._forget)
+
+    def _forget(self, run_id: str) -> None:
+        """Remove the liveness file a dead run left that has nothing left to settle."""
+        if run_id != self.run_id:
+            forget(self.state_dir, run_id)
 
     def give_back(self, claims: Iterable[Claim]) -> None:
         """Release some of this run's claims (what `borrow` took)."""
@@ -152,9 +178,14 @@ class RunLocks:
         self._handle = handle
 
 
+def _settling(lock: HeldLock) -> bool:
+    """Whether `lock` is held only to settle a dead run's build."""
+    return (lock.command or "").startswith(SETTLING)
+
+
 def _refusal(conflicts: list[HeldLock]) -> RunLockedError:
     """The error naming what is held, and the run holding it."""
-    holder = conflicts[0]
+    holder = next((lock for lock in conflicts if not _settling(lock)), conflicts[0])
     theirs = sorted(
         {lock.claim for lock in conflicts if lock.run_id == holder.run_id},
         key=lambda c: (c.asset, c.partition or ""),
@@ -164,6 +195,16 @@ def _refusal(conflicts: list[HeldLock]) -> RunLockedError:
         named += f" and {len(theirs) - NAMED} more"
     others = len({lock.run_id for lock in conflicts}) - 1
     also = f" (and {others} other run{'s' if others > 1 else ''})" if others else ""
+    if _settling(holder):
+        dead = (holder.command or "").removeprefix(SETTLING)
+        return RunLockedError(
+            f"{'asset' if len(theirs) == 1 else 'assets'} {named} "
+            f"{'is' if len(theirs) == 1 else 'are'} being settled by {_describe(holder)} after "
+            f"run {dead} died{also}; this run was not started and wrote nothing",
+            Location(asset=theirs[0].asset),
+            "run it again in a moment: settling a dead run's build only records whether its "
+            "commit landed",
+        )
     return RunLockedError(
         f"{'asset' if len(theirs) == 1 else 'assets'} {named} {'is' if len(theirs) == 1 else 'are'}"
         f" held by {_describe(holder)}, already running in this project{also}; this run was not "
@@ -178,7 +219,7 @@ def _refusal(conflicts: list[HeldLock]) -> RunLockedError:
 def _describe(lock: HeldLock) -> str:
     command = lock.command or "run"
     what = f"'headwater {command}'" if command in ("run", "backfill", "ingest") else command
-    details = [what]
+    details = [] if _settling(lock) else [what]
     if lock.pid is not None:
         details.append(f"pid {lock.pid}" + (f" on {lock.hostname}" if lock.hostname else ""))
     details.append(f"started {lock.acquired_at[:19]}")

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -45,6 +46,8 @@ INTERRUPTED = "interrupted"
 STOPPED = "not started"
 HEARTBEAT_SECONDS = 5.0
 INTERRUPT_EVERY_S = 0.05
+WAIT_S = 0.5
+"""How long the run's thread waits for a build to end before it looks at its flags again."""
 _LOG = logging.getLogger(__name__)
 
 
@@ -165,8 +168,13 @@ class Runner:
         self._settled: list[dict[str, Any]] = []
         """Results settled without a build (up to date, skipped), recorded together."""
         self.resumed_from = resumed_from
+        if resumed_from is not None and not self.force:
+            # resuming a `--force` run forces what is left of it too
+            self.force = _was_forced(catalog, resumed_from)
+        if self.force and not full_refresh:
+            arguments = {**(arguments or {}), "force": True}
         self.arguments = arguments
-        """What the run was asked to do, kept in the catalog for `--resume`."""
+        """What the run was asked to do, kept in the catalog for `--resume` (with `force`)."""
         self._versions: dict[str, int | None] = {}
         self._tokens: dict[str, str] = {}
         self._fingerprints: dict[str, str] = {}
@@ -250,67 +258,91 @@ class Runner:
         lock = RunLocks(self.catalog, self.project.state_dir, run_id, self.command)
         lock.acquire(self._claim(item) for item in items)
         try:
-            self._recover_interrupted(lock, {self._claim(item) for item in items})
-            from headwater.orchestrate.lineage_hooks import RunLineage, transports_of
+            with self._ctrl_c(run_id):
+                self._recover_interrupted(lock, {self._claim(item) for item in items})
+                from headwater.orchestrate.lineage_hooks import RunLineage, transports_of
 
-            transports = transports_of(self.project)  # a bad endpoint setting stops us here
-            record = self.catalog.start_run(
-                self.command,
-                selector,
-                self.threads,
-                self.full_refresh,
-                self.resumed_from,
-                self.arguments,
-                run_id=run_id,
-            )
-            self._lineage = RunLineage(
-                self.project, self.catalog, self.store, self._qualified, record.run_id, transports
-            )
-            summary = RunSummary(record.run_id, SUCCESS)
-            try:
-                with (
-                    keep_alive(self.catalog, record.run_id, HEARTBEAT_SECONDS),
-                    self._ctrl_c(),
-                ):
-                    self._execute(record, order, items, waiting, summary)
-            except KeyboardInterrupt as exc:
-                # what finished stays recorded; the rest is for `--resume`
-                self.catalog.record_assets(record.run_id, self._settled)
-                self.catalog.finish_run(
-                    record.run_id, INTERRUPTED, "interrupted by Ctrl-C (SIGINT)"
+                transports = transports_of(self.project)  # a bad endpoint setting stops us
+                record = self.catalog.start_run(
+                    self.command,
+                    selector,
+                    self.threads,
+                    self.full_refresh,
+                    self.resumed_from,
+                    self.arguments,
+                    run_id=run_id,
                 )
-                raise RunInterrupted(record.run_id) from exc
-            except BaseException as exc:
-                self.catalog.finish_run(record.run_id, "interrupted", repr(exc))
-                raise
-            finally:
-                self._lineage.close()
-                if self._engine is not None:
-                    self._engine.close()
-                if self._compiler is not None:
-                    self._compiler.save()
-            summary.status = SUCCESS if not summary.count(FAILED) else FAILED
-            if self.stop.is_set() and any(
-                o.status == SKIPPED and (o.message or "").startswith(STOPPED)
-                for o in summary.outcomes
-            ):
-                summary.status = INTERRUPTED
-            summary.duration_s = time.perf_counter() - started
-            failures = [o for o in summary.outcomes if o.status == FAILED]
-            self.catalog.finish_run(
-                record.run_id,
-                summary.status,
-                "; ".join(f"{o.key}: {o.message}" for o in failures)[:4000] or None,
-            )
-            return summary
+                self._lineage = RunLineage(
+                    self.project,
+                    self.catalog,
+                    self.store,
+                    self._qualified,
+                    record.run_id,
+                    transports,
+                )
+                return self._run_recorded(record, order, items, waiting, started)
         finally:
             lock.release()
 
+    def _run_recorded(
+        self,
+        record: RunRecord,
+        order: list[str],
+        items: list[WorkItem],
+        waiting: dict[str, set[str]],
+        started: float,
+    ) -> RunSummary:
+        """Build the run's items and record how the run ended."""
+        summary = RunSummary(record.run_id, SUCCESS)
+        try:
+            with keep_alive(self.catalog, record.run_id, HEARTBEAT_SECONDS):
+                self._execute(record, order, items, waiting, summary)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C where the run could not take SIGINT over (see `_ctrl_c`): what finished
+            # stays recorded; the rest is for `--resume`
+            self.catalog.record_assets(record.run_id, self._settled)
+            self.catalog.finish_run(record.run_id, INTERRUPTED, "interrupted by Ctrl-C (SIGINT)")
+            raise RunInterrupted(record.run_id) from exc
+        except BaseException as exc:
+            self.catalog.finish_run(record.run_id, INTERRUPTED, repr(exc))
+            raise
+        finally:
+            self._lineage.close()
+            if self._engine is not None:
+                self._engine.close()
+            if self._compiler is not None:
+                self._compiler.save()
+        summary.duration_s = time.perf_counter() - started
+        if self._interrupted.is_set():
+            # the builds have ended, at a safe point: what finished is recorded, the rest is
+            # for `--resume`
+            self.catalog.finish_run(record.run_id, INTERRUPTED, "interrupted by Ctrl-C (SIGINT)")
+            raise RunInterrupted(record.run_id)
+        summary.status = SUCCESS if not summary.count(FAILED) else FAILED
+        if self.stop.is_set() and any(
+            o.status == SKIPPED and (o.message or "").startswith(STOPPED) for o in summary.outcomes
+        ):
+            summary.status = INTERRUPTED
+        failures = [o for o in summary.outcomes if o.status == FAILED]
+        self.catalog.finish_run(
+            record.run_id,
+            summary.status,
+            "; ".join(f"{o.key}: {o.message}" for o in failures)[:4000] or None,
+        )
+        return summary
+
     @contextlib.contextmanager
-    def _ctrl_c(self) -> Iterator[None]:
-        """While the builds run, make Ctrl-C stop them: the running engine work is interrupted
-        (again and again, as a build's timeout does, until every build has ended), nothing new
-        starts, and KeyboardInterrupt reaches the caller once the builds have ended.
+    def _ctrl_c(self, run_id: str) -> Iterator[None]:
+        """While the run is recorded running, make Ctrl-C stop it at a safe point.
+
+        The first Ctrl-C only sets flags: nothing new starts, and the running engine work is
+        interrupted (again and again, as a build's timeout does, until every build has ended);
+        the run's own thread then records the run interrupted and raises `RunInterrupted`.
+        The handler raises nothing itself, so no catalog transaction is broken off halfway.
+        A second Ctrl-C ends the process at once (exit code 130), for a build blocked where
+        the engine cannot interrupt it (reading a pipe): the run is left recorded running,
+        and the next run settles it as a dead run (its liveness file's lock went with the
+        process).
 
         Only where Python's own SIGINT handling is in place and the run owns its stop event:
         a scheduler handles SIGINT its own way (the running builds finish).
@@ -333,11 +365,18 @@ class Runner:
 
         def on_sigint(signum: int, frame: FrameType | None) -> None:
             if self._interrupted.is_set():
-                return  # already stopping: the builds end within moments
+                _say(
+                    f"Forced to stop: run {run_id} ended at once; the next run settles what "
+                    f"it left (resume it with 'headwater run --resume {run_id}')."
+                )
+                os._exit(130)
             self._interrupted.set()
             self.stop.set()
+            _say(
+                "Stopping: the running builds are being interrupted and nothing new starts "
+                "(press Ctrl-C again to force quit)."
+            )
             threading.Thread(target=interrupt_builds, name="hw-ctrl-c", daemon=True).start()
-            raise KeyboardInterrupt
 
         signal.signal(signal.SIGINT, on_sigint)
         try:
@@ -347,94 +386,12 @@ class Runner:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def _claim(self, item: WorkItem) -> Claim:
-        """What building `item` locks: its asset (partition); a nested child table is written
-        by its parent's load, so it locks the parent."""
-        asset = self.project.assets.get(item.key)
-        key = asset.parent if asset is not None and asset.parent else item.key
-        return Claim(key, item.partition.key if item.partition else None)
+        """What building `item` locks (`claim_of`)."""
+        return claim_of(self.project, item.key, item.partition.key if item.partition else None)
 
     def _recover_interrupted(self, lock: RunLocks, mine: set[Claim]) -> None:
-        """Settle runs whose process died: mark them, and record commits that landed unrecorded.
-
-        A build killed after its commit landed but before the catalog heard of it is recorded
-        as the success it was, with the fingerprint it was built from, so the next run sees the
-        asset as up to date instead of applying the same change a second time. Other runs may
-        be running meanwhile: only dead runs are settled, and each of their builds only under
-        its asset's lock (one a live run holds is left for a later run to settle).
-        """
-        for run in self.catalog.unfinished_runs():
-            beat = dt.datetime.fromisoformat(str(run["heartbeat_at"] or run["started_at"]))
-            # `headwater test` takes no lock and leaves no liveness file: its heartbeat tells
-            stale_after = 3 * HEARTBEAT_SECONDS if run["command"] == "test" else STALE_AFTER_S
-            if run_alive(
-                self.project.state_dir,
-                run["run_id"],
-                run["hostname"],
-                beat if beat.tzinfo else beat.replace(tzinfo=dt.UTC),
-                stale_after,
-            ):
-                continue
-            settled = True
-            for result in self.catalog.running_results(run["run_id"]):
-                item = WorkItem(result["asset"])
-                claim = Claim(self._claim(item).asset, result.get("partition_key"))
-                borrowed = claim not in mine and Claim(claim.asset) not in mine
-                if borrowed and not lock.borrow([claim]):
-                    settled = False  # a live run builds it now; a later run settles this one
-                    continue
-                try:
-                    self._settle_result(run, result)
-                finally:
-                    if borrowed:
-                        lock.give_back([claim])
-            if settled:
-                self.catalog.finish_run(
-                    run["run_id"], "interrupted", "the process died during the run"
-                )
-                forget(self.project.state_dir, run["run_id"])
-
-    def _settle_result(self, run: dict[str, Any], result: dict[str, Any]) -> None:
-        """Record a dead run's unfinished build as the success it was if its commit landed,
-        else as interrupted."""
-        from headwater.transform.context import app_id
-
-        asset = self.project.assets.get(result["asset"])
-        partition = result.get("partition_key")
-        version: int | None = None
-        if asset is not None and asset.is_stored:
-            ref = TableRef(asset.namespace, asset.name)
-            committed = app_id(asset.key, partition)
-            if self.store.already_committed(ref, committed, run["seq"]):
-                version = self.store.current_version(ref)
-        if version is None:
-            self.catalog.finish_asset(
-                result["id"],
-                "interrupted",
-                message="the run was killed before this asset committed; its table is unchanged",
-            )
-            return
-        assert asset is not None
-        if partition is not None:
-            self.catalog.set_partition(
-                asset.key,
-                partition,
-                SUCCESS,
-                run["run_id"],
-                version=version,
-                definition_hash=asset.definition_hash,
-                fingerprint=result["fingerprint"],
-                message="recorded on recovery",
-            )
-        elif result["fingerprint"]:
-            self.catalog.set_state(
-                asset.key, result["fingerprint"], version, asset.build_kind, run["run_id"]
-            )
-        self.catalog.finish_asset(
-            result["id"],
-            SUCCESS,
-            version=version,
-            message="the run was killed after this commit landed; recorded on recovery",
-        )
+        """Settle runs whose process died (`settle_dead_runs`) before this run builds."""
+        settle_dead_runs(self.project, self.catalog, self.store, lock, mine)
 
     def _items(
         self, order: list[str], partitions: dict[str, list[Partition]]
@@ -525,6 +482,8 @@ class Runner:
             running: dict[Future[AssetOutcome], WorkItem] = {}
             queue = list(items)
             while queue or running:
+                if self._interrupted.is_set():
+                    queue.clear()  # Ctrl-C: nothing new starts, and `--resume` builds the rest
                 for item in [i for i in queue if not waiting[i.id]]:
                     asset = assets[item.key]
                     if len(running) >= self.threads and not (
@@ -582,7 +541,8 @@ class Runner:
                     running[future] = item
                 if not running:
                     continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                # with a timeout: Ctrl-C's flag is looked at between waits
+                done, _ = wait(list(running), timeout=WAIT_S, return_when=FIRST_COMPLETED)
                 for future in done:
                     item = running.pop(future)
                     if assets[item.key].pool is not None:
@@ -993,6 +953,158 @@ class Runner:
         return AssetOutcome(
             asset.key, FAILED, asset.build_kind, duration_s=duration, message=message
         )
+
+
+def claim_of(project: ProjectDefinition, key: str, partition: str | None = None) -> Claim:
+    """What building asset `key` (its `partition`) locks: a nested child table is written by
+    its parent's load, so it locks the parent."""
+    asset = project.assets.get(key)
+    return Claim(asset.parent if asset is not None and asset.parent else key, partition)
+
+
+def settle_dead_runs(
+    project: ProjectDefinition,
+    catalog: Catalog,
+    store: TableStore,
+    lock: RunLocks,
+    mine: set[Claim] | None = None,
+    *,
+    stale_after_s: float | None = None,
+    now: dt.datetime | None = None,
+    status: str = INTERRUPTED,
+    reason: Callable[[dict[str, Any]], str] | None = None,
+) -> list[dict[str, Any]]:
+    """Settle the runs whose process died: record their unfinished builds, then the runs.
+
+    The one way a dead run is settled, by the next run as by the scheduler. A build killed
+    after its commit landed but before the catalog heard of it is recorded as the success it
+    was, with the fingerprint it was built from, so the next run sees the asset as up to date
+    instead of applying the same change a second time; a build whose commit did not land is
+    recorded as interrupted. Its commit is recognised by the dead run's id and sequence number
+    (a later commit is another run's). Other runs may be running meanwhile: each build is
+    settled only under its asset's lock (`mine`: the claims `lock` holds already, the others
+    are borrowed for the moment), and one a live run holds is left for later; its run is then
+    left unfinished too.
+
+    A run is dead when its liveness file is free (on this machine), else when its heartbeat is
+    older than `stale_after_s` at `now` (by default a minute, and 15 s for `headwater test`).
+    A settled run is recorded with `status` and `reason(run)`.
+
+    Returns:
+        The runs settled.
+    """
+    mine = mine or set()
+    settled: list[dict[str, Any]] = []
+    for run in catalog.unfinished_runs():
+        run_id = str(run["run_id"])
+        if run_id == lock.run_id:
+            continue
+        beat = dt.datetime.fromisoformat(str(run["heartbeat_at"] or run["started_at"]))
+        # `headwater test` takes no lock and leaves no liveness file: its heartbeat tells
+        limit = stale_after_s
+        if limit is None:
+            limit = 3 * HEARTBEAT_SECONDS if run["command"] == "test" else STALE_AFTER_S
+        beat = beat if beat.tzinfo else beat.replace(tzinfo=dt.UTC)
+        if run_alive(project.state_dir, run_id, run["hostname"], beat, limit, now):
+            continue
+        complete = True
+        for result in catalog.running_results(run_id):
+            claim = claim_of(project, result["asset"], result.get("partition_key"))
+            borrowed = claim not in mine and Claim(claim.asset) not in mine
+            if borrowed and not lock.borrow([claim], run_id):
+                complete = False  # a live run builds it now; a later run settles this one
+                continue
+            try:
+                # under the lock: another run may have settled it meanwhile
+                if any(r["id"] == result["id"] for r in catalog.running_results(run_id)):
+                    _settle_result(project, catalog, store, run, result)
+            finally:
+                if borrowed:
+                    lock.give_back([claim])
+        if not complete:
+            continue
+        current = catalog.run(run_id)
+        if current is None or current["status"] != "running":
+            continue  # another run settled it first
+        message = reason(run) if reason else "the process died during the run"
+        catalog.finish_run(run_id, status, message)
+        forget(project.state_dir, run_id)
+        settled.append(run)
+    return settled
+
+
+def _settle_result(
+    project: ProjectDefinition,
+    catalog: Catalog,
+    store: TableStore,
+    run: dict[str, Any],
+    result: dict[str, Any],
+) -> None:
+    """Record a dead run's unfinished build as the success it was if its commit landed,
+    else as interrupted."""
+    from headwater.storage.delta import DeltaStore
+    from headwater.transform.context import app_id
+
+    asset = project.assets.get(result["asset"])
+    partition = result.get("partition_key")
+    version: int | None = None
+    if asset is not None and asset.is_stored:
+        ref = TableRef(asset.namespace, asset.name)
+        committed = app_id(asset.key, partition)
+        if isinstance(store, DeltaStore):
+            version = store.landed_version(ref, committed, int(run["seq"]), str(run["run_id"]))
+        elif store.already_committed(ref, committed, int(run["seq"])):
+            version = store.current_version(ref)
+    if version is None:
+        catalog.finish_asset(
+            result["id"],
+            INTERRUPTED,
+            message="the run was killed before this asset committed; its table is unchanged",
+        )
+        return
+    assert asset is not None
+    if partition is not None:
+        catalog.set_partition(
+            asset.key,
+            partition,
+            SUCCESS,
+            run["run_id"],
+            version=version,
+            definition_hash=asset.definition_hash,
+            fingerprint=result["fingerprint"],
+            message="recorded on recovery",
+        )
+    elif result["fingerprint"]:
+        catalog.set_state(
+            asset.key, result["fingerprint"], version, asset.build_kind, run["run_id"]
+        )
+    catalog.finish_asset(
+        result["id"],
+        SUCCESS,
+        version=version,
+        message="the run was killed after this commit landed; recorded on recovery",
+    )
+
+
+def _was_forced(catalog: Catalog, run_id: str) -> bool:
+    """Whether run `run_id` was asked to rebuild even what was up to date (`--force`)."""
+    import json
+
+    run = catalog.run(run_id)
+    try:
+        arguments = json.loads(str(run["arguments"])) if run and run["arguments"] else {}
+    except ValueError:
+        return False
+    return isinstance(arguments, dict) and bool(arguments.get("force"))
+
+
+def _say(line: str) -> None:
+    """Write a line to stderr from a signal handler (unbuffered: the handler may have
+    interrupted a write to a buffered stream)."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.write(2, f"\n{line}\n".encode())
 
 
 def _partitioned_alike(first: Asset, second: Asset) -> bool:

@@ -3,9 +3,12 @@
 At most one scheduler per project: it holds a lock in the catalog and renews its heartbeat, so
 a second one refuses to start and names the holder, and a crashed one's lock goes stale and can
 be taken over. Each job's last handled tick is in the catalog, so after downtime the missed
-ticks are handled by the job's `catch_up` policy. Every evaluation (`step`) also marks runs whose
-process died (a stale heartbeat) as failed, evaluates due sensors, checks freshness SLAs and
-alerts once per incident. SIGTERM lets the running assets finish, starts nothing new, and exits.
+ticks are handled by the job's `catch_up` policy; a tick whose run is refused because another run
+holds one of its assets is tried again at every evaluation until the locks free up (or, unless
+`catch_up: all`, until the job's next tick is due). Every evaluation (`step`) also settles runs
+whose process died (as the next run would: each build whose commit landed is recorded as the
+success it was) and marks them failed, evaluates due sensors, checks freshness SLAs and alerts
+once per incident. SIGTERM lets the running assets finish, starts nothing new, and exits.
 
 Time comes from a `clock`, so a test can drive the scheduler minute by minute without sleeping.
 """
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from headwater.catalog import scheduling
-from headwater.errors import HeadwaterError, Location
+from headwater.errors import HeadwaterError, Location, RunLockedError
 from headwater.orchestrate.alerts import Alerter
 from headwater.orchestrate.sensors import (
     RunRequest,
@@ -60,6 +63,9 @@ class Step:
     """(job, summary) for each run started."""
     skipped_ticks: list[tuple[str, dt.datetime]] = field(default_factory=list)
     stale_runs: list[str] = field(default_factory=list)
+    locked_ticks: list[tuple[str, dt.datetime, str]] = field(default_factory=list)
+    """(job, tick, why) for each tick whose run was refused because another run holds one of
+    its assets: it is tried again at the next evaluation."""
 
 
 def _utc_now() -> dt.datetime:
@@ -104,6 +110,8 @@ class Scheduler:
         self.alerter = Alerter(project.catalog, definition.config.alerts, definition.root)
         self._check_selections()
         self._beating = threading.Event()
+        self._held_back: dict[str, dt.datetime] = {}
+        """Per job, the tick whose run another run's locks refused (tried again next poll)."""
 
     def _check_selections(self) -> None:
         """Every job's selection picks assets (a typo is an error now, not at 2 a.m.)."""
@@ -257,7 +265,8 @@ class Scheduler:
             chosen = ticks[-1:]
         else:
             late = (now - ticks[-1]).total_seconds()
-            chosen = ticks[-1:] if late <= 2 * self.poll_s + NONE_GRACE_S else []
+            retry = self._held_back.get(name) == ticks[-1]  # refused by locks: not missed
+            chosen = ticks[-1:] if retry or late <= 2 * self.poll_s + NONE_GRACE_S else []
         for tick in ticks:
             if tick not in chosen:
                 result.skipped_ticks.append((name, tick))
@@ -265,13 +274,27 @@ class Scheduler:
             if self.stop.is_set():
                 return
             summary = self._run(name, job, f"schedule {tick.isoformat(timespec='minutes')}")
+            if isinstance(summary, RunLockedError):
+                # another run (a manual one) holds an asset of the job: this tick is not
+                # done, it is tried again at the next poll; the job's state stays just before
+                # it, so the ticks skipped on the way are not reported again
+                self._held_back[name] = tick
+                result.locked_ticks.append((name, tick, summary.message))
+                scheduling.set_job_state(catalog, name, tick - dt.timedelta(microseconds=1))
+                return
+            self._held_back.pop(name, None)
             result.runs.append((name, summary))
             scheduling.set_job_state(catalog, name, tick, summary.run_id, summary.status)
+        self._held_back.pop(name, None)
         scheduling.set_job_state(catalog, name, ticks[-1])
 
-    def _run(self, name: str, job: JobConfig, reason: str, select: list[str] | None = None) -> Any:
-        """Run a job now and raise or resolve its alerts. A run that cannot start (another
-        run holds the project, the project no longer loads) is reported as a failed run."""
+    def _run(
+        self, name: str, job: JobConfig, reason: str, select: list[str] | None = None
+    ) -> RunSummary | RunLockedError:
+        """Run a job now and raise or resolve its alerts. A run that cannot start because
+        another run holds one of its assets returns the `RunLockedError` (no alert: it is
+        tried again); one that cannot start otherwise (the project no longer loads) is
+        reported as a failed run."""
         from headwater.orchestrate.runner import FAILED, RunSummary
 
         _LOG.info("running job %s (%s)", name, reason)
@@ -286,6 +309,9 @@ class Scheduler:
                 stop=self.stop,
                 command=f"job {name}",
             )
+        except RunLockedError as exc:
+            _LOG.warning("job %s waits (%s): %s", name, reason, exc.message)
+            return exc
         except HeadwaterError as exc:
             _LOG.error("job %s could not run: %s", name, exc)
             self.alerter.raise_incident(
@@ -355,6 +381,11 @@ class Scheduler:
                 _LOG.warning("sensor %s asked for unknown job %r", found.name, job_name)
                 continue
             summary = self._run(job_name, self.jobs[job_name], request.reason, request.select)
+            if isinstance(summary, RunLockedError):
+                # another run holds an asset of the job: the sensor's cursor stays, so it
+                # asks again at the next poll
+                result.locked_ticks.append((job_name, now, summary.message))
+                return
             result.runs.append((job_name, summary))
             run_id = summary.run_id
         scheduling.set_sensor_state(catalog, found.name, context.new_cursor, now, run_id)
@@ -364,20 +395,46 @@ class Scheduler:
         return self.project.store.version_token(TableRef(asset.namespace, asset.name))
 
     def _settle_stale_runs(self, now: dt.datetime, result: Step) -> None:
+        """Settle runs whose process died, the way the next run would (`settle_dead_runs`):
+        each build whose commit landed is recorded as the success it was, so resuming the run
+        does not apply it again. A run on this machine is dead when its liveness file is free;
+        one on another machine when its heartbeat is `stale_after_s` old. Settled runs are
+        marked failed and alerted."""
+        from headwater.catalog.store import new_run_id
+        from headwater.orchestrate.lock import RunLocks
+        from headwater.orchestrate.runner import settle_dead_runs
+
         catalog = self.project.catalog
-        limit = now - dt.timedelta(seconds=self.stale_after_s)
-        for run in catalog.stale_runs(limit):
-            message = (
+        definition = self.project.definition
+
+        def reason(run: dict[str, Any]) -> str:
+            return (
                 f"no heartbeat since {str(run['heartbeat_at'] or run['started_at'])[:19]}: the "
                 f"process running it (pid {run['pid']} on {run['hostname']}) died; resume it "
                 f"with 'headwater run --resume {run['run_id']}'"
             )
-            catalog.mark_stale(run["run_id"], message)
+
+        # the claims of the builds it settles are borrowed under a run id of its own
+        settler = RunLocks(catalog, definition.state_dir, new_run_id(), "scheduler")
+        try:
+            settled = settle_dead_runs(
+                definition,
+                catalog,
+                self.project.store,
+                settler,
+                stale_after_s=self.stale_after_s,
+                now=now,
+                status="failed",
+                reason=reason,
+            )
+        finally:
+            settler.release()
+        for run in settled:
             result.stale_runs.append(run["run_id"])
             command = str(run["command"])
             # a job's runs are `job <name>`: the same incident its next success resolves
             subject = command.removeprefix("job ")
-            self.alerter.raise_incident("run_failure", f"run:{subject}", command, message)
+            self.alerter.raise_incident("run_failure", f"run:{subject}", command, reason(run))
 
     def _check_freshness(self, now: dt.datetime) -> None:
         """Alert on assets whose last successful build is older than their SLA."""

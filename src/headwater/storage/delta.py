@@ -535,6 +535,50 @@ class DeltaStore(TableStore):
         landed = self._open(ref).transaction_version(app_id)
         return landed is not None and landed >= app_version
 
+    def landed_version(
+        self, ref: TableRef, app_id: str, app_version: int, run_id: str
+    ) -> int | None:
+        """The version at which run `run_id` committed under (`app_id`, `app_version`), or
+        None when no such commit landed.
+
+        For settling a dead run: a later commit under the same app id is another run's, so
+        the commit must carry the run's id (`headwater.run_id`) as well as its app version.
+        The log is read back from the newest version until that app id's commits are older
+        than `app_version`.
+        """
+        latest = self.current_version(ref)
+        if latest is None:
+            return None
+        landed = self._open(ref).transaction_version(app_id)
+        if landed is None or landed < app_version:
+            return None
+        log = self.location(ref) / LOG_DIR
+        for version in range(latest, -1, -1):
+            try:
+                text = (log / f"{version:020d}.json").read_text(encoding="utf-8")
+            except FileNotFoundError:
+                break  # cleaned up by log retention: the app version alone must tell
+            txn_version: int | None = None
+            commit_run: object = None
+            for line in text.splitlines():
+                if '"txn"' not in line and '"commitInfo"' not in line:
+                    continue
+                action = json.loads(line)
+                txn = action.get("txn")
+                if isinstance(txn, dict) and txn.get("appId") == app_id:
+                    txn_version = int(txn["version"])
+                info = action.get("commitInfo")
+                if isinstance(info, dict):
+                    commit_run = info.get("headwater.run_id")
+            if txn_version is None:
+                continue
+            if txn_version == app_version and commit_run == run_id:
+                return version
+            if txn_version < app_version:
+                return None  # that app id's commits are older than the run's: none is its
+        # app versions are run sequence numbers, unique to one run
+        return latest if landed == app_version else None
+
     # -- history and maintenance -----------------------------------------------------------
 
     def history(
