@@ -745,6 +745,15 @@ SLOW = {
 }
 
 
+def _as_in_a_terminal() -> None:
+    """In the child before it starts: SIGINT's default disposition, as a command typed in a
+    terminal has. A suite started in the background (`cmd &` in a script, nohup) passes SIGINT
+    on ignored, and a process that starts with it ignored rightly leaves Ctrl-C alone."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _catalog_rows(root: Path, sql: str) -> list[tuple[object, ...]]:
     """Rows of the project's catalog, read directly (empty while it does not exist yet)."""
     import sqlite3
@@ -771,6 +780,7 @@ def test_ctrl_c_stops_a_run_records_it_interrupted_and_prints_how_to_resume(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_in_a_terminal,  # noqa: PLW1509 (one signal call, no lock taken)
     )
     try:
         # SIGINT once the catalog shows the slow build running and the quick one done
@@ -1248,7 +1258,12 @@ def test_a_second_ctrl_c_ends_a_run_blocked_where_the_engine_cannot_interrupt_it
     log = tmp_path / "stderr.txt"
     with log.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
-            [*HEADWATER, "run"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr, text=True
+            [*HEADWATER, "run"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+            preexec_fn=_as_in_a_terminal,  # noqa: PLW1509 (one signal call, no lock taken)
         )
     try:
         progress = (
