@@ -106,13 +106,17 @@ class TransientError(HeadwaterError):
     """A failure that may succeed if tried again (network, lock timeout, conflict)."""
 
 
+SOURCES_DOCS = "docs/sources.md"
+"""The page every source error's hint points at."""
+
+
 class SourceError(HeadwaterError):
     """A source failed in a way retrying will not fix (auth, unknown table, HTTP 4xx).
 
     Its hint ends by pointing at the sources' documentation, whoever raised it.
     """
 
-    DOCS = "docs/sources.md"
+    DOCS = SOURCES_DOCS
 
     def __post_init__(self) -> None:
         if not self.hint:

@@ -347,6 +347,7 @@ class Project:
             self.store,
             threads=threads or self.definition.config.threads,
             full_refresh=bool(run["full_refresh"]),
+            force=bool(arguments.get("force")),  # resuming a --force run forces the rest too
             on_event=on_event,
             resumed_from=run["run_id"],
             stop=stop,

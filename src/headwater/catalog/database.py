@@ -56,6 +56,15 @@ class CatalogDatabase(ABC):
     def has_table(self, name: str) -> bool:
         """Return whether a table called `name` exists."""
 
+    def take_turns(self, tx: Transaction, key: int) -> None:
+        """Within `tx`, wait for any other process holding turn `key` until `tx` ends.
+
+        On PostgreSQL this is an advisory transaction lock; SQLite's write transactions
+        (BEGIN IMMEDIATE) already let one writer in at a time, so there it does nothing.
+        """
+        if self.dialect == "postgresql":
+            tx.execute(f"SELECT pg_advisory_xact_lock({int(key)})")
+
     @abstractmethod
     def close(self) -> None:
         """Release connections."""

@@ -82,14 +82,6 @@ def _held(tx: Transaction) -> list[HeldLock]:
     return held
 
 
-def _take_turns(catalog: Catalog, tx: Transaction) -> None:
-    """On PostgreSQL, wait for other claims and releases: without it two claims could both
-    read "free" and both insert. SQLite's BEGIN IMMEDIATE already lets one writer in at a time.
-    """
-    if catalog.db.dialect == "postgresql":
-        tx.execute(f"SELECT pg_advisory_xact_lock({LOCKS_KEY})")
-
-
 def claim(
     catalog: Catalog,
     run_id: str,
@@ -128,7 +120,8 @@ def _claim(
     finished: list[str],
 ) -> list[HeldLock]:
     with catalog.db.transaction() as tx:
-        _take_turns(catalog, tx)
+        # without turns two claims on PostgreSQL could both read "free" and both insert
+        catalog.db.take_turns(tx, LOCKS_KEY)
         verdicts: dict[str, bool] = {}
         live: list[HeldLock] = []
         for lock in _held(tx):
@@ -191,7 +184,7 @@ def release(catalog: Catalog, run_id: str, claims: Iterable[Claim] | None = None
     if chosen == []:
         return
     with catalog.db.transaction() as tx:
-        _take_turns(catalog, tx)
+        catalog.db.take_turns(tx, LOCKS_KEY)
         if chosen is None:
             tx.execute("DELETE FROM hw_locks WHERE run_id = :run_id", {"run_id": run_id})
             return

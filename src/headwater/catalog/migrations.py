@@ -265,12 +265,6 @@ MIGRATION_LOCK = 0x4857_6D69
 """PostgreSQL advisory lock key of catalog migrations ('HWmi')."""
 
 
-def _take_turns(database: CatalogDatabase, tx: Transaction) -> None:
-    """On PostgreSQL, wait for any other process migrating the catalog (until commit)."""
-    if database.dialect == "postgresql":
-        tx.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-
-
 def migrate(database: CatalogDatabase) -> int:
     """Apply every pending migration and return the resulting version.
 
@@ -286,14 +280,14 @@ def migrate(database: CatalogDatabase) -> int:
             f"the catalog supports SQLite and PostgreSQL, not {database.dialect}"
         )
     with database.transaction() as tx:
-        _take_turns(database, tx)
+        database.take_turns(tx, MIGRATION_LOCK)
         tx.execute(
             f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION_TABLE} (version INTEGER PRIMARY KEY, "
             "description VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)"
         )
     for migration in MIGRATIONS:
         with database.transaction() as tx:
-            _take_turns(database, tx)
+            database.take_turns(tx, MIGRATION_LOCK)
             if _applied(tx) >= migration.version:
                 continue
             for statement in migration.statements:

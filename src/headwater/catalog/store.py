@@ -154,31 +154,6 @@ class Catalog:
         moment = dt.datetime.fromisoformat(str(rows[0]["finished_at"]))
         return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
-    def stale_runs(self, older_than: dt.datetime) -> list[dict[str, Any]]:
-        """Runs still marked running whose last heartbeat is older than `older_than` (their
-        process is gone)."""
-        with self.db.transaction(write=False) as tx:
-            return tx.execute(
-                f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = 'running' AND "
-                "coalesce(heartbeat_at, started_at) < :limit ORDER BY seq",
-                {"limit": older_than.isoformat(timespec="microseconds")},
-            )
-
-    def mark_stale(self, run_id: str, message: str) -> None:
-        """Mark a run whose process died as failed, and its unfinished builds as
-        interrupted."""
-        with self.db.transaction() as tx:
-            tx.execute(
-                "UPDATE hw_asset_results SET status = 'interrupted', finished_at = :now, "
-                "message = :message WHERE run_id = :run_id AND status = 'running'",
-                {"now": now_iso(), "message": message, "run_id": run_id},
-            )
-            tx.execute(
-                "UPDATE hw_runs SET status = 'failed', finished_at = :now, error = :message "
-                "WHERE run_id = :run_id AND status = 'running'",
-                {"now": now_iso(), "message": message, "run_id": run_id},
-            )
-
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         """Mark a run finished with `status` (success, failed, interrupted)."""
         with self.db.transaction() as tx:

@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from headwater.engine.base import EngineSession
 
 
-SOURCES_DOCS = "docs/sources.md"
-"""The page the hint of a source's errors points at."""
-
-
 @dataclass(frozen=True)
 class BadRecord:
     """One record that could not be loaded, kept in the quarantine table with why."""

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from headwater.engine.sqltext import literal
-from headwater.errors import ConfigError, Location, SourceError
-from headwater.ingest.base import SOURCES_DOCS, Extracted, Extractor, ExtractRequest
+from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
+from headwater.ingest.base import Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter
 from headwater.ingest.retry import with_retries
 from headwater.ingest.secrets import REFERENCE, redact, resolve

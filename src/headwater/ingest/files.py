@@ -27,9 +27,8 @@ from typing import Any
 
 from headwater.engine.base import EngineSession
 from headwater.engine.sqltext import identifier, literal
-from headwater.errors import ConfigError, Location, SourceError
+from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
 from headwater.ingest.base import (
-    SOURCES_DOCS,
     BadRecord,
     Extracted,
     Extractor,

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 
-from headwater.errors import ConfigError, Location
+from headwater.errors import SOURCES_DOCS, ConfigError, Location
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MASK = "***"
@@ -33,7 +33,7 @@ def resolve(text: str, where: Location, key: str) -> str:
             raise ConfigError(
                 f"environment variable {name} (used by '{key}') is not set",
                 where,
-                f"export {name}=... before running, or change '{key}'; see docs/sources.md",
+                f"export {name}=... before running, or change '{key}'; see {SOURCES_DOCS}",
             )
         if found:
             with _LOCK:

@@ -168,9 +168,6 @@ class Runner:
         self._settled: list[dict[str, Any]] = []
         """Results settled without a build (up to date, skipped), recorded together."""
         self.resumed_from = resumed_from
-        if resumed_from is not None and not self.force:
-            # resuming a `--force` run forces what is left of it too
-            self.force = _was_forced(catalog, resumed_from)
         if self.force and not full_refresh:
             arguments = {**(arguments or {}), "force": True}
         self.arguments = arguments
@@ -256,10 +253,11 @@ class Runner:
         items, waiting = self._items(order, partitions or {})
         run_id = new_run_id()
         lock = RunLocks(self.catalog, self.project.state_dir, run_id, self.command)
-        lock.acquire(self._claim(item) for item in items)
+        claims = {self._claim(item) for item in items}
+        lock.acquire(claims)
         try:
             with self._ctrl_c(run_id):
-                self._recover_interrupted(lock, {self._claim(item) for item in items})
+                self._recover_interrupted(lock, claims)
                 from headwater.orchestrate.lineage_hooks import RunLineage, transports_of
 
                 transports = transports_of(self.project)  # a bad endpoint setting stops us
@@ -1042,7 +1040,6 @@ def _settle_result(
 ) -> None:
     """Record a dead run's unfinished build as the success it was if its commit landed,
     else as interrupted."""
-    from headwater.storage.delta import DeltaStore
     from headwater.transform.context import app_id
 
     asset = project.assets.get(result["asset"])
@@ -1051,10 +1048,7 @@ def _settle_result(
     if asset is not None and asset.is_stored:
         ref = TableRef(asset.namespace, asset.name)
         committed = app_id(asset.key, partition)
-        if isinstance(store, DeltaStore):
-            version = store.landed_version(ref, committed, int(run["seq"]), str(run["run_id"]))
-        elif store.already_committed(ref, committed, int(run["seq"])):
-            version = store.current_version(ref)
+        version = store.landed_version(ref, committed, int(run["seq"]), str(run["run_id"]))
     if version is None:
         catalog.finish_asset(
             result["id"],
@@ -1084,18 +1078,6 @@ def _settle_result(
         version=version,
         message="the run was killed after this commit landed; recorded on recovery",
     )
-
-
-def _was_forced(catalog: Catalog, run_id: str) -> bool:
-    """Whether run `run_id` was asked to rebuild even what was up to date (`--force`)."""
-    import json
-
-    run = catalog.run(run_id)
-    try:
-        arguments = json.loads(str(run["arguments"])) if run and run["arguments"] else {}
-    except ValueError:
-        return False
-    return isinstance(arguments, dict) and bool(arguments.get("force"))
 
 
 def _say(line: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from headwater.errors import ConfigError, Location
+from headwater.errors import SOURCES_DOCS, ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.columns import SelectOutputs
 from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
@@ -36,7 +36,6 @@ from headwater.project.yamlfile import (
 )
 
 PROJECT_FILE = "headwater.yml"
-SOURCES_DOCS = "docs/sources.md"
 STATE_DIR = ".headwater"
 PARSE_CACHE_VERSION = 2
 COLUMNS_CACHE_VERSION = 3

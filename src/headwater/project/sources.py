@@ -32,8 +32,7 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-COLUMN_TYPES = (
-    "BOOLEAN",
+INTEGER_TYPES = (
     "TINYINT",
     "SMALLINT",
     "INTEGER",
@@ -44,6 +43,11 @@ COLUMN_TYPES = (
     "UINTEGER",
     "UBIGINT",
     "UHUGEINT",
+)
+"""DuckDB's integer types, by their canonical names."""
+COLUMN_TYPES = (
+    "BOOLEAN",
+    *INTEGER_TYPES,
     "FLOAT",
     "DOUBLE",
     "DECIMAL(p, s)",

@@ -16,6 +16,7 @@ from headwater.catalog.quality import has_metrics, last_schema, metric_history, 
 from headwater.catalog.store import keep_alive
 from headwater.engine.sqltext import identifier, qualified
 from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
+from headwater.project.sources import INTEGER_TYPES
 from headwater.project.sql import TableReference
 from headwater.quality.audit import Auditor, AuditReport, AuditTarget
 from headwater.storage.base import TableRef, TableStore
@@ -354,18 +355,7 @@ def _ever_growing(column: ColumnProfile, rows: int) -> bool:
         return True
     if _growing_name(column.name):
         return True
-    integer = kind.split("(")[0].strip() in {
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-        "UHUGEINT",
-    }
+    integer = kind.split("(")[0].strip() in INTEGER_TYPES
     return integer and rows > 1 and column.nulls == 0 and column.distinct == rows
 
 

@@ -215,6 +215,19 @@ class TableStore(ABC):
     def already_committed(self, ref: TableRef, app_id: str, app_version: int) -> bool:
         """Return True when a commit with this (app id, version) or a later one has landed."""
 
+    def landed_version(
+        self, ref: TableRef, app_id: str, app_version: int, run_id: str
+    ) -> int | None:
+        """Return the version at which run `run_id` committed under (`app_id`, `app_version`),
+        or None when no such commit landed (for settling a dead run).
+
+        This default trusts the app transaction alone; a store that can read a commit's run id
+        should match it too, as a later run's commit under the same app id is not this one.
+        """
+        if self.already_committed(ref, app_id, app_version):
+            return self.current_version(ref)
+        return None
+
     @abstractmethod
     def history(
         self, ref: TableRef, limit: int | None = None, check_readable: bool = False
