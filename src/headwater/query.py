@@ -280,14 +280,15 @@ class QuerySession:
         if kind == "SELECT":
             # DuckDB calls DESCRIBE, SHOW and SUMMARIZE queries too; only the forms
             # `metadata_statement_sql` rewrote are answered
-            data = sql.encode("utf-8")  # DuckDB's token offsets count bytes
-            words = [
-                data[offset:].split(None, 1)[0].decode("utf-8", "replace").upper()
-                for offset, token in duckdb.tokenize(sql)
-                if token.name != "comment"
-            ]
-            if words and words[0] in ("DESCRIBE", "DESC", "SHOW", "SUMMARIZE"):
-                kind = words[0]
+            first = next(
+                (offset for offset, token in duckdb.tokenize(sql) if token.name != "comment"),
+                None,
+            )
+            if first is not None:
+                data = sql.encode("utf-8")  # DuckDB's token offsets count bytes
+                word = data[first : first + 16].split(None, 1)[0].decode("utf-8", "replace")
+                if word.upper() in ("DESCRIBE", "DESC", "SHOW", "SUMMARIZE"):
+                    kind = word.upper()
         if kind != "SELECT":
             raise UsageError(f"headwater query does not run {kind} statements", hint=QUERY_HINT)
 

@@ -857,8 +857,8 @@ class Project:
         if retain_hours < 0:
             raise UsageError("--retain must be zero or more hours")
         ref = self._table(name)
-        minimum = self.store.safe_retention_hours(ref)
-        if retain_hours < minimum and not dry_run and not force:
+        minimum = 0.0 if dry_run or force else self.store.safe_retention_hours(ref)
+        if retain_hours < minimum:
             raise UsageError(
                 f"vacuum of {ref} with --retain {retain_hours:g} refused: it is below the safe "
                 f"minimum of {minimum:g} hours (the table's retention for removed files), so "
