@@ -6,7 +6,7 @@
 # What it does: `npm pack` downloads the published tarballs from the npm registry (npm checks
 # them against the registry's integrity hashes), and the script copies the browser build
 # `dist/dagre.min.js` (an IIFE that defines the global `dagre`, with @dagrejs/graphlib bundled
-# inside it) into src/headwater/api/static/, unchanged except for two trailing comments: the
+# inside it) into src/headwater/ui/static/, unchanged except for two trailing comments: the
 # `sourceMappingURL` line is dropped (the map is not shipped) and the pointer to the licence file
 # names dagre.LICENSE instead of the LEGAL.txt left behind. The MIT licences of dagre and of the
 # graphlib it bundles go alongside as dagre.LICENSE.
@@ -19,7 +19,7 @@ DAGRE_VERSION=3.1.4
 GRAPHLIB_VERSION=4.0.8
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-static="$here/src/headwater/api/static"
+static="$here/src/headwater/ui/static"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

@@ -1,6 +1,6 @@
 """S2 timings of the read-only query path: cancel times, the row cap, latency beside a runaway.
 
-The tests (tests/serve/test_readonly.py, tests/api/test_query_api.py) hold the behaviour: a
+The tests (tests/serve/test_readonly.py, tests/ui/test_query_api.py) hold the behaviour: a
 runaway ends in a time-limit error, a huge result is capped and flagged, trivial queries answer
 while a runaway runs. How fast each of those happens is a timing, so it is measured here, on a
 small built project (a seed, a table model), directly through `run_readonly` and over HTTP
@@ -83,7 +83,7 @@ def ui_server(project, **options) -> Iterator[str]:  # type: ignore[no-untyped-d
     import httpx
     import uvicorn
 
-    from headwater.api.app import create_app
+    from headwater.ui.app import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -139,7 +139,7 @@ def measure(project) -> list[str]:  # type: ignore[no-untyped-def]
     """Every S2 timing, as result lines."""
     import httpx
 
-    from headwater.serve.readonly import QueryTimeout, run_readonly
+    from headwater.query.readonly import QueryTimeout, run_readonly
 
     lines: list[str] = []
 

@@ -136,3 +136,10 @@ class BuildTimeoutError(HeadwaterError):
             Location(file=file, asset=asset),
             "raise 'timeout' in its settings, or make it do less per run",
         )
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when the message is empty):
+    what a one-line error shows of a library's multi-line text."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

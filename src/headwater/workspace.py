@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from headwater.orchestrate.runner import EventHandler, RunSummary
     from headwater.project.partitions import Partition
     from headwater.quality.suite import AssetChecks, CheckRun, TableProfile
-    from headwater.storage.delta import DeltaStore
+    from headwater.storage.base import TableStore
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
@@ -75,7 +75,7 @@ class Project:
         self._warned: set[str] = set()
         self._definition: ProjectDefinition | None = None
         self._catalog: Catalog | None = None
-        self._store: DeltaStore | None = None
+        self._store: TableStore | None = None
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -213,12 +213,12 @@ class Project:
         return self._catalog
 
     @property
-    def store(self) -> DeltaStore:
+    def store(self) -> TableStore:
         """The table store of the warehouse."""
         if self._store is None:
-            from headwater.storage.delta import DeltaStore
+            from headwater.storage.registry import open_store
 
-            self._store = DeltaStore(self.definition.warehouse)
+            self._store = open_store(self.definition.warehouse_uri)
         return self._store
 
     def close(self) -> None:
@@ -257,13 +257,13 @@ class Project:
 
     def compile(self, name: str) -> str:
         """Return the SQL that builds model `name` (templates rendered, names qualified)."""
-        from headwater.transform.compiler import Compiler
+        from headwater.build.compiler import Compiler
 
         asset = self.asset(name)
         if asset.sql is None:
             raise UsageError(f"{asset.key} is a seed; it has no SQL", hint="compile a model")
         incremental = asset.materialized in ("incremental", "snapshot") and self.store.exists(
-            TableRef(asset.namespace, asset.name)
+            TableRef.of(asset)
         )
         compiler = Compiler(self.definition)
         sql = compiler.compile(asset.key, is_incremental=incremental)
@@ -545,7 +545,7 @@ class Project:
         for key in sorted(self.source_keys()):
             asset = self.definition.assets[key]
             assert asset.source is not None
-            ref = TableRef(asset.namespace, asset.name)
+            ref = TableRef.of(asset)
             state = committed_state(self.store, ref)
             last = next(
                 (r for r in self.catalog.asset_results(key, 20) if r["status"] != "running"),
@@ -571,7 +571,7 @@ class Project:
         from headwater.storage.companions import quarantine_ref, quarantine_schema
 
         asset = self.asset(name)
-        target = quarantine_ref(TableRef(asset.namespace, asset.name))
+        target = quarantine_ref(TableRef.of(asset))
         if not self.store.exists(target):
             return quarantine_schema().empty_table()
         dataset = self.store.arrow_dataset(self.store.snapshot(target))
@@ -611,7 +611,7 @@ class Project:
         from headwater.quality.suite import profile
 
         asset = self.asset(name)
-        if asset.is_stored and not self.store.exists(TableRef(asset.namespace, asset.name)):
+        if asset.is_stored and not self.store.exists(TableRef.of(asset)):
             raise UsageError(f"{asset.key} has not been built yet", hint="run it first")
         return profile(self.definition, self.store, asset)
 
@@ -625,8 +625,8 @@ class Project:
 
     def column_graph(self) -> ColumnGraph:
         """Every asset's columns and where each comes from (see `headwater.lineage`)."""
+        from headwater.build.compiler import Compiler
         from headwater.lineage.graph import project_graph
-        from headwater.transform.compiler import Compiler
 
         compiler = Compiler(self.definition)
         return project_graph(self.definition, compiler.qualified, self.catalog, self.store)
@@ -726,7 +726,7 @@ class Project:
         `sql` is one SELECT, `DESCRIBE <table>`, `SHOW TABLES` or a SELECT from
         `information_schema.tables`/`.columns`/`.schemata`; `as_of` is a version or timestamp.
         """
-        from headwater.query import QuerySession
+        from headwater.query.session import QuerySession
 
         with QuerySession(self) as session:
             return session.query(sql, as_of)
@@ -784,7 +784,7 @@ class Project:
                 f"{asset.key} is a {asset.materialized} model; it has no table",
                 hint="history, restore, optimize and vacuum work on stored tables",
             )
-        return TableRef(asset.namespace, asset.name)
+        return TableRef.of(asset)
 
     def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
         """The versions of table `name`, newest first, each saying whether it is still readable

@@ -521,9 +521,9 @@ def test_models_reading_files_are_rebuilt_when_the_files_change(make_project):
 def test_a_dead_runs_commit_is_recognised_by_its_run_id_not_by_a_later_version(
     make_project: Any,
 ) -> None:
+    from headwater.build.context import app_id
     from headwater.storage.base import TableRef
     from headwater.storage.delta import DeltaStore
-    from headwater.transform.context import app_id
 
     project = make_project(
         {

@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 
 from headwater import Project
-from headwater.api.app import create_app
+from headwater.ui.app import create_app
 
 
 def free_port() -> int:

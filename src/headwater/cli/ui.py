@@ -30,7 +30,7 @@ def ui(ctx: click.Context, host: str, port: int, query_timeout: float, max_rows:
     """
     import uvicorn
 
-    from headwater.api.app import LOOPBACK_HOSTS, create_app
+    from headwater.ui.app import LOOPBACK_HOSTS, create_app
 
     project = _project(ctx)
     project.definition  # noqa: B018 -- a broken project fails here, not on the first page
@@ -64,7 +64,7 @@ def docs() -> None:
 def docs_export(ctx: click.Context, directory: Path) -> None:
     """Write a static documentation site into DIRECTORY (open DIRECTORY/index.html; it works
     offline, from files)."""
-    from headwater.api.export import export_site
+    from headwater.ui.export import export_site
 
     project = _project(ctx)
     written = export_site(project, directory)

@@ -13,15 +13,19 @@ import os
 import threading
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from headwater.engine.base import Engine, EngineCapabilities, EngineSession, WriteResult
-from headwater.engine.sqltext import identifier, literal, qualified
 from headwater.errors import Location, ModelError
+from headwater.sqltext import identifier, literal, qualified
 from headwater.storage.base import Snapshot, TableRef, WrittenFile
+
+if TYPE_CHECKING:
+    from headwater.engine.registry import EnginePlace
+    from headwater.project.config import EngineConfig
 
 TARGET_FILE_BYTES = "256MB"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -261,6 +265,16 @@ class DuckDBEngine(Engine):
         self._sessions: list[DuckDBSession] = []
         self._lock = threading.Lock()
         self._schemas: set[str] = {"main"}
+
+    @classmethod
+    def from_config(cls, config: EngineConfig, place: EnginePlace) -> DuckDBEngine:
+        """The engine `engine:` in `headwater.yml` describes, for a project at `place`."""
+        return cls(
+            threads=config.threads,
+            memory_limit=config.memory_limit,
+            temp_directory=place.temp_directory,
+            file_search_path=place.root,
+        )
 
     def session(self) -> DuckDBSession:
         session: DuckDBSession | None = getattr(self._local, "session", None)

@@ -23,14 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from headwater.engine.sqltext import literal
-from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
+from headwater.build.retry import with_retries
+from headwater.build.secrets import REFERENCE, redact, resolve
+from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError, first_line
 from headwater.ingest.base import Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter
-from headwater.ingest.retry import with_retries
-from headwater.ingest.secrets import REFERENCE, redact, resolve
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.strict import duration_seconds
+from headwater.sqltext import literal
 
 if TYPE_CHECKING:
     import psycopg
@@ -493,7 +493,7 @@ def _credentials_hint(template: str, file: str) -> str:
 
 def _pg_error(request: ExtractRequest, exc: psycopg.Error, url: str) -> SourceError:
     spec = request.spec
-    message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    message = redact(first_line(exc))
     text = message.lower()
     if _refused_login(exc.sqlstate, message):
         from urllib.parse import urlsplit

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.engine.base import EngineSession
-from headwater.engine.sqltext import identifier, literal
-from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
+from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError, first_line
 from headwater.ingest.base import (
     BadRecord,
     Extracted,
@@ -36,6 +35,7 @@ from headwater.ingest.base import (
 )
 from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.project.sources import FileFormat, TableConfig
+from headwater.sqltext import identifier, literal
 from headwater.storage.base import WrittenFile
 
 SAMPLE_ROWS = 20_000
@@ -152,7 +152,7 @@ class FileExtractor(Extractor):
             )
         except Exception as exc:
             raise SourceError(
-                f"cannot read {name}: {str(exc).strip().splitlines()[0]}",
+                f"cannot read {name}: {first_line(exc)}",
                 Location(file=name),
                 f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
             ) from None
@@ -182,7 +182,7 @@ class FileExtractor(Extractor):
             )
         except Exception as exc:
             raise SourceError(
-                f"cannot read {name}: {str(exc).strip().splitlines()[0]}",
+                f"cannot read {name}: {first_line(exc)}",
                 Location(file=name),
                 f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
             ) from None

@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.engine.sqltext import column_list, identifier, literal
+from headwater.build.context import BuildContext, BuildResult
+from headwater.build.schema_evolution import widened
 from headwater.errors import Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.quarantine import write_quarantine
 from headwater.ingest.records import ID, PARENT_ID, ROOT_ID, SEPARATOR, SEQ, SYSTEM_PREFIX
 from headwater.ingest.state import committed_state, encode_state
 from headwater.project.sources import SourceTable
+from headwater.sqltext import column_list, identifier, literal
 from headwater.storage.base import CommitInfo, TableRef, WrittenFile
 from headwater.storage.companions import interrupted_files, quarantine_ref
-from headwater.transform.context import BuildContext, BuildResult
-from headwater.transform.schema_evolution import widened
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -339,7 +339,7 @@ def _load_children(
             continue  # a child table that has never had a row
         before = store.current_version(target)
         if merged and exists:
-            from headwater.transform.merge import merge_changes
+            from headwater.build.merge import merge_changes
 
             roots = (
                 f"SELECT DISTINCT {identifier(ID)} AS {identifier(ROOT_ID)} FROM {parents}"
@@ -522,7 +522,7 @@ def _commit(
         return version, 0
     deduped = _deduplicated(plan.select, keys, spec.table.cursor)
     if table_schema is not None and (mode == "merge" or (mode == "incremental" and keys)):
-        from headwater.transform.merge import merge_changes
+        from headwater.build.merge import merge_changes
 
         if plan.widen_table:
             _widen_existing(ctx, plan)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from headwater.digest import content_hash
 from headwater.ingest.base import BadRecord, Extracted, ExtractRequest
 from headwater.storage.base import WrittenFile
 
@@ -84,11 +84,7 @@ def split_lists(record: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any
 
 def record_id(*parts: Any) -> str:
     """A stable id for a row from `parts` (a record's key values, or a parent id and a path)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(str(part).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:32]
+    return content_hash(*(str(part) for part in parts))[:32]
 
 
 def infer_type(values: list[Any], share: float = 0.9) -> pa.DataType:
@@ -383,7 +379,7 @@ class RecordWriter:
         self._write(table)
 
     def _batch_type(self, name: str, values: list[Any]) -> pa.DataType:
-        from headwater.transform.schema_evolution import widened
+        from headwater.build.schema_evolution import widened
 
         inferred = infer_type(values)
         current = self.preferred.get(name)

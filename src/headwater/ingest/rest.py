@@ -24,11 +24,11 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from headwater.build.retry import with_retries
+from headwater.build.secrets import REFERENCE, redact, resolve
 from headwater.errors import ConfigError, Location, SourceError, TransientError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
 from headwater.ingest.records import RecordWriter, extracted, record_writer
-from headwater.ingest.retry import with_retries
-from headwater.ingest.secrets import REFERENCE, redact, resolve
 from headwater.project.sources import SourceTable
 from headwater.project.strict import duration_seconds
 

@@ -10,12 +10,12 @@ is unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from headwater.digest import content_hash
 from headwater.lineage.columns import (
     DIRECT_SUBTYPES,
     ColumnSource,
@@ -77,11 +77,7 @@ def _sql_type(arrow_type: str) -> str:
 
 
 def _key(*parts: str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:32]
+    return content_hash(*parts)[:32]
 
 
 class LineageBuilder:
@@ -230,7 +226,7 @@ def stored_schemas(project: ProjectDefinition, catalog: Catalog, store: TableSto
         found = recorded.get(key)
         if found is not None:
             return found
-        ref = TableRef(asset.namespace, asset.name)
+        ref = TableRef.of(asset)
         if not store.exists(ref):
             return None
         return [(f.name, str(f.type)) for f in store.snapshot(ref).schema]

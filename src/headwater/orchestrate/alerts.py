@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from headwater.build.secrets import redact, resolve
 from headwater.catalog.scheduling import (
     mark_delivered,
     open_incident,
@@ -27,7 +28,6 @@ from headwater.catalog.scheduling import (
     resolve_incident,
 )
 from headwater.errors import Location
-from headwater.ingest.secrets import redact, resolve
 from headwater.project.config import AlertsConfig, CommandChannel, EmailChannel, WebhookChannel
 
 if TYPE_CHECKING:

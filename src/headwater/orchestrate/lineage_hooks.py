@@ -44,8 +44,8 @@ OPENLINEAGE_URL = "OPENLINEAGE_URL"
 
 def transports_of(project: ProjectDefinition) -> list[Transport]:
     """The transports `headwater.yml` configures, plus HTTP to `OPENLINEAGE_URL` when set."""
+    from headwater.build.secrets import resolve
     from headwater.errors import Location
-    from headwater.ingest.secrets import resolve
     from headwater.project.config import FileTransport as FileConfig
 
     config: OpenLineageConfig = project.config.openlineage
@@ -92,8 +92,8 @@ class RunLineage:
     ) -> None:
         """`transports`: where events go (None: as the project configures them, see
         `transports_of`)."""
+        from headwater.build.secrets import redact
         from headwater.catalog.lineage import stored_lineage
-        from headwater.ingest.secrets import redact
         from headwater.lineage.graph import LineageBuilder
 
         self.project = project
@@ -110,7 +110,7 @@ class RunLineage:
 
     def _schema_of(self, key: str) -> list[tuple[str, str]] | None:
         asset = self.project.assets[key]
-        ref = TableRef(asset.namespace, asset.name)
+        ref = TableRef.of(asset)
         if not asset.is_stored or not self.store.exists(ref):
             return None
         return [(f.name, str(f.type)) for f in self.store.snapshot(ref).schema]
@@ -286,7 +286,7 @@ class RunLineage:
         asset = self.project.assets.get(key)
         if asset is None or not asset.is_stored:
             return f"headwater://{self.project.config.name}", key
-        return "file", str(self.store.location(TableRef(asset.namespace, asset.name)))
+        return "file", str(self.store.location(TableRef.of(asset)))
 
     def _origin(self, asset: Asset) -> Dataset | None:
         """Where a seed or a source table's rows come from (None for a model)."""
@@ -308,8 +308,8 @@ class RunLineage:
 def _resolved(url: str) -> str:
     """`url` with its `${VAR}`s filled in from the environment (as written when one is unset:
     the build that reads the source reports that)."""
+    from headwater.build.secrets import resolve
     from headwater.errors import ConfigError, Location
-    from headwater.ingest.secrets import resolve
 
     try:
         return resolve(url, Location(), "url")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import glob
-import hashlib
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from typing import Any
 
 from headwater.catalog.locks import Claim
 from headwater.catalog.store import Catalog, RunRecord, keep_alive, new_run_id
+from headwater.digest import content_hash
 from headwater.errors import BuildTimeoutError, HeadwaterError
 from headwater.orchestrate.lock import (
     STALE_AFTER_S,
@@ -120,11 +120,7 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def _sha(parts: list[str]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return content_hash(*parts)
 
 
 class Runner:
@@ -187,7 +183,7 @@ class Runner:
     def _version(self, key: str) -> int | None:
         if key not in self._versions:
             asset = self.project.assets[key]
-            self._versions[key] = self.store.current_version(TableRef(asset.namespace, asset.name))
+            self._versions[key] = self.store.current_version(TableRef.of(asset))
         return self._versions[key]
 
     def _token(self, key: str) -> str:
@@ -196,7 +192,7 @@ class Runner:
             if key in self._tokens:
                 return self._tokens[key]
         asset = self.project.assets[key]
-        token = str(self.store.version_token(TableRef(asset.namespace, asset.name)))
+        token = str(self.store.version_token(TableRef.of(asset)))
         with self._lock:
             self._tokens[key] = token
         return token
@@ -600,18 +596,16 @@ class Runner:
             # first asset's time: the publish gate, and the Parquet footer reader of commits
             import headwater.quality.gate
             import headwater.storage.parquet_stats  # noqa: F401
-            from headwater.engine.duckdb import DuckDBEngine
-            from headwater.transform.compiler import Compiler
-            from headwater.transform.relations import Relations
+            from headwater.build.compiler import Compiler
+            from headwater.build.relations import Relations
+            from headwater.engine.registry import EnginePlace, create_engine
 
             engine_config = self.project.config.engine
             self._compiler = Compiler(self.project)
             self._relations = Relations(self.project, self.store, self._compiler.compile)
-            self._engine = DuckDBEngine(
-                threads=engine_config.threads,
-                memory_limit=engine_config.memory_limit,
-                temp_directory=self.project.state_dir / "tmp" / "duckdb",
-                file_search_path=self.project.root,
+            self._engine = create_engine(
+                engine_config,
+                EnginePlace(self.project.root, self.project.state_dir / "tmp" / "duckdb"),
             )
 
     def _build(
@@ -619,8 +613,8 @@ class Runner:
     ) -> AssetOutcome:
         """Build one asset (or one partition), trying again after transient failures as its
         retries allow."""
-        from headwater.ingest.retry import backoff_delay
-        from headwater.ingest.secrets import redact
+        from headwater.build.retry import backoff_delay
+        from headwater.build.secrets import redact
         from headwater.orchestrate.logs import captured
 
         key, partition = item.key, item.partition
@@ -756,7 +750,7 @@ class Runner:
     ) -> Any:
         """One try at building `asset`; return its context and result, or raise. A build
         running past the asset's timeout has its engine work interrupted."""
-        from headwater.transform.context import BuildContext
+        from headwater.build.context import BuildContext
         from headwater.transform.materializations import builder_for
 
         session = self._engine.session()
@@ -874,9 +868,9 @@ class Runner:
 
     def _relation_of(self, session: Any, asset: Asset, name: str) -> str:
         """SQL naming the rows of asset `name` (as `asset` refers to it) in `session`."""
-        from headwater.engine.sqltext import qualified
         from headwater.project.loader import AssetIndex
         from headwater.project.sql import TableReference
+        from headwater.sqltext import qualified
 
         namespace, _, bare = name.rpartition(".")
         key = AssetIndex(self.project.assets).resolve(
@@ -887,7 +881,7 @@ class Runner:
             self._relations.ensure(session, key)
             return f"({self._compiler.compile(key)})"
         self._relations.ensure(session, key)
-        return qualified(TableRef(target.namespace, target.name))
+        return qualified(TableRef.of(target))
 
     def _record_audits(self, run_id: str, key: str, context: Any, result: Any) -> None:
         """Keep what the gate found for the published version, and say it in the result."""
@@ -940,7 +934,7 @@ class Runner:
     def _failed(
         self, result_id: int, asset: Asset, started: float, message: str, attempts: int = 1
     ) -> AssetOutcome:
-        from headwater.ingest.secrets import redact
+        from headwater.build.secrets import redact
 
         # a driver's or HTTP client's message may quote a URL or DSN holding a secret
         message = redact(message)
@@ -1040,13 +1034,13 @@ def _settle_result(
 ) -> None:
     """Record a dead run's unfinished build as the success it was if its commit landed,
     else as interrupted."""
-    from headwater.transform.context import app_id
+    from headwater.build.context import app_id
 
     asset = project.assets.get(result["asset"])
     partition = result.get("partition_key")
     version: int | None = None
     if asset is not None and asset.is_stored:
-        ref = TableRef(asset.namespace, asset.name)
+        ref = TableRef.of(asset)
         committed = app_id(asset.key, partition)
         version = store.landed_version(ref, committed, int(run["seq"]), str(run["run_id"]))
     if version is None:

@@ -392,7 +392,7 @@ class Scheduler:
 
     def _token(self, name: str) -> str | None:
         asset = self.project.asset(name)
-        return self.project.store.version_token(TableRef(asset.namespace, asset.name))
+        return self.project.store.version_token(TableRef.of(asset))
 
     def _settle_stale_runs(self, now: dt.datetime, result: Step) -> None:
         """Settle runs whose process died, the way the next run would (`settle_dead_runs`):

@@ -234,7 +234,7 @@ def expression_columns(sql: str) -> list[str] | None:
 
 def seed_read_sql(path: str, seed: SeedConfig | None) -> str:
     """The query that reads a seed's CSV (as its build loads it; typed by its sidecar)."""
-    from headwater.engine.sqltext import literal
+    from headwater.sqltext import literal
 
     options = ["header = true", f"delim = {literal(seed.delimiter if seed else ',')}"]
     typed = {c.name: c.type for c in seed.columns if c.type} if seed else {}

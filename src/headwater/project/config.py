@@ -62,7 +62,8 @@ class EngineConfig(StrictModel):
     """Settings of the compute engine."""
 
     type: Literal["duckdb"] = "duckdb"
-    """The engine that runs models; DuckDB is embedded."""
+    """The engine that runs models (`engine: duckdb` is short for `engine: {type: duckdb}`);
+    DuckDB is embedded. Each name is an engine registered in `headwater.engine.registry`."""
     threads: int | None = Field(None, ge=1)
     """Threads DuckDB uses per query (default: all cores)."""
     memory_limit: str | None = None
@@ -273,6 +274,12 @@ class ProjectConfig(StrictModel):
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1
     """Format version of this file."""
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_by_name(cls, value: Any) -> Any:
+        # `engine: duckdb` is short for `engine: {type: duckdb}`
+        return {"type": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _sensors_name_jobs(self) -> ProjectConfig:

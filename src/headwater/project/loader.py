@@ -8,7 +8,6 @@ so loading a large project whose files did not change never imports sqlglot.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from headwater.digest import content_hash
 from headwater.errors import SOURCES_DOCS, ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.columns import SelectOutputs
@@ -199,6 +199,14 @@ class ProjectDefinition:
         return path if path.is_absolute() else self.root / path
 
     @property
+    def warehouse_uri(self) -> str:
+        """The warehouse's location as a URI (`file:///...` for a folder), which picks the
+        table store."""
+        if "://" in self.config.warehouse:
+            return self.config.warehouse
+        return self.warehouse.as_uri()
+
+    @property
     def state_dir(self) -> Path:
         """The project's private state folder (`.headwater/`)."""
         return self.root / STATE_DIR
@@ -327,15 +335,6 @@ class ParseCache:
             os.replace(tmp, self.path)
         except OSError:
             pass
-
-
-def content_hash(*parts: str) -> str:
-    """A SHA-256 hex digest of `parts`, kept apart so ("ab", "c") and ("a", "bc") differ."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def _sidecar(path: Path, root: Path) -> YamlDocument | None:

@@ -73,7 +73,7 @@ class Partition:
     def literals(self, timestamps: bool) -> dict[str, str]:
         """The SQL literals a model sees: `partition_key`, `partition_start`, `partition_end`
         (times with their zone when `timestamps`, else dates)."""
-        from headwater.engine.sqltext import literal
+        from headwater.sqltext import literal
 
         values = {"partition_key": literal(self.key)}
         if self.start is not None and self.end is not None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.engine.sqltext import identifier
+from headwater.errors import first_line
 from headwater.project.checks import (
     Anomaly,
     Check,
@@ -31,6 +31,7 @@ from headwater.project.checks import (
 )
 from headwater.quality import rules
 from headwater.quality.anomaly import Band, robust_band
+from headwater.sqltext import identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -266,7 +267,7 @@ class Auditor:
                 try:
                     values[alias] = self._row(f"SELECT {sql} AS v FROM {target.relation}")["v"]
                 except Exception as exc:
-                    broken[alias] = _first_line(exc)
+                    broken[alias] = first_line(exc)
             return values, broken
 
     def _row(self, sql: str) -> dict[str, Any]:
@@ -324,7 +325,7 @@ class Auditor:
             shown = f"SELECT * FROM {target.shown_as} WHERE {predicate}"
             return self._counted(target, check, int(values.get(alias) or 0), rows, finder, shown)
         except Exception as exc:
-            why = _missing_columns(check, target) or _first_line(exc)
+            why = _missing_columns(check, target) or first_line(exc)
             return _result(check, ERROR, message=f"the check could not run: {why}")
 
     def _counted(
@@ -535,8 +536,3 @@ def _duration(seconds: float) -> str:
         if abs(seconds) >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds:.0f}s"
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

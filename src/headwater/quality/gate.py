@@ -24,12 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from headwater.engine.sqltext import identifier, literal, qualified
+from headwater.build.context import Admitted, BuildContext
 from headwater.errors import Location, ModelError
 from headwater.project.checks import Check, NotNull, Relationships
 from headwater.project.config import ColumnConfig
 from headwater.quality import rules
 from headwater.quality.audit import Auditor, AuditReport, AuditTarget, History
+from headwater.sqltext import identifier, literal, qualified
 from headwater.storage.base import CommitInfo, DataFile, Snapshot, TableRef, WriteMode, WrittenFile
 from headwater.storage.companions import (
     failed_ref,
@@ -37,7 +38,6 @@ from headwater.storage.companions import (
     quarantine_ref,
     quarantine_schema,
 )
-from headwater.transform.context import Admitted, BuildContext
 
 if TYPE_CHECKING:
     import pyarrow as pa

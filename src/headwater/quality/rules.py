@@ -9,7 +9,6 @@ checks are their own queries.
 
 from __future__ import annotations
 
-from headwater.engine.sqltext import column_list, identifier, literal
 from headwater.project.checks import (
     AcceptedValues,
     Check,
@@ -20,6 +19,7 @@ from headwater.project.checks import (
     Relationships,
     Unique,
 )
+from headwater.sqltext import column_list, identifier, literal
 
 THIS = "{{ this }}"
 

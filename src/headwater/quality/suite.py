@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.quality import has_metrics, last_schema, metric_history, record_audit
 from headwater.catalog.store import keep_alive
-from headwater.engine.sqltext import identifier, qualified
 from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
 from headwater.project.sources import INTEGER_TYPES
 from headwater.project.sql import TableReference
 from headwater.quality.audit import Auditor, AuditReport, AuditTarget
+from headwater.sqltext import identifier, qualified
 from headwater.storage.base import TableRef, TableStore
 
 if TYPE_CHECKING:
@@ -65,17 +65,12 @@ class _Tables:
     """Registers assets in one engine session on demand."""
 
     def __init__(self, project: ProjectDefinition, store: TableStore) -> None:
-        from headwater.engine.duckdb import DuckDBEngine
-        from headwater.transform.compiler import Compiler
-        from headwater.transform.relations import Relations
+        from headwater.build.compiler import Compiler
+        from headwater.build.relations import Relations
+        from headwater.engine.registry import EnginePlace, create_engine
 
-        config = project.config.engine
         self.project = project
-        self.engine = DuckDBEngine(
-            threads=config.threads,
-            memory_limit=config.memory_limit,
-            file_search_path=project.root,
-        )
+        self.engine = create_engine(project.config.engine, EnginePlace(project.root))
         self.session: EngineSession = self.engine.session()
         self.compiler = Compiler(project)
         self.relations = Relations(project, store, self.compiler.compile)
@@ -85,7 +80,7 @@ class _Tables:
         self.relations.ensure(self.session, asset.key)
         if asset.materialized == "ephemeral":
             return f"({self.compiler.compile(asset.key)})"
-        return qualified(TableRef(asset.namespace, asset.name))
+        return qualified(TableRef.of(asset))
 
     def named(self, referrer: Asset) -> Callable[[str], str]:
         """Resolve an asset name as `referrer` writes it to the SQL naming its rows."""
@@ -138,7 +133,7 @@ def run_checks(
 def _check_asset(
     asset: Asset, tables: _Tables, store: TableStore, catalog: Catalog, run_id: str
 ) -> AssetChecks:
-    ref = TableRef(asset.namespace, asset.name)
+    ref = TableRef.of(asset)
     version: int | None = None
     if asset.is_stored:
         version = store.current_version(ref)

@@ -11,7 +11,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from headwater.errors import UsageError
 
@@ -25,12 +25,27 @@ DEFAULT_RETENTION_HOURS = 168.0
 (7 days). Vacuuming with less can delete files a reader of an older version still scans."""
 
 
+class Named(Protocol):
+    """Anything that names a table: an asset of the project, a ref."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class TableRef:
     """A table's identity: namespace and name."""
 
     namespace: str
     name: str
+
+    @classmethod
+    def of(cls, named: Named) -> TableRef:
+        """The ref of anything with a namespace and a name (an asset, a relation)."""
+        return cls(named.namespace, named.name)
 
     @classmethod
     def parse(cls, key: str) -> TableRef:

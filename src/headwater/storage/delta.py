@@ -29,6 +29,7 @@ from headwater.errors import (
     StorageError,
     TableDamagedError,
     TableNotFoundError,
+    first_line,
 )
 from headwater.storage.base import (
     DEFAULT_RETENTION_HOURS,
@@ -120,6 +121,16 @@ class DeltaStore(TableStore):
         super().__init__(warehouse)
         self._snapshots: dict[tuple[TableRef, str], Snapshot] = {}
         self._snapshots_lock = threading.Lock()
+
+    @classmethod
+    def from_uri(cls, uri: str) -> DeltaStore:
+        """The store of a warehouse on local disk, given as a `file:` URI."""
+        from headwater.storage.registry import local_path
+
+        path = local_path(uri)
+        if path is None:
+            raise ValueError(f"not a local warehouse URI: {uri}")
+        return cls(path)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -225,7 +236,7 @@ class DeltaStore(TableStore):
             "JSON commits instead",
             ref,
             ", ".join(parts),
-            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            first_line(exc),
         )
         for name in parts:
             _set_aside(log / name)
@@ -236,7 +247,7 @@ class DeltaStore(TableStore):
     def _damage_error(self, ref: TableRef, version: int | None, exc: Exception) -> StorageError:
         """Name the log file a failed open most likely tripped on."""
         log = self.location(ref) / LOG_DIR
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = first_line(exc)
         layout = _LogLayout.read(log)
         target = version if version is not None else layout.latest
         lowered = str(exc).lower()
@@ -1074,7 +1085,7 @@ def _parse_time(text: str) -> dt.datetime:
 def _write_error(ref: TableRef, exc: Exception) -> StorageError:
     from deltalake.exceptions import CommitFailedError
 
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = first_line(exc)
     if isinstance(exc, CommitFailedError) or "conflict" in text.lower() or "exists" in text.lower():
         return CommitConflictError(
             f"table {ref}: another writer committed first ({text})",

@@ -12,12 +12,12 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 
+from headwater.build.context import BuildContext, BuildResult
+from headwater.build.merge import merge_changes
 from headwater.engine.base import WriteResult
-from headwater.engine.sqltext import identifier, literal, qualified
 from headwater.errors import Location, ModelError
 from headwater.project.loader import Asset
-from headwater.transform.context import BuildContext, BuildResult
-from headwater.transform.merge import merge_changes
+from headwater.sqltext import identifier, literal, qualified
 from headwater.transform.snapshot import build_snapshot
 
 Builder = Callable[[BuildContext], BuildResult]
@@ -123,7 +123,7 @@ def build_incremental(ctx: BuildContext) -> BuildResult:
             version=version,
             message=f"merged {outcome.changed_rows} rows, rewrote {outcome.touched_files} files",
         )
-    from headwater.transform.schema_evolution import evolve_schema
+    from headwater.build.schema_evolution import evolve_schema
 
     current = ctx.store.snapshot(ctx.ref)
     schema = evolve_schema(current.schema, ctx.session.schema(sql), asset.key)
@@ -206,10 +206,7 @@ def _refuse_bad_unique_key(ctx: BuildContext, written: WriteResult) -> None:
 def _admitted_rows(ctx: BuildContext) -> str | None:
     """SQL true for a built row the gate publishes rather than quarantines (None: it
     quarantines none)."""
-    from headwater.quality.gate import QualityGate
-
-    gate = ctx.gate
-    return gate.admitted_predicate() if isinstance(gate, QualityGate) else None
+    return ctx.gate.admitted_predicate() if ctx.gate is not None else None
 
 
 def _discard(written: WriteResult) -> None:

@@ -13,12 +13,12 @@ import datetime as dt
 import os
 from typing import Any
 
-from headwater.engine.sqltext import identifier, literal
+from headwater.build.context import BuildContext, BuildResult
 from headwater.errors import Location, ModelError
 from headwater.project.partitions import Partition, PartitionsConfig
 from headwater.project.templating import fill_partition, uses_partition
+from headwater.sqltext import identifier, literal
 from headwater.storage.base import DataFile, Snapshot, WrittenFile
-from headwater.transform.context import BuildContext, BuildResult
 
 
 def partition_sql(ctx: BuildContext, partition: Partition) -> str:

@@ -10,11 +10,11 @@ source must not wipe history.
 
 from __future__ import annotations
 
-from headwater.engine.sqltext import column_list, identifier, literal, qualified
+from headwater.build.context import BuildContext, BuildResult
+from headwater.build.merge import merge_changes
 from headwater.errors import Location, ModelError
 from headwater.project.config import SnapshotConfig
-from headwater.transform.context import BuildContext, BuildResult
-from headwater.transform.merge import merge_changes
+from headwater.sqltext import column_list, identifier, literal, qualified
 
 VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
 SCD_COLUMNS = (VALID_FROM, VALID_TO, IS_CURRENT)

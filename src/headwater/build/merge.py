@@ -15,11 +15,11 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.engine.sqltext import column_list, identifier, literal
+from headwater.sqltext import column_list, identifier, literal
 from headwater.errors import Location, ModelError
 from headwater.storage.base import DataFile, Snapshot, WrittenFile
-from headwater.transform.context import Admitted, BuildContext
-from headwater.transform.schema_evolution import evolve_schema
+from headwater.build.context import Admitted, BuildContext
+from headwater.build.schema_evolution import evolve_schema
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.api.pages import STATUS_CLASS
+from headwater.ui.pages import STATUS_CLASS
 
 if TYPE_CHECKING:
     import jinja2

@@ -23,8 +23,8 @@ from headwater.storage.base import (
     WriteMode,
     WrittenFile,
 )
-from headwater.transform.compiler import Compiler
-from headwater.transform.relations import Relations
+from headwater.build.compiler import Compiler
+from headwater.build.relations import Relations
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -77,6 +77,10 @@ class PublishGate(Protocol):
         """Audit rows that are not committed but computed on read (a view); raise a
         `HeadwaterError` when they fail."""
 
+    def admitted_predicate(self) -> str | None:
+        """SQL true for a new row the gate publishes rather than quarantines (None: it
+        quarantines none), for a build that vets its rows before the gate sees them."""
+
 
 @dataclass
 class BuildContext:
@@ -118,7 +122,7 @@ class BuildContext:
     @property
     def ref(self) -> TableRef:
         """The asset's table."""
-        return TableRef(self.asset.namespace, self.asset.name)
+        return TableRef.of(self.asset)
 
     def commit_info(self, operation: str, rows: int | None = None) -> CommitInfo:
         """Commit metadata for this build: run id, rows written, the asset's idempotency key."""

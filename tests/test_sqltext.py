@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from sqlglot import exp
 
-from headwater.engine.sqltext import column_list, identifier, literal
+from headwater.sqltext import column_list, identifier, literal
 
 NAMES = [
     "plain",

@@ -42,7 +42,7 @@ class Relations:
     def ensure(self, session: EngineSession, key: str) -> None:
         """Register asset `key` (and, for views and ephemerals, what it reads)."""
         asset = self.project.assets[key]
-        ref = TableRef(asset.namespace, asset.name)
+        ref = TableRef.of(asset)
         with self._lock:
             if asset.materialized == "ephemeral":
                 self.ensure_inputs(session, key)

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from headwater import Project
-from headwater.api.export import export_site
+from headwater.ui.export import export_site
 from tests.conftest import HEADWATER, ProjectFactory, write_files
 from tests.support.ui_server import free_port, serve
 

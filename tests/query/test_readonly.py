@@ -22,8 +22,8 @@ import pyarrow as pa
 import pytest
 
 from headwater.errors import UsageError
-from headwater.serve import readonly
-from headwater.serve.readonly import (
+from headwater.query import readonly
+from headwater.query.readonly import (
     QueryRejected,
     QueryResult,
     QueryTimeout,
@@ -575,7 +575,7 @@ def test_s2_the_row_cap_keeps_memory_bounded(lake: Lake) -> None:
         import json, re, sys
         from pathlib import Path
         from headwater import Project
-        from headwater.serve.readonly import run_readonly
+        from headwater.query.readonly import run_readonly
         def peak():
             status = Path("/proc/self/status").read_text()
             return int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024

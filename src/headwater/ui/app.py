@@ -1,7 +1,7 @@
 """The web UI's server: HTML pages, a small JSON API, `/metrics`, all from one project.
 
 It only reads: pages show the catalog and the tables, the SQL box runs read-only queries
-(see `headwater.serve.readonly`). Everything it serves is bundled; no page fetches anything
+(see `headwater.query.readonly`). Everything it serves is bundled; no page fetches anything
 from elsewhere.
 """
 
@@ -16,9 +16,9 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from headwater.api.pages import Links, Workspace, asset_page, graph_page, run_page, runs_page
-from headwater.api.render import STATIC, render
 from headwater.errors import HeadwaterError, NotFoundError
+from headwater.ui.pages import Links, Workspace, asset_page, graph_page, run_page, runs_page
+from headwater.ui.render import STATIC, render
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -214,7 +214,7 @@ def create_app(
     def metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        from headwater.api.metrics import exposition
+        from headwater.ui.metrics import exposition
 
         return Response(exposition(workspace.fresh()), media_type=CONTENT_TYPE_LATEST)
 
@@ -233,7 +233,7 @@ def _warm(workspace: Workspace) -> None:
 
 
 def _run_query(workspace: Workspace, sql: str, timeout_s: float, max_rows: int) -> Any:
-    from headwater.serve.readonly import run_readonly
+    from headwater.query.readonly import run_readonly
 
     return run_readonly(workspace.fresh(), sql, timeout_s=timeout_s, max_rows=max_rows)
 

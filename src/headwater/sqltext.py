@@ -10,10 +10,17 @@ SQL parser just to quote a name; tests check them against sqlglot and against Du
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from headwater.storage.base import TableRef
+
+class Named(Protocol):
+    """A table's two-part name (a `TableRef`, an asset)."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 def identifier(name: str) -> str:
@@ -41,7 +48,7 @@ def literal(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def qualified(ref: TableRef) -> str:
+def qualified(ref: Named) -> str:
     """Return `"namespace"."name"`."""
     return f"{identifier(ref.namespace)}.{identifier(ref.name)}"
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ConfigError, HeadwaterError, UsageError
+from headwater.errors import ConfigError, HeadwaterError, UsageError, first_line
 from headwater.project.loader import AssetIndex
 from headwater.project.sql import DIALECT, TableReference, analyze, compile_sql
 from headwater.storage.base import Snapshot, TableRef
@@ -161,14 +161,12 @@ class QuerySession:
     """A short-lived engine for reading a project's tables."""
 
     def __init__(self, project: Project) -> None:
-        from headwater.engine.duckdb import DuckDBEngine
+        from headwater.engine.registry import EnginePlace, create_engine
 
         self.project = project
         self.definition = project.definition
-        self.engine = DuckDBEngine(
-            threads=self.definition.config.engine.threads,
-            memory_limit=self.definition.config.engine.memory_limit,
-            file_search_path=self.definition.root,
+        self.engine: Any = create_engine(
+            self.definition.config.engine, EnginePlace(self.definition.root)
         )
 
     def __enter__(self) -> QuerySession:
@@ -193,8 +191,8 @@ class QuerySession:
             UsageError: the SQL does not parse (DuckDB's own message, with its LINE marker), is
                 not one query, names an unknown table or fails in the engine.
         """
-        from headwater.transform.compiler import Compiler
-        from headwater.transform.relations import Relations
+        from headwater.build.compiler import Compiler
+        from headwater.build.relations import Relations
 
         sql = metadata_statement_sql(self.project, sql)
         self._check_parses(sql)
@@ -256,7 +254,7 @@ class QuerySession:
             return session.query(use.sql)
         except Exception as exc:
             if type(exc).__module__.startswith(("duckdb", "_duckdb")):
-                first = str(exc).strip().splitlines()[0]
+                first = first_line(exc)
                 raise UsageError(f"query failed: {first}", hint="check the SQL") from None
             raise
 
@@ -295,7 +293,7 @@ class QuerySession:
     def _seal(self, session: DuckDBSession, required: set[str]) -> dict[str, Exception]:
         """Called once every table the query can read is registered, before any view model
         binds. The read-only session locks its connection down here and only then creates
-        the views of view models (see `headwater.serve.readonly`).
+        the views of view models (see `headwater.query.readonly`).
 
         Args:
             session: the query's session.
@@ -310,7 +308,7 @@ class QuerySession:
     def _unbound_view(self, key: str, exc: Exception) -> UsageError:
         """The error for describing (by name) the view model `key`, which does not bind."""
         return UsageError(
-            f"cannot describe the view {key}: {_first_line(exc)}",
+            f"cannot describe the view {key}: {first_line(exc)}",
             hint=f"headwater query 'select * from {key}' shows the same error",
         )
 
@@ -367,7 +365,7 @@ class QuerySession:
         stored = {r.key: r for r in self.project.store.list_tables()}
         for asset in assets.values():
             if asset.is_stored:
-                stored.setdefault(asset.key, TableRef(asset.namespace, asset.name))
+                stored.setdefault(asset.key, TableRef.of(asset))
         for key, ref in sorted(stored.items()):
             if not scope.admits(ref.namespace, ref.name) or not self.project.store.exists(ref):
                 continue
@@ -392,7 +390,7 @@ class QuerySession:
         for asset in assets.values():
             if asset.materialized != "view" or not scope.admits(asset.namespace, asset.name):
                 continue
-            ref = TableRef(asset.namespace, asset.name)
+            ref = TableRef.of(asset)
             tables.append(_table_row(catalog, ref, "VIEW", asset))
             if "columns" in use.tables:
                 try:
@@ -581,11 +579,6 @@ def _schemata_schema() -> pa.Schema:
 def _parser_message(exc: Exception) -> str:
     """DuckDB's parser message with its LINE marker, without the blank line between them."""
     return "\n".join(line for line in str(exc).strip().splitlines() if line.strip())
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _unquote(part: str | None) -> str | None:

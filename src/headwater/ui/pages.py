@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.api.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_settings
 from headwater.storage.base import TableRef
+from headwater.ui.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_settings
 
 if TYPE_CHECKING:
     from headwater.lineage.graph import ColumnGraph
@@ -298,7 +298,7 @@ def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str
     from headwater.errors import HeadwaterError
 
     facts: dict[str, Any] = {"history": [], "preview": None, "preview_error": None}
-    ref = TableRef(asset.namespace, asset.name)
+    ref = TableRef.of(asset)
     if asset.is_stored and project.store.exists(ref):
         facts["history"] = [
             {

@@ -532,7 +532,7 @@ def test_a_bad_selector_shows_its_error_above_the_graph(
 def test_the_exported_docs_site_draws_the_same_graph(
     page: Any, shop: Project, tmp_path: Path
 ) -> None:
-    from headwater.api.export import export_site
+    from headwater.ui.export import export_site
 
     export_site(shop, tmp_path / "site")
     page.goto((tmp_path / "site" / "index.html").as_uri())

@@ -47,8 +47,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.duckdb import DuckDBEngine, DuckDBSession
-from headwater.errors import UsageError
-from headwater.query import METADATA_SCHEMA, METADATA_TABLES, QuerySession, metadata_statement_sql
+from headwater.errors import UsageError, first_line
+from headwater.query.session import (
+    METADATA_SCHEMA,
+    METADATA_TABLES,
+    QuerySession,
+    metadata_statement_sql,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -324,7 +329,7 @@ def _check_statements(sql: str) -> None:
         try:
             statements = _parser.extract_statements(sql)
         except duckdb.Error as exc:
-            raise QueryRejected("SQL that does not parse", _first_line(exc)) from None
+            raise QueryRejected("SQL that does not parse", first_line(exc)) from None
     if not statements:
         raise QueryRejected("an empty query", "there is no statement in it")
     if len(statements) > 1:
@@ -361,7 +366,7 @@ def _duckdb_tokens(sql: str) -> Iterator[tuple[str, str]]:
     try:
         found = duckdb.tokenize(sql)
     except Exception as exc:  # the parser accepted it; a tokenizer failure still refuses
-        raise QueryRejected("SQL that does not tokenize", _first_line(exc)) from None
+        raise QueryRejected("SQL that does not tokenize", first_line(exc)) from None
     for index, (offset, kind) in enumerate(found):
         end = found[index + 1][0] if index + 1 < len(found) else len(data)
         yield data[offset:end].decode("utf-8", "replace").strip(), kind.name
@@ -391,7 +396,7 @@ def _check_tree(sql: str, metadata: bool = False) -> None:
     except RecursionError:
         raise QueryRejected("SQL nested too deeply", "sqlglot cannot parse it") from None
     except Exception as exc:  # any parser failure refuses: fail closed
-        raise QueryRejected("SQL that does not parse", _first_line(exc)) from None
+        raise QueryRejected("SQL that does not parse", first_line(exc)) from None
     if len(statements) != 1:
         raise QueryRejected(f"{len(statements)} statements", "exactly one SELECT may run")
     tree = statements[0]
@@ -464,11 +469,6 @@ def _function_name(function: exp.Func) -> str:
     return function.sql_name().lower()
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 # -- layer 3: the locked connection --------------------------------------------------------
 
 
@@ -480,7 +480,7 @@ def lock_down(connection: Any, allowed_paths: Iterable[str]) -> None:
     DuckDB does not tell reading from writing: an allowed path could be overwritten by a COPY,
     which the checks before this layer refuse.
     """
-    from headwater.engine.sqltext import literal
+    from headwater.sqltext import literal
 
     paths = sorted(set(allowed_paths))
     for statement in (

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.api.pages import Links, Workspace, asset_page, graph_page
-from headwater.api.render import STATIC, render
+from headwater.ui.pages import Links, Workspace, asset_page, graph_page
+from headwater.ui.render import STATIC, render
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from headwater import __version__
-from headwater.project.loader import AssetIndex, ParseCache, ProjectDefinition, content_hash
+from headwater.digest import content_hash
+from headwater.project.loader import AssetIndex, ParseCache, ProjectDefinition
 from headwater.project.templating import render
 
 if TYPE_CHECKING:

@@ -1,0 +1,38 @@
+"""The words the catalog records for how things ended: runs, asset builds and checks.
+
+They are `StrEnum`s, so each member is also the plain string stored in the catalog and shown
+to users (`BuildStatus.SUCCESS == "success"`), and rows read back compare equal to them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BuildStatus(StrEnum):
+    """How one asset's build in a run ended (`hw_asset_results.status`)."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UP_TO_DATE = "up_to_date"
+    INTERRUPTED = "interrupted"
+
+
+class RunStatus(StrEnum):
+    """Where a run stands (`hw_runs.status`)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class CheckStatus(StrEnum):
+    """A check's verdict on one table version (`hw_check_results.status`)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    QUARANTINED = "quarantined"

@@ -1,0 +1,32 @@
+"""What an asset is, and how it is built.
+
+`StrEnum`s, so each member is also the plain string written in YAML, the catalog and the CLI
+(`BuildKind.INCREMENTAL == "incremental"`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AssetKind(StrEnum):
+    """Where an asset's rows come from."""
+
+    SEED = "seed"
+    MODEL = "model"
+    SOURCE = "source"
+
+
+class BuildKind(StrEnum):
+    """How an asset is built: the builder registered under this name builds it."""
+
+    SEED = "seed"
+    INGEST = "ingest"
+    """A source table, loaded by its source's extractor."""
+    NESTED = "nested"
+    """A child table of a nested source record, filled by its parent's load."""
+    VIEW = "view"
+    TABLE = "table"
+    INCREMENTAL = "incremental"
+    EPHEMERAL = "ephemeral"
+    SNAPSHOT = "snapshot"

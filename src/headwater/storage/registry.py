@@ -1,0 +1,75 @@
+"""Table stores by location: the warehouse is a URI, and its scheme picks the store.
+
+`warehouse: warehouse` (a folder, relative to the project) and `warehouse: file:///data/wh`
+open Delta tables on local disk. Object storage (`s3://...`) registers a scheme here when the
+scale-out work adds it; callers only ever call `open_store` and read the store's
+`capabilities`.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from headwater.errors import ConfigError, Location
+
+if TYPE_CHECKING:
+    from headwater.storage.base import TableStore
+
+StoreFactory = Callable[[str], "TableStore"]
+"""Builds a store from a warehouse URI of its scheme."""
+
+_FACTORIES: dict[str, StoreFactory] = {}
+
+
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    """Make warehouse URIs with `scheme` (`file`, `s3`, ...) open with `factory`."""
+    _FACTORIES[scheme] = factory
+
+
+def warehouse_uri(location: str, root: Path) -> str:
+    """The warehouse's URI: `location` as written in `headwater.yml` (a URI, or a folder that is
+    relative to the project folder `root` unless absolute, `~` expanded)."""
+    if _scheme(location):
+        return location
+    path = Path(os.path.expanduser(location))
+    return (path if path.is_absolute() else root / path).as_uri()
+
+
+def local_path(uri: str) -> Path | None:
+    """The folder a `file:` URI names (None for any other scheme)."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    return Path(urllib.parse.unquote(parsed.path))
+
+
+def open_store(uri: str) -> TableStore:
+    """The table store holding the warehouse at `uri`. Raises `ConfigError` for a scheme no
+    store handles."""
+    _register_builtins()
+    scheme = _scheme(uri) or "file"
+    factory = _FACTORIES.get(scheme)
+    if factory is None:
+        raise ConfigError(
+            f"no table store handles warehouse locations of the form {scheme}://",
+            Location(file="headwater.yml"),
+            f"set 'warehouse:' to a folder or a URI of: {', '.join(sorted(_FACTORIES))}://",
+        )
+    return factory(uri)
+
+
+def _scheme(location: str) -> str | None:
+    scheme = urllib.parse.urlparse(location).scheme
+    # a Windows drive letter (C:\\...) is a path, not a scheme
+    return scheme if len(scheme) > 1 else None
+
+
+def _register_builtins() -> None:
+    if "file" not in _FACTORIES:
+        from headwater.storage.delta import DeltaStore
+
+        register_store("file", DeltaStore.from_uri)
