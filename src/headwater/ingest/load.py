@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
 from headwater.build.schema_evolution import widened
 from headwater.errors import Location, SourceError
@@ -32,6 +33,7 @@ from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractReques
 from headwater.ingest.quarantine import write_quarantine
 from headwater.ingest.records import ID, PARENT_ID, ROOT_ID, SEPARATOR, SEQ, SYSTEM_PREFIX
 from headwater.ingest.state import committed_state, encode_state
+from headwater.project.kinds import BuildKind
 from headwater.project.sources import SourceTable
 from headwater.sqltext import column_list, identifier, literal
 from headwater.storage.base import CommitInfo, TableRef, WrittenFile
@@ -715,3 +717,7 @@ def _remove(path: str) -> None:
 
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
+
+
+register(BuildKind.INGEST, load_source_table)
+register(BuildKind.NESTED, child_table_result)

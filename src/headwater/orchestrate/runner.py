@@ -751,7 +751,7 @@ class Runner:
         """One try at building `asset`; return its context and result, or raise. A build
         running past the asset's timeout has its engine work interrupted."""
         from headwater.build.context import BuildContext
-        from headwater.transform.materializations import builder_for
+        from headwater.orchestrate.builders import builder
 
         session = self._engine.session()
         context = BuildContext(
@@ -788,16 +788,7 @@ class Runner:
         with self._lock:
             self._sessions.add(session)
         try:
-            if asset.build_kind == "ingest":
-                from headwater.ingest.load import load_source_table
-
-                result = load_source_table(context)
-            elif asset.build_kind == "nested":
-                from headwater.ingest.load import child_table_result
-
-                result = child_table_result(context)
-            else:
-                result = builder_for(asset.build_kind)(context)
+            result = builder(asset.build_kind)(context)
         except Exception as exc:
             try:
                 context.undo_companions()

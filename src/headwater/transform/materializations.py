@@ -12,32 +12,15 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 
+from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
 from headwater.build.merge import merge_changes
 from headwater.engine.base import WriteResult
 from headwater.errors import Location, ModelError
+from headwater.project.kinds import BuildKind
 from headwater.project.loader import Asset
 from headwater.sqltext import identifier, literal, qualified
 from headwater.transform.snapshot import build_snapshot
-
-Builder = Callable[[BuildContext], BuildResult]
-_REGISTRY: dict[str, Builder] = {}
-
-
-def register(name: str, builder: Builder) -> None:
-    """Make `builder` the way assets with `materialized: name` are built."""
-    _REGISTRY[name] = builder
-
-
-def builder_for(name: str) -> Builder:
-    """Return the builder of materialization `name`."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ModelError(
-            f"no materialization named '{name}'",
-            hint=f"use one of: {', '.join(sorted(_REGISTRY))}",
-        ) from None
 
 
 def _overwrite(
@@ -252,9 +235,9 @@ def build_seed(ctx: BuildContext) -> BuildResult:
         ) from None
 
 
-register("table", build_table)
-register("view", build_view)
-register("ephemeral", build_ephemeral)
-register("incremental", build_incremental)
-register("snapshot", build_snapshot)
-register("seed", build_seed)
+register(BuildKind.TABLE, build_table)
+register(BuildKind.VIEW, build_view)
+register(BuildKind.EPHEMERAL, build_ephemeral)
+register(BuildKind.INCREMENTAL, build_incremental)
+register(BuildKind.SNAPSHOT, build_snapshot)
+register(BuildKind.SEED, build_seed)
