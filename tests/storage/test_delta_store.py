@@ -18,7 +18,8 @@ import pytest
 from headwater.engine.duckdb import DuckDBEngine
 from headwater.errors import StorageError, TableNotFoundError
 from headwater.storage.base import CommitInfo, Snapshot, TableRef
-from headwater.storage.delta import IN_FLIGHT_GRACE_SECONDS, DeltaStore
+from headwater.storage.delta import DeltaStore
+from headwater.storage.delta_maintenance import IN_FLIGHT_GRACE_SECONDS
 
 REF = TableRef("core", "events")
 

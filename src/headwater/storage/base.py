@@ -62,17 +62,33 @@ class TableRef:
         return self.key
 
 
+StoreCapability = Literal["time_travel", "file_commits", "idempotent_commits", "optimize", "vacuum"]
+"""The name of one field of `StoreCapabilities`, for `TableStore.require`."""
+
+CAPABILITY_NAMES: dict[str, str] = {
+    "time_travel": "time travel (reading or restoring an earlier version)",
+    "file_commits": "committing Parquet files an engine wrote",
+    "idempotent_commits": "idempotent commits (app transactions)",
+    "optimize": "optimize (compacting or z-ordering files)",
+    "vacuum": "vacuum (deleting files no version needs)",
+}
+"""What each capability is, in words an error message can use."""
+
+
 @dataclass(frozen=True)
 class StoreCapabilities:
     """What a table format supports; callers branch on these, never on the class."""
 
     time_travel: bool
+    """Can read (and restore) a table at an earlier version or timestamp."""
     file_commits: bool
     """Can commit Parquet files that an engine wrote itself."""
     idempotent_commits: bool
     """Commits can carry an (app id, version) pair checked before writing again."""
     optimize: bool
+    """Can compact small files (and z-order them)."""
     vacuum: bool
+    """Can delete the files that no version within a retention needs."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +196,25 @@ class TableStore(ABC):
         """Return a fresh folder inside the table for an engine to write new data files into."""
         return self.location(ref) / f"hw-{tag}-{os.urandom(4).hex()}"
 
+    def require(self, capability: StoreCapability, action: str) -> None:
+        """Check that this store can do `action` (e.g. "vacuum core.events"), which needs
+        `capability`; return nothing when it can.
+
+        Raises:
+            UsageError: the store lacks `capability`; the message names the action, what is
+                missing and the warehouse.
+        """
+        if capability not in CAPABILITY_NAMES:
+            raise ValueError(f"unknown store capability: {capability}")
+        if getattr(self.capabilities, capability):
+            return
+        raise UsageError(
+            f"cannot {action}: the table store of the warehouse at {self.warehouse} does not "
+            f"support {CAPABILITY_NAMES[capability]}",
+            hint="use a warehouse location whose store supports it ('warehouse:' in "
+            "headwater.yml), or leave this step out",
+        )
+
     @abstractmethod
     def exists(self, ref: TableRef) -> bool:
         """Return True when the table has at least one committed version."""
@@ -237,8 +272,11 @@ class TableStore(ABC):
         or None when no such commit landed (for settling a dead run).
 
         This default trusts the app transaction alone; a store that can read a commit's run id
-        should match it too, as a later run's commit under the same app id is not this one.
+        should match it too, as a later run's commit under the same app id is not this one. A
+        store without idempotent commits records no app transactions: nothing can be found.
         """
+        if not self.capabilities.idempotent_commits:
+            return None
         if self.already_committed(ref, app_id, app_version):
             return self.current_version(ref)
         return None
@@ -258,8 +296,10 @@ class TableStore(ABC):
         (the version current at that moment).
 
         Raises:
+            UsageError: the store has no time travel.
             TableNotFoundError: no such version, or its data files were vacuumed.
         """
+        self.require("time_travel", f"find version {target} of table {ref}")
         if isinstance(target, int) or target.strip().isdigit():
             return self.snapshot(ref, version=int(target)).version
         return self.snapshot(ref, as_of=target).version

@@ -1,0 +1,206 @@
+"""Committing Parquet files an engine wrote to a Delta table, as one atomic version.
+
+An engine writes a version's Parquet files into the table's folder; this module turns them into
+add actions (statistics read from their footers), removes what the write replaces, and commits
+both with the run id in the commit's metadata and an app transaction, so that a retried commit
+applies once. delta-rs failures come back as typed errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import CommitConflictError, Location, StorageError, first_line
+from headwater.storage.base import CommitInfo, DataFile, TableRef, WriteMode, WrittenFile
+from headwater.storage.delta_log import LOG_DIR, version_of_commit
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.storage.delta import DeltaStore
+
+
+def delta_schema(schema: pa.Schema) -> Any:
+    """Convert an engine's Arrow schema to a Delta schema (UTC time zones, plain strings)."""
+    from deltalake import Schema
+
+    return Schema.from_arrow(normalize_arrow_schema(schema))
+
+
+def normalize_arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """Return `schema` with the types Delta accepts: UTC timestamps, plain strings."""
+    import pyarrow as pa
+
+    fields = []
+    for field in schema:
+        kind = field.type
+        if pa.types.is_timestamp(kind):
+            kind = pa.timestamp("us", "UTC" if kind.tz else None)
+        elif pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
+            kind = pa.string()
+        elif pa.types.is_binary_view(kind) or pa.types.is_large_binary(kind):
+            kind = pa.binary()
+        fields.append(pa.field(field.name, kind, nullable=True))
+    return pa.schema(fields)
+
+
+def commit_files(
+    store: DeltaStore,
+    ref: TableRef,
+    files: list[WrittenFile],
+    schema: pa.Schema,
+    mode: WriteMode,
+    commit: CommitInfo,
+    partition_by: list[str] | None = None,
+    remove: list[DataFile] | None = None,
+) -> int:
+    """Commit `files` (and the removal of `remove`) to `ref` in `store` as one version and
+    return it; see `TableStore.commit_files`. A retry of a commit that already landed under
+    the same app transaction returns the latest version without committing again."""
+    from deltalake import Transaction
+    from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+    from headwater.storage import parquet_stats
+
+    location = store.location(ref)
+    if (
+        commit.app_id is not None
+        and commit.app_version is not None
+        and store.already_committed(ref, commit.app_id, commit.app_version)
+    ):
+        # A retry of a commit that already landed (the caller never heard): apply it once.
+        latest = store.current_version(ref)
+        assert latest is not None
+        return latest
+    arrow_schema = normalize_arrow_schema(schema)
+    now_ms = int(time.time() * 1000)
+    actions: list[Any] = []
+    for gone in remove or []:
+        actions.append(
+            RemoveAction(gone.relative_path, True, now_ms, gone.size, gone.partition_values)
+        )
+    for file in files:
+        stat = os.stat(file.path)
+        _, stats = parquet_stats.file_stats(file.path, arrow_schema)
+        actions.append(
+            AddAction(
+                os.path.relpath(file.path, location),
+                stat.st_size,
+                file.partition_values,
+                int(stat.st_mtime * 1000),
+                True,
+                stats,
+            )
+        )
+    commit_id = uuid.uuid4().hex
+    properties = commit_properties(
+        commit,
+        {
+            "headwater.commit_id": commit_id,
+            **({"headwater.kind": commit.kind} if commit.kind else {}),
+            **(
+                {"headwater.metrics": json.dumps(commit.metrics, sort_keys=True)}
+                if commit.metrics
+                else {}
+            ),
+            **commit.extra,
+        },
+        (
+            [Transaction(commit.app_id, commit.app_version)]
+            if commit.app_id is not None and commit.app_version is not None
+            else None
+        ),
+    )
+    schema_delta = delta_schema(arrow_schema)
+    try:
+        if store.current_version(ref) is None:
+            location.mkdir(parents=True, exist_ok=True)
+            create_table_with_add_actions(
+                str(location),
+                schema_delta,
+                [a for a in actions if isinstance(a, AddAction)],
+                mode="error",
+                partition_by=partition_by or None,
+                name=ref.name,
+                commit_properties=properties,
+            )
+        else:
+            table = store.open_table(ref)
+            if mode == "append" and _add_new_columns(table, arrow_schema, commit):
+                table = store.open_table(ref)
+            table.create_write_transaction(
+                actions,
+                mode=mode,
+                schema=schema_delta,
+                partition_by=partition_by or None,
+                commit_properties=properties,
+            )
+    except StorageError:
+        raise
+    except Exception as exc:
+        raise write_error(ref, exc) from None
+    latest = store.current_version(ref)
+    assert latest is not None
+    return version_of_commit(location / LOG_DIR, latest, commit_id)
+
+
+def commit_properties(
+    commit: CommitInfo,
+    metadata: dict[str, str] | None = None,
+    app_transactions: list[Any] | None = None,
+) -> Any:
+    """Return delta-rs `CommitProperties` carrying the run id and operation of `commit`, plus
+    `metadata` and `app_transactions` when given."""
+    from deltalake import CommitProperties
+
+    return CommitProperties(
+        custom_metadata={
+            "headwater.run_id": commit.run_id,
+            "headwater.operation": commit.operation,
+            **(metadata or {}),
+        },
+        app_transactions=app_transactions,
+    )
+
+
+def write_error(ref: TableRef, exc: Exception) -> StorageError:
+    """Return delta-rs's failure to write `ref` as a Headwater error: a conflict with another
+    writer (nothing applied, run again) or a plain storage error."""
+    from deltalake.exceptions import CommitFailedError
+
+    text = first_line(exc)
+    if isinstance(exc, CommitFailedError) or "conflict" in text.lower() or "exists" in text.lower():
+        return CommitConflictError(
+            f"table {ref}: another writer committed first ({text})",
+            Location(asset=ref.key),
+            "run again; nothing was applied",
+        )
+    return StorageError(f"table {ref}: write failed: {text}", Location(asset=ref.key))
+
+
+def _add_new_columns(table: Any, schema: pa.Schema, commit: CommitInfo) -> bool:
+    """Add the columns of `schema` the table lacks; return True when it added any.
+
+    delta-rs applies no schema change with an append transaction, so the new columns get a
+    metadata commit of their own just before the data. That version is consistent (the old
+    rows with the new columns NULL), and both commits carry the run id.
+    """
+    import pyarrow as pa
+    from deltalake import Field
+
+    current = set(pa.schema(table.schema().to_arrow()).names)
+    new = [f for f in schema if f.name not in current]
+    if not new:
+        return False
+    fields = [Field.from_arrow(pa.field(f.name, f.type, nullable=True)) for f in new]
+    table.alter.add_columns(
+        fields,
+        commit_properties=commit_properties(
+            CommitInfo(run_id=commit.run_id, operation=f"{commit.operation}: add columns")
+        ),
+    )
+    return True

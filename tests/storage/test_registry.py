@@ -1,0 +1,110 @@
+"""Opening a table store by the warehouse's location: folders, `~`, `file:` URIs, schemes.
+
+Each location is written the way `headwater.yml` holds it, turned into a URI with
+`warehouse_uri`, opened with `open_store`, and proven by committing a real Delta table and
+reading it back with pyarrow from the folder the location names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from headwater.errors import ConfigError
+from headwater.storage import registry
+from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
+from headwater.storage.delta import DeltaStore
+from headwater.storage.registry import local_path, open_store, register_store, warehouse_uri
+
+REF = TableRef("core", "events")
+ROWS = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "c"]})
+
+
+def write_and_read(store: TableStore) -> list[dict[str, object]]:
+    """Commit ROWS as a new table in `store` and return its rows read back by pyarrow."""
+    folder = store.new_file_dir(REF, "run1")
+    folder.mkdir(parents=True)
+    pq.write_table(ROWS, folder / "part-0.parquet")
+    version = store.commit_files(
+        REF,
+        [WrittenFile(str(folder / "part-0.parquet"))],
+        ROWS.schema,
+        "overwrite",
+        CommitInfo(run_id="run1", operation="write"),
+    )
+    assert version == 0
+    snapshot = store.snapshot(REF)
+    rows = pa.concat_tables(pq.read_table(f.path) for f in snapshot.files)
+    return sorted(rows.to_pylist(), key=lambda r: r["id"])
+
+
+def assert_store_on(store: TableStore, folder: Path) -> None:
+    """`store` is a Delta store whose tables live in `folder` and that writes and reads."""
+    assert isinstance(store, DeltaStore)
+    assert store.warehouse == folder
+    assert write_and_read(store) == ROWS.to_pylist()
+    assert (folder / "core" / "events" / "_delta_log" / f"{0:020d}.json").is_file()
+    assert store.list_tables() == [REF]
+
+
+def test_relative_folder_is_inside_the_project(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    uri = warehouse_uri("warehouse", root)
+    assert uri.startswith("file://")
+    assert_store_on(open_store(uri), root / "warehouse")
+
+
+def test_absolute_folder_is_taken_as_is(tmp_path: Path) -> None:
+    folder = tmp_path / "data lake" / "wh"  # a space survives the URI's percent-encoding
+    uri = warehouse_uri(str(folder), tmp_path / "elsewhere")
+    assert local_path(uri) == folder
+    assert_store_on(open_store(uri), folder)
+
+
+def test_home_folder_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    uri = warehouse_uri("~/lake", tmp_path / "shop")
+    assert "~" not in uri
+    assert_store_on(open_store(uri), home / "lake")
+
+
+def test_file_uri_is_used_as_written(tmp_path: Path) -> None:
+    folder = tmp_path / "wh"
+    uri = folder.as_uri()
+    assert warehouse_uri(uri, tmp_path / "shop") == uri
+    assert_store_on(open_store(uri), folder)
+
+
+def test_unknown_scheme_is_a_config_error_saying_how_to_fix_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        open_store("s3://bucket/wh")
+    error = raised.value
+    assert "s3://" in error.message
+    assert error.location.file == "headwater.yml"
+    assert error.hint is not None
+    assert "warehouse:" in error.hint
+    assert "file://" in error.hint
+
+
+def test_a_registered_scheme_opens_with_its_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+    asked: list[str] = []
+
+    def factory(uri: str) -> TableStore:
+        asked.append(uri)
+        return DeltaStore(tmp_path / "mounted")
+
+    register_store("lakefs", factory)
+    store = open_store("lakefs://repo/main")
+    assert asked == ["lakefs://repo/main"]
+    assert_store_on(store, tmp_path / "mounted")
+    # the new scheme is offered in the error for a scheme nobody handles
+    with pytest.raises(ConfigError) as raised:
+        open_store("s3://bucket/wh")
+    assert "lakefs://" in (raised.value.hint or "")
