@@ -15,11 +15,11 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.sqltext import column_list, identifier, literal
-from headwater.errors import Location, ModelError
-from headwater.storage.base import DataFile, Snapshot, WrittenFile
 from headwater.build.context import Admitted, BuildContext
 from headwater.build.schema_evolution import evolve_schema
+from headwater.errors import Location, ModelError
+from headwater.sqltext import column_list, identifier
+from headwater.storage.base import DataFile, Snapshot, WrittenFile
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,15 @@ class MergeOutcome:
     version: int | None
 
 
-def _scan(files: list[DataFile], snapshot: Snapshot, extra: str = "") -> str:
-    paths = "[" + ", ".join(literal(f.path) for f in files) + "]"
-    hive = "true" if snapshot.partition_by else "false"
-    options = ["union_by_name = true", f"hive_partitioning = {hive}"]
-    if extra:
-        options.append(extra)
-    return f"read_parquet({paths}, {', '.join(options)})"
+def _scan(
+    ctx: BuildContext, files: list[DataFile], snapshot: Snapshot, filename: bool = False
+) -> str:
+    """A scan of some of `snapshot`'s files (with a `filename` column when asked)."""
+    return ctx.session.scan_parquet(
+        [f.path for f in files],
+        hive_partitioning=bool(snapshot.partition_by),
+        filename=filename,
+    )
 
 
 def _key_match(keys: list[str], left: str, right: str) -> str:
@@ -85,7 +87,7 @@ def merge_changes(
                 change_rows = rows or 0
                 ctx.admitted.append(Admitted([], None, quarantined))
         changes = (
-            "read_parquet([" + ", ".join(literal(f.path) for f in change_files) + "])"
+            session.scan_parquet([f.path for f in change_files], union_by_name=False)
             if change_files
             else None
         )
@@ -108,7 +110,7 @@ def merge_changes(
         counts = _row_counts(
             ctx,
             changes,
-            _scan(touched, snapshot) if touched else None,
+            _scan(ctx, touched, snapshot) if touched else None,
             removed,
             keys,
             delete_column if changes and delete_column in staged.schema.names else None,
@@ -125,7 +127,7 @@ def merge_changes(
         )
         parts = [f"SELECT * FROM {changes}{kept_changes}"] if changes else []
         if touched:
-            scan = _scan(touched, snapshot)
+            scan = _scan(ctx, touched, snapshot)
             in_files = set(session.schema(f"SELECT * FROM {scan}").names)
             kept = [n for n in schema.names if n in in_files]
             present.update(kept)
@@ -285,7 +287,7 @@ def _touched_files(
     if not candidates:
         return []
     by_path = {f.path: f for f in candidates}
-    scan = _scan(candidates, snapshot, "filename = true")
+    scan = _scan(ctx, candidates, snapshot, filename=True)
     rows = (
         ctx.session.query(
             f"SELECT DISTINCT t.filename FROM {scan} AS t "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from headwater.engine.base import Engine, EngineCapabilities, EngineSession, WriteResult
-from headwater.errors import Location, ModelError
+from headwater.errors import ModelError
 from headwater.sqltext import identifier, literal, qualified
 from headwater.storage.base import Snapshot, TableRef, WrittenFile
 
@@ -67,6 +68,10 @@ class DuckDBSession(EngineSession):
         self._con = connection
 
     @property
+    def capabilities(self) -> EngineCapabilities:
+        return self._engine.capabilities
+
+    @property
     def connection(self) -> Any:
         """The underlying DuckDB connection (for tests and advanced use)."""
         return self._con
@@ -88,20 +93,41 @@ class DuckDBSession(EngineSession):
                 for name, kind in zip(empty.columns, empty.types, strict=True)
             )
             return f"SELECT {casts} LIMIT 0"
-        paths = "[" + ", ".join(literal(f.path) for f in snapshot.files) + "]"
-        options = ["union_by_name = true"]
-        if snapshot.partition_by:
-            types = self._con.from_arrow(
-                pa.schema([snapshot.schema.field(n) for n in snapshot.partition_by]).empty_table()
-            ).types
-            hive_types = ", ".join(
-                f"{literal(n)}: {literal(str(t))}"
-                for n, t in zip(snapshot.partition_by, types, strict=True)
-            )
-            options += ["hive_partitioning = true", f"hive_types = {{{hive_types}}}"]
-        else:
-            options.append("hive_partitioning = false")
-        return f"SELECT {columns} FROM read_parquet({paths}, {', '.join(options)})"
+        partitioned = bool(snapshot.partition_by)
+        scan = self.scan_parquet(
+            [f.path for f in snapshot.files],
+            hive_partitioning=partitioned,
+            partition_types=(
+                pa.schema([snapshot.schema.field(n) for n in snapshot.partition_by])
+                if partitioned
+                else None
+            ),
+        )
+        return f"SELECT {columns} FROM {scan}"
+
+    def scan_parquet(
+        self,
+        paths: Sequence[str],
+        *,
+        union_by_name: bool = True,
+        hive_partitioning: bool | None = None,
+        partition_types: pa.Schema | None = None,
+        filename: bool = False,
+    ) -> str:
+        if partition_types is not None and not hive_partitioning:
+            raise ValueError("partition_types needs hive_partitioning=True")
+        arguments = ["[" + ", ".join(literal(path) for path in paths) + "]"]
+        if union_by_name:
+            arguments.append("union_by_name = true")
+        if hive_partitioning is not None:
+            arguments.append(f"hive_partitioning = {'true' if hive_partitioning else 'false'}")
+        if partition_types is not None:
+            types = self.sql_types(partition_types)
+            listed = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in types.items())
+            arguments.append(f"hive_types = {{{listed}}}")
+        if filename:
+            arguments.append("filename = true")
+        return f"read_parquet({', '.join(arguments)})"
 
     def register_view(self, ref: TableRef, sql: str) -> None:
         self._engine.ensure_schema(self._con, ref.namespace)
@@ -217,6 +243,46 @@ class DuckDBSession(EngineSession):
     def interrupt(self) -> None:
         self._con.interrupt()
 
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self._con.register(name, table)
+
+    def statement_kinds(self, sql: str) -> list[str]:
+        from headwater.errors import UsageError
+
+        try:
+            statements = self._con.extract_statements(sql)
+        except duckdb.Error as exc:
+            # the parser's message and its LINE marker, without the blank line between them
+            lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+            raise UsageError("\n".join(lines) or type(exc).__name__) from None
+        kinds = []
+        for index, statement in enumerate(statements):
+            kind = statement.type.name
+            if kind == "SELECT":
+                # DuckDB runs DESCRIBE, SHOW and SUMMARIZE as SELECTs: read the first word (of
+                # the whole text for the first statement, which starts it)
+                word = self._first_word(sql if index == 0 else statement.query)
+                if word in ("DESCRIBE", "DESC", "SHOW", "SUMMARIZE"):
+                    kind = word
+            kinds.append(kind)
+        return kinds
+
+    @staticmethod
+    def _first_word(sql: str) -> str | None:
+        """The first word of `sql` outside comments as DuckDB's tokenizer reads it, upper-cased
+        (at most 16 bytes of it: enough to tell a statement word)."""
+        first = next(
+            (offset for offset, token in duckdb.tokenize(sql) if token.name != "comment"), None
+        )
+        if first is None:
+            return None
+        data = sql.encode("utf-8")  # DuckDB's token offsets count bytes
+        return data[first : first + 16].split(None, 1)[0].decode("utf-8", "replace").upper()
+
+    def column_types(self, ref: TableRef) -> list[tuple[str, str]]:
+        relation = self._con.sql(f"SELECT * FROM {qualified(ref)}")
+        return [(str(n), str(t)) for n, t in zip(relation.columns, relation.types, strict=True)]
+
 
 def _partition_values(directory: Path, path: str) -> dict[str, str | None]:
     values: dict[str, str | None] = {}
@@ -276,6 +342,11 @@ class DuckDBEngine(Engine):
             file_search_path=place.root,
         )
 
+    def is_engine_error(self, exc: BaseException) -> bool:
+        # by module: DuckDB's exception classes are defined in its C extension `_duckdb` and
+        # re-exported by `duckdb`, so either name may show as the module
+        return type(exc).__module__.startswith(("duckdb", "_duckdb"))
+
     def session(self) -> DuckDBSession:
         session: DuckDBSession | None = getattr(self._local, "session", None)
         if session is None:
@@ -303,14 +374,3 @@ class DuckDBEngine(Engine):
         for session in self._sessions:
             session.connection.close()
         self._root.close()
-
-
-def model_error(exc: Exception, asset: str, file: str | None) -> ModelError:
-    """Turn a DuckDB error raised by a model into a `ModelError` naming the model."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return ModelError(
-        f"model {asset} failed: {first}",
-        Location(file=file, asset=asset),
-        "fix the SQL; 'headwater compile " + asset + "' shows the SQL that ran",
-    )

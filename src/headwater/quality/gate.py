@@ -231,7 +231,7 @@ class QualityGate:
         files, their row count and how many rows were quarantined (the original files are
         removed, unless `keep_originals`: their owner cleans them up)."""
         session = ctx.session
-        scan = _scan(files, partition_by)
+        scan = session.scan_parquet([f.path for f in files], hive_partitioning=bool(partition_by))
         predicates = self._failing(held)
         failing = " OR ".join(p for _, p in predicates)
         counts = session.query(
@@ -344,7 +344,7 @@ def contract_problems(
     ]
     for name, column in declared.items():
         if column.type and name in actual:
-            wanted = _duckdb_type(ctx, column.type)
+            wanted = _engine_type(ctx, column.type)
             if wanted is None:
                 problems.append(f"column {name}: '{column.type}' is not a type DuckDB knows")
             elif wanted.upper() != actual[name].upper():
@@ -371,15 +371,10 @@ def describe(check: Check) -> str:
     return check.label
 
 
-def _duckdb_type(ctx: BuildContext, declared: str) -> str | None:
+def _engine_type(ctx: BuildContext, declared: str) -> str | None:
+    """The engine's canonical name of the declared column type (None: not a type it knows)."""
     try:
         schema = ctx.session.schema(f"SELECT CAST(NULL AS {declared}) AS v")
     except Exception:
         return None
     return ctx.session.sql_types(schema)["v"]
-
-
-def _scan(files: list[WrittenFile], partition_by: list[str]) -> str:
-    paths = "[" + ", ".join(literal(f.path) for f in files) + "]"
-    hive = "true" if partition_by else "false"
-    return f"read_parquet({paths}, union_by_name = true, hive_partitioning = {hive})"

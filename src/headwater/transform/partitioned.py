@@ -17,7 +17,7 @@ from headwater.build.context import BuildContext, BuildResult
 from headwater.errors import Location, ModelError
 from headwater.project.partitions import Partition, PartitionsConfig
 from headwater.project.templating import fill_partition, uses_partition
-from headwater.sqltext import identifier, literal
+from headwater.sqltext import identifier
 from headwater.storage.base import DataFile, Snapshot, WrittenFile
 
 
@@ -93,7 +93,9 @@ def _refuse_rows_outside(
 ) -> None:
     if not files:
         return
-    scan = _scan([f.path for f in files], bool(ctx.asset.partition_by))
+    scan = ctx.session.scan_parquet(
+        [f.path for f in files], hive_partitioning=bool(ctx.asset.partition_by)
+    )
     outside = ctx.session.query(
         f"SELECT count(*) AS n, min({identifier(config.column)}) AS lo, "
         f"max({identifier(config.column)}) AS hi FROM {scan} WHERE NOT {inside}"
@@ -130,7 +132,9 @@ def _replace_where(
     if not candidates:
         return [], []
     hive = bool(snapshot.partition_by)
-    scan = _scan([f.path for f in candidates], hive, with_names=True)
+    scan = ctx.session.scan_parquet(
+        [f.path for f in candidates], hive_partitioning=hive, filename=True
+    )
     counts = ctx.session.query(
         f"SELECT filename, count(*) FILTER (WHERE {inside}) AS hit, "
         f"count(*) FILTER (WHERE NOT {inside}) AS other FROM {scan} GROUP BY filename"
@@ -141,7 +145,8 @@ def _replace_where(
     kept: list[WrittenFile] = []
     if mixed:
         rest = ctx.session.write_parquet(
-            f"SELECT * FROM {_scan(mixed, hive)} WHERE NOT {inside}",
+            f"SELECT * FROM {ctx.session.scan_parquet(mixed, hive_partitioning=hive)} "
+            f"WHERE NOT {inside}",
             ctx.store.new_file_dir(ctx.ref, ctx.run_id),
             list(snapshot.partition_by),
             conform_to=snapshot.schema,
@@ -177,14 +182,6 @@ def _as_moment(value: Any, like: dt.datetime) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=like.tzinfo)
     raise TypeError(f"cannot compare {value!r} with a time")
-
-
-def _scan(paths: list[str], hive: bool, with_names: bool = False) -> str:
-    listed = "[" + ", ".join(literal(p) for p in paths) + "]"
-    options = ["union_by_name = true", f"hive_partitioning = {'true' if hive else 'false'}"]
-    if with_names:
-        options.append("filename = true")
-    return f"read_parquet({listed}, {', '.join(options)})"
 
 
 def _config(ctx: BuildContext) -> PartitionsConfig:
