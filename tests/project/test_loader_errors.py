@@ -1055,7 +1055,7 @@ def test_only_headwater_and_dbt_folders_are_looked_at_for_unread_files(
     """CI, Docker and pre-commit files, scripts and a landing folder of data are the project's
     own: not warned about, and a folder outside models/, seeds/, sources/ and dbt's is never
     walked (a landing/ folder of 100,000 files cost every command 1.5 s)."""
-    import headwater.project.loader as loader_module
+    import headwater.project.unread as loader_module
 
     write_files(
         tmp_path,

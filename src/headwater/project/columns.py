@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from headwater.project.config import SeedConfig
-    from headwater.project.loader import Asset
+    from headwater.project.definition import Asset
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 """What a snapshot adds to its SELECT's columns (as `transform/snapshot.py` writes them)."""

@@ -24,6 +24,8 @@ from headwater.project.strict import (
 __all__ = ["IDENTIFIER_PATTERN", "Identifier", "KeyValueError", "StrictModel"]
 
 Materialization = Literal["view", "table", "ephemeral", "incremental", "snapshot"]
+"""How a model is built. Each value is a member of `kinds.BuildKind`, whose builder builds it;
+kept a plain `Literal` so that a validation error lists the values as written in YAML."""
 
 
 def _dbt_tests(data: Any, column: str | None = None) -> Any:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
 from headwater.project.strict import (
@@ -404,8 +404,22 @@ class SourceConfig(StrictModel):
     read from the database on first use and again by each `headwater ingest` and `run`."""
     exclude: list[str] = []
     """sql: patterns of table names `include` leaves out."""
+    _rel_path: str | None = PrivateAttr(default=None)
 
     _lists = field_validator("include", "exclude", mode="before")(_as_list)
+
+    @property
+    def rel_path(self) -> str | None:
+        """The file declaring the source, relative to the project root (`sources/shop.yaml`);
+        None for a source not read from a project folder."""
+        return self._rel_path
+
+    def declared_in(self, rel_path: str) -> SourceConfig:
+        """Return a copy of this source that knows `rel_path`, the file declaring it (set by
+        the project loader, for errors that name the file)."""
+        located = self.model_copy()
+        located._rel_path = rel_path
+        return located
 
     @field_validator("tables", mode="after")
     @classmethod
@@ -474,6 +488,12 @@ class SourceTable:
     source: SourceConfig
     name: str
     table: TableConfig
+
+    @property
+    def rel_path(self) -> str:
+        """The file declaring the table's source, relative to the project root."""
+        # a source made in code rather than read from a file is named as `sources/<name>.yml`
+        return self.source.rel_path or f"sources/{self.source_name}.yml"
 
     @property
     def mode(self) -> LoadMode:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from headwater.errors import ConfigError, Location
 
@@ -148,6 +149,27 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate most similar to `word`, or None when nothing is close."""
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def validated(
+    document: YamlDocument,
+    model: type[Any],
+    data: Any,
+    docs: str = "docs/project.md",
+    base_path: KeyPath = (),
+) -> Any:
+    """Validate `data`, read from `document`, as a `model`.
+
+    Returns:
+        The validated model.
+
+    Raises:
+        ConfigError: the data is invalid; names each key at fault and its line.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(document, exc, model, base_path, docs) from None
 
 
 def validation_error(

@@ -1,0 +1,261 @@
+"""The typed objects a loaded project is made of: its assets and the definition holding them.
+
+An `Asset` is one node of the asset graph (a seed, a model or a source table), fully configured
+and with its dependencies resolved; a `ProjectDefinition` is the whole project folder read and
+validated; an `AssetIndex` resolves the table names written in SQL to asset keys.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from headwater.errors import ConfigError, Location
+from headwater.project.checks import Check
+from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
+from headwater.project.kinds import AssetKind, BuildKind
+from headwater.project.partitions import PartitionSet
+from headwater.project.sources import SourceConfig, SourceTable
+from headwater.project.sql import TableReference
+from headwater.project.strict import duration_seconds
+from headwater.project.yamlfile import YamlDocument, closest
+
+PROJECT_FILE = "headwater.yml"
+"""The file that makes a folder a project."""
+STATE_DIR = ".headwater"
+"""The project's private state folder (caches, discovered table lists)."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One node of the asset graph: a seed or a model, fully configured and resolved."""
+
+    key: str
+    namespace: str
+    name: str
+    kind: AssetKind
+    path: Path
+    rel_path: str
+    materialized: str
+    description: str | None
+    tags: tuple[str, ...]
+    model: ModelConfig | None
+    seed: SeedConfig | None
+    sql: str | None
+    templated: bool
+    definition_hash: str
+    depends_on: tuple[str, ...]
+    external_files: tuple[str, ...] = ()
+    source: SourceTable | None = None
+    parent: str | None = None
+    """For a child table of nested lists: the source table whose load fills it."""
+    document: YamlDocument | None = field(default=None, compare=False, hash=False, repr=False)
+    """The YAML file holding the asset's settings (sidecar or source file), for errors that
+    point at a line of it."""
+    expression_reads: dict[str, list[str] | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """The columns each `expression` check reads, by its SQL (None: they cannot be told)."""
+
+    @property
+    def build_kind(self) -> BuildKind:
+        """How the asset is built: `seed`, `ingest` (a source table), `nested` (a child table,
+        filled by its parent's load) or the model's materialization."""
+        if self.parent is not None:
+            return BuildKind.NESTED
+        if self.kind == AssetKind.SOURCE:
+            return BuildKind.INGEST
+        if self.kind == AssetKind.SEED:
+            return BuildKind.SEED
+        return BuildKind(self.materialized)
+
+    @property
+    def is_stored(self) -> bool:
+        """True when the asset is a Delta table (not a view or an ephemeral CTE)."""
+        return self.materialized not in ("view", "ephemeral")
+
+    @property
+    def unique_key(self) -> list[str]:
+        """The asset's unique key columns (empty when it has none)."""
+        return list(self.model.unique_key or []) if self.model else []
+
+    @property
+    def partition_by(self) -> list[str]:
+        """Delta partition columns."""
+        config = self.model or self.seed
+        return list(config.partition_by) if config else []
+
+    @property
+    def checks(self) -> list[Check]:
+        """The asset's checks: its table's and its columns'."""
+        config = self.model or self.seed
+        if config is not None:
+            return [*config.checks, *(c for column in config.columns for c in column.checks)]
+        if self.source is not None and self.parent is None:
+            return list(self.source.table.checks)
+        return []
+
+    @property
+    def contract(self) -> list[ColumnConfig] | None:
+        """The declared columns, when the model's contract is enforced."""
+        if self.model is not None and self.model.contract == "enforced":
+            return list(self.model.columns)
+        return None
+
+    @property
+    def partition_set(self) -> PartitionSet | None:
+        """The asset's partitions (None: it is not partitioned)."""
+        if self.model is not None and self.model.partitions is not None:
+            return PartitionSet(self.model.partitions)
+        return None
+
+    @property
+    def freshness_lag_s(self) -> float | None:
+        """Seconds after its last build at which the asset counts as stale (its SLA)."""
+        sla = None
+        if self.model is not None:
+            sla = self.model.freshness
+        elif self.source is not None and self.parent is None:
+            sla = self.source.table.freshness
+        return None if sla is None else duration_seconds(sla.max_lag)
+
+    @property
+    def pool(self) -> str | None:
+        """The pool whose slot the asset's build takes (None: no pool)."""
+        if self.model is not None:
+            return self.model.pool
+        if self.source is not None:
+            return self.source.table.pool or self.source.source.pool
+        return None
+
+    @property
+    def timeout_s(self) -> float | None:
+        """Seconds after which the build is stopped (None: no limit)."""
+        value = None
+        if self.model is not None:
+            value = self.model.timeout
+        elif self.source is not None:
+            value = self.source.table.timeout or self.source.source.timeout
+        return None if value is None else duration_seconds(value)
+
+    @property
+    def column_descriptions(self) -> dict[str, str]:
+        """Column descriptions from the asset's YAML, by column name."""
+        config = self.model or self.seed
+        if config is None:
+            return {}
+        return {c.name: c.description for c in config.columns if c.description}
+
+    @property
+    def owner(self) -> str | None:
+        """Who answers for the asset (a model's `owner`)."""
+        return self.model.owner if self.model is not None else None
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The columns identifying a row: the unique key, or a source's primary key."""
+        if self.source is not None:
+            return list(self.source.table.primary_key)
+        return self.unique_key
+
+
+@dataclass
+class ProjectDefinition:
+    """A loaded project: its configuration and every asset keyed by `namespace.name`."""
+
+    root: Path
+    config: ProjectConfig
+    assets: dict[str, Asset] = field(default_factory=dict)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    """Every source, by name."""
+    undiscovered: list[str] = field(default_factory=list)
+    """sql sources with `include` patterns whose table list has not been read from the
+    database yet (see `discovered.py`)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know that does not stop the load: files Headwater does not read."""
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    """Each asset's output columns, where they are known before it is built."""
+
+    @property
+    def warehouse(self) -> Path:
+        """Absolute path of the warehouse folder."""
+        path = Path(os.path.expanduser(self.config.warehouse))
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def warehouse_uri(self) -> str:
+        """The warehouse's location as a URI (`file:///...` for a folder), which picks the
+        table store."""
+        if "://" in self.config.warehouse:
+            return self.config.warehouse
+        return self.warehouse.as_uri()
+
+    @property
+    def state_dir(self) -> Path:
+        """The project's private state folder (`.headwater/`)."""
+        return self.root / STATE_DIR
+
+    def catalog_url(self) -> str:
+        """The catalog URL, with a relative SQLite path made absolute inside the project."""
+        url = self.config.catalog
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.root / url[len(prefix) :])
+        return url
+
+    def downstream(self) -> dict[str, list[str]]:
+        """Map each asset key to the keys of the assets that read it."""
+        children: dict[str, list[str]] = {key: [] for key in self.assets}
+        for asset in self.assets.values():
+            for parent in asset.depends_on:
+                children[parent].append(asset.key)
+        return children
+
+
+class AssetIndex:
+    """Resolves table names written in SQL to asset keys."""
+
+    def __init__(self, drafts: dict[str, Any]) -> None:
+        self._keys = set(drafts)
+        self._by_name: dict[str, list[str]] = {}
+        for key in drafts:
+            self._by_name.setdefault(key.split(".", 1)[1].lower(), []).append(key)
+        self._lower = {key.lower(): key for key in drafts}
+
+    def resolve(self, reference: TableReference, referrer: str, file: str) -> str:
+        """Return the asset key `reference` names.
+
+        Raises:
+            ConfigError: no asset or several assets match; names the closest asset.
+        """
+        if reference.namespace:
+            key = self._lower.get(f"{reference.namespace}.{reference.name}".lower())
+            if key:
+                return key
+        else:
+            matches = self._by_name.get(reference.name.lower(), [])
+            if len(matches) > 1:
+                # `orders` in staging.orders means the other orders (raw.orders): a model
+                # reads its own table as {{ this }} or by its qualified name
+                matches = [m for m in matches if m != referrer]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise ConfigError(
+                    f"table '{reference.name}' is ambiguous: {', '.join(sorted(matches))}",
+                    Location(file=file, line=reference.line),
+                    "qualify it with its namespace, e.g. " + sorted(matches)[0],
+                )
+        suggestion = closest(str(reference), self._keys) or closest(
+            reference.name, [k.split(".", 1)[1] for k in self._keys]
+        )
+        if suggestion and "." not in suggestion:
+            suggestion = next(iter(self._by_name.get(suggestion.lower(), [suggestion])))
+        hint = f"did you mean {suggestion}?" if suggestion else "no asset has a similar name"
+        raise ConfigError(
+            f"model {referrer} reads unknown table '{reference}'",
+            Location(file=file, line=reference.line),
+            hint,
+        )
