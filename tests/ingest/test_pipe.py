@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import pytest
 
-from headwater.ingest.database import through_pipe
+from headwater.ingest.pipe import through_pipe
 
 CHUNK = b"x" * 65536
 

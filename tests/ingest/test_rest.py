@@ -238,6 +238,20 @@ def test_auth_is_sent_and_secrets_never_show(
     assert canary.encode() not in (project.root / ".headwater" / "catalog.db").read_bytes()
 
 
+def test_a_rest_error_names_the_source_file_as_it_is_named_on_disk(
+    make_project: ProjectFactory, api: Api
+) -> None:
+    """A source in `sources/api.yaml` whose `name:` differs from its file is named by that
+    file in its errors, not by a `sources/<name>.yml` made up from its name."""
+    api.routes["/people"] = lambda api, q, h: (404, {}, '{"error": "gone"}')
+    text = rest_source(api, PAGED)["sources/crm.yml"]
+    project = make_project({"sources/api.yaml": f"name: crm\n{text}"})
+    outcome = project.run().outcome("crm.people")
+    assert outcome.status == "failed" and "HTTP 404" in (outcome.message or "")
+    assert "sources/api.yaml" in (outcome.message or ""), outcome.message
+    assert "sources/crm.yml" not in (outcome.message or "")
+
+
 def test_a_401_is_not_retried(make_project: ProjectFactory, api: Api) -> None:
     api.routes["/people"] = lambda api, q, h: (401, {}, '{"error": "no"}')
     outcome = make_project(rest_source(api, PAGED)).run().outcome("crm.people")

@@ -1,4 +1,9 @@
-"""What an extractor is given and what it hands back."""
+"""What an extractor is given and what it hands back.
+
+An extractor gets an `ExtractRequest` (the table's spec, an engine session, a staging folder and
+the state of the last load) and returns an `Extracted`: the new rows staged as Parquet, the
+records it set aside (`BadRecord`) and the source position they bring the table to.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from headwater.errors import Location
 from headwater.project.sources import SourceTable
 from headwater.storage.base import WrittenFile
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pyarrow as pa
 
     from headwater.engine.base import EngineSession
+    from headwater.project.yamlfile import YamlDocument
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,19 @@ class Extracted:
     """False when records the source holds were skipped (a REST page set aside by
     `on_bad_page: quarantine`): the cursor must then not move, and nothing may be replaced."""
 
+    def add_files(self, files: list[WrittenFile], schema: pa.Schema | None, rows: int) -> None:
+        """Take in `rows` more rows staged as `files` with `schema` (one file of a table read
+        file by file): several files may bring different columns, so the schema becomes the
+        union of both, the first's types winning."""
+        self.files.extend(files)
+        self.rows += rows
+        if self.schema is None or not files:
+            self.schema = self.schema or schema
+            return
+        names = set(self.schema.names)
+        if schema is not None and any(f.name not in names for f in schema):
+            self.schema = _union(self.schema, schema)
+
     def add_children(self, children: dict[str, Extracted]) -> None:
         """Take in the child rows of another extract (another file of the same table)."""
         for path, child in children.items():
@@ -100,10 +122,24 @@ class ExtractRequest:
     """The current table's schema (None on the first load)."""
     scratch_dir: Path
     """A private folder for temporary files (removed afterwards)."""
+    source_file: str
+    """The source's YAML file, relative to the project (`sources/shop.yml`), for errors."""
     child_schemas: dict[str, pa.Schema] = field(default_factory=dict)
     """The current schemas of the table's child tables, by path."""
-    source_file: str | None = None
-    """The source's YAML file, relative to the project (`sources/shop.yml`), for errors."""
+    document: YamlDocument | None = None
+    """The source's YAML file as the project loaded it, for errors naming a line of it."""
+
+    @property
+    def key(self) -> str:
+        """The table as `source.table`."""
+        return f"{self.spec.source_name}.{self.spec.name}"
+
+    def location(self, key_path: Sequence[str] = ()) -> Location:
+        """Where an error about this table points: the source's file, at the line of
+        `key_path` in it when one is given (the deepest part of it the file holds), and the
+        table's key."""
+        line = self.document.line_of(key_path) if key_path and self.document else None
+        return Location(file=self.source_file, line=line, asset=self.key)
 
 
 class Extractor(ABC):

@@ -1,9 +1,10 @@
 """SQL databases: PostgreSQL through COPY, anything else SQLAlchemy can reach row by row.
 
-PostgreSQL's fast path streams `COPY (SELECT ...) TO STDOUT (FORMAT csv)` to a scratch file and
-has DuckDB parse it with the column types PostgreSQL reported, straight into Parquet: no Python
-object per value. Other databases (SQLite, MySQL, ...) are read in batches through SQLAlchemy
-and typed record by record.
+PostgreSQL's fast path streams `COPY (SELECT ...) TO STDOUT (FORMAT csv)` through a named pipe
+(`pipe.py`) and has DuckDB parse it with the column types PostgreSQL reported, straight into
+Parquet: no Python object per value. Other databases (SQLite, MySQL, ...) are read in batches
+through SQLAlchemy and typed record by record. `list_tables` lists a schema's tables for sources
+that load it whole (`include:`); what a failure means is decided in `database_errors.py`.
 
 Incremental tables read only rows past the stored cursor (`cursor > last`, or `>= last -
 lookback` to catch rows committed late); the loader advances the cursor in the same commit as
@@ -12,32 +13,32 @@ the rows.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
 import re
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from headwater.build.retry import with_retries
-from headwater.build.secrets import REFERENCE, redact, resolve
-from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError, first_line
+from headwater.build.secrets import redact, resolve
+from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
 from headwater.ingest.base import Extracted, Extractor, ExtractRequest
+from headwater.ingest.database_errors import (
+    is_transient,
+    listing_error,
+    pg_error,
+    pg_is_transient,
+    source_file,
+    sqlalchemy_error,
+)
+from headwater.ingest.extractors import register_extractor
+from headwater.ingest.pipe import through_pipe
 from headwater.ingest.records import RecordWriter
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.strict import duration_seconds
 from headwater.sqltext import literal
 
-if TYPE_CHECKING:
-    import psycopg
-
-T = TypeVar("T")
 FETCH_ROWS = 10_000
-PIPE_POLL_SECONDS = 0.005
 # PostgreSQL type OIDs -> DuckDB types for the CSV the COPY writes.
 PG_TYPES = {
     16: "BOOLEAN",
@@ -51,8 +52,6 @@ PG_TYPES = {
     1184: "TIMESTAMPTZ",
     1083: "TIME",
 }
-PERMANENT_SQLSTATES = ("28", "42", "3D", "3F", "0A")
-"""Auth failures, unknown tables/columns/syntax, unknown database/schema, unsupported: no retry."""
 
 
 def _where(request: ExtractRequest, quote: Callable[[str], str], bind: Callable[[Any], str]) -> str:
@@ -87,20 +86,19 @@ class DatabaseExtractor(Extractor):
 
     def extract(self, request: ExtractRequest) -> Extracted:
         spec = request.spec
-        where = Location(file=_source_file(request), asset=_key(spec))
-        url = resolve(spec.source.url or "", where, "url")
+        url = resolve(spec.source.url or "", request.location(), "url")
         if url.startswith(("postgresql:", "postgresql+psycopg:", "postgres:")):
             return with_retries(
                 lambda: self._postgres(request, url),
                 spec.source.retries,
-                _transient,
-                f"reading {_key(spec)} from PostgreSQL",
+                is_transient,
+                f"reading {request.key} from PostgreSQL",
             )
         return with_retries(
             lambda: self._sqlalchemy(request, url),
             spec.source.retries,
-            _transient,
-            f"reading {_key(spec)}",
+            is_transient,
+            f"reading {request.key}",
         )
 
     # -- PostgreSQL -------------------------------------------------------------------------
@@ -116,7 +114,7 @@ class DatabaseExtractor(Extractor):
                 conninfo, connect_timeout=max(1, int(spec.source.request_timeout))
             )
         except psycopg.Error as exc:
-            raise _pg_error(request, exc, url) from None
+            raise pg_error(request, exc, url) from None
         with connection:
             schema, table = _table_name(spec)
             target = pgsql.Identifier(schema, table) if schema else pgsql.Identifier(table)
@@ -151,7 +149,7 @@ class DatabaseExtractor(Extractor):
                     extracted.descriptions = comments
                     return extracted
             except psycopg.Error as exc:
-                raise _pg_error(request, exc, url) from None
+                raise pg_error(request, exc, url) from None
 
     # -- anything SQLAlchemy reaches --------------------------------------------------------
 
@@ -165,7 +163,7 @@ class DatabaseExtractor(Extractor):
         except Exception as exc:
             raise SourceError(
                 f"cannot use database URL of source {spec.source_name}: {redact(str(exc))}",
-                Location(file=_source_file(request), line=_url_line(request), asset=_key(spec)),
+                request.location(("url",)),
                 f"fix 'url' (a SQLAlchemy URL; install the database's driver); see {SOURCES_DOCS}",
             ) from None
         try:
@@ -196,7 +194,7 @@ class DatabaseExtractor(Extractor):
                 schema_out = writer.close()
                 comments = _sqlalchemy_comments(connection, schema, table)
         except SQLAlchemyError as exc:
-            raise _sqlalchemy_error(request, exc, url) from None
+            raise sqlalchemy_error(request, exc) from None
         finally:
             engine.dispose()
         extracted = Extracted(writer.files, schema_out, writer.rows, list(writer.bad))
@@ -248,15 +246,14 @@ def list_tables(name: str, source: SourceConfig) -> list[str]:
     Raises:
         SourceError: the database cannot be reached or listed (transient failures are retried).
     """
-    where = Location(file=f"sources/{name}.yml")
-    url = resolve(source.url or "", where, "url")
+    url = resolve(source.url or "", Location(file=source_file(name, source)), "url")
 
     def listing() -> list[str]:
         if url.startswith(("postgresql:", "postgresql+psycopg:", "postgres:")):
             return _pg_tables(name, source, url)
         return _sqlalchemy_tables(name, source, url)
 
-    found = with_retries(listing, source.retries, _transient, f"listing the tables of {name}")
+    found = with_retries(listing, source.retries, is_transient, f"listing the tables of {name}")
     return sorted(t for t in found if source.includes(t))
 
 
@@ -275,7 +272,7 @@ def _pg_tables(name: str, source: SourceConfig, url: str) -> list[str]:
                 (source.schema_name,),
             ).fetchall()
     except psycopg.Error as exc:
-        raise _listing_error(name, exc, _pg_is_transient(exc), source.url or "") from None
+        raise listing_error(name, source, exc, pg_is_transient(exc)) from None
     return [str(row[0]) for row in rows]
 
 
@@ -286,88 +283,16 @@ def _sqlalchemy_tables(name: str, source: SourceConfig, url: str) -> list[str]:
     try:
         engine = create_engine(url)
     except Exception as exc:
-        raise _listing_error(name, exc, False, source.url or "") from None
+        raise listing_error(name, source, exc, False) from None
     try:
         inspector = inspect(engine)
         schema = source.schema_name
         return [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
     except SQLAlchemyError as exc:
         transient = isinstance(exc, OperationalError | DisconnectionError | TimeoutError)
-        raise _listing_error(name, exc, transient, source.url or "") from None
+        raise listing_error(name, source, exc, transient) from None
     finally:
         engine.dispose()
-
-
-def _listing_error(
-    name: str, exc: Exception, transient: bool, url_template: str = ""
-) -> SourceError:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    message = redact(text.splitlines()[0] if text else type(exc).__name__)
-    refused = _refused_login(getattr(getattr(exc, "orig", None) or exc, "sqlstate", None), message)
-    cls = _TransientSourceError if transient and not refused else SourceError
-    return cls(
-        f"cannot list the tables of source {name}: {message}",
-        Location(file=f"sources/{name}.yml"),
-        _credentials_hint(url_template, f"sources/{name}.yml")
-        if refused
-        else "check 'url' and 'schema' of the source (and that the server is up), or list the "
-        f"tables under 'tables:' instead of 'include:'; see {SOURCES_DOCS}",
-    )
-
-
-def through_pipe(
-    folder: Path, produce: Callable[[BinaryIO], None], consume: Callable[[Path], T]
-) -> T:
-    """Stream what `produce` writes into `consume`, which reads it from a path: a named pipe,
-    so that both run at once (PostgreSQL makes rows while DuckDB parses and writes them) and no
-    copy of the data lands on disk. A failure on either side ends the other and is raised."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"copy-{uuid.uuid4().hex[:12]}.csv"
-    if not hasattr(os, "mkfifo"):  # no named pipes: a file, written then read
-        with open(path, "wb") as out:
-            produce(out)
-        return consume(path)
-    os.mkfifo(path)
-    outcome: dict[str, Any] = {}
-
-    def read() -> None:
-        try:
-            outcome["value"] = consume(path)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    reader = threading.Thread(target=read, name="hw-copy-reader", daemon=True)
-    reader.start()
-    try:
-        descriptor = _open_writer(path, reader)
-        if descriptor is not None:
-            # the reader stopping early breaks the pipe; its own error is raised below
-            with contextlib.suppress(BrokenPipeError), os.fdopen(descriptor, "wb") as out:
-                produce(out)
-    finally:
-        reader.join()
-        path.unlink(missing_ok=True)
-    if "error" in outcome:
-        raise outcome["error"]
-    result: T = outcome["value"]
-    return result
-
-
-def _open_writer(path: Path, reader: threading.Thread) -> int | None:
-    """Open the pipe for writing once the reader has opened it (None if the reader ended
-    first); opening a pipe blocks until both ends are open, so it is tried without blocking."""
-    while True:
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno != errno.ENXIO:
-                raise
-            if not reader.is_alive():
-                return None
-            time.sleep(PIPE_POLL_SECONDS)
-            continue
-        os.set_blocking(descriptor, True)
-        return descriptor
 
 
 def _read_copy(request: ExtractRequest, path: Path, types: dict[str, str]) -> Extracted:
@@ -401,141 +326,4 @@ def _table_name(spec: SourceTable) -> tuple[str | None, str]:
     return spec.source.schema_name, name
 
 
-def _key(spec: SourceTable) -> str:
-    return f"{spec.source_name}.{spec.name}"
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, _TransientSourceError)
-
-
-def _pg_is_transient(exc: psycopg.Error) -> bool:
-    import psycopg
-
-    state = exc.sqlstate or ""
-    if state.startswith(PERMANENT_SQLSTATES):
-        return False
-    text = str(exc).lower()
-    if "authentication" in text or "password" in text or "does not exist" in text:
-        return False
-    return isinstance(exc, psycopg.OperationalError) or state.startswith(("08", "53", "57"))
-
-
-class _TransientSourceError(SourceError):
-    """A source failure worth retrying (kept apart so the retry loop can tell)."""
-
-
-def _source_file(request: ExtractRequest) -> str:
-    return request.source_file or f"sources/{request.spec.source_name}.yml"
-
-
-def _url_line(request: ExtractRequest) -> int | None:
-    """The line of the source's `url:` key, for errors about the URL."""
-    from headwater.project.yamlfile import load_yaml
-
-    file = _source_file(request)
-    try:
-        return load_yaml(request.project_root / file, file).line_of(("url",))
-    except (OSError, ValueError, ConfigError):
-        return None
-
-
-LOGIN_REFUSED = (
-    "password authentication failed",
-    "authentication failed",
-    "no password supplied",
-    "access denied",
-    "role ",
-)
-"""Driver messages of a refused login (PostgreSQL, MySQL): the credentials are wrong."""
-
-
-def _refused_login(sqlstate: str | None, message: str) -> bool:
-    """Whether a failure is the server refusing the URL's credentials."""
-    if sqlstate in ("28P01", "28000"):
-        return True
-    text = message.lower()
-    return any(
-        marker in text and (marker != "role " or "does not exist" in text)
-        for marker in LOGIN_REFUSED
-    )
-
-
-def _credentials_hint(template: str, file: str) -> str:
-    """Say where the user and password of the URL `template` (as written, `${VAR}` and all)
-    come from, naming the variables and never their values."""
-    from urllib.parse import parse_qs, urlsplit
-
-    parts = urlsplit(template)
-    query = parse_qs(parts.query)
-    user = parts.username or next(iter(query.get("user", [])), None)
-    password = parts.password or next(iter(query.get("password", [])), None)
-
-    def origin(value: str) -> str | None:
-        names = REFERENCE.findall(value)
-        return " and ".join(f"${{{n}}}" for n in names) if names else None
-
-    if user is None:
-        who = "it names no user (the driver then takes PGUSER or your login name)"
-    else:
-        who = f"the user comes from {origin(user)}" if origin(user) else f"the user is '{user}'"
-    if password is None:
-        secret = "it holds no password (the driver then takes PGPASSWORD or ~/.pgpass)"
-    elif origin(password):
-        secret = f"the password comes from {origin(password)}"
-    else:
-        secret = "the password is written in the URL itself (better: a ${VARIABLE})"
-    return (
-        f"check the credentials of 'url' in {file}: {who}, {secret}; correct the value "
-        f"(it is never shown) and load again; see {SOURCES_DOCS}"
-    )
-
-
-def _pg_error(request: ExtractRequest, exc: psycopg.Error, url: str) -> SourceError:
-    spec = request.spec
-    message = redact(first_line(exc))
-    text = message.lower()
-    if _refused_login(exc.sqlstate, message):
-        from urllib.parse import urlsplit
-
-        reason = message.rpartition("FATAL:")[2].strip() or message
-        user = redact(urlsplit(url).username or "(the driver's default)")
-        return SourceError(
-            f"source {spec.source_name}, table {spec.table.table or spec.name}: PostgreSQL "
-            f"refused the login of user {user}: {reason}",
-            Location(file=_source_file(request), line=_url_line(request), asset=_key(spec)),
-            _credentials_hint(spec.source.url or "", _source_file(request)),
-        )
-    if exc.sqlstate == "42P01" or "does not exist" in text:
-        hint = "check 'table:' (schema.table) and that the user may read it"
-    else:
-        hint = "check the server is up and 'url' points at it"
-    cls = _TransientSourceError if _pg_is_transient(exc) else SourceError
-    return cls(
-        f"source {spec.source_name}, table {spec.table.table or spec.name}: {message}",
-        Location(file=_source_file(request), asset=_key(spec)),
-        f"{hint}; see {SOURCES_DOCS}",
-    )
-
-
-def _sqlalchemy_error(request: ExtractRequest, exc: Exception, url: str) -> SourceError:
-    from sqlalchemy.exc import DisconnectionError, OperationalError, TimeoutError
-
-    spec = request.spec
-    message = redact(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
-    text = message.lower()
-    refused = _refused_login(getattr(getattr(exc, "orig", None), "sqlstate", None), message)
-    permanent = "no such table" in text or refused
-    transient = isinstance(exc, OperationalError | DisconnectionError | TimeoutError)
-    cls = _TransientSourceError if transient and not permanent else SourceError
-    return cls(
-        f"source {spec.source_name}, table {spec.table.table or spec.name}: {message}",
-        Location(
-            file=_source_file(request),
-            line=_url_line(request) if refused else None,
-            asset=_key(spec),
-        ),
-        _credentials_hint(spec.source.url or "", _source_file(request))
-        if refused
-        else f"check 'url' and 'table:' of the source; see {SOURCES_DOCS}",
-    )
+register_extractor("sql", DatabaseExtractor)

@@ -28,6 +28,7 @@ from headwater.build.retry import with_retries
 from headwater.build.secrets import REFERENCE, redact, resolve
 from headwater.errors import ConfigError, Location, SourceError, TransientError
 from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
+from headwater.ingest.extractors import register_extractor
 from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.project.sources import SourceTable
 from headwater.project.strict import duration_seconds
@@ -131,11 +132,11 @@ class RestExtractor(Extractor):
         import httpx
 
         spec = request.spec
-        where = Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec))
+        where = request.location()
         table = spec.table
         if table.endpoint is None:
             raise ConfigError(
-                f"REST table {_key(spec)} has no 'endpoint'",
+                f"REST table {request.key} has no 'endpoint'",
                 where,
                 "set 'endpoint:' to the path under the source's base_url",
             )
@@ -208,12 +209,12 @@ class RestExtractor(Extractor):
                     query[paging.limit_param] = paging.limit
             assert url is not None
             limiter.wait()
-            fetched = self._get(client, spec, url, query)
+            fetched = self._get(client, request, url, query)
             response, records = fetched.response, fetched.records
             shown = f"{_public_url(response.url, spec)} page {page}"
             if fetched.problem is not None:
                 if spec.table.on_bad_page == "fail":
-                    raise _unreadable(spec, shown, fetched)
+                    raise _unreadable(request, shown, fetched)
                 complete = False
                 # the next page is known from the header or the page number, not from the body
                 stops = kind == "cursor" or (kind == "offset" and not (paging and paging.limit))
@@ -265,17 +266,18 @@ class RestExtractor(Extractor):
         raise SourceError(
             f"source {spec.source_name}, table {spec.name}: stopped after paginate.max_pages "
             f"= {pages} pages while the API still had more; nothing was loaded",
-            Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+            request.location(),
             "raise 'paginate: max_pages' (it only guards against endless paging)",
         )
 
     def _get(
-        self, client: httpx.Client, spec: SourceTable, url: str, query: dict[str, Any]
+        self, client: httpx.Client, request: ExtractRequest, url: str, query: dict[str, Any]
     ) -> _Page:
         """GET one page, retrying transient failures and unreadable bodies; return the page,
         with `problem` set when its body was still unreadable after the last try."""
         import httpx
 
+        spec = request.spec
         tries = 0
 
         def attempt() -> _Page:
@@ -288,7 +290,7 @@ class RestExtractor(Extractor):
                     _retry_after(response.headers.get("Retry-After")),
                 )
             if response.status_code >= 400:
-                raise _permanent(spec, response)
+                raise _permanent(request, response)
             links = {
                 str(rel): str(link["url"])
                 for rel, link in response.links.items()
@@ -335,26 +337,27 @@ class RestExtractor(Extractor):
             # still transient: the run may try the whole table again later
             raise TransientError(
                 redact(f"source {spec.source_name}, table {spec.name}: {exc.message}"),
-                Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+                request.location(),
                 "check that the API is reachable at base_url; " + (exc.hint or ""),
             ) from None
         except Exception as exc:
             raise SourceError(
                 redact(f"source {spec.source_name}, table {spec.name}: {exc}"),
-                Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+                request.location(),
                 "check that the API is reachable at base_url",
             ) from None
 
 
-def _unreadable(spec: SourceTable, shown: str, page: _Page) -> TransientError:
+def _unreadable(request: ExtractRequest, shown: str, page: _Page) -> TransientError:
     """The failure of a table's load on a page that stayed unreadable."""
+    spec = request.spec
     return TransientError(
         redact(
             f"source {spec.source_name}, table {spec.name}: {shown} could not be read after "
             f"{page.tries} tries: {page.problem}; the load failed and nothing was committed "
             "(table and cursor unchanged)"
         ),
-        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+        request.location(),
         "the API sent a broken page (often a transfer cut off on the way): load again; if it "
         "keeps failing, raise 'retries: attempts' or ask the API's owner, or set "
         "'on_bad_page: quarantine' (with mode merge or incremental and primary_key) to load "
@@ -400,7 +403,9 @@ def behind(last: Any, lookback: int | float | str, where: Location) -> Any:
     )
 
 
-def _permanent(spec: SourceTable, response: httpx.Response) -> SourceError:
+def _permanent(request: ExtractRequest, response: httpx.Response) -> SourceError:
+    """The error of a request the API refused (HTTP 4xx), with what to check."""
+    spec = request.spec
     status = response.status_code
     shown = _public_url(str(response.url), spec)
     origin = ""
@@ -415,7 +420,7 @@ def _permanent(spec: SourceTable, response: httpx.Response) -> SourceError:
             f"source {spec.source_name}, table {spec.name}: HTTP {status} from {shown}"
             f"{origin}: {response.text[:200]}"
         ),
-        Location(file=f"sources/{spec.source_name}.yml", asset=_key(spec)),
+        request.location(),
         hint,
     )
 
@@ -472,5 +477,4 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _key(spec: SourceTable) -> str:
-    return f"{spec.source_name}.{spec.name}"
+register_extractor("rest", RestExtractor)

@@ -3,10 +3,13 @@
 Putting the state in the commit's metadata makes "the table holds rows up to cursor C" one
 atomic fact: a load killed before its commit leaves both the rows and the cursor where they
 were. The catalog keeps a copy for display (`headwater sources`); the commit is the truth.
+The cursor is kept as JSON (dates and times as ISO text) and only ever moves forward.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
 from typing import Any
 
@@ -42,3 +45,38 @@ def committed_state(store: TableStore, ref: TableRef) -> dict[str, Any]:
 def encode_state(state: dict[str, Any]) -> dict[str, str]:
     """Commit metadata carrying `state`."""
     return {STATE_KEY: json.dumps(state, sort_keys=True, default=str)}
+
+
+def advanced_cursor(stored: Any, highest: Any) -> Any:
+    """The cursor after a load whose rows reach up to `highest`: the greater of it and the
+    `stored` cursor (None on the first load), as stored in the state (JSON)."""
+    return _jsonable(_max(stored, highest))
+
+
+def _max(old: Any, new: Any) -> Any:
+    if old is None:
+        return new
+    try:
+        return max(_comparable(old, new), new)
+    except TypeError:
+        return new
+
+
+def _comparable(old: Any, new: Any) -> Any:
+    """The stored cursor (JSON text for dates and times) in the type of the new value."""
+    if isinstance(new, dt.datetime) and isinstance(old, str):
+        parsed = dt.datetime.fromisoformat(old)
+        if new.tzinfo is None and parsed.tzinfo is not None:
+            parsed = parsed.replace(tzinfo=None)
+        return parsed
+    if isinstance(new, dt.date) and isinstance(old, str):
+        return dt.date.fromisoformat(old)
+    return old
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
