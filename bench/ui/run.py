@@ -95,7 +95,8 @@ def fill_history(root: Path, runs: int) -> None:
     """Record `runs` - 2 more runs of every asset through the catalog's API."""
     from headwater import Project
     from headwater.catalog.quality import record_audit
-    from headwater.quality.audit import AuditReport, CheckResult, MetricValue
+    from headwater.quality.audit import AuditReport, CheckResult
+    from headwater.quality.metrics import MetricValue
 
     project = Project(root)
     catalog = project.catalog

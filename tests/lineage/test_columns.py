@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pytest
 
-from headwater.lineage.columns import ColumnSource, LineageError, ModelLineage, model_lineage
+from headwater.lineage.column_sources import ColumnSource, LineageError, ModelLineage
+from headwater.lineage.columns import model_lineage
 
 ORDERS = "staging.orders"
 CUSTOMERS = "staging.customers"

@@ -9,15 +9,60 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from headwater.catalog.store import Catalog, now_iso
 
-if TYPE_CHECKING:
-    from headwater.quality.audit import AuditReport
-
 TABLE = ""
 """`column_name` of a table's own metrics (the catalog keys need a value)."""
+
+
+class RecordedResult(Protocol):
+    """What the catalog keeps of one check's verdict (a `quality.audit.CheckResult`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def failing(self) -> int | None: ...
+    @property
+    def total(self) -> int | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def sql(self) -> str: ...
+    @property
+    def sample(self) -> Sequence[Any]: ...
+
+
+class RecordedMetric(Protocol):
+    """What the catalog keeps of one metric (a `quality.metrics.MetricValue`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def text(self) -> str | None: ...
+
+
+class RecordedAudit(Protocol):
+    """What the catalog keeps of an audit (a `quality.audit.AuditReport`)."""
+
+    @property
+    def results(self) -> Sequence[RecordedResult]: ...
+    @property
+    def metrics(self) -> Sequence[RecordedMetric]: ...
 
 
 def record_audit(
@@ -26,7 +71,7 @@ def record_audit(
     asset: str,
     version: int | None,
     published: bool,
-    report: AuditReport,
+    report: RecordedAudit,
 ) -> None:
     """Keep the results (and, for a published or tested version, the metrics) of `report`."""
     stamp = now_iso()

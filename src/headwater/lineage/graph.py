@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from headwater.digest import content_hash
-from headwater.lineage.columns import (
+from headwater.lineage.column_sources import (
     DIRECT_SUBTYPES,
     ColumnSource,
     LineageError,
@@ -26,7 +26,7 @@ from headwater.lineage.columns import (
 if TYPE_CHECKING:
     from headwater.catalog.lineage import StoredLineage
     from headwater.catalog.store import Catalog
-    from headwater.project.loader import Asset, ProjectDefinition
+    from headwater.project.definition import Asset, ProjectDefinition
     from headwater.storage.base import TableStore
 
 LINEAGE_VERSION = "2"

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater.lineage.graph import ColumnGraph, ColumnRef
-from headwater.project.loader import AssetIndex
+from headwater.project.definition import AssetIndex
 
 if TYPE_CHECKING:
     from headwater.project.checks import Check
-    from headwater.project.loader import Asset
+    from headwater.project.definition import Asset
 
 
 @dataclass(frozen=True)

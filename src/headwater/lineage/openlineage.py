@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from headwater import __version__
+from headwater.catalog.statuses import CheckStatus
+from headwater.version import __version__
 
 _LOG = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ def assertions_facet(results: Sequence[Any]) -> dict[str, Any]:
     counts as a failed assertion."""
     assertions = []
     for result in results:
-        entry = {"assertion": result.name, "success": result.status == "pass"}
+        entry = {"assertion": result.name, "success": result.status == CheckStatus.PASS}
         if result.column:
             entry["column"] = result.column
         assertions.append(entry)

@@ -6,18 +6,19 @@ min/max/mean of numbers, min/max of dates). Only what that pass cannot answer ge
 own: a uniqueness check's GROUP BY (measured on TPC-H lineitem, a DISTINCT aggregate inside the
 main pass made it take twice as long and four times the memory), a relationship's anti-join, a
 custom SQL check, and a bounded sample of the failing rows of each failed check. A check whose
-SQL is itself wrong is reported as `error`; the others still run.
+SQL is itself wrong is reported as `error`; the others still run. The metrics' aggregates and
+how they are read back are `metrics.MetricPlan`'s; the check SQL is `rules`'.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from headwater.catalog.statuses import CheckStatus
 from headwater.errors import first_line
 from headwater.project.checks import (
     Anomaly,
@@ -31,6 +32,8 @@ from headwater.project.checks import (
 )
 from headwater.quality import rules
 from headwater.quality.anomaly import Band, robust_band
+from headwater.quality.metrics import ROWS, MetricPlan, MetricValue, as_utc, metric_now
+from headwater.quality.schema_change import schema_change
 from headwater.sqltext import identifier
 
 if TYPE_CHECKING:
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
 
 SAMPLE_ROWS = 5
 SAMPLE_CONTEXT_COLUMNS = 3
-PASS, WARN, FAIL, ERROR, QUARANTINED = "pass", "warn", "fail", "error", "quarantined"
 History = Callable[[str, str | None], list[float]]
 """(metric, column) -> earlier recorded values, newest first."""
 
@@ -53,7 +55,7 @@ class CheckResult:
     type: str
     column: str | None
     severity: str
-    status: str
+    status: CheckStatus
     """`pass`, `warn` (a warn-severity failure), `fail`, `error` (the check itself failed to
     run) or `quarantined` (its failing rows were moved to the quarantine table)."""
     failing: int | None = None
@@ -66,7 +68,7 @@ class CheckResult:
     @property
     def blocks(self) -> bool:
         """True when this result keeps the version from being published."""
-        return self.status in (FAIL, ERROR) and self.severity == "error"
+        return self.status in (CheckStatus.FAIL, CheckStatus.ERROR) and self.severity == "error"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the result."""
@@ -82,16 +84,6 @@ class CheckResult:
             "sql": self.sql,
             "sample": json.loads(json.dumps(self.sample, default=str)),
         }
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """One recorded metric of a table version (`column` None for table metrics)."""
-
-    name: str
-    column: str | None
-    value: float | None
-    text: str | None = None
 
 
 @dataclass
@@ -113,7 +105,8 @@ class AuditReport:
         for result in self.results:
             counts[result.status] = counts.get(result.status, 0) + 1
         parts = [f"{n} {status}" for status, n in sorted(counts.items())]
-        bad = [f"{r.name}: {r.message}" for r in self.results if r.status in (FAIL, WARN, ERROR)]
+        flagged = (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.ERROR)
+        bad = [f"{r.name}: {r.message}" for r in self.results if r.status in flagged]
         text = f"{len(self.results)} checks: {', '.join(parts)}"
         return text + (f" ({'; '.join(bad)})" if bad else "")
 
@@ -170,87 +163,31 @@ class Auditor:
                     parents[index] = self.parent_relation(check.to)
                 except Exception:  # an unknown asset: reported as the check's error
                     parents[index] = ""
-        aggregates, readers = self._aggregates(target, active)
+        plan = MetricPlan(target.schema) if self.with_metrics else None
+        aggregates = _check_aggregates(active)
+        if plan is not None:
+            aggregates.update(plan.aggregates)
         values, broken = self._aggregate_pass(target, aggregates)
-        rows = int(values.get("__rows") or 0)
+        rows = int(values.get(ROWS) or 0)
         report = AuditReport(rows)
         for index, check in enumerate(active):
             result = self._judge(target, check, index, values, broken, rows, parents, last_loaded)
             report.results.append(result)
-        if self.with_metrics:
-            report.metrics = readers(values)
+        if plan is not None:
+            report.metrics = plan.read(values)
             change = schema_change(previous_schema, target.schema)
             if change:
                 report.results.append(
-                    CheckResult("schema_change", "anomaly", None, "warn", WARN, message=change)
+                    CheckResult(
+                        "schema_change", "anomaly", None, "warn", CheckStatus.WARN, message=change
+                    )
                 )
-        report.results.extend(_result(c, QUARANTINED) for c in checks if c.label in skip)
+        report.results.extend(
+            _result(c, CheckStatus.QUARANTINED) for c in checks if c.label in skip
+        )
         return report
 
     # -- the aggregate pass ----------------------------------------------------------------
-
-    def _aggregates(
-        self, target: AuditTarget, checks: list[Check]
-    ) -> tuple[dict[str, str], Callable[[dict[str, Any]], list[MetricValue]]]:
-        aggregates: dict[str, str] = {"__rows": "count(*)"}
-        for index, check in enumerate(checks):
-            predicate = rules.failing_predicate(check)
-            if predicate is not None and not isinstance(check, Relationships):
-                aggregates[f"__c{index}"] = f"count(*) FILTER (WHERE {predicate})"
-            elif isinstance(check, Freshness) and check.column:
-                aggregates[f"__c{index}"] = f"max({identifier(check.column)})"
-        columns: list[tuple[int, str, str]] = []
-        if self.with_metrics:
-            import pyarrow as pa
-
-            for position, column in enumerate(target.schema):
-                name = identifier(column.name)
-                kind = column.type
-                aggregates[f"__m{position}_nulls"] = f"count(*) - count({name})"
-                if not (pa.types.is_nested(kind) or pa.types.is_binary(kind)):
-                    aggregates[f"__m{position}_distinct"] = f"approx_count_distinct({name})"
-                if (
-                    pa.types.is_integer(kind)
-                    or pa.types.is_floating(kind)
-                    or pa.types.is_decimal(kind)
-                ):
-                    for stat in ("min", "max"):
-                        aggregates[f"__m{position}_{stat}"] = f"CAST({stat}({name}) AS DOUBLE)"
-                    aggregates[f"__m{position}_mean"] = f"avg(CAST({name} AS DOUBLE))"
-                    columns.append((position, column.name, "number"))
-                elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-                    for stat in ("min", "max"):
-                        aggregates[f"__m{position}_{stat}"] = f"{stat}({name})"
-                    columns.append((position, column.name, "time"))
-                else:
-                    columns.append((position, column.name, "other"))
-
-        def readers(values: dict[str, Any]) -> list[MetricValue]:
-            rows = int(values.get("__rows") or 0)
-            metrics = [
-                MetricValue("row_count", None, float(rows)),
-                MetricValue("schema", None, None, schema_text(target.schema)),
-            ]
-            for position, name, family in columns:
-                nulls = values.get(f"__m{position}_nulls")
-                if nulls is not None:
-                    metrics.append(
-                        MetricValue("null_fraction", name, (nulls / rows) if rows else 0.0)
-                    )
-                distinct = values.get(f"__m{position}_distinct")
-                if distinct is not None:
-                    metrics.append(MetricValue("distinct_count", name, float(distinct)))
-                for stat in ("min", "max", "mean"):
-                    value = values.get(f"__m{position}_{stat}")
-                    if value is None:
-                        continue
-                    if family == "time":
-                        metrics.append(MetricValue(stat, name, _epoch(value), str(value)))
-                    else:
-                        metrics.append(MetricValue(stat, name, float(value)))
-            return metrics
-
-        return aggregates, readers
 
     def _aggregate_pass(
         self, target: AuditTarget, aggregates: dict[str, str]
@@ -293,7 +230,7 @@ class Auditor:
         alias = f"__c{index}"
         if alias in broken:
             why = _missing_columns(check, target) or broken[alias]
-            return _result(check, ERROR, message=f"the check could not run: {why}")
+            return _result(check, CheckStatus.ERROR, message=f"the check could not run: {why}")
         try:
             if isinstance(check, RowCount):
                 return self._row_count(check, rows)
@@ -304,7 +241,7 @@ class Auditor:
             if isinstance(check, Relationships):
                 parent = parents.get(index, "")
                 if not parent:
-                    return _result(check, ERROR, message=f"no asset named '{check.to}'")
+                    return _result(check, CheckStatus.ERROR, message=f"no asset named '{check.to}'")
                 finder = rules.relationship_orphans_sql(check, target.relation, parent)
                 failing = self._count(finder)
                 shown = rules.relationship_orphans_sql(check, target.shown_as, check.to)
@@ -326,7 +263,7 @@ class Auditor:
             return self._counted(target, check, int(values.get(alias) or 0), rows, finder, shown)
         except Exception as exc:
             why = _missing_columns(check, target) or first_line(exc)
-            return _result(check, ERROR, message=f"the check could not run: {why}")
+            return _result(check, CheckStatus.ERROR, message=f"the check could not run: {why}")
 
     def _counted(
         self,
@@ -338,7 +275,7 @@ class Auditor:
         shown: str,
     ) -> CheckResult:
         passed = _within_tolerance(check, failing, rows)
-        status = PASS if passed else (FAIL if check.severity == "error" else WARN)
+        status = CheckStatus.PASS if passed else _failure(check)
         result = _result(check, status, failing=failing, total=rows, sql=shown)
         if failing:
             share = f" ({failing / rows:.2%} of {rows:,})" if rows else ""
@@ -369,7 +306,7 @@ class Auditor:
         low_ok = check.min is None or rows >= check.min
         high_ok = check.max is None or rows <= check.max
         if low_ok and high_ok:
-            return _result(check, PASS, total=rows, message=f"{rows:,} rows")
+            return _result(check, CheckStatus.PASS, total=rows, message=f"{rows:,} rows")
         bound = f"at least {check.min}" if not low_ok else f"at most {check.max}"
         return _failed(check, total=rows, message=f"{rows:,} rows, expected {bound}")
 
@@ -380,35 +317,50 @@ class Auditor:
         if check.column:
             if newest is None:
                 return _failed(check, message=f"no value in {check.column}: nothing is fresh")
-            moment = _as_utc(newest)
+            moment = as_utc(newest)
             what = f"newest {check.column} {moment.isoformat(timespec='seconds')}"
         else:
             if last_loaded is None:
-                return _result(check, PASS, message="loaded just now")
-            moment = _as_utc(last_loaded)
+                return _result(check, CheckStatus.PASS, message="loaded just now")
+            moment = as_utc(last_loaded)
             what = f"last loaded {moment.isoformat(timespec='seconds')}"
         age = (self.now - moment).total_seconds()
         if age <= limit:
-            return _result(check, PASS, message=f"{what} ({_duration(age)} old)")
+            return _result(check, CheckStatus.PASS, message=f"{what} ({_duration(age)} old)")
         return _failed(check, message=f"{what} is {_duration(age)} old, more than {check.max_age}")
 
     def _anomaly(self, check: Anomaly, values: dict[str, Any], target: AuditTarget) -> CheckResult:
-        current = _metric_now(check, values, target)
+        current = metric_now(check, values, target.schema)
         if current is None:
-            return _result(check, PASS, message="no value to judge")
+            return _result(check, CheckStatus.PASS, message="no value to judge")
         earlier = self.history(check.metric, check.column)[: check.window]
         band = robust_band(earlier, check.k, check.min_history)
         return _anomaly_result(check, current, band)
 
 
+def _check_aggregates(checks: list[Check]) -> dict[str, str]:
+    """The row count and what the aggregate pass answers for `checks` (alias -> SQL): each row
+    check's failing count, each freshness column's newest value."""
+    aggregates: dict[str, str] = {ROWS: "count(*)"}
+    for index, check in enumerate(checks):
+        predicate = rules.failing_predicate(check)
+        if predicate is not None and not isinstance(check, Relationships):
+            aggregates[f"__c{index}"] = f"count(*) FILTER (WHERE {predicate})"
+        elif isinstance(check, Freshness) and check.column:
+            aggregates[f"__c{index}"] = f"max({identifier(check.column)})"
+    return aggregates
+
+
 def _anomaly_result(check: Anomaly, current: float, band: Band | None) -> CheckResult:
     what = f"{check.metric}" + (f" of {check.column}" if check.column else "")
     if band is None:
-        return _result(check, PASS, message=f"{what} {current:g}: too little history yet")
+        return _result(
+            check, CheckStatus.PASS, message=f"{what} {current:g}: too little history yet"
+        )
     if band.low <= current <= band.high:
         return _result(
             check,
-            PASS,
+            CheckStatus.PASS,
             message=f"{what} {current:g} within {band.low:g}..{band.high:g}",
         )
     return _failed(
@@ -416,24 +368,6 @@ def _anomaly_result(check: Anomaly, current: float, band: Band | None) -> CheckR
         message=f"{what} {current:g} is outside the usual {band.low:g}..{band.high:g} "
         f"(median {band.median:g} of the last {band.size} runs)",
     )
-
-
-def _metric_now(check: Anomaly, values: dict[str, Any], target: AuditTarget) -> float | None:
-    rows = int(values.get("__rows") or 0)
-    if check.metric == "row_count":
-        return float(rows)
-    names = target.schema.names
-    if check.column not in names:
-        return None
-    position = names.index(check.column)
-    if check.metric == "null_fraction":
-        nulls = values.get(f"__m{position}_nulls")
-        return None if nulls is None else (nulls / rows if rows else 0.0)
-    suffix = {"distinct_count": "distinct", "min": "min", "max": "max", "mean": "mean"}
-    value = values.get(f"__m{position}_{suffix[check.metric]}")
-    if value is None:
-        return None
-    return _epoch(value) if isinstance(value, dt.date) else float(value)
 
 
 def _read_columns(check: Check) -> list[str]:
@@ -471,64 +405,17 @@ def _within_tolerance(check: Check, failing: int, rows: int) -> bool:
     return failing == 0
 
 
-def _result(check: Check, status: str, **fields: Any) -> CheckResult:
+def _result(check: Check, status: CheckStatus, **fields: Any) -> CheckResult:
     return CheckResult(check.label, check.type, check.column, check.severity, status, **fields)
 
 
+def _failure(check: Check) -> CheckStatus:
+    """The status of a failed check: `fail` at error severity, `warn` at warn severity."""
+    return CheckStatus.FAIL if check.severity == "error" else CheckStatus.WARN
+
+
 def _failed(check: Check, **fields: Any) -> CheckResult:
-    return _result(check, FAIL if check.severity == "error" else WARN, **fields)
-
-
-def schema_text(schema: pa.Schema) -> str:
-    """The schema as JSON text (`[["id", "int64"], ...]`), whose hash tells a change."""
-    return json.dumps([[f.name, str(f.type)] for f in schema])
-
-
-def schema_change(previous: str | None, schema: pa.Schema) -> str | None:
-    """What changed since the schema `previous` (as `schema_text` wrote it), or None."""
-    if previous is None:
-        return None
-    try:
-        before = {str(name): str(kind) for name, kind in json.loads(previous)}
-    except (ValueError, TypeError):
-        return None
-    after = {f.name: str(f.type) for f in schema}
-    if before == after:
-        return None
-    parts = []
-    added = [n for n in after if n not in before]
-    removed = [n for n in before if n not in after]
-    retyped = [
-        f"{n} {before[n]} -> {after[n]}" for n in after if n in before and before[n] != after[n]
-    ]
-    if added:
-        parts.append(f"added {', '.join(added)}")
-    if removed:
-        parts.append(f"removed {', '.join(removed)}")
-    if retyped:
-        parts.append(f"changed type of {', '.join(retyped)}")
-    return "schema changed: " + "; ".join(parts)
-
-
-def schema_hash(schema: pa.Schema) -> str:
-    """A short digest of the column names and types."""
-    return hashlib.sha256(schema_text(schema).encode()).hexdigest()[:16]
-
-
-def _epoch(value: Any) -> float:
-    if isinstance(value, dt.datetime):
-        return _as_utc(value).timestamp()
-    if isinstance(value, dt.date):
-        return float((value - dt.date(1970, 1, 1)).days * 86400)
-    return float(value)
-
-
-def _as_utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+    return _result(check, _failure(check), **fields)
 
 
 def _duration(seconds: float) -> str:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.quality import has_metrics, last_schema, metric_history, record_audit
+from headwater.catalog.statuses import RunStatus
 from headwater.catalog.store import keep_alive
-from headwater.project.loader import Asset, AssetIndex, ProjectDefinition
+from headwater.project.definition import Asset, AssetIndex, ProjectDefinition
 from headwater.project.sources import INTEGER_TYPES
 from headwater.project.sql import TableReference
 from headwater.quality.audit import Auditor, AuditReport, AuditTarget
@@ -64,16 +65,16 @@ class CheckRun:
 class _Tables:
     """Registers assets in one engine session on demand."""
 
-    def __init__(self, project: ProjectDefinition, store: TableStore) -> None:
+    def __init__(self, definition: ProjectDefinition, store: TableStore) -> None:
         from headwater.build.compiler import Compiler
         from headwater.build.relations import Relations
         from headwater.engine.registry import EnginePlace, create_engine
 
-        self.project = project
-        self.engine = create_engine(project.config.engine, EnginePlace(project.root))
+        self.definition = definition
+        self.engine = create_engine(definition.config.engine, EnginePlace(definition.root))
         self.session: EngineSession = self.engine.session()
-        self.compiler = Compiler(project)
-        self.relations = Relations(project, store, self.compiler.compile)
+        self.compiler = Compiler(definition)
+        self.relations = Relations(definition, store, self.compiler.compile)
 
     def relation(self, asset: Asset) -> str:
         """SQL naming the rows of `asset` (registering it first)."""
@@ -87,10 +88,10 @@ class _Tables:
 
         def resolve(name: str) -> str:
             namespace, _, bare = name.rpartition(".")
-            key = AssetIndex(self.project.assets).resolve(
+            key = AssetIndex(self.definition.assets).resolve(
                 TableReference(namespace or None, bare, None), referrer.key, referrer.rel_path
             )
-            return self.relation(self.project.assets[key])
+            return self.relation(self.definition.assets[key])
 
         return resolve
 
@@ -100,7 +101,7 @@ class _Tables:
 
 
 def run_checks(
-    project: ProjectDefinition,
+    definition: ProjectDefinition,
     store: TableStore,
     catalog: Catalog,
     keys: list[str],
@@ -110,11 +111,11 @@ def run_checks(
     """Audit the published version of each asset in `keys` that has checks; record results."""
     record = catalog.start_run("test", selector, 1, False)
     run = CheckRun(record.run_id)
-    tables = _Tables(project, store)
+    tables = _Tables(definition, store)
     try:
         with keep_alive(catalog, record.run_id):
             for key in keys:
-                asset = project.assets[key]
+                asset = definition.assets[key]
                 if not asset.checks:
                     continue
                 outcome = _check_asset(asset, tables, store, catalog, record.run_id)
@@ -122,11 +123,11 @@ def run_checks(
                 if on_asset is not None:
                     on_asset(outcome)
     except BaseException as exc:
-        catalog.finish_run(record.run_id, "interrupted", repr(exc))
+        catalog.finish_run(record.run_id, RunStatus.INTERRUPTED, repr(exc))
         raise
     finally:
         tables.close()
-    catalog.finish_run(record.run_id, "failed" if run.failed else "success")
+    catalog.finish_run(record.run_id, RunStatus.FAILED if run.failed else RunStatus.SUCCESS)
     return run
 
 
@@ -143,7 +144,7 @@ def _check_asset(
     schema = tables.session.schema(f"SELECT * FROM {relation}")
     # a version's metrics are recorded once: measuring them again would be thrown away
     metrics = (
-        tables.project.config.quality.metrics
+        tables.definition.config.quality.metrics
         and asset.is_stored
         and not has_metrics(catalog, asset.key, version)
     )
@@ -193,11 +194,11 @@ class TableProfile:
     """Pairs of columns unique together where no column is unique alone (best first)."""
 
 
-def profile(project: ProjectDefinition, store: TableStore, asset: Asset) -> TableProfile:
+def profile(definition: ProjectDefinition, store: TableStore, asset: Asset) -> TableProfile:
     """Measure every column of `asset`'s published version (exact distinct counts)."""
     import pyarrow as pa
 
-    tables = _Tables(project, store)
+    tables = _Tables(definition, store)
     try:
         relation = tables.relation(asset)
         session = tables.session

@@ -1,0 +1,380 @@
+"""How an expression uses the columns under it, and which upstream columns those are.
+
+`ExpressionWalker.visit` walks one expression of a scope: a column's use weakens from IDENTITY
+to TRANSFORMATION under any function and strengthens to AGGREGATION under an aggregate, and the
+conditions of CASE/IF, a window's PARTITION BY/ORDER BY and an aggregate's FILTER or ORDER BY
+make it INDIRECT. A column resolves to a table of the schemas or to an output of another scope,
+whose lineage the walker asks of `scopes.ScopeAnalyzer` (it calls back for subqueries too).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from headwater.lineage.column_sources import (
+    AGGREGATION,
+    ColumnSource,
+    LineageError,
+    Use,
+    compose,
+    weaker,
+)
+from headwater.lineage.parsing import USING, WRITTEN_ALIAS, WRITTEN_COALESCE, SchemaTable
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import Scope
+
+
+@dataclass(frozen=True)
+class ScopeOutput:
+    """One output column of a scope.
+
+    Attributes:
+        name: the normalised name references resolve against.
+        display: the name the engine gives the column, or None for an unaliased expression.
+        origin: the expression `display` comes from, for error messages (rendered only then).
+        sources: where its values come from.
+    """
+
+    name: str
+    display: str | None
+    origin: exp.Expr
+    sources: tuple[ColumnSource, ...]
+
+
+@dataclass
+class ScopeLineage:
+    """The lineage of one scope: its outputs and what decides its rows."""
+
+    outputs: list[ScopeOutput]
+    dataset: tuple[ColumnSource, ...] = ()
+    index: dict[str, int] = field(init=False)
+    """Position of each output by name; -1 for a name several outputs share."""
+
+    def __post_init__(self) -> None:
+        self.index = {}
+        for position, output in enumerate(self.outputs):
+            self.index[output.name] = -1 if output.name in self.index else position
+
+
+@dataclass
+class Clause:
+    """Where the walk is: the scope, its dataset so far and, in clauses, its outputs."""
+
+    scope: Scope
+    dataset: dict[ColumnSource, None]
+    outputs: list[ScopeOutput] | None = None
+    index: dict[str, int] | None = None
+
+
+class ExpressionWalker:
+    """Finds the sources of the columns under expressions of one qualified query."""
+
+    def __init__(
+        self,
+        tables: dict[str, SchemaTable],
+        normalize: Callable[[str], str],
+        dialect: str,
+        lineage: Callable[[Scope], ScopeLineage],
+    ) -> None:
+        """`lineage` gives the lineage of another scope of the query (a subquery, a CTE)."""
+        self.tables = tables
+        self.normalize = normalize
+        self.dialect = dialect
+        self.lineage = lineage
+        self.subqueries: dict[int, dict[int, Scope]] = {}
+
+    def visit(
+        self,
+        node: exp.Expr | None,
+        clause: Clause,
+        use: Use,
+        out: dict[ColumnSource, None],
+    ) -> None:
+        """Add to `out` the sources of every column under `node`, used as `use` says.
+
+        Walking down, the use of a DIRECT column weakens from IDENTITY to TRANSFORMATION
+        under any function and strengthens to AGGREGATION under an aggregate; the conditions
+        of CASE/IF and a window's PARTITION BY/ORDER BY turn it INDIRECT. Once INDIRECT, a use
+        stays what the outermost clause made it.
+        """
+        from sqlglot import exp
+
+        if node is None:
+            return
+        if isinstance(node, exp.Column):
+            if not isinstance(node.this, exp.Star):
+                self._column(node, clause, use, out)
+            return
+        if isinstance(node, (exp.Select, exp.SetOperation)):
+            self._subquery(node, clause, use, out)
+            return
+        if isinstance(node, exp.Exists):
+            # EXISTS only asks whether rows match; what they select does not matter.
+            self._subquery(node.this, clause, None, out)
+            return
+        if isinstance(node, (exp.Alias, exp.Paren, exp.Subquery)):
+            self.visit(node.this, clause, use, out)
+            return
+        direct = use[0] == "DIRECT"
+        value = weaker(use)
+        condition: Use = ("INDIRECT", "CONDITIONAL") if direct else use
+        if isinstance(node, exp.Window):
+            self.visit(node.this, clause, use, out)
+            spec: Use = ("INDIRECT", "WINDOW") if direct else use
+            for window in (node, self._named_window(node, clause)):
+                if window is not None:
+                    for part in window.args.get("partition_by") or []:
+                        self.visit(part, clause, spec, out)
+                    self.visit(window.args.get("order"), clause, spec, out)
+        elif isinstance(node, exp.Case):
+            self.visit(node.this, clause, condition, out)
+            for branch in node.args.get("ifs") or []:
+                self.visit(branch.this, clause, condition, out)
+                self.visit(branch.args.get("true"), clause, value, out)
+            self.visit(node.args.get("default"), clause, value, out)
+        elif isinstance(node, exp.If):
+            self.visit(node.this, clause, condition, out)
+            self.visit(node.args.get("true"), clause, value, out)
+            self.visit(node.args.get("false"), clause, value, out)
+        elif isinstance(node, exp.Filter):
+            # count(*) FILTER (WHERE c): c decides which rows the aggregate sees.
+            self.visit(node.this, clause, use, out)
+            self.visit(node.expression, clause, condition, out)
+        elif isinstance(node, exp.Order):
+            # ORDER BY inside an aggregate, e.g. array_agg(x ORDER BY y): y orders the values.
+            self.visit(node.this, clause, value, out)
+            sort: Use = ("INDIRECT", "SORT") if direct else use
+            for item in node.expressions:
+                self.visit(item, clause, sort, out)
+        elif isinstance(node, exp.Coalesce) and not node.meta.get(WRITTEN_COALESCE):
+            # A USING column: qualification wrote it as COALESCE over the joined sides.
+            for column in self._using_sides(node, clause) or [node.this, *node.expressions]:
+                self.visit(column, clause, use, out)
+        elif isinstance(node, exp.WithinGroup):
+            # percentile_cont(0.5) WITHIN GROUP (ORDER BY x) aggregates x: it is no sort key.
+            aggregated = AGGREGATION if direct else use
+            self.visit(node.this, clause, aggregated, out)
+            for item in node.expression.expressions:
+                self.visit(item, clause, aggregated, out)
+        else:
+            aggregate = isinstance(node, exp.AggFunc) and not isinstance(node, _navigation())
+            below = AGGREGATION if direct and aggregate else value
+            for child in node.iter_expressions():
+                self.visit(child, clause, below, out)
+
+    def _column(
+        self, column: exp.Column, clause: Clause, use: Use, out: dict[ColumnSource, None]
+    ) -> None:
+        if column.table:
+            out.update(dict.fromkeys(compose(use, self._upstream(clause.scope, column))))
+            return
+        if _is_lambda_parameter(column):
+            return
+        position = clause.index.get(column.name) if clause.index is not None else None
+        if position is None or clause.outputs is None:
+            raise self._unresolved(column, clause.scope)
+        if position < 0:
+            raise LineageError(
+                f"column {column.name} is ambiguous: several outputs have that name",
+                column=column.name,
+            )
+        add_output(clause.outputs[position], use, out)
+
+    def _upstream(self, scope: Scope, column: exp.Column) -> tuple[ColumnSource, ...]:
+        """Return the sources of the value `column` reads."""
+        from sqlglot import exp
+
+        source = self._source(scope, column)
+        if isinstance(source, exp.Table):
+            table = self._table(source)
+            spelled = table.columns.get(column.name)
+            if spelled is None:
+                raise LineageError(
+                    f"column {column.name} is not in {table.asset}", column=column.name
+                )
+            return (ColumnSource(table.asset, spelled, "DIRECT", "IDENTITY"),)
+        return self._output(source, column).sources
+
+    def _source(self, scope: Scope, column: exp.Column) -> exp.Table | Scope:
+        """Return the table or scope `column` is qualified with, looking outwards for
+        correlated subqueries."""
+        owner: Scope | None = scope
+        while owner is not None:
+            source = owner.sources.get(column.table)
+            if source is not None:
+                return source
+            owner = owner.parent
+        raise LineageError(
+            f"column {column.sql(self.dialect)} names {column.table}, which the query does not "
+            "read",
+            column=column.name,
+        )
+
+    def _table(self, table: exp.Table) -> SchemaTable:
+        known = self.tables.get(f"{table.db}.{table.name}")
+        if known is None:
+            raise LineageError(
+                f"table {table.sql(self.dialect)} is not in the schemas given",
+                hint="pass the columns of every table the model reads",
+            )
+        return known
+
+    def _output(self, scope: Scope, column: exp.Column) -> ScopeOutput:
+        lineage = self.lineage(scope)
+        position = lineage.index.get(column.name)
+        if position is None:
+            raise LineageError(
+                f"column {column.sql(self.dialect)} is not an output of {column.table}",
+                column=column.name,
+            )
+        if position < 0:
+            raise LineageError(
+                f"column {column.sql(self.dialect)} is ambiguous: {column.table} has several "
+                "columns of that name",
+                column=column.name,
+                hint="give them distinct aliases where they are selected",
+            )
+        return lineage.outputs[position]
+
+    def display(self, scope: Scope, projection: exp.Expr) -> tuple[str | None, exp.Expr]:
+        """Return the name the engine gives `projection` (None if it has none) and the
+        expression that name comes from.
+
+        DuckDB names an aliased expression by its alias as written and a bare column reference
+        by the column's own spelling upstream; it makes up names for other expressions, which
+        this does not try to reproduce.
+        """
+        from sqlglot import exp
+
+        written = projection.meta.get(WRITTEN_ALIAS)
+        if isinstance(written, str) and self.normalize(written) == projection.alias_or_name:
+            return written, projection
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if isinstance(inner, exp.Coalesce) and not inner.meta.get(WRITTEN_COALESCE):
+            sides = self._using_sides(inner, Clause(scope, {}))
+            if sides:
+                inner = sides[0]
+        if isinstance(inner, exp.Column) and inner.table:
+            source = self._source(scope, inner)
+            if isinstance(source, exp.Table):
+                table = self._table(source)
+                return table.columns.get(inner.name, inner.name), inner
+            output = self._output(source, inner)
+            return output.display, output.origin
+        if isinstance(inner, exp.Dot) and isinstance(inner.expression, exp.Identifier):
+            return inner.expression.name, inner
+        return None, inner
+
+    def _using_sides(self, coalesce: exp.Coalesce, clause: Clause) -> list[exp.Expr] | None:
+        """Return the joined sides whose column a USING column takes its value from, or None
+        if `coalesce` is not a USING column."""
+        from sqlglot import exp
+
+        using: dict[str, list[str]] = clause.scope.expression.meta.get(USING) or {}
+        arguments = [coalesce.this, *coalesce.expressions]
+        if not all(isinstance(argument, exp.Column) for argument in arguments):
+            return None
+        names = {argument.name for argument in arguments}
+        if len(names) != 1:
+            return None
+        sides = using.get(names.pop())
+        if sides is None:
+            return None
+        # The engine reads a USING column from the left side of an inner or left join, from
+        # the right side of a right join, and from whichever side matched in a full join.
+        if "FULL" in sides:
+            return arguments
+        if "RIGHT" in sides:
+            return arguments[-1:]
+        return arguments[:1]
+
+    def _subquery(
+        self,
+        query: exp.Expr,
+        clause: Clause,
+        use: Use | None,
+        out: dict[ColumnSource, None],
+    ) -> None:
+        """Follow a subquery in an expression: its outputs are used as `use` says (unless it is
+        None). What decides its rows goes where the subquery sits: in WHERE, a join or another
+        clause of the whole query (`out` is the dataset) it decides the query's rows; in an
+        output column (a scalar subquery) only that column's value."""
+        scope = clause.scope
+        children = self.subqueries.get(id(scope))
+        if children is None:
+            children = {id(child.expression): child for child in scope.subquery_scopes}
+            self.subqueries[id(scope)] = children
+        child = children.get(id(query))
+        if child is None:
+            raise LineageError(f"cannot follow lineage through {query.sql(self.dialect)}")
+        lineage = self.lineage(child)
+        out.update(dict.fromkeys(lineage.dataset))
+        if use is not None:
+            for output in lineage.outputs:
+                add_output(output, use, out)
+
+    def _named_window(self, window: exp.Window, clause: Clause) -> exp.Window | None:
+        """Return the WINDOW clause definition `window` refers to (OVER w), if any."""
+        from sqlglot import exp
+
+        alias = window.args.get("alias")
+        if alias is None or not isinstance(clause.scope.expression, exp.Select):
+            return None
+        for named in clause.scope.expression.args.get("windows") or []:
+            if named.this.name == alias.name:
+                return named  # type: ignore[no-any-return]
+        return None
+
+    def _unresolved(self, column: exp.Column, scope: Scope) -> LineageError:
+        """Explain why an unqualified column matches no source, or several."""
+        from sqlglot import exp
+
+        having: list[str] = []
+        for name, _ in scope.references:
+            source = scope.sources.get(name)
+            if isinstance(source, exp.Table):
+                found = column.name in self._table(source).columns
+            else:
+                found = source is not None and column.name in self.lineage(source).index
+            if found:
+                having.append(name)
+        if len(having) > 1:
+            return LineageError(
+                f"column {column.name} is ambiguous: it is in {', '.join(having)}",
+                column=column.name,
+                hint=f"qualify it, e.g. {having[0]}.{column.name}",
+            )
+        sources = ", ".join(name for name, _ in scope.references) or "nothing"
+        return LineageError(
+            f"column {column.name} is not in any table the query reads ({sources})",
+            column=column.name,
+        )
+
+
+def add_output(output: ScopeOutput, use: Use, out: dict[ColumnSource, None]) -> None:
+    """Add to `out` the sources of `output`, reached through a use as `use` says."""
+    out.update(dict.fromkeys(compose(use, output.sources)))
+
+
+@functools.cache
+def _navigation() -> tuple[type[exp.Expr], ...]:
+    """Window functions that pick one row's value rather than aggregate: TRANSFORMATION."""
+    from sqlglot import exp
+
+    return (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+
+
+def _is_lambda_parameter(column: exp.Column) -> bool:
+    from sqlglot import exp
+
+    lambda_ = column.find_ancestor(exp.Lambda)
+    while lambda_ is not None:
+        if any(parameter.name == column.name for parameter in lambda_.expressions):
+            return True
+        lambda_ = lambda_.find_ancestor(exp.Lambda)
+    return False
