@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.store import Catalog, now_iso
+
+if TYPE_CHECKING:
+    from headwater.project.definition import Asset
 
 
 @dataclass(frozen=True)
@@ -132,3 +135,11 @@ def descriptions_of(catalog: Catalog, asset: str) -> dict[str, str]:
             {"asset": asset},
         )
     return {row["column_name"]: row["description"] for row in rows}
+
+
+def asset_descriptions(catalog: Catalog, asset: Asset) -> tuple[str | None, dict[str, str]]:
+    """What `asset` and its columns are: from its YAML, else from the comments its source
+    database keeps; the table's description (None if none) and the columns', by column."""
+    found = descriptions_of(catalog, asset.key)
+    columns = {k: v for k, v in found.items() if k != TABLE} | asset.column_descriptions
+    return asset.description or found.get(TABLE), columns

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from headwater.catalog.database import Transaction
+from headwater.catalog.statuses import RunStatus
 from headwater.catalog.store import Catalog, now_iso
 
 LOCKS_KEY = 0x4857_4C6B
@@ -136,8 +137,8 @@ def _claim(
         for run in dead:
             tx.execute("DELETE FROM hw_locks WHERE run_id = :run_id", {"run_id": run})
             recorded = tx.execute(
-                "SELECT 1 AS x FROM hw_runs WHERE run_id = :run_id AND status = 'running'",
-                {"run_id": run},
+                "SELECT 1 AS x FROM hw_runs WHERE run_id = :run_id AND status = :running",
+                {"run_id": run, "running": RunStatus.RUNNING},
             )
             if not recorded:
                 finished.append(run)

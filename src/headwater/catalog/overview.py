@@ -7,12 +7,22 @@ Each function is one or two queries over the whole catalog, so a page about 500 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from headwater.catalog.store import Catalog, with_status_counts
+from headwater.catalog.statuses import BuildStatus, CheckStatus
+from headwater.catalog.store import Catalog
 
-BUILT = ("success", "failed", "skipped", "running", "interrupted")
+BUILT = (
+    BuildStatus.SUCCESS,
+    BuildStatus.FAILED,
+    BuildStatus.SKIPPED,
+    BuildStatus.RUNNING,
+    BuildStatus.INTERRUPTED,
+)
 """Result statuses of a build that was attempted (or refused); `up_to_date` is not one."""
+FAILING = (CheckStatus.FAIL, CheckStatus.ERROR, CheckStatus.WARN)
+"""Check statuses that count as failing (or warning)."""
 
 
 def _keys(keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
@@ -22,9 +32,14 @@ def _keys(keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
     return f"WITH keys(asset) AS (VALUES {values}) ", {f"k{n}": k for n, k in enumerate(keys)}
 
 
+def _listed(statuses: Sequence[str]) -> str:
+    """`statuses` as the SQL list of an `IN (...)` (they are our own words, never input)."""
+    return ", ".join(f"'{s}'" for s in statuses)
+
+
 def _last_ids(keys: Sequence[str], statuses: Sequence[str]) -> tuple[str, dict[str, Any]]:
     cte, params = _keys(keys)
-    wanted = ", ".join(f"'{s}'" for s in statuses)
+    wanted = _listed(statuses)
     return (
         cte + "SELECT r.* FROM hw_asset_results r WHERE r.id IN (SELECT (SELECT max(x.id) "
         f"FROM hw_asset_results x WHERE x.asset = keys.asset AND x.status IN ({wanted})) "
@@ -33,7 +48,7 @@ def _last_ids(keys: Sequence[str], statuses: Sequence[str]) -> tuple[str, dict[s
     )
 
 
-def latest_results(catalog: Catalog, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+def last_builds(catalog: Catalog, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The last result of each of `keys` that was ever attempted (up-to-date checks aside):
     status, when, rows, version, duration and message."""
     if not keys:
@@ -48,7 +63,7 @@ def last_successes(catalog: Catalog, keys: Sequence[str]) -> dict[str, str]:
     """When each of `keys` was last built successfully (ISO time), by asset."""
     if not keys:
         return {}
-    sql, params = _last_ids(keys, ("success",))
+    sql, params = _last_ids(keys, (BuildStatus.SUCCESS,))
     with catalog.db.transaction(write=False) as tx:
         rows = tx.execute(sql, params)
     return {row["asset"]: row["finished_at"] for row in rows if row["finished_at"]}
@@ -61,18 +76,12 @@ def run_counts(catalog: Catalog) -> dict[str, int]:
     return {row["status"]: int(row["n"]) for row in rows}
 
 
-def run_total(catalog: Catalog) -> int:
-    """How many runs the catalog holds."""
-    with catalog.db.transaction(write=False) as tx:
-        return int(tx.execute("SELECT count(*) AS n FROM hw_runs")[0]["n"])
-
-
 def rows_written(catalog: Catalog) -> dict[str, int]:
     """Rows written by all successful builds of each asset, by asset."""
     with catalog.db.transaction(write=False) as tx:
         rows = tx.execute(
             "SELECT asset, sum(rows_written) AS n FROM hw_asset_results "
-            "WHERE status = 'success' AND rows_written IS NOT NULL GROUP BY asset"
+            f"WHERE status = '{BuildStatus.SUCCESS}' AND rows_written IS NOT NULL GROUP BY asset"
         )
     return {row["asset"]: int(row["n"]) for row in rows}
 
@@ -82,7 +91,7 @@ def check_failures(catalog: Catalog) -> dict[tuple[str, str], int]:
     with catalog.db.transaction(write=False) as tx:
         rows = tx.execute(
             "SELECT asset, severity, count(*) AS n FROM hw_check_results "
-            "WHERE status IN ('fail', 'error', 'warn') GROUP BY asset, severity"
+            f"WHERE status IN ({_listed(FAILING)}) GROUP BY asset, severity"
         )
     return {(row["asset"], row["severity"]): int(row["n"]) for row in rows}
 
@@ -93,7 +102,7 @@ def failing_checks(catalog: Catalog) -> dict[str, int]:
         rows = tx.execute(
             "SELECT c.asset, count(*) AS n FROM hw_check_results c JOIN (SELECT asset, "
             "check_name, max(id) AS id FROM hw_check_results GROUP BY asset, check_name) last "
-            "ON c.id = last.id WHERE c.status IN ('fail', 'error', 'warn') GROUP BY c.asset"
+            f"ON c.id = last.id WHERE c.status IN ({_listed(FAILING)}) GROUP BY c.asset"
         )
     return {row["asset"]: int(row["n"]) for row in rows}
 
@@ -105,22 +114,34 @@ def scheduler_heartbeat(catalog: Catalog) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def runs_page(catalog: Catalog, limit: int, offset: int = 0) -> list[dict[str, Any]]:
-    """Runs newest first, `limit` of them after skipping `offset`, each with its asset
-    result counts by status."""
-    with catalog.db.transaction(write=False) as tx:
-        rows = tx.execute(
-            "SELECT run_id, seq, command, selector, status, started_at, finished_at, error "
-            "FROM hw_runs ORDER BY seq DESC LIMIT :limit OFFSET :offset",
-            {"limit": limit, "offset": offset},
-        )
-        ids = [row["run_id"] for row in rows]
-        counts = []
-        if ids:
-            names = ", ".join(f":id{n}" for n in range(len(ids)))
-            counts = tx.execute(
-                "SELECT run_id, status, count(*) AS n FROM hw_asset_results "
-                f"WHERE run_id IN ({names}) GROUP BY run_id, status",
-                {f"id{n}": run_id for n, run_id in enumerate(ids)},
-            )
-    return with_status_counts(rows, counts)
+@dataclass(frozen=True)
+class CatalogHealth:
+    """The project's health as `/metrics` reports it, read from the catalog at one moment."""
+
+    run_counts: dict[str, int]
+    """How many runs ended (or are) in each status."""
+    latest: dict[str, dict[str, Any]]
+    """The last attempted result of each asset, by asset."""
+    rows_written: dict[str, int]
+    """Rows written by all successful builds, by asset."""
+    check_failures: dict[tuple[str, str], int]
+    """Failed (or warned) check results of all time, by (asset, severity)."""
+    failing_checks: dict[str, int]
+    """Checks whose latest result failed (or warned), by asset."""
+    last_successes: dict[str, str]
+    """When each asset was last built successfully (ISO time), by asset."""
+    scheduler: dict[str, Any] | None
+    """The scheduler lock's holder and its last heartbeat (None: no scheduler ever ran)."""
+
+
+def catalog_health(catalog: Catalog, keys: Sequence[str]) -> CatalogHealth:
+    """Everything `/metrics` reports about runs, assets `keys`, checks and the scheduler."""
+    return CatalogHealth(
+        run_counts=run_counts(catalog),
+        latest=last_builds(catalog, keys),
+        rows_written=rows_written(catalog),
+        check_failures=check_failures(catalog),
+        failing_checks=failing_checks(catalog),
+        last_successes=last_successes(catalog, keys),
+        scheduler=scheduler_heartbeat(catalog),
+    )

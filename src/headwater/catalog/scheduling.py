@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.catalog.statuses import RunStatus
 from headwater.catalog.store import Catalog, now_iso
 
 LOCK_NAME = "scheduler"
@@ -106,9 +107,9 @@ def set_job_state(
     job: str,
     last_tick: dt.datetime | None,
     run_id: str | None = None,
-    status: str | None = None,
+    status: RunStatus | None = None,
 ) -> None:
-    """Record a job's latest handled tick (and the run it made, if any)."""
+    """Record a job's latest handled tick (and the run it made, if any, with how it ended)."""
     with catalog.db.transaction() as tx:
         tx.execute(
             "INSERT INTO hw_job_state (job, last_tick, last_run_id, last_status, "

@@ -10,8 +10,13 @@ from enum import StrEnum
 
 
 class BuildStatus(StrEnum):
-    """How one asset's build in a run ended (`hw_asset_results.status`)."""
+    """Where one asset's build in a run stands (`hw_asset_results.status`; an attempt's
+    `hw_asset_attempts.status` too)."""
 
+    RUNNING = "running"
+    """Begun and not ended yet (or its run's process died: the next run settles it)."""
+    RETRYING = "retrying"
+    """An attempt that failed and is tried again (`hw_asset_attempts.status` only)."""
     SUCCESS = "success"
     FAILED = "failed"
     SKIPPED = "skipped"

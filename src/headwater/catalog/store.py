@@ -21,6 +21,7 @@ from typing import Any
 
 from headwater.catalog.database import CatalogDatabase, open_database
 from headwater.catalog.migrations import migrate
+from headwater.catalog.statuses import BuildStatus, RunStatus
 
 _LOG = logging.getLogger(__name__)
 
@@ -124,12 +125,13 @@ class Catalog:
             rows = tx.execute(
                 "INSERT INTO hw_runs (run_id, command, selector, status, started_at, pid, "
                 "hostname, threads, full_refresh, heartbeat_at, resumed_from, arguments) VALUES "
-                "(:run_id, :command, :selector, 'running', :started_at, :pid, :hostname, "
+                "(:run_id, :command, :selector, :status, :started_at, :pid, :hostname, "
                 ":threads, :full_refresh, :started_at, :resumed_from, :arguments) RETURNING seq",
                 {
                     "run_id": run_id,
                     "command": command,
                     "selector": selector,
+                    "status": RunStatus.RUNNING,
                     "started_at": stamp,
                     "pid": os.getpid(),
                     "hostname": socket.gethostname(),
@@ -146,8 +148,8 @@ class Catalog:
         with self.db.transaction(write=False) as tx:
             rows = tx.execute(
                 "SELECT finished_at FROM hw_asset_results WHERE asset = :asset AND "
-                "status = 'success' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-                {"asset": asset},
+                "status = :success AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                {"asset": asset, "success": BuildStatus.SUCCESS},
             )
         if not rows:
             return None
@@ -168,7 +170,8 @@ class Catalog:
         (`orchestrate.lock.run_alive` tells them apart)."""
         with self.db.transaction(write=False) as tx:
             return tx.execute(
-                f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = 'running' ORDER BY seq"
+                f"SELECT {_RUN_COLUMNS} FROM hw_runs WHERE status = :running ORDER BY seq",
+                {"running": RunStatus.RUNNING},
             )
 
     def runs(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
@@ -213,11 +216,12 @@ class Catalog:
         with self.db.transaction() as tx:
             rows = tx.execute(
                 "INSERT INTO hw_asset_results (run_id, asset, status, materialization, "
-                "started_at, fingerprint, partition_key) VALUES (:run_id, :asset, 'running', "
+                "started_at, fingerprint, partition_key) VALUES (:run_id, :asset, :status, "
                 ":materialization, :started_at, :fingerprint, :partition) RETURNING id",
                 {
                     "run_id": run_id,
                     "asset": asset,
+                    "status": BuildStatus.RUNNING,
                     "materialization": materialization,
                     "started_at": now_iso(),
                     "fingerprint": fingerprint,
@@ -396,7 +400,15 @@ class Catalog:
 
     def running_results(self, run_id: str) -> list[dict[str, Any]]:
         """Results of a run still marked running (their commit may or may not have landed)."""
-        return [r for r in self.results(run_id) if r["status"] == "running"]
+        return [r for r in self.results(run_id) if r["status"] == BuildStatus.RUNNING]
+
+    def result_status(self, result_id: int) -> str | None:
+        """Return the status of one asset result (None: there is no such result)."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT status FROM hw_asset_results WHERE id = :id", {"id": result_id}
+            )
+        return str(rows[0]["status"]) if rows else None
 
     def asset_results(self, asset: str, limit: int = 20) -> list[dict[str, Any]]:
         """The latest results of one asset, newest first."""

@@ -27,13 +27,14 @@ from headwater.lineage.openlineage import (
     run_uuid,
     schema_facet,
 )
+from headwater.project.kinds import AssetKind
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
     from headwater.catalog.store import Catalog
     from headwater.lineage.graph import AssetColumns, LineageBuilder
     from headwater.project.config import OpenLineageConfig
-    from headwater.project.loader import Asset, ProjectDefinition
+    from headwater.project.definition import Asset, ProjectDefinition
     from headwater.storage.base import TableStore
 
 _LOG = logging.getLogger(__name__)
@@ -42,20 +43,20 @@ OPENLINEAGE_URL = "OPENLINEAGE_URL"
 """The environment variable OpenLineage clients read for their HTTP endpoint."""
 
 
-def transports_of(project: ProjectDefinition) -> list[Transport]:
+def transports_of(definition: ProjectDefinition) -> list[Transport]:
     """The transports `headwater.yml` configures, plus HTTP to `OPENLINEAGE_URL` when set."""
     from headwater.build.secrets import resolve
     from headwater.errors import Location
     from headwater.project.config import FileTransport as FileConfig
 
-    config: OpenLineageConfig = project.config.openlineage
+    config: OpenLineageConfig = definition.config.openlineage
     where = Location(file="headwater.yml", asset="openlineage")
     found: list[Transport] = []
     for position, transport in enumerate(config.transports):
         key = f"openlineage.transports[{position}]"
         if isinstance(transport, FileConfig):
             path = os.path.expanduser(transport.path)
-            found.append(FileTransport(project.root / path))
+            found.append(FileTransport(definition.root / path))
             continue
         headers = {
             name: resolve(value, where, f"{key}.headers.{name}")
@@ -83,7 +84,7 @@ class RunLineage:
 
     def __init__(
         self,
-        project: ProjectDefinition,
+        definition: ProjectDefinition,
         catalog: Catalog,
         store: TableStore,
         qualify: Any,
@@ -96,20 +97,20 @@ class RunLineage:
         from headwater.catalog.lineage import stored_lineage
         from headwater.lineage.graph import LineageBuilder
 
-        self.project = project
+        self.definition = definition
         self.catalog = catalog
         self.store = store
         self.run_id = run_id
-        self.namespace = project.config.openlineage.namespace or project.config.name
-        transports = transports_of(project) if transports is None else transports
+        self.namespace = definition.config.openlineage.namespace or definition.config.name
+        transports = transports_of(definition) if transports is None else transports
         self.emitter = Emitter(transports, redact) if transports else None
         self._lock = threading.Lock()
         self._builder: LineageBuilder = LineageBuilder(
-            project, qualify, self._schema_of, stored_lineage(catalog)
+            definition, qualify, self._schema_of, stored_lineage(catalog)
         )
 
     def _schema_of(self, key: str) -> list[tuple[str, str]] | None:
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
         ref = TableRef.of(asset)
         if not asset.is_stored or not self.store.exists(ref):
             return None
@@ -185,7 +186,7 @@ class RunLineage:
             job=job,
             run_id=run_uuid(self.run_id, label),
             parent_run_id=run_uuid(self.run_id),
-            parent_job=self.project.config.name,
+            parent_job=self.definition.config.name,
             job_type="check",
             description=f"The checks of {asset.key} before it is published.",
             inputs=[dataset],
@@ -231,7 +232,7 @@ class RunLineage:
             job=asset.key,
             run_id=run_uuid(self.run_id, job),
             parent_run_id=run_uuid(self.run_id),
-            parent_job=self.project.config.name,
+            parent_job=self.definition.config.name,
             job_type=asset.build_kind,
             sql=asset.sql,
             description=asset.description,
@@ -258,7 +259,7 @@ class RunLineage:
         """The asset's description and its columns': YAML first, then the source's comments."""
         from headwater.catalog.lineage import TABLE, descriptions_of
 
-        found = descriptions_of(self.catalog, asset.key) if asset.kind == "source" else {}
+        found = descriptions_of(self.catalog, asset.key) if asset.kind == AssetKind.SOURCE else {}
         columns = {k: v for k, v in found.items() if k != TABLE} | asset.column_descriptions
         return asset.description or found.get(TABLE), columns
 
@@ -276,28 +277,30 @@ class RunLineage:
                     dataset.facets["schema"] = schema_facet(
                         upstream.columns,
                         upstream.types,
-                        self._descriptions(self.project.assets[parent])[1],
+                        self._descriptions(self.definition.assets[parent])[1],
                     )
             inputs.append(dataset)
         return inputs
 
     def locate(self, key: str) -> tuple[str, str]:
         """An asset's OpenLineage dataset (namespace, name)."""
-        asset = self.project.assets.get(key)
+        asset = self.definition.assets.get(key)
         if asset is None or not asset.is_stored:
-            return f"headwater://{self.project.config.name}", key
+            return f"headwater://{self.definition.config.name}", key
         return "file", str(self.store.location(TableRef.of(asset)))
 
     def _origin(self, asset: Asset) -> Dataset | None:
         """Where a seed or a source table's rows come from (None for a model)."""
-        if asset.kind == "seed":
+        if asset.kind == AssetKind.SEED:
             return Dataset("file", str(asset.path))
         if asset.source is None or asset.parent is not None:
             return None
         source, table = asset.source.source, asset.source.table
         if source.kind == "files":
             path = table.path or ""
-            return Dataset("file", path if os.path.isabs(path) else str(self.project.root / path))
+            return Dataset(
+                "file", path if os.path.isabs(path) else str(self.definition.root / path)
+            )
         if source.kind == "sql":
             url = _resolved(source.url or "")
             return _database_dataset(url, source.schema_name, table.table, asset)

@@ -23,10 +23,12 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from headwater.catalog import scheduling
+from headwater.catalog.statuses import BuildStatus, CheckStatus, RunStatus
 from headwater.errors import HeadwaterError, Location, RunLockedError
 from headwater.orchestrate.alerts import Alerter
 from headwater.orchestrate.sensors import (
@@ -41,14 +43,55 @@ from headwater.project.strict import duration_seconds
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
-    from headwater.orchestrate.runner import RunSummary
-    from headwater.workspace import Project
+    from headwater.catalog.store import Catalog
+    from headwater.orchestrate.results import RunSummary
+    from headwater.project.definition import Asset, ProjectDefinition
+    from headwater.storage.base import TableStore
 
 _LOG = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 NONE_GRACE_S = 5.0
 """`catch_up: none` still runs a tick this much later than two polls (the scheduler's own
 evaluation delay); an older one was missed."""
+
+
+class ScheduledProject(Protocol):
+    """What the scheduler needs of a project: its definition, catalog and store, and a way
+    to reload it and run a selection. The Python API's `headwater.Project` is one."""
+
+    @property
+    def root(self) -> Path:
+        """The project's folder."""
+
+    @property
+    def definition(self) -> ProjectDefinition:
+        """The project as loaded now (loaded again after `reload`)."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The project's catalog."""
+
+    @property
+    def store(self) -> TableStore:
+        """The project's table store."""
+
+    def reload(self) -> None:
+        """Read the project's files again before the next run (they may have changed)."""
+
+    def asset(self, name: str) -> Asset:
+        """Return the asset called `name`."""
+
+    def run(
+        self,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        stop: Any = None,
+        command: str = "run",
+    ) -> RunSummary:
+        """Build the selected assets (all by default) and return the run's summary; setting
+        the event `stop` lets what runs finish and starts nothing more."""
 
 
 class SchedulerLockedError(HeadwaterError):
@@ -77,7 +120,7 @@ class Scheduler:
 
     def __init__(
         self,
-        project: Project,
+        project: ScheduledProject,
         *,
         clock: Clock = _utc_now,
         stale_after_s: float = 60.0,
@@ -295,7 +338,7 @@ class Scheduler:
         another run holds one of its assets returns the `RunLockedError` (no alert: it is
         tried again); one that cannot start otherwise (the project no longer loads) is
         reported as a failed run."""
-        from headwater.orchestrate.runner import FAILED, RunSummary
+        from headwater.orchestrate.results import RunSummary
 
         _LOG.info("running job %s (%s)", name, reason)
         project = self.project
@@ -320,9 +363,9 @@ class Scheduler:
                 f"job {name}",
                 f"job {name} could not run ({reason}): {exc}",
             )
-            return RunSummary("", FAILED)
-        if summary.status == "failed":
-            failures = [o for o in summary.outcomes if o.status == "failed"]
+            return RunSummary("", RunStatus.FAILED)
+        if summary.status == RunStatus.FAILED:
+            failures = [o for o in summary.outcomes if o.status == BuildStatus.FAILED]
             detail = "; ".join(f"{o.key}: {(o.message or '').splitlines()[0]}" for o in failures)
             self.alerter.raise_incident(
                 "run_failure",
@@ -330,7 +373,7 @@ class Scheduler:
                 f"job {name}",
                 f"run {summary.run_id} of job {name} failed ({reason}): {detail}",
             )
-        elif summary.status == "success":
+        elif summary.status == RunStatus.SUCCESS:
             self.alerter.resolve(incident, f"job {name} succeeded again in run {summary.run_id}")
         self._check_results(summary)
         return summary
@@ -340,13 +383,13 @@ class Scheduler:
         from headwater.catalog.quality import check_history
 
         for outcome in summary.outcomes:
-            if outcome.status not in ("success", "failed"):
+            if outcome.status not in (BuildStatus.SUCCESS, BuildStatus.FAILED):
                 continue
             for result in check_history(self.project.catalog, outcome.key, 200):
                 if result["run_id"] != summary.run_id:
                     continue
                 incident = f"check:{outcome.key}:{result['check_name']}"
-                if result["status"] in ("fail", "error"):
+                if result["status"] in (CheckStatus.FAIL, CheckStatus.ERROR):
                     self.alerter.raise_incident(
                         "check_failure",
                         incident,
@@ -354,7 +397,7 @@ class Scheduler:
                         f"check {result['check_name']} of {outcome.key} failed in run "
                         f"{summary.run_id}: {result['message']}",
                     )
-                elif result["status"] == "pass":
+                elif result["status"] == CheckStatus.PASS:
                     self.alerter.resolve(
                         incident, f"check {result['check_name']} of {outcome.key} passes again"
                     )
@@ -402,7 +445,7 @@ class Scheduler:
         marked failed and alerted."""
         from headwater.catalog.store import new_run_id
         from headwater.orchestrate.lock import RunLocks
-        from headwater.orchestrate.runner import settle_dead_runs
+        from headwater.orchestrate.recording import settle_dead_runs
 
         catalog = self.project.catalog
         definition = self.project.definition
@@ -424,7 +467,7 @@ class Scheduler:
                 settler,
                 stale_after_s=self.stale_after_s,
                 now=now,
-                status="failed",
+                status=RunStatus.FAILED,
                 reason=reason,
             )
         finally:
@@ -458,4 +501,4 @@ class Scheduler:
                 self.alerter.resolve(incident, f"{asset.key} is fresh again")
 
 
-__all__ = ["RunRequest", "Scheduler", "SchedulerLockedError", "Step"]
+__all__ = ["RunRequest", "ScheduledProject", "Scheduler", "SchedulerLockedError", "Step"]

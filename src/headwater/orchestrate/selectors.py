@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.errors import UsageError
-from headwater.project.loader import Asset, ProjectDefinition
+from headwater.project.definition import Asset, ProjectDefinition
+from headwater.project.kinds import AssetKind
 from headwater.project.yamlfile import closest
 
 ATOM = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<body>[^+]+?)(?:\+(?P<down>\d*))?$")
@@ -110,10 +111,10 @@ def _walk(start: Iterable[str], edges: dict[str, list[str]], depth: int) -> set[
 class Selector:
     """Evaluates selection expressions against one project's graph."""
 
-    def __init__(self, project: ProjectDefinition) -> None:
-        self.assets = project.assets
-        self.parents = {k: list(a.depends_on) for k, a in project.assets.items()}
-        self.children = project.downstream()
+    def __init__(self, definition: ProjectDefinition) -> None:
+        self.assets = definition.assets
+        self.parents = {k: list(a.depends_on) for k, a in definition.assets.items()}
+        self.children = definition.downstream()
 
     def ancestors(self, keys: Iterable[str], depth: int = -1) -> set[str]:
         """Every asset that `keys` read, directly or not (to `depth` steps)."""
@@ -134,7 +135,7 @@ class Selector:
         elif method == "namespace":
             values = [a.namespace for a in assets]
         elif method == "kind":
-            values = ["seed", "model"]
+            values = [AssetKind.SEED, AssetKind.MODEL]
         elif method.startswith("config."):
             values = [v for a in assets for v in _config_value(a, method[7:])]
         else:

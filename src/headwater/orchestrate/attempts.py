@@ -1,0 +1,312 @@
+"""Building one work item of a run: its build context and engine session, tried again on
+transient failures.
+
+Each attempt runs the builder registered for the asset's build kind in a fresh build context;
+a transient failure (a source's, or a commit conflict) is tried again after a backoff as the
+asset's retry policy allows, and every attempt is recorded with its log lines. The run's
+watchdog interrupts a build that runs past its timeout or that Ctrl-C breaks off; what Ctrl-C
+broke off is recorded as interrupted, for `--resume`, not as a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from headwater.catalog.statuses import BuildStatus
+from headwater.catalog.store import Catalog, RunRecord
+from headwater.errors import BuildTimeoutError, HeadwaterError, first_line
+from headwater.orchestrate.lock import TableCommitLock
+from headwater.project.definition import Asset, ProjectDefinition
+from headwater.project.kinds import AssetKind, BuildKind
+from headwater.storage.base import TableRef, TableStore
+
+if TYPE_CHECKING:
+    from headwater.build.compiler import Compiler
+    from headwater.build.context import BuildContext, BuildResult
+    from headwater.build.relations import Relations
+    from headwater.engine.base import Engine, EngineSession
+    from headwater.orchestrate.hooks import BuildHooks
+    from headwater.orchestrate.interrupts import Watchdog
+    from headwater.orchestrate.planning import Freshness, WorkItem
+    from headwater.orchestrate.recording import BuildRecorder
+    from headwater.orchestrate.results import AssetOutcome
+
+_LOG = logging.getLogger(__name__)
+
+
+class BuildKit:
+    """What the builds of one run share: one engine, the compiler, the relations registered
+    in the engine's sessions, and one commit lock per table.
+
+    The engine starts with the first build (or the first lineage that needs compiled SQL),
+    so a run with nothing to build starts none; `close` ends it.
+    """
+
+    def __init__(self, definition: ProjectDefinition, catalog: Catalog, store: TableStore) -> None:
+        self.definition = definition
+        self.catalog = catalog
+        self.store = store
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._compiler: Compiler | None = None
+        self._relations: Relations | None = None
+        self._table_locks: dict[str, TableCommitLock] = {}
+
+    def start(self) -> tuple[Engine, Compiler, Relations]:
+        """Start the run's engine unless it runs already; return it with the compiler and
+        the relations."""
+        with self._lock:
+            if self._engine is None:
+                # what every build needs, loaded once at engine start rather than inside the
+                # first asset's time: the publish gate, and the Parquet footer reader of commits
+                import headwater.quality.gate
+                import headwater.storage.parquet_stats  # noqa: F401
+                from headwater.build.compiler import Compiler
+                from headwater.build.relations import Relations
+                from headwater.engine.registry import EnginePlace, create_engine
+
+                definition = self.definition
+                self._compiler = Compiler(definition)
+                self._relations = Relations(definition, self.store, self._compiler.compile)
+                self._engine = create_engine(
+                    definition.config.engine,
+                    EnginePlace(definition.root, definition.state_dir / "tmp" / "duckdb"),
+                )
+        assert self._compiler is not None and self._relations is not None
+        return self._engine, self._compiler, self._relations
+
+    def qualified(self, key: str) -> str:
+        """Return model `key`'s SQL as column lineage reads it."""
+        _, compiler, _ = self.start()
+        result: str = compiler.qualified(key)
+        return result
+
+    def table_lock(self, key: str) -> TableCommitLock:
+        """Return the lock that orders the commits to asset `key`'s table."""
+        with self._lock:
+            if key not in self._table_locks:
+                self._table_locks[key] = TableCommitLock(self.definition.state_dir, key)
+            return self._table_locks[key]
+
+    def gate(self, asset: Asset, session: EngineSession) -> Any:
+        """Return the publish gate of `asset`: its contract, checks and metrics (None: it has
+        none)."""
+        metrics = self.definition.config.quality.metrics and asset.is_stored
+        if not asset.checks and asset.contract is None and not metrics:
+            return None
+        from headwater.catalog.quality import last_schema, metric_history
+        from headwater.quality.gate import QualityGate
+
+        catalog = self.catalog
+        return QualityGate(
+            asset.checks,
+            asset.contract,
+            parent=lambda name: self._relation_of(session, asset, name),
+            history=lambda metric, column: metric_history(catalog, asset.key, metric, column),
+            key_columns=asset.key_columns,
+            metrics=metrics,
+            previous_schema=lambda: last_schema(catalog, asset.key),
+        )
+
+    def _relation_of(self, session: EngineSession, asset: Asset, name: str) -> str:
+        """SQL naming the rows of asset `name` (as `asset` refers to it) in `session`."""
+        from headwater.project.definition import AssetIndex
+        from headwater.project.sql import TableReference
+        from headwater.sqltext import qualified
+
+        _, compiler, relations = self.start()
+        namespace, _, bare = name.rpartition(".")
+        key = AssetIndex(self.definition.assets).resolve(
+            TableReference(namespace or None, bare, None), asset.key, asset.rel_path
+        )
+        target = self.definition.assets[key]
+        relations.ensure(session, key)
+        if target.materialized == BuildKind.EPHEMERAL:
+            return f"({compiler.compile(key)})"
+        return qualified(TableRef.of(target))
+
+    def close(self) -> None:
+        """End the engine, and keep the compiler's cache for the next run."""
+        if self._engine is not None:
+            self._engine.close()
+        if self._compiler is not None:
+            self._compiler.save()
+
+
+class Builds:
+    """Builds the work items of one run, each in its own attempts, on the run's workers."""
+
+    def __init__(
+        self,
+        kit: BuildKit,
+        record: RunRecord,
+        *,
+        full_refresh: bool,
+        freshness: Freshness,
+        recorder: BuildRecorder,
+        hooks: BuildHooks,
+        watchdog: Watchdog,
+    ) -> None:
+        self.kit = kit
+        self.definition = kit.definition
+        self.record = record
+        self.full_refresh = full_refresh
+        self.freshness = freshness
+        self.recorder = recorder
+        self.hooks = hooks
+        self.watchdog = watchdog
+        self.run_started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def build(self, item: WorkItem, fingerprint: str) -> AssetOutcome:
+        """Build one asset (or one partition), trying again after transient failures as its
+        retries allow; return its outcome, recorded."""
+        from headwater.build.retry import backoff_delay
+        from headwater.orchestrate.logs import captured
+
+        asset = self.definition.assets[item.key]
+        # the engine starts once per run (importing DuckDB); that is not this asset's time
+        engine, _, _ = self.kit.start()
+        started = time.perf_counter()
+        result_id = self.recorder.started(item, asset, fingerprint)
+        self.hooks.started(item, asset)
+        policy = self._retries(asset)
+        interrupted = self.watchdog.interrupted
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_started, clock = dt.datetime.now(dt.UTC).isoformat(), time.perf_counter()
+            with captured() as lines:
+                try:
+                    context, result = self._attempt(asset, item)
+                    error: Exception | None = None
+                except Exception as exc:
+                    error = exc
+            retry = error is not None and _is_transient(error) and attempt < policy.attempts
+            # what Ctrl-C broke off is no failure of the asset: it is resumed, not retried
+            stopped = error is not None and interrupted.is_set()
+            if stopped:
+                status = BuildStatus.INTERRUPTED
+            elif error is None:
+                status = BuildStatus.SUCCESS
+            else:
+                status = BuildStatus.RETRYING if retry else BuildStatus.FAILED
+            self.recorder.attempt(
+                result_id,
+                item.key,
+                attempt,
+                status,
+                attempt_started,
+                time.perf_counter() - clock,
+                None if error is None else _message(engine, asset, error),
+                lines,
+            )
+            if error is None:
+                break
+            if stopped:
+                return self._stopped(result_id, item, asset, started, attempt)
+            if not retry:
+                report = getattr(error, "report", None)
+                message = _message(engine, asset, error)
+                if attempt > 1:
+                    message = f"{message} (after {attempt} attempts)"
+                outcome = self.recorder.failed(
+                    result_id, item, asset, started, message, attempt, report
+                )
+                self.hooks.failed(item, asset, outcome.message or message, report)
+                return outcome
+            if interrupted.wait(backoff_delay(policy, attempt)):
+                return self._stopped(result_id, item, asset, started, attempt)
+        self.freshness.built(item.key, result.version)
+        outcome = self.recorder.succeeded(
+            result_id, item, asset, fingerprint, context, result, started, attempt
+        )
+        self.hooks.completed(item, asset, context, result)
+        return outcome
+
+    def close(self) -> None:
+        """End the run's lineage deliveries and its engine (the run has ended)."""
+        self.hooks.close()
+        self.kit.close()
+
+    def _stopped(
+        self, result_id: int, item: WorkItem, asset: Asset, started: float, attempts: int
+    ) -> AssetOutcome:
+        """Record a build Ctrl-C broke off; its lineage START still needs its end event."""
+        outcome = self.recorder.stopped(result_id, item, asset, started, attempts)
+        self.hooks.failed(item, asset, outcome.message or "")
+        return outcome
+
+    def _attempt(self, asset: Asset, item: WorkItem) -> tuple[BuildContext, BuildResult]:
+        """One try at building `asset`; return its context and result, or raise. A build
+        running past the asset's timeout has its engine work interrupted."""
+        from headwater.build.context import BuildContext
+        from headwater.orchestrate.builders import builder
+
+        engine, compiler, relations = self.kit.start()
+        session = engine.session()
+        context = BuildContext(
+            asset=asset,
+            project=self.definition,
+            store=self.kit.store,
+            session=session,
+            compiler=compiler,
+            relations=relations,
+            run_id=self.record.run_id,
+            run_seq=self.record.seq,
+            run_started=self.run_started,
+            full_refresh=self.full_refresh,
+            temp_dir=self.definition.state_dir / "tmp",
+            gate=self.kit.gate(asset, session),
+            partition=item.partition,
+            table_lock=self.kit.table_lock(asset.key),
+        )
+        # the watchdog keeps interrupting a build past its time until the build gives up,
+        # and the build's publish refuses to commit once `expired` is set; Ctrl-C stops
+        # builds, not the bookkeeping after a commit that landed
+        with self.watchdog.watching(session, asset.timeout_s, context.expired):
+            try:
+                result = builder(asset.build_kind)(context)
+            except Exception as exc:
+                try:
+                    context.undo_companions()
+                except Exception as undo:  # the next load's cleanup takes them back instead
+                    _LOG.warning("could not undo the companion commits of %s: %s", asset.key, undo)
+                if context.expired.is_set() and not isinstance(exc, BuildTimeoutError):
+                    raise BuildTimeoutError(asset.key, asset.rel_path, asset.timeout_s) from exc
+                raise
+        # a build whose commit landed succeeded, however late it finished
+        if asset.is_stored:
+            relations.refresh(context.session, asset.key)
+        return context, result
+
+    def _retries(self, asset: Asset) -> Any:
+        """The asset's retry policy (`AssetRetries`), else the project's: `backoff_delay`
+        reads the same fields from it as from a source's `RetryConfig`."""
+        if asset.model is not None and asset.model.retries is not None:
+            return asset.model.retries
+        return self.definition.config.retries
+
+
+def _message(engine: Engine, asset: Asset, exc: Exception) -> str:
+    """What went wrong, for the run's report: the error's own words for Headwater's errors,
+    the first line of the engine's, and `internal error` with the type otherwise."""
+    if isinstance(exc, HeadwaterError):
+        return str(exc)
+    if engine.is_engine_error(exc):
+        if asset.kind == AssetKind.SOURCE:
+            return f"loading source table {asset.key} failed: {first_line(exc)}"
+        return str(engine.model_error(exc, asset.key, asset.rel_path))
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return f"internal error: {detail}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether trying again may succeed: a transient source failure or a commit conflict."""
+    from headwater.errors import CommitConflictError, TransientError
+
+    return isinstance(exc, TransientError | CommitConflictError)

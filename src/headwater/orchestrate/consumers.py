@@ -1,0 +1,36 @@
+"""Which jobs and sensors run a set of assets: the consumers an impact analysis names.
+
+Column lineage knows which assets a change reaches; the jobs that build them and the sensors
+that watch them are orchestration's, so they are found here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from headwater.project.definition import ProjectDefinition
+
+
+def consumers_of(definition: ProjectDefinition, touched: set[str]) -> list[dict[str, str]]:
+    """The jobs whose selection builds and the sensors that watch any of asset keys
+    `touched`: for each its kind (`job` or `sensor`), name and the assets of `touched` it
+    runs (comma separated)."""
+    from headwater.orchestrate.selectors import Selector
+    from headwater.project.lookup import find_asset
+
+    config = definition.config
+    found: list[dict[str, str]] = []
+    for job_name, job in config.jobs.items():
+        hits = touched.intersection(
+            Selector(definition).select(job.select or None, job.exclude or None)
+        )
+        if hits:
+            found.append({"kind": "job", "name": job_name, "assets": ", ".join(sorted(hits))})
+    for sensor_name, sensor in config.sensors.items():
+        watched = {find_asset(definition, a).key for a in sensor.assets} & touched
+        if watched:
+            found.append(
+                {"kind": "sensor", "name": sensor_name, "assets": ", ".join(sorted(watched))}
+            )
+    return found
