@@ -10,4 +10,5 @@ export HEADWATER_REQUIRE_BROWSER=1  # the UI tests fail, not skip, without a bro
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md, in .importlinter
 exec .venv/bin/python -m pytest -p no:cacheprovider -n 2 "$@"

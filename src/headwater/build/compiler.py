@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from headwater import __version__
 from headwater.digest import content_hash
-from headwater.project.loader import AssetIndex, ParseCache, ProjectDefinition
+from headwater.project.definition import AssetIndex, ProjectDefinition
+from headwater.project.parsing import ParseCache
 from headwater.project.templating import render
+from headwater.version import __version__
 
 if TYPE_CHECKING:
     from headwater.project.sql import TableReference

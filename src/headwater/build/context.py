@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from headwater.build.compiler import Compiler
+from headwater.build.relations import Relations
 from headwater.engine.base import EngineSession
-from headwater.project.loader import Asset, ProjectDefinition
+from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.partitions import Partition
 from headwater.storage.base import (
     CommitInfo,
@@ -23,8 +25,6 @@ from headwater.storage.base import (
     WriteMode,
     WrittenFile,
 )
-from headwater.build.compiler import Compiler
-from headwater.build.relations import Relations
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -127,11 +127,13 @@ class BuildContext:
     def commit_info(self, operation: str, rows: int | None = None) -> CommitInfo:
         """Commit metadata for this build: run id, rows written, the asset's idempotency key."""
         key = app_id(self.asset.key, self.partition.key if self.partition else None)
+        # a store without app transactions cannot skip a retried commit; it commits plainly
+        idempotent = self.idempotent and self.store.capabilities.idempotent_commits
         return CommitInfo(
             run_id=self.run_id,
             operation=operation,
-            app_id=key if self.idempotent else None,
-            app_version=self.run_seq if self.idempotent else None,
+            app_id=key if idempotent else None,
+            app_version=self.run_seq if idempotent else None,
             extra={**self.commit_extra, **({} if rows is None else {"headwater.rows": str(rows)})},
         )
 

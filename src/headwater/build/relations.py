@@ -11,7 +11,9 @@ import threading
 from collections.abc import Callable
 
 from headwater.engine.base import EngineSession
-from headwater.project.loader import ProjectDefinition
+from headwater.errors import Location, ModelError
+from headwater.project.definition import Asset, ProjectDefinition
+from headwater.project.kinds import BuildKind
 from headwater.storage.base import Snapshot, TableRef, TableStore
 
 SnapshotPicker = Callable[[TableRef], Snapshot]
@@ -44,12 +46,13 @@ class Relations:
         asset = self.project.assets[key]
         ref = TableRef.of(asset)
         with self._lock:
-            if asset.materialized == "ephemeral":
+            if asset.materialized == BuildKind.EPHEMERAL:
                 self.ensure_inputs(session, key)
                 return
-            if asset.materialized == "view":
+            if asset.materialized == BuildKind.VIEW:
                 if self._registered.get(key) == "view":
                     return
+                require_views(session, asset)
                 self.ensure_inputs(session, key)
                 session.register_view(ref, self._view_sql(key))
                 self._registered[key] = "view"
@@ -66,3 +69,15 @@ class Relations:
         version (not before, as often nothing in the run does)."""
         with self._lock:
             self._registered.pop(key, None)
+
+
+def require_views(session: EngineSession, asset: Asset) -> None:
+    """Check that the session's engine can hold the view model `asset`; raises `ModelError`
+    saying how to build it instead when it cannot."""
+    capabilities = session.capabilities
+    if not capabilities.views:
+        raise ModelError(
+            f"{asset.key} is a view, and the {capabilities.dialect} engine cannot hold views",
+            Location(file=asset.rel_path, asset=asset.key),
+            "materialize it as a table ('materialized: table' in its sidecar)",
+        )

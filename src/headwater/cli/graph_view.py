@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from headwater.cli.output import emit_json, is_terminal
-from headwater.project.loader import ProjectDefinition
+from headwater.project.definition import ProjectDefinition
+from headwater.project.kinds import AssetKind
 
 KIND_STYLE = {
     "seed": "magenta",
@@ -17,18 +18,18 @@ KIND_STYLE = {
 }
 
 
-def depths(project: ProjectDefinition, keys: list[str]) -> dict[str, int]:
+def depths(definition: ProjectDefinition, keys: list[str]) -> dict[str, int]:
     """Longest distance of each asset from a root of the graph (keys in dependency order)."""
     level: dict[str, int] = {}
     for key in keys:
-        parents = [level.get(p, 0) + 1 for p in project.assets[key].depends_on if p in level]
+        parents = [level.get(p, 0) + 1 for p in definition.assets[key].depends_on if p in level]
         level[key] = max(parents, default=0)
     return level
 
 
-def print_dag(project: ProjectDefinition, keys: list[str], as_json: bool) -> None:
+def print_dag(definition: ProjectDefinition, keys: list[str], as_json: bool) -> None:
     """Print the selected part of the graph."""
-    assets = project.assets
+    assets = definition.assets
     if as_json:
         emit_json(
             {
@@ -46,12 +47,12 @@ def print_dag(project: ProjectDefinition, keys: list[str], as_json: bool) -> Non
             }
         )
         return
-    level = depths(project, keys)
+    level = depths(definition, keys)
     lines: list[str] = []
     fancy = is_terminal()
     for key in sorted(keys, key=lambda k: (level[k], k)):
         asset = assets[key]
-        kind = "seed" if asset.kind == "seed" else asset.materialized
+        kind = "seed" if asset.kind == AssetKind.SEED else asset.materialized
         label = f"[{KIND_STYLE.get(kind, 'white')}]{key}[/]" if fancy else key
         reads = ", ".join(asset.depends_on)
         arrow = f"  <- {reads}" if reads else ""

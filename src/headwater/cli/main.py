@@ -133,13 +133,14 @@ def run(
 ) -> None:
     """Build the selected seeds and models (all by default)."""
     from headwater.cli.output import RunReporter, finish_run
+    from headwater.project.kinds import BuildKind
 
     project = _project(ctx)
     keys = (
         project.resume_keys(resume_id) if resume_id else project.select(list(select), list(exclude))
     )
     reporter = RunReporter(
-        sum(1 for k in keys if project.definition.assets[k].materialized != "ephemeral"),
+        sum(1 for k in keys if project.definition.assets[k].materialized != BuildKind.EPHEMERAL),
         quiet=as_json,
     )
     if resume_id:
@@ -155,82 +156,6 @@ def run(
             fail_fast=fail_fast,
         )
     finish_run(reporter, summary, as_json)
-
-
-@main.command()
-@click.argument("names", nargs=-1, metavar="[SOURCE[.TABLE]]...")
-@click.option("--full-refresh", is_flag=True, help="Reload from scratch, forgetting cursors.")
-@click.option("--threads", type=click.IntRange(1, 256), help="Tables to load at once.")
-@JSON
-@click.pass_context
-def ingest(
-    ctx: click.Context,
-    names: tuple[str, ...],
-    full_refresh: bool,
-    threads: int | None,
-    as_json: bool,
-) -> None:
-    """Load what is new in the named sources (all by default), without running models."""
-    from headwater.cli.output import RunReporter, finish_run
-
-    project = _project(ctx)
-    reporter = RunReporter(len(project.source_keys(list(names))), quiet=as_json)
-    summary = project.ingest(
-        list(names), full_refresh=full_refresh, threads=threads, on_event=reporter
-    )
-    finish_run(reporter, summary, as_json)
-
-
-@main.command()
-@JSON
-@click.pass_context
-def sources(ctx: click.Context, as_json: bool) -> None:
-    """List source tables: kind, load mode, cursor, files seen and last load."""
-    from headwater.cli.output import emit_json, print_table
-
-    rows = _project(ctx).sources()
-    if as_json:
-        emit_json(rows)
-        return
-    print_table(
-        ["table", "kind", "mode", "cursor", "files", "version", "last load", "result"],
-        [
-            (
-                r["table"],
-                r["kind"],
-                r["mode"],
-                "" if r["cursor"] is None else r["cursor"],
-                r["files"] or "",
-                "" if r["version"] is None else r["version"],
-                (r["last_load"] or "")[:19],
-                r["last_message"] or r["last_status"] or "",
-            )
-            for r in rows
-        ],
-    )
-
-
-@main.command()
-@click.argument("table")
-@click.option("--limit", type=int, default=50, help="How many records to show (newest first).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    help="Output format.",
-)
-@click.pass_context
-def quarantine(ctx: click.Context, table: str, limit: int, fmt: str) -> None:
-    """Show the records a source table could not load, with where they came from and why."""
-    from headwater.cli.output import print_arrow
-
-    records = (
-        _project(ctx)
-        .quarantine(table, limit)
-        .select(["quarantined_at", "location", "column", "error_class", "reason", "raw"])
-    )
-    print_arrow(records, fmt)
 
 
 @main.command(name="compile")
@@ -289,207 +214,12 @@ def query(
     print_arrow(_project(ctx).query(sql, as_of), fmt, round_digits)
 
 
-@main.command()
-@JSON
-@click.pass_context
-def tables(ctx: click.Context, as_json: bool) -> None:
-    """List stored tables with their version, files, rows and size."""
-    from headwater.cli.output import emit_json, print_table
+# the other commands, each module a group of its own
+from headwater.cli import lineage, orchestration, quality, runs, sources, tables, ui  # noqa: E402
 
-    infos = _project(ctx).tables()
-    if as_json:
-        emit_json([vars(i) for i in infos])
-        return
-    print_table(
-        ["table", "kind", "version", "files", "rows", "size"],
-        [
-            (i.key, i.materialization, i.version, i.files, i.rows, _size(i.size_bytes))
-            for i in infos
-        ],
-    )
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
-
-
-@main.command()
-@click.argument("table")
-@click.option("--limit", type=int, default=20, help="How many versions to show.")
-@JSON
-@click.pass_context
-def history(ctx: click.Context, table: str, limit: int, as_json: bool) -> None:
-    """Show the versions of TABLE, newest first: what each commit did (MERGE, WRITE, ...),
-    the rows it inserted, updated or deleted, and whether vacuum deleted its files."""
-    import datetime as dt
-
-    from headwater.cli.output import emit_json, print_table
-
-    entries = _project(ctx).history(table, limit)
-    if as_json:
-        emit_json([vars(e) for e in entries])
-        return
-    print_table(
-        ["version", "time", "operation", "run", "rows written", "readable"],
-        [
-            (
-                e.version,
-                dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.UTC).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                )
-                if e.timestamp_ms
-                else "",
-                e.operation,
-                e.run_id,
-                e.rows_written,
-                "no: files vacuumed" if e.readable is False else "yes",
-            )
-            for e in entries
-        ],
-        title=f"history of {table}",
-    )
-
-
-@main.command()
-@click.argument("table")
-@click.option("--version", "version", required=True, help="Version number or ISO timestamp.")
-@click.pass_context
-def restore(ctx: click.Context, table: str, version: str) -> None:
-    """Make an earlier version of TABLE current again (as a new version)."""
-    project = _project(ctx)
-    target = project.resolve_version(table, int(version) if version.isdigit() else version)
-    new_version = project.restore(table, target)
-    # a timestamp names whichever version was current then: say which one that was
-    source = (
-        f"version {target}" if version.isdigit() else f"version {target} (current at {version})"
-    )
-    click.echo(f"Restored {table} to {source}; it is now version {new_version}.")
-
-
-@main.command()
-@click.argument("table")
-@click.option("--zorder", help="Comma-separated columns to z-order by (default: compact only).")
-@JSON
-@click.pass_context
-def optimize(ctx: click.Context, table: str, zorder: str | None, as_json: bool) -> None:
-    """Compact TABLE's small files (or z-order it)."""
-    from headwater.cli.output import emit_json
-
-    columns = [c.strip() for c in zorder.split(",")] if zorder else None
-    metrics = _project(ctx).optimize(table, columns)
-    if as_json:
-        emit_json(metrics)
-        return
-    click.echo(
-        f"Optimized {table}: {metrics.get('numFilesRemoved', 0)} files rewritten into "
-        f"{metrics.get('numFilesAdded', 0)}."
-    )
-
-
-@main.command()
-@click.argument("table")
-@click.option(
-    "--retain", type=float, default=168.0, show_default=True, help="Hours of history to keep."
-)
-@click.option("--dry-run", is_flag=True, help="List the files without deleting them.")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Allow --retain below the safe minimum (168 hours unless the table sets its own).",
-)
-@click.pass_context
-def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool, force: bool) -> None:
-    """Delete TABLE's data files that no version within --retain hours needs."""
-    files = _project(ctx).vacuum(table, retain, dry_run, force)
-    verb = "Would delete" if dry_run else "Deleted"
-    click.echo(f"{verb} {len(files)} files.")
-    for path in files:
-        click.echo(f"  {path}")
-
-
-@main.group(invoke_without_command=True)
-@click.option("--limit", type=int, default=20, help="How many runs to show.")
-@click.option("--failed", is_flag=True, help="Only runs that failed.")
-@JSON
-@click.pass_context
-def runs(ctx: click.Context, limit: int, failed: bool, as_json: bool) -> None:
-    """List recent runs (or 'runs show RUN_ID' for one run's assets)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from headwater.cli.output import emit_json, print_table
-
-    items = _project(ctx).runs(limit, failed=failed)
-    if as_json:
-        emit_json(items)
-        return
-    print_table(
-        ["run", "command", "status", "started", "finished", "assets", "selector"],
-        [
-            (
-                r["run_id"],
-                r["command"],
-                r["status"],
-                r["started_at"][:19],
-                (r["finished_at"] or "")[:19],
-                ", ".join(f"{n} {s}" for s, n in sorted(r.get("counts", {}).items())),
-                r["selector"] or "",
-            )
-            for r in items
-        ],
-    )
-
-
-@runs.command(name="show")
-@click.argument("run_id")
-@JSON
-@click.pass_context
-@click.option("--logs", is_flag=True, help="Print each attempt's log lines and error.")
-def runs_show(ctx: click.Context, run_id: str, as_json: bool, logs: bool) -> None:
-    """Show every asset result of one run, with a timeline of its attempts."""
-    from headwater.cli.output import emit_json, print_table, print_timeline
-
-    project = _project(ctx)
-    results = project.run_results(run_id)
-    attempts = project.run_attempts(run_id)
-    if as_json:
-        emit_json({"results": results, "attempts": attempts})
-        return
-    print_table(
-        ["asset", "status", "kind", "rows", "version", "seconds", "message"],
-        [
-            (
-                r["asset"],
-                r["status"],
-                r["materialization"],
-                r["rows_written"],
-                r["delta_version"],
-                r["duration_s"],
-                (r["message"] or "")[:200],
-            )
-            for r in results
-        ],
-        title=f"run {run_id}",
-    )
-    print_timeline(attempts)
-    if logs:
-        for item in attempts:
-            click.echo(f"\n== {item['asset']} attempt {item['attempt']}: {item['status']}")
-            if item["error"]:
-                click.echo(item["error"])
-            if item["logs"]:
-                click.echo(item["logs"])
-
-
-# commands of other capabilities, each module a group of its own
-from headwater.cli import lineage, orchestration, quality, ui  # noqa: E402
-
-for command in [*quality.COMMANDS, *orchestration.COMMANDS, *lineage.COMMANDS, *ui.COMMANDS]:
-    main.add_command(command)
+for module in (sources, tables, runs, quality, orchestration, lineage, ui):
+    for command in module.COMMANDS:
+        main.add_command(command)
 
 
 def entry() -> None:

@@ -6,10 +6,13 @@ from collections import OrderedDict
 
 import click
 
+from headwater.catalog.partition_status import MISSING
+from headwater.catalog.statuses import BuildStatus
 from headwater.cli.common import EXCLUDE, JSON
 from headwater.cli.common import project_of as _project
 
-MARKS = {"success": "#", "failed": "x", "missing": "."}
+MARKS: dict[str, str] = {BuildStatus.SUCCESS: "#", BuildStatus.FAILED: "x", MISSING: "."}
+"""How the partition chart marks a partition of each status."""
 
 
 @click.command()
@@ -37,13 +40,15 @@ def backfill(
     interrupted backfill resumes when run again. Exit code 1 when a partition failed.
     """
     from headwater.cli.output import RunReporter, finish_run
+    from headwater.project.kinds import BuildKind
 
     project = _project(ctx)
     chosen, partitions = project.backfill_plan(list(select), start, end, list(exclude))
     total = sum(len(p) for p in partitions.values()) + sum(
         1
         for key in chosen
-        if key not in partitions and project.definition.assets[key].materialized != "ephemeral"
+        if key not in partitions
+        and project.definition.assets[key].materialized != BuildKind.EPHEMERAL
     )
     reporter = RunReporter(total, quiet=as_json, verb="backfilling")
     summary = project.backfill(
@@ -116,7 +121,8 @@ def scheduler(ctx: click.Context, poll: float, stale_after: float) -> None:
         for job, summary in step.runs:
             click.echo(
                 f"job {job}: run {summary.run_id} {summary.status} "
-                f"({summary.count('success')} built, {summary.count('failed')} failed)"
+                f"({summary.count(BuildStatus.SUCCESS)} built, "
+                f"{summary.count(BuildStatus.FAILED)} failed)"
             )
         for job, tick in step.skipped_ticks:
             click.echo(f"job {job}: skipped the missed tick {tick.isoformat(timespec='minutes')}")
@@ -134,32 +140,9 @@ def scheduler(ctx: click.Context, poll: float, stale_after: float) -> None:
 @click.pass_context
 def jobs(ctx: click.Context, as_json: bool) -> None:
     """List the jobs: schedule, next tick and the last run's result."""
-    import datetime as dt
-
-    from headwater.catalog.scheduling import job_states
     from headwater.cli.output import emit_json, print_table
-    from headwater.orchestrate.scheduler import Scheduler
 
-    project = _project(ctx)
-    service = Scheduler(project)
-    states = job_states(project.catalog)
-    now = dt.datetime.now(dt.UTC)
-    rows = []
-    for name, job in service.jobs.items():
-        state = states.get(name) or {}
-        following = service.next_tick(job, now) if job.enabled else None
-        rows.append(
-            {
-                "job": name,
-                "cron": job.cron,
-                "timezone": job.timezone,
-                "select": " ".join(job.select) or "(all)",
-                "next_tick": following.isoformat(timespec="minutes") if following else None,
-                "last_run_id": state.get("last_run_id"),
-                "last_status": state.get("last_status"),
-                "last_finished_at": state.get("last_finished_at"),
-            }
-        )
+    rows = _project(ctx).jobs()
     if as_json:
         emit_json(rows)
         return

@@ -19,17 +19,27 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-if TYPE_CHECKING:
-    from headwater.orchestrate.runner import AssetOutcome, RunSummary
+from headwater.catalog.statuses import BuildStatus, RunStatus
+from headwater.project.kinds import BuildKind
 
-STATUS_STYLE = {
-    "success": "green",
-    "up_to_date": "dim",
-    "failed": "bold red",
-    "skipped": "yellow",
-    "interrupted": "red",
-    "running": "cyan",
+if TYPE_CHECKING:
+    from headwater.orchestrate.results import AssetOutcome, RunSummary
+
+STATUS_STYLE: dict[str, str] = {
+    BuildStatus.SUCCESS: "green",
+    BuildStatus.UP_TO_DATE: "dim",
+    BuildStatus.FAILED: "bold red",
+    BuildStatus.SKIPPED: "yellow",
+    BuildStatus.INTERRUPTED: "red",
+    BuildStatus.RUNNING: "cyan",
 }
+RESULT_LABEL: dict[str, str] = {
+    BuildStatus.SUCCESS: "OK",
+    BuildStatus.UP_TO_DATE: "FRESH",
+    BuildStatus.FAILED: "FAIL",
+    BuildStatus.SKIPPED: "SKIP",
+}
+"""How a line of run progress names an asset's result (other statuses are shown upper-case)."""
 
 
 def is_terminal() -> bool:
@@ -284,8 +294,10 @@ def _worth_showing(outcome: AssetOutcome) -> bool:
     """A success whose message says what a reader should know: what a load brought (rows
     loaded and quarantined), or checks that warned."""
     message = outcome.message or ""
-    return outcome.status == "success" and (
-        outcome.materialization == "ingest" or "quarantined" in message or "warn " in message
+    return outcome.status == BuildStatus.SUCCESS and (
+        outcome.materialization == BuildKind.INGEST
+        or "quarantined" in message
+        or "warn " in message
     )
 
 
@@ -313,7 +325,9 @@ def print_timeline(attempts: list[dict[str, Any]]) -> None:
         left = int((start - origin).total_seconds() / total * TIMELINE_WIDTH)
         length = max(1, round((end - start).total_seconds() / total * TIMELINE_WIDTH))
         mark = (
-            "#" if item["status"] == "success" else ("~" if item["status"] == "retrying" else "x")
+            "#"
+            if item["status"] == BuildStatus.SUCCESS
+            else ("~" if item["status"] == BuildStatus.RETRYING else "x")
         )
         label = f"{item['asset']} #{item['attempt']}"
         bar = " " * left + mark * length
@@ -370,12 +384,7 @@ class RunReporter:
             sys.stdout.flush()
 
     def _line(self, outcome: AssetOutcome) -> str:
-        label = {
-            "success": "OK",
-            "up_to_date": "FRESH",
-            "failed": "FAIL",
-            "skipped": "SKIP",
-        }.get(outcome.status, outcome.status.upper())
+        label = RESULT_LABEL.get(outcome.status, outcome.status.upper())
         parts = [
             f"[{self.done}/{self.total}]",
             f"{label:5}",
@@ -384,11 +393,12 @@ class RunReporter:
         ]
         if outcome.rows is not None:
             parts.append(f"{outcome.rows:,} rows")
-        if outcome.version is not None and outcome.status == "success":
+        if outcome.version is not None and outcome.status == BuildStatus.SUCCESS:
             parts.append(f"v{outcome.version}")
-        if outcome.status in ("success", "failed"):
+        if outcome.status in (BuildStatus.SUCCESS, BuildStatus.FAILED):
             parts.append(f"{outcome.duration_s:.2f}s")
-        if outcome.message and (outcome.status in ("failed", "skipped") or _worth_showing(outcome)):
+        ended_badly = outcome.status in (BuildStatus.FAILED, BuildStatus.SKIPPED)
+        if outcome.message and (ended_badly or _worth_showing(outcome)):
             parts.append("\n      " + outcome.message.replace("\n", "\n      "))
         text = " ".join(parts)
         if self._progress is not None:
@@ -404,14 +414,14 @@ class RunReporter:
         if self.quiet:
             return
         counts = [
-            f"{summary.count('success')} built",
-            f"{summary.count('up_to_date')} up to date",
+            f"{summary.count(BuildStatus.SUCCESS)} built",
+            f"{summary.count(BuildStatus.UP_TO_DATE)} up to date",
         ]
-        if summary.count("failed"):
-            counts.append(f"{summary.count('failed')} failed")
-        if summary.count("skipped"):
-            counts.append(f"{summary.count('skipped')} skipped")
-        verdict = "Done" if summary.status == "success" else "Run failed"
+        if summary.count(BuildStatus.FAILED):
+            counts.append(f"{summary.count(BuildStatus.FAILED)} failed")
+        if summary.count(BuildStatus.SKIPPED):
+            counts.append(f"{summary.count(BuildStatus.SKIPPED)} skipped")
+        verdict = "Done" if summary.status == RunStatus.SUCCESS else "Run failed"
         sys.stdout.write(
             f"{verdict}: {', '.join(counts)} in {summary.duration_s:.2f}s (run {summary.run_id})\n"
         )

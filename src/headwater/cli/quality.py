@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from headwater.catalog.statuses import CheckStatus
 from headwater.cli.common import EXCLUDE, JSON, SELECT
 from headwater.cli.common import project_of as _project
 
 if TYPE_CHECKING:
     from headwater.quality.suite import AssetChecks
 
-STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
+STATUS_STYLE: dict[str, str] = {
+    CheckStatus.PASS: "green",
+    CheckStatus.WARN: "yellow",
+    CheckStatus.FAIL: "red",
+    CheckStatus.ERROR: "red",
+}
 
 
 @click.command()
@@ -83,10 +89,12 @@ def _print_asset(outcome: AssetChecks, show_sql: bool) -> None:
         if result.message:
             line += f": {result.message}"
         click.echo(line)
-        if result.status in ("fail", "warn", "error"):
+        if result.status in (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.ERROR):
             for row in result.sample:
                 click.echo("        " + ", ".join(f"{k}={_value(v)}" for k, v in row.items()))
-            if result.sql and (show_sql or result.status != "pass"):
+            # a check that did not pass shows its SQL with or without --show-sql (the flag
+            # never reaches a passing check here; kept as it was)
+            if result.sql:
                 click.echo(f"        sql: {result.sql}")
 
 

@@ -15,11 +15,12 @@ from dataclasses import replace
 from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
 from headwater.build.merge import merge_changes
+from headwater.build.relations import require_views
 from headwater.engine.base import WriteResult
 from headwater.errors import Location, ModelError
+from headwater.project.definition import Asset
 from headwater.project.kinds import BuildKind
-from headwater.project.loader import Asset
-from headwater.sqltext import identifier, literal, qualified
+from headwater.sqltext import identifier, qualified
 from headwater.transform.snapshot import build_snapshot
 
 
@@ -61,7 +62,9 @@ def build_table(ctx: BuildContext) -> BuildResult:
 
 
 def build_view(ctx: BuildContext) -> BuildResult:
-    """Create the view in the engine and check that it binds; nothing is stored."""
+    """Create the view in the engine and check that it binds; nothing is stored. Raises
+    `ModelError` when the engine cannot hold views."""
+    require_views(ctx.session, ctx.asset)
     sql = ctx.compiler.compile(ctx.asset.key)
     ctx.relations.ensure_inputs(ctx.session, ctx.asset.key)
     ctx.session.register_view(ctx.ref, sql)
@@ -157,9 +160,9 @@ def _refuse_bad_unique_key(ctx: BuildContext, written: WriteResult) -> None:
     # the key as the output spells it (`unique_key: [ID]` names column `id`)
     spelled = {name.lower(): name for name in written.schema.names}
     keys = [spelled.get(k.lower(), k) for k in asset.unique_key]
-    paths = ", ".join(literal(f.path) for f in written.files)
-    hive = "true" if asset.partition_by else "false"
-    scan = f"read_parquet([{paths}], hive_partitioning = {hive}, union_by_name = true)"
+    scan = ctx.session.scan_parquet(
+        [f.path for f in written.files], hive_partitioning=bool(asset.partition_by)
+    )
     admitted = _admitted_rows(ctx)
     where = f" WHERE {admitted}" if admitted else ""
     aliases = [f"{identifier(k)} AS k{i}" for i, k in enumerate(keys)]

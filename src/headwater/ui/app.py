@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError, NotFoundError
-from headwater.ui.pages import Links, Workspace, asset_page, graph_page, run_page, runs_page
+from headwater.ui.pages import Links, Workspace, asset_page, graph_page
 from headwater.ui.render import STATIC, render
+from headwater.ui.run_pages import run_page, runs_page
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -138,11 +139,9 @@ def create_app(
 
     @app.get("/api/assets")
     def assets_json() -> list[dict[str, Any]]:
-        from headwater.catalog.overview import latest_results
-
         project = workspace.fresh()
         keys = project.select()
-        latest = latest_results(project.catalog, keys)
+        latest = project.latest_results(keys)
         return [
             {
                 "key": key,
@@ -239,7 +238,9 @@ def _run_query(workspace: Workspace, sql: str, timeout_s: float, max_rows: int) 
 
 
 def _example_query(project: "Project") -> str:
-    stored = [a for a in project.definition.assets.values() if a.kind == "model"]
+    from headwater.project.kinds import AssetKind
+
+    stored = [a for a in project.definition.assets.values() if a.kind == AssetKind.MODEL]
     if not stored:
         return "select 42 as answer"
     return f"select * from {stored[-1].key} limit 10"

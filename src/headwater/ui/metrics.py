@@ -1,7 +1,7 @@
 """`/metrics`: the project's health in Prometheus' text format, read from the catalog.
 
-Every scrape asks the catalog afresh (a few grouped queries), so the numbers are whatever the
-runs and the scheduler last recorded, also when they ran in another process.
+Every scrape asks the catalog afresh (`Project.health`, a few grouped queries), so the numbers
+are whatever the runs and the scheduler last recorded, also when they ran in another process.
 """
 
 from __future__ import annotations
@@ -10,23 +10,21 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from headwater.catalog.statuses import RunStatus
+from headwater.ui.formatting import moment
+
 if TYPE_CHECKING:
     from headwater.workspace import Project
 
 
 def _seconds_since(text: str | None, now: dt.datetime) -> float | None:
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return max((now - moment).total_seconds(), 0.0)
+    found = moment(text)
+    return None if found is None else max((now - found).total_seconds(), 0.0)
 
 
 def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+    found = moment(text)
+    return None if found is None else found.timestamp()
 
 
 class CatalogCollector:
@@ -43,26 +41,22 @@ class CatalogCollector:
         """Every metric family, read now."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        from headwater.catalog import overview
-
-        catalog = self.project.catalog
         definition = self.project.definition
-        keys = list(definition.assets)
+        health = self.project.health()
         now = dt.datetime.now(dt.UTC)
 
         runs = CounterMetricFamily(
             "headwater_runs", "Runs that ended, by final status.", labels=["status"]
         )
         in_progress = GaugeMetricFamily("headwater_runs_in_progress", "Runs running now.")
-        counts = overview.run_counts(catalog)
+        counts = dict(health.run_counts)
         # a running run changes status when it ends: a counter of it would go down
-        in_progress.add_metric([], counts.pop("running", 0))
+        in_progress.add_metric([], counts.pop(RunStatus.RUNNING, 0))
         for status, count in sorted(counts.items()):
             runs.add_metric([status], count)
         yield runs
         yield in_progress
 
-        latest = overview.latest_results(catalog, keys)
         duration = GaugeMetricFamily(
             "headwater_asset_duration_seconds",
             "How long the asset's last build took.",
@@ -73,7 +67,7 @@ class CatalogCollector:
             "1 for the status of the asset's last build (success, failed, skipped, ...).",
             labels=["asset", "status"],
         )
-        for key, result in sorted(latest.items()):
+        for key, result in sorted(health.latest.items()):
             if result["duration_s"] is not None:
                 duration.add_metric([key], float(result["duration_s"]))
             last_status.add_metric([key, result["status"]], 1.0)
@@ -83,7 +77,7 @@ class CatalogCollector:
         written = CounterMetricFamily(
             "headwater_rows_written", "Rows written by successful builds.", labels=["asset"]
         )
-        for key, rows in sorted(overview.rows_written(catalog).items()):
+        for key, rows in sorted(health.rows_written.items()):
             written.add_metric([key], rows)
         yield written
 
@@ -92,7 +86,7 @@ class CatalogCollector:
             "Check results that failed or warned, of all time.",
             labels=["asset", "severity"],
         )
-        for (key, severity), count in sorted(overview.check_failures(catalog).items()):
+        for (key, severity), count in sorted(health.check_failures.items()):
             failures.add_metric([key, severity], count)
         yield failures
         failing = GaugeMetricFamily(
@@ -100,7 +94,7 @@ class CatalogCollector:
             "Checks whose latest result failed or warned.",
             labels=["asset"],
         )
-        for key, count in sorted(overview.failing_checks(catalog).items()):
+        for key, count in sorted(health.failing_checks.items()):
             failing.add_metric([key], count)
         yield failing
 
@@ -114,7 +108,7 @@ class CatalogCollector:
             "The asset's freshness SLA (max_lag).",
             labels=["asset"],
         )
-        for key, finished in sorted(overview.last_successes(catalog, keys).items()):
+        for key, finished in sorted(health.last_successes.items()):
             seconds = _seconds_since(finished, now)
             if seconds is not None:
                 lag.add_metric([key], seconds)
@@ -124,7 +118,7 @@ class CatalogCollector:
         yield lag
         yield sla
 
-        beat = overview.scheduler_heartbeat(catalog)
+        beat = health.scheduler
         heartbeat = GaugeMetricFamily(
             "headwater_scheduler_heartbeat_timestamp_seconds",
             "Unix time of the scheduler's last heartbeat.",

@@ -7,15 +7,14 @@ a server (previews, runs, the SQL box).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.storage.base import TableRef
+from headwater.sqltext import qualified
+from headwater.ui.formatting import cell, duration, number, script_json, status_class, when_ms
 from headwater.ui.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_settings
 
 if TYPE_CHECKING:
@@ -25,22 +24,11 @@ if TYPE_CHECKING:
 PREVIEW_ROWS = 20
 HISTORY_VERSIONS = 50
 CHECK_HISTORY = 400
+METRIC_HISTORY = 5000
 METRIC_POINTS = 60
-RUNS_PER_PAGE = 50
 SPARK_WIDTH, SPARK_HEIGHT = 160, 32
-GANTT_WIDTH = 720
 RELOAD_EVERY_S = 2.0
 RETIRED_FOR_S = 60.0
-
-STATUS_CLASS = {
-    "success": "ok",
-    "up_to_date": "ok",
-    "failed": "bad",
-    "interrupted": "bad",
-    "skipped": "warn",
-    "running": "busy",
-    "retrying": "warn",
-}
 
 
 @dataclass
@@ -120,7 +108,7 @@ class Workspace:
     def column_graph(self) -> ColumnGraph:
         """The project's column graph, rebuilt after each new run or change of its files."""
         project = self.fresh()
-        key = (id(project), *_catalog_signature(project))
+        key = (id(project), *project.runs_token())
         # one build at a time: a request arriving during the warm-up waits for it
         with self._building:
             with self._lock:
@@ -149,15 +137,6 @@ def _files_signature(project: Project) -> tuple[float, int]:
     return newest, count
 
 
-def _catalog_signature(project: Project) -> tuple[Any, ...]:
-    with project.catalog.db.transaction(write=False) as tx:
-        rows = tx.execute(
-            "SELECT max(seq) AS seq, count(*) AS n, max(finished_at) AS done FROM hw_runs"
-        )
-    row = rows[0]
-    return (row["seq"], row["n"], row["done"])
-
-
 # -- the graph ---------------------------------------------------------------------------------
 
 
@@ -168,7 +147,6 @@ def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[s
     A selector that cannot be used does not replace the page: the whole graph is shown with
     the selector's error above it (`error`, `hint`), so it can be corrected in place.
     """
-    from headwater.catalog.overview import latest_results
     from headwater.errors import UsageError
 
     project = workspace.fresh()
@@ -178,7 +156,7 @@ def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[s
         keys = project.select(select.split()) if select else project.select()
     except UsageError as exc:
         error, keys = exc, project.select()
-    latest = latest_results(project.catalog, keys) if not links.static_site else {}
+    latest = project.latest_results(keys) if not links.static_site else {}
     nodes: list[dict[str, Any]] = []
     for key in keys:
         asset = definition.assets[key]
@@ -191,7 +169,7 @@ def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[s
                 "namespace": _fit(f"{asset.namespace} · {asset.build_kind}", 32),
                 "kind": asset.build_kind,
                 "status": status,
-                "css": STATUS_CLASS.get(status, "none"),
+                "css": status_class(status),
                 "href": links.asset(key),
                 "title": f"{key} ({asset.build_kind}): {status}",
             }
@@ -298,28 +276,26 @@ def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str
     from headwater.errors import HeadwaterError
 
     facts: dict[str, Any] = {"history": [], "preview": None, "preview_error": None}
-    ref = TableRef.of(asset)
-    if asset.is_stored and project.store.exists(ref):
+    if asset.is_stored and project.current_version(asset.key) is not None:
         facts["history"] = [
             {
                 "version": h.version,
-                "when": _when_ms(h.timestamp_ms),
+                "when": when_ms(h.timestamp_ms),
                 "operation": h.operation,
                 "run_id": h.run_id,
                 "rows": h.rows_written,
                 "readable": h.readable is not False,
             }
-            for h in project.store.history(ref, HISTORY_VERSIONS, check_readable=True)
+            for h in project.history(asset.key, HISTORY_VERSIONS)
         ]
     if not asset.is_stored or facts["history"]:
         try:
             table = project.query(
-                f'select * from "{asset.namespace}"."{asset.name}" limit {PREVIEW_ROWS}',
-                as_of=version,
+                f"select * from {qualified(asset)} limit {PREVIEW_ROWS}", as_of=version
             )
             facts["preview"] = {
                 "columns": table.column_names,
-                "rows": [[_cell(v) for v in row.values()] for row in table.to_pylist()],
+                "rows": [[cell(v) for v in row.values()] for row in table.to_pylist()],
             }
         except HeadwaterError as exc:
             facts["preview_error"] = exc.message
@@ -328,10 +304,8 @@ def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str
 
 def _check_timeline(project: Project, key: str) -> list[dict[str, Any]]:
     """Each check of the asset with its results over time, oldest first."""
-    from headwater.catalog.quality import check_history
-
     by_check: dict[str, dict[str, Any]] = {}
-    for row in reversed(check_history(project.catalog, key, CHECK_HISTORY)):
+    for row in reversed(project.check_history(key, CHECK_HISTORY)):
         entry = by_check.setdefault(
             row["check_name"],
             {"name": row["check_name"], "type": row["check_type"], "results": []},
@@ -353,10 +327,8 @@ def _check_timeline(project: Project, key: str) -> list[dict[str, Any]]:
 
 def _metric_charts(project: Project, key: str) -> list[dict[str, Any]]:
     """Small charts of the row count and each column's null rate over time."""
-    from headwater.catalog.quality import metrics_of
-
     series: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for row in reversed(metrics_of(project.catalog, key, 5000)):
+    for row in reversed(project.metrics(key, METRIC_HISTORY)):
         if row["value"] is None or row["metric"] not in ("row_count", "null_fraction"):
             continue
         name = (row["metric"], row["column_name"] or "")
@@ -368,9 +340,9 @@ def _metric_charts(project: Project, key: str) -> list[dict[str, Any]]:
         charts.append(
             {
                 "label": label,
-                "last": _number(values[-1]),
-                "low": _number(min(values)),
-                "high": _number(max(values)),
+                "last": number(values[-1]),
+                "low": number(min(values)),
+                "high": number(max(values)),
                 "points": _spark(values),
                 "count": len(values),
                 "metric": metric,
@@ -395,170 +367,11 @@ def _spark(values: Sequence[float]) -> str:
 
 def _freshness(project: Project, asset: Any) -> dict[str, Any]:
     """When the asset was last built, how long ago, and its SLA."""
-    last = project.catalog.last_success(asset.key)
-    lag = (dt.datetime.now(dt.UTC) - last).total_seconds() if last else None
-    sla = asset.freshness_lag_s
+    found = project.freshness(asset.key)
+    last, lag, sla = found.last_success, found.lag_s, found.sla_s
     return {
         "last": last.isoformat(timespec="seconds") if last else None,
-        "lag": _duration(lag) if lag is not None else None,
-        "sla": _duration(sla) if sla else None,
-        "breached": bool(sla and (lag is None or lag > sla)),
+        "lag": duration(lag) if lag is not None else None,
+        "sla": duration(sla) if sla else None,
+        "breached": found.breached,
     }
-
-
-# -- runs ------------------------------------------------------------------------------------
-
-
-def runs_page(workspace: Workspace, page: int, links: Links) -> dict[str, Any]:
-    """One page of runs, newest first."""
-    from headwater.catalog.overview import run_total, runs_page
-
-    project = workspace.fresh()
-    total = run_total(project.catalog)
-    page = max(page, 1)
-    runs = runs_page(project.catalog, RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
-    for run in runs:
-        run["css"] = STATUS_CLASS.get(run["status"], "none")
-        run["duration"] = _between(run["started_at"], run["finished_at"])
-    return {
-        "title": "Runs",
-        "runs": runs,
-        "page": page,
-        "pages": max((total + RUNS_PER_PAGE - 1) // RUNS_PER_PAGE, 1),
-        "total": total,
-        "links": links,
-    }
-
-
-def run_page(workspace: Workspace, run_id: str, links: Links) -> dict[str, Any] | None:
-    """One run: its assets on a timeline, their attempts, logs and errors (None: no such
-    run)."""
-    project = workspace.fresh()
-    run = project.catalog.run(run_id)
-    if run is None:
-        return None
-    results = project.catalog.results(run["run_id"])
-    attempts = project.catalog.attempts(run["run_id"])
-    run["css"] = STATUS_CLASS.get(run["status"], "none")
-    run["duration"] = _between(run["started_at"], run["finished_at"])
-    for result in results:
-        result["css"] = STATUS_CLASS.get(result["status"], "none")
-    for attempt in attempts:
-        attempt["css"] = STATUS_CLASS.get(attempt["status"], "none")
-    return {
-        "title": f"Run {run['run_id']}",
-        "run": run,
-        "results": results,
-        "attempts": attempts,
-        "bars": _gantt(results, attempts),
-        "gantt_width": GANTT_WIDTH,
-        "live": run["status"] == "running",
-        "links": links,
-    }
-
-
-def _gantt(results: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bars of each built asset's attempts on one time axis (running ones up to now)."""
-    now = dt.datetime.now(dt.UTC)
-    spans = []
-    by_result: dict[int, list[dict[str, Any]]] = {}
-    for attempt in attempts:
-        by_result.setdefault(attempt["result_id"], []).append(attempt)
-    for result in results:
-        start = _moment(result["started_at"])
-        if start is None or result["status"] in ("up_to_date", "skipped"):
-            continue
-        tries = by_result.get(result["id"], [])
-        pieces = []
-        for attempt in tries or [result]:
-            begin = _moment(attempt["started_at"]) or start
-            duration = attempt.get("duration_s")
-            end = begin + dt.timedelta(seconds=duration) if duration is not None else now
-            pieces.append((begin, end, attempt["status"]))
-        spans.append((result, pieces))
-    if not spans:
-        return []
-    origin = min(p[0] for _, pieces in spans for p in pieces)
-    finish = max(p[1] for _, pieces in spans for p in pieces)
-    total = max((finish - origin).total_seconds(), 1e-3)
-    bars = []
-    for result, pieces in spans:
-        label = result["asset"] + (
-            f"[{result['partition_key']}]" if result["partition_key"] else ""
-        )
-        bars.append(
-            {
-                "label": label,
-                "href_asset": result["asset"],
-                "status": result["status"],
-                "segments": [
-                    {
-                        "x": round((begin - origin).total_seconds() / total * GANTT_WIDTH, 1),
-                        "width": max(
-                            round((end - begin).total_seconds() / total * GANTT_WIDTH, 1), 2.0
-                        ),
-                        "css": STATUS_CLASS.get(status, "none"),
-                        "title": f"{label}: {status}, {(end - begin).total_seconds():.2f} s",
-                    }
-                    for begin, end, status in pieces
-                ],
-            }
-        )
-    return bars
-
-
-# -- formatting ------------------------------------------------------------------------------
-
-
-def _moment(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def _between(start: str | None, end: str | None) -> str:
-    first, last = _moment(start), _moment(end)
-    if first is None:
-        return ""
-    seconds = ((last or dt.datetime.now(dt.UTC)) - first).total_seconds()
-    return _duration(seconds)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def _when_ms(stamp: int | None) -> str:
-    if stamp is None:
-        return ""
-    return dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat(timespec="seconds")
-
-
-def _number(value: float) -> str:
-    if value.is_integer():
-        return f"{int(value):,}"
-    return f"{value:.3g}"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "∅"
-    text = str(value)
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def script_json(value: Any) -> str:
-    """`value` as JSON that is safe inside an HTML `<script>` element.
-
-    A column may be named `</script><script>...`; escaping `<`, `>` and `&` keeps such a name
-    data rather than markup (JSON reads the escapes back as the same characters).
-    """
-    text = json.dumps(value)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -6,7 +6,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.ui.pages import STATUS_CLASS
+from headwater.catalog.statuses import CheckStatus
+from headwater.ui.formatting import status_class
 
 if TYPE_CHECKING:
     import jinja2
@@ -14,7 +15,12 @@ if TYPE_CHECKING:
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
-CHECK_CLASS = {"pass": "ok", "warn": "warn", "fail": "bad", "error": "bad"}
+CHECK_CLASS: dict[str, str] = {
+    CheckStatus.PASS: "ok",
+    CheckStatus.WARN: "warn",
+    CheckStatus.FAIL: "bad",
+    CheckStatus.ERROR: "bad",
+}
 
 
 @cache
@@ -28,7 +34,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["status_class"] = lambda status: STATUS_CLASS.get(status, "none")
+    env.globals["status_class"] = status_class
     env.globals["check_class"] = lambda status: CHECK_CLASS.get(status, "none")
     return env
 
