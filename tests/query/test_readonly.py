@@ -21,6 +21,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from headwater.engine import duckdb_readonly
+from headwater.engine.duckdb_readonly import lock_down
 from headwater.errors import UsageError
 from headwater.query import readonly
 from headwater.query.readonly import (
@@ -28,7 +30,6 @@ from headwater.query.readonly import (
     QueryResult,
     QueryTimeout,
     check_readonly,
-    lock_down,
     run_readonly,
 )
 from headwater.storage.base import TableRef
@@ -420,7 +421,8 @@ class ConnectionAudit:
         self.changed: list[str] = []
         self.checked = 0
         self._before: dict[int, Any] = {}
-        original_lock, original_query = readonly.lock_down, readonly._ReadOnlySession.query
+        original_lock = duckdb_readonly.lock_down
+        original_query = duckdb_readonly.ReadOnlySession.query
         audit = self
 
         def lock(connection: Any, paths: Any) -> None:
@@ -437,8 +439,8 @@ class ConnectionAudit:
                     if session.connection.execute(self.SQL).fetchall() != before:
                         audit.changed.append(sql)
 
-        monkeypatch.setattr(readonly, "lock_down", lock)
-        monkeypatch.setattr(readonly._ReadOnlySession, "query", query)
+        monkeypatch.setattr(duckdb_readonly, "lock_down", lock)
+        monkeypatch.setattr(duckdb_readonly.ReadOnlySession, "query", query)
 
 
 def test_s1_injection_payloads_execute_nothing(

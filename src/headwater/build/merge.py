@@ -87,7 +87,10 @@ def merge_changes(
                 change_rows = rows or 0
                 ctx.admitted.append(Admitted([], None, quarantined))
         changes = (
-            session.scan_parquet([f.path for f in change_files], union_by_name=False)
+            # written unpartitioned above: a `key=value` folder in their path is no column
+            session.scan_parquet(
+                [f.path for f in change_files], union_by_name=False, hive_partitioning=False
+            )
             if change_files
             else None
         )

@@ -74,7 +74,9 @@ class EngineSession(ABC):
                 them by position and expects every file to have the same columns.
             hive_partitioning: read `key=value` folders in the paths as columns (True), never
                 (False), or leave it to the engine's default (None; DuckDB then detects such
-                folders itself).
+                folders itself). DuckDB reads every such folder of a path, those above the
+                table's own folder too (a project under `/data/env=prod/`): files Headwater
+                wrote unpartitioned are scanned with False.
             partition_types: the types of the partition columns, read from the folder names
                 (only with `hive_partitioning`; otherwise the engine infers them).
             filename: add a column `filename` holding the path of each row's file.

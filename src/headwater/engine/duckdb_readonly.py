@@ -6,23 +6,35 @@ file, directory listing, URL, database file or extension) and nothing spills to 
 `ReadOnlyEngine` hands out `ReadOnlySession`s that record the files of the tables they
 register, create views only once locked (`seal`), refuse every write, and run one query under a
 deadline (a timer thread interrupts it) with a row cap (results stream as Arrow record batches).
-Engines come from a pool of spares, since opening one costs about half of a trivial query.
-`statement_kinds` and `tokens` read SQL with DuckDB's parser and tokenizer and run nothing.
+Databases come from a pool of spares, since opening one costs about half of a trivial query.
 
-What may run at all is decided above, in `headwater.query.readonly`.
+`DuckDBReadOnly` is what DuckDB registers for the read-only path: those engines, and DuckDB's
+reading of SQL (`statement_kinds` and `tokens`, which run nothing) with the statement words
+(`DENIED_WORDS`), functions (`DENIED_FUNCTIONS`) and schemas (`SYSTEM_SCHEMAS`) of DuckDB no
+query may use. What may run at all is decided above, in `headwater.query.readonly`.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from headwater.engine.base import Engine
 from headwater.engine.duckdb import DuckDBEngine, DuckDBSession
+from headwater.engine.readonly import (
+    DeadlineExceeded,
+    FileAccessRefused,
+    LockableSession,
+    ReadOnlyCall,
+    ReadOnlyRefusal,
+    ReadOnlySupport,
+)
 from headwater.errors import UsageError
 from headwater.sqltext import literal
 
@@ -34,8 +46,118 @@ if TYPE_CHECKING:
     from headwater.project.config import EngineConfig
     from headwater.storage.base import Snapshot, TableRef
 
-LockDown = Callable[[Any, Iterable[str]], None]
-"""What locks a DuckDB connection down to a set of files (`lock_down`)."""
+DENIED_FUNCTIONS: tuple[str, ...] = (
+    # files, directories and other databases
+    "read_*",
+    "*_scan",
+    "*_scan_*",
+    "parquet_*",
+    "sniff_csv",
+    "glob",
+    "iceberg_*",
+    "delta_*",
+    "postgres_*",
+    "sqlite_*",
+    "mysql_*",
+    "odbc_*",
+    "ducklake_*",
+    "st_read*",
+    "http_*",
+    # settings, secrets, extensions, the catalog, logs and profiling
+    "duckdb_*",
+    "pragma_*",
+    "current_setting",
+    "getenv",
+    "getvariable",
+    "which_secret",
+    "*secret*",
+    "*extension*",
+    "*external_resource*",
+    "*_logging",
+    "*_logs",
+    "write_log",
+    "enable_*",
+    "disable_*",
+    "checkpoint",
+    "force_checkpoint",
+    "load_aws_credentials",
+    "pg_get_*",
+    # SQL held in a string, which the layers above cannot inspect
+    "query",
+    "query_table",
+    "json_execute_serialized_sql",
+    "json_serialize_*",
+    "json_deserialize_sql",
+    # state of the session or the process
+    "nextval",
+    "currval",
+    "setseed",
+    "sleep_ms",
+    "pg_sleep",
+    "python_*",
+    "pandas_*",
+    "arrow_*",
+    "__*",
+)
+"""DuckDB's function names (fnmatch patterns, matched case-insensitively) no query may call
+anywhere."""
+
+DENIED_PATTERN = re.compile("|".join(fnmatch.translate(p) for p in DENIED_FUNCTIONS))
+
+DENIED_WORDS = frozenset(
+    {
+        "ABORT",
+        "ALTER",
+        "ANALYZE",
+        "ATTACH",
+        "BEGIN",
+        "CALL",
+        "CHECKPOINT",
+        "COMMIT",
+        "COPY",
+        "CREATE",
+        "DEALLOCATE",
+        "DELETE",
+        "DESCRIBE",
+        "DETACH",
+        "DROP",
+        "EXECUTE",
+        "EXPLAIN",
+        "EXPORT",
+        "FORCE",
+        "GRANT",
+        "IMPORT",
+        "INSERT",
+        "INSTALL",
+        "LOAD",
+        "MERGE",
+        "PRAGMA",
+        "PREPARE",
+        "RESET",
+        "REVOKE",
+        "ROLLBACK",
+        "SET",
+        "SHOW",
+        "SUMMARIZE",
+        "TRANSACTION",
+        "TRUNCATE",
+        "UPDATE",
+        "USE",
+        "VACUUM",
+    }
+)
+"""DuckDB's statement words, refused anywhere outside a string or a quoted name."""
+
+SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "system", "temp"})
+"""Schemas of DuckDB's own catalog; a query reads the project's tables only."""
+
+UNICODE_SPACES = re.compile(
+    r"[\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]+"
+)
+"""Characters DuckDB's parser reads as a space (it strips U+00A0, U+2000-U+200B, U+202F, U+205F,
+U+2060, U+3000 and U+FEFF before parsing), and a few more. Its `tokenize` does not strip them,
+and sqlglot keeps the zero-width ones inside names it renders unquoted: `x<U+200B>from` is one
+name to both, but `x from` to the engine."""
 
 
 def lock_down(connection: Any, allowed_paths: Iterable[str]) -> None:
@@ -109,61 +231,6 @@ def tokens(sql: str) -> list[tuple[str, str]]:
 # -- the read-only engine -------------------------------------------------------------------
 
 
-class ReadOnlyRefusal(UsageError):
-    """Something a read-only session does not do: write, run a statement, register a table
-    once locked, take parameters, or open a file its lock does not allow.
-
-    Attributes:
-        refused: what was refused.
-        reason: why.
-    """
-
-    def __init__(self, refused: str, reason: str) -> None:
-        super().__init__(f"{refused} refused ({reason})")
-        self.refused = refused
-        self.reason = reason
-
-
-class FileAccessRefused(ReadOnlyRefusal):
-    """The locked connection refused to open a file (external access is off). The engine's
-    message is left out: it names the file."""
-
-    def __init__(self) -> None:
-        super().__init__("access to a file", "the engine refused it (external access is off)")
-
-
-class DeadlineExceeded(UsageError):
-    """The query ran past its call's deadline and was interrupted.
-
-    Attributes:
-        limit_s: the call's time limit in seconds.
-        elapsed_s: how long the call took until the engine stopped.
-    """
-
-    def __init__(self, limit_s: float, elapsed_s: float) -> None:
-        super().__init__(f"the query ran past its time limit of {limit_s:g} s")
-        self.limit_s = limit_s
-        self.elapsed_s = elapsed_s
-
-
-@dataclass
-class ReadOnlyCall:
-    """One read-only call's limits, and what its sessions learnt: the files to allow, the
-    views waiting for the lock, whether the result was capped or the query interrupted."""
-
-    deadline: float
-    """`time.monotonic()` by which the call must be done."""
-    limit_s: float
-    max_rows: int
-    files: set[str] = field(default_factory=set)
-    views: list[tuple[TableRef, str]] = field(default_factory=list)
-    """Views of view models to create once the connection is locked down, in order."""
-    sealed: bool = False
-    """The connection is locked down: nothing more registers, views are created as asked."""
-    truncated: bool = False
-    timed_out: bool = False
-
-
 class _Watchdog:
     """Interrupts a connection once the deadline passes, and again until told to stop."""
 
@@ -200,7 +267,7 @@ class _Watchdog:
                 return
 
 
-class ReadOnlySession(DuckDBSession):
+class ReadOnlySession(DuckDBSession, LockableSession):
     """A DuckDB session that records what it registers and runs one capped query before its
     call's deadline; a file its lock refuses is a `FileAccessRefused`, wherever it is opened."""
 
@@ -224,18 +291,11 @@ class ReadOnlySession(DuckDBSession):
             # creating a view binds it, which can open the files it reads: wait for `seal`
             self._call.views.append((ref, sql))
 
-    def seal(self, lock: LockDown = lock_down) -> dict[str, Exception]:
-        """Lock the connection down to the registered tables' files with `lock`, then create
-        the views asked for so far.
-
-        Returns:
-            The views (by asset key) that could not be created: `FileAccessRefused` for one
-            that reads a file the lock does not allow, else the engine's error.
-        """
+    def seal(self) -> dict[str, Exception]:
         call = self._call
         if call.sealed:
             return {}
-        lock(self.connection, call.files)
+        lock_down(self.connection, call.files)
         call.sealed = True
         failed: dict[str, Exception] = {}
         views, call.views = call.views, []
@@ -316,63 +376,87 @@ def _refused_file(exc: BaseException) -> FileAccessRefused | None:
     return FileAccessRefused() if isinstance(exc, duckdb.PermissionException) else None
 
 
-class ReadOnlyEngine(DuckDBEngine):
-    """An engine of one read-only call, handing out read-only sessions of that call."""
+class ReadOnlyEngine(Engine):
+    """An engine of one read-only call: a DuckDB database of its own, handing out read-only
+    sessions of that call."""
 
-    call: ReadOnlyCall | None = None
+    capabilities = DuckDBEngine.capabilities
+
+    def __init__(self, database: DuckDBEngine, call: ReadOnlyCall) -> None:
+        """Serve `call` from `database`, which the engine owns (and closes) from now on."""
+        self._database = database
+        self.call = call
+
+    def is_engine_error(self, exc: BaseException) -> bool:
+        return self._database.is_engine_error(exc)
 
     def session(self) -> ReadOnlySession:
-        assert self.call is not None, "take the engine with readonly_engine"
-        return ReadOnlySession(self, super().session().connection, self.call)
+        return ReadOnlySession(self._database, self._database.session().connection, self.call)
 
     def close(self) -> None:
-        if self.call is None or not self.call.timed_out:
-            super().close()
+        if not self.call.timed_out:
+            self._database.close()
             return
         # Tearing down a database whose query was just interrupted takes DuckDB ~0.1 s of CPU;
         # the caller gets its timeout now and the teardown finishes on its own thread.
-        threading.Thread(target=super().close, name="headwater-query-close").start()
+        threading.Thread(target=self._database.close, name="headwater-query-close").start()
 
 
 class _Spares:
-    """One opened, unused engine kept ready per engine configuration.
+    """One opened, unused database kept ready per engine configuration.
 
     Starting an in-memory DuckDB takes ~10 ms, half of a trivial query; a call takes the ready
-    engine and a background thread opens the next one. Engines are never shared: each is
+    database and a background thread opens the next one. Databases are never shared: each is
     taken by one call and closed by it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ready: dict[tuple[Any, ...], ReadOnlyEngine] = {}
+        self._ready: dict[tuple[Any, ...], DuckDBEngine] = {}
 
-    def take(self, options: tuple[tuple[str, Any], ...], call: ReadOnlyCall) -> ReadOnlyEngine:
+    def take(self, options: tuple[tuple[str, Any], ...]) -> DuckDBEngine:
         with self._lock:
-            engine = self._ready.pop(options, None)
-        if engine is None:
-            engine = ReadOnlyEngine(**dict(options))
-        engine.call = call
+            database = self._ready.pop(options, None)
+        if database is None:
+            database = DuckDBEngine(**dict(options))
         threading.Thread(target=self._refill, args=(options,), name="headwater-query-spare").start()
-        return engine
+        return database
 
     def _refill(self, options: tuple[tuple[str, Any], ...]) -> None:
-        engine = ReadOnlyEngine(**dict(options))
+        database = DuckDBEngine(**dict(options))
         with self._lock:
             if options not in self._ready:
-                self._ready[options] = engine
+                self._ready[options] = database
                 return
-        engine.close()
+        database.close()
 
 
 _spares = _Spares()
 
 
-def readonly_engine(config: EngineConfig, place: EnginePlace, call: ReadOnlyCall) -> ReadOnlyEngine:
-    """Return an engine (opened ahead, when one is ready) for the read-only `call`, with the
-    threads and memory limit of the project's `engine:` settings; the caller closes it."""
-    options: tuple[tuple[str, Any], ...] = (
-        ("threads", config.threads),
-        ("memory_limit", config.memory_limit),
-        ("file_search_path", place.root),
-    )
-    return _spares.take(options, call)
+class DuckDBReadOnly(ReadOnlySupport):
+    """DuckDB's offer to the read-only query path (registered with the `duckdb` engine)."""
+
+    denied_words = DENIED_WORDS
+    denied_functions = DENIED_PATTERN
+    system_schemas = SYSTEM_SCHEMAS
+    spaces = UNICODE_SPACES
+
+    def engine(
+        self, config: EngineConfig, place: EnginePlace, call: ReadOnlyCall
+    ) -> ReadOnlyEngine:
+        """Return an engine (on a database opened ahead, when one is ready) for the
+        read-only `call`, with the threads and memory limit of the project's `engine:`
+        settings; the caller closes it."""
+        options: tuple[tuple[str, Any], ...] = (
+            ("threads", config.threads),
+            ("memory_limit", config.memory_limit),
+            ("file_search_path", place.root),
+        )
+        return ReadOnlyEngine(_spares.take(options), call)
+
+    def statement_kinds(self, sql: str) -> list[str]:
+        return statement_kinds(sql)
+
+    def tokens(self, sql: str) -> list[tuple[str, str]]:
+        return tokens(sql)

@@ -1,8 +1,11 @@
 """Engines by name: `engine: duckdb` in `headwater.yml` picks the factory registered here.
 
 An engine registers a factory that builds it from the project's validated `EngineConfig`;
-callers ask `create_engine` and read the engine's `capabilities`, never its class. A new engine
-(Spark) registers itself the same way and adds its name to `EngineConfig.type`.
+callers ask `create_engine` and read the engine's `capabilities`, never its class. An engine
+that can run untrusted SQL also registers its `ReadOnlySupport` (`headwater.engine.readonly`),
+which the read-only query path reaches through `readonly_support` and
+`create_readonly_engine`. A new engine (Spark) registers itself the same way and adds its name
+to `EngineConfig.type`.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from headwater.errors import ConfigError, Location
+from headwater.errors import ConfigError, Location, UsageError
 
 if TYPE_CHECKING:
     from headwater.engine.base import Engine
+    from headwater.engine.readonly import ReadOnlyCall, ReadOnlySupport
     from headwater.project.config import EngineConfig
 
 
@@ -31,16 +35,55 @@ class EnginePlace:
 EngineFactory = Callable[["EngineConfig", EnginePlace], "Engine"]
 
 _FACTORIES: dict[str, EngineFactory] = {}
+_READONLY: dict[str, ReadOnlySupport] = {}
 
 
-def register_engine(name: str, factory: EngineFactory) -> None:
-    """Make `engine: <name>` build its engine with `factory`."""
+def register_engine(
+    name: str, factory: EngineFactory, readonly: ReadOnlySupport | None = None
+) -> None:
+    """Make `engine: <name>` build its engine with `factory`, and the read-only query path use
+    `readonly` (None: the engine offers no locked-down engine for untrusted SQL)."""
     _FACTORIES[name] = factory
+    if readonly is None:
+        _READONLY.pop(name, None)
+    else:
+        _READONLY[name] = readonly
 
 
 def create_engine(config: EngineConfig, place: EnginePlace) -> Engine:
     """Build the engine `config` names, for a project at `place`; returns it unstarted
     (sessions open on first use). Raises `ConfigError` for a name nothing registered."""
+    return _factory(config)(config, place)
+
+
+def readonly_support(config: EngineConfig) -> ReadOnlySupport:
+    """Return what the engine `config` names offers the read-only query path.
+
+    Raises:
+        ConfigError: nothing registered that name.
+        UsageError: the engine has no locked-down engine for untrusted SQL.
+    """
+    _factory(config)
+    support = _READONLY.get(config.type)
+    if support is None:
+        raise UsageError(
+            f"the engine {config.type!r} cannot run untrusted SQL read-only (it registered "
+            "no locked-down engine), so the SQL box and the query API are not available",
+            Location(file="headwater.yml"),
+            "use 'headwater query' instead, or an engine that has one: "
+            + ", ".join(sorted(_READONLY)),
+        )
+    return support
+
+
+def create_readonly_engine(config: EngineConfig, place: EnginePlace, call: ReadOnlyCall) -> Engine:
+    """Build a locked-down engine of the kind `config` names for the read-only `call`, for a
+    project at `place`; the caller closes it. Raises as `readonly_support` does."""
+    return readonly_support(config).engine(config, place, call)
+
+
+def _factory(config: EngineConfig) -> EngineFactory:
+    """The factory registered under `config.type`; `ConfigError` when there is none."""
     _register_builtins()
     factory = _FACTORIES.get(config.type)
     if factory is None:
@@ -49,12 +92,13 @@ def create_engine(config: EngineConfig, place: EnginePlace) -> Engine:
             Location(file="headwater.yml"),
             f"use one of: {', '.join(sorted(_FACTORIES))}",
         )
-    return factory(config, place)
+    return factory
 
 
 def _register_builtins() -> None:
     if "duckdb" not in _FACTORIES:
         # imported here: DuckDB loads only when an engine is first needed
         from headwater.engine.duckdb import DuckDBEngine
+        from headwater.engine.duckdb_readonly import DuckDBReadOnly
 
-        register_engine("duckdb", DuckDBEngine.from_config)
+        register_engine("duckdb", DuckDBEngine.from_config, readonly=DuckDBReadOnly())

@@ -41,11 +41,7 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
             f"auto_detect = false, ignore_errors = true) LIMIT {SAMPLE_ROWS}"
         )
     except Exception as exc:
-        raise SourceError(
-            f"cannot read {name}: {first_line(exc)}",
-            Location(file=name),
-            f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
-        ) from None
+        raise _unreadable(name, exc) from None
     known: dict[str, str] = {}
     if request.table_schema is not None:
         known = session.sql_types(request.table_schema)
@@ -69,11 +65,7 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
             f"error_message FROM {identifier(rejects)} ORDER BY line"
         )
     except Exception as exc:
-        raise SourceError(
-            f"cannot read {name}: {first_line(exc)}",
-            Location(file=name),
-            f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
-        ) from None
+        raise _unreadable(name, exc) from None
     finally:
         for created in (rejects, scans):
             session.execute(f"DROP TABLE IF EXISTS {identifier(created)}")
@@ -83,6 +75,15 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
         encoding = request.spec.table.csv.encoding
         with utf8_view(path, encoding, request.scratch_dir) as view:
             out.bad.extend(rejected_records(rows, name, view, encoding))
+
+
+def _unreadable(name: str, exc: Exception) -> SourceError:
+    """The error for the file shown as `name`, which DuckDB's reader failed on with `exc`."""
+    return SourceError(
+        f"cannot read {name}: {first_line(exc)}",
+        Location(file=name),
+        f"check the file's format and the table's 'csv:' options; see {SOURCES_DOCS}",
+    )
 
 
 def _header(path: str, table: TableConfig, kind: str) -> list[str]:
@@ -125,6 +126,9 @@ def _csv_options(table: TableConfig, kind: str) -> str:
         f"quote = {literal(csv.quote)}",
         f"encoding = {literal(csv.encoding)}",
         f"max_line_size = {csv.max_line_size}",
+        # the columns are the header's: a `key=value` folder in the path (where the project
+        # lives) would otherwise become one more
+        "hive_partitioning = false",
     ]
     if csv.escape:
         options.append(f"escape = {literal(csv.escape)}")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from headwater.catalog.statuses import CheckStatus
+from headwater.project.sql import DIALECT
 from headwater.version import __version__
 
 _LOG = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class BuildRun:
     parent_job: str
     job_type: str
     sql: str | None = None
+    """The model's SQL as written (in `DIALECT`, the dialect of models)."""
     description: str | None = None
     inputs: list[Dataset] = field(default_factory=list)
     outputs: list[Dataset] = field(default_factory=list)
@@ -137,7 +139,8 @@ class BuildRun:
             )
         }
         if self.sql:
-            job_facets["sql"] = facet("sql", query=self.sql, dialect="duckdb")
+            # the model's SQL as written, in the dialect of models whichever engine ran it
+            job_facets["sql"] = facet("sql", query=self.sql, dialect=DIALECT)
         if self.description:
             job_facets["documentation"] = facet("jobDocumentation", description=self.description)
         return {

@@ -112,12 +112,24 @@ def parse_select(sql: str, file: str) -> exp.Query:
         )
     statement = statements[0]
     if not isinstance(statement, exp.Query):
-        raise ConfigError(
-            f"a model must be a SELECT query, found {statement.key.upper()}",
-            Location(file=file, line=1),
+        raise NotAQueryError(statement.key.upper(), Location(file=file, line=1))
+    return statement
+
+
+class NotAQueryError(ConfigError):
+    """A model's SQL is one statement, but not a query.
+
+    Attributes:
+        found: the statement's kind as sqlglot names it (`INSERT`, `PIVOT`, ...).
+    """
+
+    def __init__(self, found: str, location: Location) -> None:
+        super().__init__(
+            f"a model must be a SELECT query, found {found}",
+            location,
             "write the model as a SELECT; Headwater writes the table itself",
         )
-    return statement
+        self.found = found
 
 
 def _parse_problem(detail: dict[str, Any], error: Exception) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError, UsageError
+from headwater.project.kinds import BuildKind
 from headwater.project.sql import DIALECT, TableReference
 from headwater.storage.base import TableRef
 
@@ -184,7 +185,7 @@ def described_views(definition: ProjectDefinition, use: MetadataUse) -> list[str
     return [
         asset.key
         for asset in definition.assets.values()
-        if asset.materialized == "view" and use.scope.admits(asset.namespace, asset.name)
+        if asset.materialized == BuildKind.VIEW and use.scope.admits(asset.namespace, asset.name)
     ]
 
 
@@ -245,7 +246,7 @@ def metadata_tables(
                     )
                 )
     for asset in assets.values():
-        if asset.materialized != "view" or not scope.admits(asset.namespace, asset.name):
+        if asset.materialized != BuildKind.VIEW or not scope.admits(asset.namespace, asset.name):
             continue
         ref = TableRef.of(asset)
         tables.append(_table_row(catalog, ref, "VIEW", asset))

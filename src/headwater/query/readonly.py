@@ -9,13 +9,16 @@ A query from a reader passes three independent layers, and each one fails closed
    a string or a comment (after turning the Unicode spaces the parser ignores into spaces, as
    the parser does): a statement word (`DENIED_WORDS`) anywhere, or a call of a function whose
    name matches `DENIED_FUNCTIONS`, is refused — so a DELETE inside a CTE or `read_csv` in a
-   lateral join is caught as the engine reads the text.
+   lateral join is caught as the engine reads the text. The parser, the tokenizer and those
+   lists are the engine's: the project's engine gives them with its `ReadOnlySupport` (from
+   `headwater.engine.registry`; `headwater.engine.duckdb_readonly` for DuckDB).
 2. **sqlglot** (`check_readonly`) must parse the same text as one query (`exp.Query`), and its
    tree is walked: no node may be a statement (DDL, DML, COPY, SET, PRAGMA, ...); a table
-   function in FROM must be one of `TABLE_FUNCTIONS`; no table may be a file path, a system
-   schema or catalog-qualified; no function may match `DENIED_FUNCTIONS`; no name may hold a
-   character the engine reads as a space. The SQL that runs is sqlglot's rendering of this tree
-   (names qualified like a model's), and both layers check that rendering again before it runs.
+   function in FROM must be one of `TABLE_FUNCTIONS`; no table may be a file path, a schema of
+   the engine's own catalog or catalog-qualified; no function may match `DENIED_FUNCTIONS`; no
+   name may hold a character the engine reads as a space. The SQL that runs is sqlglot's
+   rendering of this tree (names qualified like a model's), and both layers check that
+   rendering again before it runs.
 3. **The connection** (`lock_down`, in `headwater.engine.duckdb_readonly`) is a private
    in-memory DuckDB holding only views over the tables the query names. Before the query runs,
    `enable_external_access = false` with `allowed_paths` set to exactly the Parquet files of
@@ -31,10 +34,11 @@ A query from a reader passes three independent layers, and each one fails closed
    warehouse reads nothing of it: a query that reads it is refused, and it is listed without
    columns (`DESCRIBE` of it is an error naming no file). Serve it as a table.
 
-The lists layers 1 and 2 apply are in `headwater.query.policy`. A timer thread interrupts the
-connection when the time limit passes (`QueryTimeout`); results stream as Arrow record batches
-and stop after `max_rows + 1` rows (`QueryResult.truncated`). Every call opens its own engine,
-so calls on different threads never share a connection.
+The lists layers 1 and 2 apply, apart from the engine's, are in `headwater.query.policy`. A
+timer thread interrupts the connection when the time limit passes (`QueryTimeout`); results
+stream as Arrow record batches and stop after `max_rows + 1` rows (`QueryResult.truncated`).
+Every call opens its own engine (`create_readonly_engine`), so calls on different threads never
+share a connection.
 """
 
 from __future__ import annotations
@@ -45,34 +49,25 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from headwater.engine.duckdb_readonly import (
+from headwater.engine.readonly import (
     DeadlineExceeded,
     FileAccessRefused,
+    LockableSession,
     ReadOnlyCall,
     ReadOnlyRefusal,
-    lock_down,
-    readonly_engine,
-    statement_kinds,
-    tokens,
 )
-from headwater.engine.duckdb_readonly import (
-    ReadOnlySession as _ReadOnlySession,  # the name tests audit the session by
-)
-from headwater.engine.registry import EnginePlace
+from headwater.engine.registry import EnginePlace, create_readonly_engine, readonly_support
 from headwater.errors import UsageError, first_line
+from headwater.project.config import EngineConfig
 from headwater.query.metadata import METADATA_SCHEMA, METADATA_TABLES, metadata_statement_sql
 from headwater.query.policy import (
     ALLOWED,
     CONTROL,
-    DENIED_PATTERN,
-    DENIED_WORDS,
     FILE_LIKE,
     MAX_SQL_CHARS,
     PLAIN_NAME,
     STATEMENT_NODES,
-    SYSTEM_SCHEMAS,
     TABLE_FUNCTIONS,
-    UNICODE_SPACES,
     QueryRejected,
 )
 from headwater.query.session import QuerySession
@@ -83,6 +78,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from headwater.engine.base import EngineSession
+    from headwater.engine.readonly import ReadOnlySupport
     from headwater.project.definition import ProjectDefinition
     from headwater.storage.base import TableStore
 
@@ -167,10 +163,10 @@ def run_readonly(
         sql = metadata_statement_sql(
             sql, lambda reference: resolve_table(project.definition, project.store, reference)
         )
-    check_readonly(sql, metadata=True)
-    call = ReadOnlyCall(deadline=started + timeout_s, limit_s=timeout_s, max_rows=max_rows)
     definition = project.definition
-    engine = readonly_engine(definition.config.engine, EnginePlace(definition.root), call)
+    check_readonly(sql, metadata=True, engine=definition.config.engine)
+    call = ReadOnlyCall(deadline=started + timeout_s, limit_s=timeout_s, max_rows=max_rows)
+    engine = create_readonly_engine(definition.config.engine, EnginePlace(definition.root), call)
     with _ReadOnlyQuerySession(definition, project.store, engine) as session:
         try:
             table = session.query(sql, as_of)
@@ -186,16 +182,15 @@ class _ReadOnlyQuerySession(QuerySession):
     it locks the connection down before any view binds and checks the SQL that runs."""
 
     def _seal(self, session: EngineSession, required: set[str]) -> dict[str, Exception]:
-        assert isinstance(session, _ReadOnlySession)
-        # `lock_down` is looked up here, at the call, where tests wrap it to audit each
-        # connection right after it is locked
-        failed = session.seal(lock_down)
+        assert isinstance(session, LockableSession)
+        failed = session.seal()
         for key in sorted(required & failed.keys()):
             raise _view_refused(key, failed[key])
         return failed
 
     def _run(self, session: EngineSession, sql: str) -> pa.Table:
-        check_readonly(sql)  # the SQL that runs, as rendered from the checked tree
+        # the SQL that runs, as rendered from the checked tree
+        check_readonly(sql, engine=self.definition.config.engine)
         return session.query(sql)
 
     def _unbound_view(self, key: str, exc: Exception) -> UsageError:
@@ -221,15 +216,18 @@ def _view_refused(key: str, exc: Exception) -> QueryRejected:
 # -- layers 1 and 2: the checks --------------------------------------------------------------
 
 
-def check_readonly(sql: str, *, metadata: bool = False) -> None:
+def check_readonly(sql: str, *, metadata: bool = False, engine: EngineConfig | None = None) -> None:
     """Refuse `sql` unless it is a single read-only SELECT (layers 1 and 2 above).
 
     Pure: it parses the text and runs nothing. With `metadata`, the query may also name
     `information_schema.tables`, `.columns` and `.schemata`, which the query session answers
     from tables it builds (the SQL that runs names those, and is checked without `metadata`).
+    `engine` is the project's engine settings, whose engine reads the SQL in layer 1 and says
+    what it must refuse (default: the default engine).
 
     Raises:
         QueryRejected: what was refused and why.
+        UsageError: the engine has no read-only support.
     """
     if not isinstance(sql, str):
         raise QueryRejected("a non-text query", "the query must be a string of SQL")
@@ -239,17 +237,24 @@ def check_readonly(sql: str, *, metadata: bool = False) -> None:
         )
     if CONTROL.search(sql):
         raise QueryRejected("a control character", "SQL text holds no control characters")
-    _check_statements(sql)
-    _check_words(sql)
-    _check_tree(sql, metadata)
+    support = readonly_support(engine) if engine is not None else _default_support()
+    _check_statements(sql, support)
+    _check_words(sql, support)
+    _check_tree(sql, metadata, support)
 
 
-def _check_statements(sql: str) -> None:
-    """Refuse anything but exactly one statement DuckDB's parser calls a SELECT."""
+def _default_support() -> ReadOnlySupport:
+    """The read-only support of the default engine (that of a project without `engine:`),
+    for a check called on its own."""
+    return readonly_support(EngineConfig.model_validate({}))
+
+
+def _check_statements(sql: str, support: ReadOnlySupport | None = None) -> None:
+    """Refuse anything but exactly one statement the engine's parser calls a SELECT."""
     try:
-        kinds = statement_kinds(sql)
+        kinds = (support or _default_support()).statement_kinds(sql)
     except UsageError as exc:
-        raise QueryRejected("SQL that does not parse", exc.message.splitlines()[0]) from None
+        raise QueryRejected("SQL that does not parse", first_line(exc)) from None
     if not kinds:
         raise QueryRejected("an empty query", "there is no statement in it")
     if len(kinds) > 1:
@@ -258,11 +263,12 @@ def _check_statements(sql: str) -> None:
         raise QueryRejected(f"a {kinds[0]} statement", "only a SELECT may run")
 
 
-def _check_words(sql: str) -> None:
-    """Refuse statement words and denied functions as DuckDB's tokenizer reads the text."""
-    sql = UNICODE_SPACES.sub(" ", sql)  # as the parser sees it; the tokenizer alone would not
+def _check_words(sql: str, support: ReadOnlySupport | None = None) -> None:
+    """Refuse statement words and denied functions as the engine's tokenizer reads the text."""
+    support = support or _default_support()
+    sql = support.spaces.sub(" ", sql)  # as the parser sees it; the tokenizer alone would not
     try:
-        found = tokens(sql)
+        found = support.tokens(sql)
     except Exception as exc:  # the parser accepted it; a tokenizer failure still refuses
         raise QueryRejected("SQL that does not tokenize", first_line(exc)) from None
     words = [t for t in found if t[1] != "comment"]
@@ -273,8 +279,8 @@ def _check_words(sql: str) -> None:
         name = text[1:-1].replace('""', '"') if quoted else text
         follows = words[position + 1][0] if position + 1 < len(words) else ""
         if follows.startswith("("):
-            _check_function(name)
-        if not quoted and _fold(name).upper() in DENIED_WORDS:
+            _check_function(name, support)
+        if not quoted and _fold(name).upper() in support.denied_words:
             raise QueryRejected(
                 f"the word {name.upper()}",
                 "it starts a statement that writes, changes settings or reaches outside",
@@ -282,8 +288,8 @@ def _check_words(sql: str) -> None:
             )
 
 
-def _check_function(name: str) -> None:
-    if DENIED_PATTERN.fullmatch(_fold(name).lower()):
+def _check_function(name: str, support: ReadOnlySupport) -> None:
+    if support.denied_functions.fullmatch(_fold(name).lower()):
         raise QueryRejected(
             f"the function {name.lower()}",
             "it reads files, settings or other databases, or runs SQL from a string",
@@ -294,12 +300,13 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def _check_tree(sql: str, metadata: bool = False) -> None:
+def _check_tree(sql: str, metadata: bool = False, support: ReadOnlySupport | None = None) -> None:
     """Refuse anything but one sqlglot query whose tree holds no statement, file, system
     table or denied function."""
     import sqlglot
     from sqlglot import exp
 
+    support = support or _default_support()
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except RecursionError:
@@ -315,10 +322,10 @@ def _check_tree(sql: str, metadata: bool = False) -> None:
         if isinstance(node, _statement_nodes()):
             raise QueryRejected(f"{node.key.upper()} inside the query", "only a SELECT may run")
         if isinstance(node, exp.Table):
-            _check_table(node, metadata)
+            _check_table(node, metadata, support)
         elif isinstance(node, exp.Func):
-            _check_function(_function_name(node))
-        if isinstance(node, exp.Identifier | exp.Anonymous) and UNICODE_SPACES.search(node.name):
+            _check_function(_function_name(node), support)
+        if isinstance(node, exp.Identifier | exp.Anonymous) and support.spaces.search(node.name):
             raise QueryRejected(
                 f"the name {node.name!r}",
                 "it holds a character the engine reads as a space, so it would split the name",
@@ -331,7 +338,7 @@ def _statement_nodes() -> tuple[type[exp.Expression], ...]:
     return tuple(getattr(exp, name) for name in STATEMENT_NODES if hasattr(exp, name))
 
 
-def _check_table(table: exp.Table, metadata: bool = False) -> None:
+def _check_table(table: exp.Table, metadata: bool, support: ReadOnlySupport) -> None:
     from sqlglot import exp
 
     source = table.this
@@ -356,7 +363,7 @@ def _check_table(table: exp.Table, metadata: bool = False) -> None:
         raise QueryRejected(
             f"the name {table.sql('duckdb')}", "a table is named as namespace.name, no catalog"
         )
-    if table.db and _fold(table.db) in SYSTEM_SCHEMAS:
+    if table.db and _fold(table.db) in support.system_schemas:
         if (
             metadata
             and table.db.lower() == METADATA_SCHEMA

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from headwater.errors import ConfigError, UsageError, first_line
-from headwater.project.sql import TableReference, analyze, compile_sql
+from headwater.project.kinds import BuildKind
+from headwater.project.sql import NotAQueryError, TableReference, analyze, compile_sql
 from headwater.query.metadata import (
     METADATA_PREFIX,
     METADATA_TABLES,
@@ -91,13 +92,12 @@ class QuerySession:
             compiled = compile_sql(
                 sql, QUERY_FILE, self._resolve, lambda ns, n: self._ephemeral(compiler, ns, n)
             )
+        except NotAQueryError as exc:
+            raise UsageError(
+                f"headwater query does not run {exc.found} statements", hint=QUERY_HINT
+            ) from None
         except ConfigError as exc:
             # the engine parsed it (above), so this is sqlglot failing on DuckDB SQL
-            if exc.message.startswith("a model must be a SELECT query"):
-                kind = exc.message.rsplit(" ", 1)[-1]
-                raise UsageError(
-                    f"headwater query does not run {kind} statements", hint=QUERY_HINT
-                ) from None
             problem = exc.message.removeprefix("SQL does not parse: ")
             raise UsageError(
                 f"DuckDB accepts the query but Headwater's SQL parser (sqlglot) cannot read "
@@ -197,14 +197,14 @@ class QuerySession:
                 continue
             seen.add(key)
             asset = assets[key]
-            if asset.materialized in ("view", "ephemeral"):
-                if asset.materialized == "view":
+            if asset.materialized in (BuildKind.VIEW, BuildKind.EPHEMERAL):
+                if asset.materialized == BuildKind.VIEW:
                     views.add(key)
                 pending.extend(d for d in asset.depends_on if d in assets)
         return views
 
     def _ephemeral(self, compiler: Compiler, namespace: str, name: str) -> str | None:
         asset = self.definition.assets.get(f"{namespace}.{name}")
-        if asset is None or asset.materialized != "ephemeral":
+        if asset is None or asset.materialized != BuildKind.EPHEMERAL:
             return None
         return compiler.compile(asset.key)
