@@ -1,12 +1,13 @@
 """Opening a table store by the warehouse's location: folders, `~`, `file:` URIs, schemes.
 
-Each location is written the way `headwater.yml` holds it, turned into a URI with
-`warehouse_uri`, opened with `open_store`, and proven by committing a real Delta table and
-reading it back with pyarrow from the folder the location names.
+Each location is written into a real `headwater.yml`, turned into a URI by the loaded
+project's `ProjectDefinition.warehouse_uri`, opened with `open_store`, and proven by committing
+a real Delta table and reading it back with pyarrow from the folder the location names.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,13 +15,24 @@ import pyarrow.parquet as pq
 import pytest
 
 from headwater.errors import ConfigError
+from headwater.project.definition import ProjectDefinition
+from headwater.project.loader import load_project
 from headwater.storage import registry
 from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
 from headwater.storage.delta import DeltaStore
-from headwater.storage.registry import local_path, open_store, register_store, warehouse_uri
+from headwater.storage.registry import local_path, open_store, register_store
 
 REF = TableRef("core", "events")
 ROWS = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "c"]})
+
+
+def definition_with(root: Path, warehouse: str) -> ProjectDefinition:
+    """Load a project at `root` whose `headwater.yml` sets `warehouse:` to `warehouse`."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "headwater.yml").write_text(
+        f"name: shop\nwarehouse: {json.dumps(warehouse)}\n", encoding="utf-8"
+    )
+    return load_project(root)
 
 
 def write_and_read(store: TableStore) -> list[dict[str, object]]:
@@ -51,15 +63,15 @@ def assert_store_on(store: TableStore, folder: Path) -> None:
 
 
 def test_relative_folder_is_inside_the_project(tmp_path: Path) -> None:
-    root = tmp_path / "shop"
-    uri = warehouse_uri("warehouse", root)
+    root = tmp_path.resolve() / "shop"
+    uri = definition_with(root, "warehouse").warehouse_uri
     assert uri.startswith("file://")
     assert_store_on(open_store(uri), root / "warehouse")
 
 
 def test_absolute_folder_is_taken_as_is(tmp_path: Path) -> None:
     folder = tmp_path / "data lake" / "wh"  # a space survives the URI's percent-encoding
-    uri = warehouse_uri(str(folder), tmp_path / "elsewhere")
+    uri = definition_with(tmp_path / "elsewhere", str(folder)).warehouse_uri
     assert local_path(uri) == folder
     assert_store_on(open_store(uri), folder)
 
@@ -67,7 +79,7 @@ def test_absolute_folder_is_taken_as_is(tmp_path: Path) -> None:
 def test_home_folder_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
-    uri = warehouse_uri("~/lake", tmp_path / "shop")
+    uri = definition_with(tmp_path / "shop", "~/lake").warehouse_uri
     assert "~" not in uri
     assert_store_on(open_store(uri), home / "lake")
 
@@ -75,7 +87,7 @@ def test_home_folder_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_file_uri_is_used_as_written(tmp_path: Path) -> None:
     folder = tmp_path / "wh"
     uri = folder.as_uri()
-    assert warehouse_uri(uri, tmp_path / "shop") == uri
+    assert definition_with(tmp_path / "shop", uri).warehouse_uri == uri
     assert_store_on(open_store(uri), folder)
 
 

@@ -2,7 +2,8 @@
 
 An extractor gets an `ExtractRequest` (the table's spec, an engine session, a staging folder and
 the state of the last load) and returns an `Extracted`: the new rows staged as Parquet, the
-records it set aside (`BadRecord`) and the source position they bring the table to.
+records it set aside (`BadRecord`) and the source position they bring the table to. Each kind
+of extractor also names where a table's rows come from (`DatasetOrigin`), for lineage.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import Location
+from headwater.build.secrets import resolve
+from headwater.errors import ConfigError, Location
 from headwater.project.sources import SourceTable
 from headwater.storage.base import WrittenFile
 
@@ -23,6 +25,25 @@ if TYPE_CHECKING:
 
     from headwater.engine.base import EngineSession
     from headwater.project.yamlfile import YamlDocument
+
+
+@dataclass(frozen=True)
+class DatasetOrigin:
+    """Where a source table's rows come from, named as OpenLineage names an input dataset."""
+
+    namespace: str
+    """`file`, `postgres://host:port`, `https://api.example.com`, ..."""
+    name: str
+    """The dataset within the namespace: a file's path, `db.schema.table`, an endpoint's path."""
+
+
+def origin_url(url: str) -> str:
+    """Return `url` with its `${VAR}`s filled in from the environment, or as written when one
+    is unset (naming an origin must not fail: the build that reads the source reports that)."""
+    try:
+        return resolve(url, Location(), "url")
+    except ConfigError:
+        return url
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ the rows.
 from __future__ import annotations
 
 import re
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,13 @@ from typing import Any, BinaryIO
 from headwater.build.retry import with_retries
 from headwater.build.secrets import redact, resolve
 from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
-from headwater.ingest.base import Extracted, Extractor, ExtractRequest
+from headwater.ingest.base import (
+    DatasetOrigin,
+    Extracted,
+    Extractor,
+    ExtractRequest,
+    origin_url,
+)
 from headwater.ingest.database_errors import (
     is_transient,
     listing_error,
@@ -302,7 +309,7 @@ def _read_copy(request: ExtractRequest, path: Path, types: dict[str, str]) -> Ex
     scan = (
         f"SELECT * FROM read_csv({literal(str(path))}, columns = {columns}, header = false, "
         "delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', auto_detect = false, "
-        "max_line_size = 100000000)"
+        "max_line_size = 100000000, hive_partitioning = false)"
     )
     directory = request.stage_dir / f"copy-{uuid.uuid4().hex[:8]}"
     written = request.session.copy_parquet(scan, directory)
@@ -326,4 +333,29 @@ def _table_name(spec: SourceTable) -> tuple[str | None, str]:
     return spec.source.schema_name, name
 
 
-register_extractor("sql", DatabaseExtractor)
+def database_origin(spec: SourceTable, project_root: Path) -> DatasetOrigin:
+    """The table as OpenLineage names a database table (see `database_dataset`)."""
+    url = origin_url(spec.source.url or "")
+    return database_dataset(url, spec.source.schema_name, spec.table.table or spec.name)
+
+
+def database_dataset(url: str, schema: str | None, table: str) -> DatasetOrigin:
+    """Return `table` (in `schema` unless it names one) of the database at `url` as
+    OpenLineage names it: `postgres://host:port` and `db.schema.table` (`sqlite` and
+    `path/schema.table` for SQLite); the URL's user and password are left out."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    scheme = {"postgresql": "postgres", "": "sql"}.get(scheme, scheme)
+    name = f"{schema}.{table}" if "." not in table and schema else table
+    if scheme == "sqlite":
+        return DatasetOrigin("sqlite", f"{parts.path.lstrip('/')}/{name}")
+    host = parts.hostname or "localhost"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: the source's own connection reports it
+        port = ""
+    database = parts.path.strip("/")
+    return DatasetOrigin(f"{scheme}://{host}{port}", f"{database}.{name}" if database else name)
+
+
+register_extractor("sql", DatabaseExtractor, database_origin)

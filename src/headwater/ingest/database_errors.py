@@ -128,7 +128,7 @@ def sqlalchemy_error(request: ExtractRequest, exc: Exception) -> SourceError:
     from sqlalchemy.exc import DisconnectionError, OperationalError, TimeoutError
 
     spec = request.spec
-    message = redact(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+    message = redact(first_line(getattr(exc, "orig", None) or exc))
     text = message.lower()
     refused = refused_login(getattr(getattr(exc, "orig", None), "sqlstate", None), message)
     permanent = "no such table" in text or refused
@@ -147,8 +147,7 @@ def listing_error(name: str, source: SourceConfig, exc: Exception, transient: bo
     """The error listing the tables of sql source `name` failed with: transient
     (`TransientSourceError`) or not, its message redacted."""
     file = source_file(name, source)
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    message = redact(text.splitlines()[0] if text else type(exc).__name__)
+    message = redact(first_line(getattr(exc, "orig", None) or exc))
     refused = refused_login(getattr(getattr(exc, "orig", None) or exc, "sqlstate", None), message)
     cls = TransientSourceError if transient and not refused else SourceError
     return cls(

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from headwater.errors import SOURCES_DOCS, ConfigError, Location, SourceError
-from headwater.ingest.base import Extracted, Extractor, ExtractRequest
+from headwater.ingest.base import DatasetOrigin, Extracted, Extractor, ExtractRequest
 from headwater.ingest.csv_reader import read_csv
 from headwater.ingest.extractors import register_extractor
 from headwater.ingest.json_reader import read_json
-from headwater.project.sources import FileFormat, TableConfig
+from headwater.project.sources import FileFormat, SourceTable, TableConfig
 
 FORMATS: dict[str, FileFormat] = {
     ".csv": "csv",
@@ -143,4 +143,11 @@ def _shown(path: str, root: Path) -> str:
         return path
 
 
-register_extractor("files", FileExtractor)
+def file_origin(spec: SourceTable, project_root: Path) -> DatasetOrigin:
+    """The table's files as OpenLineage names them: namespace `file`, the `path:` pattern
+    made absolute under the project's folder."""
+    path = spec.table.path or ""
+    return DatasetOrigin("file", path if os.path.isabs(path) else str(project_root / path))
+
+
+register_extractor("files", FileExtractor, file_origin)

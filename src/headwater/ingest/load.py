@@ -67,7 +67,7 @@ def load_source_table(ctx: BuildContext) -> BuildResult:
         spec,
         ctx.session,
         stage,
-        ctx.project.root,
+        ctx.definition.root,
         previous,
         table_schema,
         scratch,
@@ -388,7 +388,8 @@ def _staged_scan(session: EngineSession, files: list[WrittenFile]) -> str:
     """A scan of staged files ("" when there are none)."""
     if not files:
         return ""
-    return session.scan_parquet([f.path for f in files])
+    # staged files are never partitioned: a `key=value` folder above the project is no column
+    return session.scan_parquet([f.path for f in files], hive_partitioning=False)
 
 
 register(BuildKind.INGEST, load_source_table)

@@ -27,13 +27,22 @@ from typing import TYPE_CHECKING, Any
 from headwater.build.retry import with_retries
 from headwater.build.secrets import REFERENCE, redact, resolve
 from headwater.errors import ConfigError, Location, SourceError, TransientError
-from headwater.ingest.base import BadRecord, Extracted, Extractor, ExtractRequest
+from headwater.ingest.base import (
+    BadRecord,
+    DatasetOrigin,
+    Extracted,
+    Extractor,
+    ExtractRequest,
+    origin_url,
+)
 from headwater.ingest.extractors import register_extractor
 from headwater.ingest.records import RecordWriter, extracted, record_writer
 from headwater.project.sources import SourceTable
 from headwater.project.strict import duration_seconds
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
 MAX_RAW = 10_000
@@ -477,4 +486,13 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-register_extractor("rest", RestExtractor)
+def rest_origin(spec: SourceTable, project_root: Path) -> DatasetOrigin:
+    """The endpoint as OpenLineage names it: `scheme://host` of the source's `base_url`, and
+    the base URL's path followed by the table's `endpoint`."""
+    base = urllib.parse.urlsplit(origin_url(spec.source.base_url or ""))
+    return DatasetOrigin(
+        f"{base.scheme}://{base.hostname or ''}", base.path + (spec.table.endpoint or "")
+    )
+
+
+register_extractor("rest", RestExtractor, rest_origin)

@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from headwater.lineage.openlineage import (
     BuildRun,
@@ -290,51 +289,31 @@ class RunLineage:
         return "file", str(self.store.location(TableRef.of(asset)))
 
     def _origin(self, asset: Asset) -> Dataset | None:
-        """Where a seed or a source table's rows come from (None for a model)."""
+        """Where a seed or a source table's rows come from (None for a model); a source's kind
+        names it through the extractor registry."""
+        from headwater.ingest.extractors import origin_of
+
         if asset.kind == AssetKind.SEED:
             return Dataset("file", str(asset.path))
         if asset.source is None or asset.parent is not None:
             return None
-        source, table = asset.source.source, asset.source.table
-        if source.kind == "files":
-            path = table.path or ""
-            return Dataset(
-                "file", path if os.path.isabs(path) else str(self.definition.root / path)
-            )
-        if source.kind == "sql":
-            url = _resolved(source.url or "")
-            return _database_dataset(url, source.schema_name, table.table, asset)
-        base = urlsplit(_resolved(source.base_url or ""))
-        return Dataset(f"{base.scheme}://{base.hostname or ''}", base.path + (table.endpoint or ""))
+        origin = origin_of(asset.source, self.definition.root)
+        return Dataset(origin.namespace, origin.name)
 
 
 def _resolved(url: str) -> str:
-    """`url` with its `${VAR}`s filled in from the environment (as written when one is unset:
-    the build that reads the source reports that)."""
-    from headwater.build.secrets import resolve
-    from headwater.errors import ConfigError, Location
+    """`url` with its `${VAR}`s filled in, as written when one is unset (see `origin_url`)."""
+    from headwater.ingest.base import origin_url
 
-    try:
-        return resolve(url, Location(), "url")
-    except ConfigError:
-        return url
+    return origin_url(url)
 
 
 def _database_dataset(url: str, schema: str | None, table: str | None, asset: Asset) -> Dataset:
-    """A database table as OpenLineage names it: `postgres://host:port`, `db.schema.table`;
-    the URL's user and password are left out."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+")[0]
-    scheme = {"postgresql": "postgres", "": "sql"}.get(scheme, scheme)
+    """A database table as OpenLineage names it (see `database_dataset`), `asset`'s source
+    table (or the asset) naming it when `table` is None. Builds name their origin through
+    `origin_of`; this names one table directly, as the lineage tests do."""
+    from headwater.ingest.database import database_dataset
+
     name = table or asset.source.name if asset.source else asset.name
-    if "." not in name and schema:
-        name = f"{schema}.{name}"
-    if scheme == "sqlite":
-        return Dataset("sqlite", f"{parts.path.lstrip('/')}/{name}")
-    host = parts.hostname or "localhost"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # not a number: the source's own connection reports it
-        port = ""
-    database = parts.path.strip("/")
-    return Dataset(f"{scheme}://{host}{port}", f"{database}.{name}" if database else name)
+    origin = database_dataset(url, schema, name)
+    return Dataset(origin.namespace, origin.name)

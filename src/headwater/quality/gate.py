@@ -297,16 +297,9 @@ class QualityGate:
     ) -> None:
         """Move the unpublished files to `<table>__failed` (replacing what it held)."""
         target = failed_ref(ctx.ref)
-        source, destination = ctx.store.location(ctx.ref), ctx.store.location(target)
-        moved = []
-        for file in files:
-            path = destination / os.path.relpath(file.path, source)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(file.path, path)
-            moved.append(WrittenFile(str(path), dict(file.partition_values)))
         ctx.store.commit_files(
             target,
-            moved,
+            ctx.store.move_files(ctx.ref, files, target),
             schema,
             "overwrite",
             CommitInfo(ctx.run_id, "failed audit"),

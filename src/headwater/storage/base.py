@@ -245,7 +245,6 @@ class TableStore(ABC):
         Files without statistics for the column are left out (they may hold any value).
         """
 
-    @abstractmethod
     def commit_files(
         self,
         ref: TableRef,
@@ -259,7 +258,33 @@ class TableStore(ABC):
         """Commit files an engine wrote as one new version and return it.
 
         `overwrite` replaces every current file; `append` adds `files` and removes `remove`.
+
+        Raises:
+            UsageError: the store cannot commit files an engine wrote (`file_commits`).
         """
+        self.require("file_commits", f"commit the files written for table {ref}")
+        return self._commit_files(ref, files, schema, mode, commit, partition_by, remove)
+
+    @abstractmethod
+    def _commit_files(
+        self,
+        ref: TableRef,
+        files: list[WrittenFile],
+        schema: pa.Schema,
+        mode: WriteMode,
+        commit: CommitInfo,
+        partition_by: list[str] | None,
+        remove: list[DataFile] | None,
+    ) -> int:
+        """Do `commit_files` for a store that has `file_commits`."""
+
+    @abstractmethod
+    def move_files(
+        self, source: TableRef, files: list[WrittenFile], target: TableRef
+    ) -> list[WrittenFile]:
+        """Move `files`, written into `source`'s folder and not committed, to the same places
+        inside `target`'s folder (e.g. a table's rejected files to its `__failed` table) and
+        return them as moved, ready for `commit_files(target, ...)`."""
 
     @abstractmethod
     def already_committed(self, ref: TableRef, app_id: str, app_version: int) -> bool:

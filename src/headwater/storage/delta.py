@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import urllib.parse
 from pathlib import Path
@@ -269,19 +270,32 @@ class DeltaStore(TableStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def commit_files(
+    def _commit_files(
         self,
         ref: TableRef,
         files: list[WrittenFile],
         schema: pa.Schema,
         mode: WriteMode,
         commit: CommitInfo,
-        partition_by: list[str] | None = None,
-        remove: list[DataFile] | None = None,
+        partition_by: list[str] | None,
+        remove: list[DataFile] | None,
     ) -> int:
         return delta_commit.commit_files(
             self, ref, files, schema, mode, commit, partition_by, remove
         )
+
+    def move_files(
+        self, source: TableRef, files: list[WrittenFile], target: TableRef
+    ) -> list[WrittenFile]:
+        origin, destination = self.location(source), self.location(target)
+        moved = []
+        for file in files:
+            path = destination / os.path.relpath(file.path, origin)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # a rename on one disk: the file is whole at its new place or still at its old one
+            os.replace(file.path, path)
+            moved.append(WrittenFile(str(path), dict(file.partition_values)))
+        return moved
 
     def already_committed(self, ref: TableRef, app_id: str, app_version: int) -> bool:
         if self.current_version(ref) is None:

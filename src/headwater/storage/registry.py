@@ -1,14 +1,14 @@
 """Table stores by location: the warehouse is a URI, and its scheme picks the store.
 
 `warehouse: warehouse` (a folder, relative to the project) and `warehouse: file:///data/wh`
-open Delta tables on local disk. Object storage (`s3://...`) registers a scheme here when the
+open Delta tables on local disk; the project's definition turns either into a URI
+(`ProjectDefinition.warehouse_uri`). Object storage (`s3://...`) registers a scheme here when the
 scale-out work adds it; callers only ever call `open_store` and read the store's
 `capabilities`.
 """
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -28,15 +28,6 @@ _FACTORIES: dict[str, StoreFactory] = {}
 def register_store(scheme: str, factory: StoreFactory) -> None:
     """Make warehouse URIs with `scheme` (`file`, `s3`, ...) open with `factory`."""
     _FACTORIES[scheme] = factory
-
-
-def warehouse_uri(location: str, root: Path) -> str:
-    """The warehouse's URI: `location` as written in `headwater.yml` (a URI, or a folder that is
-    relative to the project folder `root` unless absolute, `~` expanded)."""
-    if _scheme(location):
-        return location
-    path = Path(os.path.expanduser(location))
-    return (path if path.is_absolute() else root / path).as_uri()
 
 
 def local_path(uri: str) -> Path | None:

@@ -1,0 +1,77 @@
+"""The store's API for files an engine wrote: moving them between tables, and the capability
+a store needs to commit them.
+
+A publish gate moves a refused version's files into the table's `__failed` companion through
+`TableStore.move_files`; every `commit_files` goes through `TableStore.require("file_commits")`.
+Both are checked on real Delta tables, read back with DuckDB over the snapshot's files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from headwater.engine.duckdb import DuckDBEngine
+from headwater.errors import UsageError
+from headwater.storage.base import CommitInfo, TableRef
+from headwater.storage.companions import failed_ref
+from headwater.storage.delta import DeltaStore
+
+REF = TableRef("core", "events")
+ROWS_SQL = "SELECT * FROM (VALUES (1, 'a'), (2, 'b'), (3, 'a')) AS t(id, kind)"
+
+
+@pytest.fixture
+def engine() -> Iterator[DuckDBEngine]:
+    engine = DuckDBEngine()
+    yield engine
+    engine.close()
+
+
+def test_moved_files_keep_their_place_in_the_target_and_commit_there(
+    tmp_path: Path, engine: DuckDBEngine
+) -> None:
+    store = DeltaStore(tmp_path / "wh")
+    written = engine.session().write_parquet(ROWS_SQL, store.new_file_dir(REF, "run1"), ["kind"])
+    target = failed_ref(REF)
+    moved = store.move_files(REF, written.files, target)
+
+    assert len(moved) == len(written.files) > 1
+    for before, after in zip(written.files, moved, strict=True):
+        assert not os.path.exists(before.path)
+        assert os.path.isfile(after.path)
+        assert os.path.relpath(after.path, store.location(target)) == os.path.relpath(
+            before.path, store.location(REF)
+        )
+        assert after.partition_values == before.partition_values
+    store.commit_files(
+        target, moved, written.schema, "overwrite", CommitInfo("run1", "failed audit"), ["kind"]
+    )
+    assert not store.exists(REF)
+    session = engine.session()
+    session.register_table(target, store.snapshot(target))
+    rows = session.query(f"SELECT id, kind FROM core.{target.name} ORDER BY id").to_pylist()
+    assert [(r["id"], r["kind"]) for r in rows] == [(1, "a"), (2, "b"), (3, "a")]
+
+
+def test_a_store_without_file_commits_refuses_to_commit_files(
+    tmp_path: Path, engine: DuckDBEngine
+) -> None:
+    class NoFileCommits(DeltaStore):
+        capabilities = dataclasses.replace(DeltaStore.capabilities, file_commits=False)
+
+    store = NoFileCommits(tmp_path / "wh")
+    written = engine.session().write_parquet(ROWS_SQL, store.new_file_dir(REF, "run1"))
+    with pytest.raises(UsageError) as refused:
+        store.commit_files(
+            REF, written.files, written.schema, "overwrite", CommitInfo("run1", "write")
+        )
+    message = refused.value.message
+    assert f"table {REF}" in message
+    assert "committing Parquet files an engine wrote" in message
+    assert str(tmp_path / "wh") in message
+    assert not store.exists(REF)
