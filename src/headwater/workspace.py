@@ -24,17 +24,17 @@ from headwater.catalog.freshness import asset_freshness
 from headwater.catalog.lineage import asset_descriptions
 from headwater.catalog.partition_status import partition_status
 from headwater.catalog.statuses import RunStatus
-from headwater.errors import UsageError
-from headwater.ingest import discovery, reports
+from headwater.ingest import reports
 from headwater.lineage import report
-from headwater.orchestrate import launch, resumption, warehouse
-from headwater.orchestrate.consumers import consumers_of
+from headwater.orchestrate import launch, opening, resumption, warehouse
+from headwater.orchestrate.consumers import impact_with_consumers
 from headwater.orchestrate.selectors import Selector, topological
 from headwater.project.load_warnings import WarningsOnce
-from headwater.project.loader import find_project_root, load_project
+from headwater.project.loader import find_project_root
 from headwater.project.lookup import find_asset
 from headwater.project.scaffold import create_project
 from headwater.quality import suite
+from headwater.quality.profiling import profile_published
 from headwater.transform.compiled import compiled_sql
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from headwater.lineage.graph import ColumnGraph
     from headwater.lineage.impact import Impact
     from headwater.orchestrate.results import EventHandler, RunSummary
+    from headwater.orchestrate.scheduler import Scheduler
     from headwater.orchestrate.warehouse import TableInfo
     from headwater.project.definition import ProjectDefinition
     from headwater.project.partitions import Partition
@@ -81,35 +82,14 @@ class Project:
         """The loaded, validated project (read once per `Project`). A sql source that loads
         a whole schema has its tables listed from the database the first time."""
         if self._definition is None:
-            definition = load_project(self.root)
-            if definition.undiscovered:
-                discovery.discover_tables(definition, definition.undiscovered, strict=True)
-                definition = load_project(self.root)
-            self._definition = definition
-            self._warn(definition.warnings)
+            self._definition = opening.load_definition(self.root)
+            self._warn(self._definition.warnings)
         return self._definition
 
     def discover(self, names: list[str] | None = None) -> dict[str, list[str]]:
         """List again the tables of the sql sources `names` (all with `include` patterns by
         default) and return them by source; the project is reloaded when a list changed."""
-        definition = self.definition
-        found, changed = discovery.discover_tables(
-            definition, discovery.listing_sources(definition, names), True
-        )
-        if changed:
-            self.reload()
-        return found
-
-    def _refresh_sources(self, keys: set[str], everything: bool) -> bool:
-        """Before a run: list again the tables of the schema-loading sources it touches (all
-        of them when it runs `everything`); reload the project and return True on a change."""
-        names = discovery.sources_touched(self.definition, keys, everything)
-        if not names:
-            return False
-        _, changed = discovery.discover_tables(self.definition, names, strict=False)
-        if changed:
-            self.reload()
-        return changed
+        return opening.discover_again(self, names)
 
     def reload(self) -> None:
         """Read the project files again (after they changed on disk)."""
@@ -175,14 +155,8 @@ class Project:
         """Build the selected assets (all by default) and return the run's summary; with
         `fail_fast`, nothing new starts after the first failure, and setting the event `stop`
         lets what runs finish and starts nothing more."""
-        chosen = Selector(self.definition).select(select, exclude)
-        if self._refresh_sources(chosen, everything=not select):
-            chosen = Selector(self.definition).select(select, exclude)
         return launch.run_selection(
-            self.definition,
-            self.catalog,
-            self.store,
-            chosen,
+            self,
             select,
             exclude,
             full_refresh=full_refresh,
@@ -208,30 +182,7 @@ class Project:
         Raises:
             UsageError: there is no such run.
         """
-        recorded = resumption.recorded_run(self.catalog, run_id)
-        if recorded.command == "backfill":
-            return self.backfill(
-                recorded.select,
-                recorded.start,
-                recorded.end,
-                exclude=recorded.exclude or None,
-                force=recorded.force,
-                parallel=threads,
-                on_event=on_event,
-            )
-        if recorded.command == "ingest":
-            return self.ingest(recorded.names or None, threads=threads, on_event=on_event)
-        remaining = self.resume_keys(run_id)
-        return resumption.resume_run(
-            self.definition,
-            self.catalog,
-            self.store,
-            recorded,
-            remaining,
-            threads=threads,
-            on_event=on_event,
-            stop=stop,
-        )
+        return resumption.resume(self, run_id, threads=threads, on_event=on_event, stop=stop)
 
     def resume_keys(self, run_id: str) -> set[str]:
         """What resuming run `run_id` builds: its selection less what succeeded in it."""
@@ -268,9 +219,7 @@ class Project:
         already built from the current definition are skipped unless `force`, so an
         interrupted backfill resumes by running it again."""
         return launch.run_backfill(
-            self.definition,
-            self.catalog,
-            self.store,
+            self,
             select,
             start,
             end,
@@ -296,18 +245,8 @@ class Project:
     ) -> RunSummary:
         """Load the named sources (`SOURCE` or `SOURCE.TABLE`; all by default) and return the
         run's summary. Only source tables run, not the models reading them."""
-        chosen = self.source_keys(names)
-        if self._refresh_sources(chosen, everything=not names):
-            chosen = self.source_keys(names)
         return launch.ingest_sources(
-            self.definition,
-            self.catalog,
-            self.store,
-            chosen,
-            names,
-            full_refresh=full_refresh,
-            threads=threads,
-            on_event=on_event,
+            self, names, full_refresh=full_refresh, threads=threads, on_event=on_event
         )
 
     def source_keys(self, names: list[str] | None = None) -> set[str]:
@@ -337,9 +276,7 @@ class Project:
     ) -> CheckRun:
         """Run the checks of the selected assets (all by default) on their published versions,
         without rebuilding; every result is kept in the catalog."""
-        keys = self.select(select, exclude)
-        text = launch.selection_text(select, exclude)
-        return suite.run_checks(self.definition, self.store, self.catalog, keys, text, on_asset)
+        return launch.test_selection(self, select, exclude, on_asset)
 
     def check_history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
         """The latest check results of asset `name`, newest first."""
@@ -355,10 +292,7 @@ class Project:
         Raises:
             UsageError: the asset has not been built yet.
         """
-        asset = self.asset(name)
-        if asset.is_stored and self.current_version(asset.key) is None:
-            raise UsageError(f"{asset.key} has not been built yet", hint="run it first")
-        return suite.profile(self.definition, self.store, asset)
+        return profile_published(self.definition, self.store, self.asset(name))
 
     def suggest_checks(self, name: str) -> dict[str, Any]:
         """A starter sidecar of columns, types and checks inferred from asset `name`'s data."""
@@ -379,10 +313,7 @@ class Project:
     def column(self, name: str, graph: ColumnGraph | None = None) -> tuple[str, str | None]:
         """Split `name` (`asset`, or `asset.column`) into an asset key and a column as the
         asset spells it (None when `name` is an asset)."""
-        key, wanted = report.asset_and_column(self.definition, name)
-        if wanted is None:
-            return key, None
-        return key, report.column_named(graph or self.column_graph(), key, wanted)
+        return report.column_of(self.definition, self.catalog, self.store, name, graph)
 
     def descriptions(self, name: str) -> tuple[str | None, dict[str, str]]:
         """What asset `name` and its columns are: from its YAML, else from the comments its
@@ -396,18 +327,12 @@ class Project:
         """The column lineage of `name` (`asset` or `asset.column`): for each column, its
         upstream and/or downstream tree (`direction`: upstream, downstream or both), at most
         `depth` steps deep."""
-        graph = self.column_graph()
-        key, column = self.column(name, graph)
-        return report.lineage_report(self.definition, graph, key, column, direction, depth)
+        return report.lineage_of(self.definition, self.catalog, self.store, name, direction, depth)
 
     def impact(self, name: str) -> Impact:
         """What changing or dropping column `name` (`asset.column`) affects downstream:
         columns, checks, assets, and the jobs and sensors that run those assets."""
-        graph = self.column_graph()
-        key, column = self.column(name, graph)
-        impact = report.column_impact(graph, key, column, name)
-        impact.consumers.extend(consumers_of(self.definition, {key, *impact.assets}))
-        return impact
+        return impact_with_consumers(self.definition, self.catalog, self.store, name)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -477,6 +402,18 @@ class Project:
         from headwater.orchestrate.job_status import job_status
 
         return job_status(self)
+
+    def scheduler(
+        self, *, poll_s: float = 1.0, stale_after_s: float = 60.0, holder: str | None = None
+    ) -> Scheduler:
+        """A scheduler of the project's jobs and sensors, as `headwater scheduler` runs it:
+        `serve()` it until stopped, or `step(now)` one evaluation. It evaluates every `poll_s`
+        seconds, counts a run (or another scheduler) without a heartbeat for `stale_after_s`
+        seconds as dead, and holds the project's scheduler lock as `holder` (host:pid by
+        default)."""
+        from headwater.orchestrate.scheduler import Scheduler
+
+        return Scheduler(self, poll_s=poll_s, stale_after_s=stale_after_s, holder=holder)
 
     def runs(self, limit: int = 20, failed: bool = False) -> list[dict[str, Any]]:
         """Recent runs, newest first (only failed ones with `failed`)."""

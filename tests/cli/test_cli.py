@@ -1309,3 +1309,21 @@ def test_a_second_ctrl_c_ends_a_run_blocked_where_the_engine_cannot_interrupt_it
     )
     assert ("main.gate", "interrupted") in results
     assert not list((tmp_path / ".headwater" / "locks" / "runs").iterdir())
+
+
+def test_test_show_sql_prints_the_sql_of_passing_checks_too(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            **SMALL,
+            "seeds/payments.yml": "columns:\n  - name: amount\n    checks: [not_null]\n",
+        },
+    )
+    with Project(tmp_path) as project:
+        assert project.run().status == "success"
+    plain = ok(["test"], tmp_path)
+    assert "PASS  not_null_amount" in plain.stdout
+    assert "sql:" not in plain.stdout  # a passing check's SQL only when asked for
+    shown = ok(["test", "--show-sql"], tmp_path)
+    assert "PASS  not_null_amount" in shown.stdout
+    assert "sql: SELECT * FROM raw.payments WHERE" in shown.stdout

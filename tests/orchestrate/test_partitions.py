@@ -394,3 +394,31 @@ def test_a_range_within_and_past_the_last_partition_is_clipped_to_it() -> None:
     assert [p.key for p in partitions] == ["2024-05-29", "2024-05-30"]
     with pytest.raises(KeyError):
         PartitionSet(config).get("2024-04-30", now)
+
+
+def test_a_failed_partition_keeps_no_secret_in_its_message(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headwater.build.secrets import resolve
+    from headwater.errors import Location
+
+    secret = "s3cr3t-partition-token"
+    monkeypatch.setenv("HW_PARTITION_SECRET", secret)
+    # as a source's connection would: the value is known to redaction from now on
+    assert resolve("${HW_PARTITION_SECRET}", Location(), "url") == secret
+    project = make_project(
+        {
+            "seeds/events.csv": EVENTS + "\n",
+            "models/core/daily.sql": DAILY_SQL.replace(
+                "select day,", f"select day, cast('{secret}' as int) as token,"
+            ),
+            "models/core/daily.yml": DAILY,
+        }
+    )
+    assert project.run(select=["raw.events"]).status == "success"
+    summary = project.backfill(["core.daily"], "2024-05-01", "2024-05-01")
+    assert summary.status == "failed"
+    [outcome] = summary.outcomes
+    assert secret not in (outcome.message or "") and "***" in (outcome.message or "")
+    stored = project.catalog.partitions("core.daily")["2024-05-01"]["message"]
+    assert secret not in stored and "***" in stored

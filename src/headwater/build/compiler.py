@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from headwater.digest import content_hash
 from headwater.project.definition import AssetIndex, ProjectDefinition
+from headwater.project.kinds import BuildKind
 from headwater.project.parsing import ParseCache
 from headwater.project.templating import render
 from headwater.version import __version__
@@ -30,18 +31,18 @@ COMPILE_CACHE_VERSION = 2  # 2: PIVOT, UNPIVOT and TABLESAMPLE kept on renamed t
 class Compiler:
     """Compiles the models of one project; results are cached per (asset, incremental) pair."""
 
-    def __init__(self, project: ProjectDefinition) -> None:
-        self.project = project
-        self._index = AssetIndex(project.assets)
+    def __init__(self, definition: ProjectDefinition) -> None:
+        self.definition = definition
+        self._index = AssetIndex(definition.assets)
         self._cache: dict[tuple[str, bool], str] = {}
         self._lock = threading.Lock()
-        self._disk = ParseCache(project.state_dir / "compile_cache.json", COMPILE_CACHE_VERSION)
+        self._disk = ParseCache(definition.state_dir / "compile_cache.json", COMPILE_CACHE_VERSION)
         self._used: dict[str, tuple[str, str]] = {}
         """Cache entries used by this process: key -> (asset, form)."""
 
     def rendered(self, key: str, is_incremental: bool = False) -> str:
         """Return the model's SQL after templating (unchanged when it has no template)."""
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
         assert asset.sql is not None, f"{key} is not a model"
         if not asset.templated:
             return asset.sql
@@ -51,7 +52,7 @@ class Compiler:
             file=asset.rel_path,
             this=asset.key,
             is_incremental=is_incremental,
-            variables=self.project.config.vars,
+            variables=self.definition.config.vars,
             timestamps=partitions is not None and partitions.timestamps,
         ).sql
 
@@ -85,19 +86,19 @@ class Compiler:
                     return True
                 entry = self._disk.get(cache_key) or {}
                 pair = (entry.get("asset"), _form(entry))
-                return pair[0] in self.project.assets and pair not in compiled
+                return pair[0] in self.definition.assets and pair not in compiled
 
             self._disk.save([k for k in self._disk.entry_keys() if keep(k)])
 
     def _cache_key(self, key: str, is_incremental: bool) -> str:
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
         assert asset.sql is not None, f"{key} is not a model"
         upstream = []
         for parent in asset.depends_on:
-            target = self.project.assets[parent]
-            inlined = self.compile(parent) if target.materialized == "ephemeral" else ""
+            target = self.definition.assets[parent]
+            inlined = self.compile(parent) if target.materialized == BuildKind.EPHEMERAL else ""
             upstream.append(f"{parent}={inlined}")
-        variables = json.dumps(self.project.config.vars, sort_keys=True, default=str)
+        variables = json.dumps(self.definition.config.vars, sort_keys=True, default=str)
         partitions = asset.model.partitions if asset.model else None
         return content_hash(
             __version__,
@@ -111,10 +112,10 @@ class Compiler:
 
     def _resolver(self, key: str) -> Callable[[TableReference], tuple[str, str]]:
         """Maps the references of model `key` to (namespace, name) of their assets."""
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
 
         def resolve(reference: TableReference) -> tuple[str, str]:
-            target = self.project.assets[self._index.resolve(reference, key, asset.rel_path)]
+            target = self.definition.assets[self._index.resolve(reference, key, asset.rel_path)]
             return target.namespace, target.name
 
         return resolve
@@ -122,11 +123,11 @@ class Compiler:
     def _compile(self, key: str, is_incremental: bool) -> str:
         from headwater.project.sql import compile_sql
 
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
 
         def ephemeral(namespace: str, name: str) -> str | None:
-            target = self.project.assets[f"{namespace}.{name}"]
-            if target.materialized != "ephemeral":
+            target = self.definition.assets[f"{namespace}.{name}"]
+            if target.materialized != BuildKind.EPHEMERAL:
                 return None
             return self.compile(target.key)
 
@@ -143,7 +144,7 @@ class Compiler:
         entry = self._disk.get(cache_key)
         if entry is not None:
             return str(entry["sql"])
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
         sql = compile_sql(
             self.rendered(key), asset.rel_path, self._resolver(key), lambda _ns, _n: None
         )

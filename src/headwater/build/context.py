@@ -87,7 +87,7 @@ class BuildContext:
     """Everything one asset's build may use."""
 
     asset: Asset
-    project: ProjectDefinition
+    definition: ProjectDefinition
     store: TableStore
     session: EngineSession
     compiler: Compiler

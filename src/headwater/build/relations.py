@@ -24,12 +24,12 @@ class Relations:
 
     def __init__(
         self,
-        project: ProjectDefinition,
+        definition: ProjectDefinition,
         store: TableStore,
         view_sql: Callable[[str], str],
         snapshot: SnapshotPicker | None = None,
     ) -> None:
-        self.project = project
+        self.definition = definition
         self.store = store
         self._view_sql = view_sql
         self._snapshot: SnapshotPicker = snapshot or store.snapshot
@@ -38,24 +38,24 @@ class Relations:
 
     def ensure_inputs(self, session: EngineSession, key: str) -> None:
         """Register everything asset `key` reads."""
-        for parent in self.project.assets[key].depends_on:
+        for parent in self.definition.assets[key].depends_on:
             self.ensure(session, parent)
 
     def ensure(self, session: EngineSession, key: str) -> None:
         """Register asset `key` (and, for views and ephemerals, what it reads)."""
-        asset = self.project.assets[key]
+        asset = self.definition.assets[key]
         ref = TableRef.of(asset)
         with self._lock:
             if asset.materialized == BuildKind.EPHEMERAL:
                 self.ensure_inputs(session, key)
                 return
             if asset.materialized == BuildKind.VIEW:
-                if self._registered.get(key) == "view":
+                if self._registered.get(key) == BuildKind.VIEW:
                     return
                 require_views(session, asset)
                 self.ensure_inputs(session, key)
                 session.register_view(ref, self._view_sql(key))
-                self._registered[key] = "view"
+                self._registered[key] = BuildKind.VIEW
                 return
             version = self.store.current_version(ref)
             if version is not None and self._registered.get(key) == version:

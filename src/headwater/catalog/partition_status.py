@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from headwater.catalog.statuses import PartitionStatus
 from headwater.errors import UsageError
 
 if TYPE_CHECKING:
     from headwater.catalog.store import Catalog
     from headwater.project.definition import Asset
-
-MISSING = "missing"
-"""The status of a partition never built."""
 
 
 def partition_status(catalog: Catalog, asset: Asset) -> list[dict[str, Any]]:
@@ -34,7 +32,7 @@ def partition_status(catalog: Catalog, asset: Asset) -> list[dict[str, Any]]:
         rows.append(
             {
                 "partition": partition.key,
-                "status": found["status"] if found else MISSING,
+                "status": found["status"] if found else PartitionStatus.MISSING,
                 "version": found["delta_version"] if found else None,
                 "rows": found["rows_written"] if found else None,
                 "updated_at": found["updated_at"] if found else None,

@@ -1,4 +1,4 @@
-"""The words the catalog records for how things ended: runs, asset builds and checks.
+"""The words the catalog records for how things ended: runs, asset builds, partitions and checks.
 
 They are `StrEnum`s, so each member is also the plain string stored in the catalog and shown
 to users (`BuildStatus.SUCCESS == "success"`), and rows read back compare equal to them.
@@ -41,3 +41,13 @@ class CheckStatus(StrEnum):
     FAIL = "fail"
     ERROR = "error"
     QUARANTINED = "quarantined"
+
+
+class PartitionStatus(StrEnum):
+    """Where one partition of a partitioned asset stands: how its last build ended
+    (`hw_partitions.status`), or missing when it was never built."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    MISSING = "missing"
+    """Never built (no row in `hw_partitions`)."""

@@ -1,4 +1,4 @@
-"""The orchestration commands: `backfill` and `partitions`."""
+"""The orchestration commands: `backfill`, `partitions`, `scheduler` and `jobs`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from collections import OrderedDict
 
 import click
 
-from headwater.catalog.partition_status import MISSING
-from headwater.catalog.statuses import BuildStatus
+from headwater.catalog.statuses import BuildStatus, PartitionStatus
 from headwater.cli.common import EXCLUDE, JSON
 from headwater.cli.common import project_of as _project
 
-MARKS: dict[str, str] = {BuildStatus.SUCCESS: "#", BuildStatus.FAILED: "x", MISSING: "."}
+MARKS: dict[str, str] = {
+    PartitionStatus.SUCCESS: "#",
+    PartitionStatus.FAILED: "x",
+    PartitionStatus.MISSING: ".",
+}
 """How the partition chart marks a partition of each status."""
 
 
@@ -112,10 +115,9 @@ def scheduler(ctx: click.Context, poll: float, stale_after: float) -> None:
     At most one scheduler runs per project. On SIGTERM the running assets finish, nothing new
     starts, and it exits.
     """
-    from headwater.orchestrate.scheduler import Scheduler, Step
+    from headwater.orchestrate.scheduler import Step
 
-    project = _project(ctx)
-    service = Scheduler(project, poll_s=poll, stale_after_s=stale_after)
+    service = _project(ctx).scheduler(poll_s=poll, stale_after_s=stale_after)
 
     def report(step: Step) -> None:
         for job, summary in step.runs:

@@ -89,13 +89,14 @@ def _print_asset(outcome: AssetChecks, show_sql: bool) -> None:
         if result.message:
             line += f": {result.message}"
         click.echo(line)
-        if result.status in (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.ERROR):
+        flagged = result.status in (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.ERROR)
+        if flagged:
             for row in result.sample:
                 click.echo("        " + ", ".join(f"{k}={_value(v)}" for k, v in row.items()))
-            # a check that did not pass shows its SQL with or without --show-sql (the flag
-            # never reaches a passing check here; kept as it was)
-            if result.sql:
-                click.echo(f"        sql: {result.sql}")
+        # a check that did not pass always shows the SQL that finds its failing rows, so they
+        # can be looked at; --show-sql shows it for passing checks too
+        if result.sql and (flagged or show_sql):
+            click.echo(f"        sql: {result.sql}")
 
 
 @click.group()

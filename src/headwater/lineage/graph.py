@@ -22,6 +22,7 @@ from headwater.lineage.column_sources import (
     LineageError,
     ModelLineage,
 )
+from headwater.project.kinds import BuildKind
 
 if TYPE_CHECKING:
     from headwater.catalog.lineage import StoredLineage
@@ -85,12 +86,12 @@ class LineageBuilder:
 
     def __init__(
         self,
-        project: ProjectDefinition,
+        definition: ProjectDefinition,
         qualify: Qualifier,
         schema_of: SchemaLookup,
         stored: Mapping[str, StoredLineage] | None = None,
     ) -> None:
-        self.project = project
+        self.definition = definition
         self.qualify = qualify
         self.schema_of = schema_of
         self.stored = dict(stored or {})
@@ -98,7 +99,7 @@ class LineageBuilder:
 
     def all(self) -> dict[str, AssetColumns]:
         """Every asset's columns and lineage, by key."""
-        for key in self.project.assets:
+        for key in self.definition.assets:
             self.of(key)
         return dict(self._done)
 
@@ -107,7 +108,7 @@ class LineageBuilder:
         done = self._done.get(key)
         if done is None:
             for parent in self._upstream_first(key):
-                self._done[parent] = self._compute(self.project.assets[parent])
+                self._done[parent] = self._compute(self.definition.assets[parent])
             done = self._done[key]
         return done
 
@@ -125,7 +126,7 @@ class LineageBuilder:
                 continue
             seen.add(current)
             stack.append((current, True))
-            for parent in self.project.assets[current].depends_on:
+            for parent in self.definition.assets[current].depends_on:
                 if parent not in seen and parent not in self._done:
                     stack.append((parent, False))
         return order
@@ -166,7 +167,7 @@ class LineageBuilder:
         except LineageError as exc:
             return self._failed(asset, str(exc), cache_key)
         columns = list(lineage.columns)
-        if asset.materialized == "snapshot":
+        if asset.materialized == BuildKind.SNAPSHOT:
             columns.extend(c for c in SNAPSHOT_COLUMNS if c not in lineage.columns)
         types = dict(self.schema_of(asset.key) or []) if asset.is_stored else {}
         return AssetColumns(
@@ -211,16 +212,18 @@ def model_lineage_of(sql: str, schemas: Mapping[str, Mapping[str, str]]) -> Mode
         raise LineageError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def stored_schemas(project: ProjectDefinition, catalog: Catalog, store: TableStore) -> SchemaLookup:
+def stored_schemas(
+    definition: ProjectDefinition, catalog: Catalog, store: TableStore
+) -> SchemaLookup:
     """Looks up stored assets' columns: as last recorded in the catalog, else as the table
     has them."""
     from headwater.catalog.lineage import latest_schemas
     from headwater.storage.base import TableRef
 
-    recorded = latest_schemas(catalog, [k for k, a in project.assets.items() if a.is_stored])
+    recorded = latest_schemas(catalog, [k for k, a in definition.assets.items() if a.is_stored])
 
     def schema_of(key: str) -> list[tuple[str, str]] | None:
-        asset = project.assets[key]
+        asset = definition.assets[key]
         if not asset.is_stored:
             return None
         found = recorded.get(key)
@@ -235,15 +238,15 @@ def stored_schemas(project: ProjectDefinition, catalog: Catalog, store: TableSto
 
 
 def project_graph(
-    project: ProjectDefinition, qualify: Qualifier, catalog: Catalog, store: TableStore
+    definition: ProjectDefinition, qualify: Qualifier, catalog: Catalog, store: TableStore
 ) -> ColumnGraph:
     """The column graph of the whole project, reusing the lineage the catalog keeps."""
     from headwater.catalog.lineage import stored_lineage
 
     builder = LineageBuilder(
-        project, qualify, stored_schemas(project, catalog, store), stored_lineage(catalog)
+        definition, qualify, stored_schemas(definition, catalog, store), stored_lineage(catalog)
     )
-    return ColumnGraph(project, builder.all())
+    return ColumnGraph(definition, builder.all())
 
 
 # -- the graph ---------------------------------------------------------------------------------
@@ -299,8 +302,8 @@ class LineageNode:
 class ColumnGraph:
     """Column-to-column edges of a whole project, walkable both ways."""
 
-    def __init__(self, project: ProjectDefinition, assets: Mapping[str, AssetColumns]) -> None:
-        self.project = project
+    def __init__(self, definition: ProjectDefinition, assets: Mapping[str, AssetColumns]) -> None:
+        self.definition = definition
         self.assets = dict(assets)
         self._up: dict[ColumnRef, list[Edge]] = {}
         self._down: dict[ColumnRef, list[Edge]] = {}

@@ -90,8 +90,8 @@ def impact_of(graph: ColumnGraph, ref: ColumnRef) -> Impact:
     for target, (distance, _) in reached.items():
         nearest[target.asset] = min(distance, nearest.get(target.asset, distance))
     impact.assets = sorted(nearest, key=lambda key: (nearest[key], key))
-    index = AssetIndex(graph.project.assets)
-    for asset in graph.project.assets.values():
+    index = AssetIndex(graph.definition.assets)
+    for asset in graph.definition.assets.values():
         for check in asset.checks:
             for column in _check_columns(check, asset, index):
                 if (column.asset.lower(), column.column.lower()) in affected:
@@ -110,7 +110,7 @@ def impact_of(graph: ColumnGraph, ref: ColumnRef) -> Impact:
 
 
 def _unanalysed_downstream(graph: ColumnGraph, start: str) -> list[str]:
-    children = graph.project.downstream()
+    children = graph.definition.downstream()
     found: list[str] = []
     seen = {start}
     frontier = [start]

@@ -64,6 +64,26 @@ def column_named(graph: ColumnGraph, key: str, wanted: str) -> str:
     return found
 
 
+def column_of(
+    definition: ProjectDefinition,
+    catalog: Catalog,
+    store: TableStore,
+    name: str,
+    graph: ColumnGraph | None = None,
+) -> tuple[str, str | None]:
+    """Split `name` (`asset`, or `asset.column`) into an asset key and a column as the asset
+    spells it (None when `name` is an asset); the column is looked up in `graph` (the
+    project's column graph, made when it is needed and not given).
+
+    Raises:
+        NotFoundError: no such asset, or the asset has no such column.
+    """
+    key, wanted = asset_and_column(definition, name)
+    if wanted is None:
+        return key, None
+    return key, column_named(graph or project_column_graph(definition, catalog, store), key, wanted)
+
+
 def lineage_report(
     definition: ProjectDefinition,
     graph: ColumnGraph,
@@ -108,3 +128,37 @@ def column_impact(graph: ColumnGraph, key: str, column: str | None, name: str) -
             hint=f"name a column: {key}.<column> (its columns: {', '.join(graph.columns(key))})",
         )
     return impact_of(graph, ColumnRef(key, column))
+
+
+def lineage_of(
+    definition: ProjectDefinition,
+    catalog: Catalog,
+    store: TableStore,
+    name: str,
+    direction: str = "both",
+    depth: int | None = None,
+) -> dict[str, Any]:
+    """The column lineage of `name` (`asset` or `asset.column`) as `lineage_report` gives it,
+    over the project's column graph.
+
+    Raises:
+        NotFoundError: no such asset, or the asset has no such column.
+    """
+    graph = project_column_graph(definition, catalog, store)
+    key, column = column_of(definition, catalog, store, name, graph)
+    return lineage_report(definition, graph, key, column, direction, depth)
+
+
+def impact_of_column(
+    definition: ProjectDefinition, catalog: Catalog, store: TableStore, name: str
+) -> Impact:
+    """What changing or dropping column `name` (`asset.column`) affects downstream in the
+    project's column graph: columns, checks and assets (not yet who runs them).
+
+    Raises:
+        NotFoundError: no such asset, or the asset has no such column.
+        UsageError: `name` names an asset, not a column.
+    """
+    graph = project_column_graph(definition, catalog, store)
+    key, column = column_of(definition, catalog, store, name, graph)
+    return column_impact(graph, key, column, name)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.statuses import BuildStatus
 from headwater.catalog.store import Catalog, RunRecord
-from headwater.errors import BuildTimeoutError, HeadwaterError, first_line
+from headwater.errors import BuildTimeoutError, HeadwaterError, UsageError, first_line
 from headwater.orchestrate.lock import TableCommitLock
 from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.kinds import AssetKind, BuildKind
@@ -73,10 +73,22 @@ class BuildKit:
                 definition = self.definition
                 self._compiler = Compiler(definition)
                 self._relations = Relations(definition, self.store, self._compiler.compile)
-                self._engine = create_engine(
+                engine = create_engine(
                     definition.config.engine,
-                    EnginePlace(definition.root, definition.state_dir / "tmp" / "duckdb"),
+                    EnginePlace(
+                        definition.root,
+                        definition.state_dir / "tmp" / definition.config.engine.type,
+                    ),
                 )
+                if not engine.capabilities.writes_parquet:
+                    # storage commits the Parquet files an engine writes; there is no other path
+                    engine.close()
+                    raise UsageError(
+                        f"the {definition.config.engine.type} engine cannot write Parquet "
+                        "files, which is how builds hand their results to storage",
+                        hint="choose an engine that writes Parquet ('engine:' in headwater.yml)",
+                    )
+                self._engine = engine
         assert self._compiler is not None and self._relations is not None
         return self._engine, self._compiler, self._relations
 
@@ -251,7 +263,7 @@ class Builds:
         session = engine.session()
         context = BuildContext(
             asset=asset,
-            project=self.definition,
+            definition=self.definition,
             store=self.kit.store,
             session=session,
             compiler=compiler,

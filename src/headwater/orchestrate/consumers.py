@@ -1,4 +1,5 @@
-"""Which jobs and sensors run a set of assets: the consumers an impact analysis names.
+"""Which jobs and sensors run a set of assets: the consumers an impact analysis names, and the
+impact of a column change with them.
 
 Column lineage knows which assets a change reaches; the jobs that build them and the sensors
 that watch them are orchestration's, so they are found here.
@@ -9,7 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from headwater.catalog.store import Catalog
+    from headwater.lineage.impact import Impact
     from headwater.project.definition import ProjectDefinition
+    from headwater.storage.base import TableStore
 
 
 def consumers_of(definition: ProjectDefinition, touched: set[str]) -> list[dict[str, str]]:
@@ -34,3 +38,20 @@ def consumers_of(definition: ProjectDefinition, touched: set[str]) -> list[dict[
                 {"kind": "sensor", "name": sensor_name, "assets": ", ".join(sorted(watched))}
             )
     return found
+
+
+def impact_with_consumers(
+    definition: ProjectDefinition, catalog: Catalog, store: TableStore, name: str
+) -> Impact:
+    """What changing or dropping column `name` (`asset.column`) affects downstream: columns,
+    checks, assets (from column lineage), and the jobs and sensors that run those assets.
+
+    Raises:
+        NotFoundError: no such asset, or the asset has no such column.
+        UsageError: `name` names an asset, not a column.
+    """
+    from headwater.lineage.report import impact_of_column
+
+    impact = impact_of_column(definition, catalog, store, name)
+    impact.consumers.extend(consumers_of(definition, {impact.ref.asset, *impact.assets}))
+    return impact

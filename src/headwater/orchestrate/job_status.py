@@ -8,7 +8,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from headwater.orchestrate.scheduler import ScheduledProject
+    from headwater.orchestrate.scheduled import ScheduledProject
 
 
 def job_status(project: ScheduledProject) -> list[dict[str, Any]]:

@@ -1,8 +1,11 @@
-"""Starting runs: a run of a selection, an ingest of sources and a backfill of partitions.
+"""Starting runs: a run of a selection, an ingest of sources, a test of a selection's checks and
+a backfill of partitions.
 
 Each turns what a user asked for into a `Runner` with the right settings and records the
 arguments with the run, so that `--resume` can ask for the same again
-(`headwater.orchestrate.resumption`).
+(`headwater.orchestrate.resumption`). A run or an ingest first lists again the tables of the
+schema-loading sources it touches (`headwater.orchestrate.opening`) and picks its assets again
+when that changed the project.
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import Location, UsageError
+from headwater.orchestrate.opening import refresh_sources
 from headwater.project.kinds import AssetKind
 
 if TYPE_CHECKING:
-    from headwater.catalog.store import Catalog
+    from collections.abc import Callable
+
+    from headwater.orchestrate.opening import OpenProject
     from headwater.orchestrate.results import EventHandler, RunSummary
+    from headwater.orchestrate.runner import Runner
     from headwater.project.definition import ProjectDefinition
     from headwater.project.partitions import Partition
-    from headwater.storage.base import TableStore
+    from headwater.quality.suite import AssetChecks, CheckRun
 
 
 def selection_text(select: list[str] | None, exclude: list[str] | None) -> str | None:
@@ -52,11 +59,35 @@ def pick_sources(definition: ProjectDefinition, names: list[str] | None = None) 
     return chosen
 
 
+def new_runner(project: OpenProject, threads: int | None, **settings: Any) -> Runner:
+    """A runner over `project`'s definition, catalog and store with `threads` builds at once
+    (the project's `threads` setting when None) and `settings` (`Runner`'s other keywords)."""
+    from headwater.orchestrate.runner import Runner
+
+    definition = project.definition
+    return Runner(
+        definition,
+        project.catalog,
+        project.store,
+        threads=threads or definition.config.threads,
+        **settings,
+    )
+
+
+def picked_after_refresh(
+    project: OpenProject, pick: Callable[[ProjectDefinition], set[str]], everything: bool
+) -> set[str]:
+    """The asset keys `pick` chooses from `project`'s definition, chosen again when listing
+    the tables of the sources they load (all of them when a run builds `everything`) changed
+    the project."""
+    chosen = pick(project.definition)
+    if refresh_sources(project, chosen, everything):
+        chosen = pick(project.definition)
+    return chosen
+
+
 def run_selection(
-    definition: ProjectDefinition,
-    catalog: Catalog,
-    store: TableStore,
-    chosen: set[str],
+    project: OpenProject,
     select: list[str] | None,
     exclude: list[str] | None,
     *,
@@ -68,15 +99,16 @@ def run_selection(
     stop: Any = None,
     command: str = "run",
 ) -> RunSummary:
-    """Build the assets `chosen` (what `select` less `exclude` picked) and return the run's
-    summary."""
-    from headwater.orchestrate.runner import Runner
+    """Build the assets `select` less `exclude` picks (all by default; chosen again when the
+    tables of a schema-loading source it touches changed) and return the run's summary."""
+    from headwater.orchestrate.selectors import Selector
 
-    runner = Runner(
-        definition,
-        catalog,
-        store,
-        threads=threads or definition.config.threads,
+    chosen = picked_after_refresh(
+        project, lambda d: Selector(d).select(select, exclude), everything=not select
+    )
+    runner = new_runner(
+        project,
+        threads,
         full_refresh=full_refresh,
         force=force,
         on_event=on_event,
@@ -89,30 +121,47 @@ def run_selection(
 
 
 def ingest_sources(
-    definition: ProjectDefinition,
-    catalog: Catalog,
-    store: TableStore,
-    chosen: set[str],
+    project: OpenProject,
     names: list[str] | None,
     *,
     full_refresh: bool = False,
     threads: int | None = None,
     on_event: EventHandler | None = None,
 ) -> RunSummary:
-    """Load the source tables `chosen` (what `names` picked) and return the run's summary."""
-    from headwater.orchestrate.runner import Runner
+    """Load the source tables `names` picks (`SOURCE` or `SOURCE.TABLE`; all by default;
+    picked again when a source's list of tables changed) and return the run's summary.
 
-    runner = Runner(
-        definition,
-        catalog,
-        store,
-        threads=threads or definition.config.threads,
+    Raises:
+        UsageError: a name matches no source table.
+    """
+    chosen = picked_after_refresh(project, lambda d: pick_sources(d, names), everything=not names)
+    runner = new_runner(
+        project,
+        threads,
         full_refresh=full_refresh,
         on_event=on_event,
         command="ingest",
         arguments={"names": names or []},
     )
     return runner.run(chosen, " ".join(names or []) or None)
+
+
+def test_selection(
+    project: OpenProject,
+    select: list[str] | None,
+    exclude: list[str] | None,
+    on_asset: Callable[[AssetChecks], None] | None = None,
+) -> CheckRun:
+    """Run the checks of the assets `select` less `exclude` picks (all by default), in
+    dependency order, on their published versions without rebuilding; every result is kept in
+    the catalog as a `test` run. `on_asset` is told each asset's checks as they finish."""
+    from headwater.orchestrate.selectors import Selector, topological
+    from headwater.quality.suite import run_checks
+
+    definition = project.definition
+    keys = topological(definition.assets, Selector(definition).select(select, exclude))
+    text = selection_text(select, exclude)
+    return run_checks(definition, project.store, project.catalog, keys, text, on_asset)
 
 
 def plan_backfill(
@@ -154,9 +203,7 @@ def plan_backfill(
 
 
 def run_backfill(
-    definition: ProjectDefinition,
-    catalog: Catalog,
-    store: TableStore,
+    project: OpenProject,
     select: list[str],
     start: str | None = None,
     end: str | None = None,
@@ -169,14 +216,10 @@ def run_backfill(
     """Build every partition from `start` to `end` of the selected partitioned assets, and
     then what else the selection holds; return the run's summary. Partitions already built
     from the current definition are skipped unless `force`."""
-    from headwater.orchestrate.runner import Runner
-
-    chosen, partitions = plan_backfill(definition, select, start, end, exclude)
-    runner = Runner(
-        definition,
-        catalog,
-        store,
-        threads=parallel or definition.config.threads,
+    chosen, partitions = plan_backfill(project.definition, select, start, end, exclude)
+    runner = new_runner(
+        project,
+        parallel,
         force=force,
         on_event=on_event,
         command="backfill",

@@ -158,6 +158,8 @@ class BuildRecorder:
             from headwater.catalog.quality import record_audit
 
             record_audit(self.catalog, self.run_id, item.key, None, False, report)
+        # a driver's or HTTP client's message may quote a URL or DSN holding a secret
+        message = redact(message)
         if item.partition is not None:
             self.catalog.set_partition(
                 item.key,
@@ -167,23 +169,8 @@ class BuildRecorder:
                 definition_hash=asset.definition_hash,
                 message=message[:2000],
             )
-        # a driver's or HTTP client's message may quote a URL or DSN holding a secret
-        message = redact(message)
-        duration = time.perf_counter() - started
-        self.catalog.finish_asset(
-            result_id,
-            BuildStatus.FAILED,
-            duration_s=duration,
-            message=message,
-            attempts=attempts,
-        )
-        return AssetOutcome(
-            asset.key,
-            BuildStatus.FAILED,
-            asset.build_kind,
-            duration_s=duration,
-            message=message,
-            partition=item.partition_key,
+        return self._finished(
+            result_id, item, asset, started, BuildStatus.FAILED, message, attempts
         )
 
     def stopped(
@@ -191,18 +178,30 @@ class BuildRecorder:
     ) -> AssetOutcome:
         """Record a build that Ctrl-C broke off as interrupted (not failed: a partition keeps
         its status, and resuming the run builds it)."""
-        duration = time.perf_counter() - started
         message = "stopped by Ctrl-C before it finished; resume the run to build it"
+        return self._finished(
+            result_id, item, asset, started, BuildStatus.INTERRUPTED, message, attempts
+        )
+
+    def _finished(
+        self,
+        result_id: int,
+        item: WorkItem,
+        asset: Asset,
+        started: float,
+        status: BuildStatus,
+        message: str,
+        attempts: int,
+    ) -> AssetOutcome:
+        """Finish the result of a build that ended without a new version (`status`, with
+        `message`, after `attempts` tries) and return its outcome."""
+        duration = time.perf_counter() - started
         self.catalog.finish_asset(
-            result_id,
-            BuildStatus.INTERRUPTED,
-            duration_s=duration,
-            message=message,
-            attempts=attempts,
+            result_id, status, duration_s=duration, message=message, attempts=attempts
         )
         return AssetOutcome(
             asset.key,
-            BuildStatus.INTERRUPTED,
+            status,
             asset.build_kind,
             duration_s=duration,
             message=message,

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.statuses import BuildStatus
 from headwater.errors import UsageError
+from headwater.orchestrate import launch
 
 if TYPE_CHECKING:
     from headwater.catalog.store import Catalog
+    from headwater.orchestrate.opening import OpenProject
     from headwater.orchestrate.results import EventHandler, RunSummary
     from headwater.project.definition import ProjectDefinition
-    from headwater.storage.base import TableStore
 
 
 @dataclass(frozen=True)
@@ -91,14 +92,13 @@ def keys_to_resume(definition: ProjectDefinition, catalog: Catalog, run_id: str)
     Raises:
         UsageError: there is no such run.
     """
-    from headwater.orchestrate.launch import pick_sources
     from headwater.orchestrate.selectors import Selector
 
     recorded = recorded_run(catalog, run_id)
     if recorded.command == "backfill":
         return Selector(definition).select(recorded.select or None, recorded.exclude or None)
     if recorded.command == "ingest":
-        return pick_sources(definition, recorded.names or None)
+        return launch.pick_sources(definition, recorded.names or None)
     if recorded.run["resumed_from"] and "select" not in recorded.arguments:  # a resume of a resume
         return keys_to_resume(definition, catalog, recorded.run["resumed_from"])
     chosen = Selector(definition).select(recorded.select or None, recorded.exclude or None)
@@ -111,10 +111,43 @@ def keys_to_resume(definition: ProjectDefinition, catalog: Catalog, run_id: str)
     return chosen - done
 
 
+def resume(
+    project: OpenProject,
+    run_id: str,
+    *,
+    threads: int | None = None,
+    on_event: EventHandler | None = None,
+    stop: Any = None,
+) -> RunSummary:
+    """Run again what run `run_id` (a unique prefix is enough) did not finish and return the
+    new run's summary: a backfill its partition range, an ingest its sources, any other run
+    its selection less what succeeded (or was up to date) in it.
+
+    Raises:
+        UsageError: there is no such run.
+    """
+    recorded = recorded_run(project.catalog, run_id)
+    if recorded.command == "backfill":
+        return launch.run_backfill(
+            project,
+            recorded.select,
+            recorded.start,
+            recorded.end,
+            exclude=recorded.exclude or None,
+            force=recorded.force,
+            parallel=threads,
+            on_event=on_event,
+        )
+    if recorded.command == "ingest":
+        return launch.ingest_sources(
+            project, recorded.names or None, threads=threads, on_event=on_event
+        )
+    remaining = keys_to_resume(project.definition, project.catalog, run_id)
+    return resume_run(project, recorded, remaining, threads=threads, on_event=on_event, stop=stop)
+
+
 def resume_run(
-    definition: ProjectDefinition,
-    catalog: Catalog,
-    store: TableStore,
+    project: OpenProject,
     recorded: RecordedRun,
     remaining: set[str],
     *,
@@ -124,13 +157,9 @@ def resume_run(
 ) -> RunSummary:
     """Build `remaining` (what `recorded` did not finish) as a run resumed from it, with its
     settings, and return the run's summary."""
-    from headwater.orchestrate.runner import Runner
-
-    runner = Runner(
-        definition,
-        catalog,
-        store,
-        threads=threads or definition.config.threads,
+    runner = launch.new_runner(
+        project,
+        threads,
         full_refresh=bool(recorded.run["full_refresh"]),
         force=recorded.force,  # resuming a --force run forces the rest too
         on_event=on_event,

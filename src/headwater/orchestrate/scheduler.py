@@ -23,8 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from headwater.catalog import scheduling
@@ -43,55 +42,14 @@ from headwater.project.strict import duration_seconds
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
-    from headwater.catalog.store import Catalog
     from headwater.orchestrate.results import RunSummary
-    from headwater.project.definition import Asset, ProjectDefinition
-    from headwater.storage.base import TableStore
+    from headwater.orchestrate.scheduled import ScheduledProject
 
 _LOG = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 NONE_GRACE_S = 5.0
 """`catch_up: none` still runs a tick this much later than two polls (the scheduler's own
 evaluation delay); an older one was missed."""
-
-
-class ScheduledProject(Protocol):
-    """What the scheduler needs of a project: its definition, catalog and store, and a way
-    to reload it and run a selection. The Python API's `headwater.Project` is one."""
-
-    @property
-    def root(self) -> Path:
-        """The project's folder."""
-
-    @property
-    def definition(self) -> ProjectDefinition:
-        """The project as loaded now (loaded again after `reload`)."""
-
-    @property
-    def catalog(self) -> Catalog:
-        """The project's catalog."""
-
-    @property
-    def store(self) -> TableStore:
-        """The project's table store."""
-
-    def reload(self) -> None:
-        """Read the project's files again before the next run (they may have changed)."""
-
-    def asset(self, name: str) -> Asset:
-        """Return the asset called `name`."""
-
-    def run(
-        self,
-        select: list[str] | None = None,
-        exclude: list[str] | None = None,
-        *,
-        full_refresh: bool = False,
-        stop: Any = None,
-        command: str = "run",
-    ) -> RunSummary:
-        """Build the selected assets (all by default) and return the run's summary; setting
-        the event `stop` lets what runs finish and starts nothing more."""
 
 
 class SchedulerLockedError(HeadwaterError):
@@ -366,7 +324,7 @@ class Scheduler:
             return RunSummary("", RunStatus.FAILED)
         if summary.status == RunStatus.FAILED:
             failures = [o for o in summary.outcomes if o.status == BuildStatus.FAILED]
-            detail = "; ".join(f"{o.key}: {(o.message or '').splitlines()[0]}" for o in failures)
+            detail = "; ".join(f"{o.key}: {_first_line(o.message)}" for o in failures)
             self.alerter.raise_incident(
                 "run_failure",
                 incident,
@@ -501,4 +459,10 @@ class Scheduler:
                 self.alerter.resolve(incident, f"{asset.key} is fresh again")
 
 
-__all__ = ["RunRequest", "ScheduledProject", "Scheduler", "SchedulerLockedError", "Step"]
+def _first_line(message: str | None) -> str:
+    """The first line of a build's failure message (empty when it has none)."""
+    lines = (message or "").splitlines()
+    return lines[0] if lines else ""
+
+
+__all__ = ["RunRequest", "Scheduler", "SchedulerLockedError", "Step"]

@@ -46,7 +46,7 @@ def list_tables(definition: ProjectDefinition, store: TableStore) -> list[TableI
         ref = refs[key]
         asset = known.get(key)
         if store.current_version(ref) is None:
-            kind = asset.materialized if asset else "?"
+            kind: str = asset.materialized if asset else "?"
             infos.append(TableInfo(key, kind, None, 0, None, 0, asset is not None))
             continue
         snapshot = store.snapshot(ref)
@@ -54,7 +54,7 @@ def list_tables(definition: ProjectDefinition, store: TableStore) -> list[TableI
         if asset is None:
             kind = "(not in project)"
         else:
-            kind = "seed" if asset.kind == AssetKind.SEED else asset.materialized
+            kind = AssetKind.SEED if asset.kind == AssetKind.SEED else asset.materialized
         infos.append(
             TableInfo(
                 key,

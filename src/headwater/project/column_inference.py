@@ -15,7 +15,7 @@ from headwater.digest import content_hash
 from headwater.errors import ConfigError
 from headwater.project.definition import Asset, AssetIndex, ProjectDefinition
 from headwater.project.drafts import Draft, draft_checks
-from headwater.project.kinds import AssetKind
+from headwater.project.kinds import AssetKind, BuildKind
 from headwater.project.parsing import ParseCache
 from headwater.project.sql import TableReference
 
@@ -84,7 +84,7 @@ class ColumnInference:
             names = self._expand(asset, draft)
         else:
             return None
-        if names is not None and asset.materialized == "snapshot":
+        if names is not None and asset.materialized == BuildKind.SNAPSHOT:
             names = [*names, *SNAPSHOT_COLUMNS]
         return names
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check, Expression, Relationships, SqlCheck, Unique
+from headwater.project.kinds import AssetKind
 from headwater.project.yamlfile import KeyPath, closest
 
 if TYPE_CHECKING:
@@ -400,6 +401,6 @@ def _location(asset: Asset, paths: Sequence[KeyPath]) -> Location:
         for path in paths:
             if document.has(path):
                 return Location(file=str(document.path), line=document.line_of(path))
-        if asset.kind != "model":
+        if asset.kind != AssetKind.MODEL:
             return Location(file=str(document.path), line=document.line_of(paths[0]))
     return Location(file=asset.rel_path)

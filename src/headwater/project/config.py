@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
+from headwater.project.kinds import BuildKind
 from headwater.project.partitions import PartitionsConfig, known_zone
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
@@ -390,7 +391,7 @@ class ModelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
-        if self.materialized == "snapshot" and not self.unique_key:
+        if self.materialized == BuildKind.SNAPSHOT.value and not self.unique_key:
             raise KeyValueError(
                 "materialized", "a snapshot needs 'unique_key' (one column or a list)"
             )

@@ -8,6 +8,7 @@ validated; an `AssetIndex` resolves the table names written in SQL to asset keys
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
-from headwater.project.kinds import AssetKind, BuildKind
+from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.partitions import PartitionSet
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.sql import TableReference
@@ -38,7 +39,7 @@ class Asset:
     kind: AssetKind
     path: Path
     rel_path: str
-    materialized: str
+    materialized: Materialized
     description: str | None
     tags: tuple[str, ...]
     model: ModelConfig | None
@@ -74,7 +75,7 @@ class Asset:
     @property
     def is_stored(self) -> bool:
         """True when the asset is a Delta table (not a view or an ephemeral CTE)."""
-        return self.materialized not in ("view", "ephemeral")
+        return self.materialized not in (BuildKind.VIEW, BuildKind.EPHEMERAL)
 
     @property
     def unique_key(self) -> list[str]:
@@ -179,18 +180,24 @@ class ProjectDefinition:
     """Each asset's output columns, where they are known before it is built."""
 
     @property
-    def warehouse(self) -> Path:
-        """Absolute path of the warehouse folder."""
-        path = Path(os.path.expanduser(self.config.warehouse))
+    def warehouse(self) -> Path | None:
+        """Absolute path of the warehouse folder on local disk (a folder as written, relative
+        to the project, or a `file:` URI); None for a warehouse elsewhere (`s3://...`)."""
+        location = self.config.warehouse
+        if "://" in location:
+            parsed = urllib.parse.urlparse(location)
+            return Path(urllib.parse.unquote(parsed.path)) if parsed.scheme == "file" else None
+        path = Path(os.path.expanduser(location))
         return path if path.is_absolute() else self.root / path
 
     @property
     def warehouse_uri(self) -> str:
         """The warehouse's location as a URI (`file:///...` for a folder), which picks the
         table store."""
-        if "://" in self.config.warehouse:
-            return self.config.warehouse
-        return self.warehouse.as_uri()
+        location = self.config.warehouse
+        if "://" in location:
+            return location
+        return (self.root / Path(os.path.expanduser(location))).as_uri()
 
     @property
     def state_dir(self) -> Path:

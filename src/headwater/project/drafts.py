@@ -20,7 +20,7 @@ from headwater.errors import SOURCES_DOCS, ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.definition import Asset, ProjectDefinition
-from headwater.project.kinds import AssetKind
+from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.sources import SourceConfig, SourceTable, TableConfig
 from headwater.project.yamlfile import (
     YamlDocument,
@@ -45,7 +45,7 @@ class Draft:
     kind: AssetKind
     path: Path
     rel_path: str
-    materialized: str
+    materialized: Materialized
     model: ModelConfig | None
     seed: SeedConfig | None
     sql: str | None
@@ -93,7 +93,7 @@ def read_seeds(root: Path, config: ProjectConfig) -> list[Draft]:
                 AssetKind.SEED,
                 path,
                 rel,
-                "table",
+                BuildKind.TABLE,
                 None,
                 seed,
                 None,
@@ -139,7 +139,7 @@ def read_models(root: Path, config: ProjectConfig) -> list[Draft]:
                 AssetKind.MODEL,
                 path,
                 rel,
-                model.materialized or config.defaults.materialized,
+                BuildKind(model.materialized or config.defaults.materialized),
                 model,
                 None,
                 sql,
@@ -209,7 +209,7 @@ def read_sources(root: Path, definition: ProjectDefinition) -> list[Draft]:
                     AssetKind.SOURCE,
                     path,
                     rel,
-                    "source",
+                    AssetKind.SOURCE,
                     None,
                     None,
                     None,

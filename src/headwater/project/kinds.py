@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, TypeAlias
 
 
 class AssetKind(StrEnum):
@@ -30,3 +31,9 @@ class BuildKind(StrEnum):
     INCREMENTAL = "incremental"
     EPHEMERAL = "ephemeral"
     SNAPSHOT = "snapshot"
+
+
+Materialized: TypeAlias = BuildKind | Literal[AssetKind.SOURCE]
+"""What an asset's `materialized` says: a model's build kind as its `materialized:` setting names
+it (`table`, `view`, `ephemeral`, `incremental`, `snapshot`), `table` for a seed, and `source` for
+a source table or a child table of one."""

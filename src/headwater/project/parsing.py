@@ -20,6 +20,7 @@ from headwater.digest import content_hash
 from headwater.errors import ConfigError, Location
 from headwater.project.columns import SelectOutputs
 from headwater.project.config import ModelConfig, ProjectConfig
+from headwater.project.kinds import BuildKind
 from headwater.project.sql import SqlAnalysis
 from headwater.project.yamlfile import error_message
 
@@ -110,7 +111,7 @@ def analyze_draft(draft: Draft, config: ProjectConfig, cache: ParseCache) -> Non
             )
             sql, template_config = result.sql, result.config
             materialized = template_config.get("materialized") or draft.materialized
-            if materialized not in ("incremental", "snapshot"):
+            if materialized not in (BuildKind.INCREMENTAL, BuildKind.SNAPSHOT):
                 # is_incremental() is always false for such a model: what it reads is what the
                 # non-incremental rendering reads (not, say, {{ this }} in an incremental block)
                 sql = render(
@@ -149,4 +150,4 @@ def analyze_draft(draft: Draft, config: ProjectConfig, cache: ParseCache) -> Non
                 Location(file=draft.rel_path),
                 "fix the arguments of {{ config(...) }}",
             ) from None
-        draft.materialized = draft.model.materialized or config.defaults.materialized
+        draft.materialized = BuildKind(draft.model.materialized or config.defaults.materialized)

@@ -30,7 +30,9 @@ def unread_files(definition: ProjectDefinition) -> list[str]:
         read.add(Path(asset.rel_path).as_posix())
         if asset.document is not None:
             read.add(Path(asset.document.path).as_posix())
-    skipped = {definition.warehouse.resolve(), definition.state_dir.resolve()}
+    skipped = {definition.state_dir.resolve()}
+    if definition.warehouse is not None:
+        skipped.add(definition.warehouse.resolve())
     found = [
         f"{stem}{suffix}"
         for stem in ROOT_DBT_FILES

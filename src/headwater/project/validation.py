@@ -14,6 +14,7 @@ from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.definition import PROJECT_FILE, Asset, AssetIndex, ProjectDefinition
 from headwater.project.drafts import Draft, draft_checks
+from headwater.project.kinds import BuildKind
 from headwater.project.sql import TableReference
 from headwater.project.yamlfile import closest
 
@@ -35,7 +36,10 @@ def resolve_depends_on(draft: Draft, index: AssetIndex) -> tuple[str, ...]:
             target = index.resolve(reference, draft.key, draft.rel_path)
             if target != draft.key and target not in depends:
                 depends.append(target)
-            if target == draft.key and draft.materialized not in ("incremental", "snapshot"):
+            if target == draft.key and draft.materialized not in (
+                BuildKind.INCREMENTAL,
+                BuildKind.SNAPSHOT,
+            ):
                 raise ConfigError(
                     f"model {draft.key} reads itself",
                     Location(file=draft.rel_path, line=reference.line),
@@ -129,7 +133,7 @@ def check_pools(definition: ProjectDefinition) -> None:
 def check_partitioned(definition: ProjectDefinition) -> None:
     """Every partitioned asset is materialized as a table."""
     for asset in definition.assets.values():
-        if asset.partition_set is not None and asset.materialized != "table":
+        if asset.partition_set is not None and asset.materialized != BuildKind.TABLE:
             raise ConfigError(
                 f"{asset.key} is partitioned but materialized as {asset.materialized}",
                 Location(file=_sidecar_name_of(asset)),

@@ -16,6 +16,7 @@ from headwater.catalog.quality import has_metrics, last_schema, metric_history, 
 from headwater.catalog.statuses import RunStatus
 from headwater.catalog.store import keep_alive
 from headwater.project.definition import Asset, AssetIndex, ProjectDefinition
+from headwater.project.kinds import BuildKind
 from headwater.project.sources import INTEGER_TYPES
 from headwater.project.sql import TableReference
 from headwater.quality.audit import Auditor, AuditReport, AuditTarget
@@ -79,7 +80,7 @@ class _Tables:
     def relation(self, asset: Asset) -> str:
         """SQL naming the rows of `asset` (registering it first)."""
         self.relations.ensure(self.session, asset.key)
-        if asset.materialized == "ephemeral":
+        if asset.materialized == BuildKind.EPHEMERAL:
             return f"({self.compiler.compile(asset.key)})"
         return qualified(TableRef.of(asset))
 

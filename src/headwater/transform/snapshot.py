@@ -176,7 +176,7 @@ def _guard_closures(
     share = (
         config.max_close_share
         if config.max_close_share is not None
-        else ctx.project.config.defaults.snapshot.max_close_share
+        else ctx.definition.config.defaults.snapshot.max_close_share
     )
     counted = [f"(SELECT count(*) FROM ({closed_changed}))"]
     if deleted:
