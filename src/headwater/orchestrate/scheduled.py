@@ -7,35 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from headwater.orchestrate.opening import OpenProject
+
 if TYPE_CHECKING:
-    from headwater.catalog.store import Catalog
     from headwater.orchestrate.results import RunSummary
-    from headwater.project.definition import Asset, ProjectDefinition
-    from headwater.storage.base import TableStore
+    from headwater.project.definition import Asset
 
 
-class ScheduledProject(Protocol):
-    """What the scheduler needs of a project: its definition, catalog and store, and a way
-    to reload it and run a selection. The Python API's `headwater.Project` is one."""
+class ScheduledProject(OpenProject, Protocol):
+    """What the scheduler needs of a project: what starting a run needs (its definition,
+    catalog and store, and `reload`), its folder, and a way to run a selection. The Python
+    API's `headwater.Project` is one."""
 
     @property
     def root(self) -> Path:
         """The project's folder."""
-
-    @property
-    def definition(self) -> ProjectDefinition:
-        """The project as loaded now (loaded again after `reload`)."""
-
-    @property
-    def catalog(self) -> Catalog:
-        """The project's catalog."""
-
-    @property
-    def store(self) -> TableStore:
-        """The project's table store."""
-
-    def reload(self) -> None:
-        """Read the project's files again before the next run (they may have changed)."""
 
     def asset(self, name: str) -> Asset:
         """Return the asset called `name`."""
