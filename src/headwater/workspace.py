@@ -18,24 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.catalog import overview, runs_view
-from headwater.catalog import quality as quality_records
-from headwater.catalog.freshness import asset_freshness
-from headwater.catalog.lineage import asset_descriptions
-from headwater.catalog.partition_status import partition_status
-from headwater.catalog.statuses import RunStatus
-from headwater.ingest import reports
-from headwater.lineage import report
-from headwater.orchestrate import launch, opening, resumption, warehouse
-from headwater.orchestrate.consumers import impact_with_consumers
-from headwater.orchestrate.selectors import Selector, topological
 from headwater.project.load_warnings import WarningsOnce
 from headwater.project.loader import find_project_root
-from headwater.project.lookup import find_asset
-from headwater.project.scaffold import create_project
-from headwater.quality import suite
-from headwater.quality.profiling import profile_published
-from headwater.transform.compiled import compiled_sql
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,12 +59,16 @@ class Project:
     @staticmethod
     def init(path: str | Path, example: str | None = None) -> Project:
         """Create a new project at `path` (empty, or a copy of a bundled example) and open it."""
+        from headwater.project.scaffold import create_project
+
         return Project(create_project(path, example))
 
     @property
     def definition(self) -> ProjectDefinition:
         """The loaded, validated project (read once per `Project`). A sql source that loads
         a whole schema has its tables listed from the database the first time."""
+        from headwater.orchestrate import opening
+
         if self._definition is None:
             self._definition = opening.load_definition(self.root)
             self._warn(self._definition.warnings)
@@ -89,6 +77,8 @@ class Project:
     def discover(self, names: list[str] | None = None) -> dict[str, list[str]]:
         """List again the tables of the sql sources `names` (all with `include` patterns by
         default) and return them by source; the project is reloaded when a list changed."""
+        from headwater.orchestrate import opening
+
         return opening.discover_again(self, names)
 
     def reload(self) -> None:
@@ -125,15 +115,21 @@ class Project:
         self, select: list[str] | None = None, exclude: list[str] | None = None
     ) -> list[str]:
         """Return the asset keys a dbt-style selection picks, in dependency order."""
+        from headwater.orchestrate.selectors import Selector, topological
+
         chosen = Selector(self.definition).select(select, exclude)
         return topological(self.definition.assets, chosen)
 
     def asset(self, name: str) -> Any:
         """Return the asset called `name` (`namespace.name` or a unique bare name)."""
+        from headwater.project.lookup import find_asset
+
         return find_asset(self.definition, name)
 
     def compile(self, name: str) -> str:
         """Return the SQL that builds model `name` (templates rendered, names qualified)."""
+        from headwater.transform.compiled import compiled_sql
+
         asset = self.asset(name)
         return compiled_sql(self.definition, self.store, asset)
 
@@ -155,6 +151,8 @@ class Project:
         """Build the selected assets (all by default) and return the run's summary; with
         `fail_fast`, nothing new starts after the first failure, and setting the event `stop`
         lets what runs finish and starts nothing more."""
+        from headwater.orchestrate import launch
+
         return launch.run_selection(
             self,
             select,
@@ -182,10 +180,14 @@ class Project:
         Raises:
             UsageError: there is no such run.
         """
+        from headwater.orchestrate import resumption
+
         return resumption.resume(self, run_id, threads=threads, on_event=on_event, stop=stop)
 
     def resume_keys(self, run_id: str) -> set[str]:
         """What resuming run `run_id` builds: its selection less what succeeded in it."""
+        from headwater.orchestrate import resumption
+
         return resumption.keys_to_resume(self.definition, self.catalog, run_id)
 
     def backfill_plan(
@@ -201,6 +203,8 @@ class Project:
         Raises:
             UsageError: nothing selected is partitioned, or a bound is not valid.
         """
+        from headwater.orchestrate import launch
+
         return launch.plan_backfill(self.definition, select, start, end, exclude)
 
     def backfill(
@@ -218,6 +222,8 @@ class Project:
         dependency order across assets, and then what else the selection holds. Partitions
         already built from the current definition are skipped unless `force`, so an
         interrupted backfill resumes by running it again."""
+        from headwater.orchestrate import launch
+
         return launch.run_backfill(
             self,
             select,
@@ -232,6 +238,8 @@ class Project:
     def partitions(self, name: str) -> list[dict[str, Any]]:
         """Every partition of asset `name` up to now, with its status: `success`, `failed` or
         `missing` (never built), its version, rows and when it was last built."""
+        from headwater.catalog.partition_status import partition_status
+
         asset = self.asset(name)
         return partition_status(self.catalog, asset)
 
@@ -245,6 +253,8 @@ class Project:
     ) -> RunSummary:
         """Load the named sources (`SOURCE` or `SOURCE.TABLE`; all by default) and return the
         run's summary. Only source tables run, not the models reading them."""
+        from headwater.orchestrate import launch
+
         return launch.ingest_sources(
             self, names, full_refresh=full_refresh, threads=threads, on_event=on_event
         )
@@ -255,14 +265,20 @@ class Project:
         Raises:
             UsageError: a name matches no source table.
         """
+        from headwater.orchestrate import launch
+
         return launch.pick_sources(self.definition, names)
 
     def sources(self) -> list[dict[str, Any]]:
         """Every source table: its source kind, load mode, cursor and last load."""
+        from headwater.ingest import reports
+
         return reports.source_status(self.definition, self.catalog, self.store, self.source_keys())
 
     def quarantine(self, name: str, limit: int = 50) -> pa.Table:
         """The newest quarantined records of source table `name` (empty when there are none)."""
+        from headwater.ingest import reports
+
         asset = self.asset(name)
         return reports.quarantined(self.store, asset, limit)
 
@@ -276,14 +292,20 @@ class Project:
     ) -> CheckRun:
         """Run the checks of the selected assets (all by default) on their published versions,
         without rebuilding; every result is kept in the catalog."""
+        from headwater.orchestrate import launch
+
         return launch.test_selection(self, select, exclude, on_asset)
 
     def check_history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
         """The latest check results of asset `name`, newest first."""
+        from headwater.catalog import quality as quality_records
+
         return quality_records.check_history(self.catalog, self.asset(name).key, limit)
 
     def metrics(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
         """The latest recorded metrics of asset `name`, newest first."""
+        from headwater.catalog import quality as quality_records
+
         return quality_records.metrics_of(self.catalog, self.asset(name).key, limit)
 
     def profile(self, name: str) -> TableProfile:
@@ -292,15 +314,21 @@ class Project:
         Raises:
             UsageError: the asset has not been built yet.
         """
+        from headwater.quality.profiling import profile_published
+
         return profile_published(self.definition, self.store, self.asset(name))
 
     def suggest_checks(self, name: str) -> dict[str, Any]:
         """A starter sidecar of columns, types and checks inferred from asset `name`'s data."""
+        from headwater.quality import suite
+
         return suite.suggest_checks(self.profile(name))
 
     def freshness(self, name: str) -> AssetFreshness:
         """When asset `name` was last built successfully, how long ago, and whether that
         breaks its freshness SLA."""
+        from headwater.catalog.freshness import asset_freshness
+
         asset = self.asset(name)
         return asset_freshness(self.catalog, asset.key, asset.freshness_lag_s)
 
@@ -308,16 +336,22 @@ class Project:
 
     def column_graph(self) -> ColumnGraph:
         """Every asset's columns and where each comes from (see `headwater.lineage`)."""
+        from headwater.lineage import report
+
         return report.project_column_graph(self.definition, self.catalog, self.store)
 
     def column(self, name: str, graph: ColumnGraph | None = None) -> tuple[str, str | None]:
         """Split `name` (`asset`, or `asset.column`) into an asset key and a column as the
         asset spells it (None when `name` is an asset)."""
+        from headwater.lineage import report
+
         return report.column_of(self.definition, self.catalog, self.store, name, graph)
 
     def descriptions(self, name: str) -> tuple[str | None, dict[str, str]]:
         """What asset `name` and its columns are: from its YAML, else from the comments its
         source database keeps."""
+        from headwater.catalog.lineage import asset_descriptions
+
         asset = self.asset(name)
         return asset_descriptions(self.catalog, asset)
 
@@ -327,11 +361,15 @@ class Project:
         """The column lineage of `name` (`asset` or `asset.column`): for each column, its
         upstream and/or downstream tree (`direction`: upstream, downstream or both), at most
         `depth` steps deep."""
+        from headwater.lineage import report
+
         return report.lineage_of(self.definition, self.catalog, self.store, name, direction, depth)
 
     def impact(self, name: str) -> Impact:
         """What changing or dropping column `name` (`asset.column`) affects downstream:
         columns, checks, assets, and the jobs and sensors that run those assets."""
+        from headwater.orchestrate.consumers import impact_with_consumers
+
         return impact_with_consumers(self.definition, self.catalog, self.store, name)
 
     # -- reading ---------------------------------------------------------------------------
@@ -349,15 +387,21 @@ class Project:
 
     def tables(self) -> list[TableInfo]:
         """Every stored table of the project and any other table in the warehouse."""
+        from headwater.orchestrate import warehouse
+
         return warehouse.list_tables(self.definition, self.store)
 
     def current_version(self, name: str) -> int | None:
         """The current version of table `name` (None when it has not been built yet)."""
+        from headwater.orchestrate import warehouse
+
         return self.store.current_version(warehouse.table_ref(self.definition, self.store, name))
 
     def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
         """The versions of table `name`, newest first, each saying whether it is still readable
         (`readable` is False once vacuum deleted files it needs)."""
+        from headwater.orchestrate import warehouse
+
         ref = warehouse.table_ref(self.definition, self.store, name)
         return self.store.history(ref, limit, check_readable=True)
 
@@ -367,6 +411,8 @@ class Project:
         Raises:
             TableNotFoundError: no such version, or vacuum deleted its files.
         """
+        from headwater.orchestrate import warehouse
+
         ref = warehouse.table_ref(self.definition, self.store, name)
         return self.store.resolve_version(ref, target)
 
@@ -374,10 +420,14 @@ class Project:
 
     def restore(self, name: str, version: int | str) -> int:
         """Make an earlier version of table `name` current again; return the new version."""
+        from headwater.orchestrate import warehouse
+
         return warehouse.restore_table(self.definition, self.catalog, self.store, name, version)
 
     def optimize(self, name: str, zorder: list[str] | None = None) -> dict[str, Any]:
         """Compact (or z-order) table `name`; return delta-rs's metrics."""
+        from headwater.orchestrate import warehouse
+
         return warehouse.optimize_table(self.definition, self.catalog, self.store, name, zorder)
 
     def vacuum(
@@ -391,6 +441,8 @@ class Project:
                 unless the table sets `delta.deletedFileRetentionDuration`) without `force`
                 on a real run: readers of an older version could lose its files mid-scan.
         """
+        from headwater.orchestrate import warehouse
+
         return warehouse.vacuum_table(
             self.definition, self.store, name, retain_hours, dry_run, force
         )
@@ -417,43 +469,61 @@ class Project:
 
     def runs(self, limit: int = 20, failed: bool = False) -> list[dict[str, Any]]:
         """Recent runs, newest first (only failed ones with `failed`)."""
+        from headwater.catalog.statuses import RunStatus
+
         return self.catalog.runs(limit, RunStatus.FAILED if failed else None)
 
     def runs_page(self, limit: int, offset: int = 0) -> list[dict[str, Any]]:
         """Runs newest first, `limit` of them after skipping `offset`, each with its assets'
         result counts by status."""
+        from headwater.catalog import runs_view
+
         return runs_view.page_of_runs(self.catalog, limit, offset)
 
     def run_count(self) -> int:
         """How many runs the catalog holds."""
+        from headwater.catalog import runs_view
+
         return runs_view.run_total(self.catalog)
 
     def runs_token(self) -> tuple[Any, ...]:
         """A token that changes whenever a run starts or ends (to key caches of what runs
         produce on)."""
+        from headwater.catalog import runs_view
+
         return runs_view.current_runs_token(self.catalog)
 
     def run_detail(self, run_id: str) -> dict[str, Any] | None:
         """Run `run_id` (a unique prefix is enough) with everything it did: `run`, `results`
         and `attempts`; None when there is no such run."""
+        from headwater.catalog import runs_view
+
         return runs_view.read_run(self.catalog, run_id)
 
     def run_attempts(self, run_id: str) -> list[dict[str, Any]]:
         """Every attempt of every asset of run `run_id` (a unique prefix is enough)."""
+        from headwater.orchestrate import resumption
+
         return self.catalog.attempts(resumption.recorded_run(self.catalog, run_id).run_id)
 
     def run_results(self, run_id: str) -> list[dict[str, Any]]:
         """Every asset result of run `run_id` (a unique prefix is enough)."""
+        from headwater.orchestrate import resumption
+
         return self.catalog.results(resumption.recorded_run(self.catalog, run_id).run_id)
 
     def latest_results(self, keys: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """The last attempted build of each asset of `keys` (all by default), by asset: its
         status, when, rows, version, duration and message (never-built assets are absent)."""
+        from headwater.catalog import overview
+
         return overview.last_builds(self.catalog, self.select() if keys is None else keys)
 
     def health(self) -> CatalogHealth:
         """Runs by status, each asset's last build, rows written, failing checks, freshness
         and the scheduler's heartbeat, as `/metrics` reports them."""
+        from headwater.catalog import overview
+
         return overview.catalog_health(self.catalog, list(self.definition.assets))
 
     def __enter__(self) -> Project:
