@@ -116,3 +116,39 @@ def test_a_postgres_table_copied_out_gets_no_column_from_the_project_folder(
     assert summary.status == "success", summary.outcomes
     assert columns(project, "pg.orders") == ["id", "amount"]
     assert table_rows(project, "pg.orders") == [(1, 10), (2, 20)]
+
+
+def test_key_value_folders_below_the_project_are_columns_and_those_above_are_not(
+    make_project: ProjectFactory,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                "kind: files\ntables:\n"
+                "  orders:\n    path: data/dt=*/orders.csv\n    mode: append\n"
+                "  refunds:\n    path: data/dt=*/refunds.parquet\n    mode: append\n"
+            ),
+            "data/dt=2024-05-01/orders.csv": "id,amount\n1,10\n",
+            "data/dt=2024-05-02/orders.csv": "id,amount\n2,20\n",
+            "seeds/currencies.csv": "code,name\nEUR,euro\n",
+        },
+        folder=UNDER_A_KEY_VALUE_FOLDER,
+    )
+    for day, refund in (("2024-05-01", 7), ("2024-05-02", 8)):
+        folder = project.root / "data" / f"dt={day}"
+        pq.write_table(pa.table({"id": [refund], "amount": [-refund]}), folder / "refunds.parquet")
+    summary = project.run()
+    assert summary.status == "success", summary.outcomes
+    # the user's layout is read as Spark reads a partitioned folder: one column per key
+    assert columns(project, "shop.orders") == ["id", "amount", "dt"]
+    assert columns(project, "shop.refunds") == ["id", "amount", "dt"]
+    assert [row[:2] for row in table_rows(project, "shop.orders")] == [(1, 10), (2, 20)]
+    assert [str(row[2]) for row in table_rows(project, "shop.refunds")] == [
+        "2024-05-01",
+        "2024-05-02",
+    ]
+    # ... and where the project lives is not a column of any table
+    assert columns(project, "raw.currencies") == ["code", "name"]

@@ -16,6 +16,7 @@ query may use. What may run at all is decided above, in `headwater.query.readonl
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 import threading
@@ -380,7 +381,8 @@ class ReadOnlyEngine(Engine):
     """An engine of one read-only call: a DuckDB database of its own, handing out read-only
     sessions of that call."""
 
-    capabilities = DuckDBEngine.capabilities
+    # it refuses every write: nothing may read it as an engine that builds tables
+    capabilities = dataclasses.replace(DuckDBEngine.capabilities, writes_parquet=False)
 
     def __init__(self, database: DuckDBEngine, call: ReadOnlyCall) -> None:
         """Serve `call` from `database`, which the engine owns (and closes) from now on."""

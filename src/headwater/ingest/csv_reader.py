@@ -17,6 +17,7 @@ from headwater.engine.base import EngineSession
 from headwater.errors import SOURCES_DOCS, Location, SourceError, first_line
 from headwater.ingest.base import Extracted, ExtractRequest
 from headwater.ingest.csv_rejects import rejected_records, utf8_view
+from headwater.project.hive_folders import HiveFolders, hive_folders, reader_option, select_list
 from headwater.project.sources import TableConfig
 from headwater.sqltext import identifier, literal
 
@@ -30,14 +31,16 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
     """Stage the rows of the CSV (or TSV, by `kind`) file at `path`, shown as `name`, into
     `out`, and its unreadable records into `out.bad`."""
     session = request.session
-    options = _csv_options(request.spec.table, kind)
+    folders = hive_folders(path, request.project_root)
+    options = _csv_options(request.spec.table, kind, folders)
+    selected = select_list(folders)
     names = _header(path, request.spec.table, kind)
     if not names:
         return
     as_text = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names) + "}"
     try:
         header = session.query(
-            f"SELECT * FROM read_csv({literal(path)}, {options}, columns = {as_text}, "
+            f"SELECT {selected} FROM read_csv({literal(path)}, {options}, columns = {as_text}, "
             f"auto_detect = false, ignore_errors = true) LIMIT {SAMPLE_ROWS}"
         )
     except Exception as exc:
@@ -53,7 +56,7 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
     rejects, scans = f"hw_rejects_{tag}", f"hw_scans_{tag}"
     columns = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in types.items()) + "}"
     scan = (
-        f"SELECT * FROM read_csv({literal(path)}, {options}, columns = {columns}, "
+        f"SELECT {selected} FROM read_csv({literal(path)}, {options}, columns = {columns}, "
         f"auto_detect = false, store_rejects = true, rejects_table = {literal(rejects)}, "
         f"rejects_scan = {literal(scans)})"
     )
@@ -117,7 +120,7 @@ def _header(path: str, table: TableConfig, kind: str) -> list[str]:
     return names
 
 
-def _csv_options(table: TableConfig, kind: str) -> str:
+def _csv_options(table: TableConfig, kind: str, folders: HiveFolders) -> str:
     csv = table.csv
     delimiter = csv.delimiter or ("\t" if kind == "tsv" else ",")
     options = [
@@ -126,9 +129,7 @@ def _csv_options(table: TableConfig, kind: str) -> str:
         f"quote = {literal(csv.quote)}",
         f"encoding = {literal(csv.encoding)}",
         f"max_line_size = {csv.max_line_size}",
-        # the columns are the header's: a `key=value` folder in the path (where the project
-        # lives) would otherwise become one more
-        "hive_partitioning = false",
+        *reader_option(folders),
     ]
     if csv.escape:
         options.append(f"escape = {literal(csv.escape)}")

@@ -19,6 +19,7 @@ from headwater.ingest.base import DatasetOrigin, Extracted, Extractor, ExtractRe
 from headwater.ingest.csv_reader import read_csv
 from headwater.ingest.extractors import register_extractor
 from headwater.ingest.json_reader import read_json
+from headwater.project.hive_folders import hive_folders, select_list
 from headwater.project.sources import FileFormat, SourceTable, TableConfig
 
 FORMATS: dict[str, FileFormat] = {
@@ -103,10 +104,14 @@ class FileExtractor(Extractor):
 def read_parquet(
     request: ExtractRequest, path: str, name: str, kind: FileFormat, out: Extracted
 ) -> None:
-    """Stage the rows of the Parquet file at `path` into `out`, as they are."""
+    """Stage the rows of the Parquet file at `path` into `out`, as they are (with a column for
+    each `key=value` folder below the project, as Spark reads a partitioned layout)."""
     directory = request.stage_dir / f"parquet-{uuid.uuid4().hex[:12]}"
-    scan = request.session.scan_parquet([path], union_by_name=False)
-    written = request.session.copy_parquet(f"SELECT * FROM {scan}", directory)
+    folders = hive_folders(path, request.project_root)
+    scan = request.session.scan_parquet(
+        [path], union_by_name=False, hive_partitioning=folders.partitioning
+    )
+    written = request.session.copy_parquet(f"SELECT {select_list(folders)} FROM {scan}", directory)
     out.add_files(written.files, written.schema, written.rows)
 
 

@@ -19,7 +19,7 @@ from headwater.project.kinds import AssetKind, BuildKind
 from headwater.project.parsing import ParseCache
 from headwater.project.sql import TableReference
 
-COLUMNS_CACHE_VERSION = 3
+COLUMNS_CACHE_VERSION = 4  # 4: a seed gets no column from a key=value folder above the project
 """Bump when the columns worked out for the same input change (`project/columns.py`)."""
 
 
@@ -132,7 +132,7 @@ class ColumnInference:
         if entry is None:
             from headwater.project.columns import seed_columns
 
-            entry = {"columns": seed_columns(str(asset.path), asset.seed)}
+            entry = {"columns": seed_columns(str(asset.path), asset.seed, self.definition.root)}
             self.cache.put(key, entry)
         found: list[str] | None = entry["columns"]
         return found

@@ -22,6 +22,8 @@ from headwater.project.kinds import AssetKind
 from headwater.project.yamlfile import KeyPath, closest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlglot import exp
 
     from headwater.project.config import SeedConfig
@@ -233,19 +235,26 @@ def expression_columns(sql: str) -> list[str] | None:
     return found
 
 
-def seed_read_sql(path: str, seed: SeedConfig | None) -> str:
-    """The query that reads a seed's CSV (as its build loads it; typed by its sidecar)."""
+def seed_read_sql(path: str, seed: SeedConfig | None, root: Path) -> str:
+    """The query that reads the CSV at `path` of a seed of the project at `root` (as its build
+    loads it; typed by its sidecar)."""
+    from headwater.project.hive_folders import hive_folders, reader_option, select_list
     from headwater.sqltext import literal
 
-    options = ["header = true", f"delim = {literal(seed.delimiter if seed else ',')}"]
+    folders = hive_folders(path, root)
+    options = [
+        "header = true",
+        f"delim = {literal(seed.delimiter if seed else ',')}",
+        *reader_option(folders),
+    ]
     typed = {c.name: c.type for c in seed.columns if c.type} if seed else {}
     if typed:
         pairs = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in typed.items())
         options.append(f"types = {{{pairs}}}")
-    return f"SELECT * FROM read_csv({literal(path)}, {', '.join(options)})"
+    return f"SELECT {select_list(folders)} FROM read_csv({literal(path)}, {', '.join(options)})"
 
 
-def seed_columns(path: str, seed: SeedConfig | None) -> list[str] | None:
+def seed_columns(path: str, seed: SeedConfig | None, root: Path) -> list[str] | None:
     """A seed's column names as its build will find them: DuckDB's CSV sniffer says (it may
     skip lines before the header, rename an empty or a repeated name); None when it cannot
     read the file."""
@@ -254,7 +263,7 @@ def seed_columns(path: str, seed: SeedConfig | None) -> list[str] | None:
     try:
         connection = duckdb.connect()
         try:
-            described = connection.execute(f"DESCRIBE {seed_read_sql(path, seed)}").fetchall()
+            described = connection.execute(f"DESCRIBE {seed_read_sql(path, seed, root)}").fetchall()
         finally:
             connection.close()
     except Exception:  # the seed's build reports a file DuckDB cannot read

@@ -17,7 +17,7 @@ from headwater.build.context import BuildContext, BuildResult
 from headwater.build.merge import merge_changes
 from headwater.build.relations import require_views
 from headwater.engine.base import WriteResult
-from headwater.errors import Location, ModelError
+from headwater.errors import Location, ModelError, first_line
 from headwater.project.definition import Asset
 from headwater.project.kinds import BuildKind
 from headwater.sqltext import identifier, qualified
@@ -224,15 +224,14 @@ def build_seed(ctx: BuildContext) -> BuildResult:
 
     assert ctx.asset.seed is not None
     # the load-time column check reads the header with the same query (seed_columns)
-    sql = seed_read_sql(str(ctx.asset.path), ctx.asset.seed)
+    sql = seed_read_sql(str(ctx.asset.path), ctx.asset.seed, ctx.definition.root)
     try:
         return _overwrite(ctx, sql, "seed")
     except ModelError:
         raise
     except Exception as exc:
-        text = str(exc).strip().splitlines()
         raise ModelError(
-            f"seed {ctx.asset.key} could not be read: {text[0] if text else exc}",
+            f"seed {ctx.asset.key} could not be read: {first_line(exc)}",
             Location(file=ctx.asset.rel_path, asset=ctx.asset.key),
             "fix the CSV at the line shown, or the column types in the seed's sidecar",
         ) from None
