@@ -694,3 +694,19 @@ def test_quarantined_csv_records_after_blank_lines_and_with_any_line_ending(
     assert [r["location"] for r in bad] == [f"data/o.csv:{line}" for line, _ in expected]
     for r in bad:
         assert r["raw"] == original_bytes(r).decode("utf-8", errors="replace")
+
+
+def test_a_csv_header_python_cannot_split_is_a_source_error_naming_the_file(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "sources/shop.yml": "kind: files\ntables:\n  orders:\n    path: data/orders.csv\n",
+            "data/orders.csv": 'id,"amount\n' + "x" * 200_000 + "\n",
+        }
+    )
+    summary = project.run()
+    assert summary.status == "failed"
+    [outcome] = summary.outcomes
+    assert "cannot read data/orders.csv" in (outcome.message or "")
+    assert "internal error" not in (outcome.message or "")

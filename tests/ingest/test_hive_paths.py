@@ -152,3 +152,26 @@ def test_key_value_folders_below_the_project_are_columns_and_those_above_are_not
     ]
     # ... and where the project lives is not a column of any table
     assert columns(project, "raw.currencies") == ["code", "name"]
+
+
+def test_a_folder_above_the_project_neither_drops_nor_overrides_a_column(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                "kind: files\ntables:\n  orders:\n    path: data/dt=*/orders.csv\n"
+                "    mode: append\n"
+            ),
+            # the file has a column named like the folder above the project, and the folder
+            # below it names the same key as one above it
+            "data/dt=2024-05-01/orders.csv": "id,env\n1,real\n",
+        },
+        folder="dt=1999-01-01/env=prod/shop",
+    )
+    summary = project.run()
+    assert summary.status == "success", summary.outcomes
+    assert columns(project, "shop.orders") == ["id", "env", "dt"]
+    assert [(row[0], row[1], str(row[2])) for row in table_rows(project, "shop.orders")] == [
+        (1, "real", "2024-05-01")
+    ]

@@ -120,3 +120,10 @@ def test_a_registered_scheme_opens_with_its_factory(
     with pytest.raises(ConfigError) as raised:
         open_store("s3://bucket/wh")
     assert "lakefs://" in (raised.value.hint or "")
+
+
+def test_a_file_uri_naming_a_host_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as raised:
+        registry.open_store("file://warehouse")
+    assert "names a host (warehouse)" in str(raised.value)
+    assert "file:///data/warehouse" in (raised.value.hint or "")

@@ -42,7 +42,7 @@ from headwater.sqltext import literal
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from headwater.engine.base import WriteResult
+    from headwater.engine.base import EngineCapabilities, WriteResult
     from headwater.engine.registry import EnginePlace
     from headwater.project.config import EngineConfig
     from headwater.storage.base import Snapshot, TableRef
@@ -275,6 +275,10 @@ class ReadOnlySession(DuckDBSession, LockableSession):
     def __init__(self, engine: DuckDBEngine, connection: Any, call: ReadOnlyCall) -> None:
         super().__init__(engine, connection)
         self._call = call
+
+    @property
+    def capabilities(self) -> EngineCapabilities:
+        return ReadOnlyEngine.capabilities
 
     def register_table(self, ref: TableRef, snapshot: Snapshot) -> None:
         if self._call.sealed:

@@ -34,7 +34,10 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
     folders = hive_folders(path, request.project_root)
     options = _csv_options(request.spec.table, kind, folders)
     selected = select_list(folders)
-    names = _header(path, request.spec.table, kind)
+    try:
+        names = _header(path, request.spec.table, kind)
+    except Exception as exc:  # a header line Python's csv cannot split, a corrupt .gz
+        raise _unreadable(name, exc) from None
     if not names:
         return
     as_text = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names) + "}"
@@ -81,7 +84,7 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
 
 
 def _unreadable(name: str, exc: Exception) -> SourceError:
-    """The error for the file shown as `name`, which DuckDB's reader failed on with `exc`."""
+    """The error for the file shown as `name`, which its reader failed on with `exc`."""
     return SourceError(
         f"cannot read {name}: {first_line(exc)}",
         Location(file=name),

@@ -31,10 +31,19 @@ def register_store(scheme: str, factory: StoreFactory) -> None:
 
 
 def local_path(uri: str) -> Path | None:
-    """The folder a `file:` URI names (None for any other scheme)."""
+    """The folder a `file:` URI names (None for any other scheme). Raises `ConfigError` for a
+    `file:` URI naming a host other than this machine."""
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme != "file":
         return None
+    if parsed.netloc not in ("", "localhost"):
+        # file://warehouse names a host called "warehouse", not a folder
+        raise ConfigError(
+            f"warehouse location {uri} names a host ({parsed.netloc}), not a local folder",
+            Location(file="headwater.yml"),
+            "write a folder (warehouse: warehouse) or an absolute file URI "
+            "(warehouse: file:///data/warehouse)",
+        )
     return Path(urllib.parse.unquote(parsed.path))
 
 
