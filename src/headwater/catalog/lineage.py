@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.store import Catalog, now_iso
+from headwater.project.kinds import AssetKind
 
 if TYPE_CHECKING:
     from headwater.project.definition import Asset
@@ -140,6 +141,7 @@ def descriptions_of(catalog: Catalog, asset: str) -> dict[str, str]:
 def asset_descriptions(catalog: Catalog, asset: Asset) -> tuple[str | None, dict[str, str]]:
     """What `asset` and its columns are: from its YAML, else from the comments its source
     database keeps; the table's description (None if none) and the columns', by column."""
-    found = descriptions_of(catalog, asset.key)
+    # only source tables bring descriptions of their own (a database's comments)
+    found = descriptions_of(catalog, asset.key) if asset.kind == AssetKind.SOURCE else {}
     columns = {k: v for k, v in found.items() if k != TABLE} | asset.column_descriptions
     return asset.description or found.get(TABLE), columns

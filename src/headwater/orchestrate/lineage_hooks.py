@@ -256,11 +256,9 @@ class RunLineage:
 
     def _descriptions(self, asset: Asset) -> tuple[str | None, dict[str, str]]:
         """The asset's description and its columns': YAML first, then the source's comments."""
-        from headwater.catalog.lineage import TABLE, descriptions_of
+        from headwater.catalog.lineage import asset_descriptions
 
-        found = descriptions_of(self.catalog, asset.key) if asset.kind == AssetKind.SOURCE else {}
-        columns = {k: v for k, v in found.items() if k != TABLE} | asset.column_descriptions
-        return asset.description or found.get(TABLE), columns
+        return asset_descriptions(self.catalog, asset)
 
     def _inputs(self, asset: Asset, final: bool) -> list[Dataset]:
         inputs = []
