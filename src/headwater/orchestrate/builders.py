@@ -9,6 +9,7 @@ def builder(build_kind: str) -> Builder:
     """The builder of `build_kind`, with every built-in capability's builders registered."""
     # imported for their registrations, here so that `headwater --help` loads none of them
     import headwater.ingest.load
+    import headwater.stream.builder
     import headwater.transform.materializations  # noqa: F401
 
     return builder_for(build_kind)

@@ -221,7 +221,7 @@ class Freshness:
         `read_records`): a source table is never fresh, since only its source knows whether
         it has new data."""
         asset = self.definition.assets[item.key]
-        if asset.kind == AssetKind.SOURCE:
+        if asset.kind in (AssetKind.SOURCE, AssetKind.STREAM):
             return False  # only the source knows whether it has new data: always ask it
         if item.partition is not None:
             found = self._recorded.get(asset.key, {}).get(item.partition.key)

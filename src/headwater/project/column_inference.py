@@ -74,6 +74,8 @@ class ColumnInference:
             return [c.name for c in asset.contract]
         if asset.kind == AssetKind.SEED:
             return self._seed(asset)
+        if asset.stream is not None:
+            return asset.stream.output_columns
         draft = self.drafts.get(asset.key)
         if asset.kind != AssetKind.MODEL or draft is None or draft.outputs is None:
             return None

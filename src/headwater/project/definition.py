@@ -20,6 +20,7 @@ from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.partitions import PartitionSet
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.sql import TableReference
+from headwater.project.streams import StreamConfig
 from headwater.project.strict import duration_seconds
 from headwater.project.yamlfile import YamlDocument, closest
 
@@ -52,6 +53,8 @@ class Asset:
     source: SourceTable | None = None
     parent: str | None = None
     """For a child table of nested lists: the source table whose load fills it."""
+    stream: StreamConfig | None = None
+    """For a stream's table: the stream."""
     document: YamlDocument | None = field(default=None, compare=False, hash=False, repr=False)
     """The YAML file holding the asset's settings (sidecar or source file), for errors that
     point at a line of it."""
@@ -70,6 +73,8 @@ class Asset:
             return BuildKind.INGEST
         if self.kind == AssetKind.SEED:
             return BuildKind.SEED
+        if self.kind == AssetKind.STREAM:
+            return BuildKind.STREAM
         return BuildKind(self.materialized)
 
     @property
@@ -151,7 +156,9 @@ class Asset:
 
     @property
     def owner(self) -> str | None:
-        """Who answers for the asset (a model's `owner`)."""
+        """Who answers for the asset (a model's or a stream's `owner`)."""
+        if self.stream is not None:
+            return self.stream.owner
         return self.model.owner if self.model is not None else None
 
     @property

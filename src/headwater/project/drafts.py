@@ -22,6 +22,7 @@ from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.sources import SourceConfig, SourceTable, TableConfig
+from headwater.project.streams import StreamConfig
 from headwater.project.yamlfile import (
     YamlDocument,
     load_yaml,
@@ -54,6 +55,7 @@ class Draft:
     analysis: SqlAnalysis | None = None
     source: SourceTable | None = None
     parent: str | None = None
+    stream: StreamConfig | None = None
     document: YamlDocument | None = None
     outputs: SelectOutputs | None = None
     """What the SELECT list says of the output columns (models)."""
@@ -318,7 +320,9 @@ def finish_asset(
 ) -> Asset:
     """The asset `draft` becomes, once its dependencies and expression checks' columns are
     known."""
-    config = draft.model or draft.seed or (draft.source.table if draft.source else None)
+    config = (
+        draft.model or draft.seed or (draft.source.table if draft.source else None) or draft.stream
+    )
     assert config is not None
     return Asset(
         key=draft.key,
@@ -339,6 +343,7 @@ def finish_asset(
         external_files=draft.analysis.external_files if draft.analysis else (),
         source=draft.source,
         parent=draft.parent,
+        stream=draft.stream,
         document=draft.document,
         expression_reads=expression_reads or {},
     )

@@ -16,6 +16,8 @@ class AssetKind(StrEnum):
     SEED = "seed"
     MODEL = "model"
     SOURCE = "source"
+    STREAM = "stream"
+    """A stream's table, written micro-batch by micro-batch from its event source."""
 
 
 class BuildKind(StrEnum):
@@ -31,6 +33,8 @@ class BuildKind(StrEnum):
     INCREMENTAL = "incremental"
     EPHEMERAL = "ephemeral"
     SNAPSHOT = "snapshot"
+    STREAM = "stream"
+    """A stream's table: in a run, the stream reads what its source holds and stops there."""
 
 
 Materialized: TypeAlias = BuildKind | Literal[AssetKind.SOURCE]

@@ -25,6 +25,7 @@ from headwater.project.drafts import (
     read_sources,
 )
 from headwater.project.parsing import ParseCache, analyze_draft, cache_key
+from headwater.project.stream_drafts import read_streams
 from headwater.project.unread import unread_files
 from headwater.project.validation import (
     check_acyclic,
@@ -103,6 +104,7 @@ def _read_drafts(root: Path, definition: ProjectDefinition) -> dict[str, Draft]:
         *read_seeds(root, definition.config),
         *read_sources(root, definition),
         *read_models(root, definition.config),
+        *read_streams(root),
     ]:
         if draft.key in drafts:
             other = drafts[draft.key]

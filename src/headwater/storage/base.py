@@ -151,6 +151,16 @@ class CommitInfo:
 
 
 @dataclass(frozen=True)
+class MergeClause:
+    """What a merge does to a target row some source row matches: when `when` (SQL over
+    `source.` and `target.` columns, None: always) holds, set `updates` (column -> SQL), or
+    delete the row when `updates` is None."""
+
+    when: str | None
+    updates: dict[str, str] | None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     """One version in a table's history."""
 
@@ -290,6 +300,44 @@ class TableStore(ABC):
     def already_committed(self, ref: TableRef, app_id: str, app_version: int) -> bool:
         """Return True when a commit with this (app id, version) or a later one has landed."""
 
+    @abstractmethod
+    def app_version(self, ref: TableRef, app_id: str) -> int | None:
+        """Return the newest version committed under app id `app_id` (None: none, or no
+        table)."""
+
+    def merge_rows(
+        self,
+        ref: TableRef,
+        rows: pa.Table,
+        on: list[str],
+        commit: CommitInfo,
+        matched: list[MergeClause],
+        insert_when: str | None = "",
+    ) -> int:
+        """Merge the few `rows` into the existing table `ref` in one commit, matching target
+        rows on the columns `on`; return the new version. Each matched row gets the first
+        clause of `matched` whose condition holds; an unmatched source row is inserted when
+        `insert_when` holds (`""`: always; None: never). A retry of a commit that already
+        landed under the same app transaction commits nothing.
+
+        Raises:
+            UsageError: the store cannot merge (`file_commits`).
+        """
+        self.require("file_commits", f"merge rows into table {ref}")
+        return self._merge_rows(ref, rows, on, commit, matched, insert_when)
+
+    def _merge_rows(
+        self,
+        ref: TableRef,
+        rows: pa.Table,
+        on: list[str],
+        commit: CommitInfo,
+        matched: list[MergeClause],
+        insert_when: str | None,
+    ) -> int:
+        """Do `merge_rows` for a store that can."""
+        raise NotImplementedError
+
     def landed_version(
         self, ref: TableRef, app_id: str, app_version: int, run_id: str
     ) -> int | None:
@@ -338,6 +386,10 @@ class TableStore(ABC):
         self, ref: TableRef, commit: CommitInfo, zorder: list[str] | None = None
     ) -> dict[str, Any]:
         """Compact small files (or z-order by columns) and return the metrics."""
+
+    @abstractmethod
+    def checkpoint(self, ref: TableRef) -> None:
+        """Write a checkpoint of `ref`'s log (a format without checkpoints does nothing)."""
 
     def safe_retention_hours(self, ref: TableRef) -> float:
         """Return the shortest retention a vacuum of `ref` may use without being forced."""

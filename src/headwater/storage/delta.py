@@ -24,6 +24,7 @@ from headwater.storage.base import (
     CommitInfo,
     DataFile,
     HistoryEntry,
+    MergeClause,
     Snapshot,
     StoreCapabilities,
     TableRef,
@@ -302,6 +303,25 @@ class DeltaStore(TableStore):
             return False
         landed = self.open_table(ref).transaction_version(app_id)
         return landed is not None and landed >= app_version
+
+    def app_version(self, ref: TableRef, app_id: str) -> int | None:
+        if self.current_version(ref) is None:
+            return None
+        landed = self.open_table(ref).transaction_version(app_id)
+        return None if landed is None else int(landed)
+
+    def _merge_rows(
+        self,
+        ref: TableRef,
+        rows: pa.Table,
+        on: list[str],
+        commit: CommitInfo,
+        matched: list[MergeClause],
+        insert_when: str | None,
+    ) -> int:
+        from headwater.storage.delta_upsert import merge_rows
+
+        return merge_rows(self, ref, rows, on, commit, matched, insert_when)
 
     def landed_version(
         self, ref: TableRef, app_id: str, app_version: int, run_id: str

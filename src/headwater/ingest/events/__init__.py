@@ -1,0 +1,1 @@
+"""Event sources streams read: each module registers its kind in `ingest/event_sources.py`."""

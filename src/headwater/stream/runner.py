@@ -1,0 +1,471 @@
+"""The micro-batch loop of one stream: read, decode, transform, window, checkpoint, commit,
+acknowledge.
+
+Each batch is numbered. Its checkpoint (open windows, source positions, watermark, events set
+aside) is written first; then one Delta commit carries the batch's rows under the stream's app
+transaction with the batch number; then the quarantine commit; then the source is acknowledged.
+Killed at any moment, the stream resumes from the last batch the table holds: its positions,
+its windows and its watermark, so no event is lost and none counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import ModelError
+from headwater.ingest.event_sources import (
+    OFFSET,
+    PARTITION,
+    PAYLOAD,
+    SOURCE_TIME,
+    EventBatch,
+    EventSource,
+    Positions,
+)
+from headwater.project.streams import StreamConfig
+from headwater.storage.base import CommitInfo, TableRef, TableStore
+from headwater.stream.checkpoint import Checkpoint, CheckpointStore
+from headwater.stream.decode import EventDecoder, Rejected
+from headwater.stream.sink import StreamSink
+from headwater.stream.status import StatusFile
+from headwater.stream.windows import NO_WATERMARK, WindowOperator
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.engine.base import EngineSession
+
+INPUT_REFRESH_S = 10.0
+"""How often the tables a stream joins are looked at again for a newer version."""
+
+
+@dataclass
+class StreamJob:
+    """One stream, ready to run."""
+
+    key: str
+    config: StreamConfig
+    ref: TableRef
+    sql: str
+    """The transformation, compiled: a SELECT reading the micro-batch as `events`."""
+    store: TableStore
+    session: EngineSession
+    source: EventSource
+    checkpoints: Path
+    run_id: str
+    source_label: str = ""
+    """How quarantine rows name where the events came from (e.g. `kafka clicks`)."""
+    refresh_inputs: Callable[[], None] | None = None
+    """Registers the tables the SQL joins at their latest versions (None: it joins none)."""
+    on_commit: Callable[[BatchReport], None] | None = None
+
+
+@dataclass
+class BatchReport:
+    """What one committed micro-batch did."""
+
+    batch: int
+    version: int
+    events: int
+    rows: int
+    rejected: int
+    late: int
+    windows_closed: int
+    watermark: int | None
+    """Microseconds since the epoch (None: no watermark yet)."""
+    positions: Positions
+    lag: dict[str, int | None]
+    committed_at: float
+    seconds: float
+    latency_s: float | None
+    """Commit time minus the source time of the batch's oldest event."""
+
+
+@dataclass
+class StreamSummary:
+    """What a run of a stream did, from start to stop."""
+
+    batches: int = 0
+    events: int = 0
+    rows: int = 0
+    rejected: int = 0
+    late: int = 0
+    last_batch: int | None = None
+    reports: list[BatchReport] = field(default_factory=list)
+
+
+class StreamRunner:
+    """Runs one stream's micro-batches until told to stop (or until caught up)."""
+
+    def __init__(self, job: StreamJob) -> None:
+        self.job = job
+        self.config = job.config
+        self.sink = StreamSink(job.store, job.ref, job.key, job.run_id)
+        self.checkpoints = CheckpointStore(job.checkpoints)
+        self.status = StatusFile(job.checkpoints / "status.json", job.key)
+        self.decoder = EventDecoder(job.session, self.config.columns)
+        self.windows = (
+            WindowOperator(job.session, self.config) if self.config.window is not None else None
+        )
+        self.state: pa.Table | None = None
+        self.watermark = NO_WATERMARK
+        self.positions: Positions = {}
+        self.batch = -1
+        self.totals: dict[str, int] = {}
+        self._refreshed = 0.0
+        self._compactor: threading.Thread | None = None
+        self._commits = 0
+
+    # -- start -----------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Load the last committed batch's checkpoint (if any), finish what its commit left
+        undone (its quarantine rows, the source's acknowledgement), and open the source just
+        after its positions."""
+        committed = self.sink.committed_batch()
+        self.checkpoints.discard_after(committed if committed is not None else -1)
+        if committed is not None:
+            checkpoint = self.checkpoints.read(committed)
+            self.batch = committed
+            self.positions = checkpoint.positions
+            self.watermark = checkpoint.watermark
+            self.state = checkpoint.state
+            self.totals = dict(checkpoint.totals)
+            if checkpoint.rejected is not None and (self.sink.rejected_batch() or -1) < committed:
+                self.sink.commit_rejected(committed, checkpoint.rejected)
+        self.job.source.open(self.positions if committed is not None else None)
+        if committed is not None:
+            self.job.source.acknowledge(self.positions)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        until_caught_up: bool = False,
+        max_batches: int | None = None,
+    ) -> StreamSummary:
+        """Run batches until `stop` is set (the batch in hand is committed first), until the
+        source is caught up (`until_caught_up`), or `max_batches` were committed."""
+        stop = stop or threading.Event()
+        summary = StreamSummary()
+        self.recover()
+        try:
+            while not stop.is_set():
+                if max_batches is not None and summary.batches >= max_batches:
+                    break
+                batches = self._collect(stop)
+                if not batches:
+                    if until_caught_up and self.job.source.caught_up():
+                        break
+                    continue
+                report = self.process(batches)
+                summary.batches += 1
+                summary.events += report.events
+                summary.rows += report.rows
+                summary.rejected += report.rejected
+                summary.late += report.late
+                summary.last_batch = report.batch
+                summary.reports.append(report)
+                if until_caught_up and self.job.source.caught_up():
+                    break
+        finally:
+            if self._compactor is not None:
+                self._compactor.join()
+            self.job.source.close()
+        return summary
+
+    def _collect(self, stop: threading.Event) -> list[EventBatch]:
+        """Poll until the batch is full or the trigger interval has passed since its first
+        event: the batch grows with the arrival rate, within `max_batch_events`."""
+        limit = self.config.max_batch_events
+        trigger = self.config.trigger_s
+        batches: list[EventBatch] = []
+        count = 0
+        deadline: float | None = None
+        while count < limit:
+            wait = trigger if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                break
+            polled = self.job.source.poll(limit - count, min(wait, 0.5))
+            if polled is not None and polled.events.num_rows:
+                batches.append(polled)
+                count += polled.events.num_rows
+                if deadline is None:
+                    deadline = time.monotonic() + trigger
+            if stop.is_set() or self.job.source.caught_up():
+                break
+            if deadline is None and polled is None:
+                break
+        return batches
+
+    def process(self, batches: list[EventBatch]) -> BatchReport:
+        """Turn polled events into one committed batch; return what it did."""
+        import pyarrow as pa
+
+        started = time.monotonic()
+        raw = pa.concat_tables([b.events for b in batches], promote_options="permissive")
+        positions = {**self.positions, **batches[-1].positions}
+        lag = batches[-1].lag
+        decoded = self.decoder.decode(raw)
+        rejected_rows = [self._rejected_row(raw, r) for r in decoded.rejected]
+        events = self._transform(decoded.events)
+        events, missing_time = self._split_missing_time(events)
+        rejected_rows.extend(missing_time)
+        late = 0
+        closed = 0
+        if self.windows is not None:
+            output = self.windows.process(events, self.state, self.watermark)
+            appends, merges = output.appends, output.merges
+            late = output.late.num_rows
+            if late and self.config.late_events == "quarantine":
+                rejected_rows.extend(self._late_rows(output.late, output.watermark))
+            self.state, self.watermark, closed = output.state, output.watermark, output.closed
+        else:
+            appends, merges = events, None
+        batch = self.batch + 1
+        source_time = _oldest_source_time(decoded.events)
+        rejected = _quarantine_table(rejected_rows) if rejected_rows else None
+        self._count(events=raw.num_rows, rows=appends.num_rows, rejected=len(rejected_rows))
+        self._count(late=late)
+        self.checkpoints.write(
+            Checkpoint(batch, positions, self.watermark, self.state, rejected, dict(self.totals))
+        )
+        on = self.windows.merge_on if self.windows is not None else []
+        clauses = (
+            self.windows.merge_clauses(appends.column_names) if self.windows is not None else []
+        )
+        written = appends.num_rows + (0 if merges is None else merges.num_rows)
+        version = self.sink.commit(
+            batch,
+            appends,
+            merges,
+            on,
+            clauses,
+            {
+                "headwater.stream.positions": json.dumps(positions, sort_keys=True),
+                "headwater.rows": str(
+                    appends.num_rows + (0 if merges is None else merges.num_rows)
+                ),
+            },
+        )
+        if rejected is not None:
+            self.sink.commit_rejected(batch, rejected)
+        self.job.source.acknowledge(positions)
+        self.batch, self.positions = batch, positions
+        self.checkpoints.prune(batch)
+        committed_at = time.time()
+        report = BatchReport(
+            batch=batch,
+            version=version,
+            events=raw.num_rows,
+            rows=written,
+            rejected=len(rejected_rows),
+            late=late,
+            windows_closed=closed,
+            watermark=None if self.watermark == NO_WATERMARK else self.watermark,
+            positions=positions,
+            lag=lag,
+            committed_at=committed_at,
+            seconds=time.monotonic() - started,
+            latency_s=None if source_time is None else committed_at - source_time,
+        )
+        self.status.record(report, self.totals)
+        if self.job.on_commit is not None:
+            self.job.on_commit(report)
+        self._maybe_compact()
+        return report
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _transform(self, events: pa.Table) -> pa.Table:
+        if not self.job.sql:
+            return events
+        now = time.monotonic()
+        if self.job.refresh_inputs is not None and now - self._refreshed > INPUT_REFRESH_S:
+            self.job.refresh_inputs()
+            self._refreshed = now
+        session = self.job.session
+        session.register_arrow("_hw_stream_batch", events)
+        try:
+            return session.query(self.job.sql)
+        except Exception as exc:
+            from headwater.errors import HeadwaterError, Location, first_line
+
+            if isinstance(exc, HeadwaterError):
+                raise
+            raise ModelError(
+                f"stream {self.job.key}: its SQL failed on a micro-batch: {first_line(exc)}",
+                Location(file=self.config.rel_path, asset=self.job.key),
+                "fix the stream's `sql`; the batch was not committed and is read again",
+            ) from exc
+
+    def _split_missing_time(self, events: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
+        column = self.config.event_time
+        if column is None or self.windows is None:
+            return events, []
+        if column not in events.column_names:
+            raise ModelError(
+                f"stream {self.job.key}: its SQL returns no column {column!r} (its event_time)",
+                hint="select the event-time column, or change `event_time`",
+            )
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not pa.types.is_timestamp(events.schema.field(column).type):
+            raise ModelError(
+                f"stream {self.job.key}: event_time column {column!r} is "
+                f"{events.schema.field(column).type}, not a timestamp",
+                hint="declare it TIMESTAMP under `columns`, or cast it in the stream's SQL",
+            )
+        missing = pc.is_null(events.column(column))
+        if not pc.any(missing).as_py():
+            return events, []
+        bad = events.filter(missing)
+        rows = [
+            _row(
+                self.job,
+                "missing_event_time",
+                f"the event has no {column} (its event time)",
+                json.dumps(r, default=str),
+                column=column,
+                location=_location(r),
+            )
+            for r in bad.to_pylist()
+        ]
+        return events.filter(pc.invert(missing)), rows
+
+    def _late_rows(self, late: pa.Table, watermark: int) -> list[dict[str, Any]]:
+        from headwater.stream.windows import WINDOW_END, WINDOW_START
+
+        rows = []
+        for record in late.to_pylist():
+            start, end = record.pop(WINDOW_START), record.pop(WINDOW_END)
+            rows.append(
+                _row(
+                    self.job,
+                    "late_event",
+                    f"too late for window [{start}, {end}): the watermark had passed its end "
+                    f"plus the allowed lateness",
+                    json.dumps(record, default=str),
+                    column=self.config.event_time,
+                    location=_location(record),
+                )
+            )
+        return rows
+
+    def _rejected_row(self, raw: pa.Table, rejected: Rejected) -> dict[str, Any]:
+        payload = raw.column(PAYLOAD)[rejected.row].as_py()
+        record = {
+            name: raw.column(name)[rejected.row].as_py()
+            for name in (PARTITION, OFFSET)
+            if name in raw.column_names
+        }
+        text = None if payload is None else payload.decode("utf-8", errors="replace")
+        exact = payload if rejected.error_class == "invalid_utf8" else None
+        return _row(
+            self.job,
+            rejected.error_class,
+            rejected.reason,
+            text,
+            column=rejected.column,
+            location=_location(record),
+            raw_bytes=exact,
+            line=record.get(OFFSET) if isinstance(record.get(OFFSET), int) else None,
+        )
+
+    def _count(self, **counts: int) -> None:
+        for name, value in counts.items():
+            self.totals[name] = self.totals.get(name, 0) + value
+
+    def _maybe_compact(self) -> None:
+        every = self.config.compact_every
+        self._commits += 1
+        if not every or self._commits % every:
+            return
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        self._compactor = threading.Thread(
+            target=_compact, args=(self.job.store, self.job.ref, self.job.run_id), daemon=True
+        )
+        self._compactor.start()
+
+
+def run_stream(
+    job: StreamJob,
+    stop: threading.Event | None = None,
+    until_caught_up: bool = False,
+    max_batches: int | None = None,
+) -> StreamSummary:
+    """Run `job`'s stream (see `StreamRunner.run`) and return what it did."""
+    return StreamRunner(job).run(stop, until_caught_up, max_batches)
+
+
+def _compact(store: TableStore, ref: TableRef, run_id: str) -> None:
+    """Compact the table's small files and checkpoint its log, beside the running stream; a
+    compaction that loses a race with a batch's commit is simply tried again later."""
+    from headwater.errors import HeadwaterError
+
+    try:
+        store.optimize(ref, CommitInfo(run_id, "OPTIMIZE"))
+        store.checkpoint(ref)
+    except HeadwaterError:
+        return
+
+
+def _oldest_source_time(events: pa.Table) -> float | None:
+    if SOURCE_TIME not in events.column_names or not events.num_rows:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    oldest = pc.min(events.column(SOURCE_TIME).cast(pa.timestamp("us", tz="UTC"))).as_py()
+    return None if oldest is None else float(oldest.timestamp())
+
+
+def _location(record: dict[str, Any]) -> str | None:
+    partition, offset = record.get(PARTITION), record.get(OFFSET)
+    if partition is None and offset is None:
+        return None
+    return f"partition {partition} offset {offset}"
+
+
+def _row(
+    job: StreamJob,
+    error_class: str,
+    reason: str,
+    raw: str | None,
+    column: str | None = None,
+    location: str | None = None,
+    raw_bytes: bytes | None = None,
+    line: int | None = None,
+) -> dict[str, Any]:
+    import datetime as dt
+
+    return {
+        "run_id": job.run_id,
+        "quarantined_at": dt.datetime.now(dt.UTC),
+        "source": job.source_label or job.config.source.kind,
+        "table": job.key,
+        "location": location,
+        "line": line,
+        "column": column,
+        "error_class": error_class,
+        "reason": reason,
+        "raw": raw,
+        "raw_bytes": raw_bytes,
+    }
+
+
+def _quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
+    import pyarrow as pa
+
+    from headwater.storage.companions import quarantine_schema
+
+    return pa.Table.from_pylist(rows, schema=quarantine_schema())
