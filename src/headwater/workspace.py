@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from headwater.project.partitions import Partition
     from headwater.quality.suite import AssetChecks, CheckRun, TableProfile
     from headwater.storage.base import HistoryEntry, TableStore
+    from headwater.stream.runner import BatchReport, StreamSummary
 
 
 class Project:
@@ -281,6 +282,59 @@ class Project:
 
         asset = self.asset(name)
         return reports.quarantined(self.store, asset, limit)
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def run_streams(
+        self,
+        names: list[str] | None = None,
+        *,
+        stop: Any = None,
+        until_caught_up: bool = False,
+        on_commit: Callable[[str, BatchReport], None] | None = None,
+    ) -> dict[str, StreamSummary]:
+        """Run the streams `names` (all by default), each in its own thread, until the event
+        `stop` is set (each commits the batch in hand first) or, with `until_caught_up`, until
+        each has read what its source holds; `on_commit` is told of every committed batch.
+        Returns what each stream did.
+
+        Raises:
+            UsageError: a name matches no stream.
+            RunLockedError: one of them runs already.
+            StreamsFailedError: a stream stopped on an error (the others ran on).
+        """
+        import threading
+
+        from headwater.orchestrate import streams
+
+        return streams.run_streams(
+            self, names, stop or threading.Event(), until_caught_up, on_commit
+        )
+
+    def stream_status(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Each stream's state (all by default): running or not, last committed batch and
+        version, watermark, lag per source partition, events/s, latency p50/p99, totals."""
+        from headwater.orchestrate import streams
+
+        return streams.stream_statuses(self, names)
+
+    def reset_stream(self, name: str, to: str) -> dict[str, Any]:
+        """Make stream `name` start again from `to` (`earliest`, `latest` or an ISO
+        timestamp) on its next run, forgetting its checkpoints; return the reset's marker.
+
+        Raises:
+            UsageError: no such stream, or `to` is not valid.
+            RunLockedError: the stream is running.
+        """
+        from headwater.orchestrate import streams
+
+        return streams.reset_stream(self, name, to)
+
+    def serve_collector(self, host: str = "127.0.0.1", port: int = 8765) -> None:
+        """Run the project's HTTP event collector on `host:port` until SIGINT or SIGTERM."""
+        from headwater.orchestrate import streams
+
+        streams.serve_collector(self.root, host, port)
 
     # -- quality ---------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert not (root / "warehouse").exists()
 
     first = ok(["run"], root)
-    assert "Done: 14 built, 0 up to date" in first.stdout
+    assert "Done: 17 built, 0 up to date" in first.stdout
     assert "FAIL" not in first.stdout
     return root
 
@@ -114,9 +114,9 @@ def test_init_unknown_example(tmp_path: Path) -> None:
 def test_example_second_run_is_up_to_date(shop: Path) -> None:
     result = ok(["run"], shop)
 
-    assert "Done: 0 built, 14 up to date" in result.stdout
+    assert "Done: 0 built, 17 up to date" in result.stdout
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert len(lines) == 14
+    assert len(lines) == 17
     assert all(" FRESH " in line for line in lines)
 
 

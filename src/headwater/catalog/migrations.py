@@ -245,6 +245,35 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS ix_hw_locks_run ON hw_locks (run_id)",
         ),
     ),
+    Migration(
+        9,
+        "each stream's progress: its last commit, watermark, rates, latency and lag",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_stream_progress (
+                stream VARCHAR(300) PRIMARY KEY,
+                status VARCHAR(20) NOT NULL,
+                run_id VARCHAR(40),
+                pid INTEGER,
+                hostname VARCHAR(300),
+                started_at VARCHAR(32),
+                updated_at VARCHAR(32) NOT NULL,
+                batch BIGINT,
+                delta_version BIGINT,
+                committed_at VARCHAR(32),
+                watermark VARCHAR(32),
+                events_total BIGINT,
+                rows_total BIGINT,
+                rejected_total BIGINT,
+                late_total BIGINT,
+                events_per_s DOUBLE PRECISION,
+                latency_p50_s DOUBLE PRECISION,
+                latency_p99_s DOUBLE PRECISION,
+                lag_total BIGINT,
+                lag_json TEXT,
+                error TEXT
+            )""",
+        ),
+    ),
 ]
 
 

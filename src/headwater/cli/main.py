@@ -215,9 +215,18 @@ def query(
 
 
 # the other commands, each module a group of its own
-from headwater.cli import lineage, orchestration, quality, runs, sources, tables, ui  # noqa: E402
+from headwater.cli import (  # noqa: E402
+    lineage,
+    orchestration,
+    quality,
+    runs,
+    sources,
+    streams,
+    tables,
+    ui,
+)
 
-for module in (sources, tables, runs, quality, orchestration, lineage, ui):
+for module in (sources, tables, runs, quality, orchestration, lineage, streams, ui):
     for command in module.COMMANDS:
         main.add_command(command)
 

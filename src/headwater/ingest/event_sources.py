@@ -61,6 +61,9 @@ class SourceContext:
     state_dir: Path
     """A folder the source may keep its own files in (the HTTP collector's log is elsewhere)."""
     config: StreamConfig
+    restart: bool = False
+    """True after `headwater stream reset`: `open(None)` must start where the source's
+    `start` says even when the source remembers a position of its own (a consumer group)."""
 
 
 class EventSource(Protocol):
@@ -121,12 +124,10 @@ def registered_kinds() -> list[str]:
 
 
 def _register_builtins() -> None:
-    # imported here: each module registers its source when first imported
-    import importlib
-
-    for module in ("generator", "kafka", "redis", "collector", "folder"):
-        try:
-            importlib.import_module(f"headwater.ingest.events.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"headwater.ingest.events.{module}":
-                raise
+    # imported here: each module registers its source when first imported (and imports its
+    # client library only when a source of its kind opens)
+    import headwater.ingest.events.collector
+    import headwater.ingest.events.folder
+    import headwater.ingest.events.generator
+    import headwater.ingest.events.kafka
+    import headwater.ingest.events.redis  # noqa: F401

@@ -57,6 +57,8 @@ class Alert:
             "run_failure": "run failed",
             "check_failure": "check failed",
             "sla_breach": "freshness SLA breached",
+            "stream_stopped": "stream stopped",
+            "stream_lag": "stream falling behind",
         }.get(self.kind, self.kind)
         return f"{'RESOLVED' if self.resolved else 'ALERT'}: {what}: {self.subject}"
 

@@ -7,8 +7,10 @@ ticks are handled by the job's `catch_up` policy; a tick whose run is refused be
 holds one of its assets is tried again at every evaluation until the locks free up (or, unless
 `catch_up: all`, until the job's next tick is due). Every evaluation (`step`) also settles runs
 whose process died (as the next run would: each build whose commit landed is recorded as the
-success it was) and marks them failed, evaluates due sensors, checks freshness SLAs and alerts
-once per incident. SIGTERM lets the running assets finish, starts nothing new, and exits.
+success it was) and marks them failed, evaluates due sensors, checks freshness SLAs and streams'
+lag, and alerts once per incident. Streams with `supervise:` run for as long as the scheduler
+serves, restarted with backoff when they fail (`stream_supervision.py`). SIGTERM lets the
+running assets finish and the streams commit their batch in hand, starts nothing new, and exits.
 
 Time comes from a `clock`, so a test can drive the scheduler minute by minute without sleeping.
 """
@@ -37,6 +39,7 @@ from headwater.orchestrate.sensors import (
     load_schedules,
     python_sensor,
 )
+from headwater.orchestrate.stream_supervision import StreamSupervisor
 from headwater.project.config import JobConfig
 from headwater.project.strict import duration_seconds
 from headwater.storage.base import TableRef
@@ -109,6 +112,8 @@ class Scheduler:
                     "define the job under 'jobs:' (or in schedules.py)",
                 )
         self.alerter = Alerter(project.catalog, definition.config.alerts, definition.root)
+        self.streams = StreamSupervisor(project, self.alerter, self.stop)
+        """Runs the streams that ask to be supervised while the scheduler serves."""
         self._check_selections()
         self._beating = threading.Event()
         self._held_back: dict[str, dt.datetime] = {}
@@ -160,6 +165,7 @@ class Scheduler:
         previous = self._install_signals()
         beat = threading.Thread(target=self._heartbeat_loop, daemon=True, name="hw-scheduler")
         beat.start()
+        self.streams.start()
         try:
             while not self.stop.is_set():
                 result = self.step(self.clock())
@@ -167,6 +173,8 @@ class Scheduler:
                     on_step(result)
                 self.stop.wait(self.poll_s)
         finally:
+            self.stop.set()
+            self.streams.join()
             self._beating.set()
             beat.join()
             self._restore_signals(previous)
@@ -213,6 +221,8 @@ class Scheduler:
             self._sense(found, now, result)
         if not self.stop.is_set():
             self._check_freshness(now)
+            if self.streams.threads:
+                self.streams.check_lag()
         self.alerter.redeliver()
         return result
 

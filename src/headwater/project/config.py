@@ -164,7 +164,7 @@ class CommandChannel(StrictModel):
     """The program and its arguments (run in the project folder)."""
 
 
-AlertKind = Literal["run_failure", "check_failure", "sla_breach"]
+AlertKind = Literal["run_failure", "check_failure", "sla_breach", "stream_stopped", "stream_lag"]
 
 
 class AlertsConfig(StrictModel):
@@ -173,7 +173,13 @@ class AlertsConfig(StrictModel):
     channels: list[
         Annotated[WebhookChannel | EmailChannel | CommandChannel, Field(discriminator="type")]
     ] = []
-    on: list[AlertKind] = ["run_failure", "check_failure", "sla_breach"]
+    on: list[AlertKind] = [
+        "run_failure",
+        "check_failure",
+        "sla_breach",
+        "stream_stopped",
+        "stream_lag",
+    ]
     """Which incidents alert: a run that failed, a check that failed, a freshness SLA breach."""
 
 

@@ -165,9 +165,34 @@ def parse_aggregate(text: str) -> tuple[str, str]:
             "sum(x), min(x), max(x) or avg(x), where x is a column or expression"
         )
     function, argument = match.group(1).lower(), match.group(2)
-    if argument == "*" and function != "count":
-        raise ValueError(f"{function}(*) is not an aggregate; name a column")
+    if argument == "*":
+        if function != "count":
+            raise ValueError(f"{function}(*) is not an aggregate; name a column")
+        return function, argument
+    if re.match(r"(?i)distinct\b", argument):
+        raise ValueError(
+            f"'{text}': a window cannot keep a distinct count (it cannot be combined across "
+            "micro-batches); count distinct values downstream, in a batch model"
+        )
+    _check_plain_expression(text, argument)
     return function, argument
+
+
+def _check_plain_expression(text: str, argument: str) -> None:
+    """Refuse an aggregate's argument that is not one row's expression (it holds an
+    aggregate or window function of its own, or does not parse)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(f"select {argument}", read="duckdb")
+    except sqlglot.errors.ParseError:
+        raise ValueError(f"'{text}': '{argument}' is not a SQL expression") from None
+    if any(True for _ in tree.find_all(exp.AggFunc, exp.Window)):
+        raise ValueError(
+            f"'{text}': the expression holds an aggregate or window function of its own; "
+            "aggregate one row's value"
+        )
 
 
 class WindowConfig(StrictModel):
@@ -234,6 +259,27 @@ class WindowConfig(StrictModel):
         return duration_seconds(self.gap or 0)
 
 
+class SuperviseConfig(StrictModel):
+    """How `headwater scheduler` keeps a stream running."""
+
+    backoff: Duration = "1s"
+    """The wait before the first restart of a stream that stopped on an error; it doubles
+    with each failure in a row (with jitter), up to `max_backoff`."""
+    max_backoff: Duration = "5m"
+    max_lag: int | None = Field(None, ge=0)
+    """Alert (`stream_lag`) when more events than this wait in the source."""
+
+    @property
+    def backoff_s(self) -> float:
+        """The first restart's wait in seconds."""
+        return duration_seconds(self.backoff)
+
+    @property
+    def max_backoff_s(self) -> float:
+        """The longest wait between restarts in seconds."""
+        return duration_seconds(self.max_backoff)
+
+
 class StreamConfig(StrictModel):
     """A stream file (`streams/<name>.yml`)."""
 
@@ -273,6 +319,9 @@ class StreamConfig(StrictModel):
     compact_every: int = Field(200, ge=0)
     """Compact the table's small files and write a Delta checkpoint every this many commits
     (0: never)."""
+    supervise: SuperviseConfig | None = None
+    """Set (`supervise: {}` for the defaults) to have `headwater scheduler` run the stream,
+    restart it with backoff when it fails, and alert when it stops or falls behind."""
     _rel_path: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

@@ -7,14 +7,15 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhdw])\s*$")
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
 
 def duration_seconds(value: str | float) -> float:
-    """Seconds in a duration: a number of seconds, or text like `30s`, `10m`, `2h`, `1d`.
+    """Seconds in a duration: a number of seconds, or text like `250ms`, `30s`, `10m`, `2h`,
+    `1d`.
 
     Raises:
         ValueError: `value` is neither.

@@ -37,6 +37,12 @@ class Checkpoint:
     """The batch's quarantine rows, written to the quarantine table after the commit."""
     totals: dict[str, int] = field(default_factory=dict)
     """Running counts since the stream started (events read, rows written, late, ...)."""
+    settings: str | None = None
+    """A digest of the settings the open windows were kept under (window, watermark,
+    lateness, emission): state kept under other settings cannot be carried on."""
+    rewrite_until: int | None = None
+    """After a reset: windows ending at or before this (µs) may already be in the table, so
+    they are written by merge, not appended."""
 
 
 class CheckpointStore:
@@ -70,6 +76,8 @@ class CheckpointStore:
             "positions": checkpoint.positions,
             "watermark": checkpoint.watermark,
             "totals": checkpoint.totals,
+            "rewrite_until": checkpoint.rewrite_until,
+            "settings": checkpoint.settings,
             "files": files,
         }
         _write_atomically(self.folder / f"{stem}.json", json.dumps(manifest).encode())
@@ -94,6 +102,8 @@ class CheckpointStore:
                     _read_arrow(self.folder / files["rejected"]) if "rejected" in files else None
                 ),
                 totals={k: int(v) for k, v in manifest.get("totals", {}).items()},
+                rewrite_until=manifest.get("rewrite_until"),
+                settings=manifest.get("settings"),
             )
         except (OSError, ValueError, KeyError) as exc:
             raise StorageError(

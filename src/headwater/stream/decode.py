@@ -47,6 +47,9 @@ class EventDecoder:
         self._session = session
         self._columns = dict(columns)
         self._schema: pa.Schema | None = None
+        self._reading: pa.Schema | None = None
+        self._to_cast: list[str] = []
+        """Columns read as text (or wide decimals) and cast by DuckDB."""
 
     @property
     def schema(self) -> pa.Schema:
@@ -93,24 +96,85 @@ class EventDecoder:
         return Decoded(typed, rejected)
 
     def _fast(self, payloads: pa.ChunkedArray) -> pa.Table | None:
+        """The batch decoded at once, or None when an event needs a closer look. It must
+        give every event the row `_slow` gives it (however the events fell into batches), so
+        it declines rather than guess: each payload must start an object (Arrow's reader
+        reads a `null` line as a row of NULLs, and crashes on a first line of `null`), the
+        whole must be UTF-8 (the reader does not check), and each payload one row."""
         import pyarrow as pa
         import pyarrow.json as pajson
 
-        if payloads.null_count:
+        if payloads.null_count or not len(payloads):
             return None
-        body = b"\n".join(payloads.to_pylist())
+        values = payloads.combine_chunks()
+        if not pa.types.is_binary(values.type):
+            values = values.cast(pa.binary())
+        if not _each_starts_an_object(values):
+            return None
+        body = _lines(values)
+        if not _utf8(body):
+            return None
         try:
             table = pajson.read_json(
                 pa.BufferReader(body),
                 parse_options=pajson.ParseOptions(
-                    explicit_schema=self.schema, unexpected_field_behavior="ignore"
+                    explicit_schema=self._reading_schema(), unexpected_field_behavior="ignore"
                 ),
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        if table.num_rows != len(payloads):
-            return None  # an event spread over several lines: decode one by one
-        return table.select(self.schema.names).cast(self.schema)
+        if table.num_rows != len(values):
+            return None  # a payload holding several values: decode one by one
+        return self._converted(table.select(self.schema.names))
+
+    def _reading_schema(self) -> pa.Schema:
+        """The schema Arrow's reader reads with: the declared types it reads as DuckDB casts
+        them (integers, floats, booleans, strings, microsecond timestamps); decimals at
+        full precision (checked against the declared one by a cast); anything else as the
+        JSON string, cast by DuckDB as `_slow` casts it."""
+        import pyarrow as pa
+
+        if self._reading is None:
+            from headwater.sqltext import identifier as quote_identifier
+
+            probe = ", ".join(
+                f"typeof(cast(null as {kind})) as {quote_identifier(name)}"
+                for name, kind in self._columns.items()
+            )
+            names = self._session.query(f"select {probe}").to_pylist()[0] if probe else {}
+            fields = []
+            self._to_cast = []
+            for field in self.schema:
+                kind = field.type
+                if not _read_natively(kind, str(names[field.name])):
+                    kind = (
+                        pa.decimal128(38, kind.scale) if pa.types.is_decimal(kind) else pa.string()
+                    )
+                    self._to_cast.append(field.name)
+                fields.append(pa.field(field.name, kind))
+            self._reading = pa.schema(fields)
+        return self._reading
+
+    def _converted(self, table: pa.Table) -> pa.Table | None:
+        """`table` (read with `_reading_schema`) in the declared types, or None when a value
+        does not convert (`_slow` reports it)."""
+        from headwater.sqltext import identifier as quote_identifier
+
+        pending = self._to_cast
+        if not pending:
+            return table
+        self._session.register_arrow("_hw_stream_read", table.select(pending))
+        select = ", ".join(
+            f"{_cast_sql(quote_identifier(n), self._columns[n], self.schema.field(n).type)} "
+            f"as {quote_identifier(n)}"
+            for n in pending
+        )
+        cast = self._session.query(f"select {select} from _hw_stream_read")
+        for name in pending:
+            if cast.column(name).null_count != table.column(name).null_count:
+                return None
+            table = table.set_column(table.schema.get_field_index(name), name, cast.column(name))
+        return table.cast(self.schema)
 
     def _slow(self, payloads: pa.ChunkedArray) -> tuple[pa.Table, list[Rejected]]:
         import pyarrow as pa
@@ -160,7 +224,8 @@ class EventDecoder:
         raw = pa.table(texts) if texts else pa.table({"_": pa.array([], pa.int8())})
         self._session.register_arrow("_hw_stream_raw", raw)
         select = ", ".join(
-            f"try_cast({quote_identifier(name)} as {kind}) as {quote_identifier(name)}"
+            f"{_cast_sql(quote_identifier(name), kind, self.schema.field(name).type)} "
+            f"as {quote_identifier(name)}"
             for name, kind in self._columns.items()
         )
         typed = self._session.query(f"select {select} from _hw_stream_raw") if select else raw
@@ -172,6 +237,69 @@ class EventDecoder:
                     mismatches.append((index, name, value))
         table = typed.select(self.schema.names).cast(self.schema) if self._columns else typed
         return table, mismatches
+
+
+def _lines(values: pa.BinaryArray) -> pa.Buffer:
+    """The payloads (none null) as one NDJSON buffer, without a Python object per event."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # each payload followed by a newline: the result's data buffer is the NDJSON text
+    lines = pc.binary_join_element_wise(values, pa.scalar(b""), pa.scalar(b"\n"))
+    offsets = pa.Array.from_buffers(pa.int32(), len(lines) + 1, [None, lines.buffers()[1]])
+    start, end = offsets[lines.offset].as_py(), offsets[lines.offset + len(lines)].as_py()
+    data: pa.Buffer = lines.buffers()[2]
+    return data.slice(start, end - start)
+
+
+def _each_starts_an_object(values: pa.BinaryArray) -> bool:
+    """Whether every payload's first byte opens a JSON object."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = pc.binary_slice(values, 0, 1)
+    return bool(pc.all(pc.equal(first, pa.scalar(b"{", pa.binary()))).as_py())
+
+
+def _utf8(body: pa.Buffer) -> bool:
+    """Whether `body` is valid UTF-8."""
+    import pyarrow as pa
+
+    text = pa.Array.from_buffers(
+        pa.large_string(), 1, [None, pa.array([0, body.size], pa.int64()).buffers()[1], body]
+    )
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _read_natively(kind: pa.DataType, duckdb_type: str) -> bool:
+    """Whether Arrow's JSON reader reads a value of `kind` (DuckDB's `duckdb_type`) as
+    DuckDB casts its JSON text (checked by tests/stream/test_decode.py): not dates or times
+    (the reader takes numbers as days or microseconds), nested types, or DuckDB's own types
+    held as strings (JSON, which must be checked)."""
+    import pyarrow as pa
+
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or (pa.types.is_string(kind) and duckdb_type == "VARCHAR")
+        or (pa.types.is_timestamp(kind) and kind.unit == "us")
+    )
+
+
+def _cast_sql(column: str, kind: str, arrow_type: pa.DataType) -> str:
+    """DuckDB SQL converting the JSON text (or value read by Arrow) `column` to the declared
+    type `kind`, NULL when it does not convert. A time with an offset is a moment: it is
+    read as such and given in UTC, as Arrow's reader does, not stripped of its offset."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(arrow_type) and arrow_type.tz is None and arrow_type.unit == "us":
+        return f"try_cast(try_cast({column} as TIMESTAMPTZ) as {kind})"
+    return f"try_cast({column} as {kind})"
 
 
 def _json_problem(raw: bytes | None) -> dict[str, Any] | Rejected:

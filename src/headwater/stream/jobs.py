@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headwater.ingest.event_sources import SourceContext, event_source_for
-from headwater.project.streams import EVENTS_RELATION
+from headwater.project.streams import EVENTS_RELATION, StreamConfig
 from headwater.storage.base import TableRef, TableStore
-from headwater.stream.runner import BatchReport, StreamJob
+from headwater.stream.runner import BATCH_NAME, RESET_FILE, BatchReport, StreamJob
 
 if TYPE_CHECKING:
     from headwater.build.compiler import Compiler
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from headwater.engine.base import EngineSession
     from headwater.project.definition import Asset, ProjectDefinition
 
-BATCH_SCHEMA = "_hw_stream"
-"""The engine schema holding a running stream's micro-batch (`events` in its SQL)."""
+BATCH_RELATION = ("temp", BATCH_NAME)
+"""Where a stream's SQL reads its micro-batch (`events`): the relation the runner registers,
+private to the stream's own engine session (so streams running side by side never meet)."""
 CHECKPOINTS = "_streams"
 """The warehouse folder holding each stream's checkpoints, beside its tables."""
 
@@ -42,20 +43,16 @@ def stream_job(
 ) -> StreamJob:
     """The job that runs the stream `asset` in `session`."""
     assert asset.stream is not None
-    config = asset.stream
     ref = TableRef.of(asset)
+    config = _after_reset(asset.stream, checkpoint_folder(store, ref))
     context = SourceContext(
         stream=asset.key,
         project_root=definition.root,
         state_dir=definition.state_dir / "streams" / asset.key,
         config=config,
+        restart=(checkpoint_folder(store, ref) / RESET_FILE).is_file(),
     )
     sql = _compiled(asset, compiler) if config.sql and config.sql.strip() else ""
-    if sql:
-        session.execute(f"create schema if not exists {BATCH_SCHEMA}")
-        session.execute(
-            f"create or replace view {BATCH_SCHEMA}.{EVENTS_RELATION} as from _hw_stream_batch"
-        )
 
     def refresh_inputs() -> None:
         relations.ensure_inputs(session, asset.key)
@@ -76,6 +73,20 @@ def stream_job(
     )
 
 
+def _after_reset(config: StreamConfig, folder: Path) -> StreamConfig:
+    """`config` with its source's `start` replaced by where a pending reset starts it."""
+    import json
+
+    try:
+        to = json.loads((folder / RESET_FILE).read_text())["to"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return config
+    if not isinstance(to, str) or "start" not in type(config.source).model_fields:
+        return config
+    source = config.source.model_copy(update={"start": to})
+    return config.model_copy(update={"source": source})
+
+
 def _compiled(asset: Asset, compiler: Compiler) -> str:
     """The stream's SQL with the project's tables qualified and `events` read from the
     micro-batch."""
@@ -91,7 +102,7 @@ def _compiled(asset: Asset, compiler: Compiler) -> str:
 
         assert isinstance(reference, TableReference)
         if reference.namespace is None and reference.name.lower() == EVENTS_RELATION:
-            return BATCH_SCHEMA, EVENTS_RELATION
+            return BATCH_RELATION
         target = definition.assets[index.resolve(reference, asset.key, asset.rel_path)]
         return target.namespace, target.name
 

@@ -33,7 +33,7 @@ from headwater.storage.base import CommitInfo, TableRef, TableStore
 from headwater.stream.checkpoint import Checkpoint, CheckpointStore
 from headwater.stream.decode import EventDecoder, Rejected
 from headwater.stream.sink import StreamSink
-from headwater.stream.status import StatusFile
+from headwater.stream.status import ProgressMeter, Rates
 from headwater.stream.windows import NO_WATERMARK, WindowOperator
 
 if TYPE_CHECKING:
@@ -41,8 +41,14 @@ if TYPE_CHECKING:
 
     from headwater.engine.base import EngineSession
 
+BATCH_NAME = "_hw_stream_batch"
+"""The name the micro-batch is registered under in the stream's engine session."""
 INPUT_REFRESH_S = 10.0
 """How often the tables a stream joins are looked at again for a newer version."""
+RESET_FILE = "reset.json"
+"""A reset's marker in the checkpoint folder (`headwater stream reset`): `to` (where the
+source starts again) and `after_batch` (the batch committed when it was reset). It is deleted
+after the first commit that follows."""
 
 
 @dataclass
@@ -53,7 +59,8 @@ class StreamJob:
     config: StreamConfig
     ref: TableRef
     sql: str
-    """The transformation, compiled: a SELECT reading the micro-batch as `events`."""
+    """The transformation, compiled: a SELECT reading the micro-batch where the stream's
+    `events` was (`BATCH_NAME`); empty when the stream has none (its events are its rows)."""
     store: TableStore
     session: EngineSession
     source: EventSource
@@ -85,6 +92,10 @@ class BatchReport:
     seconds: float
     latency_s: float | None
     """Commit time minus the source time of the batch's oldest event."""
+    rates: Rates | None = None
+    """The stream's pace over its recent batches, this one included."""
+    totals: dict[str, int] = field(default_factory=dict)
+    """Counts since the stream's first batch (events, rows, rejected, late)."""
 
 
 @dataclass
@@ -108,7 +119,8 @@ class StreamRunner:
         self.config = job.config
         self.sink = StreamSink(job.store, job.ref, job.key, job.run_id)
         self.checkpoints = CheckpointStore(job.checkpoints)
-        self.status = StatusFile(job.checkpoints / "status.json", job.key)
+        self.meter = ProgressMeter()
+        self.settings = _window_settings(self.config)
         self.decoder = EventDecoder(job.session, self.config.columns)
         self.windows = (
             WindowOperator(job.session, self.config) if self.config.window is not None else None
@@ -121,6 +133,10 @@ class StreamRunner:
         self._refreshed = 0.0
         self._compactor: threading.Thread | None = None
         self._commits = 0
+        self._until_caught_up = False
+        self._reset_pending = False
+        self.rewrite_until: int | None = None
+        """See `Checkpoint.rewrite_until`."""
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -130,6 +146,15 @@ class StreamRunner:
         after its positions."""
         committed = self.sink.committed_batch()
         self.checkpoints.discard_after(committed if committed is not None else -1)
+        self._reset_pending = _reset_after(self.job.checkpoints) == (
+            committed if committed is not None else -1
+        )
+        if self._reset_pending:
+            # reset: start from the source's `start` with no windows, keeping the numbering
+            self.batch = committed if committed is not None else -1
+            self.rewrite_until = self._written_until()
+            self.job.source.open(None)
+            return
         if committed is not None:
             checkpoint = self.checkpoints.read(committed)
             self.batch = committed
@@ -137,6 +162,8 @@ class StreamRunner:
             self.watermark = checkpoint.watermark
             self.state = checkpoint.state
             self.totals = dict(checkpoint.totals)
+            self.rewrite_until = checkpoint.rewrite_until
+            self._check_settings(checkpoint)
             if checkpoint.rejected is not None and (self.sink.rejected_batch() or -1) < committed:
                 self.sink.commit_rejected(committed, checkpoint.rejected)
         self.job.source.open(self.positions if committed is not None else None)
@@ -154,6 +181,7 @@ class StreamRunner:
         """Run batches until `stop` is set (the batch in hand is committed first), until the
         source is caught up (`until_caught_up`), or `max_batches` were committed."""
         stop = stop or threading.Event()
+        self._until_caught_up = until_caught_up
         summary = StreamSummary()
         self.recover()
         try:
@@ -199,7 +227,7 @@ class StreamRunner:
                 count += polled.events.num_rows
                 if deadline is None:
                     deadline = time.monotonic() + trigger
-            if stop.is_set() or self.job.source.caught_up():
+            if stop.is_set() or (self._until_caught_up and self.job.source.caught_up()):
                 break
             if deadline is None and polled is None:
                 break
@@ -227,6 +255,7 @@ class StreamRunner:
             if late and self.config.late_events == "quarantine":
                 rejected_rows.extend(self._late_rows(output.late, output.watermark))
             self.state, self.watermark, closed = output.state, output.watermark, output.closed
+            appends, merges = self._rewritten(appends, merges)
         else:
             appends, merges = events, None
         batch = self.batch + 1
@@ -235,7 +264,16 @@ class StreamRunner:
         self._count(events=raw.num_rows, rows=appends.num_rows, rejected=len(rejected_rows))
         self._count(late=late)
         self.checkpoints.write(
-            Checkpoint(batch, positions, self.watermark, self.state, rejected, dict(self.totals))
+            Checkpoint(
+                batch,
+                positions,
+                self.watermark,
+                self.state,
+                rejected,
+                dict(self.totals),
+                settings=self.settings,
+                rewrite_until=self.rewrite_until,
+            )
         )
         on = self.windows.merge_on if self.windows is not None else []
         clauses = (
@@ -260,6 +298,9 @@ class StreamRunner:
         self.job.source.acknowledge(positions)
         self.batch, self.positions = batch, positions
         self.checkpoints.prune(batch)
+        if self._reset_pending:
+            (self.job.checkpoints / RESET_FILE).unlink(missing_ok=True)
+            self._reset_pending = False
         committed_at = time.time()
         report = BatchReport(
             batch=batch,
@@ -276,13 +317,70 @@ class StreamRunner:
             seconds=time.monotonic() - started,
             latency_s=None if source_time is None else committed_at - source_time,
         )
-        self.status.record(report, self.totals)
+        report.rates = self.meter.add(report)
+        report.totals = dict(self.totals)
         if self.job.on_commit is not None:
             self.job.on_commit(report)
         self._maybe_compact()
         return report
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _check_settings(self, checkpoint: Checkpoint) -> None:
+        """Refuse to carry on open windows kept under other window settings."""
+        if checkpoint.state is None or checkpoint.settings in (None, self.settings):
+            return
+        from headwater.errors import ConfigError, Location
+
+        raise ConfigError(
+            f"stream {self.job.key}: its window settings (window, watermark, lateness or "
+            "emission) changed since its last commit, and its open windows were kept under "
+            "the old ones",
+            Location(file=self.config.rel_path, asset=self.job.key),
+            f"undo the change, or start the stream again under the new settings with "
+            f"'headwater stream reset {self.job.key} --to earliest' (windows read again "
+            "replace their rows)",
+        )
+
+    def _written_until(self) -> int | None:
+        """The end (µs) of the latest window in the table (None: none, or no windows)."""
+        if self.windows is None or self.job.store.current_version(self.job.ref) is None:
+            return None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from headwater.stream.windows import WINDOW_END
+
+        snapshot = self.job.store.snapshot(self.job.ref)
+        ends = snapshot.arrow_dataset().to_table(columns=[WINDOW_END]).column(WINDOW_END)
+        latest = pc.max(ends.cast(pa.timestamp("us")).cast(pa.int64())).as_py()
+        return None if latest is None else int(latest)
+
+    def _rewritten(
+        self, appends: pa.Table, merges: pa.Table | None
+    ) -> tuple[pa.Table, pa.Table | None]:
+        """After a reset, move new rows of windows the table may already hold from
+        `appends` to `merges` (replacing those rows), until the watermark passes them."""
+        if self.rewrite_until is None:
+            return appends, merges
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from headwater.stream.windows import OP, WINDOW_END
+
+        until = self.rewrite_until
+        if self.watermark > until:
+            self.rewrite_until = None
+        ends = appends.column(WINDOW_END).cast(pa.timestamp("us")).cast(pa.int64())
+        known = pc.less_equal(ends, pa.scalar(until, pa.int64()))
+        again = appends.filter(known)
+        if not again.num_rows:
+            return appends, merges
+        again = again.append_column(OP, pa.array(["replace"] * again.num_rows, pa.string()))
+        parts = [again] if merges is None else [merges, again]
+        return appends.filter(pc.invert(known)), pa.concat_tables(
+            parts, promote_options="permissive"
+        )
 
     def _transform(self, events: pa.Table) -> pa.Table:
         if not self.job.sql:
@@ -292,7 +390,7 @@ class StreamRunner:
             self.job.refresh_inputs()
             self._refreshed = now
         session = self.job.session
-        session.register_arrow("_hw_stream_batch", events)
+        session.register_arrow(BATCH_NAME, events)
         try:
             return session.query(self.job.sql)
         except Exception as exc:
@@ -308,7 +406,7 @@ class StreamRunner:
 
     def _split_missing_time(self, events: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
         column = self.config.event_time
-        if column is None or self.windows is None:
+        if column is None:
             return events, []
         if column not in events.column_names:
             raise ModelError(
@@ -351,14 +449,24 @@ class StreamRunner:
                 _row(
                     self.job,
                     "late_event",
-                    f"too late for window [{start}, {end}): the watermark had passed its end "
-                    f"plus the allowed lateness",
+                    self._late_reason(start, end),
                     json.dumps(record, default=str),
                     column=self.config.event_time,
                     location=_location(record),
                 )
             )
         return rows
+
+    def _late_reason(self, start: Any, end: Any) -> str:
+        if self.windows is not None and self.windows.session_windows:
+            return (
+                "too late for its session: the watermark had passed the event's time plus "
+                "the allowed lateness, so a session it belongs to may be closed already"
+            )
+        return (
+            f"too late for window [{start}, {end}): the watermark had passed its end plus "
+            "the allowed lateness"
+        )
 
     def _rejected_row(self, raw: pa.Table, rejected: Rejected) -> dict[str, Any]:
         payload = raw.column(PAYLOAD)[rejected.row].as_py()
@@ -405,6 +513,32 @@ def run_stream(
 ) -> StreamSummary:
     """Run `job`'s stream (see `StreamRunner.run`) and return what it did."""
     return StreamRunner(job).run(stop, until_caught_up, max_batches)
+
+
+def _reset_after(folder: Path) -> int | None:
+    """The batch a pending reset was made after (None: no reset pending)."""
+    try:
+        marker = json.loads((folder / RESET_FILE).read_text())
+        return int(marker["after_batch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _window_settings(config: StreamConfig) -> str | None:
+    """A digest of what the open windows' state depends on (None: no windows)."""
+    if config.window is None:
+        return None
+    from headwater.digest import content_hash
+
+    return content_hash(
+        "stream-windows",
+        config.window.model_dump_json(),
+        str(config.event_time),
+        str(config.watermark_s),
+        str(config.allowed_lateness_s),
+        config.emit,
+        config.late_events,
+    )
 
 
 def _compact(store: TableStore, ref: TableRef, run_id: str) -> None:

@@ -13,7 +13,8 @@ Times are integer microseconds since the epoch inside this module. The rules (do
   quarantined, or (`late_events: update`) merged into the row already written.
 - An event that arrives after its window closed but within `allowed_lateness` updates the
   window, which is written again; state is dropped once the watermark passes `end` plus
-  `allowed_lateness`.
+  `allowed_lateness`. A session such an event stretches past the watermark is open again:
+  its row leaves the table until the session closes under its new bounds.
 """
 
 from __future__ import annotations
@@ -106,8 +107,11 @@ class _Aggregate:
         """SQL (a merge's update) adding a late partial (`source`) to a written row
         (`target`)."""
         t, s = f"target.{q(self.name)}", f"source.{q(self.name)}"
-        if self.function in ("count", "sum"):
+        if self.function == "count":
             return f"coalesce({t}, 0) + coalesce({s}, 0)"
+        if self.function == "sum":
+            # a sum of no values is NULL, as SQL's: NULL + NULL stays NULL
+            return f"coalesce({t} + {s}, {t}, {s})"
         pick = "least" if self.function == "min" else "greatest"
         return f"coalesce({pick}({t}, {s}), {t}, {s})"
 
@@ -125,12 +129,13 @@ class WindowOperator:
             _Aggregate(name, *parse_aggregate(text))
             for name, text in config.window.aggregates.items()
         ]
-        self.delay = int(config.watermark_s * 1_000_000)
-        self.lateness = int(config.allowed_lateness_s * 1_000_000)
-        self.size = int(self.window.size_s * 1_000_000)
-        self.slide = int(self.window.slide_s * 1_000_000)
-        self.gap = int(self.window.gap_s * 1_000_000)
+        self.delay = round(config.watermark_s * 1_000_000)
+        self.lateness = round(config.allowed_lateness_s * 1_000_000)
+        self.size = round(self.window.size_s * 1_000_000)
+        self.slide = round(self.window.slide_s * 1_000_000)
+        self.gap = round(self.window.gap_s * 1_000_000)
         self.session_windows = self.window.type == "session"
+        self.updates_late = config.late_events == "update" and not self.session_windows
         self._sum_types: dict[str, str] | None = None
 
     @property
@@ -195,11 +200,21 @@ class WindowOperator:
             {", " + arguments if arguments else ""} from {source}"""
         )
         on_time = f"_end + {self.lateness} > _wm"
-        self.session.execute(
-            f"""create or replace temp table _hw_partial as
-            select _start, _end, {self._key_list()} {self._partials()}, true as _touched
-            from _hw_assigned where {on_time} group by all"""
-        )
+        if self.updates_late:
+            # late events are aggregated too, flagged: a window they share with open state or
+            # on-time events takes them in its own row (see `_merge_sql`)
+            self.session.execute(
+                f"""create or replace temp table _hw_partial as
+                select _start, _end, {self._key_list()} {self._partials()}, true as _touched,
+                    not ({on_time}) as _late
+                from _hw_assigned group by all"""
+            )
+        else:
+            self.session.execute(
+                f"""create or replace temp table _hw_partial as
+                select _start, _end, {self._key_list()} {self._partials()}, true as _touched
+                from _hw_assigned where {on_time} group by all"""
+            )
         return self.session.query(
             f"""select * exclude (_ts, _wm, _start, _end{self._argument_names()}),
             make_timestamp(_start) as {WINDOW_START}, make_timestamp(_end) as {WINDOW_END}
@@ -237,8 +252,15 @@ class WindowOperator:
             coalesce(bool_or(_closed), false) as _closed"""
         if not self.session_windows:
             group = ", ".join(["_start", "_end", *(q(k) for k in self.keys)])
+            # a window only late events reached has no row here but perhaps one in the table:
+            # they are combined into it there (`_with_late_partials`)
+            late = (
+                ", bool_and(coalesce(_late, false)) as _only_late"
+                if self.updates_late
+                else ", false as _only_late"
+            )
             return f"""select _start, _end, {keys} {combined}, {flags},
-                coalesce(bool_or(_written), false) as _written
+                coalesce(bool_or(_written), false) as _written {late}
                 from ({union}) group by {group}"""
         partition = f"partition by {column_list(self.keys)}" if self.keys else ""
         # gaps and islands: a session starts where no earlier session of its key reaches
@@ -253,7 +275,7 @@ class WindowOperator:
                 from ordered)
             select min(_start) as _start, max(_end) as _end, {keys} {combined}, {flags},
                 coalesce(flatten(list(_written) filter (where _written is not null)), [])
-                    as _written
+                    as _written, false as _only_late
             from islands group by {", ".join(["_island", *(q(k) for k in self.keys)])}"""
 
     # -- what to write ---------------------------------------------------------------------------
@@ -263,9 +285,14 @@ class WindowOperator:
         updates = self.config.emit == "updates"
         written = "len(_written) > 0" if self.session_windows else "_written"
         fresh = f"not {written}"
-        due = f"(({closes}) and not _closed) or (_closed and _touched)"
+        # written when it closes, and again when a change reaches it after (within the
+        # allowed lateness); a session such a change stretches past the watermark is open
+        # again, and written when it closes under its new bounds
+        due = f"({closes}) and (not _closed or _touched)"
         if updates:
             due = f"({due}) or _touched"
+        if self.updates_late:
+            due = f"({due}) and not _only_late"
         appends = self.session.query(
             f"select {self._output_columns(watermark)} from _hw_merged where ({due}) and {fresh}"
         )
@@ -274,11 +301,14 @@ class WindowOperator:
             f"where ({due}) and {written}"
         )
         if self.session_windows:
-            merges = self._with_superseded(merges, due, watermark)
+            merges = self._with_superseded(merges)
         if self.config.late_events == "update" and late.num_rows:
             merges = self._with_late_partials(merges, watermark)
         closed = (
-            self.session.query(f"select count(*) from _hw_merged where ({closes}) and not _closed")
+            self.session.query(
+                f"select count(*) from _hw_merged where ({closes}) and not _closed"
+                + (" and not _only_late" if self.updates_late else "")
+            )
             .column(0)[0]
             .as_py()
         )
@@ -302,15 +332,16 @@ class WindowOperator:
             columns += f", _end <= {watermark} as {IS_FINAL}"
         return columns
 
-    def _with_superseded(self, merges: pa.Table, due: str, watermark: int) -> pa.Table:
-        """Add `delete` rows for sessions written before under bounds a merge has changed."""
+    def _with_superseded(self, merges: pa.Table) -> pa.Table:
+        """Add `delete` rows for sessions written before under bounds a merge has changed:
+        the merged session replaces them when it is written, and until then (stretched past
+        the watermark, it is open again) the table holds no row of it."""
         import pyarrow as pa
 
-        written = "len(_written) > 0"
         gone = self.session.query(
             f"""select make_timestamp(w.s) as {WINDOW_START}, make_timestamp(w.e) as {WINDOW_END},
                 {self._key_list()} 'delete' as {OP}
-            from (select *, unnest(_written) as w from _hw_merged where ({due}) and {written})
+            from (select *, unnest(_written) as w from _hw_merged where len(_written) > 0)
             where w.s <> _start or w.e <> _end"""
         )
         if not gone.num_rows:
@@ -318,29 +349,37 @@ class WindowOperator:
         return pa.concat_tables([merges, gone], promote_options="permissive")
 
     def _with_late_partials(self, merges: pa.Table, watermark: int) -> pa.Table:
+        """Add `combine` rows for windows only late events reached (their rows, if any, are
+        in the table alone); late events of a window written in this batch are in its row."""
         import pyarrow as pa
 
+        names = ", ".join(q(a.name) for a in self.aggregates)
         partial = self.session.query(
             f"""select make_timestamp(_start) as {WINDOW_START},
-                make_timestamp(_end) as {WINDOW_END}, {self._key_list()} {self._partials()}
+                make_timestamp(_end) as {WINDOW_END}, {self._key_list()} {names}
                 {", true as " + IS_FINAL if self.config.emit == "updates" else ""},
                 'combine' as {OP}
-            from _hw_assigned where not (_end + {self.lateness} > _wm) group by all"""
+            from _hw_merged where _only_late"""
         )
+        if not partial.num_rows:
+            return merges
         return pa.concat_tables([merges, partial], promote_options="permissive")
 
     def _state_sql(self, watermark: int, due: str) -> str:
         kept = f"_end + {self.lateness} > {watermark}"
         if self.session_windows:
-            now_written = f"case when {due} then [{{'s': _start, 'e': _end}}] else _written end"
+            now_written = f"""case when {due} then [{{'s': _start, 'e': _end}}]
+                else list_filter(_written, lambda w: w.s = _start and w.e = _end) end"""
         else:
             now_written = f"_written or ({due})"
-        return f"""select * replace (false as _touched, _closed or _end <= {watermark} as _closed,
-            {now_written} as _written) from _hw_merged where {kept}"""
+        return f"""select * exclude (_only_late) replace (false as _touched,
+            _end <= {watermark} as _closed, {now_written} as _written)
+            from _hw_merged where {kept}"""
 
     def _empty_state(self) -> str:
         written = "[]::STRUCT(s BIGINT, e BIGINT)[]" if self.session_windows else "false"
-        return f"""select * replace (false as _touched), false as _closed,
+        late = " exclude (_late)" if self.updates_late else ""
+        return f"""select *{late} replace (false as _touched), false as _closed,
             {written} as _written from _hw_partial limit 0"""
 
     # -- pieces of SQL ---------------------------------------------------------------------------

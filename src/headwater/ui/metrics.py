@@ -134,6 +134,85 @@ class CatalogCollector:
                 age.add_metric([], max(now.timestamp() - stamp, 0.0))
         yield heartbeat
         yield age
+        yield from _stream_metrics(self.project)
+
+
+def _stream_metrics(project: Project) -> Iterator[Any]:
+    """Each stream's progress as its runner last recorded it in the catalog."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from headwater.catalog.streams import stream_progress
+
+    progress = stream_progress(project.catalog)
+    up = GaugeMetricFamily(
+        "headwater_stream_running", "1 while the stream runs, else 0.", labels=["stream"]
+    )
+    counters = {
+        name: CounterMetricFamily(
+            f"headwater_stream_{name}", f"{text} since the stream's first batch.", labels=["stream"]
+        )
+        for name, text in (
+            ("events", "Events read"),
+            ("rows", "Rows written to the stream's table"),
+            ("rejected", "Events quarantined"),
+            ("late", "Events too late for their window"),
+        )
+    }
+    gauges = {
+        "events_per_s": GaugeMetricFamily(
+            "headwater_stream_events_per_second",
+            "Events per second over the stream's recent batches.",
+            labels=["stream"],
+        ),
+        "lag_total": GaugeMetricFamily(
+            "headwater_stream_lag_events",
+            "Events waiting in the stream's source.",
+            labels=["stream"],
+        ),
+        "batch": GaugeMetricFamily(
+            "headwater_stream_last_batch", "The stream's last committed batch.", labels=["stream"]
+        ),
+    }
+    times = {
+        "watermark": GaugeMetricFamily(
+            "headwater_stream_watermark_timestamp_seconds",
+            "Unix time of the stream's watermark (event time).",
+            labels=["stream"],
+        ),
+        "committed_at": GaugeMetricFamily(
+            "headwater_stream_last_commit_timestamp_seconds",
+            "Unix time of the stream's last commit.",
+            labels=["stream"],
+        ),
+    }
+    latency = GaugeMetricFamily(
+        "headwater_stream_latency_seconds",
+        "End-to-end latency of recent batches (commit time minus the oldest event's source "
+        "time), by quantile.",
+        labels=["stream", "quantile"],
+    )
+    for key, found in sorted(progress.items()):
+        up.add_metric([key], 1.0 if found.alive else 0.0)
+        for name, family in counters.items():
+            value = getattr(found, f"{name}_total")
+            if value is not None:
+                family.add_metric([key], float(value))
+        for name, gauge in gauges.items():
+            value = getattr(found, name)
+            if value is not None:
+                gauge.add_metric([key], float(value))
+        for name, gauge in times.items():
+            stamp = _epoch(getattr(found, name))
+            if stamp is not None:
+                gauge.add_metric([key], stamp)
+        for quantile, value in (("0.5", found.latency_p50_s), ("0.99", found.latency_p99_s)):
+            if value is not None:
+                latency.add_metric([key, quantile], value)
+    yield up
+    yield from counters.values()
+    yield from gauges.values()
+    yield from times.values()
+    yield latency
 
 
 def exposition(project: Project) -> bytes:

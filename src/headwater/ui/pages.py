@@ -19,6 +19,7 @@ from headwater.ui.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_set
 
 if TYPE_CHECKING:
     from headwater.lineage.graph import ColumnGraph
+    from headwater.project.definition import Asset
     from headwater.workspace import Project
 
 PREVIEW_ROWS = 20
@@ -231,7 +232,29 @@ def asset_page(
     context["checks"] = _check_timeline(project, asset.key)
     context["charts"] = _metric_charts(project, asset.key)
     context["freshness"] = _freshness(project, asset)
+    context["stream"] = _stream_facts(project, asset)
     return context
+
+
+def _stream_facts(project: Project, asset: Asset) -> dict[str, Any] | None:
+    """A stream's source, state and progress, for its asset page (None: not a stream)."""
+    if asset.stream is None:
+        return None
+    (status,) = project.stream_status([asset.key])
+    lag = {k: v for k, v in status["lag"].items() if v is not None}
+    return {
+        "source": status["source"],
+        "state": "running" if status["running"] else ("failed" if status["error"] else "stopped"),
+        "error": status["error"],
+        "batch": status["batch"],
+        "last_commit": status["last_commit"],
+        "watermark": status["watermark"],
+        "events_per_s": status["events_per_s"],
+        "latency": (status["latency_p50_s"], status["latency_p99_s"]),
+        "lag": sum(lag.values()) if lag else None,
+        "totals": status["totals"],
+        "window": asset.stream.window.type if asset.stream.window else None,
+    }
 
 
 def _column_lineage(graph: ColumnGraph, key: str, columns: Sequence[str]) -> dict[str, Any]:

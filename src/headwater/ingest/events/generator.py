@@ -3,7 +3,7 @@
 Events are numbered from 0. Event `n` is generated from the block of `BLOCK` events holding it,
 whose random numbers come from a generator seeded by (seed, block), so the events after any
 position are the same however the stream's micro-batches fell before a crash. Without `rate`,
-event `n` happens `n × spacing` after `start_time`, minus a delay for the late share; with
+event `n` happens `n * spacing` after `start_time`, minus a delay for the late share; with
 `rate`, events are produced in wall-clock time at that rate and stamped with the clock.
 """
 
@@ -40,6 +40,7 @@ class GeneratorEventSource:
         assert isinstance(settings, GeneratorSource)
         self.settings = settings
         self._next = 0
+        self._drained = False
         self._started = time.monotonic()
         self._produced_at_open = 0
         start = dt.datetime.fromisoformat(settings.start_time)
@@ -66,14 +67,20 @@ class GeneratorEventSource:
             return None
         table = self._events(self._next, count)
         self._next += count
+        self._drained = count < max_events
         return EventBatch(table, {POSITION: self._next}, {POSITION: self._remaining()})
 
     def acknowledge(self, positions: Positions) -> None:
         """Nothing to release: generated events are made again on demand."""
 
     def caught_up(self) -> bool:
-        """True when every event due so far has been read."""
-        return self._available(1) == 0
+        """True when every event made so far has been read: all of a bounded generator's,
+        those due by the last poll of one with a `rate`; an unbounded generator without a
+        rate has always just been read up to now."""
+        if self.settings.rate is not None:
+            return self._drained or self._available(1) == 0
+        total = self.settings.events
+        return total is None or self._next >= total
 
     def close(self) -> None:
         """Nothing to close."""
