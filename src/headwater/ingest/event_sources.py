@@ -61,6 +61,9 @@ class SourceContext:
     state_dir: Path
     """A folder the source may keep its own files in (the HTTP collector's log is elsewhere)."""
     config: StreamConfig
+    columns: frozenset[str] = frozenset(METADATA_COLUMNS)
+    """The metadata columns the stream reads (`_key`, `_headers`, ... its SQL names, and
+    those it always keeps): a source may leave the others out of its batches."""
     restart: bool = False
     """True after `headwater stream reset`: `open(None)` must start where the source's
     `start` says even when the source remembers a position of its own (a consumer group)."""

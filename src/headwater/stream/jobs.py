@@ -51,6 +51,7 @@ def stream_job(
         state_dir=definition.state_dir / "streams" / asset.key,
         config=config,
         restart=(checkpoint_folder(store, ref) / RESET_FILE).is_file(),
+        columns=_metadata_read(config),
     )
     sql = _compiled(asset, compiler) if config.sql and config.sql.strip() else ""
 
@@ -85,6 +86,19 @@ def _after_reset(config: StreamConfig, folder: Path) -> StreamConfig:
         return config
     source = config.source.model_copy(update={"start": to})
     return config.model_copy(update={"source": source})
+
+
+def _metadata_read(config: StreamConfig) -> frozenset[str]:
+    """The metadata columns a source must hand over: all of them for a stream whose events are
+    its rows (no SQL), else those the SQL names plus the ones quarantine rows and latency use."""
+    import re
+
+    from headwater.ingest.event_sources import METADATA_COLUMNS, OFFSET, PARTITION, SOURCE_TIME
+
+    if not config.sql or not config.sql.strip():
+        return frozenset(METADATA_COLUMNS)
+    named = {c for c in METADATA_COLUMNS if re.search(rf"\b{c}\b", config.sql, re.IGNORECASE)}
+    return frozenset({PARTITION, OFFSET, SOURCE_TIME, *named})
 
 
 def _compiled(asset: Asset, compiler: Compiler) -> str:

@@ -32,6 +32,7 @@ from headwater.project.streams import StreamConfig
 from headwater.storage.base import CommitInfo, TableRef, TableStore
 from headwater.stream.checkpoint import Checkpoint, CheckpointStore
 from headwater.stream.decode import EventDecoder, Rejected
+from headwater.stream.read_ahead import ReadAhead
 from headwater.stream.sink import StreamSink
 from headwater.stream.status import ProgressMeter, Rates
 from headwater.stream.windows import NO_WATERMARK, WindowOperator
@@ -108,7 +109,7 @@ class StreamSummary:
     rejected: int = 0
     late: int = 0
     last_batch: int | None = None
-    reports: list[BatchReport] = field(default_factory=list)
+    last: BatchReport | None = None
 
 
 class StreamRunner:
@@ -134,6 +135,7 @@ class StreamRunner:
         self._compactor: threading.Thread | None = None
         self._commits = 0
         self._until_caught_up = False
+        self.reader: ReadAhead
         self._reset_pending = False
         self.rewrite_until: int | None = None
         """See `Checkpoint.rewrite_until`."""
@@ -184,13 +186,14 @@ class StreamRunner:
         self._until_caught_up = until_caught_up
         summary = StreamSummary()
         self.recover()
+        self.reader = ReadAhead(self.job.source, self.config.max_batch_events)
         try:
             while not stop.is_set():
                 if max_batches is not None and summary.batches >= max_batches:
                     break
                 batches = self._collect(stop)
                 if not batches:
-                    if until_caught_up and self.job.source.caught_up():
+                    if until_caught_up and self.reader.caught_up():
                         break
                     continue
                 report = self.process(batches)
@@ -200,13 +203,13 @@ class StreamRunner:
                 summary.rejected += report.rejected
                 summary.late += report.late
                 summary.last_batch = report.batch
-                summary.reports.append(report)
-                if until_caught_up and self.job.source.caught_up():
+                summary.last = report
+                if until_caught_up and self.reader.caught_up():
                     break
         finally:
             if self._compactor is not None:
                 self._compactor.join()
-            self.job.source.close()
+            self.reader.close()
         return summary
 
     def _collect(self, stop: threading.Event) -> list[EventBatch]:
@@ -221,13 +224,15 @@ class StreamRunner:
             wait = trigger if deadline is None else deadline - time.monotonic()
             if wait <= 0:
                 break
-            polled = self.job.source.poll(limit - count, min(wait, 0.5))
+            polled = self.reader.poll(limit - count, min(wait, 0.5))
             if polled is not None and polled.events.num_rows:
                 batches.append(polled)
                 count += polled.events.num_rows
                 if deadline is None:
                     deadline = time.monotonic() + trigger
-            if stop.is_set() or (self._until_caught_up and self.job.source.caught_up()):
+            elif self.reader.waiting():
+                break  # the next polled batch would overfill this one: it starts the next
+            if stop.is_set() or (self._until_caught_up and self.reader.caught_up()):
                 break
             if deadline is None and polled is None:
                 break
@@ -295,7 +300,7 @@ class StreamRunner:
         )
         if rejected is not None:
             self.sink.commit_rejected(batch, rejected)
-        self.job.source.acknowledge(positions)
+        self.reader.acknowledge(positions)
         self.batch, self.positions = batch, positions
         self.checkpoints.prune(batch)
         if self._reset_pending:

@@ -206,7 +206,7 @@ class KafkaEventSource:
         if time.monotonic() - self._refreshed_at >= self.refresh_s:
             self._refresh_partitions(consumer)
         deadline = time.monotonic() + max(timeout_s, 0.0)
-        columns = _Columns(self.topics)
+        columns = _Columns(self.topics, self.context.columns)
         counts = Counter(self._held_counts)
         held = self._held.num_rows if self._held is not None else 0
         room = HOLD_FACTOR * max_events - held
@@ -687,8 +687,10 @@ class _Columns:
     """The column values of one poll's messages, gathered chunk by chunk (each value read
     by one C-level `map` over the chunk) and turned into Arrow arrays once."""
 
-    def __init__(self, topics: list[str]) -> None:
+    def __init__(self, topics: list[str], wanted: frozenset[str] = frozenset()) -> None:
         self.topics = topics
+        self.with_key = KEY in wanted
+        self.with_headers = HEADERS in wanted
         self.values: list[bytes | None] = []
         self.keys: list[bytes | None] = []
         self.partitions: list[int] = []
@@ -708,10 +710,12 @@ class _Columns:
         partitions: list[int] = list(map(Message.partition, messages))  # type: ignore[arg-type]
         self.partitions.extend(partitions)
         self.values.extend(map(Message.value, messages))
-        self.keys.extend(map(Message.key, messages))
+        if self.with_key:
+            self.keys.extend(map(Message.key, messages))
         self.offsets.extend(map(Message.offset, messages))  # type: ignore[arg-type]
         self.stamps.extend(map(itemgetter(1), map(Message.timestamp, messages)))
-        self.headers.extend(map(Message.headers, messages))
+        if self.with_headers:
+            self.headers.extend(map(Message.headers, messages))
         if len(self.topics) == 1:
             topic = self.topics[0]
             return Counter({(topic, p): n for p, n in Counter(partitions).items()})
@@ -730,12 +734,14 @@ class _Columns:
         stamps = pc.if_else(pc.less(stamps, 0), pa.scalar(None, pa.int64()), stamps)
         columns: dict[str, pa.Array] = {
             PAYLOAD: pa.array(self.values, pa.binary()),
-            KEY: pa.array(self.keys, pa.binary()),
             PARTITION: pa.array(self.partitions, pa.int32()),
             OFFSET: pa.array(self.offsets, pa.int64()),
             SOURCE_TIME: stamps.cast(pa.timestamp("ms", tz="UTC")),
-            HEADERS: _headers_column(self.headers),
         }
+        if self.with_key:
+            columns[KEY] = pa.array(self.keys, pa.binary())
+        if self.with_headers:
+            columns[HEADERS] = _headers_column(self.headers)
         if len(self.topics) > 1:
             columns[TOPIC] = pa.array(self.topic_names, pa.string())
         return pa.table(columns)
