@@ -12,6 +12,7 @@ import json
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,7 +25,12 @@ from typing import Any
 import httpx
 from deltalake import DeltaTable
 
-from headwater.ingest.events.segment_log import Gathered, PartitionReader, collector_root
+from headwater.ingest.events.segment_log import (
+    Gathered,
+    PartitionReader,
+    collector_root,
+    list_segments,
+)
 from headwater.ingest.events.segment_topics import partition_dir, read_readers
 from headwater.stream.sink import stream_app_id
 from tests.conftest import HEADWATER
@@ -49,9 +55,7 @@ def log_version(path: Path) -> int:
         names = [p.name for p in log.iterdir()]
     except FileNotFoundError:
         return -1
-    return max(
-        (int(n[:20]) for n in names if n.endswith(".json") and n[:20].isdigit()), default=-1
-    )
+    return max((int(n[:20]) for n in names if n.endswith(".json") and n[:20].isdigit()), default=-1)
 
 
 def committed_positions(path: Path, stream: str) -> tuple[int | None, dict[str, int]]:
@@ -118,11 +122,11 @@ class StreamProcess:
                 time.sleep(rng.uniform(0, max_delay_s))
                 assert process.poll() is None, f"the stream exited:\n{self.stderr()[-3000:]}"
                 process.send_signal(signal.SIGKILL)
+                assert process.wait(DEADLINE_S) == -signal.SIGKILL
             finally:
                 if process.poll() is None:
                     process.kill()
-                process.wait(DEADLINE_S)
-            assert process.returncode == -signal.SIGKILL
+                    process.wait(DEADLINE_S)
             made += 1
         return made
 
@@ -133,18 +137,29 @@ class StreamProcess:
 
 
 @contextmanager
-def collector(root: Path) -> Iterator[str]:
-    """`headwater stream collect` for the project at `root` on a free port, until the block
-    ends (then SIGTERM); yields its base URL."""
+def collector(root: Path, segment_bytes: int | None = None) -> Iterator[str]:
+    """The HTTP collector of the project at `root` on a free port, until the block ends (then
+    SIGTERM); yields its base URL. It is `headwater stream collect`, or with `segment_bytes`
+    the collector app in a process of its own rolling segments that small (so that retention
+    deletes segments while the streams run)."""
     port = free_port()
     log = root / "collector.log"
+    command = [*HEADWATER, "stream", "collect", "--port", str(port)]
+    if segment_bytes is not None:
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; "
+            "from headwater.ingest.events.collector_app import CollectorSettings, "
+            "serve_collector; "
+            "serve_collector(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]), "
+            "CollectorSettings(segment_bytes=int(sys.argv[3])))",
+            str(collector_root(root)),
+            str(port),
+            str(segment_bytes),
+        ]
     with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [*HEADWATER, "stream", "collect", "--port", str(port)],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+        process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + DEADLINE_S
@@ -194,9 +209,11 @@ def post(client: httpx.Client, topic: str, lines: Sequence[bytes], partitions: i
 
 
 def collector_log(root: Path, topic: str, partition: int) -> list[tuple[int, bytes]]:
-    """Every record of one partition of a collector topic, as (offset, line), in offset
-    order, read from the segment files."""
-    reader = PartitionReader(partition_dir(collector_root(root), topic, partition), partition, 0)
+    """Every record one partition of a collector topic still holds (from its oldest segment
+    that retention left), as (offset, line), in offset order, read from the segment files."""
+    folder = partition_dir(collector_root(root), topic, partition)
+    segments = list_segments(folder)
+    reader = PartitionReader(folder, partition, segments[0] if segments else 0)
     records: list[tuple[int, bytes]] = []
     try:
         while True:

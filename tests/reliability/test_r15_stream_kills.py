@@ -7,7 +7,10 @@ max) with a watermark, allowed lateness and late events quarantined, and a plain
 appending each event. After the kills and a final `--until-caught-up`:
 
 - the windowed table equals the oracle (one DuckDB query over every event in the order the
-  collector stored it, read back from its segment files, `tests/stream/conftest.py`);
+  collector stored it, `tests/stream/conftest.py`): each line at the offset its POST's answer
+  gave, checked against the segment files; the collector rolls small segments, and retention
+  deletes those both streams committed past while they are being killed, so the files keep
+  only the newest at the end;
 - the plain table holds every event exactly once, at its own offset;
 - each bad or late event is quarantined exactly once by each stream that sets it aside;
 - the source is acknowledged only up to what is committed: sampled during the run, the
@@ -33,7 +36,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from headwater.ingest.events.segment_log import collector_root, read_durable
+from headwater.ingest.events.segment_log import collector_root, list_segments, read_durable
 from headwater.ingest.events.segment_topics import partition_dir
 from tests.conftest import ProjectFactory
 from tests.reliability.stream_kills import (
@@ -52,6 +55,9 @@ from tests.stream.conftest import duplicates, late_events, normalized, oracle
 TOPIC = "clicks"
 EPOCH = dt.datetime(2026, 1, 1)
 KEYS = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", None]
+SEGMENT_BYTES = 32 * 1024
+"""The collector's segments roll this small, so retention deletes them while the streams
+are killed (a segment deleted too early would stop a restarted stream)."""
 MAX_EVENTS = 150_000
 """The workload stops here if the kills take longer than it lasts."""
 
@@ -143,6 +149,8 @@ class Client(threading.Thread):
         self.rng = random.Random(seed)
         self.lines = workload(seed)
         self.kinds: dict[bytes, str] = {}
+        self.stored: dict[int, bytes] = {}
+        """Offset -> line, as the collector's answers placed them."""
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.requests = 0
@@ -166,11 +174,17 @@ class Client(threading.Thread):
         """One request, sent twice now and then: the retry must store nothing."""
         key = f"{self.requests}-{self.rng.random()}"
         body = b"\n".join(lines) + b"\n"
-        for attempt in range(2 if self.rng.random() < 0.05 else 1):
+        twice = self.rng.random() < 0.05 or self.requests == 1
+        for attempt in range(2 if twice else 1):
             answer = client.post(f"/topics/{TOPIC}", content=body, headers={"Idempotency-Key": key})
             assert answer.status_code == 200, answer.text
             assert answer.json()["count"] == len(lines)
             assert answer.json()["duplicate"] == (attempt == 1)
+            assert answer.json()["partition"] == 0
+            first = answer.json()["offset"]
+            placed = dict(zip(range(first, first + len(lines)), lines, strict=True))
+            assert self.stored.get(first, lines[0]) == lines[0], "the retry was stored again"
+            self.stored.update(placed)
             self.duplicates += attempt
         self.requests += 1
 
@@ -183,12 +197,21 @@ class Client(threading.Thread):
             raise self.error
 
 
-def stored_events(root: Path, kinds: dict[bytes, str]) -> tuple[list[tuple[int, bytes]], pa.Table]:
-    """The log as the collector stored it, and its good events as the oracle reads them:
-    `seq` (the offset: the arrival order), `id`, `event_time`, `key`, `value`."""
-    log = collector_log(root, TOPIC, 0)
+def stored_events(root: Path, client: Client) -> tuple[list[tuple[int, bytes]], pa.Table]:
+    """The log as the collector stored it (each line at the offset its POST's answer gave,
+    checked against what its segment files still hold), and its good events as the oracle
+    reads them: `seq` (the offset: the arrival order), `id`, `event_time`, `key`, `value`."""
+    log = sorted(client.stored.items())
     assert [offset for offset, _ in log] == list(range(len(log)))
-    assert sorted(line for _, line in log) == sorted(kinds), "the log is not what was posted"
+    assert sorted(line for _, line in log) == sorted(client.kinds), "not what was posted"
+    folder = partition_dir(collector_root(root), TOPIC, 0)
+    assert read_durable(folder) == len(log)
+    kept = collector_log(root, TOPIC, 0)
+    assert kept == log[len(log) - len(kept) :]
+    # retention deleted the segments both streams had committed past (the newest one stays)
+    assert len(list_segments(folder)) == 1
+    assert len(kept) < len(log)
+    kinds = client.kinds
     rows = [(o, json.loads(line)) for o, line in log if kinds[line] == GOOD]
     return log, pa.table(
         {
@@ -215,6 +238,8 @@ def quarantined_offsets(table: Path) -> list[int]:
 
 
 def check_stream_kills(make_project: ProjectFactory, kills: int, seed: int) -> None:
+    """Kill both streams `kills` times during the workload, let them catch up, and check
+    what the module docstring says."""
     project = make_project(project_files())
     root = project.root
     warehouse = project.definition.warehouse / "streams"
@@ -240,7 +265,7 @@ def check_stream_kills(make_project: ProjectFactory, kills: int, seed: int) -> N
             ),
         ]
     )
-    with collector(root) as base:
+    with collector(root, SEGMENT_BYTES) as base:
         client = Client(base, seed)
         poller.start()
         try:
@@ -254,14 +279,13 @@ def check_stream_kills(make_project: ProjectFactory, kills: int, seed: int) -> N
             poller.finish()
     assert made == kills
     assert poller.problems == []
-    assert all(w.versions >= 2 and w.acks >= w.versions for w in poller.tables)
+    assert all(w.versions >= 2 and w.acks > 0 for w in poller.tables)
 
-    log, events = stored_events(root, client.kinds)
+    log, events = stored_events(root, client)
     kinds = {offset: client.kinds[line] for offset, line in log}
     assert events.num_rows > 1000
     assert client.duplicates > 0
-    end = read_durable(partition_dir(collector_root(root), TOPIC, 0))
-    assert end == len(log)
+    end = len(log)
 
     # the windows equal the oracle over the events in the order the collector stored them
     table = DeltaTable(str(windows)).to_pyarrow_table()
@@ -273,10 +297,10 @@ def check_stream_kills(make_project: ProjectFactory, kills: int, seed: int) -> N
 
     # the plain table holds every event with a payload it can use, once, at its own offset
     rows = DeltaTable(str(plain)).to_pyarrow_table(columns=["id", "_offset"])
-    placed = sorted(zip(rows.column("_offset").to_pylist(), rows.column("id").to_pylist()))
-    wanted = sorted(
-        (o, json.loads(line)["id"]) for o, line in log if kinds[o] in (GOOD, TIMELESS)
+    placed = sorted(
+        zip(rows.column("_offset").to_pylist(), rows.column("id").to_pylist(), strict=True)
     )
+    wanted = sorted((o, json.loads(line)["id"]) for o, line in log if kinds[o] in (GOOD, TIMELESS))
     assert placed == wanted
 
     # each bad event quarantined once by each stream, and each late one by the windowed one

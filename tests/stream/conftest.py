@@ -72,6 +72,10 @@ class ListSource:
         self.next = int((positions or {}).get("list", 0))
         self.opened.append(self.next)
 
+    def positions(self) -> Positions:
+        """Where reading stands: the index of the next event."""
+        return {"list": self.next}
+
     def poll(self, max_events: int, timeout_s: float) -> EventBatch | None:
         """Return the next events, at most `max_events` and the poll size."""
         if self.next >= len(self):

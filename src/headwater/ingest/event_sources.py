@@ -88,6 +88,11 @@ class EventSource(Protocol):
         """True when the last poll reached the end of what the source holds now (for runs
         that stop when caught up)."""
 
+    def positions(self) -> Positions:
+        """Where the source stands: just after the last event polled, or, right after
+        `open`, where reading starts (a `start: latest` resolved to exact positions). A new
+        stream records these before it reads anything, so a restart never moves its start."""
+
     def close(self) -> None:
         """Disconnect; safe to call twice."""
 

@@ -9,7 +9,6 @@ alone, and the run is failed once every stream has ended.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import threading
@@ -20,16 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import HeadwaterError, Location, RunLockedError, UsageError
+from headwater.errors import HeadwaterError, UsageError
 from headwater.project.kinds import AssetKind
 from headwater.stream.jobs import checkpoint_folder
+from headwater.stream.run_lock import running_pid, stream_lock
 from headwater.stream.runner import RESET_FILE, BatchReport, StreamSummary
 
 if TYPE_CHECKING:
     from headwater.orchestrate.opening import OpenProject
     from headwater.project.definition import Asset, ProjectDefinition
 
-LOCK_FILE = "run.lock"
 JOIN_POLL_S = 0.2
 """How often the main thread looks up from waiting for the streams (signals run in between)."""
 
@@ -81,68 +80,6 @@ def stream_assets(definition: ProjectDefinition, names: list[str] | None) -> lis
             raise UsageError(f"{what} named '{name}'", hint=hint)
         chosen[found[0].key] = found[0]
     return list(chosen.values())
-
-
-# -- the run lock ---------------------------------------------------------------------------
-
-
-@contextmanager
-def stream_lock(folder: Path, key: str) -> Iterator[None]:
-    """Hold the run lock of the stream `key` (checkpoints in `folder`) while the block runs.
-
-    Raises:
-        RunLockedError: another process (or thread) runs the stream now.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(path)
-            raise RunLockedError(
-                f"stream {key} is already running"
-                + (f" (pid {holder})" if holder is not None else ""),
-                Location(file=str(path), asset=key),
-                "stop it first (SIGTERM or Ctrl-C), or watch it with 'headwater stream status'",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def running_pid(folder: Path) -> int | None:
-    """The pid of the process running the stream whose checkpoints are in `folder` (None:
-    it is not running)."""
-    path = folder / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _holder(path) or -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def _holder(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -515,6 +452,7 @@ def reset_stream(project: OpenProject, name: str, to: str) -> dict[str, Any]:
         os.replace(temporary, folder / RESET_FILE)
         # only the numbered checkpoints: the lock, the marker and the status stay
         CheckpointStore(folder).discard_after(-1)
+        CheckpointStore(folder).clear_start()
     return marker
 
 

@@ -8,6 +8,7 @@ from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
 from headwater.project.kinds import BuildKind
 from headwater.stream.jobs import stream_job
+from headwater.stream.run_lock import stream_lock
 from headwater.stream.runner import run_stream
 
 
@@ -16,7 +17,8 @@ def build_stream(ctx: BuildContext) -> BuildResult:
     job = stream_job(
         ctx.asset, ctx.definition, ctx.store, ctx.session, ctx.compiler, ctx.relations, ctx.run_id
     )
-    summary = run_stream(job, until_caught_up=True)
+    with stream_lock(job.checkpoints, ctx.asset.key):
+        summary = run_stream(job, until_caught_up=True)
     return BuildResult(
         rows=summary.rows,
         version=ctx.store.current_version(ctx.ref),

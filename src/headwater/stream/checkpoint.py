@@ -21,6 +21,7 @@ from headwater.errors import Location, StorageError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+START_FILE = "start.json"
 KEEP = 2
 """Checkpoints kept behind the newest (the newest is all recovery needs)."""
 
@@ -127,10 +128,28 @@ class CheckpointStore:
             if number is not None and number < newest - KEEP:
                 path.unlink(missing_ok=True)
 
-    def clear(self) -> None:
-        """Delete every checkpoint (a reset)."""
-        for path in self._files():
-            path.unlink(missing_ok=True)
+    def write_start(self, after_batch: int, positions: dict[str, Any]) -> None:
+        """Record where a stream starting afresh (new, or reset) after batch `after_batch`
+        starts reading, before it reads: a restart before its first commit starts there too,
+        not wherever `start: latest` points by then."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"after_batch": after_batch, "positions": positions})
+        _write_atomically(self.folder / START_FILE, body.encode())
+        _fsync(self.folder)
+
+    def read_start(self, after_batch: int) -> dict[str, Any] | None:
+        """The positions a fresh start after batch `after_batch` recorded (None: none)."""
+        try:
+            found = json.loads((self.folder / START_FILE).read_text())
+            if int(found["after_batch"]) == after_batch:
+                return dict(found["positions"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return None
+
+    def clear_start(self) -> None:
+        """Forget the fresh start's positions (its first batch is committed)."""
+        (self.folder / START_FILE).unlink(missing_ok=True)
 
     def _files(self) -> list[Path]:
         return list(self.folder.iterdir()) if self.folder.is_dir() else []

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from headwater.ingest.event_sources import SourceContext, event_source_for
 from headwater.project.streams import EVENTS_RELATION, StreamConfig
 from headwater.storage.base import TableRef, TableStore
-from headwater.stream.runner import BATCH_NAME, RESET_FILE, BatchReport, StreamJob
+from headwater.stream.runner import BATCH_NAME, RESET_FILE, SEQUENCE, BatchReport, StreamJob
 
 if TYPE_CHECKING:
     from headwater.build.compiler import Compiler
@@ -54,6 +54,8 @@ def stream_job(
         columns=_metadata_read(config),
     )
     sql = _compiled(asset, compiler) if config.sql and config.sql.strip() else ""
+    if sql and config.window is not None:
+        sql = _carrying_sequence(sql, asset)
 
     def refresh_inputs() -> None:
         relations.ensure_inputs(session, asset.key)
@@ -127,6 +129,47 @@ def _compiled(asset: Asset, compiler: Compiler) -> str:
         return compiler.compile(target.key)
 
     return compile_sql(asset.stream.sql, asset.rel_path, resolve, ephemeral)
+
+
+def _carrying_sequence(sql: str, asset: Asset) -> str:
+    """A windowed stream's SQL with each event's arrival number (`SEQUENCE`) added to its
+    output, so its rows can be put back in arrival order, which the per-event watermark
+    follows (a join returns rows in any order). SQL that only filters and projects keeps the
+    order by itself and is left as it is.
+
+    Raises:
+        ConfigError: the SQL joins, but its outermost query does not read `events` directly
+            (so the arrival order cannot be carried through).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    from headwater.errors import ConfigError, Location
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if isinstance(tree, exp.Select) and not (tree.args.get("group") or tree.args.get("distinct")):
+        clause = tree.args.get("from_") or tree.args.get("from")
+        sources = [clause.this] if clause is not None else []
+        sources += [join.this for join in tree.args.get("joins") or []]
+        batch = next(
+            (s.alias_or_name for s in sources if isinstance(s, exp.Table) and s.name == BATCH_NAME),
+            None,
+        )
+        if batch is not None:
+            if not any(p.is_star for p in tree.expressions):  # a star carries it already
+                tree.select(exp.column(SEQUENCE, table=batch).as_(SEQUENCE), copy=False)
+            return tree.sql(dialect="duckdb")
+    if not any(True for _ in tree.find_all(exp.Join)):
+        return sql
+    assert asset.stream is not None
+    raise ConfigError(
+        f"stream {asset.key}: its SQL joins tables, but not in the query that reads `events`, "
+        "so its rows cannot be put back in the order the events arrived (which the watermark "
+        "follows)",
+        Location(file=asset.rel_path, asset=asset.key),
+        "write the join in the outermost SELECT: `select ... from events e join <table> t on "
+        "...`, without GROUP BY or DISTINCT",
+    )
 
 
 def _label(asset: Asset) -> str:

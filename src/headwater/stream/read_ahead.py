@@ -13,12 +13,14 @@ the source may just hear of it a poll later.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from dataclasses import dataclass
 
 from headwater.ingest.event_sources import EventBatch, EventSource, Positions
 
+_LOG = logging.getLogger(__name__)
 POLL_WAIT_S = 0.2
 """How long one poll of the reading thread waits for events (and so how soon it notices a
 stop, or an acknowledgement to pass on)."""
@@ -88,7 +90,10 @@ class ReadAhead:
         the last acknowledgement, and close the source."""
         self._stop.set()
         self._thread.join()
-        self._pass_acknowledgements()
+        try:
+            self._pass_acknowledgements()
+        except Exception as exc:  # committed already: the source hears of it on its next run
+            _LOG.warning("the last acknowledgement did not reach the source: %s", exc)
         self.source.close()
 
     def _read(self) -> None:

@@ -31,17 +31,19 @@ from headwater.ingest.event_sources import (
 from headwater.project.streams import StreamConfig
 from headwater.storage.base import CommitInfo, TableRef, TableStore
 from headwater.stream.checkpoint import Checkpoint, CheckpointStore
-from headwater.stream.decode import EventDecoder, Rejected
+from headwater.stream.decode import Decoded, EventDecoder, Rejected
 from headwater.stream.read_ahead import ReadAhead
 from headwater.stream.sink import StreamSink
 from headwater.stream.status import ProgressMeter, Rates
-from headwater.stream.windows import NO_WATERMARK, WindowOperator
+from headwater.stream.windows import NO_WATERMARK, WindowOperator, WindowOutput
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from headwater.engine.base import EngineSession
 
+SEQUENCE = "_hw_seq"
+"""The column numbering a micro-batch's events in arrival order while its SQL runs."""
 BATCH_NAME = "_hw_stream_batch"
 """The name the micro-batch is registered under in the stream's engine session."""
 INPUT_REFRESH_S = 10.0
@@ -137,6 +139,8 @@ class StreamRunner:
         self._until_caught_up = False
         self.reader: ReadAhead
         self._reset_pending = False
+        self._fresh = False
+        """Started afresh (new or reset) and not committed since."""
         self.rewrite_until: int | None = None
         """See `Checkpoint.rewrite_until`."""
 
@@ -146,31 +150,39 @@ class StreamRunner:
         """Load the last committed batch's checkpoint (if any), finish what its commit left
         undone (its quarantine rows, the source's acknowledgement), and open the source just
         after its positions."""
+        self._check_table_shape()
         committed = self.sink.committed_batch()
-        self.checkpoints.discard_after(committed if committed is not None else -1)
-        self._reset_pending = _reset_after(self.job.checkpoints) == (
-            committed if committed is not None else -1
-        )
-        if self._reset_pending:
-            # reset: start from the source's `start` with no windows, keeping the numbering
-            self.batch = committed if committed is not None else -1
-            self.rewrite_until = self._written_until()
-            self.job.source.open(None)
+        after = committed if committed is not None else -1
+        self.checkpoints.discard_after(after)
+        reset = _reset_after(self.job.checkpoints)
+        if reset is not None and reset < after:
+            # a reset whose first batch committed (the marker outlived a kill): done with
+            (self.job.checkpoints / RESET_FILE).unlink(missing_ok=True)
+        self._reset_pending = reset == after
+        if self._reset_pending or committed is None:
+            # new, or reset: no windows; the numbering goes on (the app transaction only grows)
+            self.batch = after
+            if self._reset_pending:
+                self.rewrite_until = self._written_until()
+            start = self.checkpoints.read_start(after)
+            self.job.source.open(start)
+            if start is None:
+                self.checkpoints.write_start(after, self.job.source.positions())
+            self._fresh = True
             return
-        if committed is not None:
-            checkpoint = self.checkpoints.read(committed)
-            self.batch = committed
-            self.positions = checkpoint.positions
-            self.watermark = checkpoint.watermark
-            self.state = checkpoint.state
-            self.totals = dict(checkpoint.totals)
-            self.rewrite_until = checkpoint.rewrite_until
-            self._check_settings(checkpoint)
-            if checkpoint.rejected is not None and (self.sink.rejected_batch() or -1) < committed:
-                self.sink.commit_rejected(committed, checkpoint.rejected)
-        self.job.source.open(self.positions if committed is not None else None)
-        if committed is not None:
-            self.job.source.acknowledge(self.positions)
+        checkpoint = self.checkpoints.read(committed)
+        self.batch = committed
+        self.positions = checkpoint.positions
+        self.watermark = checkpoint.watermark
+        self.state = checkpoint.state
+        self.totals = dict(checkpoint.totals)
+        self.rewrite_until = checkpoint.rewrite_until
+        self._check_settings(checkpoint)
+        quarantined = self.sink.rejected_batch()
+        if checkpoint.rejected is not None and (quarantined is None or quarantined < committed):
+            self.sink.commit_rejected(committed, checkpoint.rejected)
+        self.job.source.open(self.positions)
+        self.job.source.acknowledge(self.positions)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -185,9 +197,10 @@ class StreamRunner:
         stop = stop or threading.Event()
         self._until_caught_up = until_caught_up
         summary = StreamSummary()
-        self.recover()
-        self.reader = ReadAhead(self.job.source, self.config.max_batch_events)
+        reader: ReadAhead | None = None
         try:
+            self.recover()
+            reader = self.reader = ReadAhead(self.job.source, self.config.max_batch_events)
             while not stop.is_set():
                 if max_batches is not None and summary.batches >= max_batches:
                     break
@@ -209,7 +222,10 @@ class StreamRunner:
         finally:
             if self._compactor is not None:
                 self._compactor.join()
-            self.reader.close()
+            if reader is not None:
+                reader.close()
+            else:
+                self.job.source.close()
         return summary
 
     def _collect(self, stop: threading.Event) -> list[EventBatch]:
@@ -244,9 +260,9 @@ class StreamRunner:
 
         started = time.monotonic()
         raw = pa.concat_tables([b.events for b in batches], promote_options="permissive")
-        positions = {**self.positions, **batches[-1].positions}
+        positions = batches[-1].positions  # a source's positions cover every partition
         lag = batches[-1].lag
-        decoded = self.decoder.decode(raw)
+        decoded = self._decoded(raw)
         rejected_rows = [self._rejected_row(raw, r) for r in decoded.rejected]
         events = self._transform(decoded.events)
         events, missing_time = self._split_missing_time(events)
@@ -254,7 +270,7 @@ class StreamRunner:
         late = 0
         closed = 0
         if self.windows is not None:
-            output = self.windows.process(events, self.state, self.watermark)
+            output = self._windowed(events)
             appends, merges = output.appends, output.merges
             late = output.late.num_rows
             if late and self.config.late_events == "quarantine":
@@ -303,9 +319,10 @@ class StreamRunner:
         self.reader.acknowledge(positions)
         self.batch, self.positions = batch, positions
         self.checkpoints.prune(batch)
-        if self._reset_pending:
+        if self._fresh:
+            self.checkpoints.clear_start()
             (self.job.checkpoints / RESET_FILE).unlink(missing_ok=True)
-            self._reset_pending = False
+            self._fresh = self._reset_pending = False
         committed_at = time.time()
         report = BatchReport(
             batch=batch,
@@ -330,6 +347,60 @@ class StreamRunner:
         return report
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _decoded(self, raw: pa.Table) -> Decoded:
+        try:
+            return self.decoder.decode(raw)
+        except Exception as exc:
+            from headwater.errors import ConfigError, HeadwaterError, Location, first_line
+
+            if isinstance(exc, HeadwaterError) or not _is_sql_error(exc):
+                raise
+            raise ConfigError(
+                f"stream {self.job.key}: its `columns` cannot be read: {first_line(exc)}",
+                Location(file=self.config.rel_path, asset=self.job.key),
+                "give each column a DuckDB type (BIGINT, DOUBLE, VARCHAR, TIMESTAMP, "
+                "DECIMAL(18, 2), ...)",
+            ) from exc
+
+    def _windowed(self, events: pa.Table) -> WindowOutput:
+        """The window operator's work on `events`; a column its settings name that the rows
+        lack is the user's to fix, not an internal error."""
+        assert self.windows is not None
+        try:
+            return self.windows.process(events, self.state, self.watermark)
+        except Exception as exc:
+            from headwater.errors import HeadwaterError, Location, first_line
+
+            if isinstance(exc, HeadwaterError) or not _is_sql_error(exc):
+                raise
+            raise ModelError(
+                f"stream {self.job.key}: its window could not be computed: {first_line(exc)}",
+                Location(file=self.config.rel_path, asset=self.job.key),
+                "check that `window.key` and the `window.aggregates` expressions name columns "
+                f"the stream's rows have ({', '.join(events.column_names)})",
+            ) from exc
+
+    def _check_table_shape(self) -> None:
+        """Refuse to write window rows into a table of another shape (a window setting
+        changed the columns; a merge or append would fail or mix two shapes)."""
+        expected = self.config.output_columns
+        if expected is None or self.job.store.current_version(self.job.ref) is None:
+            return
+        found = self.job.store.snapshot(self.job.ref).schema.names
+        if list(found) == expected:
+            return
+        from headwater.errors import ConfigError, Location
+
+        raise ConfigError(
+            f"stream {self.job.key} writes the columns {', '.join(expected)}, but its table "
+            f"{self.job.ref} has {', '.join(found)} (its window settings changed since it "
+            "was written)",
+            Location(file=self.config.rel_path, asset=self.job.key),
+            "give the stream another `name:` to start a new table, or delete the table's "
+            f"folder ({self.job.store.location(self.job.ref)}) and its checkpoints "
+            f"({self.job.checkpoints}) to start it again",
+        )
 
     def _check_settings(self, checkpoint: Checkpoint) -> None:
         """Refuse to carry on open windows kept under other window settings."""
@@ -374,7 +445,9 @@ class StreamRunner:
         from headwater.stream.windows import OP, WINDOW_END
 
         until = self.rewrite_until
-        if self.watermark > until:
+        lateness = round(self.config.allowed_lateness_s * 1_000_000)
+        if self.watermark > until + lateness:
+            # no window ending by `until` takes events any more: none can be written again
             self.rewrite_until = None
         ends = appends.column(WINDOW_END).cast(pa.timestamp("us")).cast(pa.int64())
         known = pc.less_equal(ends, pa.scalar(until, pa.int64()))
@@ -394,10 +467,20 @@ class StreamRunner:
         if self.job.refresh_inputs is not None and now - self._refreshed > INPUT_REFRESH_S:
             self.job.refresh_inputs()
             self._refreshed = now
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         session = self.job.session
-        session.register_arrow(BATCH_NAME, events)
+        numbered = events.append_column(SEQUENCE, pa.array(np.arange(events.num_rows)))
+        session.register_arrow(BATCH_NAME, numbered)
         try:
-            return session.query(self.job.sql)
+            result = session.query(self.job.sql)
+            if SEQUENCE not in result.column_names:
+                return result
+            # back in arrival order (a join returns rows in any), which the watermark follows
+            ordered = result.take(pc.sort_indices(result.column(SEQUENCE)))
+            return ordered.drop_columns([SEQUENCE])
         except Exception as exc:
             from headwater.errors import HeadwaterError, Location, first_line
 
@@ -410,13 +493,16 @@ class StreamRunner:
             ) from exc
 
     def _split_missing_time(self, events: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
+        from headwater.errors import Location
+
         column = self.config.event_time
         if column is None:
             return events, []
         if column not in events.column_names:
             raise ModelError(
                 f"stream {self.job.key}: its SQL returns no column {column!r} (its event_time)",
-                hint="select the event-time column, or change `event_time`",
+                Location(file=self.config.rel_path, asset=self.job.key),
+                "select the event-time column, or change `event_time`",
             )
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -425,7 +511,8 @@ class StreamRunner:
             raise ModelError(
                 f"stream {self.job.key}: event_time column {column!r} is "
                 f"{events.schema.field(column).type}, not a timestamp",
-                hint="declare it TIMESTAMP under `columns`, or cast it in the stream's SQL",
+                Location(file=self.config.rel_path, asset=self.job.key),
+                "declare it TIMESTAMP under `columns`, or cast it in the stream's SQL",
             )
         missing = pc.is_null(events.column(column))
         if not pc.any(missing).as_py():
@@ -527,6 +614,12 @@ def _reset_after(folder: Path) -> int | None:
         return int(marker["after_batch"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _is_sql_error(exc: BaseException) -> bool:
+    """Whether `exc` is the engine refusing SQL (a binder or parser error), not a bug."""
+    name = type(exc).__name__
+    return name.endswith(("BinderException", "ParserException", "CatalogException"))
 
 
 def _window_settings(config: StreamConfig) -> str | None:

@@ -163,6 +163,10 @@ class CollectorEventSource:
             reader.close()
         self._readers = []
 
+    def positions(self) -> Positions:
+        """The next offset to read of each partition."""
+        return self._positions()
+
     def _positions(self) -> Positions:
         return {f"{self._topic}/{r.partition}": r.next_offset for r in self._readers}
 

@@ -350,6 +350,10 @@ class FolderEventSource:
             )
         return False
 
+    def positions(self) -> Positions:
+        """The files read so far, and where reading the current one stands."""
+        return self._positions()
+
     def _positions(self) -> Positions:
         positions: Positions = {
             "watermark": list(self._watermark),

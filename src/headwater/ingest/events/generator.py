@@ -70,6 +70,10 @@ class GeneratorEventSource:
         self._drained = count < max_events
         return EventBatch(table, {POSITION: self._next}, {POSITION: self._remaining()})
 
+    def positions(self) -> Positions:
+        """The number of the next event."""
+        return {POSITION: self._next}
+
     def acknowledge(self, positions: Positions) -> None:
         """Nothing to release: generated events are made again on demand."""
 

@@ -253,6 +253,11 @@ class KafkaEventSource:
             return
         self._commits_pending += 1
 
+    def positions(self) -> Positions:
+        """The next offset to read of each partition whose position is known (all of them
+        after `open`, "latest" resolved to the partitions' ends)."""
+        return dict(self._positions)
+
     def caught_up(self) -> bool:
         """True when every assigned partition reached its end after its last message, and
         every message read has been returned."""

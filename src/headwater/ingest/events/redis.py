@@ -268,6 +268,10 @@ class RedisEventSource:
 
     # the group
 
+    def positions(self) -> Positions:
+        """The last entry handed out (or, before any, the one reading starts after) per key."""
+        return {key: _format_id(self._cursor[key]) for key in self.keys if key in self._cursor}
+
     def _restart_cursor(self, key: str, start: str) -> StreamId:
         """Where a reset stream starts reading `key` (the id just before its first entry)."""
         if start == "0":
