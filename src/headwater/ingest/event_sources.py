@@ -118,9 +118,16 @@ def event_source_for(context: SourceContext) -> EventSource:
     kind = context.config.source.kind
     factory = _REGISTERED.get(kind)
     if factory is None:
+        from headwater.errors import Location
+        from headwater.project.yamlfile import closest
+
+        near = closest(kind, _REGISTERED)
         raise ConfigError(
             f"no event source reads streams of kind {kind!r}",
-            hint=f"use one of: {', '.join(sorted(_REGISTERED))}",
+            Location(file=context.config.rel_path, asset=context.stream),
+            (f"did you mean {near!r}? " if near else "")
+            + f"use one of: {', '.join(sorted(_REGISTERED))} (or register a plugin's kind "
+            "with register_event_source)",
         )
     return factory(context)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
 from headwater.project.strict import (
     Duration,
@@ -141,10 +141,33 @@ class GeneratorSource(StrictModel):
     """Event time of the first event when `rate` is unset (UTC)."""
 
 
+class PluginSource(BaseModel):
+    """The settings of a source kind a plugin registered (`register_event_source`): checked by
+    the plugin's source when it opens, since this layer does not know them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+
+
+BUILTIN_KINDS = ("kafka", "redis", "http", "folder", "generator")
+
+
+def _source_kind(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in BUILTIN_KINDS else "plugin"
+
+
 EventSourceConfig = Annotated[
-    KafkaSource | RedisSource | HttpSource | FolderSource | GeneratorSource,
-    Field(discriminator="kind"),
+    Annotated[KafkaSource, Tag("kafka")]
+    | Annotated[RedisSource, Tag("redis")]
+    | Annotated[HttpSource, Tag("http")]
+    | Annotated[FolderSource, Tag("folder")]
+    | Annotated[GeneratorSource, Tag("generator")]
+    | Annotated[PluginSource, Tag("plugin")],
+    Discriminator(_source_kind),
 ]
+"""A stream's `source`: one of the built-in kinds, or any kind a plugin registered."""
 
 
 _AGGREGATE = re.compile(r"^\s*(count|sum|min|max|avg)\s*\(\s*(.*?)\s*\)\s*$", re.IGNORECASE | re.S)
