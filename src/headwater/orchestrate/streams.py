@@ -236,13 +236,7 @@ def _run_one(
 
         def committed(report: BatchReport) -> None:
             progress.committed(report)
-            summary = outcome.summary
-            summary.batches += 1
-            summary.events += report.events
-            summary.rows += report.rows
-            summary.rejected += report.rejected
-            summary.late += report.late
-            summary.last_batch = report.batch
+            outcome.summary.add(report)
             if on_commit is not None:
                 on_commit(asset.key, report)
 

@@ -113,6 +113,16 @@ class StreamSummary:
     last_batch: int | None = None
     last: BatchReport | None = None
 
+    def add(self, report: BatchReport) -> None:
+        """Count the committed batch `report` in."""
+        self.batches += 1
+        self.events += report.events
+        self.rows += report.rows
+        self.rejected += report.rejected
+        self.late += report.late
+        self.last_batch = report.batch
+        self.last = report
+
 
 class StreamRunner:
     """Runs one stream's micro-batches until told to stop (or until caught up)."""
@@ -209,14 +219,7 @@ class StreamRunner:
                     if until_caught_up and self.reader.caught_up():
                         break
                     continue
-                report = self.process(batches)
-                summary.batches += 1
-                summary.events += report.events
-                summary.rows += report.rows
-                summary.rejected += report.rejected
-                summary.late += report.late
-                summary.last_batch = report.batch
-                summary.last = report
+                summary.add(self.process(batches))
                 if until_caught_up and self.reader.caught_up():
                     break
         finally:

@@ -210,16 +210,8 @@ class WindowOperator:
                 from _hw_assigned group by all"""
             )
         else:
-            self.session.execute(
-                f"""create or replace temp table _hw_partial as
-                select _start, _end, {self._key_list()} {self._partials()}, true as _touched
-                from _hw_assigned where {on_time} group by all"""
-            )
-        return self.session.query(
-            f"""select * exclude (_ts, _wm, _start, _end{self._argument_names()}),
-            make_timestamp(_start) as {WINDOW_START}, make_timestamp(_end) as {WINDOW_END}
-            from _hw_assigned where not ({on_time})"""
-        )
+            self._partial(on_time)
+        return self._late_events(on_time)
 
     def _assign_sessions(self) -> pa.Table:
         on_time = f"_ts + {self.lateness} > _wm"
@@ -232,11 +224,19 @@ class WindowOperator:
             {", " + arguments if arguments else ""} from _hw_batch"""
         )
         # each on-time event is a one-event session; sessions that overlap are merged below
+        self._partial(on_time)
+        return self._late_events(on_time)
+
+    def _partial(self, on_time: str) -> None:
+        """Aggregate the on-time assigned events per window and key into `_hw_partial`."""
         self.session.execute(
             f"""create or replace temp table _hw_partial as
             select _start, _end, {self._key_list()} {self._partials()}, true as _touched
             from _hw_assigned where {on_time} group by all"""
         )
+
+    def _late_events(self, on_time: str) -> pa.Table:
+        """The assigned events that are not `on_time`, with the window each one missed."""
         return self.session.query(
             f"""select * exclude (_ts, _wm, _start, _end{self._argument_names()}),
             make_timestamp(_start) as {WINDOW_START}, make_timestamp(_end) as {WINDOW_END}
