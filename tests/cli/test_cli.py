@@ -114,10 +114,13 @@ def test_init_unknown_example(tmp_path: Path) -> None:
 def test_example_second_run_is_up_to_date(shop: Path) -> None:
     result = ok(["run"], shop)
 
-    assert "Done: 0 built, 17 up to date" in result.stdout
+    # every model and seed is up to date; the streams ask their sources, which hold nothing new
+    assert "Done: 2 built, 15 up to date" in result.stdout
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 17
-    assert all(" FRESH " in line for line in lines)
+    streams = [line for line in lines if "(stream)" in line]
+    assert len(streams) == 2 and all(" OK " in line and " 0 rows " in line for line in streams)
+    assert all(" FRESH " in line for line in lines if line not in streams)
 
 
 def test_run_from_another_folder_with_project_option(shop: Path, tmp_path: Path) -> None:
@@ -182,14 +185,14 @@ def test_dag(shop: Path) -> None:
         == "marts.fact_sales (incremental)  <- marts.dim_product, intermediate.int_order_lines"
         for line in lines
     )
-    assert lines[-1] == "15 assets"
+    assert lines[-1] == "18 assets"
 
 
 def test_dag_json(shop: Path) -> None:
     data = json.loads(ok(["dag", "--json"], shop).stdout)
 
     nodes = {n["key"]: n for n in data["nodes"]}
-    assert len(nodes) == 15
+    assert len(nodes) == 18
     assert nodes["raw.orders"]["kind"] == "seed"
     assert nodes["intermediate.int_order_lines"]["materialized"] == "ephemeral"
     assert nodes["marts.dim_customer"]["materialized"] == "snapshot"
@@ -291,7 +294,8 @@ def test_tables(shop: Path) -> None:
 
     assert lines[0].split("\t") == ["table", "kind", "version", "files", "rows", "size"]
     body = {line.split("\t")[0]: line.split("\t") for line in lines[1:]}
-    assert len(body) == 10  # 4 seeds and 6 stored models; views and ephemerals have no table
+    # 4 seeds, 7 stored models and 2 streams; views and ephemerals have no table
+    assert len(body) == 13
     assert body["raw.orders"][1:5] == ["seed", "0", "1", "2000"]
     assert body["marts.dim_customer"][1] == "snapshot"
     assert "staging.stg_orders" not in body
@@ -1078,7 +1082,7 @@ def test_query_describe_show_tables_and_information_schema(shop: Path) -> None:
         shop,
     ).stdout.splitlines()
     assert tables[0] == "table_name" and "daily_revenue" in tables[1:]
-    assert len(tables) == 7  # the six marts, nothing of DuckDB's own catalog
+    assert len(tables) == 8  # the seven marts, nothing of DuckDB's own catalog
 
     columns = ok(
         [
