@@ -58,8 +58,8 @@ TUNING: dict[str, Any] = {
     # librdkafka's defaults wait a second between fetches once the local queue has data
     # and keep few messages queued: a fast consumer stalls on both
     "fetch.queue.backoff.ms": 10,
-    "queued.min.messages": 500_000,
-    "queued.max.messages.kbytes": 65_536,  # the bound on prefetched messages (backpressure)
+    "queued.min.messages": 100_000,
+    "queued.max.messages.kbytes": 32_768,  # the bound on prefetched messages (backpressure)
     # small fetches interleave the partitions finely in the local queue, so that a batch holds
     # every partition's next events rather than one partition's whole backlog
     "fetch.max.bytes": 1_048_576,
