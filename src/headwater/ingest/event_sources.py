@@ -33,9 +33,11 @@ PARTITION = "_partition"
 OFFSET = "_offset"
 SOURCE_TIME = "_source_time"
 HEADERS = "_headers"
-METADATA_COLUMNS = (KEY, PARTITION, OFFSET, SOURCE_TIME, HEADERS)
+TOPIC = "_topic"
+METADATA_COLUMNS = (KEY, PARTITION, OFFSET, SOURCE_TIME, HEADERS, TOPIC)
 """Columns a source may add beside the event's own, each readable in the stream's SQL:
-the message key, partition, offset, the source's own timestamp, headers as JSON."""
+the message key, partition, offset, the source's own timestamp, headers as JSON, and the
+topic (or stream key) when a source reads several."""
 
 
 @dataclass

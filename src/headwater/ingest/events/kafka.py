@@ -39,6 +39,7 @@ from headwater.ingest.event_sources import (
     PARTITION,
     PAYLOAD,
     SOURCE_TIME,
+    TOPIC,
     EventBatch,
     Positions,
     SourceContext,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-TOPIC = "_topic"
 """Extra column naming each message's topic, present only when the source reads several."""
 STREAMS_DOCS = "docs/streaming.md"
 
