@@ -134,12 +134,6 @@ def event_source_for(context: SourceContext) -> EventSource:
     return factory(context)
 
 
-def registered_kinds() -> list[str]:
-    """The source kinds streams can read."""
-    _register_builtins()
-    return sorted(_REGISTERED)
-
-
 def _register_builtins() -> None:
     # imported here: each module registers its source when first imported (and imports its
     # client library only when a source of its kind opens)
