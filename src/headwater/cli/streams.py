@@ -85,7 +85,7 @@ def status(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
         [
             (
                 r["stream"],
-                f"running (pid {r['pid']})" if r["running"] else "stopped",
+                _state(r),
                 r["batch"],
                 r["version"],
                 (r["last_commit"] or "")[:23],
@@ -107,6 +107,12 @@ def status(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
             ],
             title="lag per source partition",
         )
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["running"]:
+        return f"running (pid {row['pid']})" if row["pid"] else "running"
+    return "failed" if row.get("error") else "stopped"
 
 
 @stream.command()
