@@ -54,6 +54,11 @@ class EngineSession(ABC):
         """What the session's engine supports (builders see a session, not the engine)."""
 
     @abstractmethod
+    def is_engine_error(self, exc: BaseException) -> bool:
+        """Whether `exc` was raised by the engine running SQL, as `Engine.is_engine_error`
+        says (for code that sees a session, not the engine)."""
+
+    @abstractmethod
     def scan_parquet(
         self,
         paths: Sequence[str],

@@ -71,6 +71,9 @@ class DuckDBSession(EngineSession):
     def capabilities(self) -> EngineCapabilities:
         return self._engine.capabilities
 
+    def is_engine_error(self, exc: BaseException) -> bool:
+        return self._engine.is_engine_error(exc)
+
     @property
     def connection(self) -> Any:
         """The underlying DuckDB connection (for tests and advanced use)."""

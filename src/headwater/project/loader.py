@@ -25,7 +25,7 @@ from headwater.project.drafts import (
     read_sources,
 )
 from headwater.project.parsing import ParseCache, analyze_draft, cache_key
-from headwater.project.stream_drafts import read_streams
+from headwater.project.stream_drafts import analyze_stream, read_streams
 from headwater.project.unread import unread_files
 from headwater.project.validation import (
     check_acyclic,
@@ -75,7 +75,8 @@ def load_project(root: Path) -> ProjectDefinition:
     for draft in drafts.values():
         if draft.sql is not None:
             analyze_draft(draft, config, cache)
-    cache.save(cache_key(d, config) for d in drafts.values() if d.sql is not None)
+    streams = [analyze_stream(d, cache) for d in drafts.values() if d.stream is not None]
+    cache.save([*(cache_key(d, config) for d in drafts.values() if d.sql is not None), *streams])
     add_child_tables(drafts)
 
     index = AssetIndex(drafts)

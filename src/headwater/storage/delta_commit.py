@@ -61,21 +61,14 @@ def commit_files(
     """Commit `files` (and the removal of `remove`) to `ref` in `store` as one version and
     return it; see `TableStore.commit_files`. A retry of a commit that already landed under
     the same app transaction returns the latest version without committing again."""
-    from deltalake import Transaction
     from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
     from headwater.storage import parquet_stats
 
     location = store.location(ref)
-    if (
-        commit.app_id is not None
-        and commit.app_version is not None
-        and store.already_committed(ref, commit.app_id, commit.app_version)
-    ):
-        # A retry of a commit that already landed (the caller never heard): apply it once.
-        latest = store.current_version(ref)
-        assert latest is not None
-        return latest
+    landed = landed_already(store, ref, commit)
+    if landed is not None:
+        return landed
     arrow_schema = normalize_arrow_schema(schema)
     now_ms = int(time.time() * 1000)
     actions: list[Any] = []
@@ -109,11 +102,7 @@ def commit_files(
             ),
             **commit.extra,
         },
-        (
-            [Transaction(commit.app_id, commit.app_version)]
-            if commit.app_id is not None and commit.app_version is not None
-            else None
-        ),
+        app_transactions(commit),
     )
     schema_delta = delta_schema(arrow_schema)
     try:
@@ -146,6 +135,27 @@ def commit_files(
     latest = store.current_version(ref)
     assert latest is not None
     return version_of_commit(location / LOG_DIR, latest, commit_id)
+
+
+def landed_already(store: DeltaStore, ref: TableRef, commit: CommitInfo) -> int | None:
+    """The table's latest version when `commit` is a retry of one that already landed under
+    the same app transaction (the caller never heard), so it is applied once; else None."""
+    if commit.app_id is None or commit.app_version is None:
+        return None
+    if not store.already_committed(ref, commit.app_id, commit.app_version):
+        return None
+    latest = store.current_version(ref)
+    assert latest is not None
+    return latest
+
+
+def app_transactions(commit: CommitInfo) -> list[Any] | None:
+    """The delta-rs app transaction `commit` carries (None: it has no idempotency key)."""
+    from deltalake import Transaction
+
+    if commit.app_id is None or commit.app_version is None:
+        return None
+    return [Transaction(commit.app_id, commit.app_version)]
 
 
 def commit_properties(

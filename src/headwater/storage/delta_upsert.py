@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 from headwater.errors import StorageError
 from headwater.storage.base import CommitInfo, MergeClause, TableRef
-from headwater.storage.delta_commit import commit_properties, write_error
+from headwater.storage.delta_commit import (
+    app_transactions,
+    commit_properties,
+    landed_already,
+    write_error,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,18 +35,11 @@ def merge_rows(
 ) -> int:
     """Merge `rows` into `ref` matching on the columns `on` (NULLs match NULLs) and return the
     new version; see `TableStore.merge_rows`."""
-    from deltalake import Transaction
-
     from headwater.sqltext import identifier
 
-    if (
-        commit.app_id is not None
-        and commit.app_version is not None
-        and store.already_committed(ref, commit.app_id, commit.app_version)
-    ):
-        latest = store.current_version(ref)
-        assert latest is not None
-        return latest
+    landed = landed_already(store, ref, commit)
+    if landed is not None:
+        return landed
     table = store.open_table(ref)
     target_columns = table.schema().to_arrow().names
     predicate = " and ".join(
@@ -52,11 +50,7 @@ def merge_rows(
     properties = commit_properties(
         commit,
         {**commit.extra, "headwater.kind": "MERGE"},
-        (
-            [Transaction(commit.app_id, commit.app_version)]
-            if commit.app_id is not None and commit.app_version is not None
-            else None
-        ),
+        app_transactions(commit),
     )
     try:
         merger = table.merge(

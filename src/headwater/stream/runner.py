@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ModelError
+from headwater.errors import ConfigError, HeadwaterError, Location, ModelError, first_line
 from headwater.ingest.event_sources import (
     OFFSET,
     PARTITION,
@@ -352,36 +353,41 @@ class StreamRunner:
     # -- steps -----------------------------------------------------------------------------------
 
     def _decoded(self, raw: pa.Table) -> Decoded:
-        try:
+        with self._user_error(
+            ConfigError,
+            "its `columns` cannot be read",
+            "give each column a DuckDB type (BIGINT, DOUBLE, VARCHAR, TIMESTAMP, "
+            "DECIMAL(18, 2), ...)",
+        ):
             return self.decoder.decode(raw)
-        except Exception as exc:
-            from headwater.errors import ConfigError, HeadwaterError, Location, first_line
-
-            if isinstance(exc, HeadwaterError) or not _is_sql_error(exc):
-                raise
-            raise ConfigError(
-                f"stream {self.job.key}: its `columns` cannot be read: {first_line(exc)}",
-                Location(file=self.config.rel_path, asset=self.job.key),
-                "give each column a DuckDB type (BIGINT, DOUBLE, VARCHAR, TIMESTAMP, "
-                "DECIMAL(18, 2), ...)",
-            ) from exc
 
     def _windowed(self, events: pa.Table) -> WindowOutput:
         """The window operator's work on `events`; a column its settings name that the rows
         lack is the user's to fix, not an internal error."""
         assert self.windows is not None
-        try:
+        with self._user_error(
+            ModelError,
+            "its window could not be computed",
+            "check that `window.key` and the `window.aggregates` expressions name columns "
+            f"the stream's rows have ({', '.join(events.column_names)})",
+        ):
             return self.windows.process(events, self.state, self.watermark)
-        except Exception as exc:
-            from headwater.errors import HeadwaterError, Location, first_line
 
-            if isinstance(exc, HeadwaterError) or not _is_sql_error(exc):
+    @contextmanager
+    def _user_error(self, kind: type[HeadwaterError], failed: str, hint: str) -> Iterator[None]:
+        """Turn the engine refusing what the stream's settings asked of it into `kind`,
+        naming the stream's file; anything else passes through as it is."""
+        try:
+            yield
+        except HeadwaterError:
+            raise
+        except Exception as exc:
+            if not self.job.session.is_engine_error(exc):
                 raise
-            raise ModelError(
-                f"stream {self.job.key}: its window could not be computed: {first_line(exc)}",
+            raise kind(
+                f"stream {self.job.key}: {failed}: {first_line(exc)}",
                 Location(file=self.config.rel_path, asset=self.job.key),
-                "check that `window.key` and the `window.aggregates` expressions name columns "
-                f"the stream's rows have ({', '.join(events.column_names)})",
+                hint,
             ) from exc
 
     def _check_table_shape(self) -> None:
@@ -393,8 +399,6 @@ class StreamRunner:
         found = self.job.store.snapshot(self.job.ref).schema.names
         if list(found) == expected:
             return
-        from headwater.errors import ConfigError, Location
-
         raise ConfigError(
             f"stream {self.job.key} writes the columns {', '.join(expected)}, but its table "
             f"{self.job.ref} has {', '.join(found)} (its window settings changed since it "
@@ -409,8 +413,6 @@ class StreamRunner:
         """Refuse to carry on open windows kept under other window settings."""
         if checkpoint.state is None or checkpoint.settings in (None, self.settings):
             return
-        from headwater.errors import ConfigError, Location
-
         raise ConfigError(
             f"stream {self.job.key}: its window settings (window, watermark, lateness or "
             "emission) changed since its last commit, and its open windows were kept under "
@@ -431,7 +433,12 @@ class StreamRunner:
         from headwater.stream.windows import WINDOW_END
 
         snapshot = self.job.store.snapshot(self.job.ref)
-        ends = snapshot.arrow_dataset().to_table(columns=[WINDOW_END]).column(WINDOW_END)
+        ranges = self.job.store.file_ranges(snapshot, WINDOW_END)
+        if len(ranges) == len(snapshot.files):  # every file's statistics tell its latest end
+            highs = [high for _, high in ranges.values()]
+            ends = pa.array(highs, pa.timestamp("us")) if highs else pa.array([], pa.int64())
+        else:
+            ends = snapshot.arrow_dataset().to_table(columns=[WINDOW_END]).column(WINDOW_END)
         latest = pc.max(ends.cast(pa.timestamp("us")).cast(pa.int64())).as_py()
         return None if latest is None else int(latest)
 
@@ -477,27 +484,19 @@ class StreamRunner:
         session = self.job.session
         numbered = events.append_column(SEQUENCE, pa.array(np.arange(events.num_rows)))
         session.register_arrow(BATCH_NAME, numbered)
-        try:
+        with self._user_error(
+            ModelError,
+            "its SQL failed on a micro-batch",
+            "fix the stream's `sql`; the batch was not committed and is read again",
+        ):
             result = session.query(self.job.sql)
-            if SEQUENCE not in result.column_names:
-                return result
-            # back in arrival order (a join returns rows in any), which the watermark follows
-            ordered = result.take(pc.sort_indices(result.column(SEQUENCE)))
-            return ordered.drop_columns([SEQUENCE])
-        except Exception as exc:
-            from headwater.errors import HeadwaterError, Location, first_line
-
-            if isinstance(exc, HeadwaterError):
-                raise
-            raise ModelError(
-                f"stream {self.job.key}: its SQL failed on a micro-batch: {first_line(exc)}",
-                Location(file=self.config.rel_path, asset=self.job.key),
-                "fix the stream's `sql`; the batch was not committed and is read again",
-            ) from exc
+        if SEQUENCE not in result.column_names:
+            return result
+        # back in arrival order (a join returns rows in any), which the watermark follows
+        ordered = result.take(pc.sort_indices(result.column(SEQUENCE)))
+        return ordered.drop_columns([SEQUENCE])
 
     def _split_missing_time(self, events: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
-        from headwater.errors import Location
-
         column = self.config.event_time
         if column is None:
             return events, []
@@ -619,12 +618,6 @@ def _reset_after(folder: Path) -> int | None:
         return None
 
 
-def _is_sql_error(exc: BaseException) -> bool:
-    """Whether `exc` is the engine refusing SQL (a binder or parser error), not a bug."""
-    name = type(exc).__name__
-    return name.endswith(("BinderException", "ParserException", "CatalogException"))
-
-
 def _window_settings(config: StreamConfig) -> str | None:
     """A digest of what the open windows' state depends on (None: no windows)."""
     if config.window is None:
@@ -645,8 +638,6 @@ def _window_settings(config: StreamConfig) -> str | None:
 def _compact(store: TableStore, ref: TableRef, run_id: str) -> None:
     """Compact the table's small files and checkpoint its log, beside the running stream; a
     compaction that loses a race with a batch's commit is simply tried again later."""
-    from headwater.errors import HeadwaterError
-
     try:
         store.optimize(ref, CommitInfo(run_id, "OPTIMIZE"))
         store.checkpoint(ref)
