@@ -126,6 +126,16 @@ class SourceError(HeadwaterError):
         super().__post_init__()
 
 
+CDC_DOCS = "docs/cdc.md"
+
+
+class CdcError(SourceError):
+    """Change data capture cannot go on (a table it cannot mirror, a guarded truncate, a
+    missing permission); nothing past the last applied change was applied."""
+
+    DOCS = CDC_DOCS
+
+
 class BuildTimeoutError(HeadwaterError):
     """A build ran longer than its asset's timeout and was stopped before it committed."""
 

@@ -10,6 +10,7 @@ def builder(build_kind: str) -> Builder:
     # imported for their registrations, here so that `headwater --help` loads none of them
     import headwater.ingest.load
     import headwater.stream.builder
+    import headwater.stream.cdc.builder
     import headwater.transform.materializations  # noqa: F401
 
     return builder_for(build_kind)

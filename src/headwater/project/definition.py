@@ -70,7 +70,8 @@ class Asset:
         if self.parent is not None:
             return BuildKind.NESTED
         if self.kind == AssetKind.SOURCE:
-            return BuildKind.INGEST
+            assert self.source is not None
+            return BuildKind.CDC if self.source.mode == "cdc" else BuildKind.INGEST
         if self.kind == AssetKind.SEED:
             return BuildKind.SEED
         if self.kind == AssetKind.STREAM:

@@ -21,7 +21,7 @@ from headwater.project.checks import Check
 from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
-from headwater.project.sources import SourceConfig, SourceTable, TableConfig
+from headwater.project.sources import CHANGELOG_SUFFIX, SourceConfig, SourceTable, TableConfig
 from headwater.project.streams import StreamConfig
 from headwater.project.yamlfile import (
     YamlDocument,
@@ -204,7 +204,7 @@ def read_sources(root: Path, definition: ProjectDefinition) -> list[Draft]:
             table_config = table or TableConfig()
             spec = SourceTable(name, source, table_name, table_config)
             drafts.append(
-                Draft(
+                draft := Draft(
                     f"{name}.{table_name}",
                     name,
                     table_name,
@@ -221,6 +221,17 @@ def read_sources(root: Path, definition: ProjectDefinition) -> list[Draft]:
                     document=document,
                 )
             )
+            if spec.mode == "cdc" and table_config.changelog:
+                changes = f"{table_name}{CHANGELOG_SUFFIX}"
+                drafts.append(
+                    dataclasses.replace(
+                        draft,
+                        key=f"{name}.{changes}",
+                        name=changes,
+                        definition_hash=content_hash(draft.definition_hash, changes),
+                        parent=draft.key,
+                    )
+                )
     return drafts
 
 

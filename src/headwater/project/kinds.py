@@ -26,6 +26,9 @@ class BuildKind(StrEnum):
     SEED = "seed"
     INGEST = "ingest"
     """A source table, loaded by its source's extractor."""
+    CDC = "cdc"
+    """A source table mirrored from its database's change log: a run applies the changes
+    logged so far (every `mode: cdc` table of the source at once) and stops there."""
     NESTED = "nested"
     """A child table of a nested source record, filled by its parent's load."""
     VIEW = "view"

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from headwater.project.checks import Check, normalize_checks
+from headwater.project.streams import EventSourceConfig
 from headwater.project.strict import (
     Duration,
     FreshnessSla,
@@ -23,9 +31,13 @@ from headwater.project.strict import (
     duration_seconds,
 )
 
-LoadMode = Literal["replace", "append", "incremental", "merge"]
+LoadMode = Literal["replace", "append", "incremental", "merge", "cdc"]
 ContractMode = Literal["evolve", "freeze", "discard_row", "discard_column"]
 FileFormat = Literal["csv", "tsv", "json", "ndjson", "parquet"]
+
+
+CHANGELOG_SUFFIX = "__changes"
+"""A cdc table's change log is the table `<table>__changes` beside its mirror."""
 
 
 def _as_list(value: Any) -> Any:
@@ -218,8 +230,10 @@ class TableConfig(StrictModel):
     tags: list[str] = []
     """Free-form labels, usable in selectors (`tag:pii`)."""
     mode: LoadMode | None = None
-    """`replace` (atomic overwrite), `append`, `incremental` (rows past the cursor) or `merge`
-    (upsert on `primary_key`). Default: `append` for files, `replace` otherwise."""
+    """`replace` (atomic overwrite), `append`, `incremental` (rows past the cursor), `merge`
+    (upsert on `primary_key`) or `cdc` (a mirror kept by the database's change log: a
+    PostgreSQL source's logical replication, or a debezium source's change events; see
+    docs/cdc.md). Default: `append` for files, `replace` otherwise."""
     primary_key: list[str] = []
     """Columns identifying a row; required by `merge`, deduplicates `incremental`."""
     cursor: str | None = None
@@ -229,13 +243,22 @@ class TableConfig(StrictModel):
     to catch late rows; needs `primary_key` so re-read rows replace themselves (and, for a
     REST table, `cursor_param`, which then sends the cursor minus the lookback)."""
     delete_column: str | None = None
-    """Boolean column marking deleted rows (merge)."""
+    """Boolean column marking deleted rows (merge). With mode `cdc`: the column Headwater adds
+    to the mirror and sets true when the row is deleted at the source (a soft delete);
+    without it a deleted row leaves the mirror."""
     delete: Literal["hard", "soft"] = "soft"
     """`hard` removes rows whose `delete_column` is true; `soft` keeps them, flagged."""
     columns: dict[str, str] = {}
     """Declared column types (DuckDB type names); others are inferred on first load."""
     contract: ContractMode | None = None
     """Overrides the source's schema contract for this table."""
+    changelog: bool = False
+    """cdc: also keep `<table>__changes`, every change appended in commit order with its
+    operation, LSN (or position) and commit time, for snapshots and audits."""
+    on_truncate: Literal["fail", "apply", "ignore"] = "fail"
+    """cdc: what a TRUNCATE of the source table does. `fail` (the guard): the load stops
+    before it, applying nothing past it, until this says `apply` (empty the mirror) or
+    `ignore` (keep the mirror's rows)."""
     checks: list[Check] = []
     """Checks of the loaded rows (column checks name their `column:`); see docs/quality.md."""
     timeout: Duration | None = None
@@ -317,6 +340,39 @@ class TableConfig(StrictModel):
         return self
 
 
+def _check_cdc_table(name: str, table: TableConfig, kind: Any) -> None:
+    """Refuse settings that mean nothing (or something else) for a `mode: cdc` table.
+
+    Raises:
+        KeyValueError: at the table's key.
+    """
+    cdc = table.mode == "cdc" or (kind == "debezium" and table.mode is None)
+    if kind == "debezium" and not cdc:
+        raise KeyValueError(name, "the tables of a debezium source are mirrors: use mode 'cdc'")
+    if table.mode == "cdc" and kind not in ("sql", "debezium"):
+        raise KeyValueError(
+            name,
+            "mode 'cdc' follows a database's change log: a sql (PostgreSQL) source or a "
+            "debezium source",
+        )
+    if cdc:
+        for setting in ("cursor", "lookback", "where"):
+            if getattr(table, setting) is not None:
+                raise KeyValueError(
+                    name,
+                    f"'{setting}' does not apply to mode 'cdc': the change log carries every "
+                    "change, so there is no cursor to resume from and no filter to re-read",
+                )
+        if table.select:
+            raise KeyValueError(
+                name,
+                "'select' does not apply to mode 'cdc': the mirror holds every column of the table",
+            )
+    elif table.changelog or table.on_truncate != "fail":
+        setting = "changelog" if table.changelog else "on_truncate"
+        raise KeyValueError(name, f"'{setting}' is a setting of mode 'cdc' tables")
+
+
 class Pagination(StrictModel):
     """How a REST endpoint pages: `page_number`, `offset`, `cursor` or `link_header`."""
 
@@ -358,12 +414,64 @@ class AuthConfig(StrictModel):
     """api_key: sent as a header or a query parameter."""
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def size_bytes(value: str | int) -> int:
+    """Bytes in a size written as a number or with a unit (`512MB`, `1GB`, `2GiB`; units of
+    1024).
+
+    Raises:
+        ValueError: `value` is not a size.
+    """
+    if isinstance(value, int):
+        return value
+    found = _SIZE.match(value)
+    if found is None:
+        raise ValueError(f"'{value}' is not a size; write bytes or e.g. 512MB, 2GB")
+    return int(float(found.group(1)) * _SIZE_UNITS[found.group(2)[:1].lower()])
+
+
+def _size(value: str | int) -> str | int:
+    size_bytes(value)
+    return value
+
+
+class CdcConfig(StrictModel):
+    """How a source's `mode: cdc` tables follow its change log (`cdc:` in the source file)."""
+
+    slot: Identifier | None = None
+    """PostgreSQL: the logical replication slot Headwater creates and owns (default
+    `headwater_<source>`)."""
+    publication: Identifier | None = None
+    """PostgreSQL: the publication listing the source's cdc tables (default: the slot's
+    name); created and kept in step with the tables by Headwater."""
+    events: EventSourceConfig | None = None
+    """debezium: where the change events arrive: a `kafka` topic (or topics) or a `folder`
+    of NDJSON files, as a stream's `source` is written."""
+    batch_changes: int = Field(200_000, ge=1)
+    """The most changes one micro-batch applies (a bound on memory)."""
+    trigger: Duration = "500ms"
+    """The latency target while changes flow: a micro-batch is committed at least this
+    often."""
+    max_retained_wal: Annotated[str | int, AfterValidator(_size)] = "1GB"
+    """PostgreSQL: alert (`slot_wal`) when the slot holds more WAL than this: a slot nobody
+    reads keeps the database's WAL until its disk is full."""
+    max_lag: Duration | None = None
+    """Alert (`cdc_lag`) when the last applied commit is older than this while changes wait."""
+    compact_every: int = Field(200, ge=0)
+    """Compact each mirror's small files and write a Delta checkpoint every this many commits
+    (0: never)."""
+
+
 class SourceConfig(StrictModel):
     """A source file (`sources/<name>.yml`)."""
 
-    kind: Literal["files", "sql", "rest"]
+    kind: Literal["files", "sql", "rest", "debezium"]
     """`files` (CSV/TSV/JSON/NDJSON/Parquet), `sql` (any database by URL; PostgreSQL has a fast
-    path) or `rest` (JSON over HTTP)."""
+    path and log-based `mode: cdc`), `rest` (JSON over HTTP) or `debezium` (Debezium change
+    events from Kafka or files, applied as `mode: cdc` mirrors)."""
     name: Identifier | None = None
     """The source's name and its tables' namespace (default: the file name)."""
     description: str | None = None
@@ -404,6 +512,8 @@ class SourceConfig(StrictModel):
     read from the database on first use and again by each `headwater ingest` and `run`."""
     exclude: list[str] = []
     """sql: patterns of table names `include` leaves out."""
+    cdc: CdcConfig = CdcConfig.model_validate({})
+    """Settings of the source's change data capture (`mode: cdc` tables)."""
     _rel_path: str | None = PrivateAttr(default=None)
 
     _lists = field_validator("include", "exclude", mode="before")(_as_list)
@@ -430,6 +540,7 @@ class SourceConfig(StrictModel):
         for name, table in tables.items():
             if table is None:
                 continue
+            _check_cdc_table(name, table, kind)
             if table.on_bad_page == "quarantine":
                 if kind != "rest":
                     raise KeyValueError(name, "'on_bad_page' is a setting of rest sources")
@@ -462,6 +573,13 @@ class SourceConfig(StrictModel):
             raise ValueError("a sql source needs 'url'")
         if self.kind == "rest" and not self.base_url:
             raise ValueError("a rest source needs 'base_url'")
+        if self.kind == "debezium" and self.cdc.events is None:
+            raise ValueError(
+                "a debezium source needs 'cdc: {events: ...}': the kafka topics or the folder "
+                "its change events arrive in"
+            )
+        if self.cdc.events is not None and self.kind != "debezium":
+            raise ValueError("'cdc.events' is a setting of debezium sources")
         if self.include and self.kind != "sql":
             raise ValueError("'include' lists the tables of a database: only a sql source has it")
         if not self.tables and not self.include:
@@ -500,6 +618,8 @@ class SourceTable:
         """The load mode, defaulted by the kind of source."""
         if self.table.mode:
             return self.table.mode
+        if self.source.kind == "debezium":
+            return "cdc"
         return "append" if self.source.kind == "files" else "replace"
 
     @property

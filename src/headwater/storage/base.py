@@ -313,18 +313,21 @@ class TableStore(ABC):
         commit: CommitInfo,
         matched: list[MergeClause],
         insert_when: str | None = "",
+        columns: list[str] | None = None,
     ) -> int:
         """Merge the few `rows` into the existing table `ref` in one commit, matching target
         rows on the columns `on`; return the new version. Each matched row gets the first
         clause of `matched` whose condition holds; an unmatched source row is inserted when
-        `insert_when` holds (`""`: always; None: never). A retry of a commit that already
-        landed under the same app transaction commits nothing.
+        `insert_when` holds (`""`: always; None: never), with the `columns` of `rows`
+        (default: those the table has); a column of `columns` the table lacks is added to it.
+        A retry of a commit that already landed under the same app transaction commits
+        nothing.
 
         Raises:
             UsageError: the store cannot merge (`file_commits`).
         """
         self.require("file_commits", f"merge rows into table {ref}")
-        return self._merge_rows(ref, rows, on, commit, matched, insert_when)
+        return self._merge_rows(ref, rows, on, commit, matched, insert_when, columns)
 
     def _merge_rows(
         self,
@@ -334,6 +337,7 @@ class TableStore(ABC):
         commit: CommitInfo,
         matched: list[MergeClause],
         insert_when: str | None,
+        columns: list[str] | None,
     ) -> int:
         """Do `merge_rows` for a store that can."""
         raise NotImplementedError

@@ -318,10 +318,11 @@ class DeltaStore(TableStore):
         commit: CommitInfo,
         matched: list[MergeClause],
         insert_when: str | None,
+        columns: list[str] | None,
     ) -> int:
         from headwater.storage.delta_upsert import merge_rows
 
-        return merge_rows(self, ref, rows, on, commit, matched, insert_when)
+        return merge_rows(self, ref, rows, on, commit, matched, insert_when, columns)
 
     def landed_version(
         self, ref: TableRef, app_id: str, app_version: int, run_id: str

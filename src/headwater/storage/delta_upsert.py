@@ -32,6 +32,7 @@ def merge_rows(
     commit: CommitInfo,
     matched: list[MergeClause],
     insert_when: str | None,
+    columns: list[str] | None = None,
 ) -> int:
     """Merge `rows` into `ref` matching on the columns `on` (NULLs match NULLs) and return the
     new version; see `TableStore.merge_rows`."""
@@ -42,6 +43,9 @@ def merge_rows(
         return landed
     table = store.open_table(ref)
     target_columns = table.schema().to_arrow().names
+    written = (
+        columns if columns is not None else [c for c in target_columns if c in rows.column_names]
+    )
     predicate = " and ".join(
         f"(target.{identifier(c)} = source.{identifier(c)} or "
         f"(target.{identifier(c)} is null and source.{identifier(c)} is null))"
@@ -58,6 +62,7 @@ def merge_rows(
             predicate=predicate,
             source_alias="source",
             target_alias="target",
+            merge_schema=not set(written) <= set(target_columns),
             commit_properties=properties,
         )
         for clause in matched:
@@ -67,7 +72,7 @@ def merge_rows(
                 merger = merger.when_matched_update(clause.updates, predicate=clause.when)
         if insert_when is not None:
             merger = merger.when_not_matched_insert(
-                {c: f"source.{identifier(c)}" for c in target_columns if c in rows.column_names},
+                {c: f"source.{identifier(c)}" for c in written},
                 predicate=insert_when or None,
             )
         merger.execute()

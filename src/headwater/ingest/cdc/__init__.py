@@ -1,0 +1,2 @@
+"""Change data capture sources: PostgreSQL logical replication (pgoutput) and Debezium
+change events."""

@@ -1,0 +1,118 @@
+"""One table's changes within a micro-batch, collapsed to one final change per key.
+
+Changes are added in commit order. An insert or update leaves the row's latest image; a
+delete leaves a delete; an update that changed the key deletes the old key and writes the
+new. A value the source did not send (`UNCHANGED`: a TOASTed value an update left as it was)
+is taken from an earlier image of the same row in the batch, or else flagged so that the
+merge keeps the mirror's value. A truncate forgets the batch's earlier changes of the table.
+
+A table's change log (`<table>__changes`) is fed `LoggedChange`s, every change as it came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+UNCHANGED: Final = b"\x00headwater:unchanged"
+"""A value the source did not send because it did not change (compared by identity)."""
+
+UPSERT, DELETE = "u", "d"
+"""A collapsed change: the row is this image now, or the row is gone."""
+
+INSERT_OP, UPDATE_OP, DELETE_OP, READ_OP, TRUNCATE_OP = "c", "u", "d", "r", "t"
+"""Operations in a change log, as Debezium names them: create, update, delete, read (a row
+of the initial snapshot), truncate."""
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class LoggedChange:
+    """One change as it came, for the change log."""
+
+    op: str
+    """INSERT_OP, UPDATE_OP, DELETE_OP or TRUNCATE_OP."""
+    position: int
+    """Where the change's transaction commits in the source's log (an LSN, or an offset)."""
+    commit_us: int | None
+    """Commit time, microseconds since the Unix epoch (None: the source does not say)."""
+    seq: int
+    """The change's place in its transaction (from 0)."""
+    values: Row
+    """The row after the change (for a delete: its key, or the whole row it had)."""
+
+
+@dataclass
+class TableChanges:
+    """The changes of one table within one micro-batch."""
+
+    columns: list[str]
+    key: list[int]
+    """Indexes of the key columns in `columns`."""
+    rows: dict[Row, tuple[str, list[Any]]] = field(default_factory=dict)
+    """The final change per key: (UPSERT or DELETE, the row's values, UNCHANGED where the
+    source did not send a value)."""
+    truncated: bool = False
+    """A truncate came in this batch: the mirror's rows are gone, `rows` came after it."""
+    count: int = 0
+    """Changes added (before collapsing)."""
+
+    def key_of(self, values: Row) -> Row:
+        """The key of the row `values`."""
+        return tuple(values[i] for i in self.key)
+
+    def upsert(self, values: Row) -> None:
+        """The row `values` was inserted or updated."""
+        key = self.key_of(values)
+        row = list(values)
+        if any(v is UNCHANGED for v in row):
+            earlier = self.rows.get(key)
+            if earlier is not None and earlier[0] == UPSERT:
+                previous = earlier[1]
+                for i, value in enumerate(row):
+                    if value is UNCHANGED:
+                        row[i] = previous[i]
+        self.rows[key] = (UPSERT, row)
+        self.count += 1
+
+    def delete(self, values: Row) -> None:
+        """The row whose key `values` holds was deleted (other values may be None)."""
+        key = self.key_of(values)
+        earlier = self.rows.get(key)
+        kept = earlier[1] if earlier is not None and earlier[0] == UPSERT else list(values)
+        self.rows[key] = (DELETE, kept)
+        self.count += 1
+
+    def update_key(self, old: Row, new: Row) -> None:
+        """An update moved the row from the key in `old` to the key in `new`."""
+        old_key = self.key_of(old)
+        earlier = self.rows.get(old_key)
+        if earlier is not None and earlier[0] == UPSERT:
+            merged = [earlier[1][i] if v is UNCHANGED else v for i, v in enumerate(new)]
+            new = tuple(merged)
+        self.rows[old_key] = (DELETE, list(old))
+        self.upsert(new)
+
+    def truncate(self) -> None:
+        """The table was truncated: every row before this change is gone."""
+        self.rows.clear()
+        self.truncated = True
+        self.count += 1
+
+    def column_values(self) -> tuple[list[list[Any]], list[str], list[list[bool]]]:
+        """The collapsed rows by column: each column's values (UNCHANGED as None), each
+        row's operation (UPSERT or DELETE), and, for each column, whether each row keeps the
+        mirror's value (the source did not send it)."""
+        width = len(self.columns)
+        values: list[list[Any]] = [[] for _ in range(width)]
+        keep: list[list[bool]] = [[] for _ in range(width)]
+        ops: list[str] = []
+        for op, row in self.rows.values():
+            ops.append(op)
+            for i in range(width):
+                value = row[i]
+                unchanged = value is UNCHANGED
+                values[i].append(None if unchanged else value)
+                keep[i].append(unchanged)
+        return values, ops, keep

@@ -1,0 +1,1 @@
+"""Change data capture: database change logs applied to Delta mirrors."""
