@@ -173,8 +173,11 @@ class PostgresCaptureJob:
         self.slot = source.cdc.slot or default_slot(source_name)
         self.publication = source.cdc.publication or self.slot
         self.folder = capture_folder(store, source_name)
+        self.url = source.url or ""
+        """The source's URL as written (secrets as `${VAR}`), recorded for dropping the slot
+        once the source is gone."""
         self.capture = PostgresCapture(
-            resolve(source.url or "", self.where, "url"),
+            resolve(self.url, self.where, "url"),
             self.slot,
             self.publication,
             self.where,
@@ -247,14 +250,25 @@ class PostgresCaptureJob:
         recorded = self._recorded_slot()
         info = self.capture.slot_info(connection)
         if info is not None and recorded is None:
-            # a slot left by a capture killed before it recorded it: nothing was read from it
+            raise CdcError(
+                f"replication slot {self.slot} exists in the source database, but this project "
+                "did not create it (another project, or a tool, reads it)",
+                self.where,
+                f"name another slot in the source's 'cdc: {{slot: ...}}', or, if the slot is "
+                f"this project's and its warehouse was lost, drop it: headwater cdc reset "
+                f"{self.name}",
+            )
+        if info is not None and recorded is not None and recorded.get("consistent_point") is None:
+            # created by a capture killed before it recorded where the slot starts: nothing
+            # was read from it, so it is made again
             self.capture.drop_slot(connection)
             info = None
         self.capture.open_replication()
         exported = None
         if info is None:
+            self._record_slot({"slot": self.slot, "consistent_point": None, "url": self.url})
             consistent_point, snapshot = self.capture.create_slot()
-            recorded = {"slot": self.slot, "consistent_point": consistent_point}
+            recorded = {"slot": self.slot, "consistent_point": consistent_point, "url": self.url}
             self._record_slot(recorded)
             exported = (consistent_point, snapshot)
         assert recorded is not None
