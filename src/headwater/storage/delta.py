@@ -319,10 +319,11 @@ class DeltaStore(TableStore):
         matched: list[MergeClause],
         insert_when: str | None,
         columns: list[str] | None,
+        nullable_keys: bool,
     ) -> int:
         from headwater.storage.delta_upsert import merge_rows
 
-        return merge_rows(self, ref, rows, on, commit, matched, insert_when, columns)
+        return merge_rows(self, ref, rows, on, commit, matched, insert_when, columns, nullable_keys)
 
     def landed_version(
         self, ref: TableRef, app_id: str, app_version: int, run_id: str

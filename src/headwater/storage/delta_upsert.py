@@ -33,6 +33,7 @@ def merge_rows(
     matched: list[MergeClause],
     insert_when: str | None,
     columns: list[str] | None = None,
+    nullable_keys: bool = True,
 ) -> int:
     """Merge `rows` into `ref` matching on the columns `on` (NULLs match NULLs) and return the
     new version; see `TableStore.merge_rows`."""
@@ -46,11 +47,16 @@ def merge_rows(
     written = (
         columns if columns is not None else [c for c in target_columns if c in rows.column_names]
     )
-    # IS NOT DISTINCT FROM matches NULLs like `=` matches values and, unlike spelling that out
-    # with OR, is planned as a hash join (about 30x faster merging 50k rows into 1.5M)
-    predicate = " and ".join(
-        f"target.{identifier(c)} is not distinct from source.{identifier(c)}" for c in on
-    )
+    if nullable_keys:
+        predicate = " and ".join(
+            f"(target.{identifier(c)} = source.{identifier(c)} or "
+            f"(target.{identifier(c)} is null and source.{identifier(c)} is null))"
+            for c in on
+        )
+    else:
+        # plain equality is planned as a hash join; the OR above is a nested loop (merging
+        # 50k rows into 1.5M: 1.5 s against 52 s)
+        predicate = " and ".join(f"target.{identifier(c)} = source.{identifier(c)}" for c in on)
     properties = commit_properties(
         commit,
         {**commit.extra, "headwater.kind": "MERGE"},

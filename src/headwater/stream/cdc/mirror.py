@@ -32,6 +32,9 @@ OP = "_hw_op"
 """The collapsed change of a row in a merge's source rows (`u` upsert, `d` delete)."""
 KEEP_PREFIX = "_hw_keep_"
 """`_hw_keep_<i>`: the row keeps the mirror's value of column i (the source did not send it)."""
+FROM_PREFIX = "_hw_from_"
+"""`_hw_from_<key column>`: the key a row had in the mirror before an update in the batch
+moved it; its kept values are that row's (NULL: the row's own key)."""
 LOG_OP, LOG_LSN, LOG_TIME, LOG_SEQ, LOG_UNCHANGED = (
     "_op",
     "_lsn",
@@ -130,6 +133,7 @@ class Mirror:
         import pyarrow as pa
 
         commit = self._commit("CDC MERGE", position, generation, commit_us)
+        rows = self._fill_moved(rows)
         data = [c for c in rows.column_names if c != OP and not c.startswith(KEEP_PREFIX)]
         if self.soft_delete is not None:
             flags = pa.array([op == DELETE for op in rows.column(OP).to_pylist()], pa.bool_())
@@ -160,7 +164,55 @@ class Mirror:
             [on_delete, MergeClause(None, updates)],
             f"source.{OP} = '{UPSERT}'",
             columns=data,
+            nullable_keys=False,
         )
+
+    def _fill_moved(self, rows: pa.Table) -> pa.Table:
+        """Take the kept values of rows an update moved to another key from the mirror's
+        rows at their old keys (a TOASTed value unchanged by a key update is not sent), and
+        drop the `FROM_PREFIX` columns."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        origin = [FROM_PREFIX + k for k in self.key]
+        if origin[0] not in rows.column_names:
+            return rows
+        moved = [
+            (i, key)
+            for i, key in enumerate(zip(*(rows.column(c).to_pylist() for c in origin), strict=True))
+            if key[0] is not None
+        ]
+        keeps = [c for c in rows.column_names if c.startswith(KEEP_PREFIX)]
+        rows = rows.drop_columns(origin)
+        if not moved or not keeps or not self.store.exists(self.ref):
+            return rows
+        kept = [c[len(KEEP_PREFIX) :] for c in keeps]
+        wanted = None
+        for j, name in enumerate(self.key):
+            values = pa.array([key[j] for _, key in moved], rows.schema.field(name).type)
+            test = ds.field(name).isin(values)
+            wanted = test if wanted is None else wanted & test
+        source = self.store.arrow_dataset(self.store.snapshot(self.ref))
+        if isinstance(source, ds.Dataset):
+            found = source.to_table(columns=[*self.key, *kept], filter=wanted)
+        else:
+            found = source.to_table().select([*self.key, *kept]).filter(wanted)
+        found_keys = zip(*(found.column(k).to_pylist() for k in self.key), strict=True)
+        at = {key: n for n, key in enumerate(found_keys)}
+        index: list[int | None] = [None] * rows.num_rows
+        for i, key in moved:
+            index[i] = at.get(tuple(key))
+        taken = pa.array(index, pa.int64())
+        hit = pc.is_valid(taken)
+        for name, flag in zip(kept, keeps, strict=True):
+            use = pc.and_(rows.column(flag), hit)
+            value = pc.if_else(use, found.column(name).take(taken), rows.column(name))
+            rows = rows.set_column(rows.schema.get_field_index(name), name, value)
+            rows = rows.set_column(
+                rows.schema.get_field_index(flag), flag, pc.and_(rows.column(flag), pc.invert(hit))
+            )
+        return rows
 
     def _after_truncate(self, rows: pa.Table, data: list[str], commit: CommitInfo) -> int:
         """The batch truncated the table: its content is the rows upserted after that."""
