@@ -216,6 +216,7 @@ def query(
 
 # the other commands, each module a group of its own
 from headwater.cli import (  # noqa: E402
+    cdc,
     lineage,
     orchestration,
     quality,
@@ -226,7 +227,7 @@ from headwater.cli import (  # noqa: E402
     ui,
 )
 
-for module in (sources, tables, runs, quality, orchestration, lineage, streams, ui):
+for module in (sources, tables, runs, quality, orchestration, lineage, streams, cdc, ui):
     for command in module.COMMANDS:
         main.add_command(command)
 

@@ -35,6 +35,9 @@ def stream() -> None:
 def run_(ctx: click.Context, names: tuple[str, ...], until_caught_up: bool) -> None:
     """Run the named streams (all by default) until stopped (SIGTERM or Ctrl-C).
 
+    A NAME may be a cdc source: its capture runs continuously beside the streams (with no
+    NAME, every stream and every cdc source runs).
+
     On SIGTERM or Ctrl-C each stream commits the micro-batch in hand and the command exits 0.
     Exit code 1 when a stream failed (the others run on until stopped).
     """

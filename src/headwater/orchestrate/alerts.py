@@ -59,6 +59,8 @@ class Alert:
             "sla_breach": "freshness SLA breached",
             "stream_stopped": "stream stopped",
             "stream_lag": "stream falling behind",
+            "slot_wal": "replication slot holding WAL",
+            "cdc_lag": "cdc mirrors falling behind",
         }.get(self.kind, self.kind)
         return f"{'RESOLVED' if self.resolved else 'ALERT'}: {what}: {self.subject}"
 

@@ -5,7 +5,8 @@ Each turns what a user asked for into a `Runner` with the right settings and rec
 arguments with the run, so that `--resume` can ask for the same again
 (`headwater.orchestrate.resumption`). A run or an ingest first lists again the tables of the
 schema-loading sources it touches (`headwater.orchestrate.opening`) and picks its assets again
-when that changed the project.
+when that changed the project; before that, it drops the replication slots of cdc sources gone
+from the project (`headwater.orchestrate.cdc`).
 """
 
 from __future__ import annotations
@@ -101,8 +102,10 @@ def run_selection(
 ) -> RunSummary:
     """Build the assets `select` less `exclude` picks (all by default; chosen again when the
     tables of a schema-loading source it touches changed) and return the run's summary."""
+    from headwater.orchestrate.cdc import drop_removed_captures
     from headwater.orchestrate.selectors import Selector
 
+    drop_removed_captures(project)
     chosen = picked_after_refresh(
         project, lambda d: Selector(d).select(select, exclude), everything=not select
     )
@@ -134,6 +137,9 @@ def ingest_sources(
     Raises:
         UsageError: a name matches no source table.
     """
+    from headwater.orchestrate.cdc import drop_removed_captures
+
+    drop_removed_captures(project)
     chosen = picked_after_refresh(project, lambda d: pick_sources(d, names), everything=not names)
     runner = new_runner(
         project,

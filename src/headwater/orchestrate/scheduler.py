@@ -223,6 +223,7 @@ class Scheduler:
             self._check_freshness(now)
             if self.streams.threads:
                 self.streams.check_lag()
+            self.streams.check_captures()
         self.alerter.redeliver()
         return result
 

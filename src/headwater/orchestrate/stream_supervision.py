@@ -1,7 +1,8 @@
 """The scheduler's watch over streams: it runs every stream that asks for it (`supervise:`),
 restarts one that stops on an error after a backoff that doubles (with jitter) up to a cap, and
 alerts when a stream stops (`stream_stopped`) or its source's lag passes `max_lag`
-(`stream_lag`); each incident resolves when the stream commits again or catches up.
+(`stream_lag`); each incident resolves when the stream commits again or catches up. It also
+watches the cdc sources' slots and mirrors (`slot_wal`, `cdc_lag`).
 
 A stream another process already runs (its run lock is held) is left to that process and
 tried again after the backoff: the scheduler never runs a stream twice.
@@ -19,6 +20,7 @@ from headwater.errors import RunLockedError, first_line
 
 if TYPE_CHECKING:
     from headwater.orchestrate.alerts import Alerter
+    from headwater.orchestrate.cdc import CaptureWatch
     from headwater.orchestrate.opening import OpenProject
     from headwater.project.definition import Asset
     from headwater.stream.runner import BatchReport
@@ -38,6 +40,7 @@ class StreamSupervisor:
         self.threads: dict[str, threading.Thread] = {}
         self.restarts: dict[str, int] = {}
         """Restarts of each stream after a failure, for tests and status."""
+        self._captures: CaptureWatch | None = None
 
     def supervised(self) -> list[Asset]:
         """The streams that ask to be supervised."""
@@ -85,6 +88,17 @@ class StreamSupervisor:
                 )
             else:
                 self.alerter.resolve(incident, f"stream {asset.key} has caught up")
+
+    def check_captures(self) -> None:
+        """Alert for each cdc source whose slot holds more WAL than its `max_retained_wal`
+        (`slot_wal`) or whose last applied commit is older than its `max_lag` while changes
+        wait (`cdc_lag`), and resolve each once back under (looking every
+        `cdc.CHECK_EVERY_S` seconds at most)."""
+        if self._captures is None:
+            from headwater.orchestrate.cdc import CaptureWatch
+
+            self._captures = CaptureWatch(self.project, self.alerter)
+        self._captures.check()
 
     def _keep_running(self, asset: Asset) -> None:
         from headwater.orchestrate.streams import run_streams

@@ -94,7 +94,9 @@ def run_streams(
 ) -> dict[str, StreamSummary]:
     """Run the streams `names` (all by default), each in a thread of its own, until `stop` is
     set (each commits the batch in hand first) or, with `until_caught_up`, until each has read
-    what its source holds; return what each did.
+    what its source holds; return what each did. A name may be a cdc source's: its capture
+    runs beside the streams (all captures when no name is given; see
+    `headwater.orchestrate.cdc.ContinuousCaptures`).
 
     Raises:
         UsageError: a name matches no stream, or the project has none.
@@ -103,32 +105,41 @@ def run_streams(
     """
     from headwater.catalog.statuses import BuildStatus, RunStatus
     from headwater.catalog.store import keep_alive, new_run_id
+    from headwater.orchestrate.cdc import ContinuousCaptures, split_stream_names
     from headwater.orchestrate.lock import RunLocks
     from headwater.orchestrate.planning import claim_of
 
     definition, catalog, store = project.definition, project.catalog, project.store
-    assets = stream_assets(definition, names)
-    if not assets:
+    stream_names, sources = split_stream_names(definition, names)
+    assets = stream_assets(definition, stream_names) if stream_names != [] else []
+    if not assets and not sources:
         raise UsageError(
-            "the project has no streams",
+            "the project has no streams and no cdc sources",
             hint="declare one in streams/<name>.yml (see docs/streaming.md)",
         )
     keys = [a.key for a in assets]
     run_id = new_run_id()
+    captures = ContinuousCaptures(project, sources, run_id, stop, until_caught_up, on_commit)
     claims = RunLocks(catalog, definition.state_dir, run_id, "stream")
-    # the stream's own lock first: a second `stream run` is refused naming the pid running it
-    with _locks(store, assets):
+    # the stream's own lock first: a second `stream run` is refused naming the pid running it;
+    # a capture's mirrors are not claimed: a `headwater run` leaves a running capture alone
+    with _locks(store, assets), captures.locked():
         claims.acquire({claim_of(definition, k) for k in keys})
         try:
             record = catalog.start_run(
                 "stream",
                 " ".join(names or []) or None,
-                len(keys),
+                len(keys) + len(captures.keys),
                 False,
-                arguments={"streams": keys, "until_caught_up": until_caught_up},
+                arguments={
+                    "streams": keys,
+                    "captures": sources,
+                    "until_caught_up": until_caught_up,
+                },
                 run_id=run_id,
             )
             results = {k: catalog.start_asset(run_id, k, "stream", None) for k in keys}
+            captures.record_start(catalog, run_id)
             outcomes = {k: StreamOutcome(k, StreamSummary()) for k in keys}
             try:
                 with keep_alive(catalog, run_id):
@@ -148,7 +159,7 @@ def run_streams(
                             daemon=True,
                         )
                         for asset in assets
-                    ]
+                    ] + captures.threads()
                     for thread in threads:
                         thread.start()
                     for thread in threads:
@@ -173,11 +184,12 @@ def run_streams(
                     ),
                 )
             failed = {k: o.error for k, o in outcomes.items() if o.error is not None}
+            failed.update(captures.record_end(catalog))
             if failed:
                 text = "; ".join(f"{k}: {_message(e)}" for k, e in failed.items())
                 catalog.finish_run(run_id, RunStatus.FAILED, text[:4000])
                 raise StreamsFailedError(
-                    f"{len(failed)} of {len(keys)} streams failed: {text}",
+                    f"{len(failed)} of {len(keys) + len(sources)} streams failed: {text}",
                     hint="fix the cause and run them again: each resumes from its last commit",
                 )
             interrupted = stop.is_set() and not until_caught_up
@@ -186,7 +198,7 @@ def run_streams(
                 RunStatus.INTERRUPTED if interrupted else RunStatus.SUCCESS,
                 "stopped (SIGTERM or Ctrl-C) after committing its batch" if interrupted else None,
             )
-            return {k: o.summary for k, o in outcomes.items()}
+            return {k: o.summary for k, o in outcomes.items()} | captures.summaries()
         finally:
             claims.release()
 

@@ -164,7 +164,15 @@ class CommandChannel(StrictModel):
     """The program and its arguments (run in the project folder)."""
 
 
-AlertKind = Literal["run_failure", "check_failure", "sla_breach", "stream_stopped", "stream_lag"]
+AlertKind = Literal[
+    "run_failure",
+    "check_failure",
+    "sla_breach",
+    "stream_stopped",
+    "stream_lag",
+    "slot_wal",
+    "cdc_lag",
+]
 
 
 class AlertsConfig(StrictModel):
@@ -179,8 +187,11 @@ class AlertsConfig(StrictModel):
         "sla_breach",
         "stream_stopped",
         "stream_lag",
+        "slot_wal",
+        "cdc_lag",
     ]
-    """Which incidents alert: a run that failed, a check that failed, a freshness SLA breach."""
+    """Which incidents alert: a run that failed, a check that failed, a freshness SLA breach,
+    a stream stopped or behind, a cdc slot holding too much WAL, cdc mirrors behind."""
 
 
 class SensorConfig(StrictModel):

@@ -13,11 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from dataclasses import dataclass
-from typing import Final
 
-UNCHANGED: Final = b"\x00unchanged-toast"
-"""Stands for a TOASTed value an UPDATE left unchanged ('u' in TupleData): the mirror keeps
-the value it has, never NULL."""
+# the one marker the collapsing (`TableChanges`) and the capture compare by identity
+from headwater.ingest.cdc.changes import UNCHANGED
 
 PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 """PostgreSQL's timestamps count microseconds from here."""
@@ -33,7 +31,7 @@ class DecodeError(ValueError):
     """A message does not follow the pgoutput format."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Begin:
     """A transaction starts; its changes follow, then its `Commit`."""
 
@@ -44,7 +42,7 @@ class Begin:
     xid: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Commit:
     """The transaction whose changes came since `Begin` committed."""
 
@@ -91,7 +89,7 @@ TupleData = tuple[bytes | None, ...]
 """A row's values in text format (None: NULL; `UNCHANGED`: an untouched TOASTed value)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Insert:
     """A row was inserted."""
 
@@ -99,7 +97,7 @@ class Insert:
     new: TupleData
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Update:
     """A row was updated. `old` is the old replica identity ('K': key columns only, others
     None) when the key changed, or the whole old row ('O') under REPLICA IDENTITY FULL; else
@@ -111,7 +109,7 @@ class Update:
     new: TupleData
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Delete:
     """A row was deleted; `old` is its replica identity (or the whole row under FULL)."""
 
@@ -167,13 +165,13 @@ def decode(payload: bytes) -> Message:
         DecodeError: the payload is cut short or of a kind pgoutput v1 does not send.
     """
     try:
-        return _decode(memoryview(payload))
+        return _decode(bytes(payload))
     except (struct.error, IndexError, UnicodeDecodeError) as exc:
         kind = chr(payload[0]) if payload else "(empty)"
         raise DecodeError(f"malformed pgoutput message {kind!r}: {exc}") from None
 
 
-def _decode(data: memoryview) -> Message:
+def _decode(data: bytes) -> Message:
     kind = data[0]
     if kind == 0x49:  # I
         oid = _UINT32.unpack_from(data, 1)[0]
@@ -229,11 +227,13 @@ def _decode(data: memoryview) -> Message:
         lsn = struct.unpack_from(">Q", data, 2)[0]
         prefix, at = _string(data, 10)
         length = _UINT32.unpack_from(data, at)[0]
+        if at + 4 + length > len(data):
+            raise DecodeError("a logical message's content runs past the end of the message")
         return LogicalMessage(bool(flags & 1), lsn, prefix, bytes(data[at + 4 : at + 4 + length]))
     raise DecodeError(f"unknown pgoutput message kind {chr(kind)!r}")
 
 
-def _relation(data: memoryview) -> Relation:
+def _relation(data: bytes) -> Relation:
     oid = _UINT32.unpack_from(data, 1)[0]
     namespace, at = _string(data, 5)
     name, at = _string(data, at)
@@ -250,37 +250,45 @@ def _relation(data: memoryview) -> Relation:
     return Relation(oid, namespace or "pg_catalog", name, identity, tuple(columns))
 
 
-def _string(data: memoryview, at: int) -> tuple[str, int]:
-    end = at
-    while data[end] != 0:
-        end += 1
-    return bytes(data[at:end]).decode(), end + 1
+def _string(data: bytes, at: int) -> tuple[str, int]:
+    end = data.find(0, at)
+    if end < 0:
+        raise DecodeError("a string runs past the end of the message")
+    return data[at:end].decode(), end + 1
 
 
-def read_tuple(data: memoryview, at: int) -> tuple[TupleData, int]:
-    """Read a TupleData at `at`; return its values and the offset just past it."""
-    count = _INT16.unpack_from(data, at)[0]
+def read_tuple(data: bytes, at: int) -> tuple[TupleData, int]:
+    """Read a TupleData at `at`; return its values and the offset just past it.
+
+    The hot loop of a capture (once per column of every change), so it indexes `bytes`
+    directly and checks the message's end once, after the last value.
+
+    Raises:
+        DecodeError: a value runs past the end of `data`, or a column kind is unknown.
+    """
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    count = (data[at] << 8) | data[at + 1]
     at += 2
     values: list[bytes | None] = []
     append = values.append
     unpack = _UINT32.unpack_from
     for _ in range(count):
         kind = data[at]
-        if kind in (0x74, 0x62):  # t (text) or b (binary, unused here)
-            length = unpack(data, at + 1)[0]
+        if kind == 0x74 or kind == 0x62:  # noqa: PLR1714  t: text (b: binary, never asked)
             start = at + 5
-            at = start + length
-            if at > len(data):
-                raise DecodeError("a column value runs past the end of the message")
-            append(bytes(data[start:at]))
-        elif kind == 0x6E:  # n
+            at = start + unpack(data, at + 1)[0]
+            append(data[start:at])
+        elif kind == 0x6E:  # n: NULL
             append(None)
             at += 1
-        elif kind == 0x75:  # u
+        elif kind == 0x75:  # u: a TOASTed value the update did not change
             append(UNCHANGED)
             at += 1
         else:
             raise DecodeError(f"unknown column kind {chr(kind)!r} in tuple data")
+    if at > len(data):
+        raise DecodeError("a column value runs past the end of the message")
     return tuple(values), at
 
 

@@ -1,0 +1,1 @@
+"""Change data capture: the pgoutput decoder, PostgreSQL type conversions, collapsing."""
