@@ -30,8 +30,8 @@ def _json_value(value: Any, arrow_type: pa.DataType) -> Any:
         return float(value) if not value.is_nan() else None
     if isinstance(value, bytes):
         return None
-    if isinstance(value, float) and math.isnan(value):  # NaN carries no ordering
-        return None
+    if isinstance(value, float) and not math.isfinite(value):  # NaN carries no ordering,
+        return None  # and JSON has no infinity (delta-rs refuses the commit's stats)
     return value
 
 

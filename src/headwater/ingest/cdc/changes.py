@@ -57,6 +57,10 @@ class TableChanges:
     """A truncate came in this batch: the mirror's rows are gone, `rows` came after it."""
     count: int = 0
     """Changes added (before collapsing)."""
+    moved: dict[Row, Row] = field(default_factory=dict)
+    """Key -> the key its row has in the mirror, for a row an update moved to another key
+    in this batch that still lacks values the source did not send: they are the mirror's
+    row's at that key (the merge matches by the new key, which the mirror does not have)."""
 
     def key_of(self, values: Row) -> Row:
         """The key of the row `values`."""
@@ -74,6 +78,8 @@ class TableChanges:
                     if value is UNCHANGED:
                         row[i] = previous[i]
         self.rows[key] = (UPSERT, row)
+        if not any(v is UNCHANGED for v in row):
+            self.moved.pop(key, None)
         self.count += 1
 
     def delete(self, values: Row) -> None:
@@ -82,6 +88,7 @@ class TableChanges:
         earlier = self.rows.get(key)
         kept = earlier[1] if earlier is not None and earlier[0] == UPSERT else list(values)
         self.rows[key] = (DELETE, kept)
+        self.moved.pop(key, None)
         self.count += 1
 
     def update_key(self, old: Row, new: Row) -> None:
@@ -92,13 +99,22 @@ class TableChanges:
             merged = [earlier[1][i] if v is UNCHANGED else v for i, v in enumerate(new)]
             new = tuple(merged)
         self.rows[old_key] = (DELETE, list(old))
+        origin = self.moved.pop(old_key, old_key)
         self.upsert(new)
+        if any(v is UNCHANGED for v in new):
+            self.moved[self.key_of(new)] = origin
 
     def truncate(self) -> None:
         """The table was truncated: every row before this change is gone."""
         self.rows.clear()
+        self.moved.clear()
         self.truncated = True
         self.count += 1
+
+    def origins(self) -> list[Row | None]:
+        """For each collapsed row (in `column_values`' order), the mirror key whose values
+        fill what the source did not send (None: the row's own key)."""
+        return [self.moved.get(key) for key in self.rows]
 
     def column_values(self) -> tuple[list[list[Any]], list[str], list[list[bool]]]:
         """The collapsed rows by column: each column's values (UNCHANGED as None), each

@@ -10,8 +10,9 @@ way it arrived. The sessions reading them pin the settings that shape the text
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from headwater.sqltext import identifier
+from headwater.sqltext import identifier, literal
 
 TEXT_SETTINGS = {
     "DateStyle": "ISO",
@@ -103,18 +104,29 @@ class PgColumn:
             element = _scalar_convert(self.element, -1, "x")
             parsed = _ARRAY_ELEMENTS.format(v=text)
             cleaned = f"list_transform({parsed}, lambda x: {_ARRAY_ELEMENT})"
-            if element == "x":
-                return cleaned
-            return f"list_transform({cleaned}, lambda x: {element})"
+            if element != "x":
+                cleaned = f"list_transform({cleaned}, lambda x: {element})"
+            # `{{...}}` (2-D) or `[0:1]={...}` (bounds) would parse into wrong elements
+            refused = literal(
+                f"column {self.name}: only one-dimensional arrays starting at 1 become lists"
+            )
+            return (
+                f"CASE WHEN starts_with({text}, '{{{{') OR starts_with({text}, '[') "
+                f"THEN error({refused}) ELSE {cleaned} END"
+            )
         return _scalar_convert(self.type_name, self.type_modifier, text)
 
 
 def _scalar_type(type_name: str, modifier: int) -> str:
     if type_name == "numeric":
         precision, scale = numeric_precision(modifier)
-        if precision is None or precision > 38:
+        if precision is None:
             return "DOUBLE"
-        return f"DECIMAL({precision}, {scale})"
+        # numeric(5, -2) rounds to hundreds (7 digits), numeric(2, 5) holds 0.000dd
+        width = precision - scale if scale < 0 else max(precision, scale)
+        if width > 38:
+            return "DOUBLE"
+        return f"DECIMAL({width}, {max(scale, 0)})"
     return _SCALARS.get(type_name, "VARCHAR")
 
 
@@ -124,16 +136,56 @@ def _scalar_convert(type_name: str, modifier: int, text: str) -> str:
         return text
     if kind == "BLOB":
         return f"from_hex(substr({text}, 3))"
+    if kind.startswith("DECIMAL"):
+        # numeric(p, s) also holds NaN, which a decimal cannot: NULL rather than a failed cast
+        return f"CAST(nullif({text}, 'NaN') AS {kind})"
     return f"CAST({text} AS {kind})"
+
+
+_ARROW_TYPES = {
+    "bool": "bool",
+    "int16": "int2",
+    "int32": "int4",
+    "int64": "int8",
+    "float": "float4",
+    "double": "float8",
+    "date32[day]": "date",
+    "timestamp[us]": "timestamp",
+    "timestamp[us, tz=UTC]": "timestamptz",
+    "binary": "bytea",
+    "large_binary": "bytea",
+    "string": "text",
+    "large_string": "text",
+    "string_view": "text",
+}
+"""A mirror's Arrow types (by name) and the PostgreSQL types mirrored as them."""
+
+
+def mirror_column(name: str, arrow_type: Any) -> PgColumn | None:
+    """A PostgreSQL column that a mirror column of `arrow_type` (a pyarrow type) is the copy
+    of, as far as its mirror type goes (None: no PostgreSQL type is mirrored as it)."""
+    value_type = getattr(arrow_type, "value_type", None)
+    if value_type is not None:
+        element = mirror_column(name, value_type)
+        if element is None or element.is_array:
+            return None
+        return PgColumn(name, "_" + element.type_name, -1, element.type_name)
+    if str(arrow_type).startswith("decimal"):
+        modifier = ((arrow_type.precision << 16) | arrow_type.scale) + 4
+        return PgColumn(name, "numeric", modifier)
+    type_name = _ARROW_TYPES.get(str(arrow_type))
+    return None if type_name is None else PgColumn(name, type_name)
 
 
 def numeric_precision(modifier: int) -> tuple[int | None, int]:
     """The (precision, scale) of a `numeric(p, s)` type modifier; (None, 0) when the column
-    has none (any precision)."""
+    has none (any precision). Since PostgreSQL 15 the scale may be negative or larger than
+    the precision."""
     if modifier < 4:
         return None, 0
     value = modifier - 4
-    return (value >> 16) & 0xFFFF, value & 0xFFFF
+    # the scale is the low 11 bits, signed (numeric.c's numeric_typmod_scale)
+    return (value >> 16) & 0xFFFF, ((value & 0x7FF) ^ 1024) - 1024
 
 
 def conversion_sql(columns: list[PgColumn], relation: str, keep: list[str]) -> str:

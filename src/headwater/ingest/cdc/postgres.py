@@ -226,8 +226,12 @@ class PostgresCapture:
                 "SELECT 1 FROM pg_publication WHERE pubname = %s", (self.publication,)
             ).fetchone()
             if exists is None:
+                # a partitioned table's changes are otherwise sent under its partitions' names
+                version = connection.execute("SHOW server_version_num").fetchone()
+                via_root = " WITH (publish_via_partition_root)" if int(version[0]) >= 130000 else ""
                 connection.execute(
                     f"CREATE PUBLICATION {identifier(self.publication)} FOR TABLE {listed}"
+                    + via_root
                 )
                 return
             published = {
@@ -473,16 +477,18 @@ class PostgresCapture:
                 self._replication = None
                 self._cursor = None
 
-    def type_names(self, connection: Any, oids: list[int]) -> dict[int, tuple[str, str]]:
-        """Each type OID's base `typname` and, for an array, its element's."""
+    def type_names(self, connection: Any, oids: list[int]) -> dict[int, tuple[str, str, int]]:
+        """Each type OID's base `typname`, for an array its element's, and for a domain its
+        type modifier (-1 otherwise)."""
         rows = connection.execute(
-            "SELECT t.oid, coalesce(bt.typname, t.typname), coalesce(et.typname, '') "
+            "SELECT t.oid, coalesce(bt.typname, t.typname), coalesce(et.typname, ''), "
+            "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE -1 END "
             "FROM pg_type t LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype "
             "LEFT JOIN pg_type et ON et.oid = coalesce(bt.typelem, t.typelem) "
             "AND coalesce(bt.typcategory, t.typcategory) = 'A' WHERE t.oid = ANY(%s)",
             (oids,),
         ).fetchall()
-        return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+        return {int(r[0]): (str(r[1]), str(r[2]), int(r[3])) for r in rows}
 
 
 def first_error_line(exc: BaseException) -> str:
@@ -492,16 +498,19 @@ def first_error_line(exc: BaseException) -> str:
 
 
 def relation_columns(
-    relation: pgoutput.Relation, types: Callable[[list[int]], dict[int, tuple[str, str]]]
+    relation: pgoutput.Relation, types: Callable[[list[int]], dict[int, tuple[str, str, int]]]
 ) -> tuple[PgColumn, ...]:
     """A relation message's columns as `PgColumn`s (type names looked up by OID)."""
     names = types(sorted({c.type_oid for c in relation.columns}))
+    unknown = ("text", "", -1)
     return tuple(
         PgColumn(
             c.name,
-            names.get(c.type_oid, ("text", ""))[0],
-            c.type_modifier,
-            names.get(c.type_oid, ("text", ""))[1],
+            names.get(c.type_oid, unknown)[0],
+            # a domain column's own modifier is -1: its precision is the domain's (as the copy
+            # reads it in COLUMNS_SQL), else numeric(10,2) under a domain looks retyped
+            c.type_modifier if c.type_modifier != -1 else names.get(c.type_oid, unknown)[2],
+            names.get(c.type_oid, unknown)[1],
             c.is_key,
         )
         for c in relation.columns

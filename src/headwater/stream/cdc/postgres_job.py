@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from headwater.ingest.cdc.changes import (
     LoggedChange,
     TableChanges,
 )
-from headwater.ingest.cdc.pgtypes import PgColumn, conversion_sql
+from headwater.ingest.cdc.pgtypes import PgColumn, conversion_sql, mirror_column
 from headwater.ingest.cdc.postgres import (
     MirroredTable,
     PostgresCapture,
@@ -54,6 +54,7 @@ from headwater.sqltext import identifier, literal
 from headwater.storage.base import TableRef, TableStore
 from headwater.stream.cdc.mirror import (
     CHANGELOG_COLUMNS,
+    FROM_PREFIX,
     KEEP_PREFIX,
     LOG_LSN,
     LOG_OP,
@@ -304,6 +305,8 @@ class PostgresCaptureJob:
             else:
                 table.position = state.position
                 table.log_position = table.mirror.log_position()
+                schema = self.store.snapshot(table.mirror.ref).schema
+                table.columns = _mirrored_columns(table.described, schema)
         if not missing:
             return
         if exported is not None:
@@ -346,19 +349,25 @@ class PostgresCaptureJob:
             scratch, lambda out: self.capture.copy_rows(snapshot, described, out), consume
         )
         if table.mirror.changelog is not None:
-            self._log_snapshot(table, written.files, position)
+            self._log_snapshot(table, written.files, written.schema, position)
         table.mirror.replace(written.files, written.schema, position, self.generation)
         table.position = position
         table.log_position = position
         table.columns = list(described.columns)
         self.summary.snapshots[table.key] = written.rows
 
-    def _log_snapshot(self, table: _Table, files: list[Any], position: int) -> None:
+    def _log_snapshot(
+        self, table: _Table, files: list[Any], schema: pa.Schema, position: int
+    ) -> None:
         """The copied rows enter the change log as reads (`r`), before the mirror commits."""
         changelog = table.mirror.changelog
         assert changelog is not None
         data = [identifier(c.name) for c in table.columns]
-        scan = self.session.scan_parquet([f.path for f in files], hive_partitioning=False)
+        if files:
+            scan = self.session.scan_parquet([f.path for f in files], hive_partitioning=False)
+        else:  # an empty table: the change log starts empty, with its columns
+            scan = f"_hw_cdc_empty_{abs(hash(table.key))}"
+            self.session.register_arrow(scan, schema.empty_table())
         sql = (
             f"SELECT {literal(READ_OP)} AS {LOG_OP}, CAST({position} AS BIGINT) AS {LOG_LSN}, "
             f"CAST(NULL AS TIMESTAMPTZ) AS {LOG_TIME}, "
@@ -532,10 +541,11 @@ class PostgresCaptureJob:
             return
         columns = relation_columns(message, self._type_names)
         if _shape_change(table, columns):
+            before = [c.name for c in table.columns]
             table.columns, table.take = _layout(table, columns)
-            table.changes = None
+            _relayout(table, before)
 
-    def _type_names(self, oids: list[int]) -> dict[int, tuple[str, str]]:
+    def _type_names(self, oids: list[int]) -> dict[int, tuple[str, str, int]]:
         return self.capture.type_names(self._types, oids)
 
     # -- applying a micro-batch -------------------------------------------------------------
@@ -589,9 +599,17 @@ class PostgresCaptureJob:
                 raw[flag] = pa.array(column_keep, pa.bool_())
                 flags.append(flag)
         raw[OP] = pa.array(ops, pa.string())
+        converted = list(table.columns)
+        origins = changes.origins()
+        if flags and any(o is not None for o in origins):
+            # rows an update moved to another key: their kept values are at the old key
+            for j, i in enumerate(changes.key):
+                moved_from = replace(table.columns[i], name=FROM_PREFIX + table.columns[i].name)
+                raw[moved_from.name] = _text_array([o and o[j] for o in origins])
+                converted.append(moved_from)
         name = f"_hw_cdc_{abs(hash(table.key))}"
         self.session.register_arrow(name, pa.table(raw))
-        return self.session.query(conversion_sql(table.columns, name, [OP, *flags]))
+        return self.session.query(conversion_sql(converted, name, [OP, *flags]))
 
     def _append_log(self, table: _Table, position: int) -> None:
         import pyarrow as pa
@@ -653,6 +671,46 @@ def _layout(
     names = [c.name for c in columns]
     order = [names.index(c.name) for c in kept]
     return kept, None if order == list(range(len(names))) else order
+
+
+def _mirrored_columns(described: MirroredTable, schema: pa.Schema) -> list[PgColumn]:
+    """The source's columns as the mirror (`schema`) holds them: those it has, with its
+    types. The transactions still to stream may predate a change of the table that the
+    catalog already shows: their relation messages compare with what the mirror holds, so
+    that a column added or retyped since is seen where it happened."""
+    held = {f.name: f.type for f in schema}
+    columns = []
+    for column in described.columns:
+        if column.name not in held:
+            continue
+        mirrored = mirror_column(column.name, held[column.name]) or column
+        retyped = mirrored.duckdb_type != column.duckdb_type
+        columns.append(replace(mirrored, in_key=column.in_key) if retyped else column)
+    return columns
+
+
+def _relayout(table: _Table, before: list[str]) -> None:
+    """Carry the changes taken before the table's shape changed (earlier in the same
+    transaction: the batch was applied before it) over to its new columns; a column new to
+    them is NULL, as it did not exist when they were made."""
+    at = {name: i for i, name in enumerate(before)}
+    order = [at.get(c.name) for c in table.columns]
+
+    def moved(values: Any) -> tuple[Any, ...]:
+        return tuple(None if i is None else values[i] for i in order)
+
+    table.log = [replace(e, values=moved(e.values)) for e in table.log]
+    old = table.changes
+    if old is None:
+        return
+    table.changes = table.fresh_changes()
+    table.changes.truncated, table.changes.count = old.truncated, old.count
+    for key, (op, values) in old.rows.items():
+        row = moved(values)
+        new_key = table.changes.key_of(row)
+        table.changes.rows[new_key] = (op, list(row))
+        if key in old.moved:
+            table.changes.moved[new_key] = old.moved[key]
 
 
 def _shape_change(table: _Table, columns: tuple[PgColumn, ...]) -> bool:
