@@ -11,6 +11,7 @@ A table's change log (`<table>__changes`) is fed `LoggedChange`s, every change a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -62,24 +63,35 @@ class TableChanges:
     in this batch that still lacks values the source did not send: they are the mirror's
     row's at that key (the merge matches by the new key, which the mirror does not have)."""
 
+    def __post_init__(self) -> None:
+        # called once per change: a one-column key (the usual case) is read without a loop
+        if len(self.key) == 1:
+            at = self.key[0]
+            self._key: Callable[[Row], Row] = lambda values: (values[at],)
+        else:
+            self._key = lambda values: tuple(values[i] for i in self.key)
+
     def key_of(self, values: Row) -> Row:
         """The key of the row `values`."""
-        return tuple(values[i] for i in self.key)
+        return self._key(values)
 
     def upsert(self, values: Row) -> None:
         """The row `values` was inserted or updated."""
-        key = self.key_of(values)
+        key = self._key(values)
         row = list(values)
-        if any(v is UNCHANGED for v in row):
+        # `in` compares in C; no real value equals the marker (text holds no NUL byte)
+        if UNCHANGED in row:
             earlier = self.rows.get(key)
             if earlier is not None and earlier[0] == UPSERT:
                 previous = earlier[1]
                 for i, value in enumerate(row):
                     if value is UNCHANGED:
                         row[i] = previous[i]
-        self.rows[key] = (UPSERT, row)
-        if not any(v is UNCHANGED for v in row):
+            if self.moved and UNCHANGED not in row:
+                self.moved.pop(key, None)
+        elif self.moved:
             self.moved.pop(key, None)
+        self.rows[key] = (UPSERT, row)
         self.count += 1
 
     def delete(self, values: Row) -> None:
@@ -121,14 +133,17 @@ class TableChanges:
         row's operation (UPSERT or DELETE), and, for each column, whether each row keeps the
         mirror's value (the source did not send it)."""
         width = len(self.columns)
-        values: list[list[Any]] = [[] for _ in range(width)]
-        keep: list[list[bool]] = [[] for _ in range(width)]
-        ops: list[str] = []
-        for op, row in self.rows.values():
-            ops.append(op)
-            for i in range(width):
-                value = row[i]
-                unchanged = value is UNCHANGED
-                values[i].append(None if unchanged else value)
-                keep[i].append(unchanged)
+        collapsed = list(self.rows.values())
+        ops = [op for op, _ in collapsed]
+        if not collapsed:
+            return [[] for _ in range(width)], ops, [[] for _ in range(width)]
+        values: list[list[Any]] = []
+        keep: list[list[bool]] = []
+        for column in zip(*(row for _, row in collapsed), strict=True):
+            if UNCHANGED in column:
+                keep.append([v is UNCHANGED for v in column])
+                values.append([None if v is UNCHANGED else v for v in column])
+            else:
+                keep.append([False] * len(column))
+                values.append(list(column))
         return values, ops, keep

@@ -457,6 +457,28 @@ class PostgresCapture:
         self._last_wal_end = wal_end
         return self._stable >= STABLE_REPLIES
 
+    def idle_position(self) -> int | None:
+        """Where the server's WAL ends as last reported, when no transaction is half read
+        (None otherwise): a position every change before which has been received."""
+        if self._partial is not None or self._cursor is None:
+            return None
+        return int(self._cursor.wal_end) or None
+
+    def missing_values(
+        self, connection: Any, schema: str, table: str, columns: list[str]
+    ) -> dict[str, str]:
+        """The text of the value each of `columns` has in rows that existed before it was
+        added (`ADD COLUMN ... DEFAULT`, kept by the catalog, not written to the rows or the
+        WAL); columns with none (NULL) are left out."""
+        rows = connection.execute(
+            "SELECT a.attname, (a.attmissingval::text::text[])[1] FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND a.atthasmissing "
+            "AND NOT a.attisdropped AND a.attname = ANY(%s)",
+            (schema, table, columns),
+        ).fetchall()
+        return {str(name): str(text) for name, text in rows if text is not None}
+
     def server_position(self) -> int:
         """The server's WAL position now (IDENTIFY_SYSTEM's; call before `start`)."""
         self._cursor.execute("IDENTIFY_SYSTEM")

@@ -27,6 +27,8 @@ from headwater.storage.base import CommitInfo, MergeClause, TableRef, TableStore
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from headwater.engine.base import EngineSession
+
 APP_ID_PREFIX = "headwater:cdc:"
 OP = "_hw_op"
 """The collapsed change of a row in a merge's source rows (`u` upsert, `d` delete)."""
@@ -120,6 +122,29 @@ class Mirror:
             self._commit("CDC SNAPSHOT", position, generation, None),
         )
 
+    def add_columns(self, session: EngineSession, values: dict[str, str]) -> int:
+        """Add columns to every row of the mirror, each with the value of a SQL expression
+        (`values`: name -> expression), in one commit that keeps the capture's state."""
+        snapshot = self.store.snapshot(self.ref)
+        if snapshot.files and not snapshot.needs_arrow_reader:
+            scan = session.scan_parquet(
+                [f.path for f in snapshot.files], hive_partitioning=bool(snapshot.partition_by)
+            )
+        else:
+            scan = f"_hw_cdc_rows_{abs(hash(self.ref.key))}"
+            session.register_arrow(scan, self.store.arrow_dataset(snapshot).to_table())
+        added = ", ".join(f"{sql} AS {identifier(name)}" for name, sql in values.items())
+        written = session.copy_parquet(
+            f"SELECT *, {added} FROM {scan}", self.store.new_file_dir(self.ref, self.run_id)
+        )
+        state = committed_state(self.store, self.ref)
+        commit = CommitInfo(
+            run_id=self.run_id,
+            operation="CDC ADD COLUMNS",
+            extra=encode_state(state) if state else {},
+        )
+        return self.store.commit_files(self.ref, written.files, written.schema, "overwrite", commit)
+
     def apply(
         self,
         changes: TableChanges,
@@ -156,13 +181,16 @@ class Mirror:
             on_delete = MergeClause(f"source.{OP} = '{DELETE}'", None)
         else:
             on_delete = MergeClause(f"source.{OP} = '{DELETE}'", {self.soft_delete: "true"})
+        # a soft-delete mirror keeps every row it was told of, a deleted one flagged, however
+        # the micro-batches fell (a row inserted and deleted in one batch included)
+        insert_when = "" if self.soft_delete is not None else f"source.{OP} = '{UPSERT}'"
         return self.store.merge_rows(
             self.ref,
             rows,
             self.key,
             commit,
             [on_delete, MergeClause(None, updates)],
-            f"source.{OP} = '{UPSERT}'",
+            insert_when,
             columns=data,
             nullable_keys=False,
         )

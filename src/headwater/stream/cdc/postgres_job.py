@@ -17,13 +17,14 @@ The order of things is what makes the mirrors exact across crashes:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ from headwater.project.sources import CHANGELOG_SUFFIX, SourceConfig, SourceTabl
 from headwater.project.strict import duration_seconds
 from headwater.sqltext import identifier, literal
 from headwater.storage.base import TableRef, TableStore
+from headwater.stream.cdc.committer import BackgroundCommitter
 from headwater.stream.cdc.mirror import (
     CHANGELOG_COLUMNS,
     FROM_PREFIX,
@@ -71,6 +73,10 @@ if TYPE_CHECKING:
     from headwater.engine.base import EngineSession
 
 SLOT_FILE = "slot.json"
+SCRATCH = "scratch"
+"""The capture folder's scratch space (the named pipes of the first copy), emptied at start."""
+IDLE_ACK_S = 10.0
+"""While no change of the captured tables comes, how often the slot is told it may move on."""
 CDC_FOLDER = "_cdc"
 """The warehouse folder holding each capture's `slot.json` (and its run lock)."""
 
@@ -141,6 +147,8 @@ class _Table:
     log_position: int | None = None
     changes: TableChanges | None = None
     log: list[LoggedChange] = field(default_factory=list)
+    missing_values: Callable[[list[str]], dict[str, str]] = lambda names: {}
+    """The catalog's value for rows that existed before a column was added (by name)."""
 
     def pending(self) -> bool:
         return bool(self.changes is not None and self.changes.count) or bool(self.log)
@@ -193,6 +201,12 @@ class PostgresCaptureJob:
         self._batch_commit_us: int | None = None
         self._batch_started = 0.0
         self._types: Any = None
+        self._committer: BackgroundCommitter[BatchReport] = BackgroundCommitter(
+            f"headwater-cdc-{source_name}"
+        )
+        self._acknowledged = 0
+        self._idle_since = time.monotonic()
+        self._recorded: dict[str, Any] = {}
 
     # -- start ------------------------------------------------------------------------------
 
@@ -208,9 +222,11 @@ class PostgresCaptureJob:
                     self.where,
                     "use 'evolve', 'freeze' or 'discard_column' for mode 'cdc' tables",
                 )
-        scratch = Path(tempfile.mkdtemp(prefix=f"headwater-cdc-{self.name}-"))
+        scratch = self.folder / SCRATCH
+        shutil.rmtree(scratch, ignore_errors=True)  # a killed capture's pipes
+        scratch.mkdir(parents=True, exist_ok=True)
         try:
-            with self.capture.connection() as connection:
+            with self.capture.connection() as connection, _collector_paused():
                 self._types = connection
                 exported = self._prepare(connection)
                 self._copy_missing(exported, scratch)
@@ -218,9 +234,12 @@ class PostgresCaptureJob:
                 self.capture.start()
                 self._stream(target, stop)
         finally:
-            self.capture.close()
-            self._types = None
-            shutil.rmtree(scratch, ignore_errors=True)
+            try:
+                self._committer.wait()  # never leave a commit running behind the caller
+            finally:
+                self.capture.close()
+                self._types = None
+                shutil.rmtree(scratch, ignore_errors=True)
         return self.summary
 
     def _prepare(self, connection: Any) -> tuple[int, str] | None:
@@ -245,7 +264,12 @@ class PostgresCaptureJob:
                 changelog,
             )
             self.tables[(schema, name)] = _Table(
-                spec, ref.key, described, mirror, list(described.columns)
+                spec,
+                ref.key,
+                described,
+                mirror,
+                list(described.columns),
+                missing_values=self._missing_values_of(schema, name),
             )
         self.capture.ensure_publication(connection, [t.described for t in self.tables.values()])
         recorded = self._recorded_slot()
@@ -267,14 +291,27 @@ class PostgresCaptureJob:
         self.capture.open_replication()
         exported = None
         if info is None:
-            self._record_slot({"slot": self.slot, "consistent_point": None, "url": self.url})
+            recorded = {
+                "slot": self.slot,
+                "publication": self.publication,
+                "consistent_point": None,
+                "url": self.url,
+            }
+            self._record_slot(recorded)
             consistent_point, snapshot = self.capture.create_slot()
-            recorded = {"slot": self.slot, "consistent_point": consistent_point, "url": self.url}
+            recorded["consistent_point"] = consistent_point
             self._record_slot(recorded)
             exported = (consistent_point, snapshot)
         assert recorded is not None
         self.generation = f"{self.slot}@{pgoutput.format_lsn(int(recorded['consistent_point']))}"
+        self._recorded = recorded
         return exported
+
+    def _missing_values_of(self, schema: str, name: str) -> Callable[[list[str]], dict[str, str]]:
+        def missing(columns: list[str]) -> dict[str, str]:
+            return self.capture.missing_values(self._types, schema, name, columns)
+
+        return missing
 
     def _recorded_slot(self) -> dict[str, Any] | None:
         try:
@@ -400,9 +437,32 @@ class PostgresCaptureJob:
                 and time.monotonic() - self._batch_started >= trigger
             ):
                 self._flush()
+            elif self._committer.busy and self._batch_end is None:
+                self._settle()
             if target is not None and self.capture.caught_up(target):
                 break
-        self._flush()
+            if target is None and self._batch_end is None:
+                self._acknowledge_idle(every=IDLE_ACK_S)
+        self._flush(wait=True)
+        self._acknowledge_idle(every=0.0)
+
+    def _acknowledge_idle(self, every: float) -> None:
+        """With every change received applied, let the slot move up to the server's WAL end
+        (writes to other tables and databases would otherwise keep WAL for it forever). The
+        position is recorded in `slot.json` first, so that what the slot was told is known."""
+        if self._batch_end is not None or self._committer.busy:
+            self._idle_since = time.monotonic()
+            return
+        if time.monotonic() - self._idle_since < every:
+            return
+        self._idle_since = time.monotonic()
+        position = self.capture.idle_position()
+        if position is None or position <= self._acknowledged:
+            return
+        self._recorded["acknowledged"] = position
+        self._record_slot(self._recorded)
+        self.capture.acknowledge(position)
+        self._acknowledged = position
 
     def _take(self, transaction: Any) -> None:
         """Add a whole transaction to the micro-batch (applying the batch first when the
@@ -512,7 +572,7 @@ class PostgresCaptureJob:
                         continue
                     if table.position is not None and transaction.commit_lsn < table.position:
                         continue
-                    self._flush()
+                    self._flush(wait=True)
                     raise CdcError(
                         f"{table.key}: the source table was truncated (at LSN "
                         f"{pgoutput.format_lsn(transaction.commit_lsn)}); the mirror was left "
@@ -530,10 +590,13 @@ class PostgresCaptureJob:
             if not _shape_change(table, columns):
                 continue
             problem = _refusal(table, columns)
-            if problem is not None or table.pending():
-                self._flush()
+            added = _added_with_default(table, columns)
+            if problem is not None or table.pending() or added:
+                self._flush(wait=problem is not None or bool(added))
             if problem is not None:
                 raise problem
+            if added:
+                self._backfill(table, columns, added)
 
     def _relation(self, message: pgoutput.Relation) -> None:
         table = self.tables.get((message.namespace, message.name))
@@ -545,84 +608,122 @@ class PostgresCaptureJob:
             table.columns, table.take = _layout(table, columns)
             _relayout(table, before)
 
+    def _backfill(
+        self, table: _Table, columns: tuple[PgColumn, ...], added: dict[str, str]
+    ) -> None:
+        """Give the mirror's rows the value PostgreSQL shows for columns added with a
+        default (`ADD COLUMN ... DEFAULT`): the server keeps that value in its catalog for the
+        rows it already had and logs no change for them."""
+        by_name = {c.name: c for c in columns}
+        values = {name: by_name[name].convert(literal(text)) for name, text in added.items()}
+        table.mirror.add_columns(self.session, values)
+
     def _type_names(self, oids: list[int]) -> dict[int, tuple[str, str, int]]:
         return self.capture.type_names(self._types, oids)
 
     # -- applying a micro-batch -------------------------------------------------------------
 
-    def _flush(self) -> None:
-        """Commit the micro-batch to every touched mirror, then acknowledge it."""
+    def _flush(self, wait: bool = False) -> None:
+        """Hand the micro-batch to the background commit (after the previous one finished,
+        and acknowledging it), and with `wait` see this one through as well."""
         if self._batch_end is None:
+            if wait:
+                self._settle()
             return
         started = time.monotonic()
         position, commit_us = self._batch_end, self._batch_commit_us
-        applied: dict[str, int] = {}
+        # each table's changes with the columns they were made with: converting them is left
+        # to the background commit too (the engine session is used by one thread at a time:
+        # this one touches it again only after `_settle`)
+        work: list[tuple[_Table, list[PgColumn], list[LoggedChange], TableChanges | None]] = []
         for table in self.tables.values():
-            if table.log:
-                self._append_log(table, position)
-                table.log = []
-                table.log_position = position
-            changes = table.changes
-            if changes is not None and changes.count:
-                rows = self._typed(table, changes)
-                table.mirror.apply(changes, rows, position, self.generation, commit_us)
-                applied[table.key] = len(changes.rows)
-                table.position = position
-                self._maybe_compact(table)
+            changes = table.changes if table.changes is not None and table.changes.count else None
+            if table.log or changes is not None:
+                work.append((table, list(table.columns), table.log, changes))
+            table.log = []
             table.changes = None
-        self.capture.acknowledge(position)
-        report = BatchReport(
-            self._batch_txns,
-            self._batch_changes,
-            position,
-            commit_us,
-            applied,
-            time.monotonic() - started,
-        )
-        self.summary.add(report)
+        transactions, count = self._batch_txns, self._batch_changes
         self._batch_txns = self._batch_changes = 0
         self._batch_end = self._batch_commit_us = None
+        self._settle()
+
+        def commit() -> BatchReport:
+            applied: dict[str, int] = {}
+            for table, columns, log, changes in work:
+                if log:
+                    table.mirror.append_log(self._log_rows(table, columns, log), position)
+                if changes is not None:
+                    rows = self._typed(table, columns, changes)
+                    table.mirror.apply(changes, rows, position, self.generation, commit_us)
+                    applied[table.key] = len(changes.rows)
+                    self._maybe_compact(table)
+            return BatchReport(
+                transactions, count, position, commit_us, applied, time.monotonic() - started
+            )
+
+        self._committer.submit(commit)
+        if wait:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Wait for the background commit, then acknowledge its position to the slot: only
+        now does PostgreSQL learn that the mirrors hold it."""
+        report = self._committer.wait()
+        if report is None:
+            return
+        for table in self.tables.values():
+            if table.key in report.tables:
+                table.position = report.position
+            if table.mirror.changelog is not None:
+                table.log_position = max(table.log_position or 0, report.position)
+        self.capture.acknowledge(report.position)
+        self._acknowledged = max(self._acknowledged, report.position)
+        gc.collect(1)  # the collector is paused (see _collector_paused): young objects only
+        self.summary.add(report)
         if self.on_batch is not None:
             self.on_batch(report)
 
-    def _typed(self, table: _Table, changes: TableChanges) -> pa.Table:
-        """The collapsed changes with the mirror's types (converted by the engine)."""
+    def _typed(self, table: _Table, columns: list[PgColumn], changes: TableChanges) -> pa.Table:
+        """The collapsed changes (made with `columns`) with the mirror's types, converted by
+        the engine."""
         import pyarrow as pa
 
         values, ops, keep = changes.column_values()
         raw: dict[str, Any] = {}
         flags: list[str] = []
-        for column, column_values, column_keep in zip(table.columns, values, keep, strict=True):
+        for column, column_values, column_keep in zip(columns, values, keep, strict=True):
             raw[column.name] = _text_array(column_values)
             if any(column_keep):
                 flag = KEEP_PREFIX + column.name
                 raw[flag] = pa.array(column_keep, pa.bool_())
                 flags.append(flag)
         raw[OP] = pa.array(ops, pa.string())
-        converted = list(table.columns)
+        converted = list(columns)
         origins = changes.origins()
         if flags and any(o is not None for o in origins):
             # rows an update moved to another key: their kept values are at the old key
             for j, i in enumerate(changes.key):
-                moved_from = replace(table.columns[i], name=FROM_PREFIX + table.columns[i].name)
+                moved_from = replace(columns[i], name=FROM_PREFIX + columns[i].name)
                 raw[moved_from.name] = _text_array([o and o[j] for o in origins])
                 converted.append(moved_from)
         name = f"_hw_cdc_{abs(hash(table.key))}"
         self.session.register_arrow(name, pa.table(raw))
         return self.session.query(conversion_sql(converted, name, [OP, *flags]))
 
-    def _append_log(self, table: _Table, position: int) -> None:
+    def _log_rows(
+        self, table: _Table, columns: list[PgColumn], log: list[LoggedChange]
+    ) -> pa.Table:
+        """The batch's logged changes of `table` (made with `columns`) as change log rows."""
         import pyarrow as pa
 
-        log = table.log
-        width = len(table.columns)
+        width = len(columns)
         raw: dict[str, Any] = {}
-        for i, column in enumerate(table.columns):
+        for i, column in enumerate(columns):
             raw[column.name] = _text_array(
                 [None if e.values[i] is UNCHANGED else e.values[i] for e in log] if width else []
             )
         unchanged = [
-            [table.columns[i].name for i, v in enumerate(e.values) if v is UNCHANGED] for e in log
+            [columns[i].name for i, v in enumerate(e.values) if v is UNCHANGED] for e in log
         ]
         raw[LOG_OP] = pa.array([e.op for e in log], pa.string())
         raw[LOG_LSN] = pa.array([e.position for e in log], pa.int64())
@@ -631,12 +732,9 @@ class PostgresCaptureJob:
         raw[LOG_UNCHANGED] = pa.array(unchanged, pa.list_(pa.string()))
         name = f"_hw_cdc_log_{abs(hash(table.key))}"
         self.session.register_arrow(name, pa.table(raw))
-        converted = conversion_sql(
-            table.columns, name, [LOG_OP, LOG_LSN, LOG_TIME, LOG_SEQ, LOG_UNCHANGED]
-        )
-        ordered = [identifier(c) for c in (*CHANGELOG_COLUMNS, *(c.name for c in table.columns))]
-        rows = self.session.query(f"SELECT {', '.join(ordered)} FROM ({converted})")
-        table.mirror.append_log(rows, position)
+        converted = conversion_sql(columns, name, list(CHANGELOG_COLUMNS))
+        ordered = [identifier(c) for c in (*CHANGELOG_COLUMNS, *(c.name for c in columns))]
+        return self.session.query(f"SELECT {', '.join(ordered)} FROM ({converted})")
 
     def _maybe_compact(self, table: _Table) -> None:
         every = self.source.cdc.compact_every
@@ -645,6 +743,24 @@ class PostgresCaptureJob:
 
             self.store.optimize(table.mirror.ref, CommitInfo(self.run_id, "OPTIMIZE"))
             self.store.checkpoint(table.mirror.ref)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a capture runs.
+
+    A batch holds a few hundred thousand rows as tuples and lists; every collection of the
+    oldest generation walks all of them, which cost about 40 % of collapsing time. They hold
+    no reference cycles, so reference counting frees them; a young collection runs after
+    each batch for anything else.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _taken(values: tuple[Any, ...], take: list[int] | None) -> tuple[Any, ...]:
@@ -711,6 +827,18 @@ def _relayout(table: _Table, before: list[str]) -> None:
         table.changes.rows[new_key] = (op, list(row))
         if key in old.moved:
             table.changes.moved[new_key] = old.moved[key]
+
+
+def _added_with_default(table: _Table, columns: tuple[PgColumn, ...]) -> dict[str, str]:
+    """The columns `columns` add to the mirror that the source filled for its existing rows
+    without logging it (a default kept in the catalog), with that value's text."""
+    if table.spec.contract == "discard_column":
+        return {}
+    known = {c.name for c in table.columns}
+    new = [c.name for c in columns if c.name not in known]
+    if not new or table.mirror.state().position is None:
+        return {}
+    return table.missing_values(new)
 
 
 def _shape_change(table: _Table, columns: tuple[PgColumn, ...]) -> bool:
