@@ -450,7 +450,7 @@ class CdcConfig(StrictModel):
     events: EventSourceConfig | None = None
     """debezium: where the change events arrive: a `kafka` topic (or topics) or a `folder`
     of NDJSON files, as a stream's `source` is written."""
-    batch_changes: int = Field(200_000, ge=1)
+    batch_changes: int = Field(150_000, ge=1)
     """The most changes one micro-batch applies (a bound on memory)."""
     trigger: Duration = "500ms"
     """The latency target while changes flow: a micro-batch is committed at least this

@@ -432,9 +432,12 @@ class PostgresCaptureJob:
             for transaction in self.capture.read(room, wait):
                 self._take(transaction)
             if self._batch_changes >= config.batch_changes or (
+                # running continuously, a batch goes as soon as the previous commit is done
+                # (or once it is `trigger` old): latency is then about one merge, not a
+                # trigger plus the merge in flight plus its own
                 target is None
                 and self._batch_end is not None
-                and time.monotonic() - self._batch_started >= trigger
+                and (not self._committer.busy or time.monotonic() - self._batch_started >= trigger)
             ):
                 self._flush()
             elif self._committer.busy and self._batch_end is None:
