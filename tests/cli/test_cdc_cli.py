@@ -202,7 +202,10 @@ def test_stream_run_captures_continuously_and_stops_on_sigterm(
     assert position is not None
     confirmed, reader = database.slots()[database.slot]
     assert reader is None
-    assert confirmed <= position
+    # the slot is told no more than the mirror holds, or than the WAL end it recorded having
+    # reached with nothing of the tables pending (its idle acknowledgement)
+    recorded = json.loads((project.definition.warehouse / "_cdc" / "pg" / "slot.json").read_text())
+    assert confirmed <= max(position, recorded.get("acknowledged", 0))
     (stopped,) = _status(project.root)
     assert stopped["running"] is False
     assert parse_lsn(str(stopped["confirmed_flush_lsn"])) == confirmed

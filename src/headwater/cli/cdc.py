@@ -29,13 +29,11 @@ def status(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     how far behind its last applied commit is, and each mirror's position, last commit and
     rows. A source past its max_retained_wal or max_lag is shown with a warning."""
     from headwater.cli.output import emit_json, print_table
-    from headwater.orchestrate.cdc import capture_statuses, drop_removed_captures
+    from headwater.orchestrate.cdc import capture_statuses
 
     project = _project(ctx)
-    notes = drop_removed_captures(project)
+    # read-only: the slots of removed sources are dropped by `run` and `ingest`, not here
     found = capture_statuses(project, list(sources))
-    for note in notes:
-        click.echo(f"Warning: {note}", err=True)
     if as_json:
         emit_json([s.as_json() for s in found])
     else:

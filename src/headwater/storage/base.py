@@ -148,6 +148,9 @@ class CommitInfo:
     metrics: dict[str, int] = field(default_factory=dict)
     """Row counts of the commit under delta-rs's metric names (`num_target_rows_inserted`,
     `num_target_rows_updated`, `num_target_rows_deleted` for a merge), shown by history."""
+    restarts: bool = False
+    """The commit starts its app transaction over at `app_version` (a CDC mirror copied again
+    from a new slot, whose positions may be lower): it is never taken for a retry."""
 
 
 @dataclass(frozen=True)

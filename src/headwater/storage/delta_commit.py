@@ -140,7 +140,7 @@ def commit_files(
 def landed_already(store: DeltaStore, ref: TableRef, commit: CommitInfo) -> int | None:
     """The table's latest version when `commit` is a retry of one that already landed under
     the same app transaction (the caller never heard), so it is applied once; else None."""
-    if commit.app_id is None or commit.app_version is None:
+    if commit.app_id is None or commit.app_version is None or commit.restarts:
         return None
     if not store.already_committed(ref, commit.app_id, commit.app_version):
         return None

@@ -565,3 +565,61 @@ def test_run_reports_copies_and_changes(cdc_db: CdcDatabase, make_project: Proje
         json.loads((project.definition.warehouse / "_cdc" / "pg" / "slot.json").read_text())["slot"]
         == cdc_db.slot
     )
+
+
+def test_a_column_added_with_a_default_mid_transaction_fills_the_rows_changed_before(
+    cdc_db: CdcDatabase, make_project: ProjectFactory
+) -> None:
+    cdc_db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t VALUES (1, 'a')")
+    project = make_project(one_table(cdc_db, {}))
+    run(project)
+    with psycopg.connect(cdc_db.dsn) as connection:  # one transaction
+        connection.execute("INSERT INTO t VALUES (2, 'b')")
+        connection.execute("UPDATE t SET v = 'a2' WHERE id = 1")
+        connection.execute("ALTER TABLE t ADD COLUMN n int DEFAULT 7")
+        connection.execute("INSERT INTO t VALUES (3, 'c', 8)")
+    run(project)
+    assert mirror_problems(cdc_db.dsn, project.definition.warehouse, "t", ("id",)) == []
+    rows = mirror_table(project.definition.warehouse, "t", ["id", "n"]).to_pylist()
+    assert sorted((r["id"], r["n"]) for r in rows) == [(1, 7), (2, 7), (3, 8)]
+
+
+def test_a_source_moved_to_another_server_is_refused_until_reset(
+    cdc_db: CdcDatabase, make_project: ProjectFactory
+) -> None:
+    cdc_db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t VALUES (1, 'a')")
+    project = make_project(one_table(cdc_db, {}))
+    run(project)
+    cdc_db.execute("INSERT INTO t VALUES (2, 'b')")
+    run(project)
+    other = start_postgres(logical=True)  # a cluster of its own: its LSNs start lower
+    try:
+        moved = CdcDatabase(other, other.create_database(), cdc_db.slot)
+        moved.execute(
+            "CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t VALUES (9, 'z')"
+        )
+        write_files(project.root, one_table(moved, {}))
+        project.close()
+        project = Project(project.root)
+        message = failure(project)
+        assert "another PostgreSQL server" in message and "cdc reset" in message
+        reset = run_cli(["cdc", "reset", "pg", "--yes"], project.root)
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+        project.close()
+        project = Project(project.root)
+        run(project)  # copied again from the new server, though its LSNs are lower
+        moved.execute("INSERT INTO t VALUES (10, 'y')")
+        run(project)
+        assert mirror_problems(moved.dsn, project.definition.warehouse, "t", ("id",)) == []
+        project.close()
+    finally:
+        other.stop()
+
+
+def test_a_literal_password_is_not_recorded_in_slot_json() -> None:
+    from headwater.stream.cdc.postgres_job import _recordable_url
+
+    assert _recordable_url("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    kept = "postgresql://u:${PG_PASSWORD}@h/db"
+    assert _recordable_url(kept) == kept
+    assert _recordable_url("postgresql://u@h/db") == "postgresql://u@h/db"

@@ -481,9 +481,19 @@ class PostgresCapture:
 
     def server_position(self) -> int:
         """The server's WAL position now (IDENTIFY_SYSTEM's; call before `start`)."""
+        return self.identify()[1]
+
+    def identify(self) -> tuple[str, int]:
+        """The server's identity (its system identifier and the database, which change when
+        the source moves to another cluster) and its WAL position; call before `start`."""
         self._cursor.execute("IDENTIFY_SYSTEM")
         row = self._cursor.fetchone()
-        return pgoutput.parse_lsn(str(row[2]))
+        return f"{row[0]}/{row[3]}", pgoutput.parse_lsn(str(row[2]))
+
+    def keepalive(self) -> None:
+        """Answer the server while nothing is read (a long commit): a replication connection
+        silent for `wal_sender_timeout` is closed by the server."""
+        self._cursor.send_feedback()
 
     def acknowledge(self, lsn: int) -> None:
         """Tell the server the mirrors hold every change before `lsn`: it may recycle that

@@ -43,8 +43,9 @@ class BackgroundCommitter(Generic[T]):
         self._thread = threading.Thread(target=run, name=self.name, daemon=True)
         self._thread.start()
 
-    def wait(self) -> T | None:
-        """Wait for the running job and return its result (None: no job was running).
+    def wait(self, tick: Callable[[], None] | None = None, every: float = 1.0) -> T | None:
+        """Wait for the running job and return its result (None: no job was running),
+        calling `tick` every `every` seconds meanwhile (to keep a connection alive).
 
         Raises:
             BaseException: whatever the job raised.
@@ -52,7 +53,11 @@ class BackgroundCommitter(Generic[T]):
         thread = self._thread
         if thread is None:
             return None
-        thread.join()
+        thread.join(every)
+        while thread.is_alive():
+            if tick is not None:
+                tick()
+            thread.join(every)
         self._thread = None
         error, self._error = self._error, None
         result, self._result = self._result, None

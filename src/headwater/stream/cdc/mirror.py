@@ -14,6 +14,7 @@ commit an overwrite holding only the rows written after it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -119,7 +120,9 @@ class Mirror:
             files,
             schema,
             "overwrite",
-            self._commit("CDC SNAPSHOT", position, generation, None),
+            dataclasses.replace(
+                self._commit("CDC SNAPSHOT", position, generation, None), restarts=True
+            ),
         )
 
     def add_columns(self, session: EngineSession, values: dict[str, str]) -> int:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.build.secrets import resolve
-from headwater.errors import CdcError, Location
+from headwater.build.secrets import redact, resolve
+from headwater.errors import CdcError, Location, TransientError
 from headwater.ingest.cdc import pgoutput
 from headwater.ingest.cdc.changes import (
     DELETE_OP,
@@ -46,6 +46,7 @@ from headwater.ingest.cdc.pgtypes import PgColumn, conversion_sql, mirror_column
 from headwater.ingest.cdc.postgres import (
     MirroredTable,
     PostgresCapture,
+    first_error_line,
     relation_columns,
 )
 from headwater.ingest.pipe import through_pipe
@@ -77,6 +78,8 @@ SCRATCH = "scratch"
 """The capture folder's scratch space (the named pipes of the first copy), emptied at start."""
 IDLE_ACK_S = 10.0
 """While no change of the captured tables comes, how often the slot is told it may move on."""
+FULL_COLLECTION_EVERY = 20
+"""Batches between two full garbage collections while the collector is paused."""
 CDC_FOLDER = "_cdc"
 """The warehouse folder holding each capture's `slot.json` (and its run lock)."""
 
@@ -149,6 +152,8 @@ class _Table:
     log: list[LoggedChange] = field(default_factory=list)
     missing_values: Callable[[list[str]], dict[str, str]] = lambda names: {}
     """The catalog's value for rows that existed before a column was added (by name)."""
+    added_defaults: dict[str, bytes] = field(default_factory=dict)
+    """Those values, for the changes the transaction adding the columns made before."""
 
     def pending(self) -> bool:
         return bool(self.changes is not None and self.changes.count) or bool(self.log)
@@ -182,11 +187,11 @@ class PostgresCaptureJob:
         self.slot = source.cdc.slot or default_slot(source_name)
         self.publication = source.cdc.publication or self.slot
         self.folder = capture_folder(store, source_name)
-        self.url = source.url or ""
+        self.url = _recordable_url(source.url or "")
         """The source's URL as written (secrets as `${VAR}`), recorded for dropping the slot
         once the source is gone."""
         self.capture = PostgresCapture(
-            resolve(self.url, self.where, "url"),
+            resolve(source.url or "", self.where, "url"),
             self.slot,
             self.publication,
             self.where,
@@ -226,7 +231,11 @@ class PostgresCaptureJob:
         shutil.rmtree(scratch, ignore_errors=True)  # a killed capture's pipes
         scratch.mkdir(parents=True, exist_ok=True)
         try:
-            with self.capture.connection() as connection, _collector_paused():
+            with (
+                _driver_errors(self.name, self.where),
+                self.capture.connection() as connection,
+                _collector_paused(),
+            ):
                 self._types = connection
                 exported = self._prepare(connection)
                 self._copy_missing(exported, scratch)
@@ -289,11 +298,23 @@ class PostgresCaptureJob:
             self.capture.drop_slot(connection)
             info = None
         self.capture.open_replication()
+        server, _ = self.capture.identify()
+        if recorded is not None and recorded.get("server", server) != server:
+            # LSNs are a server's own: another cluster's would be taken for positions the
+            # mirrors already hold (or not), losing changes without a word
+            raise CdcError(
+                f"source {self.name} now points at another PostgreSQL server (or database) "
+                f"than the one its slot {self.slot} was made on",
+                self.where,
+                f"copy every mirror again from this one: headwater cdc reset {self.name} (and "
+                f"drop slot {self.slot} on the old server if it is still there)",
+            )
         exported = None
         if info is None:
             recorded = {
                 "slot": self.slot,
                 "publication": self.publication,
+                "server": server,
                 "consistent_point": None,
                 "url": self.url,
             }
@@ -560,8 +581,11 @@ class PostgresCaptureJob:
             if table.changes is None:
                 table.changes = table.fresh_changes()
             table.changes.truncate()
-            empty = tuple(None for _ in table.columns)
-            table.log.append(LoggedChange(TRUNCATE_OP, commit_lsn, commit_us, seq, empty))
+            if table.mirror.changelog is not None and (
+                table.log_position is None or commit_lsn >= table.log_position
+            ):
+                empty = tuple(None for _ in table.columns)
+                table.log.append(LoggedChange(TRUNCATE_OP, commit_lsn, commit_us, seq, empty))
 
     def _check_relations(self, transaction: Any) -> None:
         """Before a transaction is taken: refuse what cannot be applied (a guarded truncate,
@@ -600,6 +624,7 @@ class PostgresCaptureJob:
                 raise problem
             if added:
                 self._backfill(table, columns, added)
+                table.added_defaults = {k: v.encode() for k, v in added.items()}
 
     def _relation(self, message: pgoutput.Relation) -> None:
         table = self.tables.get((message.namespace, message.name))
@@ -609,7 +634,8 @@ class PostgresCaptureJob:
         if _shape_change(table, columns):
             before = [c.name for c in table.columns]
             table.columns, table.take = _layout(table, columns)
-            _relayout(table, before)
+            _relayout(table, before, table.added_defaults)
+            table.added_defaults = {}
 
     def _backfill(
         self, table: _Table, columns: tuple[PgColumn, ...], added: dict[str, str]
@@ -671,7 +697,7 @@ class PostgresCaptureJob:
     def _settle(self) -> None:
         """Wait for the background commit, then acknowledge its position to the slot: only
         now does PostgreSQL learn that the mirrors hold it."""
-        report = self._committer.wait()
+        report = self._committer.wait(tick=self.capture.keepalive)
         if report is None:
             return
         for table in self.tables.values():
@@ -681,7 +707,9 @@ class PostgresCaptureJob:
                 table.log_position = max(table.log_position or 0, report.position)
         self.capture.acknowledge(report.position)
         self._acknowledged = max(self._acknowledged, report.position)
-        gc.collect(1)  # the collector is paused (see _collector_paused): young objects only
+        # the collector is paused (see _collector_paused): young objects after each batch,
+        # everything now and then for whatever else the process runs
+        gc.collect(2 if self.summary.batches % FULL_COLLECTION_EVERY == 0 else 1)
         self.summary.add(report)
         if self.on_batch is not None:
             self.on_batch(report)
@@ -749,6 +777,49 @@ class PostgresCaptureJob:
 
 
 @contextmanager
+def _driver_errors(source: str, where: Location) -> Iterator[None]:
+    """Say what a database driver's error means instead of letting it through raw: a lost
+    connection or server trouble may pass on a retry, a missing privilege will not."""
+    import psycopg
+    import psycopg2
+
+    try:
+        yield
+    except (psycopg.Error, psycopg2.Error) as exc:
+        message = redact(first_error_line(exc))
+        privilege = isinstance(exc, psycopg.errors.InsufficientPrivilege) or (
+            getattr(exc, "pgcode", None) == "42501"
+        )
+        if privilege:
+            raise CdcError(
+                f"capture of {source}: PostgreSQL refused: {message}",
+                where,
+                "grant the source's user what docs/cdc.md lists (REPLICATION, SELECT on the "
+                "tables, ownership of them or a publication made by a superuser)",
+            ) from None
+        raise TransientError(
+            f"capture of {source}: PostgreSQL failed: {message}",
+            where,
+            "check that the server is up and runs with wal_level=logical, then run again: "
+            "the capture resumes where its mirrors stand",
+        ) from None
+
+
+def _recordable_url(url: str) -> str:
+    """`url` as it may be written to `slot.json`: a password written in it literally (not as a
+    `${VAR}`) is left out, so the file holds no secret (dropping the slot of a removed source
+    then needs the password in the URL as `${VAR}`)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.password or parts.password.startswith("${"):
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+@contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a capture runs.
 
@@ -808,15 +879,16 @@ def _mirrored_columns(described: MirroredTable, schema: pa.Schema) -> list[PgCol
     return columns
 
 
-def _relayout(table: _Table, before: list[str]) -> None:
+def _relayout(table: _Table, before: list[str], defaults: dict[str, bytes]) -> None:
     """Carry the changes taken before the table's shape changed (earlier in the same
     transaction: the batch was applied before it) over to its new columns; a column new to
-    them is NULL, as it did not exist when they were made."""
+    them holds the default PostgreSQL gave the rows that existed when it was added
+    (`defaults`, by name), else NULL."""
     at = {name: i for i, name in enumerate(before)}
-    order = [at.get(c.name) for c in table.columns]
+    order = [(at.get(c.name), defaults.get(c.name)) for c in table.columns]
 
     def moved(values: Any) -> tuple[Any, ...]:
-        return tuple(None if i is None else values[i] for i in order)
+        return tuple(default if i is None else values[i] for i, default in order)
 
     table.log = [replace(e, values=moved(e.values)) for e in table.log]
     old = table.changes
