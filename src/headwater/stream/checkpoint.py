@@ -81,7 +81,7 @@ class CheckpointStore:
             "settings": checkpoint.settings,
             "files": files,
         }
-        _write_atomically(self.folder / f"{stem}.json", json.dumps(manifest).encode())
+        write_atomically(self.folder / f"{stem}.json", json.dumps(manifest).encode())
         _fsync(self.folder)
 
     def read(self, batch: int) -> Checkpoint:
@@ -134,7 +134,7 @@ class CheckpointStore:
         not wherever `start: latest` points by then."""
         self.folder.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"after_batch": after_batch, "positions": positions})
-        _write_atomically(self.folder / START_FILE, body.encode())
+        write_atomically(self.folder / START_FILE, body.encode())
         _fsync(self.folder)
 
     def read_start(self, after_batch: int) -> dict[str, Any] | None:
@@ -177,7 +177,9 @@ def _read_arrow(path: Path) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace the file `path` with `data` in one step, on disk before the call returns: a
+    reader (or a process killed meanwhile) finds the old content or the new, never part."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:
         handle.write(data)

@@ -623,3 +623,16 @@ def test_a_literal_password_is_not_recorded_in_slot_json() -> None:
     kept = "postgresql://u:${PG_PASSWORD}@h/db"
     assert _recordable_url(kept) == kept
     assert _recordable_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_contract_discard_row_is_refused_for_a_mirror(
+    cdc_db: CdcDatabase, make_project: ProjectFactory
+) -> None:
+    cdc_db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    project = make_project(one_table(cdc_db, {"contract": "discard_row"}))
+    message = failure(project)
+    assert "contract 'discard_row' cannot apply to a mirror" in message
+    assert (
+        cdc_db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (cdc_db.slot,))
+        == []
+    )

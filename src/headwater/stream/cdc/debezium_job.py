@@ -81,6 +81,7 @@ from headwater.stream.cdc.mirror import (
     cdc_app_id,
 )
 from headwater.stream.cdc.postgres_job import BatchReport, CaptureSummary, capture_folder
+from headwater.stream.checkpoint import write_atomically
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -239,13 +240,6 @@ class DebeziumCaptureJob:
                     Location(file=spec.rel_path, asset=f"{spec.source_name}.{spec.name}"),
                     f"add `primary_key: [...]` to table {spec.name} (the table's key in the "
                     "source database, as Debezium's message keys carry it)",
-                )
-            if spec.contract == "discard_row":
-                raise CdcError(
-                    f"{spec.source_name}.{spec.name}: contract 'discard_row' cannot apply to a "
-                    "mirror (it would drop changes and leave the mirror wrong)",
-                    self.where,
-                    "use 'evolve', 'freeze' or 'discard_column' for mode 'cdc' tables",
                 )
         self.tables: list[_Table] = []
         self.routes: dict[str, _Table] = {}
@@ -477,13 +471,7 @@ class DebeziumCaptureJob:
             "skip": skip,
         }
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / CHECKPOINT_FILE
-        temporary = path.with_suffix(".tmp")
-        with open(temporary, "w") as out:
-            json.dump(saved, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        write_atomically(self.folder / CHECKPOINT_FILE, json.dumps(saved).encode())
 
     # -- taking events -----------------------------------------------------------------------
 
@@ -803,7 +791,7 @@ class DebeziumCaptureJob:
                 self._apply_changes(table, changes, number)
                 applied[table.key] = len(changes.rows)
                 committed = True
-                self._maybe_compact(table)
+                table.mirror.compact_if_due(self.config.cdc.compact_every)
             table.changes = None
             if table.commit_us is not None:
                 commit_us = max(commit_us or table.commit_us, table.commit_us)
@@ -898,12 +886,6 @@ class DebeziumCaptureJob:
             extra=encode_state({"cdc": {MARKS: _merged(marks, target.skip)}}),
         )
         self.store.commit_files(target.ref, [WrittenFile(str(path))], schema, "append", commit)
-
-    def _maybe_compact(self, table: _Table) -> None:
-        every = self.config.cdc.compact_every
-        if every and table.mirror.commits % every == 0:
-            self.store.optimize(table.mirror.ref, CommitInfo(self.run_id, "OPTIMIZE"))
-            self.store.checkpoint(table.mirror.ref)
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -67,6 +67,14 @@ def capture_job(
     config = definition.sources.get(source)
     if config is None or not specs:
         raise CdcError(f"source {source} has no mode 'cdc' table", Location(), None)
+    for spec in specs:
+        if spec.contract == "discard_row":
+            raise CdcError(
+                f"{spec.source_name}.{spec.name}: contract 'discard_row' cannot apply to a "
+                "mirror (it would drop changes and leave the mirror wrong)",
+                Location(file=spec.rel_path, asset=f"{spec.source_name}.{spec.name}"),
+                "use 'evolve', 'freeze' or 'discard_column' for mode 'cdc' tables",
+            )
     if config.kind == "debezium":
         from headwater.stream.cdc.debezium_job import DebeziumCaptureJob
 

@@ -125,6 +125,13 @@ class Mirror:
             ),
         )
 
+    def compact_if_due(self, every: int) -> None:
+        """Compact the mirror's small files and checkpoint its log every `every` commits of
+        this capture (0: never)."""
+        if every and self.commits and self.commits % every == 0:
+            self.store.optimize(self.ref, CommitInfo(self.run_id, "OPTIMIZE"))
+            self.store.checkpoint(self.ref)
+
     def add_columns(self, session: EngineSession, values: dict[str, str]) -> int:
         """Add columns to every row of the mirror, each with the value of a SQL expression
         (`values`: name -> expression), in one commit that keeps the capture's state."""

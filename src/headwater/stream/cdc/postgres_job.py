@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import threading
 import time
@@ -67,6 +66,7 @@ from headwater.stream.cdc.mirror import (
     OP,
     Mirror,
 )
+from headwater.stream.checkpoint import write_atomically
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -219,14 +219,6 @@ class PostgresCaptureJob:
         """Copy what needs copying, then apply the slot's changes micro-batch by micro-batch:
         until every change committed before the call is in the mirrors (`until_caught_up`),
         or until `stop` is set. Return what was done."""
-        for spec in self.specs:
-            if spec.contract == "discard_row":
-                raise CdcError(
-                    f"{spec.source_name}.{spec.name}: contract 'discard_row' cannot apply to a "
-                    "mirror (it would drop changes and leave the mirror wrong)",
-                    self.where,
-                    "use 'evolve', 'freeze' or 'discard_column' for mode 'cdc' tables",
-                )
         scratch = self.folder / SCRATCH
         shutil.rmtree(scratch, ignore_errors=True)  # a killed capture's pipes
         scratch.mkdir(parents=True, exist_ok=True)
@@ -343,13 +335,7 @@ class PostgresCaptureJob:
 
     def _record_slot(self, recorded: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / SLOT_FILE
-        temporary = path.with_suffix(".tmp")
-        with open(temporary, "w") as out:
-            json.dump(recorded, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        write_atomically(self.folder / SLOT_FILE, json.dumps(recorded).encode())
 
     # -- the initial copy -------------------------------------------------------------------
 
@@ -685,7 +671,7 @@ class PostgresCaptureJob:
                     rows = self._typed(table, columns, changes)
                     table.mirror.apply(changes, rows, position, self.generation, commit_us)
                     applied[table.key] = len(changes.rows)
-                    self._maybe_compact(table)
+                    table.mirror.compact_if_due(self.source.cdc.compact_every)
             return BatchReport(
                 transactions, count, position, commit_us, applied, time.monotonic() - started
             )
@@ -766,14 +752,6 @@ class PostgresCaptureJob:
         converted = conversion_sql(columns, name, list(CHANGELOG_COLUMNS))
         ordered = [identifier(c) for c in (*CHANGELOG_COLUMNS, *(c.name for c in columns))]
         return self.session.query(f"SELECT {', '.join(ordered)} FROM ({converted})")
-
-    def _maybe_compact(self, table: _Table) -> None:
-        every = self.source.cdc.compact_every
-        if every and table.mirror.commits % every == 0:
-            from headwater.storage.base import CommitInfo
-
-            self.store.optimize(table.mirror.ref, CommitInfo(self.run_id, "OPTIMIZE"))
-            self.store.checkpoint(table.mirror.ref)
 
 
 @contextmanager
