@@ -274,6 +274,41 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        10,
+        "users of headwater serve, their API tokens (hashed) and the record of every query",
+        (
+            """CREATE TABLE IF NOT EXISTS hw_users (
+                name VARCHAR(200) PRIMARY KEY,
+                roles TEXT NOT NULL,
+                verifier TEXT,
+                created_at VARCHAR(32) NOT NULL,
+                revoked_at VARCHAR(32)
+            )""",
+            """CREATE TABLE IF NOT EXISTS hw_tokens (
+                token_hash VARCHAR(64) PRIMARY KEY,
+                user_name VARCHAR(200) NOT NULL REFERENCES hw_users (name),
+                prefix VARCHAR(20) NOT NULL,
+                created_at VARCHAR(32) NOT NULL,
+                revoked_at VARCHAR(32)
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_tokens_user ON hw_tokens (user_name)",
+            """CREATE TABLE IF NOT EXISTS hw_query_log (
+                id {auto_id},
+                at VARCHAR(32) NOT NULL,
+                user_name VARCHAR(200),
+                interface VARCHAR(20) NOT NULL,
+                client VARCHAR(200),
+                statement TEXT NOT NULL,
+                tables TEXT,
+                row_count BIGINT,
+                duration_ms DOUBLE PRECISION,
+                outcome VARCHAR(20) NOT NULL,
+                error TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_query_log_at ON hw_query_log (at)",
+        ),
+    ),
 ]
 
 

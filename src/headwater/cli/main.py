@@ -221,13 +221,14 @@ from headwater.cli import (  # noqa: E402
     orchestration,
     quality,
     runs,
+    serve,
     sources,
     streams,
     tables,
     ui,
 )
 
-for module in (sources, tables, runs, quality, orchestration, lineage, streams, cdc, ui):
+for module in (sources, tables, runs, quality, orchestration, lineage, streams, cdc, ui, serve):
     for command in module.COMMANDS:
         main.add_command(command)
 

@@ -233,13 +233,16 @@ def tokens(sql: str) -> list[tuple[str, str]]:
 
 
 class _Watchdog:
-    """Interrupts a connection once the deadline passes, and again until told to stop."""
+    """Interrupts a connection once the deadline passes or the call is cancelled, and again
+    until told to stop."""
 
     RETRY_S = 0.02
+    POLL_S = 0.05
 
-    def __init__(self, connection: Any, seconds: float) -> None:
+    def __init__(self, connection: Any, seconds: float, call: ReadOnlyCall) -> None:
         self._connection = connection
-        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+        self._call = call
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.fired = False
@@ -256,8 +259,12 @@ class _Watchdog:
         self._thread.join()
 
     def _watch(self) -> None:
-        if self._stop.wait(self._seconds):
-            return
+        while not self._call.cancel.is_set():
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self._stop.wait(min(left, self.POLL_S)):
+                return
         while True:
             with self._lock:
                 if self._stop.is_set():
@@ -333,11 +340,13 @@ class ReadOnlySession(DuckDBSession, LockableSession):
         call = self._call
         self.seal()
         remaining = call.deadline - time.monotonic()
+        if call.cancel.is_set():
+            raise self._timeout()
         if remaining <= 0:
             raise self._timeout()
         batches: list[pa.RecordBatch] = []
         rows = 0
-        with _Watchdog(self.connection, remaining) as watchdog:
+        with _Watchdog(self.connection, remaining, call) as watchdog:
             try:
                 reader = self.connection.sql(sql).to_arrow_reader(min(call.max_rows + 1, 65536))
                 try:
@@ -363,6 +372,7 @@ class ReadOnlySession(DuckDBSession, LockableSession):
 
     def _timeout(self) -> DeadlineExceeded:
         self._call.timed_out = True
+        self._call.cancelled = self._call.cancel.is_set()
         elapsed = self._call.limit_s - (self._call.deadline - time.monotonic())
         return DeadlineExceeded(self._call.limit_s, elapsed)
 

@@ -13,6 +13,7 @@ A session refuses what the path does not do with a `ReadOnlyRefusal`.
 from __future__ import annotations
 
 import re
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -79,6 +80,10 @@ class ReadOnlyCall:
     """The connection is locked down: nothing more registers, views are created as asked."""
     truncated: bool = False
     timed_out: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set by another thread to stop the call's query now (a client's cancel request)."""
+    cancelled: bool = False
+    """The query was stopped by `cancel`."""
 
 
 class LockableSession(EngineSession):

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from headwater.project.checks import Check, normalize_checks
 from headwater.project.kinds import BuildKind
 from headwater.project.partitions import PartitionsConfig, known_zone
+from headwater.project.serving import ServeConfig
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
     Duration,
@@ -290,6 +291,8 @@ class ProjectConfig(StrictModel):
     openlineage: OpenLineageConfig = OpenLineageConfig.model_validate({})
     """Where OpenLineage run events go (none by default; `OPENLINEAGE_URL` in the
     environment adds an HTTP transport)."""
+    serve: ServeConfig = ServeConfig.model_validate({})
+    """`headwater serve`: the HTTP API, the web UI and the PostgreSQL protocol, users' roles."""
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1

@@ -109,11 +109,15 @@ class MetadataScope:
     pinned: bool = False
     """True when every reference filters on table name: a table that cannot be described is
     an error then, rather than left out."""
+    visible: Callable[[str, str], bool] | None = None
+    """The tables that exist for the reader (None: every table)."""
 
     def admits(self, namespace: str, name: str) -> bool:
         """Whether the table `namespace.name` can be among the rows the query reads."""
-        return (self.schemas is None or namespace in self.schemas) and (
-            self.names is None or name in self.names
+        return (
+            (self.schemas is None or namespace in self.schemas)
+            and (self.names is None or name in self.names)
+            and (self.visible is None or self.visible(namespace, name))
         )
 
 

@@ -44,8 +44,10 @@ share a connection.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,6 +62,7 @@ from headwater.engine.registry import EnginePlace, create_readonly_engine, reado
 from headwater.errors import UsageError, first_line
 from headwater.project.config import EngineConfig
 from headwater.query.metadata import METADATA_SCHEMA, METADATA_TABLES, metadata_statement_sql
+from headwater.query.parameters import Parameter, bind_parameters
 from headwater.query.policy import (
     ALLOWED,
     CONTROL,
@@ -71,7 +74,7 @@ from headwater.query.policy import (
     QueryRejected,
 )
 from headwater.query.session import QuerySession
-from headwater.query.tables import resolve_table
+from headwater.query.tables import Visible, resolve_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -103,6 +106,8 @@ class QueryResult:
     """True when the query had more rows than `max_rows`."""
     elapsed_s: float
     """Wall time of the whole call, checks and registration included."""
+    tables: tuple[str, ...] = ()
+    """The tables (`namespace.name`) the query named, sorted."""
 
 
 class QueryTimeout(UsageError):
@@ -123,6 +128,13 @@ class QueryTimeout(UsageError):
         self.elapsed_s = elapsed_s
 
 
+class QueryCancelled(UsageError):
+    """The query was stopped at the caller's request (a cancel request)."""
+
+    def __init__(self) -> None:
+        super().__init__("the query was cancelled at the client's request")
+
+
 def run_readonly(
     project: ProjectTables,
     sql: str,
@@ -130,11 +142,18 @@ def run_readonly(
     timeout_s: float = 10.0,
     max_rows: int = 1000,
     as_of: str | int | None = None,
+    visible: Visible | None = None,
+    params: Sequence[Parameter] | None = None,
+    cancel: threading.Event | None = None,
 ) -> QueryResult:
     """Run one read-only SELECT over the project's tables and return at most `max_rows` rows.
 
     Table names resolve like a model's (`orders`, `core.orders`); view and ephemeral models
-    work; `as_of` reads every table at a version number or a timestamp. `DESCRIBE <table>`,
+    work; `as_of` reads every table at a version number or a timestamp. With `visible`, a table
+    it does not admit does not exist for the query (the error is that of an unknown table).
+    `params` are bound to the query's placeholders (`$1` or `?`) as literals before the checks.
+    Setting `cancel` from another thread stops the query (a client's cancel request).
+    `DESCRIBE <table>`,
     `SHOW TABLES` and SELECTs from `information_schema.tables`, `.columns` and `.schemata`
     describe the project's tables (from tables Headwater builds, not the engine's catalog).
 
@@ -144,6 +163,9 @@ def run_readonly(
         timeout_s: time limit of the whole call; the query is cancelled when it passes.
         max_rows: most rows returned; `truncated` says whether there were more.
         as_of: a table version or an ISO timestamp to read every table at.
+        visible: the tables that exist for the caller (None: all).
+        params: values of the query's placeholders.
+        cancel: set by another thread to stop the query (`QueryCancelled`).
 
     Returns:
         The result, capped at `max_rows` rows.
@@ -151,6 +173,7 @@ def run_readonly(
     Raises:
         QueryRejected: the SQL is not a single read-only SELECT, or it tried to read a file.
         QueryTimeout: the query ran past `timeout_s` and was cancelled.
+        QueryCancelled: `cancel` was set while the query ran.
         UsageError: the query names an unknown table or fails in the engine.
     """
     started = time.monotonic()
@@ -158,23 +181,31 @@ def run_readonly(
         raise UsageError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 0:
         raise UsageError(f"max_rows must be a whole number of rows (0 or more), not {max_rows!r}")
+    if params and isinstance(sql, str) and len(sql) <= MAX_SQL_CHARS:
+        sql = bind_parameters(sql, params)
     if isinstance(sql, str) and len(sql) <= MAX_SQL_CHARS:
         # DESCRIBE and SHOW TABLES become the SELECT over information_schema that answers them
         sql = metadata_statement_sql(
-            sql, lambda reference: resolve_table(project.definition, project.store, reference)
+            sql,
+            lambda reference: resolve_table(project.definition, project.store, reference, visible),
         )
     definition = project.definition
     check_readonly(sql, metadata=True, engine=definition.config.engine)
     call = ReadOnlyCall(deadline=started + timeout_s, limit_s=timeout_s, max_rows=max_rows)
+    if cancel is not None:
+        call.cancel = cancel
     engine = create_readonly_engine(definition.config.engine, EnginePlace(definition.root), call)
-    with _ReadOnlyQuerySession(definition, project.store, engine) as session:
+    with _ReadOnlyQuerySession(definition, project.store, engine, visible) as session:
         try:
             table = session.query(sql, as_of)
         except ReadOnlyRefusal as exc:
             raise QueryRejected(exc.refused, exc.reason) from None
         except DeadlineExceeded as exc:
+            if call.cancelled:
+                raise QueryCancelled() from None
             raise QueryTimeout(exc.limit_s, exc.elapsed_s) from None
-    return QueryResult(table, call.truncated, time.monotonic() - started)
+        read = tuple(sorted(session.tables_read))
+    return QueryResult(table, call.truncated, time.monotonic() - started, read)
 
 
 class _ReadOnlyQuerySession(QuerySession):

@@ -21,7 +21,7 @@ from headwater.query.metadata import (
     metadata_tables,
     metadata_use,
 )
-from headwater.query.tables import QUERY_FILE, resolve_table, snapshot_picker
+from headwater.query.tables import QUERY_FILE, Visible, resolve_table, snapshot_picker
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
@@ -44,12 +44,22 @@ class QuerySession:
     Use it as a context manager: leaving it closes the engine.
     """
 
-    def __init__(self, definition: ProjectDefinition, store: TableStore, engine: Engine) -> None:
+    def __init__(
+        self,
+        definition: ProjectDefinition,
+        store: TableStore,
+        engine: Engine,
+        visible: Visible | None = None,
+    ) -> None:
         """Read the tables of `definition` in `store` with `engine`, which the session owns
-        (and closes) from now on."""
+        (and closes) from now on; with `visible`, only the tables it admits exist (a query
+        naming another is told there is no such table)."""
         self.definition = definition
         self.store = store
         self.engine = engine
+        self.visible = visible
+        self.tables_read: set[str] = set()
+        """The tables (`namespace.name`) the queries of this session named."""
 
     @classmethod
     def open(cls, definition: ProjectDefinition, store: TableStore) -> QuerySession:
@@ -66,7 +76,7 @@ class QuerySession:
         self.engine.close()
 
     def _resolve(self, reference: TableReference) -> tuple[str, str]:
-        return resolve_table(self.definition, self.store, reference)
+        return resolve_table(self.definition, self.store, reference, self.visible)
 
     def query(self, sql: str, as_of: str | int | None = None) -> pa.Table:
         """Run one query and return its result; tables are read at `as_of` when given.
@@ -106,6 +116,7 @@ class QuerySession:
                 "write it another way (Headwater must parse a query to find its tables)",
             ) from None
         use = metadata_use(compiled)
+        use.scope.visible = self.visible
         pick = snapshot_picker(self.store, as_of)
         relations = Relations(self.definition, self.store, compiler.compile, snapshot=pick)
         session = self.engine.session()
@@ -114,6 +125,7 @@ class QuerySession:
             for reference in references:
                 namespace, name = self._resolve(reference)
                 key = f"{namespace}.{name}"
+                self.tables_read.add(key)
                 if key in self.definition.assets:
                     # a view over tables read at `as_of` can fail to bind to their columns then
                     relations.ensure(session, key)

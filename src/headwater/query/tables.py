@@ -8,6 +8,7 @@ one version number or timestamp (Delta time travel).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from headwater.errors import ConfigError, UsageError
@@ -23,14 +24,23 @@ if TYPE_CHECKING:
 QUERY_FILE = "(query)"
 """What a query's errors name as their file."""
 
+Visible = Callable[[str, str], bool]
+"""Whether a table (namespace, name) exists for the reader: a table it may not read is
+answered exactly like a table that does not exist."""
+
 
 def resolve_table(
-    definition: ProjectDefinition, store: TableStore, reference: TableReference
+    definition: ProjectDefinition,
+    store: TableStore,
+    reference: TableReference,
+    visible: Visible | None = None,
 ) -> tuple[str, str]:
     """Resolve a table name of a query like a model's (`orders`, `core.orders`).
 
     A table in the warehouse that no asset declares (a quarantine or failed copy) resolves
-    too, when both parts of its name are plain names.
+    too, when both parts of its name are plain names. With `visible`, only the tables it
+    admits exist: the error and its suggestions for any other name are those of a table that
+    does not exist.
 
     Returns:
         The (namespace, name) of the table.
@@ -38,12 +48,15 @@ def resolve_table(
     Raises:
         UsageError: no such table, with the closest names.
     """
+    assets = definition.assets
+    if visible is not None:
+        assets = {k: a for k, a in assets.items() if visible(a.namespace, a.name)}
     try:
-        key = AssetIndex(definition.assets).resolve(reference, "(query)", QUERY_FILE)
+        key = AssetIndex(assets).resolve(reference, "(query)", QUERY_FILE)
     except ConfigError as exc:
         if _plain(reference.namespace) and _plain(reference.name):
             ref = TableRef(str(reference.namespace), reference.name)
-            if store.exists(ref):
+            if (visible is None or visible(ref.namespace, ref.name)) and store.exists(ref):
                 return ref.namespace, ref.name
         raise UsageError(
             exc.message.replace("model (query) reads", "the query reads"),

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError, NotFoundError
@@ -24,6 +24,7 @@ from headwater.ui.run_pages import run_page, runs_page
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from headwater.query.readonly import QueryResult
     from headwater.workspace import Project
 
 _LOG = logging.getLogger(__name__)
@@ -41,18 +42,29 @@ def create_app(
     query_timeout_s: float = DEFAULT_TIMEOUT_S,
     max_rows: int = DEFAULT_MAX_ROWS,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    run_query: "Callable[[Any, str], QueryResult] | None" = None,
+    workspace: Workspace | None = None,
 ) -> "FastAPI":
     """The UI application for `project`; SQL box queries stop after `query_timeout_s` and
     return at most `max_rows` rows. Requests whose Host header is not in `allowed_hosts`
-    (`"*"`: any) are refused."""
+    (`"*"`: any) are refused.
+
+    `run_query(request, sql)` runs the SQL box's queries in place of the read-only path with
+    these limits (a server with users runs them as the request's user); `workspace` is the
+    (shared) workspace of `project` to show."""
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-    workspace = Workspace(project)
+    workspace = workspace or Workspace(project)
     links = Links()
+
+    def query(request: Request, sql: str) -> Any:
+        if run_query is not None:
+            return run_query(request, sql)
+        return _run_query(workspace, sql, query_timeout_s, max_rows)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -184,7 +196,7 @@ def create_app(
             return JSONResponse(
                 {"error": "no query", "hint": 'send {"sql": "select ..."}'}, status_code=400
             )
-        result = await run_in_threadpool(_run_query, workspace, sql, query_timeout_s, max_rows)
+        result = await run_in_threadpool(query, request, sql)
         table = result.table
         columns = [[_json_value(v) for v in column.to_pylist()] for column in table.columns]
         rows = [list(row) for row in zip(*columns, strict=True)]
@@ -198,10 +210,10 @@ def create_app(
         )
 
     @app.get("/api/query.csv")
-    def query_csv(sql: str) -> Response:
+    def query_csv(request: Request, sql: str) -> Response:
         import pyarrow.csv as pacsv
 
-        result = _run_query(workspace, sql, query_timeout_s, max_rows)
+        result = query(request, sql)
         sink = io.BytesIO()
         pacsv.write_csv(_flat(result.table), sink)
         headers = {"Content-Disposition": 'attachment; filename="result.csv"'}

@@ -1,0 +1,1 @@
+"""The PostgreSQL protocol of `headwater serve`."""
