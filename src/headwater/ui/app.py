@@ -2,7 +2,8 @@
 
 It only reads: pages show the catalog and the tables, the SQL box runs read-only queries
 (see `headwater.query.readonly`). Everything it serves is bundled; no page fetches anything
-from elsewhere.
+from elsewhere. Behind `headwater serve`'s sign-in each request has a reader, and every page
+and JSON answer shows only the assets it may read (`headwater.ui.access`).
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations, and the
@@ -17,7 +18,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError, NotFoundError
-from headwater.ui.pages import Links, Workspace, asset_page, graph_page
+from headwater.ui.access import Reader, Sight
+from headwater.ui.pages import Links, Workspace, asset_page, graph_page, lineage_json
 from headwater.ui.render import STATIC, render
 from headwater.ui.run_pages import run_page, runs_page
 
@@ -44,6 +46,7 @@ def create_app(
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
     run_query: "Callable[[Any, str], QueryResult] | None" = None,
     workspace: Workspace | None = None,
+    reader_of: "Callable[[Any], Reader] | None" = None,
 ) -> "FastAPI":
     """The UI application for `project`; SQL box queries stop after `query_timeout_s` and
     return at most `max_rows` rows. Requests whose Host header is not in `allowed_hosts`
@@ -51,7 +54,9 @@ def create_app(
 
     `run_query(request, sql)` runs the SQL box's queries in place of the read-only path with
     these limits (a server with users runs them as the request's user); `workspace` is the
-    (shared) workspace of `project` to show."""
+    (shared) workspace of `project` to show; `reader_of(request)` is who reads (a server with
+    users gives the signed-in user): pages show only the assets it may read. Without it every
+    request sees everything."""
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -60,6 +65,9 @@ def create_app(
 
     workspace = workspace or Workspace(project)
     links = Links()
+
+    def reader(request: Request) -> Reader | None:
+        return None if reader_of is None else reader_of(request)
 
     def query(request: Request, sql: str) -> Any:
         if run_query is not None:
@@ -107,41 +115,45 @@ def create_app(
         return problem(400, message, hint)
 
     @app.get("/", response_class=HTMLResponse)
-    def graph(select: str | None = None) -> HTMLResponse:
-        context = graph_page(workspace, select, links)
+    def graph(request: Request, select: str | None = None) -> HTMLResponse:
+        context = graph_page(workspace, select, links, reader(request))
         response = page("graph.html", context, "graph")
         if context["error"]:  # the page stays, the selector's error above the graph
             response.status_code = 400
         return response
 
     @app.get("/assets/{name}", response_class=HTMLResponse)
-    def asset(name: str, version: int | None = Query(None, ge=0)) -> HTMLResponse:
-        return page("asset.html", asset_page(workspace, name, version, links), "graph")
+    def asset(request: Request, name: str, version: int | None = Query(None, ge=0)) -> HTMLResponse:
+        context = asset_page(workspace, name, version, links, reader(request))
+        return page("asset.html", context, "graph")
 
     @app.get("/runs", response_class=HTMLResponse)
-    def runs(page_number: int = Query(1, alias="page", ge=1, le=MAX_PAGE)) -> HTMLResponse:
-        return page("runs.html", runs_page(workspace, page_number, links), "runs")
+    def runs(
+        request: Request, page_number: int = Query(1, alias="page", ge=1, le=MAX_PAGE)
+    ) -> HTMLResponse:
+        context = runs_page(workspace, page_number, links, reader(request))
+        return page("runs.html", context, "runs")
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run(run_id: str) -> HTMLResponse:
-        context = run_page(workspace, run_id, links)
+    def run(request: Request, run_id: str) -> HTMLResponse:
+        context = run_page(workspace, run_id, links, reader(request))
         if context is None:
             return problem(404, f"no run {run_id}", "see the list of runs at /runs")
         return page("run.html", context, "runs")
 
     @app.get("/runs/{run_id}/live", response_class=HTMLResponse)
-    def run_live(run_id: str) -> HTMLResponse:
-        context = run_page(workspace, run_id, links)
+    def run_live(request: Request, run_id: str) -> HTMLResponse:
+        context = run_page(workspace, run_id, links, reader(request))
         if context is None:
             return HTMLResponse("", status_code=404)
         return page("run_live.html", context)
 
     @app.get("/sql", response_class=HTMLResponse)
-    def sql_page(sql: str = "") -> HTMLResponse:
+    def sql_page(request: Request, sql: str = "") -> HTMLResponse:
         context = {
             "title": "SQL",
             "links": links,
-            "sql": sql or _example_query(workspace.fresh()),
+            "sql": sql or _example_query(workspace.fresh(), reader(request)),
             "max_rows": max_rows,
             "timeout": query_timeout_s,
         }
@@ -150,27 +162,28 @@ def create_app(
     # -- JSON ------------------------------------------------------------------------------
 
     @app.get("/api/assets")
-    def assets_json() -> list[dict[str, Any]]:
+    def assets_json(request: Request) -> list[dict[str, Any]]:
         project = workspace.fresh()
-        keys = project.select()
+        sight = Sight(project.definition, reader(request))
+        keys = sight.select()
         latest = project.latest_results(keys)
         return [
             {
                 "key": key,
                 "kind": project.definition.assets[key].build_kind,
-                "depends_on": list(project.definition.assets[key].depends_on),
+                "depends_on": sight.only(project.definition.assets[key].depends_on),
                 "status": latest[key]["status"] if key in latest else None,
             }
             for key in keys
         ]
 
     @app.get("/api/assets/{name}/lineage")
-    def lineage_json(name: str) -> dict[str, Any]:
-        return workspace.fresh().lineage(name)
+    def asset_lineage(request: Request, name: str) -> dict[str, Any]:
+        return lineage_json(workspace, name, reader(request))
 
     @app.get("/api/runs/{run_id}")
-    def run_json(run_id: str) -> Response:
-        context = run_page(workspace, run_id, links)
+    def run_json(request: Request, run_id: str) -> Response:
+        context = run_page(workspace, run_id, links, reader(request))
         if context is None:
             return JSONResponse({"error": f"no run {run_id}"}, status_code=404)
         keep = ("run", "results", "attempts")
@@ -222,12 +235,15 @@ def create_app(
         return Response(sink.getvalue(), media_type="text/csv", headers=headers)
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
         from headwater.ui.metrics import exposition
 
-        return Response(exposition(workspace.fresh()), media_type=CONTENT_TYPE_LATEST)
+        project = workspace.fresh()
+        sight = Sight(project.definition, reader(request))
+        body = exposition(project, None if sight.everything else sight.sees)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
@@ -249,10 +265,15 @@ def _run_query(workspace: Workspace, sql: str, timeout_s: float, max_rows: int) 
     return run_readonly(workspace.fresh(), sql, timeout_s=timeout_s, max_rows=max_rows)
 
 
-def _example_query(project: "Project") -> str:
+def _example_query(project: "Project", reader: Reader | None = None) -> str:
     from headwater.project.kinds import AssetKind
 
-    stored = [a for a in project.definition.assets.values() if a.kind == AssetKind.MODEL]
+    sight = Sight(project.definition, reader)
+    stored = [
+        a
+        for a in project.definition.assets.values()
+        if a.kind == AssetKind.MODEL and sight.sees(a.key)
+    ]
     if not stored:
         return "select 42 as answer"
     return f"select * from {stored[-1].key} limit 10"

@@ -2,12 +2,16 @@
 
 Every scrape asks the catalog afresh (`Project.health`, a few grouped queries), so the numbers
 are whatever the runs and the scheduler last recorded, also when they ran in another process.
+
+Under `headwater serve` a scrape signs in like any request and gets the series of the assets and
+streams its user may read; the project-wide series (runs by status, the scheduler's heartbeat)
+name no asset and are in every scrape.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from headwater.catalog.statuses import RunStatus
@@ -30,8 +34,10 @@ def _epoch(text: str | None) -> float | None:
 class CatalogCollector:
     """A Prometheus collector over one project's catalog."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, sees: Callable[[str], bool] | None = None) -> None:
+        """Collect `project`'s metrics; only of the assets `sees` admits, when given."""
         self.project = project
+        self.sees = sees or _everything
 
     def describe(self) -> list[Any]:
         """Nothing up front: the metric families depend on what the catalog holds."""
@@ -43,6 +49,7 @@ class CatalogCollector:
 
         definition = self.project.definition
         health = self.project.health()
+        sees = self.sees
         now = dt.datetime.now(dt.UTC)
 
         runs = CounterMetricFamily(
@@ -68,6 +75,8 @@ class CatalogCollector:
             labels=["asset", "status"],
         )
         for key, result in sorted(health.latest.items()):
+            if not sees(key):
+                continue
             if result["duration_s"] is not None:
                 duration.add_metric([key], float(result["duration_s"]))
             last_status.add_metric([key, result["status"]], 1.0)
@@ -78,7 +87,8 @@ class CatalogCollector:
             "headwater_rows_written", "Rows written by successful builds.", labels=["asset"]
         )
         for key, rows in sorted(health.rows_written.items()):
-            written.add_metric([key], rows)
+            if sees(key):
+                written.add_metric([key], rows)
         yield written
 
         failures = CounterMetricFamily(
@@ -87,7 +97,8 @@ class CatalogCollector:
             labels=["asset", "severity"],
         )
         for (key, severity), count in sorted(health.check_failures.items()):
-            failures.add_metric([key, severity], count)
+            if sees(key):
+                failures.add_metric([key, severity], count)
         yield failures
         failing = GaugeMetricFamily(
             "headwater_checks_failing",
@@ -95,7 +106,8 @@ class CatalogCollector:
             labels=["asset"],
         )
         for key, count in sorted(health.failing_checks.items()):
-            failing.add_metric([key], count)
+            if sees(key):
+                failing.add_metric([key], count)
         yield failing
 
         lag = GaugeMetricFamily(
@@ -110,10 +122,10 @@ class CatalogCollector:
         )
         for key, finished in sorted(health.last_successes.items()):
             seconds = _seconds_since(finished, now)
-            if seconds is not None:
+            if seconds is not None and sees(key):
                 lag.add_metric([key], seconds)
         for key, asset in sorted(definition.assets.items()):
-            if asset.freshness_lag_s:
+            if asset.freshness_lag_s and sees(key):
                 sla.add_metric([key], asset.freshness_lag_s)
         yield lag
         yield sla
@@ -134,11 +146,16 @@ class CatalogCollector:
                 age.add_metric([], max(now.timestamp() - stamp, 0.0))
         yield heartbeat
         yield age
-        yield from _stream_metrics(self.project)
+        yield from _stream_metrics(self.project, sees)
 
 
-def _stream_metrics(project: Project) -> Iterator[Any]:
-    """Each stream's progress as its runner last recorded it in the catalog."""
+def _everything(_: str) -> bool:
+    return True
+
+
+def _stream_metrics(project: Project, sees: Callable[[str], bool]) -> Iterator[Any]:
+    """Each stream's progress (of the streams `sees` admits) as its runner last recorded it in
+    the catalog."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     from headwater.catalog.streams import stream_progress
@@ -192,6 +209,8 @@ def _stream_metrics(project: Project) -> Iterator[Any]:
         labels=["stream", "quantile"],
     )
     for key, found in sorted(progress.items()):
+        if not sees(key):
+            continue
         up.add_metric([key], 1.0 if found.alive else 0.0)
         for name, family in counters.items():
             value = getattr(found, f"{name}_total")
@@ -215,10 +234,11 @@ def _stream_metrics(project: Project) -> Iterator[Any]:
     yield latency
 
 
-def exposition(project: Project) -> bytes:
-    """The metrics page, in Prometheus' text format."""
+def exposition(project: Project, sees: Callable[[str], bool] | None = None) -> bytes:
+    """The metrics page, in Prometheus' text format; only the series of the assets `sees`
+    admits (and the project-wide ones), when given."""
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CatalogCollector(project))
+    registry.register(CatalogCollector(project, sees))
     return bytes(generate_latest(registry))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater.sqltext import qualified
+from headwater.ui.access import Reader, Sight
 from headwater.ui.formatting import cell, duration, number, script_json, status_class, when_ms
 from headwater.ui.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_settings
 
@@ -141,9 +142,12 @@ def _files_signature(project: Project) -> tuple[float, int]:
 # -- the graph ---------------------------------------------------------------------------------
 
 
-def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[str, Any]:
+def graph_page(
+    workspace: Workspace, select: str | None, links: Links, reader: Reader | None = None
+) -> dict[str, Any]:
     """Return the graph page's context: the selected assets coloured by their last status, the
     edges among them and the layout settings the browser draws them with (static/graph.js).
+    Only the assets `reader` may read are drawn (all without a reader).
 
     A selector that cannot be used does not replace the page: the whole graph is shown with
     the selector's error above it (`error`, `hint`), so it can be corrected in place.
@@ -152,11 +156,12 @@ def graph_page(workspace: Workspace, select: str | None, links: Links) -> dict[s
 
     project = workspace.fresh()
     definition = project.definition  # a broken project raises here: its error is the page
+    sight = Sight(definition, reader)
     error: UsageError | None = None
     try:
-        keys = project.select(select.split()) if select else project.select()
+        keys = sight.select(select.split() if select else None)
     except UsageError as exc:
-        error, keys = exc, project.select()
+        error, keys = exc, sight.select()
     latest = project.latest_results(keys) if not links.static_site else {}
     nodes: list[dict[str, Any]] = []
     for key in keys:
@@ -201,13 +206,25 @@ def _fit(text: str, limit: int = 26) -> str:
 
 
 def asset_page(
-    workspace: Workspace, name: str, version: int | None, links: Links
+    workspace: Workspace,
+    name: str,
+    version: int | None,
+    links: Links,
+    reader: Reader | None = None,
 ) -> dict[str, Any]:
     """Everything about one asset: description, schema, column lineage, versions, a preview
-    (at `version`, when given), check results and metrics over time, freshness."""
+    (at `version`, when given), check results and metrics over time, freshness.
+
+    With a `reader`, an asset it may not read is not found (the error of an unknown name),
+    and lineage, neighbours and text name only assets it may read.
+
+    Raises:
+        NotFoundError: no asset (that `reader` may read) is called `name`.
+    """
     project = workspace.fresh()
-    asset = project.asset(name)
-    graph = workspace.column_graph()
+    sight = Sight(project.definition, reader)
+    asset = sight.asset(name)
+    graph = sight.columns(workspace.column_graph())
     info = graph.assets.get(asset.key)
     columns = list(info.columns) if info else []
     types = dict(info.types) if info else {}
@@ -221,19 +238,47 @@ def asset_page(
             {"name": c, "type": types.get(c, ""), "description": descriptions.get(c, "")}
             for c in columns
         ],
-        "lineage_error": info.error if info else None,
+        "lineage_error": sight.redact(info.error) if info else None,
         "lineage_json": script_json(_column_lineage(graph, asset.key, columns)),
-        "neighbours": _neighbours(project, graph, asset.key),
+        "neighbours": _neighbours(sight, graph, asset.key),
         "version": version,
+        # a model's SQL names the tables it reads: not shown when one of them is hidden
+        "sql": asset.sql if sight.sees_all(asset.depends_on) else None,
+        "sql_hidden": bool(asset.sql) and not sight.sees_all(asset.depends_on),
     }
     if links.static_site:
         return context
     context.update(_stored_facts(project, asset, version))
-    context["checks"] = _check_timeline(project, asset.key)
+    context["preview_error"] = sight.redact(context["preview_error"])
+    context["checks"] = _check_timeline(project, asset.key, sight)
     context["charts"] = _metric_charts(project, asset.key)
     context["freshness"] = _freshness(project, asset)
     context["stream"] = _stream_facts(project, asset)
+    if context["stream"] is not None:
+        context["stream"]["error"] = sight.redact(context["stream"]["error"])
     return context
+
+
+def lineage_json(workspace: Workspace, name: str, reader: Reader | None = None) -> dict[str, Any]:
+    """The column lineage of `name` (`asset` or `asset.column`) as `headwater lineage` reports
+    it, over the (cached) column graph; with a `reader`, only through assets it may read.
+
+    Raises:
+        NotFoundError: no asset (that `reader` may read) or no such column.
+    """
+    from headwater.lineage.report import column_named, lineage_report
+
+    project = workspace.fresh()
+    definition = project.definition
+    sight = Sight(definition, reader)
+    key, wanted = sight.asset_and_column(name)
+    graph = sight.columns(workspace.column_graph())
+    column = column_named(graph, key, wanted) if wanted is not None else None
+    report = lineage_report(definition, graph, key, column)
+    report["error"] = sight.redact(report["error"])
+    report["upstream_assets"] = sight.only(report["upstream_assets"])
+    report["downstream_assets"] = sight.only(report["downstream_assets"])
+    return report
 
 
 def _stream_facts(project: Project, asset: Asset) -> dict[str, Any] | None:
@@ -280,17 +325,18 @@ def _column_lineage(graph: ColumnGraph, key: str, columns: Sequence[str]) -> dic
     return found
 
 
-def _neighbours(project: Project, graph: ColumnGraph, key: str) -> dict[str, list[Any]]:
-    """The assets one step up and down, with their columns (where lineage highlights)."""
-    definition = project.definition
+def _neighbours(sight: Sight, graph: ColumnGraph, key: str) -> dict[str, list[Any]]:
+    """The visible assets one step up and down, with their columns (where lineage
+    highlights)."""
+    definition = sight.definition
     children = definition.downstream()
 
     def box(other: str) -> dict[str, Any]:
         return {"key": other, "columns": list(graph.columns(other))}
 
     return {
-        "upstream": [box(k) for k in sorted(definition.assets[key].depends_on)],
-        "downstream": [box(k) for k in sorted(children.get(key, []))],
+        "upstream": [box(k) for k in sight.only(sorted(definition.assets[key].depends_on))],
+        "downstream": [box(k) for k in sight.only(sorted(children.get(key, [])))],
     }
 
 
@@ -325,20 +371,21 @@ def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str
     return facts
 
 
-def _check_timeline(project: Project, key: str) -> list[dict[str, Any]]:
-    """Each check of the asset with its results over time, oldest first."""
+def _check_timeline(project: Project, key: str, sight: Sight) -> list[dict[str, Any]]:
+    """Each check of the asset with its results over time, oldest first (a hidden asset a
+    check refers to, as a relationship's parent, is not named)."""
     by_check: dict[str, dict[str, Any]] = {}
     for row in reversed(project.check_history(key, CHECK_HISTORY)):
         entry = by_check.setdefault(
             row["check_name"],
-            {"name": row["check_name"], "type": row["check_type"], "results": []},
+            {"name": sight.redact(row["check_name"]), "type": row["check_type"], "results": []},
         )
         entry["results"].append(
             {
                 "status": row["status"],
                 "failing": row["failing"],
                 "at": row["checked_at"],
-                "message": row["message"],
+                "message": sight.redact(row["message"]),
                 "version": row["delta_version"],
             }
         )
