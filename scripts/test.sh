@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure_postgres.sh
 ./scripts/ensure_chromium.sh
 ./scripts/ensure_redis.sh
+./scripts/ensure_jdbc.sh
 export HEADWATER_REQUIRE_BROWSER=1  # the UI tests fail, not skip, without a browser
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests
