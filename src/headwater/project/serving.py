@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from headwater.project.strict import Duration, Identifier, KeyValueError, StrictModel
+from headwater.project.strict import (
+    Duration,
+    Identifier,
+    KeyValueError,
+    StrictModel,
+    duration_seconds,
+)
 
 ADMIN_ROLE = "admin"
 """The role that reads every table, the warehouse's undeclared ones (quarantines) included;
@@ -37,6 +43,12 @@ class ServeLimits(StrictModel):
     """Queries that run at once; more wait for a turn (up to the time limit)."""
     page_size: int = Field(1000, ge=1)
     """Rows in a page of a table read when the request does not say."""
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_in_seconds(cls, value: float | str) -> float:
+        # the servers use it as a number of seconds; `30s` is read once, here
+        return duration_seconds(value)
 
 
 class ServedTable(StrictModel):

@@ -62,7 +62,7 @@ def principal_of(definition: ProjectDefinition, name: str, roles: tuple[str, ...
     selectors: list[str] = []
     everything = False
     for role in roles:
-        if role == ADMIN_ROLE and role not in configured:
+        if role == ADMIN_ROLE:  # whatever serve.roles says of it (role_problems warns)
             everything = True
             continue
         if role not in configured:
@@ -93,6 +93,12 @@ def role_problems(definition: ProjectDefinition) -> list[str]:
     chooser = Selector(definition)
     problems: list[str] = []
     for role, config in definition.config.serve.roles.items():
+        if role == ADMIN_ROLE:
+            problems.append(
+                f"role {role}: reads every table whatever serve.roles says; its selectors "
+                "are ignored (give the restricted grants another role name)"
+            )
+            continue
         for selector in config.read:
             if selector.strip() == EVERYTHING:
                 continue
