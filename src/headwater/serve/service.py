@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,13 +28,19 @@ if TYPE_CHECKING:
     from headwater.project.serving import ServeConfig, ServeLimits
     from headwater.query.parameters import Parameter
     from headwater.query.readonly import QueryResult
+    from headwater.serve.cache import ServingCache
     from headwater.ui.pages import Workspace
     from headwater.workspace import Project
 
 _LOG = logging.getLogger(__name__)
 PASSWORD_CACHE_S = 60.0
 """A password checked over HTTP is trusted this long (by its hash, in memory), so that a client
-sending Basic credentials on every request does not pay the SCRAM key derivation each time."""
+sending Basic credentials on every request does not pay the SCRAM key derivation each time;
+the user must still be active with the same password (`CREDENTIALS_CACHE_S`)."""
+CREDENTIALS_CACHE_S = 2.0
+"""What the catalog says of a token or a user (active, roles, password verifier) is trusted
+this long, so that a request does not look it up in the catalog each time: a revoked token or
+user, a new password or new roles take effect within this many seconds."""
 
 
 class ServerBusy(UsageError):
@@ -67,9 +73,21 @@ class ServeService:
         self.config = config or workspace.project.definition.config.serve
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrent)
         self._principals: dict[tuple[int, str, tuple[str, ...]], Principal] = {}
-        self._passwords: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+        self._passwords: dict[tuple[str, str, bytes], float] = {}
+        self._tokens: dict[str, tuple[float, tuple[str, tuple[str, ...]]]] = {}
+        self._credentials: dict[
+            str, tuple[float, tuple[tuple[str, ...], ScramVerifier | None] | None]
+        ] = {}
         self._lock = threading.Lock()
         self._log = _QueryLogWriter(self)
+        self.cache: ServingCache | None = None
+        """The serving cache, when `serve.tables` caches a table: it starts loading them in
+        the background now (reads go to the Delta tables until each is loaded)."""
+        if any(t.cache for t in self.config.tables.values()):
+            from headwater.serve.cache import ServingCache
+
+            self.cache = ServingCache(self)
+            self.cache.start()
 
     # -- the project -------------------------------------------------------------------------
 
@@ -91,7 +109,10 @@ class ServeService:
         return UserStore(self.workspace.project.catalog)
 
     def close(self) -> None:
-        """Write the queries not yet recorded and stop the query log's writer."""
+        """Stop the serving cache, write the queries not yet recorded and stop the query
+        log's writer."""
+        if self.cache is not None:
+            self.cache.close()
         self._log.close()
 
     def flush_log(self) -> None:
@@ -112,10 +133,37 @@ class ServeService:
 
     def by_token(self, token: str) -> Principal | None:
         """The principal of an API token, or None when it is not a valid token."""
-        found = self.users.by_token(token)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._tokens.get(digest)
+        found: tuple[str, tuple[str, ...]] | None
+        if cached is not None and now - cached[0] < CREDENTIALS_CACHE_S:
+            found = cached[1]
+        else:
+            found = self.users.by_token(token)
+            if found is not None:  # unknown tokens are not kept: anyone can send many
+                with self._lock:
+                    if len(self._tokens) > 10_000:
+                        self._tokens.clear()
+                    self._tokens[digest] = (now, found)
         if found is None:
             return None
         return self.principal(found[0], found[1])
+
+    def _user_credentials(self, user: str) -> tuple[tuple[str, ...], ScramVerifier | None] | None:
+        """`UserStore.credentials`, trusted for `CREDENTIALS_CACHE_S`."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._credentials.get(user)
+        if cached is not None and now - cached[0] < CREDENTIALS_CACHE_S:
+            return cached[1]
+        found = self.users.credentials(user)
+        with self._lock:
+            if len(self._credentials) > 10_000:
+                self._credentials.clear()
+            self._credentials[user] = (now, found)
+        return found
 
     def by_password(self, user: str, password: str) -> Principal | None:
         """The principal of `user` signing in with `password` (or with one of its API tokens
@@ -123,19 +171,25 @@ class ServeService:
         if password.startswith("hw_"):
             principal = self.by_token(password)
             return principal if principal is not None and principal.name == user else None
-        key = (user, hashlib.sha256(password.encode()).hexdigest())
+        found = self._user_credentials(user)
+        if found is None:
+            return None
+        roles, verifier = found
+        if verifier is None:
+            return None
+        # the verifier is part of the key: a new password makes the old one unknown at once
+        key = (user, hashlib.sha256(password.encode()).hexdigest(), verifier.stored_key)
         now = time.monotonic()
         with self._lock:
-            cached = self._passwords.get(key)
-        if cached is not None and now - cached[0] < PASSWORD_CACHE_S:
-            # a revoked user is seen by the next check: the cache is short and per password
-            return self.principal(user, cached[1])
-        found = self.users.credentials(user)
-        if found is None or found[1] is None or not found[1].matches(password):
-            return None
-        with self._lock:
-            self._passwords[key] = (now, found[0])
-        return self.principal(user, found[0])
+            checked = self._passwords.get(key)
+        if checked is None or now - checked >= PASSWORD_CACHE_S:
+            if not verifier.matches(password):
+                return None
+            with self._lock:
+                if len(self._passwords) > 10_000:
+                    self._passwords.clear()
+                self._passwords[key] = now
+        return self.principal(user, roles)
 
     def verifier(self, user: str) -> ScramVerifier | None:
         """The SCRAM verifier of an active user with a password, for the PostgreSQL
@@ -176,6 +230,10 @@ class ServeService:
     ) -> QueryResult:
         """Run one read-only query for `caller`, within the server's limits, and record it.
 
+        A query whose every table is in the serving cache (fresh, and readable by the
+        caller), with no `as_of`, runs there, after the same checks; any other runs on the
+        read-only path (`headwater.query.readonly.run_readonly`).
+
         Args:
             caller: who asks; only the tables its principal may read exist for the query.
             sql: one SELECT (or DESCRIBE, SHOW TABLES, information_schema) in DuckDB SQL.
@@ -190,7 +248,62 @@ class ServeService:
         Raises:
             UsageError: the query is refused, fails, runs out of time or the server is busy.
         """
-        from headwater.query.readonly import QueryCancelled, QueryTimeout, run_readonly
+        from headwater.query.readonly import run_readonly
+
+        principal = caller.principal
+        visible = None if principal.everything else principal.can_read
+
+        def execute(deadline: float, cap: int) -> QueryResult:
+            timeout_s = max(0.001, deadline - time.monotonic())
+            if self.cache is not None:
+                cached = self.cache.run_sql(
+                    principal,
+                    sql,
+                    params=params,
+                    as_of=as_of,
+                    max_rows=cap,
+                    deadline=deadline,
+                    limit_s=float(self.limits.timeout),
+                    cancel=cancel,
+                )
+                if cached is not None:
+                    return cached
+                timeout_s = max(0.001, deadline - time.monotonic())
+            return run_readonly(
+                self.project,
+                sql,
+                timeout_s=timeout_s,
+                max_rows=cap,
+                as_of=as_of,
+                visible=visible,
+                params=params,
+                cancel=cancel,
+            )
+
+        return self.run_logged(caller, sql, execute, max_rows=max_rows)
+
+    def run_logged(
+        self,
+        caller: Caller,
+        statement: str,
+        execute: Callable[[float, int], QueryResult],
+        *,
+        max_rows: int | None = None,
+    ) -> QueryResult:
+        """Run one read within the server's limits and record it in the query log.
+
+        `execute(deadline, cap)` does the read: it must be done by `deadline` (a
+        `time.monotonic()` value: the time limit counts from this call, the wait for a query
+        slot included) and return at most `cap` rows (the server's row cap, or `max_rows`
+        when lower). The log records `statement` (the SQL the read means), the caller, the
+        tables it read, the rows and the duration, or how it failed.
+
+        Raises:
+            ServerBusy: no query slot came free within the time limit.
+            UsageError: whatever `execute` raises (a refusal, a failure, a timeout).
+        """
+        from headwater.query.policy import QueryRejected
+        from headwater.query.readonly import QueryCancelled, QueryTimeout
 
         limits = self.limits
         cap = limits.max_rows if max_rows is None else max(0, min(max_rows, limits.max_rows))
@@ -199,27 +312,17 @@ class ServeService:
             user=caller.principal.name,
             interface=caller.interface,
             client=caller.client,
-            statement=sql if isinstance(sql, str) else repr(sql),
+            statement=statement if isinstance(statement, str) else repr(statement),
             at=now_iso(),
         )
-        principal = caller.principal
         try:
             with self.slot(started):
-                result = run_readonly(
-                    self.project,
-                    sql,
-                    timeout_s=max(0.001, float(limits.timeout) - (time.monotonic() - started)),
-                    max_rows=cap,
-                    as_of=as_of,
-                    visible=None if principal.everything else principal.can_read,
-                    params=params,
-                    cancel=cancel,
-                )
+                result = execute(started + float(limits.timeout), cap)
         except (QueryTimeout, QueryCancelled) as exc:
             self._log.put(self._finished(record, started, TIMED_OUT, exc))
             raise
         except UsageError as exc:
-            outcome = REFUSED if isinstance(exc, ServerBusy) else FAILED
+            outcome = REFUSED if isinstance(exc, ServerBusy | QueryRejected) else FAILED
             self._log.put(self._finished(record, started, outcome, exc))
             raise
         self._log.put(

@@ -118,13 +118,20 @@ class CatalogQueries:
     """Answers the catalog queries of one PostgreSQL session."""
 
     def __init__(
-        self, service: ServeService, principal: Principal, database: str, user: str
+        self,
+        service: ServeService,
+        principal: Principal,
+        database: str,
+        user: str,
+        client: str | None = None,
     ) -> None:
-        """For `principal`, signed in as `user` to database `database` of `service`."""
+        """For `principal`, signed in as `user` to database `database` of `service` from the
+        address `client` (which the query log records)."""
         self.service = service
         self.principal = principal
         self.database = database
         self.user = user
+        self.client = client
 
     def run(
         self,
@@ -153,7 +160,11 @@ class CatalogQueries:
 
         started = time.monotonic()
         record = QueryRecord(
-            user=self.principal.name, interface="postgres", statement=sql, at=now_iso()
+            user=self.principal.name,
+            interface="postgres",
+            client=self.client,
+            statement=sql,
+            at=now_iso(),
         )
         try:
             with self.service.slot(started):

@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from headwater.serve.pgwire import commands, cursors, statements
 from headwater.serve.pgwire.state import (
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from headwater.query.parameters import Parameter
+    from headwater.serve.pgwire.catalog import CatalogQueries
     from headwater.serve.principal import Principal
     from headwater.serve.service import ServeService
 
@@ -100,7 +101,7 @@ class Session:
     secret_key: int = field(default_factory=lambda: secrets.randbits(32))
     _active: threading.Event | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _catalog: Any = None
+    _catalog: CatalogQueries | None = None
 
     def configure(self, startup: dict[str, str]) -> None:
         """Apply the settings of the startup message (application_name, TimeZone, and
@@ -212,17 +213,15 @@ class Session:
         )
         return result.table, result.truncated
 
-    def _catalog_for(self, sql: str) -> Any:
+    def _catalog_for(self, sql: str) -> CatalogQueries | None:
         """The catalog emulation when `sql` is one of its queries, else None."""
-        try:
-            from headwater.serve.pgwire import catalog
-        except ImportError:  # the catalog emulation is not there (yet)
-            return None
+        from headwater.serve.pgwire import catalog
+
         if not catalog.is_catalog_query(sql):
             return None
         if self._catalog is None:
             self._catalog = catalog.CatalogQueries(
-                self.service, self.principal, self.database, self.user
+                self.service, self.principal, self.database, self.user, self.client
             )
         return self._catalog
 
