@@ -192,6 +192,23 @@ def vault_payloads(attack: Attack) -> list[Payload]:
         "select * from raw.people union all select id, secret, secret from raw.vault",
         "with vault as (select * from raw.vault) select * from vault",
         "with raw as (select 1) select * from raw.vault",
+        # a CTE of another subquery does not make its name a CTE out here: the outer name is
+        # a table (the engine's own catalog views, the cache's tables), and must resolve
+        *[
+            f"select x.* from raw.people, (with {n} as (select 1) select * from {n}) s, {n} x"
+            for n in (
+                "duckdb_tables",
+                "duckdb_settings",
+                "sqlite_master",
+                "pg_settings",
+                "duckdb_views",
+                "duckdb_databases",
+            )
+        ],
+        "select v.* from (with vault as (select 1) select * from vault) s, vault v",
+        "select * from (with vault as (select 1) select * from vault) "
+        "union all select * from vault",
+        "with a as (select * from vault), vault as (select 1) select * from a",
         "select * from raw.people p join raw.vault v using (id)",
         "select * from raw.people where exists (select 1 from raw.vault where secret like 'v%')",
         "select count(*) from raw.vault",

@@ -165,6 +165,47 @@ def _table_identifier(table: exp.Table) -> exp.Identifier | None:
     return ident if isinstance(ident, exp.Identifier) else None
 
 
+def is_cte_reference(table: exp.Table) -> bool:
+    """Whether the unqualified table name `table` means a CTE where it stands: one of a WITH
+    of an enclosing query, defined before the CTE it is used in (or that CTE itself, under
+    WITH RECURSIVE). A CTE of another subquery does not count: there the name is a table, as
+    the engine reads it."""
+    from sqlglot import exp
+
+    if table.args.get("db") or table.args.get("catalog"):
+        return False
+    name = table.name.lower()
+    child: Any = table
+    node: Any = table.parent
+    while node is not None:
+        # sqlglot names the key `with_` (`with` before version 28)
+        with_ = node.args.get("with_") or node.args.get("with")
+        if isinstance(with_, exp.With):
+            ctes = list(with_.expressions)
+            if child is with_:
+                # inside one of this WITH's CTEs: only the ones before it (or itself) are seen
+                inside = _within(table, ctes)
+                index = ctes.index(inside) if inside is not None else len(ctes)
+                seen = ctes[: index + 1] if with_.args.get("recursive") else ctes[:index]
+            else:
+                seen = ctes
+            if any(c.alias_or_name.lower() == name for c in seen):
+                return True
+        child = node
+        node = node.parent
+    return False
+
+
+def _within(table: exp.Expression, ctes: list[Any]) -> Any:
+    """The CTE among `ctes` that holds `table` (None: none does)."""
+    node: Any = table
+    while node is not None:
+        if any(node is c for c in ctes):
+            return node
+        node = node.parent
+    return None
+
+
 def _is_file_path(name: str) -> bool:
     return "/" in name or bool(FILE_SUFFIX.search(name))
 
@@ -176,7 +217,6 @@ def analyze(sql: str, file: str, tree: exp.Query | None = None) -> SqlAnalysis:
 
     if tree is None:
         tree = parse_select(sql, file)
-    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     references: dict[tuple[str | None, str], TableReference] = {}
     files: list[str] = []
     for table in tree.find_all(exp.Table):
@@ -191,7 +231,7 @@ def analyze(sql: str, file: str, tree: exp.Query | None = None) -> SqlAnalysis:
         if namespace is None and _is_file_path(name):
             files.append(name)
             continue
-        if namespace is None and name.lower() in cte_names:
+        if namespace is None and is_cte_reference(table):
             continue
         if namespace and namespace.lower() in SYSTEM_NAMESPACES:
             continue
@@ -253,7 +293,6 @@ def compile_tree(
     new tree (or `tree` itself rewritten, when not `copy`)."""
     from sqlglot import exp
 
-    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     inlined: dict[str, exp.Query] = {}
 
     def rewrite(node: exp.Expression) -> exp.Expression:
@@ -263,7 +302,7 @@ def compile_tree(
         if ident is None:
             return node
         namespace = node.db or None
-        if namespace is None and (_is_file_path(ident.name) or ident.name.lower() in cte_names):
+        if namespace is None and (_is_file_path(ident.name) or is_cte_reference(node)):
             return node
         if namespace and namespace.lower() in SYSTEM_NAMESPACES:
             return node

@@ -404,7 +404,7 @@ class ServingCache:
         import sqlglot
         from sqlglot import exp
 
-        from headwater.project.sql import TableReference
+        from headwater.project.sql import TableReference, is_cte_reference
         from headwater.query.parameters import bind_parameters
         from headwater.query.tables import resolve_table
 
@@ -425,13 +425,12 @@ class ServingCache:
                 and str(function.name).lower() in EXPOSING_FUNCTIONS
             ):
                 return None
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         visible = None if principal.everything else principal.can_read
         references: list[tuple[exp.Table, str]] = []
         for node in tree.find_all(exp.Table):
             if not isinstance(node.this, exp.Identifier):
                 continue  # a table function, which the checks allow only if it reads nothing
-            if not node.db and node.name.lower() in ctes:
+            if is_cte_reference(node):
                 continue
             if node.catalog:
                 return None

@@ -280,7 +280,7 @@ class ServeService:
                 cancel=cancel,
             )
 
-        return self.run_logged(caller, sql, execute, max_rows=max_rows)
+        return self.run_logged(caller, sql, execute, max_rows=max_rows, cancel=cancel)
 
     def run_logged(
         self,
@@ -289,6 +289,7 @@ class ServeService:
         execute: Callable[[float, int], QueryResult],
         *,
         max_rows: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> QueryResult:
         """Run one read within the server's limits and record it in the query log.
 
@@ -316,9 +317,14 @@ class ServeService:
             at=now_iso(),
         )
         try:
-            with self.slot(started):
+            with self.slot(started, cancel):
                 result = execute(started + float(limits.timeout), cap)
-        except (QueryTimeout, QueryCancelled) as exc:
+        except QueryTimeout:
+            # the read was given what was left of the limit: say the limit, not that
+            timeout = QueryTimeout(float(limits.timeout), time.monotonic() - started)
+            self._log.put(self._finished(record, started, TIMED_OUT, timeout))
+            raise timeout from None
+        except QueryCancelled as exc:
             self._log.put(self._finished(record, started, TIMED_OUT, exc))
             raise
         except UsageError as exc:
@@ -340,14 +346,15 @@ class ServeService:
         tool) to the query log."""
         self._log.put(record)
 
-    def slot(self, started: float | None = None) -> _Slot:
+    def slot(self, started: float | None = None, cancel: threading.Event | None = None) -> _Slot:
         """A context that holds one of the server's query slots, waiting at most the time
-        limit (counted from `started`) for one.
+        limit (counted from `started`) for one, and no longer once `cancel` is set.
 
         Raises:
             ServerBusy: no slot came free in time.
+            QueryCancelled: `cancel` was set while waiting.
         """
-        return _Slot(self, time.monotonic() if started is None else started)
+        return _Slot(self, time.monotonic() if started is None else started, cancel)
 
     @staticmethod
     def _finished(
@@ -367,15 +374,29 @@ class ServeService:
 
 
 class _Slot:
-    def __init__(self, service: ServeService, started: float) -> None:
+    POLL_S = 0.05
+    """How often a wait for a slot looks at its cancel event."""
+
+    def __init__(
+        self, service: ServeService, started: float, cancel: threading.Event | None
+    ) -> None:
         self._service = service
         self._started = started
+        self._cancel = cancel
 
     def __enter__(self) -> None:
+        from headwater.query.readonly import QueryCancelled
+
         limits = self._service.limits
-        wait = max(0.0, float(limits.timeout) - (time.monotonic() - self._started))
-        if not self._service._slots.acquire(timeout=wait):
-            raise ServerBusy(limits.max_concurrent, float(limits.timeout))
+        deadline = self._started + float(limits.timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if self._cancel is not None and self._cancel.is_set():
+                raise QueryCancelled()
+            if self._service._slots.acquire(timeout=max(0.0, min(left, self.POLL_S))):
+                return
+            if left <= self.POLL_S:
+                raise ServerBusy(limits.max_concurrent, float(limits.timeout))
 
     def __exit__(self, *_: object) -> None:
         self._service._slots.release()

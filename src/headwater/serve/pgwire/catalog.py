@@ -167,7 +167,7 @@ class CatalogQueries:
             at=now_iso(),
         )
         try:
-            with self.service.slot(started):
+            with self.service.slot(started, cancel):
                 table = self._run(sql, params, cancel)
         except UsageError as exc:
             outcome = (

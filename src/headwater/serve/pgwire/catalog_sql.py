@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from headwater.errors import UsageError
+from headwater.project.sql import is_cte_reference
 from headwater.query.parameters import Parameter, literal
 from headwater.query.policy import MAX_SQL_CHARS, STATEMENT_NODES, QueryRejected
 from headwater.serve.pgwire.catalog_functions import (
@@ -104,7 +105,7 @@ def translate(sql: str, params: Sequence[Parameter], resolver: Resolver) -> str:
         bound = normalize_identifiers(_bind(cast("exp.Expression", tree), params), "postgres")
         bound = _post_order(bound, _unqualify)
         name_outputs(bound)
-        rewriter = _Rewriter(resolver, {c.alias_or_name for c in bound.find_all(exp.CTE)})
+        rewriter = _Rewriter(resolver)
         translated = _post_order(bound, rewriter.rewrite)
         _check_functions(translated)
         return str(translated.sql("duckdb"))
@@ -196,9 +197,8 @@ def _unqualify(node: exp.Expression) -> exp.Expression:
 class _Rewriter:
     """Rewrites the nodes of one parsed catalog query for the catalog database."""
 
-    def __init__(self, resolver: Resolver, ctes: set[str]) -> None:
+    def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
-        self.ctes = ctes
 
     def rewrite(self, node: exp.Expression) -> exp.Expression:
         from sqlglot import exp
@@ -230,7 +230,7 @@ class _Rewriter:
                 "a catalog query names schema.table only",
                 CATALOG_QUERY,
             )
-        if not schema and name in self.ctes:
+        if not schema and is_cte_reference(table):
             return table
         if schema in ("", "pg_catalog") and f"pg_catalog.{name}" in RELATIONS:
             target = PG_SCHEMA
