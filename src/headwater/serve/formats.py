@@ -112,14 +112,14 @@ def encode(table: pa.Table, form: Format) -> bytes:
     if form is CSV:
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(_csv_ready(table), sink)
+        pacsv.write_csv(_csv_ready(_intervals_as_text(table)), sink)
     elif form is ARROW:
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
     elif form is PARQUET:
         import pyarrow.parquet as pq
 
-        pq.write_table(table, sink)
+        pq.write_table(_intervals_as_text(table), sink)
     else:
         raise ValueError(f"encode does not write {form.name}")
     return sink.getvalue()
@@ -179,6 +179,8 @@ def json_value(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return _float(value)
+    if type(value).__name__ == "MonthDayNano":
+        return interval_text(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, dt.datetime):
@@ -195,6 +197,32 @@ def json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
     return str(value)
+
+
+def interval_text(value: Any) -> str:
+    """An Arrow month-day-nanosecond interval as an ISO 8601 duration (`P1M2DT3.5S`), which
+    JSON, CSV and Parquet readers can all take (Parquet and Arrow's CSV writer have no such
+    type)."""
+    months, days, nanos = value.months, value.days, value.nanoseconds
+    sign = "-" if nanos < 0 else ""
+    seconds, fraction = divmod(abs(nanos), 1_000_000_000)
+    clock = f"{seconds}.{fraction:09d}".rstrip("0").rstrip(".")
+    return f"P{months}M{days}DT{sign}{clock}S"
+
+
+def _intervals_as_text(table: pa.Table) -> pa.Table:
+    """`table` with its interval columns as ISO 8601 durations."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_interval(field.type):
+            text = [
+                None if v is None else interval_text(v) for v in table.column(index).to_pylist()
+            ]
+            table = table.set_column(
+                index, pa.field(field.name, pa.string()), pa.array(text, pa.string())
+            )
+    return table
 
 
 def _float(value: float | None) -> float | str | None:

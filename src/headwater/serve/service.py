@@ -72,13 +72,17 @@ class ServeService:
         self.workspace = workspace
         self.config = config or workspace.project.definition.config.serve
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrent)
-        self._principals: dict[tuple[int, str, tuple[str, ...]], Principal] = {}
+        self._principals: dict[
+            tuple[int, str, tuple[str, ...]], tuple[ProjectDefinition, Principal]
+        ] = {}
         self._passwords: dict[tuple[str, str, bytes], float] = {}
         self._tokens: dict[str, tuple[float, tuple[str, tuple[str, ...]]]] = {}
         self._credentials: dict[
             str, tuple[float, tuple[tuple[str, ...], ScramVerifier | None] | None]
         ] = {}
         self._lock = threading.Lock()
+        self._last_good: Project | None = None
+        self._broken: Project | None = None
         self._log = _QueryLogWriter(self)
         self.cache: ServingCache | None = None
         """The serving cache, when `serve.tables` caches a table: it starts loading them in
@@ -93,8 +97,25 @@ class ServeService:
 
     @property
     def project(self) -> Project:
-        """The project, reloaded when its files changed."""
-        return self.workspace.fresh()
+        """The project, reloaded when its files changed; while a change leaves them broken
+        (a half-saved `headwater.yml`), the last project that loaded, with a warning once."""
+        from headwater.errors import HeadwaterError
+
+        try:
+            project = self.workspace.fresh()
+            if project is self._last_good:
+                return project
+            project.definition  # noqa: B018 -- loads it, or says what is broken
+        except HeadwaterError as exc:
+            project = self.workspace.project
+            if self._last_good is None:
+                raise
+            if self._broken is not project:
+                self._broken = project
+                _LOG.warning("the project's files are broken, serving them as they were: %s", exc)
+            return self._last_good
+        self._last_good = project
+        return project
 
     @property
     def limits(self) -> ServeLimits:
@@ -106,7 +127,7 @@ class ServeService:
         """The users in the project's catalog."""
         from headwater.catalog.access import UserStore
 
-        return UserStore(self.workspace.project.catalog)
+        return UserStore(self.project.catalog)
 
     def close(self) -> None:
         """Stop the serving cache, write the queries not yet recorded and stop the query
@@ -198,8 +219,10 @@ class ServeService:
         return None if found is None else found[1]
 
     def by_name(self, user: str) -> Principal | None:
-        """The principal of the active user `user` (once it proved who it is), or None."""
-        found = self.users.credentials(user)
+        """The principal of the active user `user` (once it proved who it is), or None when
+        it is not an active user (revoked, or never added); its roles as they are now, read
+        again at most every `CREDENTIALS_CACHE_S`."""
+        found = self._user_credentials(user)
         return None if found is None else self.principal(user, found[0])
 
     def principal(self, user: str, roles: tuple[str, ...]) -> Principal:
@@ -207,13 +230,15 @@ class ServeService:
         definition = self.project.definition
         key = (id(definition), user, roles)
         with self._lock:
-            found = self._principals.get(key)
-        if found is None:
-            found = principal_of(definition, user, roles)
-            with self._lock:
-                if len(self._principals) > 10_000:
-                    self._principals.clear()
-                self._principals[key] = found
+            cached = self._principals.get(key)
+        # the definition itself is kept with it: a freed definition's id can be reused
+        if cached is not None and cached[0] is definition:
+            return cached[1]
+        found = principal_of(definition, user, roles)
+        with self._lock:
+            if len(self._principals) > 10_000:
+                self._principals.clear()
+            self._principals[key] = (definition, found)
         return found
 
     # -- queries -----------------------------------------------------------------------------
@@ -439,7 +464,7 @@ class _QueryLogWriter:
             records = [i for i in items if isinstance(i, QueryRecord)]
             if records:
                 try:
-                    record_queries(self._service.workspace.project.catalog, records)
+                    record_queries(self._service.project.catalog, records)
                 except Exception:  # the log must not stop the server; say so loudly
                     _LOG.exception("could not record %d queries in the catalog", len(records))
             for item in items:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING, NoReturn
 
 from buenavista.postgres import BuenaVistaHandler, BVBuffer
@@ -29,7 +30,7 @@ from headwater.serve.pgwire.messages import (
     notice,
     ready_for_query,
 )
-from headwater.serve.pgwire.session import Portal, Prepared, Session
+from headwater.serve.pgwire.session import Portal, Prepared, Session, SignedOut
 from headwater.serve.pgwire.state import FAILED, IN_TRANSACTION, CommandError, Outcome
 from headwater.serve.pgwire.statements import split
 
@@ -42,6 +43,9 @@ SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
 MAX_STARTUP = 10_000
 MAX_MESSAGE = 64 << 20
 """The largest message read from a client (a query, a Bind with its parameters)."""
+MAX_SIGN_IN_MESSAGE = 8192
+"""The largest message before sign-in (a password or SCRAM step): an unsigned client cannot
+make the server hold more."""
 SIGN_IN_TIMEOUT_S = 60.0
 """A client that has not signed in this long after connecting is dropped (PostgreSQL's
 authentication_timeout), so that silent connections do not hold threads."""
@@ -59,17 +63,21 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
     """Writes are buffered and flushed when the client waits (ReadyForQuery, Flush, a
     sign-in step), so a result's small messages do not each cost a send."""
     server: _Listener
+    _sign_in_by: float | None = None
+    """`time.monotonic()` by which the client must have signed in (None once it has)."""
 
     def handle(self) -> None:
         """Serve the connection until the client terminates or goes away."""
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         self.request.settimeout(SIGN_IN_TIMEOUT_S)
+        self._sign_in_by = time.monotonic() + SIGN_IN_TIMEOUT_S
         self.r = BVBuffer(self.rfile)
         self.server.track(self.request)
         session: Session | None = None
         try:
             session = self._start()
             if session is not None:
+                self._sign_in_by = None
                 self.request.settimeout(None)
                 self._serve(session)
         except (Closed, OSError) as exc:
@@ -86,16 +94,23 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
     # -- reading --------------------------------------------------------------------------
 
     def _read(self, count: int) -> bytes:
+        if self._sign_in_by is not None:
+            # one deadline for the whole sign-in, not one per read: a client dripping a byte
+            # at a time cannot hold the connection
+            left = self._sign_in_by - time.monotonic()
+            if left <= 0:
+                raise Closed()
+            self.request.settimeout(left)
         data: bytes = self.r.read_bytes(count)
         if len(data) < count:
             raise Closed()
         return data
 
-    def _message(self) -> tuple[bytes, bytes]:
+    def _message(self, largest: int = MAX_MESSAGE) -> tuple[bytes, bytes]:
         head = self._read(5)
         kind = head[:1]
         (length,) = struct.unpack("!i", head[1:])
-        if length < 4 or length > MAX_MESSAGE:
+        if length < 4 or length > largest:
             self._fatal("08P01", f"invalid message length {length}")
         return kind, self._read(length - 4)
 
@@ -155,7 +170,7 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
             self.wfile.write(sign_in.start())
             self.wfile.flush()
             while sign_in.principal is None:
-                kind, payload = self._message()
+                kind, payload = self._message(MAX_SIGN_IN_MESSAGE)
                 if kind != b"p":
                     raise SignInFailed("expected a password response", "08P01")
                 self.wfile.write(sign_in.step(payload))
@@ -214,6 +229,8 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
                 self._fatal("08P01", f"invalid frontend message type {kind!r}")
             try:
                 handler(session, payload)
+            except SignedOut:
+                self._signed_out()
             except (Closed, OSError):
                 raise
             except (struct.error, UnicodeDecodeError):
@@ -222,6 +239,13 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
             except Exception as exc:
                 self._error(session, exc)
                 skipping = True
+
+    def _signed_out(self) -> NoReturn:
+        self._fatal(
+            "28000",
+            "the user may no longer sign in (revoked since this connection signed in)",
+            "ask an administrator; headwater users list shows the users",
+        )
 
     def _error(self, session: Session, error: BaseException) -> None:
         if not isinstance(error, UsageError):
@@ -247,6 +271,8 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
                     self.wfile.write(_row_description(outcome, binary))
                     self._rows(session, outcome, binary, 0)
                 self._complete(outcome, outcome.tag)
+            except SignedOut:
+                self._signed_out()
             except (Closed, OSError):
                 raise
             except Exception as exc:

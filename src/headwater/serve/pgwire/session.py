@@ -85,6 +85,10 @@ class Portal:
     outcome: Outcome | None = None
 
 
+class SignedOut(Exception):
+    """The session's user was revoked (or removed) after it signed in: the connection ends."""
+
+
 @dataclass
 class Session:
     """The state of one connection after it signed in."""
@@ -102,6 +106,22 @@ class Session:
     _active: threading.Event | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _catalog: CatalogQueries | None = None
+
+    def reader(self) -> Principal:
+        """The session's principal as the catalog has it now (its roles read again at most
+        every few seconds), so that a revoked user or a changed role reaches connections that
+        stay open, as BI tools' pools do.
+
+        Raises:
+            SignedOut: the user is no longer active.
+        """
+        if not self.service.auth:
+            return self.principal
+        found = self.service.by_name(self.user)
+        if found is None:
+            raise SignedOut()
+        self.principal = found
+        return found
 
     def configure(self, startup: dict[str, str]) -> None:
         """Apply the settings of the startup message (application_name, TimeZone, and
@@ -206,7 +226,7 @@ class Session:
         from headwater.serve.service import Caller
 
         result = self.service.run_sql(
-            Caller(self.principal, "postgres", self.client),
+            Caller(self.reader(), "postgres", self.client),
             statement.text,
             params=list(params) or None,
             cancel=self.begin(),
@@ -219,9 +239,10 @@ class Session:
 
         if not catalog.is_catalog_query(sql):
             return None
-        if self._catalog is None:
+        principal = self.reader()
+        if self._catalog is None or self._catalog.principal != principal:
             self._catalog = catalog.CatalogQueries(
-                self.service, self.principal, self.database, self.user, self.client
+                self.service, principal, self.database, self.user, self.client
             )
         return self._catalog
 
@@ -265,7 +286,7 @@ class Session:
         if statement.keyword in ("SELECT", "WITH", "VALUES", "FROM", "TABLE", "("):
             sql = f"SELECT * FROM (\n{sql}\n) AS hw_describe LIMIT 0"
         result = self.service.run_sql(
-            Caller(self.principal, "postgres", self.client),
+            Caller(self.reader(), "postgres", self.client),
             sql,
             params=params or None,
             max_rows=0,
