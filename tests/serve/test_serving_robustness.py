@@ -130,3 +130,14 @@ def test_an_interval_is_an_iso_8601_duration_in_every_format(
         table = pq.read_table(io.BytesIO(response.content))
     assert table.column("iv").to_pylist() == ["P1M2DT3.5S"]
     assert table.column("nothing").to_pylist() == [None]
+
+
+def test_show_tables_over_postgres_lists_only_the_users_tables(
+    served: tuple[RunningServer, str],
+) -> None:
+    server, _ = served
+    with psycopg.connect(server.pg_dsn("ana", "pw-ana-1"), autocommit=True) as conn:
+        listed = [str(v) for row in conn.execute("show tables").fetchall() for v in row]
+        settings = conn.execute("show all").fetchall()
+    assert listed == ["core.by_city"]  # not raw.people, which the role does not grant
+    assert any(row[0] == "server_version" for row in settings)

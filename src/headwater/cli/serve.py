@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
 import click
 
 from headwater.cli.common import JSON
 from headwater.cli.common import project_of as _project
+from headwater.cli.ui import _is_loopback
 from headwater.errors import UsageError
 
 PASSWORD_ENV = "HEADWATER_PASSWORD"
@@ -71,13 +71,6 @@ def serve(
     if config.auth and not server.service.users.users():
         click.echo("no users yet: add one with 'headwater users add NAME --role ROLE'", err=True)
     server.wait()
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 @click.group()

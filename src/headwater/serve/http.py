@@ -105,8 +105,12 @@ class SignIn:
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # no route takes one; should one come, it must not pass unsigned
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send)  # the server's lifespan events
             return
         from starlette.concurrency import run_in_threadpool
 

@@ -393,10 +393,6 @@ class ServeService:
             error=message,
         )
 
-    def definition(self) -> ProjectDefinition:
-        """The project's definition as it is now."""
-        return self.project.definition
-
 
 class _Slot:
     POLL_S = 0.05

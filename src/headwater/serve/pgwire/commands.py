@@ -55,7 +55,10 @@ def is_command(statement: Statement) -> bool:
     """Whether `statement` is a session command answered here (not a query)."""
     keyword = statement.keyword
     if keyword == "SHOW":
-        return statement.word(1) not in ("TABLES", "ALL") or statement.word(2) == ""
+        # SHOW TABLES and SHOW ALL TABLES list tables (a query); SHOW ALL and SHOW <setting>
+        # are the session's settings
+        first = statement.word(1)
+        return first != "TABLES" and not (first == "ALL" and statement.word(2) == "TABLES")
     return keyword in {
         "BEGIN",
         "START",
