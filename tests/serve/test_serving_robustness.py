@@ -141,3 +141,18 @@ def test_show_tables_over_postgres_lists_only_the_users_tables(
         settings = conn.execute("show all").fetchall()
     assert listed == ["core.by_city"]  # not raw.people, which the role does not grant
     assert any(row[0] == "server_version" for row in settings)
+
+
+def test_a_session_holds_a_bounded_number_of_cursors(served: tuple[RunningServer, str]) -> None:
+    from headwater.serve.pgwire.cursors import MAX_CURSORS
+
+    server, _ = served
+    with psycopg.connect(server.pg_dsn("ana", "pw-ana-1"), autocommit=True) as conn:
+        for number in range(MAX_CURSORS):
+            conn.execute(f"declare c{number} cursor with hold for select * from core.by_city")
+        with pytest.raises(psycopg.Error) as raised:
+            conn.execute("declare one_more cursor with hold for select * from core.by_city")
+        assert raised.value.sqlstate == "53400"
+        conn.execute("close c0")
+        conn.execute("declare one_more cursor with hold for select * from core.by_city")
+        assert len(conn.execute("fetch all from one_more").fetchall()) == 2

@@ -434,13 +434,20 @@ class _QueryLogWriter:
         self._queue: queue.Queue[QueryRecord | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._write, name="headwater-query-log")
         self._thread.daemon = True
+        self._closed = threading.Event()
         self._thread.start()
 
     def put(self, record: QueryRecord) -> None:
+        if self._closed.is_set():
+            # a connection's thread answering after the server stopped: write it here
+            self._record([record])
+            return
         self._queue.put(record)
 
     def flush(self) -> None:
         """Wait until every record put so far is in the catalog."""
+        if self._closed.is_set():
+            return  # written as they come now
         done = threading.Event()
         self._queue.put(done)
         done.wait()
@@ -448,6 +455,22 @@ class _QueryLogWriter:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
+        self._closed.set()
+        while True:  # what was put between the end marker and now
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, QueryRecord):
+                self._record([item])
+            elif isinstance(item, threading.Event):
+                item.set()
+
+    def _record(self, records: list[QueryRecord]) -> None:
+        try:
+            record_queries(self._service.project.catalog, records)
+        except Exception:  # the log must not stop the server; say so loudly
+            _LOG.exception("could not record %d queries in the catalog", len(records))
 
     def _write(self) -> None:
         while True:
@@ -459,10 +482,7 @@ class _QueryLogWriter:
                     break
             records = [i for i in items if isinstance(i, QueryRecord)]
             if records:
-                try:
-                    record_queries(self._service.project.catalog, records)
-                except Exception:  # the log must not stop the server; say so loudly
-                    _LOG.exception("could not record %d queries in the catalog", len(records))
+                self._record(records)
             for item in items:
                 if isinstance(item, threading.Event):
                     item.set()

@@ -57,6 +57,10 @@ def parse_declare(statement: Statement) -> Declare:
     return Declare(name, hold, statement.rest(index + 1))
 
 
+MAX_CURSORS = 32
+"""Cursors one session may hold open: each keeps its whole (capped) result in memory."""
+
+
 def declare(state: SessionState, declared: Declare, table: pa.Table, truncated: bool) -> Outcome:
     """Open the cursor `declared` over its query's result.
 
@@ -67,6 +71,12 @@ def declare(state: SessionState, declared: Declare, table: pa.Table, truncated: 
         raise CommandError("DECLARE CURSOR can only be used in transaction blocks", "25P01")
     if declared.name in state.cursors:
         raise CommandError(f'cursor "{declared.name}" already exists', "42P03")
+    if len(state.cursors) >= MAX_CURSORS:
+        raise CommandError(
+            f"too many open cursors in this session ({MAX_CURSORS})",
+            "53400",
+            "CLOSE the cursors no longer used",
+        )
     state.cursors[declared.name] = Cursor(table, declared.hold, truncated)
     return Outcome("DECLARE CURSOR")
 

@@ -43,6 +43,9 @@ SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
 MAX_STARTUP = 10_000
 MAX_MESSAGE = 64 << 20
 """The largest message read from a client (a query, a Bind with its parameters)."""
+MAX_PREPARED = 10_000
+"""Prepared statements one session may hold at once (a client that never closes them
+would otherwise grow the server's memory without end)."""
 MAX_SIGN_IN_MESSAGE = 8192
 """The largest message before sign-in (a password or SCRAM step): an unsigned client cannot
 make the server hold more."""
@@ -319,6 +322,12 @@ class Handler(BuenaVistaHandler):  # type: ignore[misc]
             raise CommandError("cannot insert multiple commands into a prepared statement", "42601")
         if name and name in session.statements:
             raise CommandError(f'prepared statement "{name}" already exists', "42P05")
+        if name not in session.statements and len(session.statements) >= MAX_PREPARED:
+            raise CommandError(
+                f"too many prepared statements in this session ({MAX_PREPARED})",
+                "53400",
+                "close (DEALLOCATE) the ones no longer used",
+            )
         session.statements[name] = Prepared(statements[0] if statements else None, oids)
         self.send_parse_complete()
 
