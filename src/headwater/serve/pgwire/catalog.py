@@ -155,6 +155,7 @@ class CatalogQueries:
         from headwater.catalog.query_log import FAILED, REFUSED, TIMED_OUT, QueryRecord
         from headwater.catalog.store import now_iso
         from headwater.query.policy import QueryRejected
+        from headwater.query.readonly import QueryCancelled
         from headwater.serve.pgwire.catalog_db import CatalogQueryTimeout
         from headwater.serve.service import ServerBusy
 
@@ -172,7 +173,7 @@ class CatalogQueries:
         except UsageError as exc:
             outcome = (
                 TIMED_OUT
-                if isinstance(exc, CatalogQueryTimeout)
+                if isinstance(exc, CatalogQueryTimeout | QueryCancelled)
                 else REFUSED
                 if isinstance(exc, QueryRejected | ServerBusy)
                 else FAILED
