@@ -176,6 +176,7 @@ def add_routes(app: "FastAPI", service: ServeService) -> None:
     from headwater.serve.http import caller_of
     from headwater.serve.rows import BadParameter
     from headwater.serve.tables import TableReads
+    from headwater.ui.app import json_body
 
     reads = TableReads(service)
 
@@ -226,16 +227,9 @@ def add_routes(app: "FastAPI", service: ServeService) -> None:
         table does not exist for it), within the server's time limit and row cap, and record
         it in the query log. `params` are bound to `$1`, `$2`, ... (or `?`) as literals.
         Non-JSON results carry `X-Headwater-Truncated: true` when the row cap cut them."""
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
-            return JSONResponse(
-                {"error": "the body must be JSON", "hint": "send Content-Type: application/json"},
-                status_code=415,
-            )
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body is not JSON"}, status_code=400)
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
         if not isinstance(body, dict):
             body = {}
         in_body = body.get("format")

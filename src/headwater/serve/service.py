@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from headwater.catalog.access import TOKEN_PREFIX
 from headwater.catalog.query_log import FAILED, REFUSED, TIMED_OUT, QueryRecord, record_queries
 from headwater.catalog.store import now_iso
 from headwater.errors import UsageError, first_line
@@ -189,7 +190,7 @@ class ServeService:
     def by_password(self, user: str, password: str) -> Principal | None:
         """The principal of `user` signing in with `password` (or with one of its API tokens
         in place of the password), or None when they do not match an active user."""
-        if password.startswith("hw_"):
+        if password.startswith(TOKEN_PREFIX):
             principal = self.by_token(password)
             return principal if principal is not None and principal.name == user else None
         found = self._user_credentials(user)

@@ -193,17 +193,9 @@ def create_app(
     async def query_json(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
-            # a form or text/plain POST from another site's page needs no CORS preflight
-            return JSONResponse(
-                {"error": "the body must be JSON", "hint": "send Content-Type: application/json"},
-                status_code=415,
-            )
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body is not JSON"}, status_code=400)
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
         sql = body.get("sql") if isinstance(body, dict) else None
         if not isinstance(sql, str) or not sql.strip():
             return JSONResponse(
@@ -250,6 +242,24 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+async def json_body(request: Any) -> Any:
+    """The JSON body of a POST, or the error response to send instead: 415 when it is not
+    sent as `application/json` (a form or text/plain POST from another site's page needs no
+    CORS preflight, so only JSON is taken), 400 when it does not parse."""
+    from fastapi.responses import JSONResponse
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        return JSONResponse(
+            {"error": "the body must be JSON", "hint": "send Content-Type: application/json"},
+            status_code=415,
+        )
+    try:
+        return await request.json()
+    except ValueError:
+        return JSONResponse({"error": "the body is not JSON"}, status_code=400)
 
 
 def _warm(workspace: Workspace) -> None:
