@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL JDBC driver (Debian's libpostgresql-jdbc-java, the driver DBeaver and
 # Metabase use) and a JDK are installed: tests/serve/test_jdbc.py compiles a small Java client
-# against /usr/share/java/postgresql.jar and runs it against `headwater serve`.
+# against /usr/share/java/postgresql.jar and runs it against `headwater serve`. The same Java 17
+# runs PySpark for the Spark engine tests.
 set -euo pipefail
 missing=()
 [ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)

@@ -15,6 +15,7 @@ from headwater import Project
 from tests.support.kafka import kafka_broker  # noqa: F401
 from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.redis import redis_server  # noqa: F401
+from tests.support.s3 import s3_bucket, s3_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 HEADWATER = [sys.executable, "-m", "headwater.cli.main"]

@@ -101,7 +101,9 @@ class Project:
         if self._store is None:
             from headwater.storage.registry import open_store
 
-            self._store = open_store(self.definition.warehouse_uri)
+            self._store = open_store(
+                self.definition.warehouse_uri, self.definition.state_dir / "stage"
+            )
         return self._store
 
     def close(self) -> None:

@@ -58,12 +58,12 @@ def test_engine_settings_reach_the_engine(tmp_path: Path) -> None:
 
 
 def test_an_unknown_engine_fails_at_load_naming_the_file_and_key(tmp_path: Path) -> None:
-    project = open_project(tmp_path, "engine: spark")
+    project = open_project(tmp_path, "engine: flink")
     with pytest.raises(ConfigError) as caught:
         _ = project.definition
     assert caught.value.location.file == "headwater.yml"
     assert "'engine.type'" in str(caught.value)
-    assert "spark" in str(caught.value)
+    assert "flink" in str(caught.value)
 
 
 def test_a_misspelt_engine_setting_fails_at_load_naming_the_key(tmp_path: Path) -> None:
@@ -95,9 +95,9 @@ def test_create_engine_uses_the_registered_factory(tmp_path: Path) -> None:
 
 
 def test_create_engine_refuses_a_name_nothing_registered(tmp_path: Path) -> None:
-    config = EngineConfig.model_construct(type="spark", threads=None, memory_limit=None)
+    config = EngineConfig.model_construct(type="flink", threads=None, memory_limit=None)
     with pytest.raises(ConfigError) as caught:
         create_engine(config, EnginePlace(tmp_path))
     assert caught.value.location.file == "headwater.yml"
-    assert "unknown engine 'spark'" in caught.value.message
+    assert "unknown engine 'flink'" in caught.value.message
     assert "duckdb" in (caught.value.hint or "")

@@ -116,7 +116,7 @@ CASES = [
         {"headwater.yml": "name: test\nzzzzzz: 1\n"},
         "headwater.yml",
         2,
-        ["unknown key 'zzzzzz'; valid keys: alerts, catalog, defaults, engine, jobs, name,"],
+        ["unknown key 'zzzzzz'; valid keys: alerts, catalog, defaults, engine, engines, jobs,"],
         "see docs/project.md",
     ),
     Case(
@@ -170,10 +170,10 @@ CASES = [
     ),
     Case(
         "nested-enum-project",
-        {"headwater.yml": "name: test\nengine:\n  type: spark\n"},
+        {"headwater.yml": "name: test\nengine:\n  type: flink\n"},
         "headwater.yml",
         3,
-        ["key 'engine.type'", "'duckdb'", "(got 'spark')"],
+        ["key 'engine.type'", "'duckdb'", "'spark'", "(got 'flink')"],
         "see docs/project.md",
     ),
     # -- model sidecars ---------------------------------------------------------------------------

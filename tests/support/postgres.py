@@ -65,6 +65,7 @@ class PostgresServer:
             [str(_binaries() / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"],
             check=False,
         )
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _as_postgres(command: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:

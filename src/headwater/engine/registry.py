@@ -4,8 +4,8 @@ An engine registers a factory that builds it from the project's validated `Engin
 callers ask `create_engine` and read the engine's `capabilities`, never its class. An engine
 that can run untrusted SQL also registers its `ReadOnlySupport` (`headwater.engine.readonly`),
 which the read-only query path reaches through `readonly_support` and
-`create_readonly_engine`. A new engine (Spark) registers itself the same way and adds its name
-to `EngineConfig.type`.
+`create_readonly_engine`. Spark registers the same way (`headwater.engine.spark`), without a
+read-only engine: untrusted SQL always runs on DuckDB.
 """
 
 from __future__ import annotations
@@ -21,15 +21,26 @@ if TYPE_CHECKING:
     from headwater.engine.base import Engine
     from headwater.engine.readonly import ReadOnlyCall, ReadOnlySupport
     from headwater.project.config import EngineConfig
+    from headwater.project.definition import ProjectDefinition
+    from headwater.storage.base import ObjectStoreAccess, TableStore
 
 
 @dataclass(frozen=True)
 class EnginePlace:
-    """Where an engine works: the project folder (relative paths in SQL resolve against it)
-    and a folder for spilling to disk (None: the engine's default)."""
+    """Where an engine works: the project folder (relative paths in SQL resolve against it),
+    a folder for spilling to disk (None: the engine's default), and how to reach the
+    warehouse when it is on object storage (None: on local disk)."""
 
     root: Path
     temp_directory: Path | None = None
+    object_store: ObjectStoreAccess | None = None
+
+    @classmethod
+    def of(
+        cls, definition: ProjectDefinition, store: TableStore, temp_directory: Path | None = None
+    ) -> EnginePlace:
+        """Where an engine of the project `definition` works, reading the tables of `store`."""
+        return cls(definition.root, temp_directory, store.object_store)
 
 
 EngineFactory = Callable[["EngineConfig", EnginePlace], "Engine"]
@@ -102,3 +113,12 @@ def _register_builtins() -> None:
         from headwater.engine.duckdb_readonly import DuckDBReadOnly
 
         register_engine("duckdb", DuckDBEngine.from_config, readonly=DuckDBReadOnly())
+    if "spark" not in _FACTORIES:
+        register_engine("spark", _spark)
+
+
+def _spark(config: EngineConfig, place: EnginePlace) -> Engine:
+    # PySpark (and its JVM) load only when a Spark engine is built
+    from headwater.engine.spark import SparkEngine
+
+    return SparkEngine.from_config(config, place)

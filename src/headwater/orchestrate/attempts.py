@@ -40,11 +40,13 @@ _LOG = logging.getLogger(__name__)
 
 
 class BuildKit:
-    """What the builds of one run share: one engine, the compiler, the relations registered
-    in the engine's sessions, and one commit lock per table.
+    """What the builds of one run share: its engines (one per engine its assets build on),
+    the compiler, the relations registered in each engine's sessions, and one commit lock per
+    table.
 
-    The engine starts with the first build (or the first lineage that needs compiled SQL),
-    so a run with nothing to build starts none; `close` ends it.
+    An engine starts with the first build that needs it (the compiler with the first build or
+    the first lineage that needs compiled SQL), so a run with nothing to build starts none;
+    `close` ends them.
     """
 
     def __init__(self, definition: ProjectDefinition, catalog: Catalog, store: TableStore) -> None:
@@ -52,50 +54,57 @@ class BuildKit:
         self.catalog = catalog
         self.store = store
         self._lock = threading.Lock()
-        self._engine: Engine | None = None
+        self._engines: dict[str, tuple[Engine, Relations]] = {}
         self._compiler: Compiler | None = None
-        self._relations: Relations | None = None
         self._table_locks: dict[str, TableCommitLock] = {}
 
-    def start(self) -> tuple[Engine, Compiler, Relations]:
-        """Start the run's engine unless it runs already; return it with the compiler and
-        the relations."""
+    def compiler(self) -> Compiler:
+        """The run's compiler, made on first use."""
         with self._lock:
-            if self._engine is None:
-                # what every build needs, loaded once at engine start rather than inside the
-                # first asset's time: the publish gate, and the Parquet footer reader of commits
-                import headwater.quality.gate
-                import headwater.storage.parquet_stats  # noqa: F401
-                from headwater.build.compiler import Compiler
+            return self._compiler_locked()
+
+    def _compiler_locked(self) -> Compiler:
+        if self._compiler is None:
+            # what every build needs, loaded once rather than inside the first asset's time:
+            # the publish gate, and the Parquet footer reader of commits
+            import headwater.quality.gate
+            import headwater.storage.parquet_stats  # noqa: F401
+            from headwater.build.compiler import Compiler
+
+            self._compiler = Compiler(self.definition)
+        return self._compiler
+
+    def start(self, asset: Asset) -> tuple[Engine, Compiler, Relations]:
+        """Start the engine `asset` builds on unless it runs already; return it with the
+        compiler and the relations registered in it."""
+        name, config = self.definition.engine_of(asset)
+        with self._lock:
+            compiler = self._compiler_locked()
+            if name not in self._engines:
                 from headwater.build.relations import Relations
                 from headwater.engine.registry import EnginePlace, create_engine
 
                 definition = self.definition
-                self._compiler = Compiler(definition)
-                self._relations = Relations(definition, self.store, self._compiler.compile)
                 engine = create_engine(
-                    definition.config.engine,
-                    EnginePlace(
-                        definition.root,
-                        definition.state_dir / "tmp" / definition.config.engine.type,
-                    ),
+                    config,
+                    EnginePlace.of(definition, self.store, definition.state_dir / "tmp" / name),
                 )
                 if not engine.capabilities.writes_parquet:
                     # storage commits the Parquet files an engine writes; there is no other path
                     engine.close()
                     raise UsageError(
-                        f"the {definition.config.engine.type} engine cannot write Parquet "
-                        "files, which is how builds hand their results to storage",
+                        f"the {config.type} engine cannot write Parquet files, which is how "
+                        "builds hand their results to storage",
                         hint="choose an engine that writes Parquet ('engine:' in headwater.yml)",
                     )
-                self._engine = engine
-        assert self._compiler is not None and self._relations is not None
-        return self._engine, self._compiler, self._relations
+                relations = Relations(definition, self.store, compiler.compile)
+                self._engines[name] = (engine, relations)
+            engine, relations = self._engines[name]
+        return engine, compiler, relations
 
     def qualified(self, key: str) -> str:
         """Return model `key`'s SQL as column lineage reads it."""
-        _, compiler, _ = self.start()
-        result: str = compiler.qualified(key)
+        result: str = self.compiler().qualified(key)
         return result
 
     def table_lock(self, key: str) -> TableCommitLock:
@@ -131,7 +140,7 @@ class BuildKit:
         from headwater.project.sql import TableReference
         from headwater.sqltext import qualified
 
-        _, compiler, relations = self.start()
+        _, compiler, relations = self.start(asset)
         namespace, _, bare = name.rpartition(".")
         key = AssetIndex(self.definition.assets).resolve(
             TableReference(namespace or None, bare, None), asset.key, asset.rel_path
@@ -143,9 +152,9 @@ class BuildKit:
         return qualified(TableRef.of(target))
 
     def close(self) -> None:
-        """End the engine, and keep the compiler's cache for the next run."""
-        if self._engine is not None:
-            self._engine.close()
+        """End the engines, and keep the compiler's cache for the next run."""
+        for engine, _ in self._engines.values():
+            engine.close()
         if self._compiler is not None:
             self._compiler.save()
 
@@ -181,8 +190,9 @@ class Builds:
         from headwater.orchestrate.logs import captured
 
         asset = self.definition.assets[item.key]
-        # the engine starts once per run (importing DuckDB); that is not this asset's time
-        engine, _, _ = self.kit.start()
+        # an engine starts once per run (importing DuckDB, starting Spark); that is not this
+        # asset's time
+        engine, _, _ = self.kit.start(asset)
         started = time.perf_counter()
         result_id = self.recorder.started(item, asset, fingerprint)
         self.hooks.started(item, asset)
@@ -259,7 +269,7 @@ class Builds:
         from headwater.build.context import BuildContext
         from headwater.orchestrate.builders import builder
 
-        engine, compiler, relations = self.kit.start()
+        engine, compiler, relations = self.kit.start(asset)
         session = engine.session()
         context = BuildContext(
             asset=asset,

@@ -718,7 +718,7 @@ class ContinuousCaptures:
                 self.on_commit(source, told)
 
         try:
-            engine = create_engine(definition.config.engine, EnginePlace(definition.root))
+            engine = create_engine(definition.embedded_engine, EnginePlace.of(definition, store))
             session = engine.session()
             job = capture_job(definition, source, store, session, self.run_id, applied)
             job.run(self.until_caught_up, self.stop)

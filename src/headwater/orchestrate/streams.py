@@ -238,7 +238,7 @@ def _run_one(
     definition, store = project.definition, project.store
     engine = None
     try:
-        engine = create_engine(definition.config.engine, EnginePlace(definition.root))
+        engine = create_engine(definition.embedded_engine, EnginePlace.of(definition, store))
         session = engine.session()
         compiler = Compiler(definition)
         relations = Relations(definition, store, compiler.compile)

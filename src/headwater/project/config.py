@@ -62,16 +62,56 @@ class Defaults(StrictModel):
     snapshot: SnapshotDefaults = SnapshotDefaults.model_validate({})
 
 
-class EngineConfig(StrictModel):
-    """Settings of the compute engine."""
+EngineType = Literal["duckdb", "spark"]
+"""The engines Headwater runs models on; each is registered in `headwater.engine.registry`."""
 
-    type: Literal["duckdb"] = "duckdb"
-    """The engine that runs models (`engine: duckdb` is short for `engine: {type: duckdb}`);
-    DuckDB is embedded. Each name is an engine registered in `headwater.engine.registry`."""
+
+class EngineConfig(StrictModel):
+    """Settings of one compute engine (`engine:` in headwater.yml, or one of `engines:`)."""
+
+    type: EngineType = "duckdb"
+    """The engine (`engine: spark` is short for `engine: {type: spark}`): `duckdb`, embedded,
+    or `spark`, PySpark in local mode, on a cluster or through Spark Connect."""
     threads: int | None = Field(None, ge=1)
-    """Threads DuckDB uses per query (default: all cores)."""
+    """DuckDB: threads per query (default: all cores). Spark: with no `master`, the N of
+    `local[N]`."""
     memory_limit: str | None = None
-    """Memory DuckDB may use before spilling to disk, e.g. '2GB' (default: 80% of RAM)."""
+    """DuckDB: memory it may use before spilling to disk, e.g. '2GB' (default: 80% of RAM).
+    Spark: the driver's memory (`spark.driver.memory`) in local mode."""
+    master: str | None = None
+    """Spark only: where Spark runs. `local[N]` (this machine, N cores; the default is
+    `local[2]`), a cluster's master URL (`spark://host:7077`, `yarn`, `k8s://...`), or a
+    Spark Connect server (`sc://host:15002`)."""
+    settings: dict[str, str | int | float | bool] = {}
+    """Spark only: Spark settings passed through as they are (`spark.executor.memory: 8g`);
+    values may be `${ENV_VAR}`."""
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_as_map(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _settings_of_this_engine(self) -> EngineConfig:
+        if self.type != "spark":
+            for key in ("master", "settings"):
+                if getattr(self, key):
+                    raise KeyValueError(
+                        key, f"'{key}' is a Spark setting; this engine is {self.type}"
+                    )
+        return self
+
+
+def _engine_by_name(value: Any) -> Any:
+    """`engine: spark` is short for `engine: {type: spark}`."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+class FolderConfig(StrictModel):
+    """Settings of every model in one folder under `models/` (and its subfolders)."""
+
+    engine: str | None = None
+    """The engine these models build on: `duckdb`, `spark` or a name under `engines:`."""
 
 
 class AssetRetries(StrictModel):
@@ -276,6 +316,14 @@ class ProjectConfig(StrictModel):
     """How many models build at once."""
     defaults: Defaults = Defaults.model_validate({})
     engine: EngineConfig = EngineConfig.model_validate({})
+    """The engine models build on unless they name another (`engine: duckdb`)."""
+    engines: dict[Identifier, EngineConfig] = {}
+    """Engines that models and folders may name besides `engine:`, e.g.
+    `{spark: {type: spark, master: "local[4]"}}`. `duckdb` and `spark` with their defaults
+    need no entry."""
+    models: dict[str, FolderConfig] = {}
+    """Settings by folder under `models/` (`marts/finance: {engine: spark}`); the deepest
+    folder holding a model wins, and a model's own sidecar wins over its folder."""
     quality: QualityConfig = QualityConfig.model_validate({})
     retries: AssetRetries = AssetRetries.model_validate({})
     """Retries of every asset's build that does not set its own."""
@@ -301,8 +349,14 @@ class ProjectConfig(StrictModel):
     @field_validator("engine", mode="before")
     @classmethod
     def _engine_by_name(cls, value: Any) -> Any:
-        # `engine: duckdb` is short for `engine: {type: duckdb}`
-        return {"type": value} if isinstance(value, str) else value
+        return _engine_by_name(value)
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _engines_by_name(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: _engine_by_name(config) for name, config in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _sensors_name_jobs(self) -> ProjectConfig:
@@ -388,6 +442,9 @@ class ModelConfig(StrictModel):
     """Stop the build when it runs longer than this (`10m`, or seconds); it fails as timed out."""
     pool: Identifier | None = None
     """The pool (`pools:` in headwater.yml) whose slot the build takes while it runs."""
+    engine: str | None = None
+    """The engine the model builds on: `duckdb`, `spark` or a name under `engines:` in
+    headwater.yml (default: its folder's under `models:`, else the project's `engine:`)."""
     freshness: FreshnessSla | None = None
     """How stale the table may get before the scheduler alerts (`{max_lag: 2h}`)."""
     partitions: PartitionsConfig | None = None

@@ -15,7 +15,13 @@ from typing import Any
 
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
-from headwater.project.config import ColumnConfig, ModelConfig, ProjectConfig, SeedConfig
+from headwater.project.config import (
+    ColumnConfig,
+    EngineConfig,
+    ModelConfig,
+    ProjectConfig,
+    SeedConfig,
+)
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.partitions import PartitionSet
 from headwater.project.sources import SourceConfig, SourceTable
@@ -62,6 +68,9 @@ class Asset:
         default_factory=dict, compare=False, hash=False, repr=False
     )
     """The columns each `expression` check reads, by its SQL (None: they cannot be told)."""
+    engine: str | None = None
+    """The engine a model builds on, as named in its sidecar or folder (None: the project's
+    `engine:`); see `ProjectDefinition.engine_of`."""
 
     @property
     def build_kind(self) -> BuildKind:
@@ -211,6 +220,32 @@ class ProjectDefinition:
     def state_dir(self) -> Path:
         """The project's private state folder (`.headwater/`)."""
         return self.root / STATE_DIR
+
+    def engine_of(self, asset: Asset) -> tuple[str, EngineConfig]:
+        """The engine that builds `asset`: the name a run knows it by (`default` for the
+        project's own `engine:`) and its settings. A model builds on the engine it or its
+        folder names; everything else loads on the embedded DuckDB engine."""
+        from headwater.project.engines import (
+            DEFAULT,
+            EMBEDDED,
+            engine_config,
+            run_engine_name,
+        )
+
+        if asset.kind != AssetKind.MODEL:
+            name = DEFAULT if self.config.engine.type == EMBEDDED else EMBEDDED
+        else:
+            name = run_engine_name(self.config, asset.engine)
+        return name, engine_config(self.config, name)
+
+    @property
+    def embedded_engine(self) -> EngineConfig:
+        """The settings of the embedded DuckDB engine, which loads sources and seeds and
+        answers queries, whatever engine builds the models: the project's `engine:` when it
+        is DuckDB, else DuckDB's defaults."""
+        from headwater.project.engines import EMBEDDED, engine_config
+
+        return engine_config(self.config, EMBEDDED)
 
     def catalog_url(self) -> str:
         """The catalog URL, with a relative SQLite path made absolute inside the project."""

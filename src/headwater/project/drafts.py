@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from headwater.errors import SOURCES_DOCS, ConfigError, Location
 from headwater.project.checks import Check
 from headwater.project.config import ModelConfig, ProjectConfig, SeedConfig
 from headwater.project.definition import Asset, ProjectDefinition
+from headwater.project.engines import folder_engine
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.sources import CHANGELOG_SUFFIX, SourceConfig, SourceTable, TableConfig
 from headwater.project.streams import StreamConfig
@@ -64,6 +65,8 @@ class Draft:
     tree: Any = None
     """`rendered` as parsed by this load (None when the analysis came from the cache): a `*`
     is expanded on it rather than on the SQL parsed again."""
+    engine: str | None = None
+    """The engine a model builds on, as its sidecar or folder names it (None: the project's)."""
 
 
 def read_seeds(root: Path, config: ProjectConfig) -> list[Draft]:
@@ -148,6 +151,8 @@ def read_models(root: Path, config: ProjectConfig) -> list[Draft]:
                 templated,
                 definition_hash,
                 document=sidecar,
+                engine=model.engine
+                or folder_engine(config, PurePosixPath(path.relative_to(folder).as_posix())),
             )
         )
     return drafts
@@ -357,6 +362,7 @@ def finish_asset(
         stream=draft.stream,
         document=draft.document,
         expression_reads=expression_reads or {},
+        engine=draft.engine,
     )
 
 

@@ -24,6 +24,7 @@ from headwater.project.drafts import (
     read_seeds,
     read_sources,
 )
+from headwater.project.engines import check_engine_names
 from headwater.project.parsing import ParseCache, analyze_draft, cache_key
 from headwater.project.stream_drafts import analyze_stream, read_streams
 from headwater.project.unread import unread_files
@@ -70,6 +71,7 @@ def load_project(root: Path) -> ProjectDefinition:
     config = load_project_config(root)
     definition = ProjectDefinition(root=root, config=config)
     drafts = _read_drafts(root, definition)
+    check_engine_names(config, drafts.values(), PROJECT_FILE)
 
     cache = ParseCache(definition.state_dir / "parse_cache.json")
     for draft in drafts.values():

@@ -72,7 +72,7 @@ class _Tables:
         from headwater.engine.registry import EnginePlace, create_engine
 
         self.definition = definition
-        self.engine = create_engine(definition.config.engine, EnginePlace(definition.root))
+        self.engine = create_engine(definition.embedded_engine, EnginePlace.of(definition, store))
         self.session: EngineSession = self.engine.session()
         self.compiler = Compiler(definition)
         self.relations = Relations(definition, store, self.compiler.compile)

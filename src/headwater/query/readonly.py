@@ -190,11 +190,13 @@ def run_readonly(
             lambda reference: resolve_table(project.definition, project.store, reference, visible),
         )
     definition = project.definition
-    check_readonly(sql, metadata=True, engine=definition.config.engine)
+    check_readonly(sql, metadata=True, engine=definition.embedded_engine)
     call = ReadOnlyCall(deadline=started + timeout_s, limit_s=timeout_s, max_rows=max_rows)
     if cancel is not None:
         call.cancel = cancel
-    engine = create_readonly_engine(definition.config.engine, EnginePlace(definition.root), call)
+    engine = create_readonly_engine(
+        definition.embedded_engine, EnginePlace.of(definition, project.store), call
+    )
     with _ReadOnlyQuerySession(definition, project.store, engine, visible) as session:
         try:
             table = session.query(sql, as_of)
@@ -221,7 +223,7 @@ class _ReadOnlyQuerySession(QuerySession):
 
     def _run(self, session: EngineSession, sql: str) -> pa.Table:
         # the SQL that runs, as rendered from the checked tree
-        check_readonly(sql, engine=self.definition.config.engine)
+        check_readonly(sql, engine=self.definition.embedded_engine)
         return session.query(sql)
 
     def _unbound_view(self, key: str, exc: Exception) -> UsageError:

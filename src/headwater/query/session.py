@@ -66,7 +66,7 @@ class QuerySession:
         """Return a session on a new engine, the one the project's `engine:` settings name."""
         from headwater.engine.registry import EnginePlace, create_engine
 
-        engine = create_engine(definition.config.engine, EnginePlace(definition.root))
+        engine = create_engine(definition.embedded_engine, EnginePlace.of(definition, store))
         return cls(definition, store, engine)
 
     def __enter__(self) -> QuerySession:

@@ -454,7 +454,7 @@ class ServingCache:
     def _check(self, sql: str) -> None:
         from headwater.query.readonly import check_readonly
 
-        check_readonly(sql, engine=self.service.project.definition.config.engine)
+        check_readonly(sql, engine=self.service.project.definition.embedded_engine)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -570,7 +570,7 @@ class ServingCache:
             if keys
             else ""
         )
-        engine_config = project.definition.config.engine
+        engine_config = project.definition.embedded_engine
         reader_db = DuckDBEngine(threads=engine_config.threads)
         cursor = self._db.cursor()
         self._loading = cursor
@@ -675,7 +675,7 @@ def _open_database(service: ServeService) -> Any:
 
     from headwater.engine.duckdb_readonly import lock_down
 
-    engine = service.project.definition.config.engine
+    engine = service.project.definition.embedded_engine
     config: dict[str, Any] = {}
     if engine.threads:
         config["threads"] = engine.threads

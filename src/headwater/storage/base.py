@@ -182,10 +182,41 @@ class HistoryEntry:
     None when history was asked not to check."""
 
 
+class ObjectStoreAccess(ABC):
+    """How engines reach a warehouse on object storage (`s3://bucket/prefix`): a store on
+    local disk has none. Credentials come from the environment, never from project files,
+    and none of these objects' reprs show them."""
+
+    scheme: str
+    """The URI scheme of the warehouse's paths (`s3`)."""
+
+    @abstractmethod
+    def arrow_filesystem(self) -> Any:
+        """A `pyarrow.fs.FileSystem` reading and writing the warehouse's paths (given without
+        their scheme, `bucket/key`)."""
+
+    @abstractmethod
+    def fsspec_filesystem(self) -> Any:
+        """An fsspec filesystem for the warehouse's URIs, to register in an engine (DuckDB's
+        `register_filesystem`) so that `read_parquet('s3://...')` works without `httpfs`."""
+
+    @abstractmethod
+    def spark_settings(self) -> dict[str, str]:
+        """Spark settings (`spark.hadoop.fs.s3a.*`) with which Spark reads and writes the
+        warehouse through Hadoop's S3A connector (which must be on Spark's classpath)."""
+
+    @abstractmethod
+    def spark_path(self, uri: str) -> str:
+        """`uri` as Spark's S3A connector names it (`s3a://bucket/key`)."""
+
+
 class TableStore(ABC):
     """Versioned tables under one warehouse location."""
 
     capabilities: StoreCapabilities
+    object_store: ObjectStoreAccess | None = None
+    """How engines reach this store's files when they are on object storage (None: they are
+    on local disk, where every engine reads them by path)."""
 
     def __init__(self, warehouse: Path) -> None:
         self.warehouse = warehouse

@@ -65,8 +65,9 @@ class DeltaStore(TableStore):
         self._snapshots_lock = threading.Lock()
 
     @classmethod
-    def from_uri(cls, uri: str) -> DeltaStore:
-        """The store of a warehouse on local disk, given as a `file:` URI."""
+    def from_uri(cls, uri: str, scratch: Path | None = None) -> DeltaStore:
+        """The store of a warehouse on local disk, given as a `file:` URI (`scratch` is not
+        needed: engines write straight into the tables' folders)."""
         from headwater.storage.registry import local_path
 
         path = local_path(uri)

@@ -2,8 +2,8 @@
 
 `warehouse: warehouse` (a folder, relative to the project) and `warehouse: file:///data/wh`
 open Delta tables on local disk; the project's definition turns either into a URI
-(`ProjectDefinition.warehouse_uri`). Object storage (`s3://...`) registers a scheme here when the
-scale-out work adds it; callers only ever call `open_store` and read the store's
+(`ProjectDefinition.warehouse_uri`); `s3://bucket/prefix` opens them on S3-compatible object
+storage (`storage/s3.py`). Callers only ever call `open_store` and read the store's
 `capabilities`.
 """
 
@@ -19,8 +19,9 @@ from headwater.errors import ConfigError, Location
 if TYPE_CHECKING:
     from headwater.storage.base import TableStore
 
-StoreFactory = Callable[[str], "TableStore"]
-"""Builds a store from a warehouse URI of its scheme."""
+StoreFactory = Callable[[str, Path], "TableStore"]
+"""Builds a store from a warehouse URI of its scheme and a local folder the store may use for
+files on their way to the warehouse (the project's `.headwater/stage`)."""
 
 _FACTORIES: dict[str, StoreFactory] = {}
 
@@ -47,9 +48,10 @@ def local_path(uri: str) -> Path | None:
     return Path(urllib.parse.unquote(parsed.path))
 
 
-def open_store(uri: str) -> TableStore:
-    """The table store holding the warehouse at `uri`. Raises `ConfigError` for a scheme no
-    store handles."""
+def open_store(uri: str, scratch: Path) -> TableStore:
+    """The table store holding the warehouse at `uri`, staging files in the local folder
+    `scratch` when the warehouse is elsewhere. Raises `ConfigError` for a scheme no store
+    handles (or a store's own for a location it cannot use)."""
     _register_builtins()
     scheme = _scheme(uri) or "file"
     factory = _FACTORIES.get(scheme)
@@ -59,7 +61,7 @@ def open_store(uri: str) -> TableStore:
             Location(file="headwater.yml"),
             f"set 'warehouse:' to a folder or a URI of: {', '.join(sorted(_FACTORIES))}://",
         )
-    return factory(uri)
+    return factory(uri, scratch)
 
 
 def _scheme(location: str) -> str | None:
@@ -73,3 +75,12 @@ def _register_builtins() -> None:
         from headwater.storage.delta import DeltaStore
 
         register_store("file", DeltaStore.from_uri)
+    if "s3" not in _FACTORIES:
+        register_store("s3", _s3)
+
+
+def _s3(uri: str, scratch: Path) -> TableStore:
+    # the object-storage clients load only for a warehouse on S3
+    from headwater.storage.s3 import S3DeltaStore
+
+    return S3DeltaStore.from_uri(uri, scratch)
