@@ -2,7 +2,8 @@
 
 Each location is written into a real `headwater.yml`, turned into a URI by the loaded
 project's `ProjectDefinition.warehouse_uri`, opened with `open_store`, and proven by committing
-a real Delta table and reading it back with pyarrow from the folder the location names.
+a real Delta table and reading it back with pyarrow from the folder the location names. An
+`s3://` location opens the S3 store on the local moto server (tests/support/s3.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from headwater.storage import registry
 from headwater.storage.base import CommitInfo, TableRef, TableStore, WrittenFile
 from headwater.storage.delta import DeltaStore
 from headwater.storage.registry import local_path, open_store, register_store
+from headwater.storage.s3 import S3DeltaStore
+from tests.support.s3 import S3Bucket
 
 REF = TableRef("core", "events")
 ROWS = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "c"]})
@@ -66,14 +69,14 @@ def test_relative_folder_is_inside_the_project(tmp_path: Path) -> None:
     root = tmp_path.resolve() / "shop"
     uri = definition_with(root, "warehouse").warehouse_uri
     assert uri.startswith("file://")
-    assert_store_on(open_store(uri), root / "warehouse")
+    assert_store_on(open_store(uri, root / ".headwater" / "stage"), root / "warehouse")
 
 
 def test_absolute_folder_is_taken_as_is(tmp_path: Path) -> None:
     folder = tmp_path / "data lake" / "wh"  # a space survives the URI's percent-encoding
     uri = definition_with(tmp_path / "elsewhere", str(folder)).warehouse_uri
     assert local_path(uri) == folder
-    assert_store_on(open_store(uri), folder)
+    assert_store_on(open_store(uri, tmp_path / "stage"), folder)
 
 
 def test_home_folder_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,49 +84,69 @@ def test_home_folder_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HOME", str(home))
     uri = definition_with(tmp_path / "shop", "~/lake").warehouse_uri
     assert "~" not in uri
-    assert_store_on(open_store(uri), home / "lake")
+    assert_store_on(open_store(uri, tmp_path / "stage"), home / "lake")
 
 
 def test_file_uri_is_used_as_written(tmp_path: Path) -> None:
     folder = tmp_path / "wh"
     uri = folder.as_uri()
     assert definition_with(tmp_path / "shop", uri).warehouse_uri == uri
-    assert_store_on(open_store(uri), folder)
+    assert_store_on(open_store(uri, tmp_path / "stage"), folder)
 
 
-def test_unknown_scheme_is_a_config_error_saying_how_to_fix_it() -> None:
+def test_an_s3_location_opens_the_s3_store_staging_in_the_projects_folder(
+    tmp_path: Path, s3_bucket: S3Bucket
+) -> None:
+    root = tmp_path / "shop"
+    definition = definition_with(root, s3_bucket.warehouse + "/")
+    assert definition.warehouse is None  # not on local disk
+    store = open_store(definition.warehouse_uri, definition.state_dir / "stage")
+
+    assert isinstance(store, S3DeltaStore)
+    assert store.uri == s3_bucket.warehouse
+    assert store.warehouse == root / ".headwater" / "stage" / s3_bucket.name / "warehouse"
+    assert store.table_uri(REF) == f"{s3_bucket.warehouse}/core/events"
+    assert write_and_read(store) == ROWS.to_pylist()
+    assert f"warehouse/core/events/_delta_log/{0:020d}.json" in s3_bucket.server.keys(
+        s3_bucket.name
+    )
+    assert store.list_tables() == [REF]
+
+
+def test_unknown_scheme_is_a_config_error_saying_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        open_store("s3://bucket/wh")
+        open_store("gs://bucket/wh", tmp_path)
     error = raised.value
-    assert "s3://" in error.message
+    assert "gs://" in error.message
     assert error.location.file == "headwater.yml"
     assert error.hint is not None
     assert "warehouse:" in error.hint
     assert "file://" in error.hint
+    assert "s3://" in error.hint
 
 
 def test_a_registered_scheme_opens_with_its_factory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
-    asked: list[str] = []
+    asked: list[tuple[str, Path]] = []
 
-    def factory(uri: str) -> TableStore:
-        asked.append(uri)
+    def factory(uri: str, scratch: Path) -> TableStore:
+        asked.append((uri, scratch))
         return DeltaStore(tmp_path / "mounted")
 
     register_store("lakefs", factory)
-    store = open_store("lakefs://repo/main")
-    assert asked == ["lakefs://repo/main"]
+    store = open_store("lakefs://repo/main", tmp_path / "stage")
+    assert asked == [("lakefs://repo/main", tmp_path / "stage")]
     assert_store_on(store, tmp_path / "mounted")
     # the new scheme is offered in the error for a scheme nobody handles
     with pytest.raises(ConfigError) as raised:
-        open_store("s3://bucket/wh")
+        open_store("gs://bucket/wh", tmp_path)
     assert "lakefs://" in (raised.value.hint or "")
 
 
-def test_a_file_uri_naming_a_host_is_a_config_error() -> None:
+def test_a_file_uri_naming_a_host_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        registry.open_store("file://warehouse")
+        registry.open_store("file://warehouse", tmp_path)
     assert "names a host (warehouse)" in str(raised.value)
     assert "file:///data/warehouse" in (raised.value.hint or "")

@@ -284,7 +284,13 @@ class RunLineage:
         asset = self.definition.assets.get(key)
         if asset is None or not asset.is_stored:
             return f"headwater://{self.definition.config.name}", key
-        return "file", str(self.store.location(TableRef.of(asset)))
+        uri = self.store.table_uri(TableRef.of(asset))
+        if "://" not in uri:
+            return "file", uri
+        # object storage, as OpenLineage names it: namespace s3://bucket, name the key
+        scheme, _, rest = uri.partition("://")
+        bucket, _, path = rest.partition("/")
+        return f"{scheme}://{bucket}", path
 
     def _origin(self, asset: Asset) -> Dataset | None:
         """Where a seed or a source table's rows come from (None for a model); a source's kind

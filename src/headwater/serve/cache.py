@@ -571,7 +571,7 @@ class ServingCache:
             else ""
         )
         engine_config = project.definition.embedded_engine
-        reader_db = DuckDBEngine(threads=engine_config.threads)
+        reader_db = DuckDBEngine(threads=engine_config.threads, object_store=store.object_store)
         cursor = self._db.cursor()
         self._loading = cursor
         try:

@@ -118,6 +118,12 @@ class Snapshot:
     location: str
     _store: TableStore | None = None
 
+    @property
+    def on_object_store(self) -> bool:
+        """True when the table is on object storage (`location` is an `s3://` or other URI
+        that is not `file:`): its files' paths are URIs no local reader opens as they are."""
+        return "://" in self.location and not self.location.startswith("file://")
+
     def arrow_dataset(self) -> Any:
         """Return a pyarrow dataset (or scanner) of this snapshot (the fallback reader)."""
         assert self._store is not None
@@ -235,6 +241,12 @@ class TableStore(ABC):
                     hint="a table is named namespace.name, with no paths in either part",
                 )
         return self.warehouse / ref.namespace / ref.name
+
+    def table_uri(self, ref: TableRef) -> str:
+        """Return where the table `ref` really lives, as a path or URI (`s3://...`). For a
+        store on local disk that is its folder; a store elsewhere stages the files engines
+        write in the local folder `location(ref)` and keeps the table at this URI."""
+        return str(self.location(ref))
 
     def new_file_dir(self, ref: TableRef, tag: str) -> Path:
         """Return a fresh folder inside the table for an engine to write new data files into."""

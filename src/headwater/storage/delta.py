@@ -5,7 +5,8 @@ delta-rs owns the log: commits, conflict checks, time travel, restore, optimize 
 snapshots for engines to scan, committing files an engine wrote, recognising retried commits by
 app transaction. The work behind it lives beside it: `delta_log` reads the log, `delta_commit`
 commits files, `delta_maintenance` keeps history and maintenance, `delta_damage` handles a
-damaged log.
+damaged log, all of them through the table's files (`delta_files`). The store on S3 is a
+subclass (`storage/s3.py`) that stages files locally and names its tables by URI.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +35,13 @@ from headwater.storage.base import (
     WrittenFile,
 )
 from headwater.storage.delta_damage import damage_error, set_aside_damaged_checkpoint
+from headwater.storage.delta_files import LocalFiles, TableFiles
 from headwater.storage.delta_log import (
     LOG_DIR,
     app_commit_version,
     commit_path,
     commit_timestamp_ms,
     data_path,
-    file_exists,
     latest_version,
 )
 
@@ -59,10 +61,35 @@ class DeltaStore(TableStore):
         time_travel=True, file_commits=True, idempotent_commits=True, optimize=True, vacuum=True
     )
 
+    storage_options: dict[str, str] | None = None
+    """What delta-rs needs to reach the tables (None: local disk). It may hold credentials:
+    never log or print it."""
+
     def __init__(self, warehouse: Path) -> None:
         super().__init__(warehouse)
         self._snapshots: dict[tuple[TableRef, str], Snapshot] = {}
         self._snapshots_lock = threading.Lock()
+
+    def table_files(self, ref: TableRef) -> TableFiles:
+        """The files of table `ref` (its log and data files), for one operation."""
+        return LocalFiles(self.location(ref))
+
+    def publish_staged(self, ref: TableRef, files: Sequence[tuple[str, str]]) -> None:
+        """Put the files an engine wrote, each given as (local path, path relative to the
+        table), where table `ref` keeps its data files, before their commit. On local disk
+        they already are."""
+
+    def release_staged(self, ref: TableRef, files: Sequence[WrittenFile]) -> None:
+        """Let go of the local copies of `files` once their commit landed (on local disk
+        they are the table's files: kept)."""
+
+    def delta_table(self, ref: TableRef, version: int | None = None) -> Any:
+        """delta-rs's `DeltaTable` of `ref` at `version`, opened as it is (no recovery)."""
+        from deltalake import DeltaTable
+
+        return DeltaTable(
+            self.table_uri(ref), version=version, storage_options=self.storage_options
+        )
 
     @classmethod
     def from_uri(cls, uri: str, scratch: Path | None = None) -> DeltaStore:
@@ -81,17 +108,18 @@ class DeltaStore(TableStore):
         return self.current_version(ref) is not None
 
     def current_version(self, ref: TableRef) -> int | None:
-        return latest_version(self.location(ref) / LOG_DIR)
+        return latest_version(self.table_files(ref))
 
     def version_token(self, ref: TableRef) -> str | None:
-        version = self.current_version(ref)
+        files = self.table_files(ref)
+        version = latest_version(files)
         if version is None:
             return None
         try:
-            stat = commit_path(self.location(ref) / LOG_DIR, version).stat()
+            size, modified_ns = files.stat(commit_path(version))
         except FileNotFoundError:
             return str(version)
-        return f"{version}:{stat.st_mtime_ns}:{stat.st_size}"
+        return f"{version}:{modified_ns}:{size}"
 
     def open_table(self, ref: TableRef, version: int | None = None) -> Any:
         """Return delta-rs's `DeltaTable` of `ref` at `version` (None: the latest).
@@ -102,11 +130,10 @@ class DeltaStore(TableStore):
             TableNotFoundError: the table or the version does not exist.
             TableDamagedError: the log cannot be read; the error names the damaged file.
         """
-        from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
-        location = self.location(ref)
-        latest = self.current_version(ref)
+        files = self.table_files(ref)
+        latest = latest_version(files)
         if latest is None:
             raise TableNotFoundError(
                 f"table {ref} has not been built yet",
@@ -119,11 +146,10 @@ class DeltaStore(TableStore):
                 Location(asset=ref.key),
                 f"see its versions with 'headwater history {ref}'",
             )
-        log = location / LOG_DIR
         # Each failed attempt may set one damaged checkpoint aside; there are few of them.
         for _ in range(MAX_RECOVERY_ATTEMPTS):
             try:
-                return DeltaTable(str(location), version=version)
+                return self.delta_table(ref, version)
             except DeltaNotFound:
                 raise TableNotFoundError(
                     f"table {ref} has no version {version}"
@@ -133,10 +159,10 @@ class DeltaStore(TableStore):
                     f"see its versions with 'headwater history {ref}'",
                 ) from None
             except Exception as exc:
-                if not set_aside_damaged_checkpoint(log, ref, version, exc):
-                    raise damage_error(log, ref, version, exc) from None
+                if not set_aside_damaged_checkpoint(files, ref, version, exc):
+                    raise damage_error(files, ref, version, exc) from None
                 failure = exc
-        raise damage_error(log, ref, version, failure)
+        raise damage_error(files, ref, version, failure)
 
     def snapshot(
         self, ref: TableRef, version: int | None = None, as_of: str | None = None
@@ -172,7 +198,7 @@ class DeltaStore(TableStore):
                     f"see its versions with 'headwater history {ref}'",
                 ) from None
             # delta-rs answers a time before the first commit with the first version
-            stamp = commit_timestamp_ms(self.location(ref) / LOG_DIR, table.version())
+            stamp = commit_timestamp_ms(self.table_files(ref), table.version())
             if stamp is not None and stamp > moment.timestamp() * 1000:
                 first = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat()
                 raise TableNotFoundError(
@@ -181,7 +207,7 @@ class DeltaStore(TableStore):
                     Location(asset=ref.key),
                     f"see its versions with 'headwater history {ref}'",
                 )
-        location = self.location(ref)
+        table_files = self.table_files(ref)
         actions = pa.table(table.get_add_actions(flatten=True))
         partition_by = tuple(table.metadata().partition_columns)
         paths = actions.column("path").to_pylist()
@@ -198,7 +224,7 @@ class DeltaStore(TableStore):
         }
         files = []
         for i, encoded in enumerate(paths):
-            path, absolute = data_path(location, encoded)
+            path, absolute = data_path(table_files, encoded)
             values = {
                 name: (None if column[i] is None else str(column[i]))
                 for name, column in partition_columns.items()
@@ -207,7 +233,7 @@ class DeltaStore(TableStore):
         if version is not None or as_of is not None:
             # vacuum never deletes the latest version's files, only older versions'; say so
             # here rather than let a reader fail on the first missing file
-            missing = [f for f in files if not file_exists(f.path)]
+            missing = table_files.missing(f.relative_path for f in files)
             if missing:
                 raise delta_maintenance.vacuumed_error(
                     self, ref, int(table.version()), as_of, len(missing), files
@@ -222,7 +248,7 @@ class DeltaStore(TableStore):
             schema=pa.schema(table.schema().to_arrow()),
             partition_by=partition_by,
             needs_arrow_reader=bool(features & ARROW_ONLY_FEATURES) or mapping != "none",
-            location=str(location),
+            location=table_files.root,
             _store=self,
         )
 
@@ -342,7 +368,7 @@ class DeltaStore(TableStore):
         if landed is None or landed < app_version:
             return None
         return app_commit_version(
-            self.location(ref) / LOG_DIR, latest, app_id, app_version, run_id, int(landed)
+            self.table_files(ref), latest, app_id, app_version, run_id, int(landed)
         )
 
     # -- history and maintenance -----------------------------------------------------------

@@ -3,7 +3,9 @@
 An engine writes a version's Parquet files into the table's folder; this module turns them into
 add actions (statistics read from their footers), removes what the write replaces, and commits
 both with the run id in the commit's metadata and an app transaction, so that a retried commit
-applies once. delta-rs failures come back as typed errors.
+applies once. delta-rs failures come back as typed errors. A store whose tables are elsewhere
+(S3) has the files written into a local staging folder: they are put in place before the
+commit (`DeltaStore.publish_staged`) and the local copies dropped once it landed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.errors import CommitConflictError, Location, StorageError, first_line
 from headwater.storage.base import CommitInfo, DataFile, TableRef, WriteMode, WrittenFile
-from headwater.storage.delta_log import LOG_DIR, version_of_commit
+from headwater.storage.delta_log import version_of_commit
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -68,6 +70,7 @@ def commit_files(
     location = store.location(ref)
     landed = landed_already(store, ref, commit)
     if landed is not None:
+        store.release_staged(ref, files)
         return landed
     arrow_schema = normalize_arrow_schema(schema)
     now_ms = int(time.time() * 1000)
@@ -76,12 +79,15 @@ def commit_files(
         actions.append(
             RemoveAction(gone.relative_path, True, now_ms, gone.size, gone.partition_values)
         )
+    staged: list[tuple[str, str]] = []
     for file in files:
         stat = os.stat(file.path)
         _, stats = parquet_stats.file_stats(file.path, arrow_schema)
+        relative = os.path.relpath(file.path, location).replace(os.sep, "/")
+        staged.append((file.path, relative))
         actions.append(
             AddAction(
-                os.path.relpath(file.path, location),
+                relative,
                 stat.st_size,
                 file.partition_values,
                 int(stat.st_mtime * 1000),
@@ -106,15 +112,20 @@ def commit_files(
     )
     schema_delta = delta_schema(arrow_schema)
     try:
+        # files first, then the log entry naming them: a kill in between leaves files no
+        # version names, which vacuum deletes
+        store.publish_staged(ref, staged)
         if store.current_version(ref) is None:
-            location.mkdir(parents=True, exist_ok=True)
+            if store.storage_options is None:
+                location.mkdir(parents=True, exist_ok=True)
             create_table_with_add_actions(
-                str(location),
+                store.table_uri(ref),
                 schema_delta,
                 [a for a in actions if isinstance(a, AddAction)],
                 mode="error",
                 partition_by=partition_by or None,
                 name=ref.name,
+                storage_options=store.storage_options,
                 commit_properties=properties,
             )
         else:
@@ -132,9 +143,10 @@ def commit_files(
         raise
     except Exception as exc:
         raise write_error(ref, exc) from None
+    store.release_staged(ref, files)
     latest = store.current_version(ref)
     assert latest is not None
-    return version_of_commit(location / LOG_DIR, latest, commit_id)
+    return version_of_commit(store.table_files(ref), latest, commit_id)
 
 
 def landed_already(store: DeltaStore, ref: TableRef, commit: CommitInfo) -> int | None:

@@ -8,14 +8,12 @@ the log file that is most likely damaged, so the operator knows what to restore.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from pathlib import Path
 
 from headwater.errors import Location, StorageError, TableDamagedError, first_line
 from headwater.storage.base import TableRef
-from headwater.storage.delta_log import LAST_CHECKPOINT, LogLayout, commit_path
+from headwater.storage.delta_files import TableFiles
+from headwater.storage.delta_log import LAST_CHECKPOINT, LogLayout, commit_path, log_path
 
 CHECKPOINT_ERROR_WORDS = ("parquet", "arrow error", "checkpoint")
 """Words of a delta-rs open failure that come from reading a checkpoint (commits are JSON)."""
@@ -23,13 +21,13 @@ _LOG = logging.getLogger(__name__)
 
 
 def set_aside_damaged_checkpoint(
-    log: Path, ref: TableRef, version: int | None, exc: Exception
+    files: TableFiles, ref: TableRef, version: int | None, exc: Exception
 ) -> bool:
     """Let delta-rs replay the JSON log past a checkpoint it cannot read; return True if it
     may now.
 
     `exc` is delta-rs's failure to open version `version` (None: the latest) of `ref`, whose
-    log folder is `log`. When every commit since the checkpoint before the damaged one is
+    files are `files`. When every commit since the checkpoint before the damaged one is
     still present, the damaged one is renamed to `<name>.damaged` (kept for inspection, no
     longer seen by readers) and a `_last_checkpoint` hint pointing at it is removed. Nothing
     is touched otherwise.
@@ -37,7 +35,7 @@ def set_aside_damaged_checkpoint(
     text = str(exc).lower()
     if "json error" in text or not any(w in text for w in CHECKPOINT_ERROR_WORDS):
         return False  # not a checkpoint read failure
-    layout = LogLayout.read(log)
+    layout = LogLayout.read(files)
     target = version if version is not None else layout.latest
     if target is None:
         return False
@@ -50,9 +48,9 @@ def set_aside_damaged_checkpoint(
             ref,
             hint,
         )
-        _remove(log / LAST_CHECKPOINT)
+        files.remove([log_path(LAST_CHECKPOINT)])
         for name in layout.checkpoints.get(hint, []):
-            _set_aside(log / name)
+            _set_aside(files, name)
         return True
     damaged = layout.newest_checkpoint(target)
     if damaged is None or not layout.replayable_without(damaged, target):
@@ -66,53 +64,50 @@ def set_aside_damaged_checkpoint(
         first_line(exc),
     )
     for name in parts:
-        _set_aside(log / name)
+        _set_aside(files, name)
     if hint is None or hint >= damaged:
-        _remove(log / LAST_CHECKPOINT)
+        files.remove([log_path(LAST_CHECKPOINT)])
     return True
 
 
-def damage_error(log: Path, ref: TableRef, version: int | None, exc: Exception) -> StorageError:
-    """Return the error for a failed open of `ref` (log folder `log`) at `version`, naming
-    the log file the failure most likely tripped on."""
+def damage_error(
+    files: TableFiles, ref: TableRef, version: int | None, exc: Exception
+) -> StorageError:
+    """Return the error for a failed open of `ref` (whose files are `files`) at `version`,
+    naming the log file the failure most likely tripped on."""
     text = first_line(exc)
-    layout = LogLayout.read(log)
+    layout = LogLayout.read(files)
     target = version if version is not None else layout.latest
     lowered = str(exc).lower()
-    suspect: Path | None = None
+    suspect: str | None = None
     note = ""
     checkpoint = layout.newest_checkpoint(target) if target is not None else None
     missing = layout.missing_commits(checkpoint, target)
     if "json error" in lowered:
-        name = layout.unparsable_commit(log, target)
-        suspect = log / name if name else None
+        name = layout.unparsable_commit(files, target)
+        suspect = files.path(log_path(name)) if name else None
     elif missing:
-        suspect = commit_path(log, missing[0])
+        suspect = files.path(commit_path(missing[0]))
         note = "; that commit is missing from the log"
     elif any(w in lowered for w in CHECKPOINT_ERROR_WORDS):
         if checkpoint is not None:
-            suspect = log / layout.checkpoints[checkpoint][0]
+            suspect = files.path(log_path(layout.checkpoints[checkpoint][0]))
             if not layout.replayable_without(checkpoint, target):
                 note = (
                     "; the JSON commits it summarises are gone, so the log cannot be "
                     "replayed without it"
                 )
-        elif (log / LAST_CHECKPOINT).exists():
-            suspect = log / LAST_CHECKPOINT
+        elif files.exists(log_path(LAST_CHECKPOINT)):
+            suspect = files.path(log_path(LAST_CHECKPOINT))
     where = f" (damaged file: {suspect})" if suspect else ""
     return TableDamagedError(
         f"table {ref} cannot be opened: {text}{where}{note}",
-        Location(asset=ref.key, file=str(suspect) if suspect else None),
+        Location(asset=ref.key, file=suspect),
         "restore the file from a backup, or restore the table's folder from a backup",
     )
 
 
-def _set_aside(path: Path) -> None:
-    """Rename a damaged log file so delta-rs no longer lists it (a racing reader may win)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(path, path.with_name(path.name + ".damaged"))
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+def _set_aside(files: TableFiles, name: str) -> None:
+    """Rename the damaged log file `name` so delta-rs no longer lists it (a racing reader may
+    win)."""
+    files.rename(log_path(name), log_path(name + ".damaged"))

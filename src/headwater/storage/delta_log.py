@@ -4,21 +4,21 @@ delta-rs reads the log to open a table; Headwater reads the files itself for wha
 expose: the latest version without loading the table, the version a commit of ours landed at,
 which run committed an app transaction, remove actions (for vacuum), a commit's timestamp, and
 which files of a damaged log are missing or unreadable. Every JSON commit is read through
-`commit_actions`; history items from delta-rs become `HistoryEntry`s here too.
+`commit_actions`; history items from delta-rs become `HistoryEntry`s here too. Files are
+reached through the table's `TableFiles` (local disk or object storage).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import urllib.parse
 from collections.abc import Collection, Iterator
-from pathlib import Path
 from typing import Any
 
 from headwater.storage.base import HistoryEntry
+from headwater.storage.delta_files import TableFiles
 
 LOG_DIR = "_delta_log"
 LAST_CHECKPOINT = "_last_checkpoint"
@@ -41,13 +41,18 @@ a merge's `num_output_rows` also counts the untouched rows it copied, so it is n
 # -- commit files ------------------------------------------------------------------------------
 
 
-def commit_path(log: Path, version: int) -> Path:
-    """Return the path of JSON commit `version` in the log folder `log`."""
-    return log / f"{version:020d}.json"
+def commit_path(version: int) -> str:
+    """Return the path of JSON commit `version`, relative to the table's folder."""
+    return f"{LOG_DIR}/{version:020d}.json"
+
+
+def log_path(name: str) -> str:
+    """Return the path of the log file `name`, relative to the table's folder."""
+    return f"{LOG_DIR}/{name}"
 
 
 def commit_actions(
-    log: Path, version: int, kinds: Collection[str] | None = None
+    files: TableFiles, version: int, kinds: Collection[str] | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield the actions of JSON commit `version` as (kind, body) pairs, in log order.
 
@@ -60,47 +65,44 @@ def commit_actions(
         ValueError: a line that had to be parsed is not JSON (a damaged commit).
     """
     markers = [f'"{kind}"' for kind in kinds] if kinds is not None else None
-    with open(commit_path(log, version), encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            if markers is not None and not any(m in line for m in markers):
-                continue
-            action = json.loads(line)
-            if not isinstance(action, dict):
-                continue
-            for kind, body in action.items():
-                if (kinds is None or kind in kinds) and isinstance(body, dict):
-                    yield kind, body
+    for line in files.lines(commit_path(version)):
+        if not line.strip():
+            continue
+        if markers is not None and not any(m in line for m in markers):
+            continue
+        action = json.loads(line)
+        if not isinstance(action, dict):
+            continue
+        for kind, body in action.items():
+            if (kinds is None or kind in kinds) and isinstance(body, dict):
+                yield kind, body
 
 
-def latest_version(log: Path) -> int | None:
-    """Return the newest version in the log folder `log` by listing it (None if absent).
+def latest_version(files: TableFiles) -> int | None:
+    """Return the newest version in the table's log by listing it (None if absent).
 
     The newest JSON commit counts; only a log of checkpoints alone is read by them.
     """
-    try:
-        names = os.listdir(log)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    names = files.names(LOG_DIR)
     versions = [int(m.group(1)) for n in names if (m := COMMIT_FILE.match(n))]
     if not versions:
         versions = [int(m.group(1)) for n in names if (m := CHECKPOINT_FILE.match(n))]
     return max(versions) if versions else None
 
 
-def checkpoint_hint(log: Path) -> int | None:
+def checkpoint_hint(files: TableFiles) -> int | None:
     """Return the version `_last_checkpoint` names (None when it is absent or unreadable)."""
     try:
-        return int(json.loads((log / LAST_CHECKPOINT).read_text())["version"])
+        text = "".join(files.lines(log_path(LAST_CHECKPOINT)))
+        return int(json.loads(text)["version"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def commit_timestamp_ms(log: Path, version: int) -> int | None:
+def commit_timestamp_ms(files: TableFiles, version: int) -> int | None:
     """Return the commitInfo timestamp of JSON commit `version` (None when unknown)."""
     try:
-        for _, info in commit_actions(log, version, ("commitInfo",)):
+        for _, info in commit_actions(files, version, ("commitInfo",)):
             stamp = info.get("timestamp")
             return int(stamp) if stamp is not None else None
     except (OSError, ValueError, TypeError):
@@ -108,12 +110,12 @@ def commit_timestamp_ms(log: Path, version: int) -> int | None:
     return None
 
 
-def version_of_commit(log: Path, latest: int, commit_id: str) -> int:
+def version_of_commit(files: TableFiles, latest: int, commit_id: str) -> int:
     """Return the version whose commitInfo carries `headwater.commit_id` = `commit_id`,
     searching back from `latest` (others may have committed since); `latest` if not found."""
     for version in range(latest, max(-1, latest - COMMITS_SEARCHED), -1):
         try:
-            for _, info in commit_actions(log, version, ("commitInfo",)):
+            for _, info in commit_actions(files, version, ("commitInfo",)):
                 if info.get("headwater.commit_id") == commit_id:
                     return version
         except FileNotFoundError:
@@ -122,7 +124,7 @@ def version_of_commit(log: Path, latest: int, commit_id: str) -> int:
 
 
 def app_commit_version(
-    log: Path, latest: int, app_id: str, app_version: int, run_id: str, landed: int
+    files: TableFiles, latest: int, app_id: str, app_version: int, run_id: str, landed: int
 ) -> int | None:
     """Return the version at which run `run_id` committed app transaction (`app_id`,
     `app_version`), or None when no such commit is in the log.
@@ -136,7 +138,7 @@ def app_commit_version(
         txn_version: int | None = None
         commit_run: object = None
         try:
-            for kind, body in commit_actions(log, version, ("txn", "commitInfo")):
+            for kind, body in commit_actions(files, version, ("txn", "commitInfo")):
                 if kind == "txn" and body.get("appId") == app_id:
                     txn_version = int(body["version"])
                 elif kind == "commitInfo":
@@ -155,67 +157,61 @@ def app_commit_version(
 # -- data files named by the log ---------------------------------------------------------------
 
 
-def data_path(location: Path, encoded: str) -> tuple[str, str]:
+def data_path(files: TableFiles, encoded: str) -> tuple[str, str]:
     """Return a data file's path relative to the table and its absolute path (or URI).
 
     The log (and delta-rs, which returns it) URI-encodes paths (`region=new%20york/...`).
     """
     path = urllib.parse.unquote(encoded)
-    return path, path if "://" in path or path.startswith("/") else str(location / path)
+    return path, files.path(path)
 
 
-def file_exists(path: str) -> bool:
-    """Return whether a data file is present; a URI is taken as present (no local check)."""
-    if "://" in path:
-        if not path.startswith("file://"):
-            return True
-        path = urllib.parse.unquote(urllib.parse.urlparse(path).path)
-    return os.path.exists(path)
-
-
-def tombstones(log: Path) -> set[str]:
+def tombstones(files: TableFiles) -> set[str]:
     """Return the paths named by remove actions since (and in) the latest checkpoint."""
     removed: set[str] = set()
-    hint = checkpoint_hint(log)
+    hint = checkpoint_hint(files)
     start = hint if hint is not None else -1
+    names = files.names(LOG_DIR)
     if start >= 0:
         import pyarrow.parquet as pq
 
-        for part in log.glob(f"{start:020d}.checkpoint*.parquet"):
+        prefix = f"{start:020d}.checkpoint"
+        for name in names:
+            if not (name.startswith(prefix) and name.endswith(".parquet")):
+                continue
             try:
-                column = pq.read_table(part, columns=["remove"]).column("remove")
+                path, filesystem = files.arrow_source(log_path(name))
+                column = pq.read_table(path, columns=["remove"], filesystem=filesystem)
             except Exception:
                 continue
-            for item in column.to_pylist():
+            for item in column.column("remove").to_pylist():
                 if item and item.get("path"):
                     removed.add(urllib.parse.unquote(item["path"]))
-    for name in os.listdir(log):
+    for name in names:
         match = COMMIT_FILE.match(name)
         if not match or int(match.group(1)) <= start:
             continue
-        for _, action in commit_actions(log, int(match.group(1)), ("remove",)):
+        for _, action in commit_actions(files, int(match.group(1)), ("remove",)):
             removed.add(urllib.parse.unquote(action["path"]))
     return removed
 
 
-def newest_removal_of_a_missing_file(location: Path, since: int) -> int | None:
-    """Return the newest commit after version `since` that removed a file no longer on disk;
+def newest_removal_of_a_missing_file(files: TableFiles, since: int) -> int | None:
+    """Return the newest commit after version `since` that removed a file no longer there;
     -1 when none did; None when a commit in that range is not in the log as JSON (cannot
     tell)."""
-    log = location / LOG_DIR
-    layout = LogLayout.read(log)
+    layout = LogLayout.read(files)
     if layout.latest is None or any(
         v not in layout.commits for v in range(since + 1, layout.latest + 1)
     ):
         return None
     for version in range(layout.latest, since, -1):  # newest first: the first found wins
         try:
-            removed = [body for _, body in commit_actions(log, version, ("remove",))]
+            removed = [body for _, body in commit_actions(files, version, ("remove",))]
         except FileNotFoundError:
             return None  # cleaned up meanwhile
-        for action in removed:
-            if not file_exists(data_path(location, action["path"])[1]):
-                return version
+        if files.missing(data_path(files, action["path"])[0] for action in removed):
+            return version
     return -1
 
 
@@ -232,26 +228,22 @@ class LogLayout:
     hint_version: int | None = None
 
     @classmethod
-    def read(cls, log: Path) -> LogLayout:
-        """Return the layout of the log folder `log` (empty when there is none)."""
+    def read(cls, files: TableFiles) -> LogLayout:
+        """Return the layout of the table's log (empty when there is none)."""
         layout = cls()
-        try:
-            names = os.listdir(log)
-        except FileNotFoundError:
-            return layout
-        for name in names:
+        for name in files.names(LOG_DIR):
             if match := COMMIT_FILE.match(name):
                 layout.commits.add(int(match.group(1)))
             elif match := CHECKPOINT_FILE.match(name):
                 layout.checkpoints.setdefault(int(match.group(1)), []).append(name)
                 try:
-                    if os.stat(log / name).st_size == 0:
+                    if files.stat(log_path(name))[0] == 0:
                         layout.empty.add(name)
                 except FileNotFoundError:
                     pass
         for parts in layout.checkpoints.values():
             parts.sort()
-        layout.hint_version = checkpoint_hint(log)
+        layout.hint_version = checkpoint_hint(files)
         return layout
 
     @property
@@ -286,19 +278,19 @@ class LogLayout:
         start = checkpoint + 1 if checkpoint is not None else 0
         return [v for v in range(start, target + 1) if v not in self.commits]
 
-    def unparsable_commit(self, log: Path, target: int | None) -> str | None:
+    def unparsable_commit(self, files: TableFiles, target: int | None) -> str | None:
         """Return the newest JSON commit up to `target` that is not valid JSON lines (or the
         newest)."""
         versions = sorted((v for v in self.commits if target is None or v <= target), reverse=True)
         for version in versions:
             try:
-                for _ in commit_actions(log, version):
+                for _ in commit_actions(files, version):
                     pass
             except (OSError, ValueError):
-                return commit_path(log, version).name
+                return commit_path(version).rsplit("/", 1)[1]
             if version in self.checkpoints:
                 break
-        return commit_path(log, versions[0]).name if versions else None
+        return commit_path(versions[0]).rsplit("/", 1)[1] if versions else None
 
 
 # -- history -----------------------------------------------------------------------------------

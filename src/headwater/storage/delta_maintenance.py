@@ -8,13 +8,12 @@ files and lists each file once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
+import posixpath
 import re
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import Location, StorageError, TableNotFoundError
@@ -27,9 +26,6 @@ from headwater.storage.base import (
 )
 from headwater.storage.delta_commit import commit_properties, write_error
 from headwater.storage.delta_log import (
-    LOG_DIR,
-    data_path,
-    file_exists,
     history_entry,
     newest_removal_of_a_missing_file,
     tombstones,
@@ -37,6 +33,7 @@ from headwater.storage.delta_log import (
 
 if TYPE_CHECKING:
     from headwater.storage.delta import DeltaStore
+    from headwater.storage.delta_files import TableFiles
 
 IN_FLIGHT_GRACE_SECONDS = 3600.0
 """Untracked files younger than this are never vacuumed: they may belong to a write in flight."""
@@ -75,16 +72,14 @@ def unreadable_versions(store: DeltaStore, ref: TableRef, versions: list[int]) -
     """Return those of `versions` that cannot be read: a data file they need is gone (by
     vacuum), or their log entry is (log retention). Oldest first, so that delta-rs reads
     each commit once as it moves one table object forward."""
-    from deltalake import DeltaTable
-
-    location = store.location(ref)
+    files = store.table_files(ref)
     wanted = sorted(set(versions))
     if not wanted:
         return set()
     # Only a file some later commit removed can be missing (vacuum deletes no current
     # file), so a version at or after the last commit that removed a now-missing file is
     # readable; delta-rs lists the files of the versions before it, one by one.
-    newest_loss = newest_removal_of_a_missing_file(location, wanted[0])
+    newest_loss = newest_removal_of_a_missing_file(files, wanted[0])
     if newest_loss is not None and newest_loss >= 0:
         wanted = [v for v in wanted if v < newest_loss]
     elif newest_loss is not None:
@@ -94,14 +89,14 @@ def unreadable_versions(store: DeltaStore, ref: TableRef, versions: list[int]) -
     for version in wanted:
         try:
             if table is None or version < table.version():
-                table = DeltaTable(str(location), version=version)
+                table = store.delta_table(ref, version)
             else:
                 table.load_as_version(version)
         except Exception:
             gone.add(version)
             table = None
             continue
-        if any(not file_exists(path) for path in _file_paths(location, table)):
+        if files.missing(_file_paths(table)):
             gone.add(version)
     return gone
 
@@ -215,7 +210,7 @@ def vacuum(store: DeltaStore, ref: TableRef, retain_hours: float, dry_run: bool)
     removed, brought back by a restore and removed again).
     """
     table = store.open_table(ref)
-    location = store.location(ref)
+    files = store.table_files(ref)
     # "full" lists untracked files as well as removed ones; "lite" would leave the files of
     # killed writes behind forever.
     listed = table.vacuum(
@@ -224,45 +219,40 @@ def vacuum(store: DeltaStore, ref: TableRef, retain_hours: float, dry_run: bool)
         enforce_retention_duration=False,
         full=True,
     )
-    removed = tombstones(location / LOG_DIR)
+    removed = tombstones(files)
     cutoff = time.time() - max(IN_FLIGHT_GRACE_SECONDS, retain_hours * 3600)
-    chosen: list[str] = []
-    seen: set[str] = set()
-    for item in listed:
-        relative = os.path.normpath(
-            os.path.relpath(item, location) if os.path.isabs(item) else item
-        )
-        if relative in seen:
-            continue
-        seen.add(relative)
-        absolute = location / relative
-        try:
-            modified = absolute.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if relative in removed or modified < cutoff:
-            chosen.append(relative)
-    chosen.sort()
+    relatives = list(dict.fromkeys(posixpath.normpath(_relative(files, i)) for i in listed))
+    modified = files.modified(relatives)
+    chosen = sorted(
+        relative
+        for relative in relatives
+        if relative in modified and (relative in removed or modified[relative] < cutoff)
+    )
     if not dry_run:
-        for relative in chosen:
-            with contextlib.suppress(FileNotFoundError):
-                (location / relative).unlink()
-            parent = (location / relative).parent
-            while parent != location and location in parent.parents:
-                try:
-                    parent.rmdir()  # only when empty
-                except OSError:
-                    break
-                parent = parent.parent
+        files.remove(chosen)
     return chosen
 
 
-def _file_paths(location: Path, table: Any) -> list[str]:
-    """Absolute paths (or URIs) of the data files of the version `table` is loaded at."""
+def _relative(files: TableFiles, item: str) -> str:
+    """A path delta-rs's vacuum listed (relative, absolute or a URI of the table) relative to
+    the table's folder."""
+    root = files.root.rstrip("/") + "/"
+    if item.startswith(root):
+        return item[len(root) :]
+    if os.path.isabs(item):
+        return os.path.relpath(item, files.root)
+    return item
+
+
+def _file_paths(table: Any) -> list[str]:
+    """The data files of the version `table` is loaded at, relative to the table's folder
+    (absolute when the log names them so)."""
+    import urllib.parse
+
     import pyarrow as pa
 
     paths = pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
-    return [data_path(location, encoded)[1] for encoded in paths]
+    return [urllib.parse.unquote(encoded) for encoded in paths]
 
 
 def _version_ranges(versions: list[int]) -> str:

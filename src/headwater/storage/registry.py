@@ -59,7 +59,8 @@ def open_store(uri: str, scratch: Path) -> TableStore:
         raise ConfigError(
             f"no table store handles warehouse locations of the form {scheme}://",
             Location(file="headwater.yml"),
-            f"set 'warehouse:' to a folder or a URI of: {', '.join(sorted(_FACTORIES))}://",
+            "set 'warehouse:' to a folder or a URI of: "
+            + ", ".join(f"{known}://" for known in sorted(_FACTORIES)),
         )
     return factory(uri, scratch)
 
