@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from headwater import Project
+from tests.support.catalogs import catalog_url, catalogs  # noqa: F401
 from tests.support.kafka import kafka_broker  # noqa: F401
 from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.redis import redis_server  # noqa: F401
 from tests.support.s3 import s3_bucket, s3_server  # noqa: F401
+from tests.support.spark import spark_engine, spark_session  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 HEADWATER = [sys.executable, "-m", "headwater.cli.main"]

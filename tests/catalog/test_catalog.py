@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import subprocess
 import sys
 import threading
@@ -13,18 +14,9 @@ import pytest
 
 from headwater.catalog.migrations import MIGRATIONS, current_version
 from headwater.catalog.store import Catalog
-from headwater.errors import ConfigError
+from headwater.errors import ConfigError, TransientError
 from tests.conftest import ProjectFactory, run_cli
-from tests.support.postgres import PostgresServer
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty catalog database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/catalog.db"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.url(server.create_database())
+from tests.support.catalogs import Catalogs
 
 
 @pytest.fixture
@@ -169,16 +161,36 @@ def test_unreadable_sqlite_folder_is_a_config_error(tmp_path: Path) -> None:
         Catalog(f"sqlite:///{blocker}/sub/catalog.db")
 
 
-def test_project_runs_on_a_postgresql_catalog(
-    make_project: ProjectFactory, postgres_server: PostgresServer
+def test_an_unreachable_catalog_server_is_a_typed_error_that_hides_the_password(
+    make_project: ProjectFactory,
 ) -> None:
-    url = postgres_server.url(postgres_server.create_database())
-    project = make_project(
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://headwater:canary-pw-7731@127.0.0.1:{port}/catalog"
+    with pytest.raises(TransientError) as caught:
+        Catalog(url)
+    message = str(caught.value)
+    assert message.startswith(
+        f"headwater.yml: cannot reach the catalog database "
+        f"postgresql+psycopg://headwater:***@127.0.0.1:{port}/catalog: "
+    )
+    assert "refused" in message and "PGPASSWORD" in (caught.value.hint or "")
+    assert "canary-pw-7731" not in message
+    project = make_project({"models/m.sql": "select 1 as x"}, config=f"catalog: {url}\n")
+    result = run_cli(["run"], project.root)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: headwater.yml: cannot reach the catalog database")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert "canary-pw-7731" not in result.stderr + result.stdout
+
+
+def test_a_project_runs_on_each_catalog(make_project: ProjectFactory, catalogs: Catalogs) -> None:
+    project = catalogs.projects(make_project)(
         {
             "seeds/people.csv": "id,name\n1,ada\n2,bob\n",
             "models/marts/names.sql": "select id, upper(name) as name from people",
-        },
-        config=f"catalog: {url}\n",
+        }
     )
     result = run_cli(["run"], project.root)
     assert result.returncode == 0, result.stderr

@@ -16,17 +16,12 @@ from headwater.catalog.locks import Claim
 from headwater.catalog.store import Catalog, new_run_id
 from headwater.errors import RunLockedError
 from headwater.orchestrate.lock import STALE_AFTER_S, RunLocks, liveness_path
-from tests.support.postgres import PostgresServer
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.url(server.create_database())
-    opened = Catalog(url)
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    """An empty catalog on each backend (`catalog_url`: SQLite, then PostgreSQL)."""
+    opened = Catalog(catalog_url)
     yield opened
     opened.close()
 

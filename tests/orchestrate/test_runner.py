@@ -20,7 +20,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from headwater import Project
-from tests.conftest import rows, write_files
+from tests.conftest import ProjectFactory, rows, write_files
+from tests.support.catalogs import Catalogs
 
 SEEDS = {
     "seeds/a.csv": "id,v\n1,10\n2,20\n3,30\n",
@@ -37,6 +38,14 @@ MODELS = {
         select a2.total, count(*) as n, sum(b2.w3) as w3 from marts.a2, marts.b2 group by all
     """,
 }
+
+
+@pytest.fixture
+def make_project(make_project: ProjectFactory, catalogs: Catalogs) -> ProjectFactory:
+    """Projects whose catalog is SQLite, then PostgreSQL: every test here runs on both."""
+    return catalogs.projects(make_project)
+
+
 STORED = ["raw.a", "raw.b", "staging.a1", "marts.a2", "staging.b1", "marts.b2", "marts.ab"]
 ALL = [*STORED, "staging.a_view"]
 

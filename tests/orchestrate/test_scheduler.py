@@ -20,10 +20,18 @@ from typing import Any
 import pytest
 
 from headwater import Project
+from headwater.catalog.store import Catalog
 from headwater.orchestrate.scheduler import Scheduler, SchedulerLockedError
 from tests.conftest import HEADWATER, ProjectFactory, run_cli, write_files
+from tests.support.catalogs import Catalogs
 
 T0 = dt.datetime(2024, 6, 3, 9, 0, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def make_project(make_project: ProjectFactory, catalogs: Catalogs) -> ProjectFactory:
+    """Projects whose catalog is SQLite, then PostgreSQL: every test here runs on both."""
+    return catalogs.projects(make_project)
 
 
 def minutes(n: float) -> dt.datetime:
@@ -86,9 +94,9 @@ def test_sigterm_finishes_what_runs_and_exits(make_project: ProjectFactory) -> N
     )
     try:
         deadline = time.monotonic() + 600
-        while not _running(project) and time.monotonic() < deadline:
+        while not _running(project.catalog) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _running(project), "the job never started"
+        assert _running(project.catalog), "the job never started"
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=600)
     finally:
@@ -104,17 +112,11 @@ def test_sigterm_finishes_what_runs_and_exits(make_project: ProjectFactory) -> N
     assert {results[f"main.b{i}"]["status"] for i in range(3)} == {"skipped"}
 
 
-def _running(project: Project) -> bool:
-    import sqlite3
-
-    try:
-        with sqlite3.connect(project.root / ".headwater" / "catalog.db") as connection:
-            rows = connection.execute(
-                "SELECT count(*) FROM hw_asset_results WHERE status = 'running'"
-            ).fetchone()
-    except sqlite3.Error:
-        return False
-    return bool(rows and rows[0])
+def _running(catalog: Catalog) -> bool:
+    """Whether some asset is being built (by another process writing to `catalog`)."""
+    with catalog.db.transaction(write=False) as tx:
+        rows = tx.execute("SELECT count(*) AS n FROM hw_asset_results WHERE status = 'running'")
+    return bool(rows[0]["n"])
 
 
 def test_a_dead_run_is_detected_by_its_heartbeat_and_resumed(
@@ -406,9 +408,10 @@ def test_a_freshness_sla_breach_alerts_and_recovers(
 
 
 def test_the_example_on_a_schedule_with_an_induced_failure(
-    tmp_path: Path, webhook: dict[str, Any]
+    tmp_path: Path, webhook: dict[str, Any], catalogs: Catalogs
 ) -> None:
     project = Project.init(tmp_path / "shop", example="ecommerce")
+    catalogs.append_setting(project.root)
     with open(project.root / "headwater.yml", "a", encoding="utf-8") as config:
         config.write(
             "jobs:\n  every_minute:\n    cron: '* * * * *'\n"

@@ -23,7 +23,15 @@ from headwater.orchestrate.lock import RunLocks, TableCommitLock
 from headwater.storage.base import TableRef
 from tests.conftest import ProjectFactory
 from tests.reliability.helpers import HEADWATER, kill, start, wait_for
+from tests.support.catalogs import Catalogs
 from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture
+def make_project(make_project: ProjectFactory, catalogs: Catalogs) -> ProjectFactory:
+    """Projects whose catalog is SQLite, then PostgreSQL: every test here runs on both."""
+    return catalogs.projects(make_project)
+
 
 PROJECT = {
     "headwater.yml": "name: twice\nthreads: 2\n",

@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from headwater.catalog.store import Catalog
 from tests.conftest import HEADWATER, ProjectFactory, run_cli
+from tests.support.catalogs import Catalogs
 
 EVENTS = "id,day,amount\n" + "\n".join(f"{i},2024-05-{1 + i % 10:02d},{i}" for i in range(2000))
 DAILY = "partitions: {column: day, grain: daily, start: 2024-05-01, end: 2024-05-11}\n"
@@ -40,8 +42,16 @@ TERMINAL = {"success", "failed", "skipped", "up_to_date", "interrupted"}
 BACKFILL = ["backfill", "core.daily+", "--start", "2024-05-01", "--end", "2024-05-10", "--force"]
 
 
-def _catalog(root: Path) -> sqlite3.Connection:
-    return sqlite3.connect(root / ".headwater" / "catalog.db")
+@pytest.fixture
+def make_project(make_project: ProjectFactory, catalogs: Catalogs) -> ProjectFactory:
+    """Projects whose catalog is SQLite, then PostgreSQL: the test runs on both."""
+    return catalogs.projects(make_project)
+
+
+def _counts(catalog: Catalog, sql: str) -> dict[Any, int]:
+    """The (key, value) rows `sql` gives, read from the catalog database."""
+    with catalog.db.transaction(write=False) as tx:
+        return {row["k"]: row["n"] for row in tx.execute(sql)}
 
 
 def _content(root: Path, query: str) -> list[tuple[object, ...]]:
@@ -77,16 +87,21 @@ def test_r11_killed_attempts_end_in_one_terminal_state(
     final = run_cli([*BACKFILL, "--json"], project.root)  # settles the last killed run, too
     assert final.returncode == 0, final.stdout + final.stderr
 
-    with _catalog(project.root) as catalog:
-        statuses = catalog.execute("SELECT status, count(*) FROM hw_asset_results GROUP BY 1")
-        found = dict(statuses.fetchall())
+    catalog = Catalog(project.definition.catalog_url())
+    try:
+        found = _counts(
+            catalog, "SELECT status AS k, count(*) AS n FROM hw_asset_results GROUP BY status"
+        )
         assert set(found) <= TERMINAL, found  # nothing left 'running'
-        worst = catalog.execute(
-            "SELECT max(n) FROM (SELECT count(*) AS n FROM hw_asset_attempts GROUP BY result_id)"
-        ).fetchone()[0]
-        assert worst <= 2  # retries never exceed the configured attempts
-        runs = dict(catalog.execute("SELECT status, count(*) FROM hw_runs GROUP BY 1").fetchall())
+        per_task = _counts(
+            catalog,
+            "SELECT result_id AS k, count(*) AS n FROM hw_asset_attempts GROUP BY result_id",
+        )
+        assert per_task and max(per_task.values()) <= 2  # never more than the configured attempts
+        runs = _counts(catalog, "SELECT status AS k, count(*) AS n FROM hw_runs GROUP BY status")
         assert "running" not in runs
+    finally:
+        catalog.close()
 
     reference = make_project(FILES, folder="reference")
     assert run_cli(["run", "--select", "raw.events"], reference.root).returncode == 0

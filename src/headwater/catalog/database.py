@@ -8,15 +8,16 @@ of a no-op run. Every other URL goes through SQLAlchemy.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ConfigError, Location
+from headwater.errors import ConfigError, Location, TransientError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -65,6 +66,16 @@ class CatalogDatabase(ABC):
         if self.dialect == "postgresql":
             tx.execute(f"SELECT pg_advisory_xact_lock({int(key)})")
 
+    def hold_turn(self, classid: int, objid: int) -> AbstractContextManager[None]:
+        """Hold turn (`classid`, `objid`) for the block, waiting for any other process, on any
+        machine, that holds it.
+
+        On PostgreSQL this is a session advisory lock on a connection of its own, so it spans
+        transactions; a SQLite catalog is one machine's, whose file locks order it already,
+        so there it does nothing.
+        """
+        return nullcontext()
+
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
@@ -75,6 +86,11 @@ def open_database(url: str) -> CatalogDatabase:
     if url.startswith(_SQLITE_PREFIX):
         return SQLiteDatabase(url)
     return SQLAlchemyDatabase(url)
+
+
+def safe_url(url: str) -> str:
+    """`url` with its password, if it has one, shown as `***` (for messages)."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def sqlite_path(url: str) -> str:
@@ -190,7 +206,7 @@ class SQLAlchemyDatabase(CatalogDatabase):
             make_url(url)
         except Exception:
             raise ConfigError(
-                f"catalog URL '{url}' is not a valid SQLAlchemy URL",
+                f"catalog URL '{safe_url(url)}' is not a valid SQLAlchemy URL",
                 Location(file="headwater.yml"),
                 "use sqlite:///path/catalog.db or postgresql+psycopg://user@host/db",
             ) from None
@@ -207,13 +223,47 @@ class SQLAlchemyDatabase(CatalogDatabase):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Transaction]:
-        with self._engine.begin() as connection:
+        with self._connect() as connection, connection.begin():
             yield _SQLAlchemyTransaction(connection)
 
     def has_table(self, name: str) -> bool:
         from sqlalchemy import inspect
 
-        return inspect(self._engine).has_table(name)
+        with self._connect() as connection:
+            return inspect(connection).has_table(name)
+
+    @contextmanager
+    def hold_turn(self, classid: int, objid: int) -> Iterator[None]:
+        if self.dialect != "postgresql":
+            yield
+            return
+        from sqlalchemy import text
+
+        turn = {"classid": int(classid), "objid": int(objid)}
+        with self._connect() as pooled:
+            # autocommit: the lock belongs to the session, not to a transaction left open
+            connection = pooled.execution_options(isolation_level="AUTOCOMMIT")
+            connection.execute(text("SELECT pg_advisory_lock(:classid, :objid)"), turn)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:classid, :objid)"), turn)
+
+    def _connect(self) -> Connection:
+        """A connection from the pool; an unreachable server is a typed error saying which."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return self._engine.connect()
+        except (OperationalError, InterfaceError) as exc:
+            raise TransientError(
+                f"cannot reach the catalog database {safe_url(self.url)}: "
+                f"{first_line(exc.orig or exc)}",
+                Location(file="headwater.yml"),
+                "check that the database server is running and reachable from this machine "
+                "and that `catalog:` names it; a password belongs in the environment "
+                "(PGPASSWORD) or ~/.pgpass, not in the URL",
+            ) from None
 
     def close(self) -> None:
         self._engine.dispose()

@@ -111,7 +111,9 @@ class BuildKit:
         """Return the lock that orders the commits to asset `key`'s table."""
         with self._lock:
             if key not in self._table_locks:
-                self._table_locks[key] = TableCommitLock(self.definition.state_dir, key)
+                self._table_locks[key] = TableCommitLock(
+                    self.definition.state_dir, key, self.catalog
+                )
             return self._table_locks[key]
 
     def gate(self, asset: Asset, session: EngineSession) -> Any:

@@ -14,7 +14,8 @@ its claims are taken over once the heartbeat is `STALE_AFTER_S` old.
 
 Partitions of one table may be built by different runs at once, but their commits replace rows
 of a snapshot they read, so they take turns: `TableCommitLock` serialises them across the
-threads and processes of one machine (a commit waits for the other, it does not fail).
+threads and processes of one machine (a commit waits for the other, it does not fail), and,
+on a shared PostgreSQL catalog, across machines too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -226,31 +228,46 @@ def _describe(lock: HeldLock) -> str:
     return f"run {lock.run_id} ({', '.join(details)})"
 
 
-class TableCommitLock:
-    """Lets one commit at a time into a table, across the threads and processes of a machine:
-    partitions of one table built by different runs wait for each other's commit."""
+TABLE_TURNS = 0x4857_5462
+"""The PostgreSQL advisory lock class of table commit turns ('HWTb'); the table's key hashes
+to the lock's id within it."""
 
-    def __init__(self, state_dir: Path, key: str) -> None:
+
+def table_turn(key: str) -> tuple[int, int]:
+    """The (class, id) of the catalog-wide turn of commits to asset `key`'s table."""
+    objid = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big", signed=True)
+    return TABLE_TURNS, objid
+
+
+class TableCommitLock:
+    """Lets one commit at a time into a table: across the threads and processes of a machine
+    by a file lock, and across the machines sharing a PostgreSQL `catalog` by its advisory
+    lock. Partitions of one table built by different runs wait for each other's commit."""
+
+    def __init__(self, state_dir: Path, key: str, catalog: Catalog | None = None) -> None:
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
         self.path = state_dir / "locks" / "tables" / f"{safe}-{digest}.lock"
+        self.key = key
+        self.catalog = catalog
         self._thread_lock = threading.Lock()
-        self._handle: IO[str] | None = None
+        self._held: ExitStack | None = None
 
     def __enter__(self) -> TableCommitLock:
-        self._thread_lock.acquire()
+        held = ExitStack()
+        held.enter_context(self._thread_lock)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a", encoding="utf-8")
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # waits for the other commit
-            except BaseException:
-                handle.close()
-                raise
-            self._handle = handle
+            handle = held.enter_context(open(self.path, "a", encoding="utf-8"))
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # waits for the other commit
+            held.callback(fcntl.flock, handle.fileno(), fcntl.LOCK_UN)
+            if self.catalog is not None:
+                # after the machine's turn: one process per machine waits on the catalog
+                held.enter_context(self.catalog.db.hold_turn(*table_turn(self.key)))
         except BaseException:
-            self._thread_lock.release()
+            held.close()
             raise
+        self._held = held
         return self
 
     def __exit__(
@@ -259,10 +276,6 @@ class TableCommitLock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            if self._handle is not None:
-                fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-                self._handle.close()
-                self._handle = None
-        finally:
-            self._thread_lock.release()
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()  # the catalog's turn, the file lock, then the threads' lock
