@@ -160,10 +160,17 @@ def run(
 
 @main.command(name="compile")
 @click.argument("name")
+@click.option(
+    "--engine",
+    help="Print the SQL for this engine (duckdb, spark, or a name under 'engines:'); "
+    "default: the engine the model builds on.",
+)
 @click.pass_context
-def compile_(ctx: click.Context, name: str) -> None:
-    """Print the SQL that builds model NAME."""
-    click.echo(_project(ctx).compile(name))
+def compile_(ctx: click.Context, name: str, engine: str | None) -> None:
+    """Print the SQL that builds model NAME (as Spark SQL on a Spark engine)."""
+    from headwater.cli.compiled import compiled_for
+
+    click.echo(compiled_for(_project(ctx), name, engine))
 
 
 @main.command()
