@@ -311,7 +311,8 @@ class ProjectConfig(StrictModel):
     warehouse: str = "warehouse"
     """Where Delta tables live: a folder (relative to the project) holding `<namespace>/<table>`."""
     catalog: str = "sqlite:///.headwater/catalog.db"
-    """SQLAlchemy URL of the catalog database; relative SQLite paths are inside the project."""
+    """SQLAlchemy URL of the catalog database; relative SQLite paths are inside the project;
+    `${VAR}` is read from the environment (a password)."""
     threads: int = Field(4, ge=1, le=256)
     """How many models build at once."""
     defaults: Defaults = Defaults.model_validate({})

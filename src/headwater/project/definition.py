@@ -8,6 +8,7 @@ validated; an `AssetIndex` resolves the table names written in SQL to asset keys
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,8 +249,14 @@ class ProjectDefinition:
         return engine_config(self.config, EMBEDDED)
 
     def catalog_url(self) -> str:
-        """The catalog URL, with a relative SQLite path made absolute inside the project."""
-        url = self.config.catalog
+        """The catalog URL, with each `${VAR}` replaced by the environment's value (a
+        password stays out of the project's files) and a relative SQLite path made absolute
+        inside the project.
+
+        Raises:
+            ConfigError: a variable the URL names is not set.
+        """
+        url = _expand_environment(self.config.catalog, "catalog")
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             return prefix + str(self.root / url[len(prefix) :])
@@ -309,3 +316,25 @@ class AssetIndex:
             Location(file=file, line=reference.line),
             hint,
         )
+
+
+_ENVIRONMENT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_environment(text: str, key: str) -> str:
+    """`text` with each `${VAR}` replaced by the environment's value; `ConfigError` naming
+    the variable and the key of headwater.yml when one is not set."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = os.environ.get(name)
+        if found is None:
+            raise ConfigError(
+                f"environment variable {name} (used by '{key}') is not set",
+                Location(file=PROJECT_FILE),
+                f"export {name}=... before running, or change '{key}' in headwater.yml",
+            )
+        return found
+
+    return _ENVIRONMENT_REFERENCE.sub(value, text)
+
