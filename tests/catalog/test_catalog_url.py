@@ -49,3 +49,18 @@ def test_an_unset_variable_in_the_catalog_url_is_a_config_error(
     assert "HW_TEST_UNSET_PASSWORD" in caught.value.message
     assert "'catalog'" in caught.value.message
     assert caught.value.location.file == "headwater.yml"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://u:pa/ss@host/db", "postgresql+psycopg://u:***@host/db"),
+        ("postgresql://u:p@ss@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_messages_show_a_catalog_url_without_its_password(url: str, shown: str):
+    from headwater.catalog.database import safe_url
+
+    assert safe_url(url) == shown

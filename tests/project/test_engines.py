@@ -93,3 +93,26 @@ def test_spark_settings_on_a_duckdb_engine_are_refused(make_project: ProjectFact
     with pytest.raises(ConfigError) as caught:
         _ = project.definition
     assert "'master' is a Spark setting" in str(caught.value)
+
+
+def test_a_models_folder_that_holds_no_model_is_refused(make_project: ProjectFactory):
+    project = make_project(MODELS, config="models:\n  models/marts: {engine: spark}\n")
+    with pytest.raises(ConfigError) as caught:
+        _ = project.definition
+    assert "models: models/marts names no folder of models" in caught.value.message
+
+
+def test_an_engine_named_like_the_other_type_is_refused(make_project: ProjectFactory):
+    project = make_project(MODELS, config="engines:\n  duckdb: {type: spark}\n")
+    with pytest.raises(ConfigError) as caught:
+        _ = project.definition
+    assert "engines: duckdb is of type spark" in caught.value.message
+
+
+def test_the_project_engine_wins_over_an_engines_entry_of_the_same_name(
+    make_project: ProjectFactory,
+):
+    project = make_project(
+        MODELS, config="engine: {type: duckdb, threads: 1}\nengines:\n  duckdb: {threads: 3}\n"
+    )
+    assert project.definition.embedded_engine.threads == 1

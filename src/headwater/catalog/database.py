@@ -8,7 +8,6 @@ of a no-op run. Every other URL goes through SQLAlchemy.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -89,8 +88,15 @@ def open_database(url: str) -> CatalogDatabase:
 
 
 def safe_url(url: str) -> str:
-    """`url` with its password, if it has one, shown as `***` (for messages)."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """`url` with its password, if it has one, shown as `***` (for messages). The password
+    is everything between the user's `:` and the last `@` before the host, so one holding
+    `/` or `@` is hidden whole."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or "@" not in rest:
+        return url
+    credentials, _, location = rest.rpartition("@")
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}://{user}:***@{location}" if colon else url
 
 
 def sqlite_path(url: str) -> str:
@@ -211,7 +217,7 @@ class SQLAlchemyDatabase(CatalogDatabase):
                 "use sqlite:///path/catalog.db or postgresql+psycopg://user@host/db",
             ) from None
         try:
-            self._engine = create_engine(url, pool_pre_ping=True)
+            self._engine = create_engine(url, pool_pre_ping=True, connect_args=_keepalives(url))
             self.dialect = self._engine.dialect.name
         except ImportError as exc:
             raise ConfigError(
@@ -267,3 +273,17 @@ class SQLAlchemyDatabase(CatalogDatabase):
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _keepalives(url: str) -> dict[str, int]:
+    """TCP keepalives for a PostgreSQL catalog: a machine that dies holding an advisory lock
+    (a table's commit turn) loses it within about a minute, not after the operating system's
+    default of two hours."""
+    if not url.startswith(("postgresql", "postgres:")):
+        return {}
+    return {
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }

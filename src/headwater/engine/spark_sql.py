@@ -41,7 +41,14 @@ _SYNTAX = frozenset({"cast", "try_cast", "extract", "timestampdiff", "timestampa
 
 
 def view_name(namespace: str, name: str) -> str:
-    """The Spark temporary view that holds table `namespace.name` in a session."""
+    """The Spark temporary view that holds table `namespace.name` in a session: `ns__name`,
+    with a short hash of the key added when either part holds `__` (so that `a__b.c` and
+    `a.b__c` never share a view)."""
+    if "__" in namespace or "__" in name:
+        import hashlib
+
+        digest = hashlib.sha256(f"{namespace}.{name}".encode()).hexdigest()[:8]
+        return f"{namespace}__{name}__{digest}"
     return f"{namespace}__{name}"
 
 

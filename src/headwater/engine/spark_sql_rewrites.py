@@ -83,6 +83,8 @@ def _rewrite_bracket(node: Any, r: Rewriting) -> Any:
 def _element(values: Any, index: Any, r: Rewriting) -> Any:
     """DuckDB's `values[index]` (1-based, NULL out of range) in Spark."""
     if r.kind(values) == "string":
+        if literal_int(index) == 0:
+            return string("")  # DuckDB's s[0] is empty; Spark's substring(s, 0, 1) is not
         return call("substring", values, index, number(1))
     if literal_int(index) == 0:
         return exp.Null()
@@ -94,6 +96,9 @@ def _element(values: Any, index: Any, r: Rewriting) -> Any:
 def _slice(values: Any, start: Any, end: Any, r: Rewriting) -> Any:
     """DuckDB's `values[start:end]` (1-based, both ends included) in Spark."""
     if r.kind(values) == "string":
+        low, high = literal_int(start), literal_int(end)
+        if (low is not None and low <= 0) or (high is not None and high < 0):
+            raise unsupported("string slice", "a slice bound of zero or below is not translated")
         first = start if start is not None else number(1)
         if end is None:
             return call("substring", values, first)
@@ -229,6 +234,23 @@ def _rewrite_glob(node: Any, r: Rewriting) -> Any:
         raise unsupported("glob", "only literal patterns with * and ? are translated")
     like = re.sub(r"([%_])", r"\\\1", pattern).replace("*", "%").replace("?", "_")
     return exp.Like(this=node.this, expression=string(like))
+
+
+LIKE_ESCAPES = "!#~^|"
+"""Escape characters for a LIKE whose pattern is a literal (the first one it does not hold)."""
+
+
+def _rewrite_like(node: Any, r: Rewriting) -> Any:
+    """LIKE and ILIKE: DuckDB has no escape character unless one is written, Spark treats `\\`
+    as one; an explicit escape character the pattern does not hold keeps `\\` literal."""
+    if isinstance(node.parent, exp.Escape):
+        return node
+    pattern = literal_string(node.expression)
+    if pattern is None:
+        escape = chr(31)  # a control character no real pattern holds
+    else:
+        escape = next((c for c in LIKE_ESCAPES if c not in pattern), chr(31))
+    return exp.Escape(this=node.copy(), expression=string(escape))
 
 
 # Numbers: DuckDB's `/` always divides as DOUBLE (Spark keeps DECIMAL), `//` divides integers
@@ -622,10 +644,11 @@ def _rewrite_order(node: Any, r: Rewriting) -> Any:
         else:
             raise unsupported("ORDER BY ALL", "the columns it stands for are not known")
     desc = bool(ordered.args.get("desc"))
+    nulls_first = bool(ordered.args.get("nulls_first"))  # DuckDB's default: NULLs last
     node.set(
         "expressions",
         [
-            exp.Ordered(this=number(i + 1), desc=desc, nulls_first=False)
+            exp.Ordered(this=number(i + 1), desc=desc, nulls_first=nulls_first)
             for i in range(len(columns))
         ],
     )
@@ -767,6 +790,8 @@ REWRITES: dict[str, Callable[[Any, Rewriting], Any]] = {
     "RegexpExtract": _rewrite_regexp_extract,
     "RegexpExtractAll": _rewrite_regexp_extract,
     "Glob": _rewrite_glob,
+    "Like": _rewrite_like,
+    "ILike": _rewrite_like,
     "Div": _rewrite_div,
     "IntDiv": _rewrite_int_div,
     "Cast": _rewrite_cast,

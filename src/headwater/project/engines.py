@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, get_args
 
 from headwater.errors import ConfigError, Location
 from headwater.project.config import EngineConfig, EngineType, ProjectConfig
+from headwater.project.kinds import AssetKind
 from headwater.project.yamlfile import YamlDocument, closest
 
 if TYPE_CHECKING:
@@ -25,6 +26,9 @@ DEFAULT = "default"
 
 BUILTIN: tuple[str, ...] = get_args(EngineType)
 """Engine names that need no entry under `engines:`."""
+
+MODELS = PurePosixPath("models")
+"""The folder that `models:` keys are relative to."""
 
 EMBEDDED = "duckdb"
 """The engine that loads everything that is not a SQL model."""
@@ -52,11 +56,11 @@ def engine_config(config: ProjectConfig, name: str) -> EngineConfig:
     """
     if name == DEFAULT:
         return config.engine
+    if name in BUILTIN and config.engine.type == name:
+        return config.engine
     if name in config.engines:
         return config.engines[name]
     if name in BUILTIN:
-        if config.engine.type == name:
-            return config.engine
         return EngineConfig.model_validate({"type": name})
     known = [*BUILTIN, *config.engines]
     suggestion = closest(name, known)
@@ -82,9 +86,26 @@ def check_engine_names(config: ProjectConfig, drafts: Iterable[Draft], root_file
     """Check that every engine the project names exists (under `models:` and in the models'
     sidecars); raises `ConfigError` at the line that names an unknown one."""
     known = [*BUILTIN, *config.engines]
+    for name, settings in config.engines.items():
+        if name in BUILTIN and settings.type != name:
+            raise ConfigError(
+                f"engines: {name} is of type {settings.type}, but the name {name} always "
+                f"means the {name} engine",
+                Location(file=root_file),
+                f"name it otherwise (e.g. {name}_{settings.type}), or set 'type: {name}'",
+            )
+    drafts = list(drafts)
+    folders = {PurePosixPath(d.rel_path).parent for d in drafts if d.kind == AssetKind.MODEL}
     for folder, settings in config.models.items():
         if settings.engine is not None and settings.engine not in known:
             _unknown(settings.engine, known, Location(file=root_file), f"models: {folder}")
+        path = MODELS / folder.strip("/")
+        if not any(f == path or path in f.parents for f in folders):
+            raise ConfigError(
+                f"models: {folder} names no folder of models (nothing under {path}/)",
+                Location(file=root_file),
+                "write the folder as it is under models/ (marts/finance, not models/marts/finance)",
+            )
     for draft in drafts:
         engine = draft.model.engine if draft.model is not None else None
         if engine is not None and engine not in known:
