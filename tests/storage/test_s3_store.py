@@ -32,6 +32,7 @@ from headwater.errors import (
     StorageError,
     TableDamagedError,
     TableNotFoundError,
+    TransientError,
 )
 from headwater.storage import delta_maintenance
 from headwater.storage.base import CommitInfo, MergeClause, TableRef
@@ -539,10 +540,38 @@ def test_a_missing_bucket_or_an_unreachable_endpoint_is_a_storage_error(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    with pytest.raises(StorageError, match="could not be reached") as raised:
+    with pytest.raises(TransientError, match="could not be reached") as unreachable:
         S3DeltaStore.from_uri(s3_bucket.warehouse, tmp_path)
-    assert f"http://127.0.0.1:{port}" in raised.value.message
-    assert "AWS_ENDPOINT_URL" in (raised.value.hint or "")
+    assert f"http://127.0.0.1:{port}" in unreachable.value.message
+    assert "AWS_ENDPOINT_URL" in (unreachable.value.hint or "")
+
+
+def test_a_server_lost_after_opening_is_a_transient_error_not_an_internal_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.s3 import start_s3_server
+
+    server = start_s3_server()  # a server of its own: the test stops it
+    try:
+        for key, value in server.environment().items():
+            monkeypatch.setenv(key, value)
+        store = S3DeltaStore.from_uri(f"s3://{server.create_bucket()}/warehouse", tmp_path)
+        ref = TableRef("raw", "t")
+        import deltalake
+        import pyarrow as pa
+
+        deltalake.write_deltalake(
+            store.table_uri(ref),
+            pa.table({"a": [1]}),
+            storage_options=store.settings.storage_options(),
+        )
+        assert store.current_version(ref) == 0
+    finally:
+        server.stop()
+    with pytest.raises(TransientError, match="could not be reached"):
+        store.snapshot(ref)
+    with pytest.raises(TransientError, match="could not be reached"):
+        store.history(ref)
 
 
 def test_no_secret_shows_in_reprs_errors_or_history(
@@ -564,9 +593,9 @@ def test_no_secret_shows_in_reprs_errors_or_history(
         S3DeltaStore.from_uri("s3://no-such-bucket-here/warehouse", Path("unused"))
     shown.append(str(raised.value))
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    with pytest.raises(StorageError) as raised:
+    with pytest.raises(TransientError) as unreachable:
         S3DeltaStore.from_uri(s3_bucket.warehouse, Path("unused"))
-    shown.append(str(raised.value))
+    shown.append(str(unreachable.value))
     for text in shown:
         assert SECRET_KEY not in text and canary not in text, text
     assert ACCESS_KEY not in repr(store)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,9 +155,15 @@ class ObjectFiles(TableFiles):
     """
 
     def __init__(
-        self, filesystem: Any, scheme: str, folder: str, storage_options: dict[str, str]
+        self,
+        filesystem: Any,
+        scheme: str,
+        folder: str,
+        storage_options: dict[str, str],
+        failed: Callable[[BaseException], Exception] | None = None,
     ) -> None:
         self.root = f"{scheme}://{folder}"
+        self._failed = failed
         self._fs = filesystem
         self._scheme = scheme
         self._folder = folder
@@ -185,21 +191,37 @@ class ObjectFiles(TableFiles):
             return relative[len(prefix) :]
         return f"{self._folder}/{relative}"
 
+    @contextlib.contextmanager
+    def _requests(self) -> Iterator[None]:
+        """Turn a failed request (an unreachable endpoint, refused credentials) into the
+        store's typed error; a missing file stays `FileNotFoundError`."""
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if self._failed is None:
+                raise
+            raise self._failed(exc) from exc
+
     def names(self, folder: str) -> list[str]:
         from pyarrow.fs import FileSelector, FileType
 
         selector = FileSelector(self._key(folder), allow_not_found=True)
-        return [i.base_name for i in self._fs.get_file_info(selector) if i.type == FileType.File]
+        with self._requests():
+            infos = self._fs.get_file_info(selector)
+        return [i.base_name for i in infos if i.type == FileType.File]
 
     def lines(self, relative: str) -> Iterator[str]:
-        with self._fs.open_input_stream(self._key(relative)) as stream:
+        with self._requests(), self._fs.open_input_stream(self._key(relative)) as stream:
             data = stream.read()
         yield from data.decode("utf-8").splitlines(keepends=True)
 
     def stat(self, relative: str) -> tuple[int, int]:
         from pyarrow.fs import FileType
 
-        info = self._fs.get_file_info(self._key(relative))
+        with self._requests():
+            info = self._fs.get_file_info(self._key(relative))
         if info.type != FileType.File:
             raise FileNotFoundError(self.path(relative))
         return int(info.size or 0), int(info.mtime_ns or 0)
@@ -226,9 +248,11 @@ class ObjectFiles(TableFiles):
 
             selector = FileSelector(self._folder, recursive=True, allow_not_found=True)
             start = len(self._folder) + 1
+            with self._requests():
+                infos = self._fs.get_file_info(selector)
             self._listing = {
                 info.path[start:]: (info.mtime_ns or 0) / 1e9
-                for info in self._fs.get_file_info(selector)
+                for info in infos
                 if info.type == FileType.File
             }
         return self._listing

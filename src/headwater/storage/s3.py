@@ -28,7 +28,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from headwater.errors import ConfigError, Location, StorageError, first_line
+from headwater.errors import (
+    ConfigError,
+    HeadwaterError,
+    Location,
+    StorageError,
+    TransientError,
+    first_line,
+)
 from headwater.storage.base import ObjectStoreAccess, Snapshot, TableRef, WrittenFile
 from headwater.storage.delta import DeltaStore
 from headwater.storage.delta_files import LocalFiles, ObjectFiles, TableFiles
@@ -377,9 +384,10 @@ class S3DeltaStore(DeltaStore):
                 + (f" (endpoint {self.settings.endpoint})" if self.settings.endpoint else ""),
             )
 
-    def access_error(self, exc: BaseException, doing: str = "") -> StorageError:
-        """The error for a failed request to the warehouse (unreachable endpoint, refused
-        credentials), with no secret in it."""
+    def access_error(self, exc: BaseException, doing: str = "") -> HeadwaterError:
+        """The error for a failed request to the warehouse, with no secret in it: refused
+        credentials are a `StorageError`, an unreachable endpoint a `TransientError` (a
+        build's `retries:` try it again)."""
         text = self.settings.redact(first_line(exc))
         lowered = text.lower()
         endpoint = self.settings.endpoint or "AWS S3"
@@ -390,8 +398,12 @@ class S3DeltaStore(DeltaStore):
             what = "refused the credentials"
             hint = f"check {CREDENTIAL_VARIABLES}"
         else:
-            what = "could not be reached"
-            hint = f"check {ENDPOINT_VARIABLES} and that the server is up"
+            return TransientError(
+                f"the warehouse {self.uri} could not be reached"
+                f"{f' while {doing}' if doing else ''} (endpoint {endpoint}): {text}",
+                Location(file="headwater.yml"),
+                f"check {ENDPOINT_VARIABLES} and that the server is up",
+            )
         return StorageError(
             f"the warehouse {self.uri} {what}{f' while {doing}' if doing else ''} "
             f"(endpoint {endpoint}): {text}",
@@ -415,6 +427,7 @@ class S3DeltaStore(DeltaStore):
             SCHEME,
             self._table_key(ref),
             self.settings.storage_options(),
+            self.access_error,
         )
 
     def list_tables(self) -> list[TableRef]:
