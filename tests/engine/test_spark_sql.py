@@ -355,6 +355,9 @@ SAME_RESULTS = [
     "SELECT 'a\\xb' LIKE 'a\\_b', 'a%b' LIKE 'a\\%b', 'C:\\dir' ILIKE 'c:\\%', "
     "s LIKE '%X%', 'abc'[0], s[2:3] FROM s.t",
     "SELECT i FROM s.t ORDER BY ALL NULLS FIRST",
+    # a DOUBLE cast to DECIMAL rounds x * 10^scale as DuckDB does, not x's decimal text
+    "SELECT CAST(67.975::DOUBLE AS DECIMAL(10, 2)), CAST(d / 3 AS DECIMAL(12, 2)), "
+    "CAST(f * 1.005 AS DECIMAL(8, 2)) FROM s.t",
 ]
 
 

@@ -291,7 +291,34 @@ def _rewrite_cast(node: Any, r: Rewriting) -> Any:
             node.set("this", call("round", node.this))
         elif source == "float":
             node.set("this", call("bround", node.this))
+    elif to.this == t.DECIMAL and (r.kind(node.this) == "float" or _divides(node.this)):
+        # DuckDB rounds x * 10^scale computed as a DOUBLE (67.975 -> 6797.4999... -> 67.97);
+        # Spark rounds x's shortest decimal text (67.975 -> 67.98): round the DOUBLE first
+        scale = _decimal_scale(to)
+        if scale is not None:
+            factor = exp.Literal.number(f"1e{scale}")
+            scaled = exp.Mul(this=exp.Paren(this=node.this.copy()), expression=factor)
+            node.set("this", exp.Div(this=call("round", scaled), expression=factor.copy()))
     return node
+
+
+def _divides(node: Any) -> bool:
+    """Whether `node` is a `/` (a DOUBLE in DuckDB whatever its operands' types)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return isinstance(node, exp.Div)
+
+
+def _decimal_scale(to: Any) -> int | None:
+    """The scale of DECIMAL type `to` (DuckDB's default DECIMAL is (18, 3)); None when it is
+    not a literal number."""
+    parameters = to.expressions
+    if not parameters:
+        return 3
+    if len(parameters) < 2:
+        return 0
+    value = literal_int(parameters[1].this if hasattr(parameters[1], "this") else parameters[1])
+    return value
 
 
 def _rewrite_avg(node: Any, r: Rewriting) -> Any:

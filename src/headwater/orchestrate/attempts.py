@@ -319,7 +319,9 @@ class Builds:
 def _message(engine: Engine, asset: Asset, exc: Exception) -> str:
     """What went wrong, for the run's report: the error's own words for Headwater's errors,
     the first line of the engine's, and `internal error` with the type otherwise."""
-    if isinstance(exc, HeadwaterError):
+    # the engine first: some of its errors are Headwater's own types that only it can place
+    # (a DuckDB function the Spark engine refuses names no model until it says which)
+    if isinstance(exc, HeadwaterError) and not engine.is_engine_error(exc):
         return str(exc)
     if engine.is_engine_error(exc):
         if asset.kind == AssetKind.SOURCE:

@@ -337,4 +337,3 @@ def _expand_environment(text: str, key: str) -> str:
         return found
 
     return _ENVIRONMENT_REFERENCE.sub(value, text)
-

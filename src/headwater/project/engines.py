@@ -86,13 +86,13 @@ def check_engine_names(config: ProjectConfig, drafts: Iterable[Draft], root_file
     """Check that every engine the project names exists (under `models:` and in the models'
     sidecars); raises `ConfigError` at the line that names an unknown one."""
     known = [*BUILTIN, *config.engines]
-    for name, settings in config.engines.items():
-        if name in BUILTIN and settings.type != name:
+    for name, engine in config.engines.items():
+        if name in BUILTIN and engine.type != name:
             raise ConfigError(
-                f"engines: {name} is of type {settings.type}, but the name {name} always "
+                f"engines: {name} is of type {engine.type}, but the name {name} always "
                 f"means the {name} engine",
                 Location(file=root_file),
-                f"name it otherwise (e.g. {name}_{settings.type}), or set 'type: {name}'",
+                f"name it otherwise (e.g. {name}_{engine.type}), or set 'type: {name}'",
             )
     drafts = list(drafts)
     folders = {PurePosixPath(d.rel_path).parent for d in drafts if d.kind == AssetKind.MODEL}
@@ -107,10 +107,10 @@ def check_engine_names(config: ProjectConfig, drafts: Iterable[Draft], root_file
                 "write the folder as it is under models/ (marts/finance, not models/marts/finance)",
             )
     for draft in drafts:
-        engine = draft.model.engine if draft.model is not None else None
-        if engine is not None and engine not in known:
+        named = draft.model.engine if draft.model is not None else None
+        if named is not None and named not in known:
             where = _line(draft.document, ("engine",)) or Location(file=draft.rel_path)
-            _unknown(engine, known, where, f"model {draft.key}")
+            _unknown(named, known, where, f"model {draft.key}")
 
 
 def _line(document: YamlDocument | None, path: tuple[str, ...]) -> Location | None:
