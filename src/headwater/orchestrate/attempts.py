@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from headwater.orchestrate.planning import Freshness, WorkItem
     from headwater.orchestrate.recording import BuildRecorder
     from headwater.orchestrate.results import AssetOutcome
+    from headwater.project.config import EngineConfig
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class BuildKit:
         self.store = store
         self._lock = threading.Lock()
         self._engines: dict[str, tuple[Engine, Relations]] = {}
+        self._starting: dict[str, threading.Lock] = {}
+        self._failed: dict[str, Exception] = {}
         self._compiler: Compiler | None = None
         self._table_locks: dict[str, TableCommitLock] = {}
 
@@ -76,31 +79,51 @@ class BuildKit:
 
     def start(self, asset: Asset) -> tuple[Engine, Compiler, Relations]:
         """Start the engine `asset` builds on unless it runs already; return it with the
-        compiler and the relations registered in it."""
+        compiler and the relations registered in it. An engine starts outside the kit's lock
+        (Spark takes seconds), so builds on other engines go on meanwhile; one that failed to
+        start fails every build that needs it in this run, without trying again."""
         name, config = self.definition.engine_of(asset)
         with self._lock:
             compiler = self._compiler_locked()
-            if name not in self._engines:
-                from headwater.build.relations import Relations
-                from headwater.engine.registry import EnginePlace, create_engine
-
-                definition = self.definition
-                engine = create_engine(
-                    config,
-                    EnginePlace.of(definition, self.store, definition.state_dir / "tmp" / name),
-                )
-                if not engine.capabilities.writes_parquet:
-                    # storage commits the Parquet files an engine writes; there is no other path
-                    engine.close()
-                    raise UsageError(
-                        f"the {config.type} engine cannot write Parquet files, which is how "
-                        "builds hand their results to storage",
-                        hint="choose an engine that writes Parquet ('engine:' in headwater.yml)",
-                    )
-                relations = Relations(definition, self.store, compiler.compile)
-                self._engines[name] = (engine, relations)
-            engine, relations = self._engines[name]
+            started = self._engines.get(name)
+            starting = self._starting.setdefault(name, threading.Lock())
+        if started is None:
+            with starting:
+                started = self._engines.get(name)
+                if started is None:
+                    if name in self._failed:
+                        raise self._failed[name]
+                    try:
+                        started = self._start_engine(config, name, compiler)
+                    except Exception as exc:
+                        self._failed[name] = exc
+                        raise
+                    with self._lock:
+                        self._engines[name] = started
+        engine, relations = started
         return engine, compiler, relations
+
+    def _start_engine(
+        self, config: EngineConfig, name: str, compiler: Compiler
+    ) -> tuple[Engine, Relations]:
+        """Create the engine `config` describes (known to the run as `name`) and its
+        relations."""
+        from headwater.build.relations import Relations
+        from headwater.engine.registry import EnginePlace, create_engine
+
+        definition = self.definition
+        engine = create_engine(
+            config, EnginePlace.of(definition, self.store, definition.state_dir / "tmp" / name)
+        )
+        if not engine.capabilities.writes_parquet:
+            # storage commits the Parquet files an engine writes; there is no other path
+            engine.close()
+            raise UsageError(
+                f"the {config.type} engine cannot write Parquet files, which is how builds "
+                "hand their results to storage",
+                hint="choose an engine that writes Parquet ('engine:' in headwater.yml)",
+            )
+        return engine, Relations(definition, self.store, compiler.compile)
 
     def qualified(self, key: str) -> str:
         """Return model `key`'s SQL as column lineage reads it."""
