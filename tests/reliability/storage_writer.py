@@ -1,16 +1,21 @@
 """Storage-level writers that reliability tests run in subprocesses (and kill).
 
-    python storage_writer.py steps WAREHOUSE UNTIL [--fault-step K --fault-point POINT]
+    python storage_writer.py steps WAREHOUSE UNTIL [--scratch DIR]
+                                   [--fault-step K --fault-point POINT]
         Apply the deterministic workload's steps (append, overwrite, merge, delete in turn) to
         table crash.facts, one commit each, resuming after the last step that landed (found by
-        its app transaction). POINT is before_commit, after_commit or during_commit: the process
-        SIGKILLs itself there at step K.
+        its app transaction). At step K the process SIGKILLs itself at POINT: before_commit
+        (files written, commit not called), before_log_write (files in the warehouse, uploaded
+        on S3, no log entry yet), during_commit (a random moment of the commit) or
+        after_commit.
 
-    python storage_writer.py append WAREHOUSE LOG STOP
+    python storage_writer.py append WAREHOUSE LOG STOP [--scratch DIR]
         Append batches of unique ids to table maint.facts until the file STOP exists; after each
         commit write "batch version" to LOG.
 
-The workload and its serial oracle (`oracle_states`) live here so the test and the writer agree.
+WAREHOUSE is a folder or a URI (`s3://bucket/prefix`, reached through the AWS_* environment);
+DIR is where a store elsewhere stages files. The workload and its serial oracle
+(`oracle_states`) live here so the test and the writer agree.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ import threading
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 STEPS_REF = ("crash", "facts")
 APPEND_REF = ("maint", "facts")
 APP_ID = "r1-writer"
@@ -31,6 +39,7 @@ APPEND_APP_ID = "r13-appender"
 COLUMNS = ("id", "val")
 OPERATIONS = ("append", "overwrite", "merge", "delete")
 BATCH_ROWS = 25
+FAULT_POINTS = ("before_commit", "before_log_write", "during_commit", "after_commit")
 
 
 def operation(step: int) -> str:
@@ -64,89 +73,78 @@ def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def run_steps(warehouse: Path, until: int, fault_step: int | None, fault_point: str | None) -> None:
-    from deltalake import DeltaTable
+def step_rows(step: int, per_file: list[list[tuple[int, int]]]) -> tuple[list[int], dict[int, int]]:
+    """What step `step` (not an append) does to a table whose files hold `per_file`: the
+    indexes of the files it replaces and the rows it writes in their place."""
+    kind = operation(step)
+    if kind == "overwrite":
+        touched = list(range(len(per_file)))
+    else:
+        hit = 5 if kind == "merge" else 7
+        touched = [
+            k for k, rows in enumerate(per_file) if any(i % hit == step % hit for i, _ in rows)
+        ]
+    state = {i: v for k in touched for i, v in per_file[k]}
+    return touched, next_state(state, step)
 
+
+def run_steps(
+    location: str, scratch: Path | None, until: int, fault_step: int | None, fault_point: str | None
+) -> None:
     from headwater.engine.duckdb import DuckDBEngine
     from headwater.storage.base import CommitInfo, TableRef
-    from headwater.storage.delta import DeltaStore
+    from tests.reliability.table_io import (
+        kill_before_log_write,
+        open_warehouse,
+        read_file_rows,
+        write_rows,
+    )
 
-    store = DeltaStore(warehouse)
+    store = open_warehouse(location, scratch)
     ref = TableRef(*STEPS_REF)
     session = DuckDBEngine(threads=1).session()
-    landed = 0
-    if store.current_version(ref) is not None:
-        landed = DeltaTable(str(store.location(ref))).transaction_version(APP_ID) or 0
+    landed = store.app_version(ref, APP_ID) or 0
     print("ready", landed, flush=True)
-
-    def cast(sql: str) -> str:
-        return f"SELECT CAST(id AS BIGINT) AS id, CAST(val AS BIGINT) AS val FROM ({sql})"
+    commit_seconds = 0.004  # how long a commit takes here, measured as steps go
 
     for step in range(landed + 1, until + 1):
         kind = operation(step)
         remove = []
+        mode = "append"
         if kind == "append":
-            sql = f"SELECT {step} * 1000 + range AS id, {step} AS val FROM range(40)"
-            mode = "append"
+            rows = next_state({}, step)
         else:
             snapshot = store.snapshot(ref)
-            session.register_table(ref, snapshot)
-            mode = "overwrite" if kind == "overwrite" else "append"
+            touched, rows = step_rows(step, read_file_rows(store, snapshot.files))
             if kind == "overwrite":
-                sql = (
-                    f"SELECT id, (val * 3 + {step}) % 1000 AS val FROM crash.facts "
-                    f"WHERE id % 11 != {step % 11}"
-                )
+                mode = "overwrite"
             else:
-                hit = f"id % 5 = {step % 5}" if kind == "merge" else f"id % 7 = {step % 7}"
-                by_path = {f.path: f for f in snapshot.files}
-                paths = ", ".join(f"'{p}'" for p in by_path)
-                touched = (
-                    session.query(
-                        f"SELECT DISTINCT filename FROM read_parquet([{paths}], filename = true) "
-                        f"WHERE {hit}"
-                    )
-                    .column("filename")
-                    .to_pylist()
-                    if by_path
-                    else []
-                )
-                remove = [by_path[p] for p in touched]
-                kept = ", ".join(f"'{p}'" for p in touched)
-                parts = []
-                if touched and kind == "merge":
-                    parts.append(
-                        f"SELECT id, CASE WHEN {hit} THEN {step} + 10000 ELSE val END AS val "
-                        f"FROM read_parquet([{kept}])"
-                    )
-                elif touched:
-                    parts.append(f"SELECT id, val FROM read_parquet([{kept}]) WHERE NOT ({hit})")
-                if kind == "merge":
-                    parts.append(
-                        f"SELECT {step} * 1000 + 500 + range AS id, {step} AS val FROM range(10)"
-                    )
-                sql = " UNION ALL ".join(parts) if parts else "SELECT 1 AS id, 1 AS val WHERE false"
-        written = session.write_parquet(cast(sql), store.new_file_dir(ref, f"step{step}"))
+                remove = [snapshot.files[k] for k in touched]
+        written = write_rows(session, store, ref, f"step{step}", rows.items())
         info = CommitInfo(run_id=f"step-{step}", operation=kind, app_id=APP_ID, app_version=step)
         if step == fault_step and fault_point == "before_commit":
             _kill_self()
+        if step == fault_step and fault_point == "before_log_write":
+            kill_before_log_write()
         if step == fault_step and fault_point == "during_commit":
-            timer = threading.Timer(random.uniform(0, 0.004), _kill_self)
+            timer = threading.Timer(random.uniform(0, commit_seconds), _kill_self)
             timer.daemon = True
             timer.start()
+        began = time.monotonic()
         store.commit_files(ref, written.files, written.schema, mode, info, remove=remove)
+        commit_seconds = time.monotonic() - began
         if step == fault_step and fault_point == "after_commit":
             _kill_self()
         print("landed", step, flush=True)
 
 
-def run_appends(warehouse: Path, log_path: Path, stop: Path) -> None:
+def run_appends(location: str, scratch: Path | None, log_path: Path, stop: Path) -> None:
     from headwater.engine.duckdb import DuckDBEngine
     from headwater.errors import CommitConflictError
     from headwater.storage.base import CommitInfo, TableRef
-    from headwater.storage.delta import DeltaStore
+    from tests.reliability.table_io import open_warehouse, write_rows
 
-    store = DeltaStore(warehouse)
+    store = open_warehouse(location, scratch)
     ref = TableRef(*APPEND_REF)
     session = DuckDBEngine(threads=1).session()
     batch = 0
@@ -154,10 +152,12 @@ def run_appends(warehouse: Path, log_path: Path, stop: Path) -> None:
         print("ready", flush=True)
         while not stop.exists():
             batch += 1
-            written = session.write_parquet(
-                f"SELECT CAST({batch} * 1000 + range AS BIGINT) AS id, "
-                f"CAST({batch} AS BIGINT) AS val FROM range({BATCH_ROWS})",
-                store.new_file_dir(ref, f"batch{batch}"),
+            written = write_rows(
+                session,
+                store,
+                ref,
+                f"batch{batch}",
+                ((batch * 1000 + i, batch) for i in range(BATCH_ROWS)),
             )
             info = CommitInfo(
                 run_id=f"batch-{batch}",
@@ -183,19 +183,21 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     steps = sub.add_parser("steps")
-    steps.add_argument("warehouse", type=Path)
+    steps.add_argument("warehouse")
     steps.add_argument("until", type=int)
+    steps.add_argument("--scratch", type=Path)
     steps.add_argument("--fault-step", type=int)
-    steps.add_argument("--fault-point", choices=["before_commit", "after_commit", "during_commit"])
+    steps.add_argument("--fault-point", choices=FAULT_POINTS)
     appends = sub.add_parser("append")
-    appends.add_argument("warehouse", type=Path)
+    appends.add_argument("warehouse")
     appends.add_argument("log", type=Path)
     appends.add_argument("stop", type=Path)
+    appends.add_argument("--scratch", type=Path)
     args = parser.parse_args(argv)
     if args.command == "steps":
-        run_steps(args.warehouse, args.until, args.fault_step, args.fault_point)
+        run_steps(args.warehouse, args.scratch, args.until, args.fault_step, args.fault_point)
     else:
-        run_appends(args.warehouse, args.log, args.stop)
+        run_appends(args.warehouse, args.scratch, args.log, args.stop)
 
 
 if __name__ == "__main__":

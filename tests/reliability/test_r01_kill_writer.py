@@ -3,10 +3,12 @@
 Pass: every table opens; each is exactly at the old or the new version (row count and content
 checksum equal a serial oracle computed for each version); every interrupted job finishes when
 run again. Kills are aimed at random moments, at "files written, commit not yet"
-(before_commit), at "commit in flight" (during_commit) and right after the commit landed
-(after_commit) — both for a storage-level writer and for `headwater run`.
+(before_commit), at "files in the warehouse, log entry not yet" (before_log_write: on S3 the
+files are uploaded, not committed), at "commit in flight" (during_commit) and right after the
+commit landed (after_commit) — for a storage-level writer on local disk and on S3, and for
+`headwater run`.
 
-Scaled down in the regular suite; 200 kills in all in the slow tier.
+Scaled down in the regular suite; 200 kills in all (per warehouse) in the slow tier.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ import pytest
 from headwater.storage.base import TableRef
 from headwater.storage.delta import DeltaStore
 from tests.reliability import storage_writer
-from tests.reliability.helpers import HEADWATER, HERE, PYTHON, Reader, kill, start
+from tests.reliability.helpers import (
+    HEADWATER,
+    HERE,
+    PYTHON,
+    WHERE,
+    Reader,
+    kill,
+    start,
+    warehouse_for,
+)
 
 WRITER = [PYTHON, str(HERE / "storage_writer.py")]
 
@@ -63,31 +74,46 @@ def _check_version(store, ref, reader, oracle, version, steps) -> int:
     return step
 
 
+POINTS = ("random", *storage_writer.FAULT_POINTS)
+
+
+def _committed_files(store: DeltaStore, ref: TableRef) -> set[str]:
+    """Every data file some version of the table names (relative to its folder)."""
+    latest = store.current_version(ref)
+    if latest is None:
+        return set()
+    return {
+        f.relative_path for v in range(latest + 1) for f in store.snapshot(ref, version=v).files
+    }
+
+
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize(
     "kills",
     [pytest.param(20, id="scaled"), pytest.param(100, id="full", marks=pytest.mark.slow)],
 )
-def test_r1_storage_writer_killed_at_random_points(tmp_path: Path, kills: int) -> None:
+def test_r1_storage_writer_killed_at_random_points(tmp_path, request, where, kills):
     rng = random.Random(1)
-    warehouse = tmp_path / "warehouse"
-    store = DeltaStore(warehouse)
+    warehouse = warehouse_for(where, tmp_path, request)
+    store = warehouse.store()
     ref = TableRef(*storage_writer.STEPS_REF)
-    reader = Reader()
+    reader = warehouse.reader()
     oracle = StepOracle(reader)
     landed = 0
-    aimed = {"before_commit": 0, "during_commit": 0, "after_commit": 0, "random": 0}
+    aimed = dict.fromkeys(POINTS, 0)
     try:
         for i in range(kills):
-            point = ("random", "before_commit", "during_commit", "after_commit")[i % 4]
+            point = POINTS[i % len(POINTS)]
             fault_step = landed + rng.randint(1, 3)
-            args = [*WRITER, "steps", str(warehouse), "1000000"]
+            args = [*WRITER, "steps", *warehouse.writer_args(), "1000000"]
             if point != "random":
                 args += ["--fault-step", str(fault_step), "--fault-point", point]
-            writer = start(args, tmp_path)
+            files_before = warehouse.data_files(ref)
+            writer = start(args, tmp_path, warehouse.env)
             assert writer.stdout is not None
             assert writer.stdout.readline().startswith("ready"), writer.stderr.read()
             if point == "random":
-                time.sleep(rng.uniform(0.0, 0.25))
+                time.sleep(rng.uniform(0.0, 0.25 if where == "local" else 1.0))
                 kill(writer)
             else:
                 writer.wait(timeout=600)
@@ -97,24 +123,30 @@ def test_r1_storage_writer_killed_at_random_points(tmp_path: Path, kills: int) -
             # the table opens and is exactly at the version of the last step that landed
             latest = store.current_version(ref)
             if latest is None:  # killed before the first commit: no table, as before
-                assert landed == 0 and point in ("random", "before_commit", "during_commit")
+                assert landed == 0 and point not in ("after_commit",), point
                 continue
             steps = _steps(store, ref, limit=2)
             step = _check_version(store, ref, reader, oracle, latest, steps)
-            if point == "before_commit":
+            if point in ("before_commit", "before_log_write"):
                 assert step == fault_step - 1  # files written, never committed: old version
             elif point == "after_commit":
                 assert step == fault_step  # committed, then killed: new version
             elif point == "during_commit":
                 assert step in (fault_step - 1, fault_step)
             assert step >= landed
+            if point == "before_log_write":
+                # the step's files reached the warehouse (uploaded, on S3), no version names them
+                orphans = warehouse.data_files(ref) - files_before - _committed_files(store, ref)
+                assert orphans, "the kill came before the files were in the warehouse"
             if latest > 0:
                 _check_version(store, ref, reader, oracle, latest - 1, steps)
             landed = step
 
         # re-running finishes the job; every version ever committed equals the oracle
         until = landed + 8
-        finish = start([*WRITER, "steps", str(warehouse), str(until)], tmp_path)
+        finish = start(
+            [*WRITER, "steps", *warehouse.writer_args(), str(until)], tmp_path, warehouse.env
+        )
         _, err = finish.communicate(timeout=600)
         assert finish.returncode == 0, err
         final = store.current_version(ref)

@@ -4,7 +4,8 @@ Pass: the content equals the set of committed appends at the end (no row lost or
 every version of the log opens and every version whose files vacuum kept reads exactly the
 appends committed up to it, and each vacuum deletes exactly what its dry run listed.
 
-Scaled down in the regular suite (5 cycles); 20 cycles in the slow tier.
+Runs on local disk and on S3. Scaled down in the regular suite (5 cycles); 20 cycles in the
+slow tier.
 """
 
 from __future__ import annotations
@@ -17,21 +18,11 @@ import pytest
 
 from headwater.errors import CommitConflictError, TableNotFoundError
 from headwater.storage.base import CommitInfo, TableRef
-from headwater.storage.delta import DeltaStore
 from tests.reliability import storage_writer
-from tests.reliability.helpers import HERE, PYTHON, Reader, kill, start, wait_for
+from tests.reliability.helpers import HERE, PYTHON, WHERE, kill, start, wait_for, warehouse_for
 
 REF = TableRef(*storage_writer.APPEND_REF)
 ORDERS = list(itertools.permutations(("optimize", "checkpoint", "vacuum")))
-
-
-def _files(store: DeltaStore) -> set[str]:
-    root = store.location(REF)
-    return {
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and "_delta_log" not in p.parts
-    }
 
 
 def _logged(log: Path) -> dict[int, int]:
@@ -49,18 +40,29 @@ def _batch_rows(batches) -> list[tuple[int, int]]:
     return sorted((b * 1000 + i, b) for b in batches for i in range(storage_writer.BATCH_ROWS))
 
 
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize(
     "cycles", [pytest.param(5, id="scaled"), pytest.param(20, id="full", marks=pytest.mark.slow)]
 )
-def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, cycles):
-    warehouse = tmp_path / "warehouse"
-    store = DeltaStore(warehouse)
+def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, request, where, cycles):
+    warehouse = warehouse_for(where, tmp_path, request)
+    store = warehouse.store()
     log, stop = tmp_path / "appends.log", tmp_path / "stop"
     appender = start(
-        [PYTHON, str(HERE / "storage_writer.py"), "append", str(warehouse), str(log), str(stop)],
+        [
+            PYTHON,
+            str(HERE / "storage_writer.py"),
+            "append",
+            warehouse.location,
+            str(log),
+            str(stop),
+            "--scratch",
+            str(warehouse.scratch),
+        ],
         tmp_path,
+        warehouse.env,
     )
-    reader = Reader()
+    reader = warehouse.reader()
     vacuumed_at = 0
     deleted_total = 0
     conflicts = 0
@@ -80,10 +82,10 @@ def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, cycle
                 elif operation == "checkpoint":
                     store.checkpoint(REF)
                 else:
-                    before = _files(store)
+                    before = warehouse.data_files(REF)
                     listed = store.vacuum(REF, retain_hours=0, dry_run=True)
                     deleted = store.vacuum(REF, retain_hours=0, dry_run=False)
-                    after = _files(store)
+                    after = warehouse.data_files(REF)
                     assert deleted == listed, "vacuum deleted other files than its dry run listed"
                     assert before - after == set(listed)
                     vacuumed_at = store.current_version(REF) or 0
