@@ -239,12 +239,6 @@ def _sizes() -> list[Any]:
     ]
 
 
-@pytest.mark.xfail(
-    reason="known defect found by this test (issue 16 note): a delete or overwrite computed "
-    "from an older snapshot can land without a conflict when another writer removed files "
-    "meanwhile (a lost update); commits of removals must carry their read version",
-    strict=False,
-)
 @pytest.mark.parametrize("where,writers,ops", _sizes())
 def test_r3_concurrent_writers_equal_a_serial_replay(tmp_path, request, where, writers, ops):
     warehouse = warehouse_for(where, tmp_path, request)

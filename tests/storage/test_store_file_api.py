@@ -75,3 +75,50 @@ def test_a_store_without_file_commits_refuses_to_commit_files(
     assert "committing Parquet files an engine wrote" in message
     assert str(tmp_path / "wh") in message
     assert not store.exists(REF)
+
+
+def test_removing_files_another_writer_already_replaced_is_a_conflict(tmp_path: Path) -> None:
+    # two writers read version 0 and each rewrite its file; the second would bring the first
+    # one's removed rows back (a lost update) unless its commit is refused
+    import pyarrow.parquet as pq
+
+    from headwater.errors import CommitConflictError
+
+    store = DeltaStore(tmp_path / "warehouse")
+    ref = TableRef("core", "t")
+    engine = DuckDBEngine(threads=1)
+    try:
+        session = engine.session()
+
+        def write(sql: str, tag: str) -> object:
+            return session.write_parquet(sql, store.new_file_dir(ref, tag))
+
+        first = write("SELECT range::BIGINT AS id FROM range(10)", "a")
+        store.commit_files(ref, first.files, first.schema, "append", CommitInfo("r0", "append"))
+        read_by_a, read_by_b = store.snapshot(ref), store.snapshot(ref)
+        b = write("SELECT range::BIGINT AS id FROM range(3, 10)", "b")
+        store.commit_files(
+            ref,
+            b.files,
+            b.schema,
+            "append",
+            CommitInfo("rb", "delete"),
+            remove=list(read_by_b.files),
+        )
+        a = write("SELECT range::BIGINT AS id FROM range(0, 8)", "c")
+        with pytest.raises(CommitConflictError, match="another writer replaced"):
+            store.commit_files(
+                ref,
+                a.files,
+                a.schema,
+                "append",
+                CommitInfo("ra", "delete"),
+                remove=list(read_by_a.files),
+            )
+        ids = [
+            i for f in store.snapshot(ref).files for i in pq.read_table(f.path)["id"].to_pylist()
+        ]
+        assert sorted(ids) == list(range(3, 10))
+        assert store.current_version(ref) == 1
+    finally:
+        engine.close()

@@ -132,6 +132,7 @@ def commit_files(
             table = store.open_table(ref)
             if mode == "append" and _add_new_columns(table, arrow_schema, commit):
                 table = store.open_table(ref)
+            _refuse_stale_removes(ref, table, remove)
             table.create_write_transaction(
                 actions,
                 mode=mode,
@@ -147,6 +148,31 @@ def commit_files(
     latest = store.current_version(ref)
     assert latest is not None
     return version_of_commit(store.table_files(ref), latest, commit_id)
+
+
+def _refuse_stale_removes(ref: TableRef, table: Any, remove: list[DataFile] | None) -> None:
+    """Refuse to commit the removal of files the opened version no longer has.
+
+    The caller planned `remove` from an older snapshot; another writer (a merge, optimize)
+    has replaced those files since, so committing would bring their rows back twice. From the
+    opened version on, delta-rs's conflict check sees any other writer's removals itself.
+    """
+    if not remove:
+        return
+    import urllib.parse
+
+    import pyarrow as pa
+
+    paths = pa.table(table.get_add_actions(flatten=False)).column("path").to_pylist()
+    live = {urllib.parse.unquote(p) for p in paths}
+    gone = [f for f in remove if urllib.parse.unquote(f.relative_path) not in live]
+    if gone:
+        raise CommitConflictError(
+            f"table {ref}: another writer replaced {len(gone)} of the files this write "
+            "replaces after it read the table",
+            Location(asset=ref.key),
+            "run again; nothing was applied",
+        )
 
 
 def landed_already(store: DeltaStore, ref: TableRef, commit: CommitInfo) -> int | None:
