@@ -77,14 +77,9 @@ def _check_version(store, ref, reader, oracle, version, steps) -> int:
 POINTS = ("random", *storage_writer.FAULT_POINTS)
 
 
-def _committed_files(store: DeltaStore, ref: TableRef) -> set[str]:
-    """Every data file some version of the table names (relative to its folder)."""
-    latest = store.current_version(ref)
-    if latest is None:
-        return set()
-    return {
-        f.relative_path for v in range(latest + 1) for f in store.snapshot(ref, version=v).files
-    }
+def _named_files(store: DeltaStore, ref: TableRef, versions: range) -> set[str]:
+    """The data files `versions` of the table name (relative to its folder)."""
+    return {f.relative_path for v in versions for f in store.snapshot(ref, version=v).files}
 
 
 @pytest.mark.parametrize("where", WHERE)
@@ -109,6 +104,7 @@ def test_r1_storage_writer_killed_at_random_points(tmp_path, request, where, kil
             if point != "random":
                 args += ["--fault-step", str(fault_step), "--fault-point", point]
             files_before = warehouse.data_files(ref)
+            version_before = store.current_version(ref)
             writer = start(args, tmp_path, warehouse.env)
             assert writer.stdout is not None
             assert writer.stdout.readline().startswith("ready"), writer.stderr.read()
@@ -135,8 +131,11 @@ def test_r1_storage_writer_killed_at_random_points(tmp_path, request, where, kil
                 assert step in (fault_step - 1, fault_step)
             assert step >= landed
             if point == "before_log_write":
-                # the step's files reached the warehouse (uploaded, on S3), no version names them
-                orphans = warehouse.data_files(ref) - files_before - _committed_files(store, ref)
+                # the step's files reached the warehouse (uploaded, on S3), no version names
+                # them (only the versions this writer made can name files new since it started)
+                first_new = 0 if version_before is None else version_before + 1
+                new = warehouse.data_files(ref) - files_before
+                orphans = new - _named_files(store, ref, range(first_new, latest + 1))
                 assert orphans, "the kill came before the files were in the warehouse"
             if latest > 0:
                 _check_version(store, ref, reader, oracle, latest - 1, steps)

@@ -1,8 +1,9 @@
 """R13: compaction, checkpoint and vacuum (retain 0) in every order while another process appends.
 
 Pass: the content equals the set of committed appends at the end (no row lost or duplicated),
-every version of the log opens and every version whose files vacuum kept reads exactly the
-appends committed up to it, and each vacuum deletes exactly what its dry run listed.
+every version since the last vacuum opens, an even spread of the older ones opens or fails
+with the typed error saying vacuum took its files, and every version that opens reads exactly
+the appends committed up to it; each vacuum deletes exactly what its dry run listed.
 
 Runs on local disk and on S3. Scaled down in the regular suite (5 cycles); 20 cycles in the
 slow tier.
@@ -23,6 +24,10 @@ from tests.reliability.helpers import HERE, PYTHON, WHERE, kill, start, wait_for
 
 REF = TableRef(*storage_writer.APPEND_REF)
 ORDERS = list(itertools.permutations(("optimize", "checkpoint", "vacuum")))
+CHECKED_OLD_VERSIONS = 25
+"""How many versions older than the last vacuum are read back at the end, spread evenly: most
+of them lost files to vacuum, and the store's error for such a version looks for the versions
+still readable, which takes about a second on the S3 test server."""
 
 
 def _logged(log: Path) -> dict[int, int]:
@@ -118,7 +123,9 @@ def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, reque
 
     # every version of the log opens; those whose files remain read the appends up to them
     readable = 0
-    for version in range(final.version + 1):
+    step = max(1, vacuumed_at // CHECKED_OLD_VERSIONS)
+    checked = sorted({*range(0, vacuumed_at, step), *range(vacuumed_at, final.version + 1)})
+    for version in checked:
         try:
             snapshot = store.snapshot(REF, version=version)
         except TableNotFoundError as exc:  # the store refuses a version vacuum took files of
@@ -128,5 +135,5 @@ def test_r13_maintenance_in_every_order_under_concurrent_appends(tmp_path, reque
         expected = [b for b, landed in committed.items() if landed <= version]
         assert reader.rows(snapshot, storage_writer.COLUMNS) == _batch_rows(expected), version
         readable += 1
-    assert readable >= final.version + 1 - vacuumed_at
+    assert readable >= final.version + 1 - vacuumed_at  # at least all since the last vacuum
     reader.close()
