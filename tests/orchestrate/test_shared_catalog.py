@@ -323,3 +323,37 @@ def test_a_second_checkout_finds_the_first_ones_builds_up_to_date(machines: Mach
     assert code == 0, (out, err)
     statuses = {o["key"]: o["status"] for o in json.loads(out)["assets"]}
     assert statuses == {"east.a_total": "up_to_date"}
+
+
+def test_a_run_whose_locks_another_machine_took_over_commits_nothing(machines: Machines) -> None:
+    gate = SourceLock(machines, "a")
+    first = machines.run(machines.one, "-s", "pg.a")
+    try:
+        assert wait_for(lambda: machines.building("pg.a") is not None, DEADLINE_S), (
+            "the first run never started its load"
+        )
+        holder = machines.building("pg.a")
+        # machine two judges it dead (its catalog was out of reach for a minute, say) and takes
+        # its locks over while it still runs, inside its load
+        taken = locks.claim(
+            machines.catalog,
+            "run-on-machine-two",
+            [locks.Claim("pg.a")],
+            {"command": "run", "pid": 1, "hostname": "machine-two"},
+            alive=lambda lock: False,
+        )
+        assert taken == []
+        assert machines.holders() == {"pg.a": "run-on-machine-two"}
+    finally:
+        gate.release()
+    code, out, err = _finish(first)
+    assert code != 0, (out, err)
+    message = f"run {holder} no longer holds the lock of pg.a: another run took it over"
+    assert message in out and "nothing was committed" in out, (out, err)
+    assert "Traceback" not in out + err
+    # ... and left the new holder's lock alone when it let go of its own
+    assert machines.holders() == {"pg.a": "run-on-machine-two"}
+    # the load read its rows but committed nothing: the table was never made
+    keys = machines.bucket.server.keys(machines.bucket.name, "warehouse/pg/a/_delta_log/")
+    assert keys == []
+    assert machines.results(machines.two, str(holder)) == {"pg.a": "failed"}

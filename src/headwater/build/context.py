@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,9 @@ class BuildContext:
     """What the gate let through, publish by publish."""
     expired: threading.Event = field(default_factory=threading.Event)
     """Set when the build ran past its timeout: it must not commit any more."""
+    fence: Callable[[], None] | None = None
+    """Raises when the run no longer holds the asset's lock (another machine took it over):
+    checked just before each commit."""
     idempotent: bool = True
     """Commits carry the asset's idempotency key (not those to a companion table, which a
     failed attempt undoes and a retry makes again)."""
@@ -150,7 +154,7 @@ class BuildContext:
         """Commit `files` as the asset's next version once its gate lets them through; return
         the version. The only way a build makes its asset's new content visible. `fresh` says
         which files hold new rows (default: all), the only ones a check may quarantine."""
-        self.check_time()
+        self.may_commit()
         if self.gate is not None:
             admitted = self.gate.admit(
                 self, files, schema, mode, list(remove or []), list(partition_by or []), fresh
@@ -161,8 +165,16 @@ class BuildContext:
                 commit = dataclasses.replace(
                     commit, extra={**commit.extra, "headwater.rows": str(admitted.rows)}
                 )
-        self.check_time()
+        self.may_commit()
         return self.store.commit_files(self.ref, files, schema, mode, commit, partition_by, remove)
+
+    def may_commit(self) -> None:
+        """Raise unless this build may commit now: it ran past its timeout
+        (`BuildTimeoutError`), or its run no longer holds the asset's lock (`RunLockedError`).
+        Every commit of a build checks this first."""
+        self.check_time()
+        if self.fence is not None:
+            self.fence()
 
     def check_time(self) -> None:
         """Raise `BuildTimeoutError` when the build ran past its timeout."""

@@ -199,6 +199,23 @@ def release(catalog: Catalog, run_id: str, claims: Iterable[Claim] | None = None
         )
 
 
+def holds(catalog: Catalog, run_id: str, claim: Claim) -> bool:
+    """Whether `run_id` still holds a lock covering `claim` (another run may have taken its
+    locks over, judging it dead)."""
+    with catalog.db.transaction(write=False) as tx:
+        rows = tx.execute(
+            "SELECT 1 AS x FROM hw_locks WHERE run_id = :run_id AND asset = :asset AND "
+            "partition_key IN (:whole, :partition_key)",
+            {
+                "run_id": run_id,
+                "asset": claim.asset,
+                "whole": WHOLE,
+                "partition_key": claim.partition or WHOLE,
+            },
+        )
+    return bool(rows)
+
+
 def held(catalog: Catalog) -> list[HeldLock]:
     """Every lock recorded in the catalog, live or left by a dead run, by asset."""
     with catalog.db.transaction(write=False) as tx:

@@ -34,6 +34,7 @@ def commit_rows(
     keys = spec.table.primary_key
     if not plan.select:
         # nothing new but the state moved (e.g. empty files seen): an empty commit records it
+        ctx.may_commit()
         version = store.commit_files(
             ref, [], plan.schema, "append", ctx.commit_info(f"ingest {mode}", 0)
         )
@@ -52,6 +53,7 @@ def commit_rows(
             delete_column=spec.table.delete_column if spec.table.delete == "hard" else None,
         )
         if outcome.version is None:
+            ctx.may_commit()
             version = store.commit_files(
                 ref, [], plan.schema, "append", ctx.commit_info(f"ingest {mode}", 0)
             )
@@ -110,6 +112,7 @@ def _widen_existing(ctx: BuildContext, plan: WritePlan) -> None:
         conform_to=plan.schema,
     )
     # no idempotency key: it is not the build's commit, which follows with the build's key
+    ctx.may_commit()
     ctx.store.commit_files(
         ctx.ref,
         written.files,

@@ -346,6 +346,7 @@ def _load_children(
             files, rows = out.files, out.rows
         if not files and not (replaced and exists):
             continue
+        ctx.may_commit()
         version = store.commit_files(
             target,
             files,

@@ -15,12 +15,15 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from headwater.catalog.locks import Claim
 from headwater.catalog.statuses import BuildStatus
 from headwater.catalog.store import Catalog, RunRecord
 from headwater.errors import BuildTimeoutError, HeadwaterError, UsageError, first_line
 from headwater.orchestrate.lock import TableCommitLock
+from headwater.orchestrate.planning import claim_of
 from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.kinds import AssetKind, BuildKind
 from headwater.storage.base import TableRef, TableStore
@@ -197,8 +200,10 @@ class Builds:
         recorder: BuildRecorder,
         hooks: BuildHooks,
         watchdog: Watchdog,
+        fence: Callable[[Claim], None] | None = None,
     ) -> None:
         self.kit = kit
+        self.fence = fence
         self.definition = kit.definition
         self.record = record
         self.full_refresh = full_refresh
@@ -311,6 +316,7 @@ class Builds:
             gate=self.kit.gate(asset, session),
             partition=item.partition,
             table_lock=self.kit.table_lock(asset.key),
+            fence=self._fence_of(item),
         )
         # the watchdog keeps interrupting a build past its time until the build gives up,
         # and the build's publish refuses to commit once `expired` is set; Ctrl-C stops
@@ -330,6 +336,14 @@ class Builds:
         if asset.is_stored:
             relations.refresh(context.session, asset.key)
         return context, result
+
+    def _fence_of(self, item: WorkItem) -> Callable[[], None] | None:
+        """The check before each of `item`'s commits that the run still holds its lock."""
+        fence = self.fence
+        if fence is None:
+            return None
+        claim = claim_of(self.definition, item.key, item.partition_key)
+        return lambda: fence(claim)
 
     def _retries(self, asset: Asset) -> Any:
         """The asset's retry policy (`AssetRetries`), else the project's: `backoff_delay`

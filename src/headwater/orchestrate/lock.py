@@ -144,6 +144,29 @@ class RunLocks:
         if run_id != self.run_id:
             forget(self.state_dir, run_id)
 
+    def fence(self, claim: Claim) -> None:
+        """Refuse a commit under `claim` once this run no longer holds it.
+
+        Only a run on another machine judges this one by its heartbeat, and may take its
+        locks over while it still runs (its catalog was out of reach, or the machine was
+        suspended, for `STALE_AFTER_S`); a commit then would race the new holder's. On one
+        machine a run's locks are taken over only once its process has died, so a SQLite
+        catalog needs no check.
+
+        Raises:
+            RunLockedError: another run took `claim` over; nothing was committed.
+        """
+        if self.catalog.db.dialect != "postgresql" or locks.holds(self.catalog, self.run_id, claim):
+            return
+        raise RunLockedError(
+            f"run {self.run_id} no longer holds the lock of {claim}: another run took it "
+            f"over after {STALE_AFTER_S:g} s without a heartbeat from this one; nothing was "
+            "committed",
+            Location(asset=claim.asset),
+            "check that this machine reaches the catalog database steadily (the heartbeat "
+            "writes to it every few seconds), then run again",
+        )
+
     def give_back(self, claims: Iterable[Claim]) -> None:
         """Release some of this run's claims (what `borrow` took)."""
         locks.release(self.catalog, self.run_id, claims)

@@ -136,6 +136,7 @@ class Runner:
                     recorder=BuildRecorder(catalog, record.run_id),
                     hooks=BuildHooks(self.on_event, lineage),
                     watchdog=watchdog,
+                    fence=lock.fence,
                 )
                 return self._run_recorded(builds, plan, started)
         finally:
