@@ -122,3 +122,24 @@ def test_removing_files_another_writer_already_replaced_is_a_conflict(tmp_path: 
         assert store.current_version(ref) == 1
     finally:
         engine.close()
+
+
+def test_a_table_another_writer_created_first_is_a_conflict(tmp_path: Path) -> None:
+    # two first commits race: the loser's create finds the winner's table, which delta-rs
+    # raises as a plain DeltaError; it is a conflict (run again), not a storage failure
+    import pyarrow as pa
+    from deltalake import Schema, write_deltalake
+    from deltalake.exceptions import DeltaError
+    from deltalake.transaction import create_table_with_add_actions
+
+    from headwater.errors import CommitConflictError
+    from headwater.storage.delta_commit import write_error
+
+    location = tmp_path / "t"
+    write_deltalake(location, pa.table({"a": [1]}))
+    schema = Schema.from_arrow(pa.schema([("a", pa.int64())]))
+    with pytest.raises(DeltaError) as raised:
+        create_table_with_add_actions(str(location), schema, [], mode="error")
+    error = write_error(REF, raised.value)
+    assert isinstance(error, CommitConflictError)
+    assert "another writer committed first" in error.message

@@ -221,7 +221,9 @@ def write_error(ref: TableRef, exc: Exception) -> StorageError:
     from deltalake.exceptions import CommitFailedError
 
     text = first_line(exc)
-    if isinstance(exc, CommitFailedError) or "conflict" in text.lower() or "exists" in text.lower():
+    # delta-rs raises a table created meanwhile by another writer as a plain DeltaError
+    created_meanwhile = "a delta lake table already exists" in text.lower()
+    if isinstance(exc, CommitFailedError) or created_meanwhile:
         return CommitConflictError(
             f"table {ref}: another writer committed first ({text})",
             Location(asset=ref.key),
