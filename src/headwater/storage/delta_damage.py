@@ -35,6 +35,10 @@ def set_aside_damaged_checkpoint(
     text = str(exc).lower()
     if "json error" in text or not any(w in text for w in CHECKPOINT_ERROR_WORDS):
         return False  # not a checkpoint read failure
+    # delta-rs gives no type for a checkpoint it cannot read, so a network failure naming a
+    # checkpoint's URL also gets here: this listing then fails the same way, as the store's
+    # typed error, and one that has passed since can at worst set aside a sound checkpoint,
+    # which loses nothing (every commit it summarises is checked to be there; the file is kept)
     layout = LogLayout.read(files)
     target = version if version is not None else layout.latest
     if target is None:
