@@ -33,9 +33,12 @@ SCHEMAS: dict[str, dict[str, str]] = {
 }
 
 
-def d(asset: str, column: str, subtype: str = "IDENTITY") -> ColumnSource:
-    """A DIRECT source."""
-    return ColumnSource(asset, column, "DIRECT", subtype)
+def d(
+    asset: str, column: str, subtype: str = "IDENTITY", carries: bool | None = None
+) -> ColumnSource:
+    """A DIRECT source; it carries the value if it is an IDENTITY or TRANSFORMATION unless
+    `carries` says otherwise."""
+    return ColumnSource(asset, column, "DIRECT", subtype, carries)
 
 
 def i(asset: str, column: str, subtype: str) -> ColumnSource:
@@ -244,8 +247,8 @@ CASES = [
             "n": set(),
             "buyers": {d(ORDERS, "customer_id", "AGGREGATION")},
             "total": {d(ORDERS, "Amount", "AGGREGATION")},
-            "first_at": {d(ORDERS, "ordered_at", "AGGREGATION")},
-            "biggest": {d(ORDERS, "Amount", "AGGREGATION")},
+            "first_at": {d(ORDERS, "ordered_at", "AGGREGATION", carries=True)},
+            "biggest": {d(ORDERS, "Amount", "AGGREGATION", carries=True)},
             "mean": {d(ORDERS, "Amount", "AGGREGATION")},
         },
         [
@@ -344,7 +347,10 @@ CASES = [
         {
             "paid_total": {i(ORDERS, "status", "CONDITIONAL"), d(ORDERS, "Amount", "AGGREGATION")},
             "refunds": {i(ORDERS, "status", "CONDITIONAL")},
-            "ids": {d(ORDERS, "id", "AGGREGATION"), i(ORDERS, "ordered_at", "SORT")},
+            "ids": {
+                d(ORDERS, "id", "AGGREGATION", carries=True),
+                i(ORDERS, "ordered_at", "SORT"),
+            },
         },
     ),
     Case(
@@ -426,7 +432,7 @@ CASES = [
         {
             "id": {d(ORDERS, "id")},
             "customer_name": {
-                d(CUSTOMERS, "name", "AGGREGATION"),
+                d(CUSTOMERS, "name", "AGGREGATION", carries=True),
                 i(CUSTOMERS, "id", "FILTER"),
                 i(ORDERS, "customer_id", "FILTER"),
             },
@@ -570,14 +576,27 @@ def test_json_round_trip() -> None:
 
     assert ModelLineage.from_json(document) == lineage
     assert document["columns"]["regional"] == [
-        {"asset": ORDERS, "column": "Amount", "type": "DIRECT", "subtype": "AGGREGATION"},
-        {"asset": CUSTOMERS, "column": "Region", "type": "INDIRECT", "subtype": "WINDOW"},
+        {
+            "asset": ORDERS,
+            "column": "Amount",
+            "type": "DIRECT",
+            "subtype": "AGGREGATION",
+            "carries": False,
+        },
+        {
+            "asset": CUSTOMERS,
+            "column": "Region",
+            "type": "INDIRECT",
+            "subtype": "WINDOW",
+            "carries": False,
+        },
     ]
     assert document["dataset"][0] == {
         "asset": ORDERS,
         "column": "customer_id",
         "type": "INDIRECT",
         "subtype": "JOIN",
+        "carries": False,
     }
 
 

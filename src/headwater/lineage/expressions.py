@@ -3,8 +3,10 @@
 `ExpressionWalker.visit` walks one expression of a scope: a column's use weakens from IDENTITY
 to TRANSFORMATION under any function and strengthens to AGGREGATION under an aggregate, and the
 conditions of CASE/IF, a window's PARTITION BY/ORDER BY and an aggregate's FILTER or ORDER BY
-make it INDIRECT. A column resolves to a table of the schemas or to an output of another scope,
-whose lineage the walker asks of `scopes.ScopeAnalyzer` (it calls back for subqueries too).
+make it INDIRECT. Along the way it notes whether the column's value survives every function up
+to the output (`keeps_value`). A column resolves to a table of the schemas or to an output of
+another scope, whose lineage the walker asks of `scopes.ScopeAnalyzer` (it calls back for
+subqueries too).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.lineage.column_sources import (
-    AGGREGATION,
     ColumnSource,
     LineageError,
     Use,
     compose,
+    indirect,
     weaker,
 )
 from headwater.lineage.parsing import USING, WRITTEN_ALIAS, WRITTEN_COALESCE, SchemaTable
@@ -100,7 +102,8 @@ class ExpressionWalker:
         Walking down, the use of a DIRECT column weakens from IDENTITY to TRANSFORMATION
         under any function and strengthens to AGGREGATION under an aggregate; the conditions
         of CASE/IF and a window's PARTITION BY/ORDER BY turn it INDIRECT. Once INDIRECT, a use
-        stays what the outermost clause made it.
+        stays what the outermost clause made it. A DIRECT use stops carrying the value below
+        the first function that does not keep it (`keeps_value`).
         """
         from sqlglot import exp
 
@@ -120,12 +123,12 @@ class ExpressionWalker:
         if isinstance(node, (exp.Alias, exp.Paren, exp.Subquery)):
             self.visit(node.this, clause, use, out)
             return
-        direct = use[0] == "DIRECT"
+        direct = use.type == "DIRECT"
         value = weaker(use)
-        condition: Use = ("INDIRECT", "CONDITIONAL") if direct else use
+        condition = indirect("CONDITIONAL") if direct else use
         if isinstance(node, exp.Window):
             self.visit(node.this, clause, use, out)
-            spec: Use = ("INDIRECT", "WINDOW") if direct else use
+            spec = indirect("WINDOW") if direct else use
             for window in (node, self._named_window(node, clause)):
                 if window is not None:
                     for part in window.args.get("partition_by") or []:
@@ -148,7 +151,7 @@ class ExpressionWalker:
         elif isinstance(node, exp.Order):
             # ORDER BY inside an aggregate, e.g. array_agg(x ORDER BY y): y orders the values.
             self.visit(node.this, clause, value, out)
-            sort: Use = ("INDIRECT", "SORT") if direct else use
+            sort = indirect("SORT") if direct else use
             for item in node.expressions:
                 self.visit(item, clause, sort, out)
         elif isinstance(node, exp.Coalesce) and not node.meta.get(WRITTEN_COALESCE):
@@ -157,15 +160,23 @@ class ExpressionWalker:
                 self.visit(column, clause, use, out)
         elif isinstance(node, exp.WithinGroup):
             # percentile_cont(0.5) WITHIN GROUP (ORDER BY x) aggregates x: it is no sort key.
-            aggregated = AGGREGATION if direct else use
+            aggregated = use._replace(subtype="AGGREGATION") if direct else use
             self.visit(node.this, clause, aggregated, out)
+            if direct:
+                aggregated = aggregated._replace(
+                    carries=use.carries and keeps_value(node.this, None)
+                )
             for item in node.expression.expressions:
                 self.visit(item, clause, aggregated, out)
         else:
             aggregate = isinstance(node, exp.AggFunc) and not isinstance(node, _navigation())
-            below = AGGREGATION if direct and aggregate else value
+            below = use._replace(subtype="AGGREGATION") if direct and aggregate else value
             for child in node.iter_expressions():
-                self.visit(child, clause, below, out)
+                if direct:
+                    carries = use.carries and keeps_value(node, child.arg_key)
+                    self.visit(child, clause, below._replace(carries=carries), out)
+                else:
+                    self.visit(child, clause, below, out)
 
     def _column(
         self, column: exp.Column, clause: Clause, use: Use, out: dict[ColumnSource, None]
@@ -367,6 +378,135 @@ def _navigation() -> tuple[type[exp.Expr], ...]:
     from sqlglot import exp
 
     return (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+
+
+_ANONYMOUS_COMPUTED_ABOUT = frozenset(
+    {"octet_length", "strlen", "prefix", "suffix", "list_has_all", "array_has_all", "isfinite"}
+)
+"""DuckDB functions sqlglot has no class for (so known by name) whose result is computed about
+the value."""
+
+
+def keeps_value(function: exp.Expr, argument: str | None) -> bool:
+    """Return whether the result of `function` still holds the value, or part of it, of its
+    argument `argument` (an arg key such as "this"; None for the values an aggregate
+    WITHIN GROUP orders).
+
+    False for what is computed about a value rather than taken from it: counts, sums,
+    averages and other statistics, lengths and positions, and every boolean (comparisons,
+    LIKE, IS NULL, IN, starts_with...); and for the arguments that only steer a function
+    (the ``id`` of ``arg_max(email, id)``, the bounds of ``substr``, a JSON path). True for
+    everything else, functions Headwater does not know included: a tag that follows a value
+    too far is safer than one that stops too soon.
+    """
+    from sqlglot import exp
+
+    if isinstance(function, _computed_about()):
+        return False
+    if isinstance(function, exp.Anonymous):
+        return function.name.lower() not in _ANONYMOUS_COMPUTED_ABOUT
+    steering = _steering_arguments()
+    for kind in type(function).__mro__:
+        arguments = steering.get(kind)
+        if arguments is not None:
+            return argument not in arguments
+    return True
+
+
+@functools.cache
+def _computed_about() -> tuple[type[exp.Expr], ...]:
+    """Functions whose result is computed about their arguments and holds none of their
+    values: statistics, sizes and positions, and booleans."""
+    from sqlglot import exp
+
+    return (
+        # Counting and numeric statistics.
+        exp.Count,
+        exp.CountIf,
+        exp.ApproxDistinct,
+        exp.Sum,
+        exp.Avg,
+        exp.Stddev,
+        exp.StddevPop,
+        exp.StddevSamp,
+        exp.Variance,
+        exp.VariancePop,
+        exp.Kurtosis,
+        exp.Skewness,
+        exp.Corr,
+        exp.CovarPop,
+        exp.CovarSamp,
+        exp.RegrAvgx,
+        exp.RegrAvgy,
+        exp.RegrCount,
+        exp.RegrIntercept,
+        exp.RegrR2,
+        exp.RegrSlope,
+        exp.RegrSxx,
+        exp.RegrSxy,
+        exp.RegrSyy,
+        # Interpolates between two values, as avg does (percentile_disc picks one: it keeps).
+        exp.PercentileCont,
+        # Sizes, positions, distances and types.
+        exp.Length,
+        exp.BitLength,
+        exp.ByteLength,
+        exp.ArraySize,
+        exp.StrPosition,
+        exp.ArrayPosition,
+        exp.Levenshtein,
+        exp.Typeof,
+        # Booleans: comparisons, LIKE, IS, IN, BETWEEN, regexp_matches, list_contains...
+        exp.Predicate,
+        exp.Connector,
+        exp.Not,
+        exp.StartsWith,
+        exp.EndsWith,
+        exp.Contains,
+        exp.IsNan,
+        exp.IsInf,
+        exp.IsAscii,
+        exp.ArrayAny,
+        exp.ArrayAll,
+        exp.LogicalAnd,
+        exp.LogicalOr,
+    )
+
+
+@functools.cache
+def _steering_arguments() -> dict[type[exp.Expr], frozenset[str]]:
+    """Arguments of value-keeping functions that only steer them: which row, which part,
+    which path. The other arguments keep their value."""
+    from sqlglot import exp
+
+    return {
+        exp.ArgMax: frozenset({"expression", "count"}),
+        exp.ArgMin: frozenset({"expression", "count"}),
+        exp.Lag: frozenset({"offset"}),
+        exp.Lead: frozenset({"offset"}),
+        exp.NthValue: frozenset({"offset"}),
+        exp.Substring: frozenset({"start", "length"}),
+        exp.Left: frozenset({"expression"}),
+        exp.Right: frozenset({"expression"}),
+        exp.Pad: frozenset({"expression"}),
+        exp.Repeat: frozenset({"times"}),
+        exp.Round: frozenset({"decimals"}),
+        exp.SplitPart: frozenset({"delimiter", "part_index"}),
+        exp.Split: frozenset({"expression", "limit"}),
+        exp.Replace: frozenset({"expression"}),
+        exp.RegexpReplace: frozenset({"expression", "position", "occurrence", "modifiers"}),
+        exp.RegexpExtract: frozenset(
+            {"expression", "position", "occurrence", "parameters", "group"}
+        ),
+        exp.RegexpExtractAll: frozenset(
+            {"expression", "position", "occurrence", "parameters", "group"}
+        ),
+        exp.Nullif: frozenset({"expression"}),
+        exp.Bracket: frozenset({"expressions"}),
+        exp.JSONExtract: frozenset({"expression"}),
+        exp.JSONExtractScalar: frozenset({"expression"}),
+        exp.StructExtract: frozenset({"expression"}),
+    }
 
 
 def _is_lambda_parameter(column: exp.Column) -> bool:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from headwater.project.definition import Asset, ProjectDefinition
     from headwater.storage.base import TableStore
 
-LINEAGE_VERSION = "2"
-"""Part of every cache key: bump when `model_lineage` answers differently for the same SQL."""
+LINEAGE_VERSION = "3"
+"""Part of every cache key: bump when `model_lineage` answers differently for the same SQL.
+3: sources say whether they carry the value (`ColumnSource.carries`)."""
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 
@@ -142,7 +143,8 @@ class LineageBuilder:
             config = asset.model or asset.seed
             pairs = [(c.name, c.type or "") for c in (config.columns if config else [])]
             if not pairs and asset.source is not None:
-                pairs = list(asset.source.table.columns.items())
+                declared = asset.source.table.columns
+                pairs = [(name, column.type or "") for name, column in declared.items()]
         return AssetColumns(asset.key, tuple(n for n, _ in pairs), dict(pairs))
 
     def _model(self, asset: Asset) -> AssetColumns:
@@ -265,12 +267,22 @@ class ColumnRef:
 
 @dataclass(frozen=True)
 class Edge:
-    """`target` is derived from (or influenced by) `source`, as `type`/`subtype` say."""
+    """`target` is derived from (or influenced by) `source`, as `type`/`subtype` say.
+
+    Attributes:
+        source: the upstream column.
+        target: the downstream column.
+        type: DIRECT or INDIRECT.
+        subtype: as `ColumnSource.subtype`.
+        carries: `target` still holds `source`'s value or part of it (`ColumnSource.carries`);
+            always False for an INDIRECT edge. Personal-data tags follow only such edges.
+    """
 
     source: ColumnRef
     target: ColumnRef
     type: str
     subtype: str
+    carries: bool
 
 
 @dataclass
@@ -339,10 +351,13 @@ class ColumnGraph:
         targets = [self._ref(info.asset, column) for column in info.lineage.columns]
         for target, sources in zip(targets, info.lineage.columns.values(), strict=True):
             for source in sources:
-                yield Edge(self._source(source, keys), target, source.type, source.subtype)
+                yield self._edge(source, target, keys)
         for source in info.lineage.dataset:
             for target in targets:
-                yield Edge(self._source(source, keys), target, source.type, source.subtype)
+                yield self._edge(source, target, keys)
+
+    def _edge(self, source: ColumnSource, target: ColumnRef, keys: Mapping[str, str]) -> Edge:
+        return Edge(self._source(source, keys), target, source.type, source.subtype, source.carries)
 
     def _ref(self, asset: str, column: str) -> ColumnRef:
         return ColumnRef(asset, self.column(asset, column) or column)
@@ -387,8 +402,11 @@ class ColumnGraph:
         with the type and subtype of the path: a path with an INDIRECT step is INDIRECT, of the
         subtype of the first such step from the upstream end (how the upstream column's
         influence enters); an all-DIRECT path has the strongest subtype on it (IDENTITY <
-        TRANSFORMATION < AGGREGATION).
-        Of paths of the same length the DIRECT one is kept.
+        TRANSFORMATION < AGGREGATION). Its `carries` is True when every step of the path
+        carries the value.
+        Of paths of the same length the DIRECT one is kept. Only the first path to reach a
+        column counts, so a column reached through a JOIN at one step and by value at two
+        comes out INDIRECT: to follow values, walk the `carries` edges of `downstream`.
         """
         downstream = direction != "upstream"
         step = self.downstream if downstream else self.upstream
@@ -409,7 +427,8 @@ class ColumnGraph:
                         kind = _chain((path.type, path.subtype), (edge.type, edge.subtype))
                     else:
                         kind = _chain((edge.type, edge.subtype), (path.type, path.subtype))
-                    composed = replace(edge, type=kind[0], subtype=kind[1])
+                    carries = edge.carries and (path is None or path.carries)
+                    composed = replace(edge, type=kind[0], subtype=kind[1], carries=carries)
                     before = reached.get(other)
                     if before is None or (before.type != "DIRECT" and composed.type == "DIRECT"):
                         reached[other] = composed

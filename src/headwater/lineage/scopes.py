@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from headwater.lineage.column_sources import IDENTITY, TRANSFORMATION, ColumnSource, LineageError
+from headwater.lineage.column_sources import (
+    IDENTITY,
+    TRANSFORMATION,
+    ColumnSource,
+    LineageError,
+    combined,
+    indirect,
+)
 from headwater.lineage.expressions import (
     Clause,
     ExpressionWalker,
@@ -96,38 +103,36 @@ class ScopeAnalyzer:
             sources: dict[ColumnSource, None] = {}
             self.expressions.visit(projection, clause, IDENTITY, sources)
             display, origin = self.expressions.display(scope, projection)
-            outputs.append(ScopeOutput(projection.alias_or_name, display, origin, tuple(sources)))
+            outputs.append(
+                ScopeOutput(projection.alias_or_name, display, origin, combined(sources))
+            )
         lineage = ScopeLineage(outputs)
 
         # ORDER BY and DISTINCT ON may name outputs by their alias.
         clause.outputs, clause.index = outputs, lineage.index
         for join in select.args.get("joins") or []:
+            self.expressions.visit(join.args.get("on"), clause, indirect("JOIN"), clause.dataset)
             self.expressions.visit(
-                join.args.get("on"), clause, ("INDIRECT", "JOIN"), clause.dataset
+                join.args.get("match_condition"), clause, indirect("JOIN"), clause.dataset
             )
-            self.expressions.visit(
-                join.args.get("match_condition"), clause, ("INDIRECT", "JOIN"), clause.dataset
-            )
-        self.expressions.visit(
-            select.args.get("where"), clause, ("INDIRECT", "FILTER"), clause.dataset
-        )
+        self.expressions.visit(select.args.get("where"), clause, indirect("FILTER"), clause.dataset)
         group = select.args.get("group")
         if group is not None and group.args.get("all"):
             # GROUP BY ALL groups by every projection that holds no aggregate.
             for projection, output in zip(select.selects, outputs, strict=True):
                 if projection.find(exp.AggFunc) is None:
-                    add_output(output, ("INDIRECT", "GROUP_BY"), clause.dataset)
-        self.expressions.visit(group, clause, ("INDIRECT", "GROUP_BY"), clause.dataset)
+                    add_output(output, indirect("GROUP_BY"), clause.dataset)
+        self.expressions.visit(group, clause, indirect("GROUP_BY"), clause.dataset)
         self.expressions.visit(
-            select.args.get("having"), clause, ("INDIRECT", "FILTER"), clause.dataset
+            select.args.get("having"), clause, indirect("FILTER"), clause.dataset
         )
         self.expressions.visit(
-            select.args.get("qualify"), clause, ("INDIRECT", "FILTER"), clause.dataset
+            select.args.get("qualify"), clause, indirect("FILTER"), clause.dataset
         )
         distinct = select.args.get("distinct")
         if distinct is not None:
             self.expressions.visit(
-                distinct.args.get("on"), clause, ("INDIRECT", "GROUP_BY"), clause.dataset
+                distinct.args.get("on"), clause, indirect("GROUP_BY"), clause.dataset
             )
         self._order(select.args.get("order"), clause)
         lineage.dataset = tuple(clause.dataset)
@@ -150,7 +155,7 @@ class ScopeAnalyzer:
             # which ones.
             outputs = list(left.outputs)
             for output in right.outputs:
-                add_output(output, ("INDIRECT", "FILTER"), dataset)
+                add_output(output, indirect("FILTER"), dataset)
         elif by_name:
             # BY NAME matches columns by name; a column only one side has is NULL on the other.
             outputs = list(left.outputs)
@@ -176,7 +181,7 @@ class ScopeAnalyzer:
         for argument in function.expressions:
             self.expressions.visit(argument, clause, TRANSFORMATION, sources)
         outputs = [
-            ScopeOutput(self.normalize(name), name, function, tuple(sources))
+            ScopeOutput(self.normalize(name), name, function, combined(sources))
             for name in function.alias_column_names
         ]
         return ScopeLineage(outputs, tuple(clause.dataset))
@@ -189,11 +194,12 @@ class ScopeAnalyzer:
         items = order.expressions
         if len(items) == 1 and isinstance(items[0].this, exp.Var) and items[0].name == "ALL":
             for output in clause.outputs or []:
-                add_output(output, ("INDIRECT", "SORT"), clause.dataset)
+                add_output(output, indirect("SORT"), clause.dataset)
             return
-        self.expressions.visit(order, clause, ("INDIRECT", "SORT"), clause.dataset)
+        self.expressions.visit(order, clause, indirect("SORT"), clause.dataset)
 
 
 def _merge(left: ScopeOutput, right: ScopeOutput) -> ScopeOutput:
-    """The output of a set operation: named by its left side, fed by both."""
-    return replace(left, sources=tuple(dict.fromkeys((*left.sources, *right.sources))))
+    """The output of a set operation: named by its left side, fed by both (a column carries
+    its value through if either side carries it)."""
+    return replace(left, sources=combined((*left.sources, *right.sources)))
