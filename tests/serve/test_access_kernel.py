@@ -1,5 +1,5 @@
 """The access kernel of `headwater serve`: users and their credentials in the catalog
-(`catalog/access.py`), principals and their grants (`serve/principal.py`) and signing in
+(`catalog/access.py`), principals and their grants (`orchestrate/principals.py`) and signing in
 (`ServeService`), tested directly on a real project and its SQLite catalog.
 
 The SCRAM verifiers are checked against what PostgreSQL itself stores for the same password
@@ -25,7 +25,12 @@ from headwater.catalog.access import (
     token_hash,
 )
 from headwater.errors import UsageError
-from headwater.serve.principal import ANONYMOUS_READS_ALL, Principal, principal_of, role_problems
+from headwater.orchestrate.principals import (
+    ANONYMOUS_READS_ALL,
+    Principal,
+    principal_of,
+    role_problems,
+)
 from headwater.serve.service import CREDENTIALS_CACHE_S, PASSWORD_CACHE_S, ServeService
 from headwater.ui.pages import Workspace
 from tests.conftest import ProjectFactory

@@ -24,6 +24,7 @@ import pytest
 
 from headwater import Project
 from headwater.errors import UsageError
+from headwater.orchestrate.principals import principal_of
 from headwater.query.parameters import TypedText
 from headwater.serve.pgwire.catalog import (
     CatalogQueries,
@@ -31,7 +32,6 @@ from headwater.serve.pgwire.catalog import (
 )
 from headwater.serve.pgwire.catalog_pg15 import RELATION_OIDS, RELATIONS, TYPES
 from headwater.serve.pgwire.catalog_rows import FIRST_OID
-from headwater.serve.principal import principal_of
 from headwater.serve.service import ServeService
 from headwater.ui.pages import Workspace
 from tests.conftest import write_files

@@ -39,7 +39,7 @@ def serve(
     Every request signs in as a user (`headwater users add`) and sees only the tables its
     roles grant, unless `serve.auth` is false. Runs until Ctrl-C.
     """
-    from headwater.serve.principal import role_problems
+    from headwater.orchestrate.principals import role_problems
     from headwater.serve.server import Server
 
     project = _project(ctx)

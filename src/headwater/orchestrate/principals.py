@@ -15,6 +15,8 @@ from headwater.errors import UsageError
 from headwater.project.serving import ADMIN_ROLE, EVERYTHING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from headwater.project.definition import ProjectDefinition
 
 _LOG = logging.getLogger(__name__)
@@ -83,6 +85,18 @@ def principal_of(definition: ProjectDefinition, name: str, roles: tuple[str, ...
         except UsageError:
             continue  # matches nothing (yet): grants nothing
     return Principal(name=name, roles=roles, assets=frozenset(granted))
+
+
+def role_readers(definition: ProjectDefinition) -> Callable[[str], tuple[str, ...]]:
+    """A lookup of the roles (`admin` and those of `serve.roles`) that may read an asset,
+    sorted, by asset key."""
+    roles = sorted({ADMIN_ROLE, *definition.config.serve.roles})
+    principals = [principal_of(definition, role, (role,)) for role in roles]
+
+    def readers(key: str) -> tuple[str, ...]:
+        return tuple(p.roles[0] for p in principals if p.can_read_key(key))
+
+    return readers
 
 
 def role_problems(definition: ProjectDefinition) -> list[str]:

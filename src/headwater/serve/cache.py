@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
+    from headwater.orchestrate.principals import Principal
     from headwater.project.serving import ServedTable
     from headwater.query.parameters import Parameter
-    from headwater.serve.principal import Principal
     from headwater.serve.service import ServeService
 
 _LOG = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import binascii
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from headwater.serve.principal import Principal
+from headwater.orchestrate.principals import Principal
 from headwater.serve.service import Caller, ServeService
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from headwater.catalog.access import TOKEN_PREFIX
 from headwater.catalog.query_log import FAILED, REFUSED, TIMED_OUT, QueryRecord, record_queries
 from headwater.catalog.store import now_iso
 from headwater.errors import UsageError, first_line
-from headwater.serve.principal import ANONYMOUS_READS_ALL, Principal, principal_of
+from headwater.orchestrate.principals import ANONYMOUS_READS_ALL, Principal, principal_of
 
 if TYPE_CHECKING:
     from headwater.catalog.access import ScramVerifier, UserStore

@@ -22,9 +22,9 @@ from headwater.serve.rows import RowsQuery, parse_rows_query
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from headwater.orchestrate.principals import Principal
     from headwater.project.definition import Asset
     from headwater.serve.cache import Loaded
-    from headwater.serve.principal import Principal
     from headwater.serve.service import Caller, ServeService
     from headwater.storage.base import Snapshot
 

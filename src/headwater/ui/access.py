@@ -27,7 +27,7 @@ HIDDEN = "(hidden)"
 
 
 class Reader(Protocol):
-    """Who reads the UI (a `headwater.serve.principal.Principal`, duck-typed: the UI sits
+    """Who reads the UI (a `headwater.orchestrate.principals.Principal`, duck-typed: the UI sits
     below the server and does not import it)."""
 
     @property

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import UsageError
 
 if TYPE_CHECKING:
-    from headwater.serve.principal import Principal
+    from headwater.orchestrate.principals import Principal
     from headwater.serve.service import ServeService
 
 _LOG = logging.getLogger(__name__)

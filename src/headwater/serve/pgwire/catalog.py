@@ -32,9 +32,9 @@ from headwater.version import __version__
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from headwater.orchestrate.principals import Principal
     from headwater.query.parameters import Parameter
     from headwater.serve.pgwire.catalog_db import CatalogDatabase
-    from headwater.serve.principal import Principal
     from headwater.serve.service import ServeService
 
 SERVER_VERSION = "15.0"

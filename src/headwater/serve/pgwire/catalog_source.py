@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from headwater.serve.pgwire.catalog_types import PgType, pg_type_of
 
 if TYPE_CHECKING:
+    from headwater.orchestrate.principals import Principal
     from headwater.project.definition import Asset, ProjectDefinition
     from headwater.query.readonly import ProjectTables
-    from headwater.serve.principal import Principal
 
 _TABLES_AND_COLUMNS = """
 SELECT t.table_schema, t.table_name, t.table_type, t.table_comment,

@@ -44,9 +44,9 @@ from headwater.serve.pgwire.types import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from headwater.orchestrate.principals import Principal
     from headwater.query.parameters import Parameter
     from headwater.serve.pgwire.catalog import CatalogQueries
-    from headwater.serve.principal import Principal
     from headwater.serve.service import ServeService
 
 _STARTUP_ONLY = {"user", "database", "options", "replication"}
