@@ -51,7 +51,7 @@ def read_csv(request: ExtractRequest, path: str, name: str, kind: str, out: Extr
     known: dict[str, str] = {}
     if request.table_schema is not None:
         known = session.sql_types(request.table_schema)
-    declared = {k: v.upper() for k, v in request.spec.table.columns.items()}
+    declared = {k: v.upper() for k, v in request.spec.table.column_types.items()}
     types: dict[str, str] = {}
     for column in names:
         types[column] = declared.get(column) or known.get(column) or _infer(session, header, column)

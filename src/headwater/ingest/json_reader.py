@@ -19,7 +19,7 @@ def read_json(request: ExtractRequest, path: str, name: str, kind: str, out: Ext
     into `out` (child rows of nested lists included), and its bad records into `out.bad`."""
     declared = {
         name: request.session.query(f"SELECT CAST(NULL AS {kind}) AS v").schema.field(0).type
-        for name, kind in request.spec.table.columns.items()
+        for name, kind in request.spec.table.column_types.items()
     }
     writer = record_writer(
         request,

@@ -153,12 +153,14 @@ class ColumnInference:
 
     def validate(self) -> None:
         """Raise a `ConfigError` at the YAML line of the first column an asset's checks, column
-        tests or keys name that the asset does not produce (where its columns are known)."""
+        tests, keys or `pii:` columns name that the asset does not produce (where its columns
+        are known)."""
         from headwater.project.columns import column_problems
 
         try:
             for asset in sorted(self.definition.assets.values(), key=lambda a: (a.rel_path, a.key)):
-                if not (asset.checks or asset.unique_key or asset.partition_by):
+                named = asset.checks or asset.unique_key or asset.partition_by
+                if not (named or asset.personal_data):
                     continue
                 columns = self.columns_of(asset.key)
                 if columns is None:

@@ -306,7 +306,8 @@ def column_problems(
     columns_of: Callable[[str], list[str] | None] = lambda _key: None,
     resolve: Callable[[str], str | None] = lambda _name: None,
 ) -> list[ColumnProblem]:
-    """Every name in `asset`'s checks, column tests and keys that is not one of `columns`.
+    """Every name in `asset`'s checks, column tests, keys and personal-data columns that is
+    not one of `columns`.
 
     Args:
         asset: the asset whose YAML is checked.
@@ -361,6 +362,15 @@ def column_problems(
                     target_columns,
                 )
     config = asset.model or asset.seed
+    for j, column in enumerate(config.columns if config else []):
+        if column.pii is not None:  # a typo would leave personal data unclassified
+            missing(
+                column.name,
+                f"column '{column.name}' of {asset.key} is declared `pii: {column.pii}`, "
+                f"but {asset.key} does not produce it",
+                [("columns", j, "name")],
+                columns,
+            )
     keys: list[tuple[str, list[str]]] = (
         [("partition_by", list(config.partition_by))] if config else []
     )

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from headwater.project.checks import Check, normalize_checks
 from headwater.project.kinds import BuildKind
 from headwater.project.partitions import PartitionsConfig, known_zone
+from headwater.project.personal_data import PiiKind
 from headwater.project.serving import ServeConfig
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
@@ -381,6 +382,9 @@ class ColumnConfig(StrictModel):
     nullable: bool = True
     """`false`: under an enforced contract the column may hold no NULL."""
     tags: list[str] = []
+    pii: PiiKind | None = None
+    """The kind of personal data the column holds (`email`, `name`, ...); columns derived
+    from it are classified through lineage."""
     checks: list[Check] = []
     """Checks of this column (`not_null`, `unique`, `accepted_values: {values: [...]}`, ...)."""
 

@@ -166,6 +166,17 @@ class Asset:
         return {c.name: c.description for c in config.columns if c.description}
 
     @property
+    def personal_data(self) -> dict[str, str]:
+        """The kind of personal data (`pii:`) of each column the asset's YAML declares to
+        hold some, by column name."""
+        config = self.model or self.seed
+        if config is not None:
+            return {c.name: c.pii for c in config.columns if c.pii}
+        if self.source is not None and self.parent is None:
+            return self.source.table.personal_data
+        return {}
+
+    @property
     def owner(self) -> str | None:
         """Who answers for the asset (a model's or a stream's `owner`)."""
         if self.stream is not None:

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from headwater.project.checks import Check, normalize_checks
+from headwater.project.personal_data import SourceColumn, SourceColumnEntry
 from headwater.project.streams import EventSourceConfig
 from headwater.project.strict import (
     Duration,
@@ -248,8 +249,10 @@ class TableConfig(StrictModel):
     without it a deleted row leaves the mirror."""
     delete: Literal["hard", "soft"] = "soft"
     """`hard` removes rows whose `delete_column` is true; `soft` keeps them, flagged."""
-    columns: dict[str, str] = {}
-    """Declared column types (DuckDB type names); others are inferred on first load."""
+    columns: dict[str, SourceColumnEntry] = {}
+    """Declared columns: a DuckDB type name each (`id: BIGINT`), or `{type:, pii:,
+    description:}` to say also which kind of personal data a column holds; the types of
+    columns not declared are inferred on first load."""
     contract: ContractMode | None = None
     """Overrides the source's schema contract for this table."""
     changelog: bool = False
@@ -311,12 +314,22 @@ class TableConfig(StrictModel):
 
     @field_validator("columns", mode="after")
     @classmethod
-    def _column_types(cls, columns: dict[str, str]) -> dict[str, str]:
-        for column, kind in columns.items():
-            problem = column_type_problem(kind)
+    def _column_types(cls, columns: dict[str, SourceColumn]) -> dict[str, SourceColumn]:
+        for column, declared in columns.items():
+            problem = column_type_problem(declared.type) if declared.type else None
             if problem is not None:
                 raise KeyValueError(column, problem)
         return columns
+
+    @property
+    def column_types(self) -> dict[str, str]:
+        """The declared type of each column that has one."""
+        return {name: c.type for name, c in self.columns.items() if c.type}
+
+    @property
+    def personal_data(self) -> dict[str, str]:
+        """The kind of personal data of each column declared to hold some."""
+        return {name: c.pii for name, c in self.columns.items() if c.pii}
 
     @field_validator("lookback", mode="after")
     @classmethod

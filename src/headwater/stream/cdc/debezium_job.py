@@ -406,7 +406,7 @@ class DebeziumCaptureJob:
         from sqlglot import exp
 
         declared: dict[str, pa.DataType] = {}
-        for name, kind in spec.table.columns.items():
+        for name, kind in spec.table.column_types.items():
             try:
                 cast = exp.cast(exp.null(), exp.DataType.build(kind, dialect="duckdb"))
                 select = exp.select(cast.as_("x")).sql(dialect="duckdb")
