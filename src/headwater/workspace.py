@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from headwater.catalog.freshness import AssetFreshness
     from headwater.catalog.overview import CatalogHealth
     from headwater.catalog.store import Catalog
+    from headwater.governance.classification import Classification
     from headwater.lineage.graph import ColumnGraph
     from headwater.lineage.impact import Impact
     from headwater.orchestrate.results import EventHandler, RunSummary
@@ -427,6 +428,23 @@ class Project:
         from headwater.orchestrate.consumers import impact_with_consumers
 
         return impact_with_consumers(self.definition, self.catalog, self.store, name)
+
+    # -- governance ------------------------------------------------------------------------
+
+    def classification(self, graph: ColumnGraph | None = None) -> Classification:
+        """Every column holding personal data: declared (`pii:`) and found along column
+        lineage (see `headwater.governance`)."""
+        from headwater.governance.classification import classify
+
+        return classify(self.definition, graph or self.column_graph())
+
+    def governance_report(self) -> dict[str, Any]:
+        """Every column holding personal data, where its classification came from and which
+        roles read it unmasked (`headwater governance report`)."""
+        from headwater.governance.report import governance_report
+        from headwater.orchestrate.principals import role_readers
+
+        return governance_report(self.classification(), role_readers(self.definition))
 
     # -- reading ---------------------------------------------------------------------------
 

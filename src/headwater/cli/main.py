@@ -224,6 +224,7 @@ def query(
 # the other commands, each module a group of its own
 from headwater.cli import (  # noqa: E402
     cdc,
+    governance,
     lineage,
     orchestration,
     quality,
@@ -235,7 +236,19 @@ from headwater.cli import (  # noqa: E402
     ui,
 )
 
-for module in (sources, tables, runs, quality, orchestration, lineage, streams, cdc, ui, serve):
+for module in (
+    sources,
+    tables,
+    runs,
+    quality,
+    orchestration,
+    lineage,
+    governance,
+    streams,
+    cdc,
+    ui,
+    serve,
+):
     for command in module.COMMANDS:
         main.add_command(command)
 
