@@ -501,8 +501,11 @@ def test_slot_is_confirmed_as_far_as_the_mirror_holds_and_releases_wal(
     assert restart is not None
 
     # several MB of WAL, a checkpoint (its running-transactions record lets the slot's
-    # restart point move), then a run (one micro-batch): the slot is confirmed exactly as far
-    # as the mirror holds, and lets go of the WAL before
+    # restart point move), then a run (one micro-batch): the slot is confirmed as far as the
+    # mirror holds, and lets go of the WAL before. It may be confirmed further, past WAL with
+    # no change of t (psycopg2 acknowledges the server's WAL end on a keepalive once all it
+    # received was acknowledged; other databases of the server write WAL meanwhile), never
+    # past a change the mirror lacks: the mirror equals the table
     for chunk in range(4):
         cdc_db.execute(
             f"INSERT INTO t SELECT i, repeat('x', 200) FROM generate_series({chunk * 5000 + 1}, "
@@ -515,7 +518,7 @@ def test_slot_is_confirmed_as_far_as_the_mirror_holds_and_releases_wal(
     confirmed, restart_after = cdc_db.slot_state()
     held = app_version(warehouse, "t")
     assert confirmed is not None and restart_after is not None and held is not None
-    assert confirmed == held and held > before_last
+    assert confirmed >= held > before_last
     assert restart_after > restart + 4_000_000  # the WAL of the 20,000 rows is released
     assert mirror_problems(cdc_db.dsn, warehouse, "t", ("id",)) == []
 
