@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from headwater.catalog.overview import CatalogHealth
     from headwater.catalog.store import Catalog
     from headwater.governance.classification import Classification
+    from headwater.governance.scan import ScanReport
     from headwater.lineage.graph import ColumnGraph
     from headwater.lineage.impact import Impact
     from headwater.orchestrate.results import EventHandler, RunSummary
@@ -445,6 +446,43 @@ class Project:
         from headwater.orchestrate.principals import role_readers
 
         return governance_report(self.classification(), role_readers(self.definition))
+
+    def governance_scan(
+        self,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        *,
+        sample: int = 1000,
+        threshold: float = 0.8,
+        min_matches: int = 5,
+    ) -> ScanReport:
+        """Sample the text columns of the selected stored tables (all by default) that are not
+        classified yet, and suggest a `pii:` kind for each whose values look like personal data
+        (`headwater governance scan`): at least `threshold` of its `sample` sampled values, and
+        at least `min_matches`, match one kind. Tables never built are skipped.
+
+        Raises:
+            UsageError: a selector matches nothing, or an option is out of range.
+        """
+        from headwater.governance.scan import check_options, scan_assets
+        from headwater.query.session import QuerySession
+        from headwater.storage.base import TableRef
+
+        check_options(sample, threshold, min_matches)  # before the lineage it would waste
+        definition = self.definition
+        assets = [definition.assets[key] for key in self.select(select, exclude)]
+        classification = self.classification()
+        # one engine for every table rather than one per query
+        with QuerySession.open(definition, self.store) as session:
+            return scan_assets(
+                assets,
+                session.query,
+                classification,
+                lambda asset: self.store.current_version(TableRef.of(asset)) is not None,
+                sample=sample,
+                threshold=threshold,
+                min_matches=min_matches,
+            )
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -1,12 +1,17 @@
 """The governance commands: `governance report` (which columns hold personal data, how that is
-known and who reads them)."""
+known and who reads them) and `governance scan` (which columns not classified look like it)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from headwater.cli.common import JSON
+from headwater.cli.common import EXCLUDE, JSON
 from headwater.cli.common import project_of as _project
+
+if TYPE_CHECKING:
+    from headwater.governance.scan import ScanReport
 
 
 @click.group()
@@ -53,6 +58,99 @@ def report(ctx: click.Context, as_json: bool) -> None:
             f"data from {', '.join(model['reads'])}, so any of its columns may hold some",
             err=True,
         )
+
+
+@governance.command()
+@click.argument("select", nargs=-1, metavar="[SELECTOR]...")
+@EXCLUDE
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows sampled from each table.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.8,
+    show_default=True,
+    help="Share of a column's sampled values that must look like one kind.",
+)
+@click.option(
+    "--min-matches",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Matching values a column needs at least.",
+)
+@JSON
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    sample: int,
+    threshold: float,
+    min_matches: int,
+    as_json: bool,
+) -> None:
+    """Suggest `pii:` kinds for text columns that are not classified but look personal.
+
+    Samples the stored tables SELECTOR picks (all by default; dbt's selector grammar) and
+    suggests a kind (email, phone, iban, card_number, ip) for each column whose sampled values
+    mostly match it, with the YAML that declares it. Examples are masked. Exit code 0 whether
+    or not something was found.
+    """
+    from headwater.cli.output import emit_json
+
+    found = _project(ctx).governance_scan(
+        list(select),
+        list(exclude),
+        sample=sample,
+        threshold=threshold,
+        min_matches=min_matches,
+    )
+    if as_json:
+        emit_json(found.to_json())
+        return
+    if not found.suggestions:
+        click.echo(
+            f"no column of the {len(found.scanned)} table(s) scanned looks like personal data "
+            "that is not classified"
+        )
+    else:
+        _print_suggestions(found)
+    for skipped in found.skipped:
+        if skipped.not_built:
+            click.echo(f"{skipped.asset}: skipped ({skipped.reason})", err=True)
+    views = sum(1 for skipped in found.skipped if not skipped.not_built)
+    if views:
+        # one line, not one per view: a default scan selects every view of the project too
+        click.echo(
+            f"{views} view(s) or ephemeral model(s) not sampled: their columns come from the "
+            "stored tables they read",
+            err=True,
+        )
+
+
+def _print_suggestions(found: ScanReport) -> None:
+    from headwater.cli.output import print_table
+
+    print_table(
+        ["column", "kind", "share", "examples", "declare it in"],
+        [
+            (
+                f"{s.asset}.{s.column}",
+                s.match.kind,
+                f"{s.match.share:.0%} of {s.match.values}",
+                ", ".join(s.match.examples),
+                f"{s.file}, under {s.under}: {s.yaml}" if s.file else s.note,
+            )
+            for s in found.suggestions
+        ],
+        title="personal data not classified (suggested from sampled values)",
+    )
 
 
 COMMANDS = [governance]
