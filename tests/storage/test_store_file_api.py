@@ -12,6 +12,7 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,96 @@ def test_a_table_another_writer_created_first_is_a_conflict(tmp_path: Path) -> N
     error = write_error(REF, raised.value)
     assert isinstance(error, CommitConflictError)
     assert "another writer committed first" in error.message
+
+
+@pytest.mark.parametrize("value", ["New York", "2024-01-01 00:00:00", "100%", "a/b", "é"])
+def test_rewriting_a_partition_whose_folder_name_is_escaped_is_no_conflict(
+    tmp_path: Path, value: str
+) -> None:
+    store = DeltaStore(tmp_path / "wh")
+    ref = TableRef("core", "t")
+    engine = DuckDBEngine(threads=1)
+    try:
+        session = engine.session()
+        first = session.write_parquet(
+            f"SELECT 1::BIGINT AS id, '{value}' AS p", store.new_file_dir(ref, "a"), ["p"]
+        )
+        store.commit_files(ref, first.files, first.schema, "append", CommitInfo("r0", "w"), ["p"])
+        read = store.snapshot(ref)
+        again = session.write_parquet(
+            f"SELECT 2::BIGINT AS id, '{value}' AS p", store.new_file_dir(ref, "b"), ["p"]
+        )
+        store.commit_files(
+            ref,
+            again.files,
+            again.schema,
+            "append",
+            CommitInfo("r1", "rewrite"),
+            ["p"],
+            remove=list(read.files),
+        )
+        assert len(store.snapshot(ref).files) == 1
+    finally:
+        engine.close()
+
+
+def _race_first_commits(
+    store: DeltaStore, ref: TableRef, written: dict[int, Any]
+) -> dict[int, str]:
+    """Commit each writer's files as an overwrite of the new table `ref`, all at once; return
+    each writer's outcome."""
+    import threading
+
+    from headwater.errors import CommitConflictError
+
+    start = threading.Barrier(len(written))
+    outcomes: dict[int, str] = {}
+
+    def commit(writer: int) -> None:
+        files = written[writer]
+        start.wait()
+        try:
+            info = CommitInfo(f"r{writer}", "w")
+            store.commit_files(ref, files.files, files.schema, "overwrite", info)
+            outcomes[writer] = "committed"
+        except CommitConflictError:
+            outcomes[writer] = "conflict"
+
+    threads = [threading.Thread(target=commit, args=(w,)) for w in written]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_two_first_commits_racing_never_keep_both_writers_rows(tmp_path: Path) -> None:
+    # both writers find no table and create it at once: the loser's create must fail as a
+    # conflict (delta-rs would otherwise retry it as version 1, and an overwrite would keep
+    # the winner's rows beside its own); a loser that comes after the winner overwrites it
+    import pyarrow.parquet as pq
+
+    engine = DuckDBEngine(threads=1)
+    try:
+        session = engine.session()
+        for attempt in range(12):
+            store = DeltaStore(tmp_path / f"race{attempt}")
+            ref = TableRef("core", "t")
+            written = {
+                writer: session.write_parquet(
+                    f"SELECT {writer}::BIGINT AS id", store.new_file_dir(ref, f"w{writer}")
+                )
+                for writer in (1, 2)
+            }
+            outcomes = _race_first_commits(store, ref, written)
+            ids = sorted(
+                i
+                for f in store.snapshot(ref).files
+                for i in pq.read_table(f.path)["id"].to_pylist()
+            )
+            assert len(ids) == 1, (attempt, outcomes, ids)
+            assert "committed" in outcomes.values()
+            if "conflict" in outcomes.values():
+                assert store.current_version(ref) == 0
+    finally:
+        engine.close()

@@ -96,20 +96,17 @@ def commit_files(
             )
         )
     commit_id = uuid.uuid4().hex
-    properties = commit_properties(
-        commit,
-        {
-            "headwater.commit_id": commit_id,
-            **({"headwater.kind": commit.kind} if commit.kind else {}),
-            **(
-                {"headwater.metrics": json.dumps(commit.metrics, sort_keys=True)}
-                if commit.metrics
-                else {}
-            ),
-            **commit.extra,
-        },
-        app_transactions(commit),
-    )
+    metadata = {
+        "headwater.commit_id": commit_id,
+        **({"headwater.kind": commit.kind} if commit.kind else {}),
+        **(
+            {"headwater.metrics": json.dumps(commit.metrics, sort_keys=True)}
+            if commit.metrics
+            else {}
+        ),
+        **commit.extra,
+    }
+    transactions = app_transactions(commit)
     schema_delta = delta_schema(arrow_schema)
     try:
         # files first, then the log entry naming them: a kill in between leaves files no
@@ -126,7 +123,11 @@ def commit_files(
                 partition_by=partition_by or None,
                 name=ref.name,
                 storage_options=store.storage_options,
-                commit_properties=properties,
+                # a create that finds version 0 taken by a racing writer must fail, not land
+                # as version 1 beside it (an overwrite would then keep both writers' rows)
+                commit_properties=commit_properties(
+                    commit, metadata, transactions, max_commit_retries=0
+                ),
             )
         else:
             table = store.open_table(ref)
@@ -138,7 +139,7 @@ def commit_files(
                 mode=mode,
                 schema=schema_delta,
                 partition_by=partition_by or None,
-                commit_properties=properties,
+                commit_properties=commit_properties(commit, metadata, transactions),
             )
     except StorageError:
         raise
@@ -163,9 +164,11 @@ def _refuse_stale_removes(ref: TableRef, table: Any, remove: list[DataFile] | No
 
     import pyarrow as pa
 
+    # the log's paths are URL-encoded; a DataFile's path is decoded already (a partition
+    # folder `p=New%20York` holds the value `New York`), so it is compared as it is
     paths = pa.table(table.get_add_actions(flatten=False)).column("path").to_pylist()
     live = {urllib.parse.unquote(p) for p in paths}
-    gone = [f for f in remove if urllib.parse.unquote(f.relative_path) not in live]
+    gone = [f for f in remove if f.relative_path not in live]
     if gone:
         raise CommitConflictError(
             f"table {ref}: another writer replaced {len(gone)} of the files this write "
@@ -200,9 +203,10 @@ def commit_properties(
     commit: CommitInfo,
     metadata: dict[str, str] | None = None,
     app_transactions: list[Any] | None = None,
+    max_commit_retries: int | None = None,
 ) -> Any:
     """Return delta-rs `CommitProperties` carrying the run id and operation of `commit`, plus
-    `metadata` and `app_transactions` when given."""
+    `metadata`, `app_transactions` and `max_commit_retries` when given."""
     from deltalake import CommitProperties
 
     return CommitProperties(
@@ -212,6 +216,7 @@ def commit_properties(
             **(metadata or {}),
         },
         app_transactions=app_transactions,
+        max_commit_retries=max_commit_retries,
     )
 
 
