@@ -321,6 +321,18 @@ CASES = [
         },
     ),
     Case(
+        "window_frame_bound_is_a_window_input",
+        "select sum(amount) over (order by id rows between customer_id preceding"
+        " and current row) as moving from staging.orders",
+        {
+            "moving": {
+                d(ORDERS, "Amount", "AGGREGATION"),
+                i(ORDERS, "id", "WINDOW"),
+                i(ORDERS, "customer_id", "WINDOW"),
+            }
+        },
+    ),
+    Case(
         "latest_row_per_key_through_a_cte",
         "with ranked as (select *, row_number() over (partition by customer_id"
         " order by ordered_at desc) as rn from staging.orders)"

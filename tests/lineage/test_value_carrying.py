@@ -359,3 +359,26 @@ def test_graph_edges_say_whether_they_carry_the_value(make_project: ProjectFacto
     # the catalog keeps the attribute with the rest of the lineage
     document = stored_lineage(project.catalog)["marts.summary"].document
     assert [s["carries"] for s in document["lineage"]["columns"]["last_email"]] == [True]
+
+
+def test_a_column_reached_by_value_and_by_measure_at_one_depth_carries(
+    make_project: ProjectFactory,
+) -> None:
+    """m2.v meets raw.people.email twice two steps down, through a length and through the
+    e-mail itself: of the DIRECT paths of that length, the one that carries counts."""
+    project: Project = make_project(
+        {
+            "seeds/people.csv": "id,email\n1,a@example.com\n",
+            "seeds/people.yml": "columns:\n  - name: id\n  - name: email\n",
+            "models/m1.sql": "select length(email) as a, email as b from raw.people",
+            "models/m2.sql": "select cast(a as varchar) || b as v from main.m1",
+        }
+    )
+    graph = project.column_graph()
+    down = graph.reachable(ColumnRef("raw.people", "email"), "downstream")
+    found = {str(ref): (depth, edge.type, edge.carries) for ref, (depth, edge) in down.items()}
+    assert found == {
+        "main.m1.a": (1, "DIRECT", False),
+        "main.m1.b": (1, "DIRECT", True),
+        "main.m2.v": (2, "DIRECT", True),
+    }

@@ -6,7 +6,8 @@ conditions of CASE/IF, a window's PARTITION BY/ORDER BY and an aggregate's FILTE
 make it INDIRECT. Along the way it notes whether the column's value survives every function up
 to the output (`keeps_value`). A column resolves to a table of the schemas or to an output of
 another scope, whose lineage the walker asks of `scopes.ScopeAnalyzer` (it calls back for
-subqueries too).
+subqueries too); a table's name used as a value (`to_json(t)`, `t AS v`) stands for every column
+of its row.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from headwater.lineage.column_sources import (
     indirect,
     weaker,
 )
-from headwater.lineage.parsing import USING, WRITTEN_ALIAS, WRITTEN_COALESCE, SchemaTable
+from headwater.lineage.parsing import (
+    USING,
+    WRITTEN_ALIAS,
+    WRITTEN_COALESCE,
+    WRITTEN_NAME,
+    SchemaTable,
+)
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -101,9 +108,10 @@ class ExpressionWalker:
 
         Walking down, the use of a DIRECT column weakens from IDENTITY to TRANSFORMATION
         under any function and strengthens to AGGREGATION under an aggregate; the conditions
-        of CASE/IF and a window's PARTITION BY/ORDER BY turn it INDIRECT. Once INDIRECT, a use
-        stays what the outermost clause made it. A DIRECT use stops carrying the value below
-        the first function that does not keep it (`keeps_value`).
+        of CASE/IF and a window's PARTITION BY, ORDER BY and frame bounds turn it INDIRECT.
+        Once INDIRECT, a use stays what the outermost clause made it. A DIRECT use stops
+        carrying the value below the first function that does not keep it (`keeps_value`).
+        A whole row (`exp.TableColumn`) is every column of its table or scope.
         """
         from sqlglot import exp
 
@@ -112,6 +120,9 @@ class ExpressionWalker:
         if isinstance(node, exp.Column):
             if not isinstance(node.this, exp.Star):
                 self._column(node, clause, use, out)
+            return
+        if isinstance(node, exp.TableColumn):
+            self._whole_row(node, clause, use, out)
             return
         if isinstance(node, (exp.Select, exp.SetOperation)):
             self._subquery(node, clause, use, out)
@@ -134,6 +145,8 @@ class ExpressionWalker:
                     for part in window.args.get("partition_by") or []:
                         self.visit(part, clause, spec, out)
                     self.visit(window.args.get("order"), clause, spec, out)
+                    # ROWS BETWEEN n PRECEDING ...: a column as a bound decides the frame.
+                    self.visit(window.args.get("spec"), clause, spec, out)
         elif isinstance(node, exp.Case):
             self.visit(node.this, clause, condition, out)
             for branch in node.args.get("ifs") or []:
@@ -196,11 +209,72 @@ class ExpressionWalker:
             )
         add_output(clause.outputs[position], use, out)
 
+    def _whole_row(
+        self, row: exp.TableColumn, clause: Clause, use: Use, out: dict[ColumnSource, None]
+    ) -> None:
+        """A table's name used as a value (`to_json(t)`, `t AS v`, `list(t)`): the engine
+        packs the whole row into one struct, so every column of `t` flows into it, one
+        function below `use` (a value use is a TRANSFORMATION that carries every column,
+        unless a function around it does not keep the value, as in `count(t)`).
+
+        Raises:
+            LineageError: `t` is a table whose columns are unknown.
+        """
+        from sqlglot import exp
+
+        packed = weaker(use)
+        source = self._source(clause.scope, row.name, row)
+        if not isinstance(source, exp.Table):
+            for output in self.lineage(source).outputs:
+                add_output(output, packed, out)
+            return
+        table = self._table(source)
+        if not table.columns:
+            raise LineageError(
+                f"{row.sql(self.dialect)} is the whole row of {table.asset}, whose columns are "
+                "unknown",
+                hint="run the project once so that its columns are known, or declare them",
+            )
+        upstream = [
+            ColumnSource(table.asset, spelled, "DIRECT", "IDENTITY")
+            for spelled in table.columns.values()
+        ]
+        out.update(dict.fromkeys(compose(packed, upstream)))
+
+    def check_followed(self, projection: exp.Expr, scope: Scope) -> None:
+        """Refuse a projection of `scope` that the walk found no source for although it names
+        a table's column or row (outside its subqueries, which are scopes of their own).
+
+        Reading a table always yields a source, so this means the walk went past a reference
+        without following it (a construct it does not know): the lineage would silently miss
+        the column, and with it any personal data in it. A constant, `count(*)` or a column of
+        a derived table that holds only constants has no source and passes.
+
+        Raises:
+            LineageError: the projection names a table's column or row but has no source.
+        """
+        from sqlglot import exp
+
+        nested = (exp.Select, exp.SetOperation)
+        for node in projection.walk(prune=lambda inner: isinstance(inner, nested)):
+            if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+                name = node.table
+            elif isinstance(node, exp.TableColumn):
+                name = node.name
+            else:
+                continue
+            if name and isinstance(self._find(scope, name), exp.Table):
+                raise LineageError(
+                    f"cannot follow lineage through {projection.sql(self.dialect)}: it reads "
+                    f"{node.sql(self.dialect)}, yet no source was found",
+                    column=projection.alias_or_name,
+                )
+
     def _upstream(self, scope: Scope, column: exp.Column) -> tuple[ColumnSource, ...]:
         """Return the sources of the value `column` reads."""
         from sqlglot import exp
 
-        source = self._source(scope, column)
+        source = self._source(scope, column.table, column)
         if isinstance(source, exp.Table):
             table = self._table(source)
             spelled = table.columns.get(column.name)
@@ -211,20 +285,27 @@ class ExpressionWalker:
             return (ColumnSource(table.asset, spelled, "DIRECT", "IDENTITY"),)
         return self._output(source, column).sources
 
-    def _source(self, scope: Scope, column: exp.Column) -> exp.Table | Scope:
-        """Return the table or scope `column` is qualified with, looking outwards for
-        correlated subqueries."""
+    def _source(self, scope: Scope, name: str, reference: exp.Expr) -> exp.Table | Scope:
+        """Return the table or scope called `name` that `reference` (a column qualified with
+        it, or its whole row) reads, looking outwards for correlated subqueries."""
+        source = self._find(scope, name)
+        if source is None:
+            raise LineageError(
+                f"column {reference.sql(self.dialect)} names {name}, which the query does not read",
+                column=reference.name,
+            )
+        return source
+
+    @staticmethod
+    def _find(scope: Scope, name: str) -> exp.Table | Scope | None:
+        """Return the table or scope called `name` in `scope` or a scope around it."""
         owner: Scope | None = scope
         while owner is not None:
-            source = owner.sources.get(column.table)
+            source = owner.sources.get(name)
             if source is not None:
                 return source
             owner = owner.parent
-        raise LineageError(
-            f"column {column.sql(self.dialect)} names {column.table}, which the query does not "
-            "read",
-            column=column.name,
-        )
+        return None
 
     def _table(self, table: exp.Table) -> SchemaTable:
         known = self.tables.get(f"{table.db}.{table.name}")
@@ -271,7 +352,7 @@ class ExpressionWalker:
             if sides:
                 inner = sides[0]
         if isinstance(inner, exp.Column) and inner.table:
-            source = self._source(scope, inner)
+            source = self._source(scope, inner.table, inner)
             if isinstance(source, exp.Table):
                 table = self._table(source)
                 return table.columns.get(inner.name, inner.name), inner
@@ -279,6 +360,10 @@ class ExpressionWalker:
             return output.display, output.origin
         if isinstance(inner, exp.Dot) and isinstance(inner.expression, exp.Identifier):
             return inner.expression.name, inner
+        if isinstance(inner, exp.TableColumn):
+            # A whole row is named by the table's name as the projection spells it.
+            written = inner.this.meta.get(WRITTEN_NAME)
+            return (written if isinstance(written, str) else inner.name), inner
         return None, inner
 
     def _using_sides(self, coalesce: exp.Coalesce, clause: Clause) -> list[exp.Expr] | None:

@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     from headwater.project.definition import Asset, ProjectDefinition
     from headwater.storage.base import TableStore
 
-LINEAGE_VERSION = "3"
+LINEAGE_VERSION = "4"
 """Part of every cache key: bump when `model_lineage` answers differently for the same SQL.
-3: sources say whether they carry the value (`ColumnSource.carries`)."""
+3: sources say whether they carry the value (`ColumnSource.carries`).
+4: a whole row (`to_json(t)`) has every column of `t` as a source, a column bounding a window's
+frame is a WINDOW source, and an output that reads a column yet has no source is an error."""
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 
@@ -404,9 +406,11 @@ class ColumnGraph:
         influence enters); an all-DIRECT path has the strongest subtype on it (IDENTITY <
         TRANSFORMATION < AGGREGATION). Its `carries` is True when every step of the path
         carries the value.
-        Of paths of the same length the DIRECT one is kept. Only the first path to reach a
-        column counts, so a column reached through a JOIN at one step and by value at two
-        comes out INDIRECT: to follow values, walk the `carries` edges of `downstream`.
+        Of paths of the same length a DIRECT one is kept, and of DIRECT ones one that carries
+        the value (so `carries` is True when any shortest DIRECT path carries). Only the
+        shortest paths to a column count, so a column reached through a JOIN at one step and by
+        value at two comes out INDIRECT: to follow values, walk the `carries` edges of
+        `downstream`.
         """
         downstream = direction != "upstream"
         step = self.downstream if downstream else self.upstream
@@ -429,13 +433,23 @@ class ColumnGraph:
                         kind = _chain((edge.type, edge.subtype), (path.type, path.subtype))
                     carries = edge.carries and (path is None or path.carries)
                     composed = replace(edge, type=kind[0], subtype=kind[1], carries=carries)
-                    before = reached.get(other)
-                    if before is None or (before.type != "DIRECT" and composed.type == "DIRECT"):
+                    if _better(composed, reached.get(other)):
                         reached[other] = composed
             for other, composed in reached.items():
                 found[other] = (level, composed)
             frontier = list(reached.items())
         return found
+
+
+def _better(path: Edge, before: Edge | None) -> bool:
+    """Whether `path` describes a column better than `before`, a path of the same length:
+    a DIRECT path beats an INDIRECT one, and a DIRECT path that carries the value one that
+    does not (`length(email)` and `email` meeting in `a || b`: the result holds the e-mail)."""
+    if before is None:
+        return True
+    if before.type != "DIRECT":
+        return path.type == "DIRECT"
+    return path.type == "DIRECT" and path.carries and not before.carries
 
 
 def _chain(upstream: tuple[str, str], use: tuple[str, str]) -> tuple[str, str]:

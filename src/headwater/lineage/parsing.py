@@ -26,6 +26,9 @@ USING = "headwater_using"
 """On a SELECT: each USING column's normalised name -> the sides of the joins naming it."""
 COLUMN_LIST = "headwater_column_list"
 """On a query or table function renamed by `AS name(a, b)`: the column names as written."""
+WRITTEN_NAME = "headwater_name"
+"""On the identifier of an unqualified column: its name as written (qualification lower-cases
+it, and turns a table's name used as a value into a whole-row reference, named so)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def mark_written(
     Qualification lower-cases aliases, rewrites `JOIN ... USING` into ON and COALESCE, and
     reads tables from the schema whether or not they are in it, so this pass, over the parsed
     tree, notes the aliases and column lists as written, which COALESCE calls the model wrote
-    itself and the USING columns of each SELECT, and refuses tables missing from `tables`.
+    itself, the names of unqualified columns, and the USING columns of each SELECT, and refuses
+    tables missing from `tables`.
     """
     from sqlglot import exp
 
@@ -99,6 +103,12 @@ def mark_written(
             node.meta[WRITTEN_ALIAS] = node.alias
         elif isinstance(node, exp.Coalesce):
             node.meta[WRITTEN_COALESCE] = True
+        elif (
+            isinstance(node, exp.Column)
+            and not node.table
+            and isinstance(node.this, exp.Identifier)
+        ):
+            node.this.meta[WRITTEN_NAME] = node.name
         elif isinstance(node, exp.CTE):
             cte_names.add(normalize(node.alias))
         elif isinstance(node, exp.Table):

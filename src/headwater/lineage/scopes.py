@@ -102,6 +102,8 @@ class ScopeAnalyzer:
                 )
             sources: dict[ColumnSource, None] = {}
             self.expressions.visit(projection, clause, IDENTITY, sources)
+            if not sources:
+                self.expressions.check_followed(projection, scope)
             display, origin = self.expressions.display(scope, projection)
             outputs.append(
                 ScopeOutput(projection.alias_or_name, display, origin, combined(sources))
