@@ -220,6 +220,7 @@ def _apply(
         )
     quarantine = quarantine_ref(ref)
     before = store.current_version(quarantine)
+    ctx.may_commit()
     landed = write_quarantine(store, ref, spec.source_name, bad, ctx.run_id)
     if table_schema is None and not plan.schema.names:
         # A first load whose every record was bad has no column to create the table with.

@@ -272,6 +272,7 @@ class QualityGate:
             conform_to=schema,
         )
         before = ctx.store.current_version(target)
+        ctx.may_commit()
         landed = ctx.store.commit_files(
             target,
             aside.files,
@@ -297,6 +298,7 @@ class QualityGate:
     ) -> None:
         """Move the unpublished files to `<table>__failed` (replacing what it held)."""
         target = failed_ref(ctx.ref)
+        ctx.may_commit()
         ctx.store.commit_files(
             target,
             ctx.store.move_files(ctx.ref, files, target),
