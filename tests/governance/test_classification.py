@@ -154,3 +154,60 @@ def test_a_model_whose_lineage_is_unknown_is_listed_not_called_clean(
     assert "whose columns are unknown" in classification.unanalysed["main.opaque"].reason
     assert classification.unanalysed["main.opaque"].reads == ("raw.people",)
     assert classification.unanalysed["main.after"].reads == ("main.opaque",)
+
+
+def test_a_cdc_change_log_holds_its_mirror_s_personal_data(make_project: ProjectFactory) -> None:
+    # the change log keeps every value the mirror's columns ever held
+    project = make_project(
+        {
+            "sources/shop.yml": (
+                "kind: sql\nurl: postgresql://reader@127.0.0.1:1/shop\ntables:\n  customers:\n"
+                "    mode: cdc\n    primary_key: id\n    changelog: true\n    columns:\n"
+                "      id: BIGINT\n      email: {type: VARCHAR, pii: email}\n"
+            ),
+            "models/c.sql": "select id, lower(email) as mail from shop.customers__changes",
+        }
+    )
+    changes = project.definition.assets["shop.customers__changes"]
+    assert changes.is_change_log
+    assert changes.personal_data == {"email": "email"}
+    found = _found(project)
+    assert found[("shop.customers__changes", "email")] == ("email",)
+    assert found[("main.c", "mail")] == ("email",)
+
+
+def test_a_stream_reading_personal_data_is_unanalysed_and_so_is_what_reads_it(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "seeds/people.csv": "id,email\n0,a@example.com\n1,b@example.com\n",
+            "seeds/people.yml": "columns:\n  - name: email\n    pii: email\n",
+            "streams/clicks.yml": (
+                "source: {kind: generator, keys: 2, events: 30, spacing: 1}\n"
+                "sql: |\n  select e.event_time, e.amount, p.email\n"
+                "  from events as e join raw.people as p on p.id = e.key\n"
+                "event_time: event_time\nwatermark: 1s\nwindow:\n"
+                "  {type: tumbling, size: 1m, key: email, aggregates: {revenue: sum(amount)}}\n"
+            ),
+            "models/per_mail.sql": "select email, revenue from streams.clicks",
+        }
+    )
+    unanalysed = project.classification().unanalysed
+    assert unanalysed["streams.clicks"].reads == ("raw.people",)
+    assert "stream" in unanalysed["streams.clicks"].reason
+    assert unanalysed["main.per_mail"].reads == ("streams.clicks",)
+
+
+def test_without_authentication_the_report_says_anyone_reads_it(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "seeds/people.csv": PEOPLE,
+            "seeds/people.yml": "columns:\n  - name: email\n    pii: email\n",
+        },
+        config="serve: {auth: false}\n",
+    )
+    (column,) = project.governance_report()["columns"]
+    assert column["readers"] == ["anyone (serve.auth: false)", "admin"]

@@ -41,10 +41,13 @@ def test_a_source_column_declares_its_kind_in_the_long_form(
             "sources/files.yml": (
                 "kind: files\ntables:\n  people:\n    path: data/people.csv\n    columns:\n"
                 "      id: BIGINT\n      email: {type: VARCHAR, pii: email}\n"
-                "      name: {pii: name}\n"
+                "      name: {pii: name, description: the customer's full name}\n"
             ),
         }
     )
+    assert project.definition.assets["files.people"].column_descriptions == {
+        "name": "the customer's full name"
+    }
     table = project.definition.assets["files.people"].source
     assert table is not None
     assert table.table.column_types == {"id": "BIGINT", "email": "VARCHAR"}
@@ -128,3 +131,43 @@ def test_a_documented_column_without_pii_may_still_name_no_output(
         }
     )
     assert project.definition.assets["main.contacts"].personal_data == {}
+
+
+def test_pii_on_a_source_column_the_table_does_not_have_is_refused(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {
+            "data/people.csv": CUSTOMERS,
+            "sources/files.yml": (
+                "kind: files\ntables:\n  people:\n    path: data/people.csv\n    columns:\n"
+                "      emial: {pii: email}\n"
+            ),
+        }
+    )
+    # the first load finds the table's columns and refuses to publish it
+    summary = project.run()
+    assert summary.status == "failed"
+    message = summary.outcome("files.people").message or ""
+    assert "column 'emial' of files.people is declared `pii: email`" in message, message
+    # a table loaded before
+    (project.root / "sources/files.yml").write_text(
+        "kind: files\ntables:\n  people:\n    path: data/people.csv\n"
+    )
+    project.reload()
+    assert project.run().status == "success"
+    (project.root / "sources/files.yml").write_text(
+        "kind: files\ntables:\n  people:\n    path: data/people.csv\n    columns:\n"
+        "      emial: {pii: email}\n"
+    )
+    project.reload()
+    # the source's columns are known only from its table: the report flags the name, and the
+    # next load refuses to publish
+    assert project.governance_report()["missing"] == [
+        {"asset": "files.people", "column": "emial", "kind": "email"}
+    ]
+    with (project.root / "data/people.csv").open("a") as more:
+        more.write("3,c@example.com,Cy\n")
+    failed = project.run()
+    assert failed.status == "failed"
+    assert "did you mean 'email'?" in (failed.outcome("files.people").message or "")

@@ -36,7 +36,11 @@ def report(ctx: click.Context, as_json: bool) -> None:
         emit_json(found)
         return
     if not found["columns"]:
-        click.echo("no column is known to hold personal data (declare some with `pii:`)")
+        click.echo(
+            "no column is known to hold personal data: declare the kind of what a source's or "
+            "seed's column holds with `pii: KIND` in its YAML (`tags: [pii]` is only a label "
+            "for selectors); see docs/governance.md"
+        )
     else:
         print_table(
             ["column", "kinds", "source", "from", "read by"],
@@ -51,6 +55,12 @@ def report(ctx: click.Context, as_json: bool) -> None:
                 for c in found["columns"]
             ],
             title="personal data",
+        )
+    for column in found["missing"]:
+        click.echo(
+            f"{column['asset']}.{column['column']}: declared `pii: {column['kind']}`, but "
+            f"{column['asset']} has no such column; correct the name in its YAML",
+            err=True,
         )
     for model in found["unanalysed"]:
         click.echo(

@@ -36,8 +36,9 @@ class Classified:
 
 @dataclass(frozen=True)
 class Unanalysed:
-    """A model downstream of personal data whose column lineage is unknown (or that reads such
-    a model): any of its columns may hold personal data."""
+    """An asset downstream of personal data whose columns lineage cannot trace (a model whose
+    column lineage is unknown, a stream, a nested child table, or a model reading one of
+    those): any of its columns may hold personal data."""
 
     asset: str
     reason: str
@@ -51,6 +52,9 @@ class Classification:
 
     columns: dict[ColumnRef, Classified] = field(default_factory=dict)
     unanalysed: dict[str, Unanalysed] = field(default_factory=dict)
+    missing: dict[ColumnRef, str] = field(default_factory=dict)
+    """Declared columns (with their kind) that their asset's known columns do not include: a
+    misspelt name, which leaves the real column unclassified."""
 
     def __iter__(self) -> Iterator[Classified]:
         return iter(sorted(self.columns.values(), key=lambda c: (c.column.asset, c.column.column)))
@@ -86,10 +90,13 @@ def classify(definition: ProjectDefinition, graph: ColumnGraph) -> Classificatio
         The classification; `unanalysed` lists the models downstream of personal data whose
         column lineage is unknown.
     """
-    declared = {
-        ColumnRef(ref.asset, graph.column(ref.asset, ref.column) or ref.column): kind
-        for ref, kind in declared_personal_data(definition).items()
-    }
+    declared: dict[ColumnRef, str] = {}
+    missing: dict[ColumnRef, str] = {}
+    for ref, kind in declared_personal_data(definition).items():
+        spelled = graph.column(ref.asset, ref.column)
+        if spelled is None and graph.columns(ref.asset):
+            missing[ref] = kind
+        declared[ColumnRef(ref.asset, spelled or ref.column)] = kind
     kinds: dict[ColumnRef, set[str]] = {}
     origins: dict[ColumnRef, set[ColumnRef]] = {}
     paths: dict[ColumnRef, tuple[ColumnRef, ...]] = {}
@@ -107,7 +114,7 @@ def classify(definition: ProjectDefinition, graph: ColumnGraph) -> Classificatio
                 if _carries(edge) and edge.target not in seen:
                     seen.add(edge.target)
                     queue.append((edge.target, (*path, edge.target)))
-    classification = Classification()
+    classification = Classification(missing=missing)
     for ref, held in kinds.items():
         classification.columns[ref] = Classified(
             column=ref,
@@ -128,21 +135,30 @@ def _carries(edge: Edge) -> bool:
 def _unanalysed(
     definition: ProjectDefinition, graph: ColumnGraph, holding: set[str]
 ) -> dict[str, Unanalysed]:
-    """The models reading personal data whose column lineage is unknown, and every model
-    reading one of those (what it takes from them is unknown too), in dependency order."""
+    """The assets whose columns may hold personal data that column lineage cannot trace, in
+    dependency order: models reading personal data whose lineage is unknown, streams and
+    nested child tables reading it (their columns are not traced), and every model reading
+    one of those (what it takes from them is unknown too)."""
     found: dict[str, Unanalysed] = {}
     for key in _in_dependency_order(definition):
         asset = definition.assets[key]
+        reads = tuple(
+            p for p in (*asset.depends_on, asset.parent or "") if p in holding or p in found
+        )
+        opaque = tuple(p for p in reads if p in found)
         if asset.sql is None:
+            if asset.stream is not None and reads:
+                found[key] = Unanalysed(key, "a stream's columns are not traced by lineage", reads)
+            elif asset.parent is not None and not asset.is_change_log and reads:
+                reason = "a nested child table: its fields are not classified"
+                found[key] = Unanalysed(key, reason, reads)
             continue
         info = graph.assets.get(key)
-        opaque = tuple(p for p in asset.depends_on if p in found)
         if info is not None and info.lineage is not None:
             if opaque:
-                reason = f"it reads {', '.join(opaque)}, whose column lineage is unknown"
+                reason = f"it reads {', '.join(opaque)}, whose columns are not traced"
                 found[key] = Unanalysed(key, reason, opaque)
             continue
-        reads = tuple(p for p in asset.depends_on if p in holding or p in found)
         if reads:
             reason = (info.error if info is not None else None) or "its column lineage is unknown"
             found[key] = Unanalysed(key, reason, reads)

@@ -25,7 +25,8 @@ def governance_report(classification: Classification, readers: Readers) -> dict[
         `kinds`, `source` (`declared` or `lineage`), `from` (the declared columns its value
         comes from), `path` (one chain of columns from a declared one) and `readers` (the
         roles reading it unmasked); `unanalysed`: the models downstream of personal data whose
-        column lineage is unknown, with why and what personal data they read.
+        column lineage is unknown, with why and what personal data they read; `missing`: the
+        declared columns their table does not have (a misspelt name).
     """
     columns = [
         {
@@ -43,4 +44,8 @@ def governance_report(classification: Classification, readers: Readers) -> dict[
         {"asset": u.asset, "reason": u.reason, "reads": list(u.reads)}
         for u in classification.unanalysed.values()
     ]
-    return {"columns": columns, "unanalysed": unanalysed}
+    missing = [
+        {"asset": ref.asset, "column": ref.column, "kind": kind}
+        for ref, kind in sorted(classification.missing.items(), key=lambda item: str(item[0]))
+    ]
+    return {"columns": columns, "unanalysed": unanalysed, "missing": missing}

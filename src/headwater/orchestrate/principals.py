@@ -87,14 +87,20 @@ def principal_of(definition: ProjectDefinition, name: str, roles: tuple[str, ...
     return Principal(name=name, roles=roles, assets=frozenset(granted))
 
 
+ANYONE = "anyone (serve.auth: false)"
+"""How `role_readers` names the reader of a server without authentication."""
+
+
 def role_readers(definition: ProjectDefinition) -> Callable[[str], tuple[str, ...]]:
-    """A lookup of the roles (`admin` and those of `serve.roles`) that may read an asset,
-    sorted, by asset key."""
+    """A lookup of who may read an asset through `headwater serve`, by asset key: the roles
+    (`admin` and those of `serve.roles`) that may, sorted, and `ANYONE` first when
+    `serve.auth` is false."""
     roles = sorted({ADMIN_ROLE, *definition.config.serve.roles})
     principals = [principal_of(definition, role, (role,)) for role in roles]
+    anyone = () if definition.config.serve.auth else (ANYONE,)
 
     def readers(key: str) -> tuple[str, ...]:
-        return tuple(p.roles[0] for p in principals if p.can_read_key(key))
+        return (*anyone, *(p.roles[0] for p in principals if p.can_read_key(key)))
 
     return readers
 

@@ -362,15 +362,26 @@ def column_problems(
                     target_columns,
                 )
     config = asset.model or asset.seed
-    for j, column in enumerate(config.columns if config else []):
-        if column.pii is not None:  # a typo would leave personal data unclassified
-            missing(
-                column.name,
-                f"column '{column.name}' of {asset.key} is declared `pii: {column.pii}`, "
-                f"but {asset.key} does not produce it",
-                [("columns", j, "name")],
-                columns,
-            )
+    # a typo in a `pii:` column would leave the real column, and all derived from it,
+    # unclassified
+    declared: list[tuple[str, str, KeyPath]] = (
+        [(c.name, c.pii, ("columns", j, "name")) for j, c in enumerate(config.columns) if c.pii]
+        if config
+        else []
+    )
+    if asset.source is not None and asset.parent is None:
+        declared = [
+            (name, kind, ("tables", asset.name, "columns", name))
+            for name, kind in asset.source.table.personal_data.items()
+        ]
+    for name, kind, at in declared:
+        missing(
+            name,
+            f"column '{name}' of {asset.key} is declared `pii: {kind}`, but {asset.key} "
+            "does not produce it",
+            [at],
+            columns,
+        )
     keys: list[tuple[str, list[str]]] = (
         [("partition_by", list(config.partition_by))] if config else []
     )

@@ -161,9 +161,12 @@ class Asset:
     def column_descriptions(self) -> dict[str, str]:
         """Column descriptions from the asset's YAML, by column name."""
         config = self.model or self.seed
-        if config is None:
-            return {}
-        return {c.name: c.description for c in config.columns if c.description}
+        if config is not None:
+            return {c.name: c.description for c in config.columns if c.description}
+        if self.source is not None and self.parent is None:
+            columns = self.source.table.columns
+            return {name: c.description for name, c in columns.items() if c.description}
+        return {}
 
     @property
     def personal_data(self) -> dict[str, str]:
@@ -172,9 +175,22 @@ class Asset:
         config = self.model or self.seed
         if config is not None:
             return {c.name: c.pii for c in config.columns if c.pii}
-        if self.source is not None and self.parent is None:
+        if self.source is not None and (self.parent is None or self.is_change_log):
+            # a change log has its mirror's columns, and keeps every value they ever held
             return self.source.table.personal_data
         return {}
+
+    @property
+    def is_change_log(self) -> bool:
+        """Whether the asset is a cdc table's change log (`<table>__changes`)."""
+        from headwater.project.sources import CHANGELOG_SUFFIX
+
+        return (
+            self.parent is not None
+            and self.source is not None
+            and self.source.table.changelog
+            and self.name.endswith(CHANGELOG_SUFFIX)
+        )
 
     @property
     def owner(self) -> str | None:
