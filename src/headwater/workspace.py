@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
+    from headwater.catalog.audit import AuditRecord, AuditVerification
     from headwater.catalog.freshness import AssetFreshness
     from headwater.catalog.overview import CatalogHealth
     from headwater.catalog.store import Catalog
@@ -483,6 +484,32 @@ class Project:
                 threshold=threshold,
                 min_matches=min_matches,
             )
+
+    def audit(
+        self,
+        actor: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """The newest `limit` records of the audit trail (oldest of them first), of `actor`,
+        of `action`, at or after `since` (ISO 8601), each filter when given (`headwater
+        audit`).
+
+        Raises:
+            UsageError: `since` is not an ISO 8601 date or time, or `limit` is below 1.
+        """
+        from headwater.catalog.audit import query
+
+        return query(self.catalog, actor=actor, action=action, since=since, limit=limit)
+
+    def verify_audit(self, expect_head: str | None = None) -> AuditVerification:
+        """Re-compute the audit trail's hash chain and return the number of records, the head
+        hash and the first broken record, if any (`headwater audit verify`); with
+        `expect_head`, a head hash kept earlier must still be in the trail."""
+        from headwater.catalog.audit import verify
+
+        return verify(self.catalog, expect_head=expect_head)
 
     # -- reading ---------------------------------------------------------------------------
 

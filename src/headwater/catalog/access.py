@@ -18,8 +18,10 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from headwater.catalog import audit
 from headwater.catalog.database import Transaction
 from headwater.catalog.store import Catalog, now_iso
 from headwater.errors import UsageError
@@ -106,10 +108,21 @@ class User:
 
 
 class UserStore:
-    """Users, tokens and password verifiers in the catalog."""
+    """Users, tokens and password verifiers in the catalog.
 
-    def __init__(self, catalog: Catalog) -> None:
+    Every change is recorded in the audit trail in the transaction that makes it, with
+    `actor` (the person running this process, when not given) as who made it; no token or
+    password goes into a record.
+    """
+
+    def __init__(self, catalog: Catalog, actor: str | None = None) -> None:
         self.catalog = catalog
+        self._actor = actor
+
+    @property
+    def actor(self) -> str:
+        """Who the changes made through this store are recorded as made by."""
+        return self._actor or audit.operator()
 
     def add(self, name: str, roles: list[str], password: str | None = None) -> str:
         """Add the user `name` with `roles` (and a password) and return a new API token for
@@ -145,7 +158,10 @@ class UserStore:
                     "VALUES (:name, :roles, :verifier, :at)",
                     values,
                 )
-        return self.new_token(name)
+            token = self._issue_token(tx, name)
+            detail = {"user": name, "roles": sorted(set(roles)), "password": bool(verifier)}
+            self._audit(tx, audit.USER_ADD, detail)
+        return token
 
     def new_token(self, name: str) -> str:
         """Issue another API token for the user `name` and return it (shown this once).
@@ -153,20 +169,29 @@ class UserStore:
         Raises:
             UsageError: no such user, or it is revoked.
         """
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.catalog.db.transaction() as tx:
             self._require_active(tx, name)
-            tx.execute(
-                "INSERT INTO hw_tokens (token_hash, user_name, prefix, created_at) "
-                "VALUES (:hash, :name, :prefix, :at)",
-                {
-                    "hash": token_hash(token),
-                    "name": name,
-                    "prefix": token[: len(TOKEN_PREFIX) + 4],
-                    "at": now_iso(),
-                },
-            )
+            token = self._issue_token(tx, name)
+            self._audit(tx, audit.TOKEN, {"user": name})
         return token
+
+    @staticmethod
+    def _issue_token(tx: Transaction, name: str) -> str:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        tx.execute(
+            "INSERT INTO hw_tokens (token_hash, user_name, prefix, created_at) "
+            "VALUES (:hash, :name, :prefix, :at)",
+            {
+                "hash": token_hash(token),
+                "name": name,
+                "prefix": token[: len(TOKEN_PREFIX) + 4],
+                "at": now_iso(),
+            },
+        )
+        return token
+
+    def _audit(self, tx: Transaction, action: str, detail: Mapping[str, object]) -> None:
+        audit.append_in(self.catalog, tx, [audit.AuditEvent(self.actor, action, detail)])
 
     def set_password(self, name: str, password: str) -> None:
         """Give the user `name` a new password (for the PostgreSQL protocol and HTTP Basic).
@@ -180,6 +205,7 @@ class UserStore:
                 "UPDATE hw_users SET verifier = :verifier WHERE name = :name",
                 {"verifier": str(ScramVerifier.of_password(password)), "name": name},
             )
+            self._audit(tx, audit.PASSWORD, {"user": name})
 
     def set_roles(self, name: str, roles: list[str]) -> None:
         """Replace the roles of the user `name`.
@@ -188,11 +214,13 @@ class UserStore:
             UsageError: no such user, or it is revoked.
         """
         with self.catalog.db.transaction() as tx:
-            self._require_active(tx, name)
+            before = self._require_active(tx, name)
             tx.execute(
                 "UPDATE hw_users SET roles = :roles WHERE name = :name",
                 {"roles": json.dumps(sorted(set(roles))), "name": name},
             )
+            detail = {"user": name, "roles": sorted(set(roles)), "before": before}
+            self._audit(tx, audit.ROLE_CHANGE, detail)
 
     def revoke(self, name: str) -> None:
         """Revoke the user `name` and every token of it: from now on it cannot sign in.
@@ -211,6 +239,7 @@ class UserStore:
                 "WHERE user_name = :name AND revoked_at IS NULL",
                 {"at": at, "name": name},
             )
+            self._audit(tx, audit.USER_REVOKE, {"user": name})
 
     def users(self) -> list[User]:
         """Every user, revoked ones included, by name."""
@@ -263,8 +292,11 @@ class UserStore:
         )
 
     @staticmethod
-    def _require_active(tx: Transaction, name: str) -> None:
-        rows = tx.execute("SELECT revoked_at FROM hw_users WHERE name = :name", {"name": name})
+    def _require_active(tx: Transaction, name: str) -> list[str]:
+        """The roles of the active user `name`; a missing or revoked user is refused."""
+        rows = tx.execute(
+            "SELECT roles, revoked_at FROM hw_users WHERE name = :name", {"name": name}
+        )
         if not rows:
             raise UsageError(f"there is no user {name}", hint="headwater users list shows them")
         if rows[0]["revoked_at"] is not None:
@@ -272,6 +304,7 @@ class UserStore:
                 f"the user {name} is revoked",
                 hint=f"headwater users add {name} --role ... makes it again",
             )
+        return list(json.loads(rows[0]["roles"]))
 
 
 def check_user_name(name: str) -> None:

@@ -309,6 +309,24 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS ix_hw_query_log_at ON hw_query_log (at)",
         ),
     ),
+    Migration(
+        11,
+        "the audit trail: reads and changes of users, each record chained to the one before",
+        (
+            # seq is assigned by the writer under a lock, not by the database: a gap in it is
+            # a deleted record, where an auto-numbered key would also skip on a rollback
+            """CREATE TABLE IF NOT EXISTS hw_audit (
+                seq BIGINT PRIMARY KEY,
+                at VARCHAR(32) NOT NULL,
+                actor VARCHAR(200),
+                action VARCHAR(40) NOT NULL,
+                detail TEXT NOT NULL,
+                prev_hash VARCHAR(64) NOT NULL,
+                hash VARCHAR(64) NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS ix_hw_audit_at ON hw_audit (at)",
+        ),
+    ),
 ]
 
 

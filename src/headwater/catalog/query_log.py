@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.catalog.audit import QUERY, AuditEvent, append_in
 from headwater.catalog.store import Catalog, now_iso
 
 OK = "ok"
@@ -42,13 +43,39 @@ class QueryRecord:
 
 
 def record_queries(catalog: Catalog, records: Sequence[QueryRecord]) -> None:
-    """Append `records` to the query log, in one transaction."""
+    """Append `records` to the query log and, as `query` events, to the audit trail, in one
+    transaction: a read is in both or in neither."""
+    if not records:
+        return
+    values = [_values(record) for record in records]
     with catalog.db.transaction() as tx:
         tx.execute_many(
             "INSERT INTO hw_query_log (at, user_name, interface, client, statement, tables, "
             "row_count, duration_ms, outcome, error) VALUES (:at, :user, :interface, :client, "
             ":statement, :tables, :rows, :duration, :outcome, :error)",
-            [_values(record) for record in records],
+            values,
+        )
+        append_in(
+            catalog,
+            tx,
+            [
+                AuditEvent(
+                    v["user"],
+                    QUERY,
+                    {
+                        "user": v["user"],
+                        "interface": v["interface"],
+                        "client": v["client"],
+                        "statement": v["statement"],
+                        "tables": list(record.tables),
+                        "rows": v["rows"],
+                        "outcome": v["outcome"],
+                        "error": v["error"],
+                    },
+                    at=v["at"],
+                )
+                for record, v in zip(records, values, strict=True)
+            ],
         )
 
 

@@ -223,6 +223,7 @@ def query(
 
 # the other commands, each module a group of its own
 from headwater.cli import (  # noqa: E402
+    audit,
     cdc,
     governance,
     lineage,
@@ -244,6 +245,7 @@ for module in (
     orchestration,
     lineage,
     governance,
+    audit,
     streams,
     cdc,
     ui,
