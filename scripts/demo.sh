@@ -47,6 +47,8 @@ echo; echo "== Column lineage: where fact_sales.recognized_revenue comes from"
 headwater lineage marts.fact_sales.recognized_revenue --upstream --depth 2
 echo; echo "== Impact: what changing raw.order_items.quantity would touch"
 headwater impact raw.order_items.quantity
+echo; echo "== Personal data: declared on raw.customers, found downstream through column lineage"
+headwater governance report
 echo; echo "== OpenLineage events written by the runs (START / COMPLETE / FAIL per asset)"
 python -c "import collections, json; events = [json.loads(l) for l in open('.headwater/openlineage.jsonl')]; print(len(events), 'events:', dict(collections.Counter(e['eventType'] for e in events)))"
 echo; echo "== A static documentation site that works offline"
