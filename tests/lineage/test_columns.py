@@ -17,6 +17,7 @@ import pytest
 
 from headwater.lineage.column_sources import ColumnSource, LineageError, ModelLineage
 from headwater.lineage.columns import model_lineage
+from tests.lineage.empty_tables import empty_tables
 
 ORDERS = "staging.orders"
 CUSTOMERS = "staging.customers"
@@ -496,13 +497,7 @@ def test_lineage(case: Case) -> None:
 @pytest.fixture(scope="module")
 def duck() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding empty tables with the test schemas."""
-    connection = duckdb.connect()
-    for asset, columns in SCHEMAS.items():
-        namespace, name = asset.split(".")
-        connection.execute(f'create schema if not exists "{namespace}"')
-        spec = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
-        connection.execute(f'create table "{namespace}"."{name}" ({spec})')
-    return connection
+    return empty_tables(SCHEMAS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

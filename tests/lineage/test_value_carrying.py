@@ -20,6 +20,7 @@ from headwater.lineage.columns import model_lineage
 from headwater.lineage.graph import ColumnRef
 from headwater.lineage.openlineage import column_lineage_facet
 from tests.conftest import ProjectFactory
+from tests.lineage.empty_tables import empty_tables
 
 PEOPLE = "raw.c"
 ORDERS = "raw.o"
@@ -249,13 +250,8 @@ def test_a_column_used_twice_in_one_way_is_one_source_that_carries() -> None:
 @pytest.fixture(scope="module")
 def duck() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with empty tables of the test schemas and a `some_udf` macro."""
-    connection = duckdb.connect()
+    connection = empty_tables(SCHEMAS)
     connection.execute("create macro some_udf(x) as x")
-    for asset, columns in SCHEMAS.items():
-        namespace, name = asset.split(".")
-        connection.execute(f'create schema if not exists "{namespace}"')
-        spec = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
-        connection.execute(f'create table "{namespace}"."{name}" ({spec})')
     return connection
 
 

@@ -14,6 +14,7 @@ import pytest
 from headwater.lineage.column_sources import ColumnSource, LineageError
 from headwater.lineage.columns import model_lineage
 from headwater.lineage.expressions import ExpressionWalker
+from tests.lineage.empty_tables import empty_tables
 
 PEOPLE = "raw.people"
 SCHEMAS: dict[str, dict[str, str]] = {
@@ -126,13 +127,7 @@ def test_an_output_without_sources_that_reads_no_column_is_still_analysed(sql: s
 @pytest.fixture(scope="module")
 def duck() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with empty tables of the test schemas."""
-    connection = duckdb.connect()
-    for asset, columns in SCHEMAS.items():
-        namespace, name = asset.split(".")
-        connection.execute(f'create schema if not exists "{namespace}"')
-        spec = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
-        connection.execute(f'create table "{namespace}"."{name}" ({spec})')
-    return connection
+    return empty_tables(SCHEMAS)
 
 
 @pytest.mark.parametrize("sql", [sql for sql, _, _ in WHOLE_ROWS] + ["select P from raw.people p"])

@@ -12,7 +12,7 @@ so a report says where classification stops (fail closed) rather than calling it
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from headwater.lineage.graph import ColumnGraph, ColumnRef, Edge
@@ -58,10 +58,6 @@ class Classification:
 
     def __iter__(self) -> Iterator[Classified]:
         return iter(sorted(self.columns.values(), key=lambda c: (c.column.asset, c.column.column)))
-
-    def of_asset(self, asset: str) -> dict[str, tuple[str, ...]]:
-        """Column -> kinds, for the columns of `asset` holding personal data."""
-        return {ref.column: c.kinds for ref, c in self.columns.items() if ref.asset == asset}
 
     def kinds(self, asset: str, column: str) -> tuple[str, ...]:
         """The kinds of personal data `asset.column` holds (names match case-insensitively);
@@ -172,11 +168,3 @@ def _in_dependency_order(definition: ProjectDefinition) -> list[str]:
     assets = definition.assets
     graph = {key: [p for p in assets[key].depends_on if p in assets] for key in sorted(assets)}
     return list(TopologicalSorter(graph).static_order())
-
-
-def by_asset(classification: Classification) -> Mapping[str, dict[str, tuple[str, ...]]]:
-    """Asset -> column -> kinds, for every asset holding personal data."""
-    result: dict[str, dict[str, tuple[str, ...]]] = {}
-    for classified in classification:
-        result.setdefault(classified.column.asset, {})[classified.column.column] = classified.kinds
-    return result
