@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.errors import UsageError
+from headwater.governance.masking import EVERY_KIND, Grants
 from headwater.project.serving import ADMIN_ROLE, EVERYTHING
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ class Principal:
     """Reads every table of the warehouse (the admin role, a `*` grant, no authentication)."""
     assets: frozenset[str] = field(default_factory=frozenset)
     """The asset keys its roles grant (when not `everything`)."""
+    unmasked: frozenset[str] = field(default_factory=frozenset)
+    """What its roles read raw of what masking hides: kinds of personal data, columns
+    (`namespace.table.column`), `*` for all (the admin role, no authentication)."""
+    rows: tuple[tuple[str, str], ...] = ()
+    """Its row filters: (table key, SQL condition), at most one per table."""
 
     def can_read(self, namespace: str, name: str) -> bool:
         """Whether the table `namespace.name` exists for this principal."""
@@ -43,12 +49,21 @@ class Principal:
         return self.everything or key in self.assets
 
     @property
+    def masked(self) -> bool:
+        """Whether it may see anything masked or filtered (masking applies to its reads)."""
+        return EVERY_KIND not in self.unmasked or bool(self.rows)
+
+    def grants(self) -> Grants:
+        """What masking needs to know of it."""
+        return Grants(unmasked=self.unmasked, rows=dict(self.rows))
+
+    @property
     def label(self) -> str:
         """How logs and the query log name it."""
         return self.name or "anonymous"
 
 
-ANONYMOUS_READS_ALL = Principal(name=None, everything=True)
+ANONYMOUS_READS_ALL = Principal(name=None, everything=True, unmasked=frozenset({EVERY_KIND}))
 """The reader of a server whose `serve.auth` is false."""
 
 
@@ -61,30 +76,67 @@ def principal_of(definition: ProjectDefinition, name: str, roles: tuple[str, ...
     from headwater.orchestrate.selectors import Selector
 
     configured = definition.config.serve.roles
-    selectors: list[str] = []
+    if ADMIN_ROLE in roles:  # whatever serve.roles says of it (role_problems warns)
+        return Principal(name=name, roles=roles, everything=True, unmasked=_ALL)
+    chooser = Selector(definition)
     everything = False
+    granted: set[str] = set()
+    unmasked: set[str] = set()
+    reads: dict[str, set[str] | None] = {}  # role: the assets it reads (None: every one)
     for role in roles:
-        if role == ADMIN_ROLE:  # whatever serve.roles says of it (role_problems warns)
-            everything = True
-            continue
         if role not in configured:
             _LOG.warning("user %s has role %s, which serve.roles does not define", name, role)
             continue
-        for selector in configured[role].read:
-            if selector.strip() == EVERYTHING:
-                everything = True
-            else:
-                selectors.append(selector)
-    if everything:
-        return Principal(name=name, roles=roles, everything=True)
-    chooser = Selector(definition)
-    granted: set[str] = set()
-    for selector in selectors:
-        try:
-            granted |= chooser.select([selector])
-        except UsageError:
-            continue  # matches nothing (yet): grants nothing
-    return Principal(name=name, roles=roles, assets=frozenset(granted))
+        config = configured[role]
+        unmasked.update(config.unmasked)
+        if any(selector.strip() == EVERYTHING for selector in config.read):
+            reads[role] = None
+            everything = True
+            continue
+        found: set[str] = set()
+        for selector in config.read:
+            try:
+                found |= chooser.select([selector])
+            except UsageError:
+                continue  # matches nothing (yet): grants nothing
+        reads[role] = found
+        granted |= found
+    return Principal(
+        name=name,
+        roles=roles,
+        everything=everything,
+        assets=frozenset() if everything else frozenset(granted),
+        unmasked=frozenset(unmasked),
+        rows=_row_filters(definition, reads),
+    )
+
+
+_ALL = frozenset({EVERY_KIND})
+
+
+def _row_filters(
+    definition: ProjectDefinition, reads: dict[str, set[str] | None]
+) -> tuple[tuple[str, str], ...]:
+    """The row filter of each table some role of `reads` filters: a row is read when any
+    role reading the table reads it, so a role reading the table without a filter lifts it,
+    and the filters of several roles are joined by OR."""
+    configured = definition.config.serve.roles
+    tables = sorted({table for role in reads for table in configured[role].rows})
+    filters: list[tuple[str, str]] = []
+    for table in tables:
+        conditions: list[str] = []
+        unfiltered = False
+        for role, found in reads.items():
+            if found is not None and table not in found:
+                continue  # the role does not read it: its filter (if any) says nothing
+            condition = configured[role].rows.get(table)
+            if condition is None:
+                unfiltered = True
+                break
+            conditions.append(condition)
+        if not unfiltered and conditions:
+            filters.append((table, " OR ".join(f"({c})" for c in conditions)))
+    return tuple(filters)
 
 
 ANYONE = "anyone (serve.auth: false)"

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from headwater.project.checks import Check, normalize_checks
 from headwater.project.kinds import BuildKind
+from headwater.project.masking import GovernanceConfig
 from headwater.project.partitions import PartitionsConfig, known_zone
 from headwater.project.personal_data import PiiKind
 from headwater.project.serving import ServeConfig
@@ -343,6 +344,8 @@ class ProjectConfig(StrictModel):
     environment adds an HTTP transport)."""
     serve: ServeConfig = ServeConfig.model_validate({})
     """`headwater serve`: the HTTP API, the web UI and the PostgreSQL protocol, users' roles."""
+    governance: GovernanceConfig = GovernanceConfig.model_validate({})
+    """How personal data is masked for readers without unmasked access."""
     vars: dict[str, Any] = {}
     """Values available to templated SQL as `{{ var('name') }}`."""
     version: Literal[1] = 1

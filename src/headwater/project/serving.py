@@ -29,7 +29,49 @@ class RoleConfig(StrictModel):
     read: list[str] = []
     """Selectors of the assets the role may read (`marts.*`, `tag:finance`, `orders+`, `*` for
     every table). Deny by default: a table no selector names does not exist for the role."""
+    unmasked: list[str] = []
+    """What the role reads raw of what masking hides: kinds of personal data (`email`),
+    columns (`marts.customers.email`), or `*` for all. Everything else personal is masked
+    (`governance.masking`)."""
+    rows: dict[str, str] = {}
+    """Row filters by table (`marts.orders: "region = 'EU'"`): of that table the role reads
+    only the rows the SQL condition holds for. A user with several roles reads a row when
+    any role reading the table does (a role that reads it without a filter reads every row)."""
     description: str | None = None
+
+    @field_validator("unmasked")
+    @classmethod
+    def _unmasked_are_kinds_or_columns(cls, unmasked: list[str]) -> list[str]:
+        from headwater.project.personal_data import PII_KINDS
+
+        for entry in unmasked:
+            if entry == EVERYTHING or entry in PII_KINDS or entry.count(".") == 2:
+                continue
+            from headwater.project.yamlfile import closest
+
+            near = closest(entry, PII_KINDS)
+            guess = f"did you mean '{near}'? " if near else ""
+            raise KeyValueError(
+                "unmasked",
+                f"'{entry}' is not a kind of personal data, a column (namespace.table.column) "
+                f"or *; {guess}kinds: {', '.join(PII_KINDS)}",
+            )
+        return unmasked
+
+    @field_validator("rows")
+    @classmethod
+    def _rows_are_conditions(cls, rows: dict[str, str]) -> dict[str, str]:
+        from headwater.project.masking import expression_problem
+
+        for table, condition in rows.items():
+            if table.count(".") != 1 or not all(table.split(".")):
+                raise KeyValueError(
+                    "rows", f"'{table}' is not a table named namespace.name (e.g. marts.orders)"
+                )
+            problem = expression_problem(condition)
+            if problem:
+                raise KeyValueError("rows", f"the row filter of {table}: {problem}")
+        return rows
 
 
 class ServeLimits(StrictModel):

@@ -74,7 +74,7 @@ from headwater.query.policy import (
     QueryRejected,
 )
 from headwater.query.session import QuerySession
-from headwater.query.tables import Visible, resolve_table
+from headwater.query.tables import Rewrite, Visible, resolve_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -145,6 +145,7 @@ def run_readonly(
     visible: Visible | None = None,
     params: Sequence[Parameter] | None = None,
     cancel: threading.Event | None = None,
+    rewrite: Rewrite | None = None,
 ) -> QueryResult:
     """Run one read-only SELECT over the project's tables and return at most `max_rows` rows.
 
@@ -153,6 +154,8 @@ def run_readonly(
     it does not admit does not exist for the query (the error is that of an unknown table).
     `params` are bound to the query's placeholders (`$1` or `?`) as literals before the checks.
     Setting `cancel` from another thread stops the query (a client's cancel request).
+    `rewrite` makes the query what the reader may run (masking and row filters) after the
+    checks and before the final ones.
     `DESCRIBE <table>`,
     `SHOW TABLES` and SELECTs from `information_schema.tables`, `.columns` and `.schemata`
     describe the project's tables (from tables Headwater builds, not the engine's catalog).
@@ -166,6 +169,7 @@ def run_readonly(
         visible: the tables that exist for the caller (None: all).
         params: values of the query's placeholders.
         cancel: set by another thread to stop the query (`QueryCancelled`).
+        rewrite: the reader's masking and row filters.
 
     Returns:
         The result, capped at `max_rows` rows.
@@ -197,7 +201,7 @@ def run_readonly(
     engine = create_readonly_engine(
         definition.embedded_engine, EnginePlace.of(definition, project.store), call
     )
-    with _ReadOnlyQuerySession(definition, project.store, engine, visible) as session:
+    with _ReadOnlyQuerySession(definition, project.store, engine, visible, rewrite) as session:
         try:
             table = session.query(sql, as_of)
         except ReadOnlyRefusal as exc:

@@ -21,7 +21,13 @@ from headwater.query.metadata import (
     metadata_tables,
     metadata_use,
 )
-from headwater.query.tables import QUERY_FILE, Visible, resolve_table, snapshot_picker
+from headwater.query.tables import (
+    QUERY_FILE,
+    Rewrite,
+    Visible,
+    resolve_table,
+    snapshot_picker,
+)
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
@@ -50,14 +56,17 @@ class QuerySession:
         store: TableStore,
         engine: Engine,
         visible: Visible | None = None,
+        rewrite: Rewrite | None = None,
     ) -> None:
         """Read the tables of `definition` in `store` with `engine`, which the session owns
         (and closes) from now on; with `visible`, only the tables it admits exist (a query
-        naming another is told there is no such table)."""
+        naming another is told there is no such table); with `rewrite`, every query runs as
+        it makes it (the reader's masking and row filters)."""
         self.definition = definition
         self.store = store
         self.engine = engine
         self.visible = visible
+        self.rewrite = rewrite
         self.tables_read: set[str] = set()
         """The tables (`namespace.name`) the queries of this session named."""
 
@@ -115,6 +124,8 @@ class QuerySession:
                 exc.location,
                 "write it another way (Headwater must parse a query to find its tables)",
             ) from None
+        if self.rewrite is not None:
+            compiled = self._rewritten(compiled)
         use = metadata_use(compiled)
         use.scope.visible = self.visible
         pick = snapshot_picker(self.store, as_of)
@@ -147,12 +158,27 @@ class QuerySession:
                 )
                 for table_name, table in built.items():
                     session.register_arrow(METADATA_PREFIX + table_name, table)
+            if self.rewrite is not None:
+                for relation, table in self.rewrite.relations().items():
+                    session.register_arrow(relation, table)
             return self._run(session, use.sql)
         except Exception as exc:
             if self.engine.is_engine_error(exc):
                 first = first_line(exc)
                 raise UsageError(f"query failed: {first}", hint="check the SQL") from None
             raise
+
+    def _rewritten(self, compiled: str) -> str:
+        """The compiled query as `rewrite` makes it for the reader."""
+        import sqlglot
+        from sqlglot import exp
+
+        from headwater.project.sql import DIALECT
+
+        assert self.rewrite is not None
+        tree = sqlglot.parse_one(compiled, read=DIALECT)
+        assert isinstance(tree, exp.Query)
+        return self.rewrite.rewrite(tree).sql(dialect=DIALECT, pretty=True)
 
     def _check_parses(self, sql: str) -> None:
         """Refuse SQL the engine cannot parse, with its parser's message, and anything but

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from headwater.errors import ConfigError, UsageError
 from headwater.project.definition import AssetIndex
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlglot import exp
+
     from headwater.build.relations import SnapshotPicker
     from headwater.project.definition import ProjectDefinition
     from headwater.project.sql import TableReference
@@ -27,6 +30,20 @@ QUERY_FILE = "(query)"
 Visible = Callable[[str, str], bool]
 """Whether a table (namespace, name) exists for the reader: a table it may not read is
 answered exactly like a table that does not exist."""
+
+
+class Rewrite(Protocol):
+    """What the reader's policies make of a query before it runs (masking and row filters,
+    `headwater.governance.masking.Masking`)."""
+
+    def rewrite(self, tree: exp.Query) -> exp.Query:
+        """The query `tree` (compiled: every table it reads qualified as namespace.name) as
+        this reader may run it; refuses by raising `UsageError`."""
+        ...
+
+    def relations(self) -> dict[str, pa.Table]:
+        """Relations the rewritten query reads besides the project's tables, by name."""
+        ...
 
 
 def resolve_table(

@@ -25,6 +25,9 @@ from headwater.orchestrate.principals import ANONYMOUS_READS_ALL, Principal, pri
 
 if TYPE_CHECKING:
     from headwater.catalog.access import ScramVerifier, UserStore
+    from headwater.governance.classification import Classification
+    from headwater.governance.masking import Masking
+    from headwater.lineage.graph import ColumnGraph
     from headwater.project.definition import ProjectDefinition
     from headwater.project.serving import ServeConfig, ServeLimits
     from headwater.query.parameters import Parameter
@@ -85,6 +88,7 @@ class ServeService:
         self._last_good: Project | None = None
         self._broken: Project | None = None
         self._log = _QueryLogWriter(self)
+        self._classification: tuple[ColumnGraph, Classification] | None = None
         self.cache: ServingCache | None = None
         """The serving cache, when `serve.tables` caches a table: it starts loading them in
         the background now (reads go to the Delta tables until each is loaded)."""
@@ -278,10 +282,12 @@ class ServeService:
 
         principal = caller.principal
         visible = None if principal.everything else principal.can_read
+        masking = self.masking(principal)
 
         def execute(deadline: float, cap: int) -> QueryResult:
             timeout_s = max(0.001, deadline - time.monotonic())
-            if self.cache is not None:
+            # the cache holds raw copies: a masked reader reads through the rewrite
+            if self.cache is not None and masking is None:
                 cached = self.cache.run_sql(
                     principal,
                     sql,
@@ -304,9 +310,28 @@ class ServeService:
                 visible=visible,
                 params=params,
                 cancel=cancel,
+                rewrite=masking,
             )
 
         return self.run_logged(caller, sql, execute, max_rows=max_rows, cancel=cancel)
+
+    def masking(self, principal: Principal) -> Masking | None:
+        """The masking and row filters `principal`'s reads go through; None when it reads
+        everything raw and unfiltered."""
+        if not principal.masked:
+            return None
+        from headwater.governance.classification import classify
+        from headwater.governance.masking import Masking
+
+        definition = self.project.definition
+        graph = self.workspace.column_graph()
+        with self._lock:
+            cached = self._classification
+        if cached is None or cached[0] is not graph:
+            cached = (graph, classify(definition, graph))
+            with self._lock:
+                self._classification = cached
+        return Masking(definition, cached[1], principal.grants())
 
     def run_logged(
         self,

@@ -228,7 +228,9 @@ class TableReads:
         table = self.resolve(caller.principal, text)
         as_of = _as_of(params)
         cache = self.service.cache
-        lease = cache.lease([table.key]) if cache is not None and as_of is None else None
+        # the cache holds raw copies: a masked reader reads through the rewrite
+        cached = cache is not None and as_of is None and not caller.principal.masked
+        lease = cache.lease([table.key]) if cache is not None and cached else None
         if lease is not None:
             with lease:
                 page = self._cached_page(caller, table, params, lease.tables[table.key], started)

@@ -1,0 +1,321 @@
+"""Masking and row filters: what one reader sees of each table, enforced on the query's tree.
+
+Every reference of a query to a table the reader sees masked is replaced, in the compiled
+sqlglot tree and before anything runs, by a subquery over that table that projects the masked
+columns in place of the raw ones and keeps only the rows of the reader's row filter:
+
+    select email from raw.customers where email like 'a%'
+    -->  select email from (select * replace (<mask of email> as email)
+                            from raw.customers where region = 'EU') as customers
+         where email like 'a%'
+
+So the raw column is read in one place only, inside that subquery, and whatever the query does
+around it (`select *`, subqueries, CTEs, joins, set operations, functions, WHERE, GROUP BY,
+JOIN ... ON, ORDER BY, window functions) sees the masked value: a predicate on a masked column
+is evaluated on the masked value, so it cannot probe the raw one. A view model is masked by its
+own columns' classification (a view column derived from an e-mail is itself classified), an
+ephemeral model through the tables it reads.
+
+Tables the classification cannot vouch for are refused rather than guessed at: a model whose
+column lineage is unknown and reads personal data (`Classification.unanalysed`), a table whose
+declared personal column it lacks, and the warehouse's undeclared tables (a quarantine or
+failed companion holds the raw records of its table).
+
+`hash` is keyed: the key comes from the environment, is given to the engine as a one-row table
+the query reads, and never appears in the SQL text, a log or an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from headwater.errors import UsageError
+from headwater.lineage.graph import ColumnRef
+from headwater.project.masking import VALUE, MaskingConfig, MaskRule
+from headwater.query.policy import QueryRejected
+from headwater.storage.companions import FAILED_SUFFIX, QUARANTINE_SUFFIX
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlglot import exp
+
+    from headwater.governance.classification import Classification
+    from headwater.project.definition import ProjectDefinition
+
+KEY_TABLE = "__headwater_masking_key"
+"""The relation the engine reads `hash`'s key from (one row, one column `k`); a query cannot
+name it (its names resolve to the project's tables only)."""
+EVERY_KIND = "*"
+_REFUSED_HINT = (
+    "ask for a role that reads it unmasked (unmasked: ['*']), or read the tables it is built "
+    "from, which are masked"
+)
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    """What one reader sees of one table."""
+
+    masks: Mapping[str, MaskRule] = field(default_factory=dict)
+    """The masked columns (as the table names them) and their rules."""
+    rows: str | None = None
+    """The row filter: a SQL condition over the table's columns (None: every row)."""
+    refused: str | None = None
+    """Why the reader cannot read the table at all (None: it can)."""
+
+    @property
+    def rewrites(self) -> bool:
+        """Whether the table is read through a masking subquery."""
+        return bool(self.masks) or self.rows is not None
+
+
+@dataclass(frozen=True)
+class Grants:
+    """Who reads, as masking needs to know it (from `headwater.orchestrate.principals`)."""
+
+    unmasked: frozenset[str] = frozenset()
+    """Kinds of personal data and columns (`namespace.table.column`) read raw; `*`: all."""
+    rows: Mapping[str, str] = field(default_factory=dict)
+    """Row filters by table key."""
+
+
+class Masking:
+    """The masking of one reader over one project: a policy per table, and the rewrite of a
+    query's tree that enforces them."""
+
+    def __init__(
+        self,
+        definition: ProjectDefinition,
+        classification: Classification,
+        reader: Grants,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """Mask what `classification` finds personal in `definition` for `reader`, by the
+        rules of the project's `governance.masking`; `environ` holds the hash key
+        (`os.environ` by default)."""
+        self.definition = definition
+        self.config: MaskingConfig = definition.config.governance.masking
+        self.reader = reader
+        self._environ = os.environ if environ is None else environ
+        self._by_table: dict[str, dict[str, tuple[str, ...]]] = {}
+        for classified in classification:
+            ref = classified.column
+            self._by_table.setdefault(ref.asset, {})[ref.column] = classified.kinds
+        for column in self.config.columns:
+            namespace, table, name = column.split(".")
+            self._by_table.setdefault(f"{namespace}.{table}", {}).setdefault(name, ())
+        self._unanalysed = classification.unanalysed
+        self._missing: dict[str, list[ColumnRef]] = {}
+        for ref in classification.missing:
+            self._missing.setdefault(ref.asset, []).append(ref)
+        self._policies: dict[str, TablePolicy] = {}
+
+    @property
+    def everything_raw(self) -> bool:
+        """Whether the reader reads every column raw (a row filter may still apply)."""
+        return EVERY_KIND in self.reader.unmasked
+
+    def policy(self, key: str) -> TablePolicy:
+        """What the reader sees of table `key` (`namespace.name`)."""
+        found = self._policies.get(key)
+        if found is None:
+            found = self._policy(key)
+            self._policies[key] = found
+        return found
+
+    def _policy(self, key: str) -> TablePolicy:
+        rows = self.reader.rows.get(key)
+        if key not in self.definition.assets:
+            return self._undeclared(key)
+        if self.everything_raw:
+            return TablePolicy(rows=rows)
+        unanalysed = self._unanalysed.get(key)
+        if unanalysed is not None:
+            return TablePolicy(
+                refused=f"it may hold personal data that column lineage cannot trace "
+                f"({unanalysed.reason}), so it cannot be masked"
+            )
+        if key in self._missing:
+            names = ", ".join(ref.column for ref in self._missing[key])
+            return TablePolicy(
+                refused=f"its YAML declares personal data in {names}, which it does not have, "
+                "so what to mask is not known (fix the column's name)"
+            )
+        masks: dict[str, MaskRule] = {}
+        for column, kinds in self._by_table.get(key, {}).items():
+            qualified = f"{key}.{column}"
+            if qualified in self.reader.unmasked:
+                continue
+            hidden = tuple(kind for kind in kinds if kind not in self.reader.unmasked)
+            if kinds and not hidden:
+                continue
+            masks[column] = self.config.rule(qualified, hidden or kinds)
+        return TablePolicy(masks=masks, rows=rows)
+
+    def _undeclared(self, key: str) -> TablePolicy:
+        """A table of the warehouse that no asset declares: readable as is only when the
+        table it belongs to hides nothing from the reader."""
+        for suffix in (QUARANTINE_SUFFIX, FAILED_SUFFIX):
+            if key.endswith(suffix):
+                owner = key.removesuffix(suffix)
+                if owner in self.definition.assets and not self.policy(owner).rewrites:
+                    return TablePolicy()
+                return TablePolicy(
+                    refused=f"it holds records of {owner} as they came, which {owner}'s "
+                    "masking or row filter would hide"
+                )
+        if self.everything_raw or not self._by_table:
+            return TablePolicy()
+        return TablePolicy(refused="no asset declares it, so what it holds is not classified")
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether any policy computed so far hashes."""
+        return any(
+            rule.function == "hash" for p in self._policies.values() for rule in p.masks.values()
+        )
+
+    def rewrite(self, tree: exp.Query) -> exp.Query:
+        """Enforce the reader's policies on `tree`, a compiled query: every reference to a
+        table it reads (through an ephemeral model's CTE too) is qualified as namespace.name.
+
+        Returns:
+            The tree (changed in place) with each reference to a masked or filtered table
+            replaced by its masking subquery.
+
+        Raises:
+            QueryRejected: the query reads a table the reader may not read under masking.
+            UsageError: a masking rule needs the hash key and the environment lacks it.
+        """
+        from sqlglot import exp
+
+        from headwater.query.metadata import METADATA_SCHEMA
+
+        reads = [
+            table
+            for table in tree.find_all(exp.Table)
+            if table.db
+            and isinstance(table.this, exp.Identifier)
+            and table.db.lower() != METADATA_SCHEMA
+        ]
+        policies = {}
+        for table in reads:
+            key = self._key(table.db, table.name)
+            policy = self.policy(key)
+            if policy.refused is not None:
+                raise QueryRejected(f"reading {key}", policy.refused, hint=_REFUSED_HINT)
+            policies[id(table)] = policy
+        if self.needs_key:
+            self.key()  # refuse before anything runs when it is missing
+        for table in reads:
+            policy = policies[id(table)]
+            if policy.rewrites:
+                table.replace(self._subquery(table, policy))
+        return tree
+
+    def _key(self, namespace: str, name: str) -> str:
+        """The asset key of a table the compiled query names (its names are as resolved, but
+        match the project's case-insensitively like the engine does)."""
+        key = f"{namespace}.{name}"
+        if key in self.definition.assets:
+            return key
+        folded = key.lower()
+        for candidate in self.definition.assets:
+            if candidate.lower() == folded:
+                return candidate
+        return key
+
+    def _subquery(self, table: exp.Table, policy: TablePolicy) -> exp.Expression:
+        """The masking subquery that stands for `table`, under `table`'s alias (or name)."""
+        import sqlglot
+        from sqlglot import exp
+
+        alias = table.alias_or_name
+        source = exp.Table(this=table.this.copy(), db=table.args["db"].copy())
+        replaced = [
+            exp.alias_(self._masked(exp.column(column, quoted=True), rule), column, quoted=True)
+            for column, rule in sorted(policy.masks.items())
+        ]
+        select = exp.select(exp.Star(replace=replaced) if replaced else exp.Star()).from_(source)
+        if policy.rows is not None:
+            select = select.where(sqlglot.parse_one(policy.rows, read="duckdb"))
+        columns = table.args.get("alias")
+        subquery = select.subquery(exp.to_identifier(alias, quoted=True))
+        if isinstance(columns, exp.TableAlias) and columns.columns:
+            subquery.set("alias", columns.copy())  # `t AS x(a, b)` keeps its column names
+        return subquery
+
+    def _masked(self, column: exp.Column, rule: MaskRule) -> exp.Expression:
+        """The expression that shows `column` masked by `rule`."""
+        import sqlglot
+        from sqlglot import exp
+
+        text = exp.cast(column.copy(), "VARCHAR")
+        if rule.function == "hash":
+            key = exp.select("k").from_(KEY_TABLE).subquery()
+            return _call("sha256", exp.DPipe(this=key, expression=text, safe=True))
+        if rule.function == "redact":
+            return (
+                exp.case()
+                .when(column.copy().is_(exp.null()), exp.null())
+                .else_(exp.Literal.string(rule.text))
+            )
+        if rule.function == "null":
+            return exp.case().when(exp.false(), column.copy())
+        if rule.function == "partial":
+            keep = exp.Literal.number(rule.keep)
+            length = _call("length", text.copy())
+            stars = _call("repeat", exp.Literal.string("*"), length.copy() - keep.copy())
+            shown = exp.DPipe(
+                this=stars, expression=_call("right", text.copy(), keep.copy()), safe=True
+            )
+            everything = _call("repeat", exp.Literal.string("*"), length.copy())
+            return exp.case().when(length > keep, shown).else_(everything)
+        if rule.function == "generalize":
+            return _call("date_trunc", exp.Literal.string(rule.to), column.copy())
+        assert rule.sql is not None
+        tree = sqlglot.parse_one(rule.sql, read="duckdb")
+
+        def bind(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column) and node.name.lower() == VALUE and not node.table:
+                return column.copy()
+            return node
+
+        return tree.transform(bind)
+
+    def key(self) -> str:
+        """The secret key of `hash`.
+
+        Raises:
+            UsageError: the environment variable `governance.masking.hash_key_env` names is
+                unset or empty.
+        """
+        name = self.config.hash_key_env
+        value = self._environ.get(name, "")
+        if not value:
+            raise UsageError(
+                f"masking by hash needs a secret key, and the environment variable {name} "
+                "is not set",
+                hint=f"set {name} for headwater serve (any long random text; keep it secret "
+                "and the same everywhere, so that hashed values still join)",
+            )
+        return value
+
+    def relations(self) -> dict[str, pa.Table]:
+        """The relations the rewritten queries read besides the project's tables: the hash
+        key, when a policy hashes."""
+        import pyarrow as pa
+
+        if not self.needs_key:
+            return {}
+        return {KEY_TABLE: pa.table({"k": [self.key()]})}
+
+
+def _call(function: str, *arguments: exp.Expression) -> exp.Expression:
+    """A call of the engine's function `function`, rendered as is."""
+    from sqlglot import exp
+
+    return exp.Anonymous(this=function, expressions=list(arguments))
