@@ -49,6 +49,9 @@ KEY_TABLE = "__headwater_masking_key"
 """The relation the engine reads `hash`'s key from (one row, one column `k`); a query cannot
 name it (its names resolve to the project's tables only)."""
 EVERY_KIND = "*"
+PARTIAL_STARS = "****"
+"""What `partial` shows before the characters it keeps (and in place of a value no longer
+than those)."""
 _REFUSED_HINT = (
     "ask for a role that reads it unmasked (unmasked: ['*']), or read the tables it is built "
     "from, which are masked"
@@ -266,14 +269,19 @@ class Masking:
         if rule.function == "null":
             return exp.case().when(exp.false(), column.copy())
         if rule.function == "partial":
+            # a fixed run of stars, so that the masked value does not tell the raw one's length
             keep = exp.Literal.number(rule.keep)
-            length = _call("length", text.copy())
-            stars = _call("repeat", exp.Literal.string("*"), length.copy() - keep.copy())
+            stars = exp.Literal.string(PARTIAL_STARS)
             shown = exp.DPipe(
                 this=stars, expression=_call("right", text.copy(), keep.copy()), safe=True
             )
-            everything = _call("repeat", exp.Literal.string("*"), length.copy())
-            return exp.case().when(length > keep, shown).else_(everything)
+            short = _call("length", text.copy()) <= keep
+            return (
+                exp.case()
+                .when(column.copy().is_(exp.null()), exp.null())
+                .when(short, stars.copy())
+                .else_(shown)
+            )
         if rule.function == "generalize":
             return _call("date_trunc", exp.Literal.string(rule.to), column.copy())
         assert rule.sql is not None

@@ -11,7 +11,7 @@ said by the role (`serve.roles.<role>.unmasked` and `.rows`).
       masking:
         kinds:
           email: hash                      # keyed: equal values hash equal, so joins still work
-          phone: {partial: 4}              # the last four characters, the rest as *
+          phone: {partial: 4}              # ****1234: the last four characters
           date_of_birth: {generalize: year}
           name: {redact: "(hidden)"}
         columns:
@@ -58,8 +58,8 @@ class MaskRule(StrictModel):
 
     function: Literal["hash", "redact", "partial", "null", "generalize", "expression"]
     keep: int = Field(4, ge=1, le=64)
-    """`partial`: how many characters at the end are kept; the others become `*` (a value no
-    longer than this is all `*`)."""
+    """`partial`: how many characters at the end are kept, after `****` (whatever the value's
+    length, so it is not told); a value no longer than this shows as `****`."""
     to: Literal["day", "week", "month", "quarter", "year"] = "month"
     """`generalize`: what a date or timestamp is truncated to."""
     text: str = REDACTED
