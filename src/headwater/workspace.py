@@ -14,6 +14,7 @@ catalog or storage).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -513,16 +514,70 @@ class Project:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def query(self, sql: str, as_of: str | int | None = None) -> pa.Table:
+    def query(
+        self, sql: str, as_of: str | int | None = None, as_user: str | None = None
+    ) -> pa.Table:
         """Run a read-only query over the project's tables and return its result.
 
         `sql` is one SELECT, `DESCRIBE <table>`, `SHOW TABLES` or a SELECT from
         `information_schema.tables`/`.columns`/`.schemata`; `as_of` is a version or timestamp.
+        With `as_user`, the query runs as that user of `headwater users` reads through
+        `headwater serve`: only the tables its roles grant exist, personal data is masked and
+        row filters apply; the query is recorded in the query log and the audit trail.
+
+        Raises:
+            UsageError: the query is refused or fails; `as_user` is not an active user.
         """
         from headwater.query.session import QuerySession
 
-        with QuerySession.open(self.definition, self.store) as session:
-            return session.query(sql, as_of)
+        if as_user is None:
+            with QuerySession.open(self.definition, self.store) as session:
+                return session.query(sql, as_of)
+        return self._query_as(sql, as_of, as_user)
+
+    def _query_as(self, sql: str, as_of: str | int | None, user: str) -> pa.Table:
+        """`query` as `user`, recorded (see `query`)."""
+        import time
+
+        from headwater.catalog.access import UserStore
+        from headwater.catalog.audit import operator
+        from headwater.catalog.query_log import FAILED, QueryRecord, record_queries
+        from headwater.errors import UsageError
+        from headwater.governance.classification import classify
+        from headwater.governance.masking import Masking
+        from headwater.orchestrate.principals import principal_of
+        from headwater.query.session import QuerySession
+
+        found = UserStore(self.catalog).credentials(user)
+        if found is None:
+            raise UsageError(
+                f"there is no active user {user}", hint="headwater users list shows them"
+            )
+        principal = principal_of(self.definition, user, found[0])
+        masking = None
+        if principal.masked:
+            masking = Masking(
+                self.definition, classify(self.definition, self.column_graph()), principal.grants()
+            )
+        visible = None if principal.everything else principal.can_read
+        record = QueryRecord(user=user, interface="cli", statement=sql, client=operator())
+        started = time.monotonic()
+        try:
+            with QuerySession.open(self.definition, self.store) as session:
+                session.visible, session.rewrite = visible, masking
+                table = session.query(sql, as_of)
+                read = tuple(sorted(session.tables_read))
+        except UsageError as exc:
+            record = dataclasses.replace(record, outcome=FAILED, error=exc.message)
+            record_queries(self.catalog, [record])
+            raise
+        masked = tuple(sorted(masking.applied)) if masking is not None else ()
+        elapsed_ms = round((time.monotonic() - started) * 1000, 3)
+        done = dataclasses.replace(
+            record, tables=read, masked=masked, rows=table.num_rows, duration_ms=elapsed_ms
+        )
+        record_queries(self.catalog, [done])
+        return table
 
     def tables(self) -> list[TableInfo]:
         """Every stored table of the project and any other table in the warehouse."""

@@ -40,6 +40,8 @@ class QueryRecord:
     """The client's address."""
     at: str | None = None
     """When the query was answered (now, when not given)."""
+    masked: tuple[str, ...] = ()
+    """What masking hid from it (columns, and row-filtered tables); in the audit trail."""
 
 
 def record_queries(catalog: Catalog, records: Sequence[QueryRecord]) -> None:
@@ -68,6 +70,7 @@ def record_queries(catalog: Catalog, records: Sequence[QueryRecord]) -> None:
                         "client": v["client"],
                         "statement": v["statement"],
                         "tables": list(record.tables),
+                        "masked": list(record.masked),
                         "rows": v["rows"],
                         "outcome": v["outcome"],
                         "error": v["error"],

@@ -207,9 +207,22 @@ def dag(
     metavar="N",
     help="Round floats and decimals to N decimal places (default: print them exactly).",
 )
+@click.option(
+    "--as",
+    "as_user",
+    default=None,
+    metavar="USER",
+    help="Run it as USER reads through headwater serve: only the tables USER's roles grant, "
+    "personal data masked, row filters applied; recorded in the audit trail.",
+)
 @click.pass_context
 def query(
-    ctx: click.Context, sql: str, as_of: str | None, fmt: str, round_digits: int | None
+    ctx: click.Context,
+    sql: str,
+    as_of: str | None,
+    fmt: str,
+    round_digits: int | None,
+    as_user: str | None,
 ) -> None:
     """Run a SQL query over the project's tables.
 
@@ -218,7 +231,7 @@ def query(
     """
     from headwater.cli.output import print_arrow
 
-    print_arrow(_project(ctx).query(sql, as_of), fmt, round_digits)
+    print_arrow(_project(ctx).query(sql, as_of, as_user=as_user), fmt, round_digits)
 
 
 # the other commands, each module a group of its own

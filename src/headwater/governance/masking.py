@@ -115,6 +115,9 @@ class Masking:
         for ref in classification.missing:
             self._missing.setdefault(ref.asset, []).append(ref)
         self._policies: dict[str, TablePolicy] = {}
+        self.applied: set[str] = set()
+        """What the rewrites so far hid: masked columns (`namespace.table.column`) and
+        filtered tables (`namespace.table (rows)`), for the audit trail."""
 
     @property
     def everything_raw(self) -> bool:
@@ -216,6 +219,10 @@ class Masking:
         for table in reads:
             policy = policies[id(table)]
             if policy.rewrites:
+                key = self._key(table.db, table.name)
+                self.applied.update(f"{key}.{column}" for column in policy.masks)
+                if policy.rows is not None:
+                    self.applied.add(f"{key} (rows)")
                 table.replace(self._subquery(table, policy))
         return tree
 

@@ -108,6 +108,9 @@ class QueryResult:
     """Wall time of the whole call, checks and registration included."""
     tables: tuple[str, ...] = ()
     """The tables (`namespace.name`) the query named, sorted."""
+    masked: tuple[str, ...] = ()
+    """What the reader's masking hid from the query: columns (`namespace.table.column`) and
+    row-filtered tables (`namespace.table (rows)`), sorted."""
 
 
 class QueryTimeout(UsageError):

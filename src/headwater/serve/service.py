@@ -301,7 +301,7 @@ class ServeService:
                 if cached is not None:
                     return cached
                 timeout_s = max(0.001, deadline - time.monotonic())
-            return run_readonly(
+            result = run_readonly(
                 self.project,
                 sql,
                 timeout_s=timeout_s,
@@ -312,6 +312,9 @@ class ServeService:
                 cancel=cancel,
                 rewrite=masking,
             )
+            if masking is not None:
+                result = dataclasses.replace(result, masked=tuple(sorted(masking.applied)))
+            return result
 
         return self.run_logged(caller, sql, execute, max_rows=max_rows, cancel=cancel)
 
@@ -386,6 +389,7 @@ class ServeService:
             dataclasses.replace(
                 record,
                 tables=result.tables,
+                masked=result.masked,
                 rows=result.table.num_rows,
                 duration_ms=round((time.monotonic() - started) * 1000, 3),
             )
