@@ -29,7 +29,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
+    from headwater.governance.masking import Masking
     from headwater.orchestrate.principals import Principal
     from headwater.project.serving import ServedTable
     from headwater.query.parameters import Parameter
@@ -303,9 +304,11 @@ class ServingCache:
         limit_s: float,
         max_rows: int,
         cancel: threading.Event | None = None,
+        relations: Mapping[str, pa.Table] | None = None,
     ) -> tuple[pa.Table, bool]:
         """Run `sql` (naming leased tables by their cache names, `params` bound to its
-        placeholders) and return at most `max_rows` rows and whether there were more.
+        placeholders, `relations` registered for it alone) and return at most `max_rows`
+        rows and whether there were more.
 
         Raises:
             QueryTimeout: the deadline passed; the query was interrupted.
@@ -326,6 +329,8 @@ class ServingCache:
         batches: list[pa.RecordBatch] = []
         rows = 0
         try:
+            for name, relation in (relations or {}).items():
+                cursor.register(name, relation)  # this cursor's own: gone when it closes
             with self._interrupter.watch(cursor, deadline, cancel) as watch:
                 try:
                     relation = cursor.sql(sql, params=list(params)) if params else cursor.sql(sql)
@@ -362,11 +367,13 @@ class ServingCache:
         deadline: float,
         limit_s: float,
         cancel: threading.Event | None = None,
+        masking: Masking | None = None,
     ) -> QueryResult | None:
         """Answer a user's query from the cache when it can: every table it names is cached,
         fresh, and readable by `principal`, and there is no `as_of`. None otherwise, and also
         when the query is refused or fails here: the read-only path then answers (or refuses)
-        in its own words.
+        in its own words. `masking` is the principal's masking and row filters, applied to
+        the query that runs here as on the read-only path.
 
         Raises:
             QueryTimeout: the query ran out of time here (it would there too).
@@ -385,16 +392,24 @@ class ServingCache:
         with lease:
             final = _rewrite(tree, references, lease.tables)
             try:
+                if masking is not None:
+                    final = masked_sql(final, lease.tables, masking)
                 self._check(final)
                 table, truncated = self.query(
-                    final, deadline=deadline, limit_s=limit_s, max_rows=max_rows, cancel=cancel
+                    final,
+                    deadline=deadline,
+                    limit_s=limit_s,
+                    max_rows=max_rows,
+                    cancel=cancel,
+                    relations=masking.relations() if masking is not None else None,
                 )
             except (UsageError, CacheQueryFailed) as exc:
                 if not isinstance(exc, CacheQueryFailed) and _timed_out(exc):
                     raise
                 return None
         keys = tuple(sorted({key for _, key in references}))
-        return CachedResult(table, truncated, time.monotonic() - started, keys)
+        hidden = tuple(sorted(masking.applied)) if masking is not None else ()
+        return CachedResult(table, truncated, time.monotonic() - started, keys, hidden)
 
     def _plan(
         self, principal: Principal, sql: str, params: Sequence[Parameter] | None
@@ -667,6 +682,38 @@ def _rewrite(
         return renamed
 
     return tree.transform(rename, copy=False).sql("duckdb")
+
+
+def masked_sql(sql: str, tables: Mapping[str, Loaded], masking: Masking) -> str:
+    """`sql`, which reads the cached `tables` by their cache names, with `masking` applied to
+    each of them as the read-only path applies it to the Delta tables.
+
+    Raises:
+        QueryRejected: the reader may not read one of them under masking.
+        UsageError: a hashing rule has no key.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    by_physical = {loaded.physical.lower(): key for key, loaded in tables.items()}
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    assert isinstance(tree, exp.Query)
+    for node in tree.find_all(exp.Table):
+        key = by_physical.get(node.name.lower()) if node.db.lower() == "main" else None
+        if key is not None:
+            # named as the asset, so masking knows it; the alias keeps the query's columns bound
+            if node.args.get("alias") is None:
+                node.set("alias", exp.TableAlias(this=node.this.copy()))
+            namespace, name = key.split(".", 1)
+            node.set("db", exp.to_identifier(namespace, quoted=True))
+            node.set("this", exp.to_identifier(name, quoted=True))
+    tree = masking.rewrite(tree)
+    for node in tree.find_all(exp.Table):
+        loaded = tables.get(f"{node.db}.{node.name}")
+        if loaded is not None:
+            node.set("db", exp.to_identifier("main", quoted=True))
+            node.set("this", exp.to_identifier(loaded.physical, quoted=True))
+    return tree.sql("duckdb")
 
 
 def _open_database(service: ServeService) -> Any:

@@ -51,8 +51,8 @@ def create_server_app(service: ServeService) -> "FastAPI":
     project = service.workspace.project
     limits = service.limits
 
-    def run_query(request: Request, sql: str) -> Any:
-        return service.run_sql(caller_of(request, service), sql)
+    def run_query(request: Request, sql: str, version: int | None) -> Any:
+        return service.run_sql(caller_of(request, service), sql, as_of=version)
 
     ui = create_app(
         project,

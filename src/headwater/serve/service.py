@@ -286,8 +286,7 @@ class ServeService:
 
         def execute(deadline: float, cap: int) -> QueryResult:
             timeout_s = max(0.001, deadline - time.monotonic())
-            # the cache holds raw copies: a masked reader reads through the rewrite
-            if self.cache is not None and masking is None:
+            if self.cache is not None:
                 cached = self.cache.run_sql(
                     principal,
                     sql,
@@ -297,6 +296,7 @@ class ServeService:
                     deadline=deadline,
                     limit_s=float(self.limits.timeout),
                     cancel=cancel,
+                    masking=masking,
                 )
                 if cached is not None:
                     return cached

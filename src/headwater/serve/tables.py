@@ -228,9 +228,7 @@ class TableReads:
         table = self.resolve(caller.principal, text)
         as_of = _as_of(params)
         cache = self.service.cache
-        # the cache holds raw copies: a masked reader reads through the rewrite
-        cached = cache is not None and as_of is None and not caller.principal.masked
-        lease = cache.lease([table.key]) if cache is not None and cached else None
+        lease = cache.lease([table.key]) if cache is not None and as_of is None else None
         if lease is not None:
             with lease:
                 page = self._cached_page(caller, table, params, lease.tables[table.key], started)
@@ -263,20 +261,32 @@ class TableReads:
         """A page read from the serving cache's version `loaded`; None when the cache's engine
         failed on it (the Delta table answers then)."""
         from headwater.query.readonly import QueryResult
-        from headwater.serve.cache import CacheQueryFailed
+        from headwater.serve.cache import CacheQueryFailed, masked_sql
 
         cache = self.service.cache
         assert cache is not None
         query = self._query(table, loaded.schema, params)
         sql, logged = query.sqls([("main", loaded.physical), (table.namespace, table.name)])
         limit_s = float(self.service.limits.timeout)
+        masking = self.service.masking(caller.principal)
 
         def execute(deadline: float, cap: int) -> QueryResult:
             assert cache is not None
+            final, relations = sql, None
+            hidden: tuple[str, ...] = ()
+            if masking is not None:  # a refusal here is the reader's, and logged as one
+                final = masked_sql(sql, {table.key: loaded}, masking)
+                relations, hidden = masking.relations(), tuple(sorted(masking.applied))
             rows, more = cache.query(
-                sql, params=query.values, deadline=deadline, limit_s=limit_s, max_rows=cap
+                final,
+                params=query.values,
+                deadline=deadline,
+                limit_s=limit_s,
+                max_rows=cap,
+                relations=relations,
             )
-            return QueryResult(rows, more, time.monotonic() - started, (table.key,))
+            elapsed = time.monotonic() - started
+            return QueryResult(rows, more, elapsed, (table.key,), hidden)
 
         try:
             result = self.service.run_logged(caller, logged, execute, max_rows=query.limit)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError, NotFoundError
 from headwater.ui.access import Reader, Sight
-from headwater.ui.pages import Links, Workspace, asset_page, graph_page, lineage_json
+from headwater.ui.pages import Links, Preview, Workspace, asset_page, graph_page, lineage_json
 from headwater.ui.render import STATIC, render
 from headwater.ui.run_pages import run_page, runs_page
 
@@ -44,7 +44,7 @@ def create_app(
     query_timeout_s: float = DEFAULT_TIMEOUT_S,
     max_rows: int = DEFAULT_MAX_ROWS,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
-    run_query: "Callable[[Any, str], QueryResult] | None" = None,
+    run_query: "Callable[[Any, str, int | None], QueryResult] | None" = None,
     workspace: Workspace | None = None,
     reader_of: "Callable[[Any], Reader] | None" = None,
 ) -> "FastAPI":
@@ -52,8 +52,9 @@ def create_app(
     return at most `max_rows` rows. Requests whose Host header is not in `allowed_hosts`
     (`"*"`: any) are refused.
 
-    `run_query(request, sql)` runs the SQL box's queries in place of the read-only path with
-    these limits (a server with users runs them as the request's user); `workspace` is the
+    `run_query(request, sql, version)` runs the SQL box's queries and the asset pages'
+    previews (at `version`) in place of the read-only path with these limits (a server with
+    users runs them as the request's user, masked); `workspace` is the
     (shared) workspace of `project` to show; `reader_of(request)` is who reads (a server with
     users gives the signed-in user): pages show only the assets it may read. Without it every
     request sees everything."""
@@ -71,8 +72,15 @@ def create_app(
 
     def query(request: Request, sql: str) -> Any:
         if run_query is not None:
-            return run_query(request, sql)
+            return run_query(request, sql, None)
         return _run_query(workspace, sql, query_timeout_s, max_rows)
+
+    def preview(request: Request) -> Preview | None:
+        """How the asset page reads its preview: as the request's user under a server (its
+        masking and row filters apply); None reads it as the local operator."""
+        if run_query is None:
+            return None
+        return lambda sql, version: run_query(request, sql, version).table
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +132,7 @@ def create_app(
 
     @app.get("/assets/{name}", response_class=HTMLResponse)
     def asset(request: Request, name: str, version: int | None = Query(None, ge=0)) -> HTMLResponse:
-        context = asset_page(workspace, name, version, links, reader(request))
+        context = asset_page(workspace, name, version, links, reader(request), preview(request))
         return page("asset.html", context, "graph")
 
     @app.get("/runs", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ from headwater.ui.formatting import cell, duration, number, script_json, status_
 from headwater.ui.layout import NODE_HEIGHT, NODE_WIDTH, graph_edges, layout_settings
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from headwater.lineage.graph import ColumnGraph
     from headwater.project.definition import Asset
     from headwater.workspace import Project
@@ -211,9 +213,11 @@ def asset_page(
     version: int | None,
     links: Links,
     reader: Reader | None = None,
+    preview: Preview | None = None,
 ) -> dict[str, Any]:
     """Everything about one asset: description, schema, column lineage, versions, a preview
-    (at `version`, when given), check results and metrics over time, freshness.
+    (at `version`, when given; read by `preview`, as the reader, when given), check results
+    and metrics over time, freshness.
 
     With a `reader`, an asset it may not read is not found (the error of an unknown name),
     and lineage, neighbours and text name only assets it may read.
@@ -248,7 +252,7 @@ def asset_page(
     }
     if links.static_site:
         return context
-    context.update(_stored_facts(project, asset, version))
+    context.update(_stored_facts(project, asset, version, preview))
     context["preview_error"] = sight.redact(context["preview_error"])
     context["checks"] = _check_timeline(project, asset.key, sight)
     context["charts"] = _metric_charts(project, asset.key)
@@ -340,8 +344,15 @@ def _neighbours(sight: Sight, graph: ColumnGraph, key: str) -> dict[str, list[An
     }
 
 
-def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str, Any]:
-    """The table's versions and a preview of its rows (at `version`, else the current one)."""
+Preview = Callable[[str, int | None], "pa.Table"]
+"""Runs a preview's query at a version (None: the current one) as the page's reader."""
+
+
+def _stored_facts(
+    project: Project, asset: Any, version: int | None, preview: Preview | None = None
+) -> dict[str, Any]:
+    """The table's versions and a preview of its rows (at `version`, else the current one),
+    read by `preview` (else as the local operator, unmasked)."""
     from headwater.errors import HeadwaterError
 
     facts: dict[str, Any] = {"history": [], "preview": None, "preview_error": None}
@@ -359,9 +370,8 @@ def _stored_facts(project: Project, asset: Any, version: int | None) -> dict[str
         ]
     if not asset.is_stored or facts["history"]:
         try:
-            table = project.query(
-                f"select * from {qualified(asset)} limit {PREVIEW_ROWS}", as_of=version
-            )
+            sql = f"select * from {qualified(asset)} limit {PREVIEW_ROWS}"
+            table = project.query(sql, as_of=version) if preview is None else preview(sql, version)
             facts["preview"] = {
                 "columns": table.column_names,
                 "rows": [[cell(v) for v in row.values()] for row in table.to_pylist()],
