@@ -442,12 +442,20 @@ class Project:
         return classify(self.definition, graph or self.column_graph())
 
     def governance_report(self) -> dict[str, Any]:
-        """Every column holding personal data, where its classification came from and which
-        roles read it unmasked (`headwater governance report`)."""
+        """Every column holding personal data, where its classification came from, which
+        roles read it raw and which masked, and by what rule (`headwater governance
+        report`)."""
         from headwater.governance.report import governance_report
-        from headwater.orchestrate.principals import role_readers
+        from headwater.orchestrate.principals import column_readers
 
-        return governance_report(self.classification(), role_readers(self.definition))
+        classification = self.classification()
+        masking = self.definition.config.governance.masking
+
+        def rule(asset: str, column: str, kinds: tuple[str, ...]) -> str:
+            return masking.rule(f"{asset}.{column}", kinds).describe()
+
+        readers = column_readers(self.definition, classification)
+        return governance_report(classification, readers, rule)
 
     def governance_scan(
         self,

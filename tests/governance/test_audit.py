@@ -251,7 +251,15 @@ def test_record_queries_writes_the_query_log_and_the_trail_together(catalog: Cat
     record_queries(
         catalog,
         [
-            QueryRecord("ann", "http", "select 1", ("core.a",), rows=1, client="10.0.0.1"),
+            QueryRecord(
+                "ann",
+                "http",
+                "select 1",
+                ("core.a",),
+                rows=1,
+                client="10.0.0.1",
+                masked=("core.a.email",),
+            ),
             QueryRecord(None, "postgres", "drop table x", outcome="refused", error="no"),
         ],
     )
@@ -264,6 +272,7 @@ def test_record_queries_writes_the_query_log_and_the_trail_together(catalog: Cat
         "client": "10.0.0.1",
         "statement": "select 1",
         "tables": ["core.a"],
+        "masked": ["core.a.email"],
         "rows": 1,
         "outcome": "ok",
         "error": None,

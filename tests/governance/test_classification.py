@@ -68,7 +68,8 @@ def test_the_report_says_where_each_classification_came_from_and_who_reads_it(
     (shop.root / "headwater.yml").write_text(
         (shop.root / "headwater.yml").read_text()
         + "serve:\n  roles:\n    analyst: {read: ['marts.*']}\n"
-        + "    support: {read: [raw.customers]}\n"
+        + "    support: {read: [raw.customers], unmasked: [email]}\n"
+        + "governance:\n  masking:\n    kinds: {email: hash}\n"
     )
     shop.reload()
     done = subprocess.run(
@@ -84,10 +85,15 @@ def test_the_report_says_where_each_classification_came_from_and_who_reads_it(
     assert set(rows) == set(EXAMPLE_PERSONAL)
     assert rows["raw.customers", "email"]["source"] == "declared"
     assert rows["raw.customers", "email"]["readers"] == ["admin", "support"]
+    assert rows["raw.customers", "email"]["masked_for"] == []
+    assert rows["raw.customers", "name"]["readers"] == ["admin"]
+    assert rows["raw.customers", "name"]["masked_for"] == ["support"]
+    assert rows["raw.customers", "name"]["mask"] == "redact"  # a kind without a rule
     dim = rows["marts.dim_customer", "email"]
     assert dim["source"] == "lineage" and dim["from"] == ["raw.customers.email"]
-    assert dim["readers"] == ["admin", "analyst"]
+    assert (dim["readers"], dim["masked_for"], dim["mask"]) == (["admin"], ["analyst"], "hash")
     assert rows["staging.stg_customers", "customer_name"]["readers"] == ["admin"]
+    assert rows["staging.stg_customers", "customer_name"]["masked_for"] == []
     assert report["unanalysed"] == []
     table = subprocess.run(
         [*HEADWATER, "governance", "report"],

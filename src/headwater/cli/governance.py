@@ -43,7 +43,7 @@ def report(ctx: click.Context, as_json: bool) -> None:
         )
     else:
         print_table(
-            ["column", "kinds", "source", "from", "read by"],
+            ["column", "kinds", "source", "from", "read raw by", "read masked by"],
             [
                 (
                     f"{c['asset']}.{c['column']}",
@@ -51,6 +51,7 @@ def report(ctx: click.Context, as_json: bool) -> None:
                     c["source"],
                     "" if c["source"] == "declared" else ", ".join(c["from"]),
                     ", ".join(c["readers"]),
+                    f"{', '.join(c['masked_for'])} ({c['mask']})" if c["masked_for"] else "",
                 )
                 for c in found["columns"]
             ],

@@ -1,9 +1,9 @@
 """`headwater governance report`: every column holding personal data, where its
-classification came from, and which roles may read it.
+classification came from, which roles read it raw and which read it masked (and how).
 
-Until masking policies exist every role that may read an asset reads its columns unmasked, so
-"who may read it unmasked" is the roles whose `serve.roles` grants reach the asset, plus
-`admin`, which reads everything.
+A role reads a column raw when its grants reach the asset and its `unmasked` names the column,
+every kind it holds, or `*` (`admin` reads everything raw); a role that reads the asset but
+not the column raw sees it masked by the rule `governance.masking` gives it.
 """
 
 from __future__ import annotations
@@ -13,18 +13,23 @@ from typing import Any
 
 from headwater.governance.classification import Classification
 
-Readers = Callable[[str], tuple[str, ...]]
-"""The roles that may read asset `key`, sorted."""
+Readers = Callable[[str, str], tuple[tuple[str, ...], tuple[str, ...]]]
+"""Of column (`asset`, `column`): the roles reading it raw and those reading it masked."""
+Rule = Callable[[str, str, tuple[str, ...]], str]
+"""How column (`asset`, `column`) holding `kinds` is masked, as a report names the rule."""
 
 
-def governance_report(classification: Classification, readers: Readers) -> dict[str, Any]:
+def governance_report(
+    classification: Classification, readers: Readers, rule: Rule
+) -> dict[str, Any]:
     """The report as a JSON-ready document.
 
     Returns:
         `columns`: one entry per column holding personal data, by asset then column: its
         `kinds`, `source` (`declared` or `lineage`), `from` (the declared columns its value
-        comes from), `path` (one chain of columns from a declared one) and `readers` (the
-        roles reading it unmasked); `unanalysed`: the models downstream of personal data whose
+        comes from), `path` (one chain of columns from a declared one), `readers` (the
+        roles reading it raw), `masked_for` (the roles reading it masked) and `mask` (the
+        rule they see it through); `unanalysed`: the models downstream of personal data whose
         column lineage is unknown, with why and what personal data they read; `missing`: the
         declared columns their table does not have (a misspelt name).
     """
@@ -36,7 +41,9 @@ def governance_report(classification: Classification, readers: Readers) -> dict[
             "source": "declared" if c.declared else "lineage",
             "from": [str(o) for o in c.origins],
             "path": [str(step) for step in c.path],
-            "readers": list(readers(c.column.asset)),
+            "readers": list(readers(c.column.asset, c.column.column)[0]),
+            "masked_for": list(readers(c.column.asset, c.column.column)[1]),
+            "mask": rule(c.column.asset, c.column.column, c.kinds),
         }
         for c in classification
     ]

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.errors import UsageError
-from headwater.governance.masking import EVERY_KIND, Grants
+from headwater.governance.masking import EVERY_KIND, Grants, Masking
 from headwater.project.serving import ADMIN_ROLE, EVERYTHING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from headwater.governance.classification import Classification
     from headwater.project.definition import ProjectDefinition
 
 _LOG = logging.getLogger(__name__)
@@ -140,19 +141,35 @@ def _row_filters(
 
 
 ANYONE = "anyone (serve.auth: false)"
-"""How `role_readers` names the reader of a server without authentication."""
+"""How `column_readers` names the reader of a server without authentication."""
 
 
-def role_readers(definition: ProjectDefinition) -> Callable[[str], tuple[str, ...]]:
-    """A lookup of who may read an asset through `headwater serve`, by asset key: the roles
-    (`admin` and those of `serve.roles`) that may, sorted, and `ANYONE` first when
-    `serve.auth` is false."""
+def column_readers(
+    definition: ProjectDefinition, classification: Classification
+) -> Callable[[str, str], tuple[tuple[str, ...], tuple[str, ...]]]:
+    """A lookup of who reads a column of personal data through `headwater serve`, by asset key
+    and column: the roles (`admin` and those of `serve.roles`) that read it raw, `ANYONE`
+    first when `serve.auth` is false, and the roles that read it masked, each sorted."""
     roles = sorted({ADMIN_ROLE, *definition.config.serve.roles})
     principals = [principal_of(definition, role, (role,)) for role in roles]
+    maskings = {
+        p.roles[0]: Masking(definition, classification, p.grants()) if p.masked else None
+        for p in principals
+    }
     anyone = () if definition.config.serve.auth else (ANYONE,)
 
-    def readers(key: str) -> tuple[str, ...]:
-        return (*anyone, *(p.roles[0] for p in principals if p.can_read_key(key)))
+    def readers(key: str, column: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        raw: list[str] = list(anyone)
+        masked: list[str] = []
+        for principal in principals:
+            if not principal.can_read_key(key):
+                continue
+            masking = maskings[principal.roles[0]]
+            hidden = masking is not None and (
+                masking.policy(key).refused is not None or column in masking.policy(key).masks
+            )
+            (masked if hidden else raw).append(principal.roles[0])
+        return tuple(raw), tuple(masked)
 
     return readers
 
