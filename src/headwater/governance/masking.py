@@ -49,6 +49,13 @@ KEY_TABLE = "__headwater_masking_key"
 """The relation the engine reads `hash`'s key from (one row, one column `k`); a query cannot
 name it (its names resolve to the project's tables only)."""
 EVERY_KIND = "*"
+_BUCKETS = {
+    "day": "1 day",
+    "week": "7 days",
+    "month": "1 month",
+    "quarter": "3 months",
+    "year": "1 year",
+}
 PARTIAL_STARS = "****"
 """What `partial` shows before the characters it keeps (and in place of a value no longer
 than those)."""
@@ -290,7 +297,10 @@ class Masking:
                 .else_(shown)
             )
         if rule.function == "generalize":
-            return _call("date_trunc", exp.Literal.string(rule.to), column.copy())
+            # time_bucket keeps the column's type (date_trunc makes a date a timestamp); its
+            # default origins align months, quarters and years, and weeks start on Monday
+            width = exp.Interval(this=exp.Literal.string(_BUCKETS[rule.to]))
+            return _call("time_bucket", width, column.copy())
         assert rule.sql is not None
         tree = sqlglot.parse_one(rule.sql, read="duckdb")
 

@@ -30,6 +30,7 @@ from headwater.project.stream_drafts import analyze_stream, read_streams
 from headwater.project.unread import unread_files
 from headwater.project.validation import (
     check_acyclic,
+    check_masking,
     check_partitioned,
     check_pools,
     name_checks_apart,
@@ -91,6 +92,7 @@ def load_project(root: Path) -> ProjectDefinition:
     check_acyclic(definition.assets)
     check_pools(definition)
     check_partitioned(definition)
+    check_masking(definition)
     columns.validate()
     definition.warnings.extend(unread_files(definition))
     return definition

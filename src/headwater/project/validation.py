@@ -130,6 +130,34 @@ def check_pools(definition: ProjectDefinition) -> None:
             )
 
 
+def check_masking(definition: ProjectDefinition) -> None:
+    """Every table a row filter or a masking rule names, and every column a role reads
+    unmasked, belongs to an asset: a misspelt name would leave the real table unfiltered or
+    its column masked by its kind's rule alone, without a word."""
+    config = definition.config
+    named: list[tuple[str, str]] = []  # (where, table key)
+    for role, settings in config.serve.roles.items():
+        named += [(f"serve.roles.{role}.rows", table) for table in settings.rows]
+        named += [
+            (f"serve.roles.{role}.unmasked", entry.rsplit(".", 1)[0])
+            for entry in settings.unmasked
+            if entry.count(".") == 2
+        ]
+    named += [
+        ("governance.masking.columns", column.rsplit(".", 1)[0])
+        for column in config.governance.masking.columns
+    ]
+    for where, table in named:
+        if table in definition.assets:
+            continue
+        near = closest(table, definition.assets)
+        raise ConfigError(
+            f"{where} names table {table}, which the project does not have",
+            Location(file=PROJECT_FILE),
+            f"did you mean '{near}'?" if near else "name a table as namespace.name",
+        )
+
+
 def check_partitioned(definition: ProjectDefinition) -> None:
     """Every partitioned asset is materialized as a table."""
     for asset in definition.assets.values():
