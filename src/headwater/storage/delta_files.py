@@ -55,6 +55,23 @@ class TableFiles(ABC):
     def modified(self, relatives: Iterable[str]) -> dict[str, float]:
         """Return the modification time (s) of each of `relatives` that exists."""
 
+    @abstractmethod
+    def tree(self) -> list[str]:
+        """Return every file under the table's folder, log and hidden files included."""
+
+    @abstractmethod
+    def read_bytes(self, relative: str) -> bytes:
+        """Return the content of file `relative`.
+
+        Raises:
+            FileNotFoundError: there is no such file.
+        """
+
+    @abstractmethod
+    def write_text(self, relative: str, text: str) -> None:
+        """Write file `relative` whole, in place of what it held: a reader sees the old
+        content or the new one, never a part."""
+
     def missing(self, relatives: Iterable[str]) -> set[str]:
         """Return those of `relatives` (or absolute paths of the table) that do not exist."""
         wanted = list(relatives)
@@ -139,6 +156,22 @@ class LocalFiles(TableFiles):
     def rename(self, relative: str, new: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.replace(self._root / relative, self._root / new)
+
+    def tree(self) -> list[str]:
+        found = []
+        for directory, _, names in os.walk(self._root):
+            for name in names:
+                found.append(os.path.relpath(os.path.join(directory, name), self._root))
+        return sorted(path.replace(os.sep, "/") for path in found)
+
+    def read_bytes(self, relative: str) -> bytes:
+        return (self._root / relative).read_bytes()
+
+    def write_text(self, relative: str, text: str) -> None:
+        path = self._root / relative
+        temporary = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)  # atomic on one disk
 
     def arrow_source(self, relative: str) -> tuple[str, Any]:
         return str(self._root / relative), None
@@ -272,6 +305,21 @@ class ObjectFiles(TableFiles):
     def rename(self, relative: str, new: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._mutator().move(self._relative(relative), self._relative(new))
+        self._listing = None
+
+    def tree(self) -> list[str]:
+        self._listing = None
+        return sorted(self._list_tree())
+
+    def read_bytes(self, relative: str) -> bytes:
+        with self._requests(), self._fs.open_input_stream(self._key(relative)) as stream:
+            data: bytes = stream.read()
+        return data
+
+    def write_text(self, relative: str, text: str) -> None:
+        # one PUT replaces an object whole
+        with self._requests(), self._mutator().open_output_stream(self._relative(relative)) as out:
+            out.write(text.encode("utf-8"))
         self._listing = None
 
     def arrow_source(self, relative: str) -> tuple[str, Any]:

@@ -109,8 +109,11 @@ def vacuumed_error(
     missing: int,
     files: list[DataFile],
 ) -> TableNotFoundError:
-    """Return the error for reading a version whose files vacuum deleted (`missing` of
-    `files`), naming the versions still readable."""
+    """Return the error for reading a version whose files vacuum (or an erasure) deleted
+    (`missing` of `files`), naming the versions still readable."""
+    from headwater.storage.delta_purge import erasure_of
+
+    erasure = erasure_of(store.table_files(ref), version)
     latest = store.current_version(ref)
     readable: list[int] = []
     first = 0
@@ -126,9 +129,14 @@ def vacuumed_error(
         if readable
         else "no version of it is readable any more"
     )
+    why = (
+        f"erasure {erasure} deleted {missing} of its {len(files)} data files, which held an "
+        "erased subject's rows"
+        if erasure is not None
+        else f"vacuum deleted {missing} of its {len(files)} data files"
+    )
     return TableNotFoundError(
-        f"table {ref} {which} can no longer be read: vacuum deleted {missing} of its "
-        f"{len(files)} data files; {still}",
+        f"table {ref} {which} can no longer be read: {why}; {still}",
         Location(asset=ref.key),
         f"read a readable version (e.g. --as-of {readable[0]}), or see which versions "
         f"are readable with 'headwater history {ref}'"
