@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from headwater.governance.scan import ScanReport
     from headwater.lineage.graph import ColumnGraph
     from headwater.lineage.impact import Impact
+    from headwater.orchestrate.erasure import ErasureReport
     from headwater.orchestrate.results import EventHandler, RunSummary
     from headwater.orchestrate.scheduler import Scheduler
     from headwater.orchestrate.warehouse import TableInfo
@@ -511,6 +512,34 @@ class Project:
         from headwater.catalog.audit import query
 
         return query(self.catalog, actor=actor, action=action, since=since, limit=limit)
+
+    def erase(
+        self,
+        subject: str,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> ErasureReport:
+        """Erase one subject (`namespace.table.column=value`) from every table of the
+        warehouse and from their history, and keep it from being loaded again (`headwater
+        erase`); with `dry_run`, only say which tables hold its rows. See
+        `headwater.orchestrate.erasure`.
+
+        Raises:
+            UsageError: the subject is malformed or not found, the hash key is not set, or a
+                run holds one of the tables.
+        """
+        from headwater.orchestrate.erasure import erase
+
+        return erase(
+            self.definition,
+            self.catalog,
+            self.store,
+            self.column_graph(),
+            subject,
+            dry_run=dry_run,
+            progress=progress,
+        )
 
     def verify_audit(self, expect_head: str | None = None) -> AuditVerification:
         """Re-compute the audit trail's hash chain and return the number of records, the head

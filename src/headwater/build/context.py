@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from headwater.build.compiler import Compiler
 from headwater.build.relations import Relations
+from headwater.build.suppression import Suppression
 from headwater.engine.base import EngineSession
 from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.partitions import Partition
@@ -118,6 +119,8 @@ class BuildContext:
     idempotent: bool = True
     """Commits carry the asset's idempotency key (not those to a companion table, which a
     failed attempt undoes and a retry makes again)."""
+    suppression: Suppression = field(default_factory=Suppression)
+    """The erased subjects a load of this table skips (`headwater erase`)."""
     companion_commits: list[tuple[TableRef, int | None, int]] = field(default_factory=list)
     """Commits this build made to other tables before its own (child and quarantine tables):
     (table, version before, version made). A build that fails afterwards undoes them, so a

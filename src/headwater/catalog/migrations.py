@@ -327,6 +327,30 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS ix_hw_audit_at ON hw_audit (at)",
         ),
     ),
+    Migration(
+        12,
+        "erasures of a subject and the suppression list that keeps it from being loaded again",
+        (
+            # the subject is kept as a keyed hash: the record of an erasure names no value
+            """CREATE TABLE IF NOT EXISTS hw_erasures (
+                erasure_id VARCHAR(64) PRIMARY KEY,
+                started_at VARCHAR(32) NOT NULL,
+                finished_at VARCHAR(32),
+                actor VARCHAR(200),
+                subject_table VARCHAR(400) NOT NULL,
+                subject_hash VARCHAR(64) NOT NULL,
+                status VARCHAR(20) NOT NULL,
+                report TEXT
+            )""",
+            """CREATE TABLE IF NOT EXISTS hw_suppressions (
+                asset VARCHAR(400) NOT NULL,
+                column_name VARCHAR(400) NOT NULL,
+                value_hash VARCHAR(64) NOT NULL,
+                erasure_id VARCHAR(64) NOT NULL,
+                PRIMARY KEY (asset, column_name, value_hash)
+            )""",
+        ),
+    ),
 ]
 
 

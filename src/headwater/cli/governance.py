@@ -164,4 +164,60 @@ def _print_suggestions(found: ScanReport) -> None:
     )
 
 
-COMMANDS = [governance]
+@click.command()
+@click.option(
+    "--subject",
+    required=True,
+    metavar="TABLE.COLUMN=VALUE",
+    help="Whose data: the rows of a table whose column holds the value "
+    "(raw.customers.customer_id=45, or a tagged column such as raw.customers.email=...).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list the tables holding the subject's rows.")
+@JSON
+@click.pass_context
+def erase(ctx: click.Context, subject: str, dry_run: bool, as_json: bool) -> None:
+    """Erase one subject from every table and from their history.
+
+    Finds, through column lineage, references and the subject's key, every table holding its
+    rows (sources, seeds, models, snapshots, change logs, quarantines), deletes them from the
+    current versions, deletes the older versions' files that hold them (those versions can no
+    longer be read) and scrubs the tables' logs; then searches every file of those tables for
+    the subject's values and fails if any remains. The next loads skip the subject's rows.
+    The subject is recorded only as a keyed hash (the key of governance.masking.hash_key_env).
+    """
+    from headwater.cli.output import emit_json, print_table
+
+    project = _project(ctx)
+    tell = None if as_json else (lambda line: click.echo(line, err=True))
+    done = project.erase(subject, dry_run=dry_run, progress=tell)
+    if as_json:
+        emit_json(done.as_dict())
+    elif dry_run:
+        print_table(
+            ["table", "rows", "why"],
+            [(t["table"], t["rows"], "; ".join(t["why"])) for t in done.tables],
+            title="the subject's rows (nothing changed)",
+        )
+    else:
+        print_table(
+            ["table", "rows removed", "older files deleted", "versions unreadable"],
+            [
+                (
+                    t["table"],
+                    t["rows"],
+                    t["history_files"],
+                    ", ".join(str(v) for v in t["unreadable_versions"]),
+                )
+                for t in done.tables
+            ],
+            title=f"erasure {done.erasure_id}",
+        )
+        if done.suppressed:
+            click.echo(f"the next loads skip the subject in {', '.join(done.suppressed)}")
+    for trace in done.traces:
+        click.echo(f"still found: {trace}", err=True)
+    if not done.complete:
+        raise SystemExit(1)
+
+
+COMMANDS = [governance, erase]

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 KEY_TABLE = "__headwater_masking_key"
 """The relation the engine reads `hash`'s key from (one row, one column `k`); a query cannot
-name it (its names resolve to the project's tables only)."""
+name it (its names resolve to the project's tables only), nor name a relation of its own so
+(a CTE of that name would be read in its place)."""
 EVERY_KIND = "*"
 _BUCKETS = {
     "day": "1 day",
@@ -56,6 +57,11 @@ _BUCKETS = {
     "quarter": "3 months",
     "year": "1 year",
 }
+_NAMING = frozenset({"this", "db", "catalog", "alias"})
+"""The arguments of a table reference that name it (the masking subquery names it anew)."""
+_AROUND = frozenset({"pivots", "sample", "joins", "laterals"})
+"""The arguments of a table reference that apply to the rows read (so to the masking
+subquery); the others (time travel, hints) apply to the table the subquery reads."""
 PARTIAL_STARS = "****"
 """What `partial` shows before the characters it keeps (and in place of a value no longer
 than those)."""
@@ -200,13 +206,23 @@ class Masking:
             replaced by its masking subquery.
 
         Raises:
-            QueryRejected: the query reads a table the reader may not read under masking.
+            QueryRejected: the query reads a table the reader may not read under masking, or
+                names a relation like the one the hash key is read from.
             UsageError: a masking rule needs the hash key and the environment lacks it.
         """
         from sqlglot import exp
 
         from headwater.query.metadata import METADATA_SCHEMA
 
+        for identifier in tree.find_all(exp.Identifier):
+            # a relation the query names like the key's (a CTE, an alias) would be read in its
+            # place by the masking subqueries: `hash` then keyed by the reader, or not at all
+            if identifier.name.lower() == KEY_TABLE:
+                raise QueryRejected(
+                    f"the name {identifier.name}",
+                    "it is reserved for masking",
+                    hint="name the relation otherwise",
+                )
         reads = [
             table
             for table in tree.find_all(exp.Table)
@@ -252,6 +268,14 @@ class Masking:
 
         alias = table.alias_or_name
         source = exp.Table(this=table.this.copy(), db=table.args["db"].copy())
+        around: dict[str, exp.Expression | list[exp.Expression]] = {}
+        for arg, value in table.args.items():
+            if arg in _NAMING or value is None or value == []:
+                continue
+            if arg in _AROUND:
+                around[arg] = value  # PIVOT, UNPIVOT, TABLESAMPLE: of the masked rows
+            else:
+                source.set(arg, value)  # AT (VERSION => ...) and the like: of the table read
         replaced = [
             exp.alias_(self._masked(exp.column(column, quoted=True), rule), column, quoted=True)
             for column, rule in sorted(policy.masks.items())
@@ -263,6 +287,8 @@ class Masking:
         subquery = select.subquery(exp.to_identifier(alias, quoted=True))
         if isinstance(columns, exp.TableAlias) and columns.columns:
             subquery.set("alias", columns.copy())  # `t AS x(a, b)` keeps its column names
+        for arg, value in around.items():
+            subquery.set(arg, value)
         return subquery
 
     def _masked(self, column: exp.Column, rule: MaskRule) -> exp.Expression:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
+from headwater.build.suppression import skipped_note, without_erased
 from headwater.errors import Location, SourceError
 from headwater.ingest.base import BadRecord, Extracted, ExtractRequest
 from headwater.ingest.commit import commit_rows, deduplicated, remove_file
@@ -238,6 +239,9 @@ def _apply(
         )
     if landed is not None:
         ctx.companion_commits.append((quarantine, before, landed))
+    skipped = 0
+    if plan.select:
+        plan.select, skipped = without_erased(ctx.session, ctx.suppression, plan.select)
     ctx.commit_extra = encode_state(state)
     ctx.fault("before_commit")
     version, rows = commit_rows(ctx, spec, extracted, plan, table_schema)
@@ -251,8 +255,8 @@ def _apply(
     return BuildResult(
         rows=rows,
         version=version,
-        message=f"loaded {rows} rows{into}{quarantined}{changes}",
-        state={**state, "quarantined": len(bad)},
+        message=f"loaded {rows} rows{into}{quarantined}{skipped_note(skipped)}{changes}",
+        state={**state, "quarantined": len(bad), "suppressed": skipped},
         descriptions=extracted.descriptions,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
 import traceback
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from headwater.build.compiler import Compiler
     from headwater.build.context import BuildContext, BuildResult
     from headwater.build.relations import Relations
+    from headwater.build.suppression import Suppression
     from headwater.engine.base import Engine, EngineSession
     from headwater.orchestrate.hooks import BuildHooks
     from headwater.orchestrate.interrupts import Watchdog
@@ -63,6 +65,23 @@ class BuildKit:
         self._failed: dict[str, Exception] = {}
         self._compiler: Compiler | None = None
         self._table_locks: dict[str, TableCommitLock] = {}
+
+    def suppression(self, asset: Asset) -> Suppression:
+        """The erased subjects a load of `asset` (a source's table or a seed) skips."""
+        from headwater.build.suppression import Suppression
+        from headwater.catalog.erasures import suppressed
+
+        if asset.sql is not None or asset.stream is not None:
+            return Suppression()
+        hashes = suppressed(self.catalog, asset.key)
+        if not hashes:
+            return Suppression()
+        env = self.definition.config.governance.masking.hash_key_env
+        return Suppression(
+            {column: frozenset(found) for column, found in hashes.items()},
+            os.environ.get(env) or None,
+            env,
+        )
 
     def compiler(self) -> Compiler:
         """The run's compiler, made on first use."""
@@ -317,6 +336,7 @@ class Builds:
             partition=item.partition,
             table_lock=self.kit.table_lock(asset.key),
             fence=self._fence_of(item),
+            suppression=self.kit.suppression(asset),
         )
         # the watchdog keeps interrupting a build past its time until the build gives up,
         # and the build's publish refuses to commit once `expired` is set; Ctrl-C stops

@@ -226,6 +226,7 @@ class Runner:
             finish(outcome)
             unblock(item.id, BuildStatus.SKIPPED)
 
+        _import_before_threads()
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="hw") as pool:
             running: dict[Future[AssetOutcome], WorkItem] = {}
             queue = list(plan.items)
@@ -291,3 +292,12 @@ class Runner:
                     if outcome.status == BuildStatus.FAILED and self.fail_fast:
                         stopped = True
         self.catalog.record_assets(builds.record.run_id, settled)
+
+
+def _import_before_threads() -> None:
+    """Import delta-rs's modules on this thread before builds start on several: two threads
+    importing `deltalake` for the first time at once can see it half-initialised (an
+    ImportError from its circular imports, seen as a failed seed)."""
+    import importlib
+
+    importlib.import_module("deltalake.transaction")  # the package, and the module commits use

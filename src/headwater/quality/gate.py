@@ -259,8 +259,9 @@ class QualityGate:
             f"quarantined_at, CAST(NULL AS VARCHAR) AS source, {literal(ctx.asset.key)} AS "
             f"\"table\", 'check ' || {names} AS location, CAST(NULL AS BIGINT) AS line, "
             f"CAST({column} AS VARCHAR) AS {identifier('column')}, 'check' AS error_class, "
-            f"{reasons} AS reason, CAST(to_json(t) AS VARCHAR) AS raw "
-            f"FROM {scan} AS t WHERE {failing}"
+            f"{reasons} AS reason, CAST(to_json(t) AS VARCHAR) AS raw, "
+            # every column of the quarantine's schema, so a read of the table finds each
+            f"CAST(NULL AS BLOB) AS raw_bytes FROM {scan} AS t WHERE {failing}"
         )
         aside = session.write_parquet(
             rows_sql, ctx.store.new_file_dir(target, ctx.run_id), conform_to=quarantine_schema()

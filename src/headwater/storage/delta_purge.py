@@ -32,7 +32,7 @@ import json
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +130,105 @@ def purge_rows(
     purged.commits_scrubbed = _scrub_commits(files, gone, values)
     purged.checkpoint = _renew_checkpoints(store, ref, files)
     return purged
+
+
+def rows_matching(store: DeltaStore, ref: TableRef, matches: Matcher) -> pa.Table:
+    """Every row `matches` picks in any file the log of table `ref` names (the current
+    version's and the older versions' still on disk), as one table (columns of every file,
+    missing ones null); the rows of a file read by several versions are there once."""
+    import pyarrow as pa
+
+    files = store.table_files(ref)
+    snapshot = store.snapshot(ref)
+    spans, partitions = _file_versions(files)
+    for data_file in snapshot.files:
+        partitions.setdefault(data_file.relative_path, dict(data_file.partition_values))
+    existing = set(files.modified(set(spans) | set(partitions)))
+    found: list[pa.Table] = []
+    for path in sorted(existing):
+        table = _read(files, path, partitions.get(path, {}), snapshot)
+        hit = _mask(matches, table)
+        if hit.true_count:
+            found.append(table.filter(hit))
+    if not found:
+        return snapshot.schema.empty_table()
+    return pa.concat_tables(found, promote_options="permissive")
+
+
+def traces(
+    store: DeltaStore,
+    ref: TableRef,
+    texts: Collection[str],
+    columns: Mapping[str, Collection[str]] | None = None,
+) -> list[str]:
+    """Where the erased values are still found under table `ref`'s folder: any of `texts`
+    (as text, ignoring case) in a file's bytes, a Parquet file's decoded values or its footer
+    statistics; any value of `columns` (lower-case column name -> normalised values: numbers,
+    which occur anywhere by chance) in that column of a Parquet file. Empty: nowhere.
+
+    Returns:
+        One line per file and form (`raw/people/part-0001.parquet: values`).
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    lowered = [t.lower() for t in {t.strip() for t in texts} if len(t.strip()) >= 3]
+    exact = {name.lower(): set(values) for name, values in (columns or {}).items()}
+    files = store.table_files(ref)
+    found: list[str] = []
+    for relative in files.tree():
+        data = files.read_bytes(relative)
+        if any(t.encode() in data.lower() for t in lowered):
+            found.append(f"{ref.key}/{relative}: bytes")
+        if not relative.endswith(".parquet"):
+            continue
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        table = parquet.read()
+        text = "\n".join(str(v) for v in _values(table)).lower()
+        if any(t in text for t in lowered) or _holds_exactly(table, exact):
+            found.append(f"{ref.key}/{relative}: values")
+        metadata = parquet.metadata
+        bounds: list[str] = []
+        for group in range(metadata.num_row_groups):
+            for index in range(metadata.num_columns):
+                column = metadata.row_group(group).column(index)
+                stats = column.statistics
+                if stats is None or not stats.has_min_max:
+                    continue
+                bounds += [str(stats.min), str(stats.max)]
+                name = column.path_in_schema.split(".")[0].lower()
+                if {str(stats.min).strip().lower(), str(stats.max).strip().lower()} & exact.get(
+                    name, set()
+                ):
+                    found.append(f"{ref.key}/{relative}: footer statistics of {name}")
+        if any(t in "\n".join(bounds).lower() for t in lowered):
+            found.append(f"{ref.key}/{relative}: footer statistics")
+    return found
+
+
+def _holds_exactly(table: pa.Table, exact: Mapping[str, set[str]]) -> bool:
+    """Whether a column of `table` named in `exact` holds one of its values."""
+    for name in table.column_names:
+        wanted = exact.get(name.lower())
+        if not wanted:
+            continue
+        if {str(v).strip().lower() for v in table.column(name).to_pylist()} & wanted:
+            return True
+    return False
+
+
+def _values(table: pa.Table) -> Iterator[Any]:
+    """Every value of `table`, nested ones flattened."""
+    stack: list[Any] = [row for row in table.to_pylist()]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif item is not None:
+            yield item
 
 
 # -- 1. the current version ------------------------------------------------------------------

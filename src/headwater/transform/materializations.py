@@ -8,6 +8,7 @@ failure or a kill at any point leaves the previous version in place.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -220,13 +221,22 @@ def _compiled_with_inputs(ctx: BuildContext, incremental: bool) -> str:
 
 def build_seed(ctx: BuildContext) -> BuildResult:
     """Load the seed CSV into its table (typed by the sidecar's column types)."""
+    from headwater.build.suppression import skipped_note, without_erased
     from headwater.project.columns import seed_read_sql
 
     assert ctx.asset.seed is not None
     # the load-time column check reads the header with the same query (seed_columns)
     sql = seed_read_sql(str(ctx.asset.path), ctx.asset.seed, ctx.definition.root)
     try:
-        return _overwrite(ctx, sql, "seed")
+        sql, skipped = without_erased(ctx.session, ctx.suppression, sql)
+        result = _overwrite(ctx, sql, "seed")
+        if skipped:
+            result = dataclasses.replace(
+                result,
+                message=(result.message or "") + skipped_note(skipped),
+                state={**result.state, "suppressed": skipped},
+            )
+        return result
     except ModelError:
         raise
     except Exception as exc:
