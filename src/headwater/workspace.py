@@ -578,12 +578,13 @@ class Project:
 
         from headwater.catalog.access import UserStore
         from headwater.catalog.audit import operator
-        from headwater.catalog.query_log import FAILED, QueryRecord, record_queries
+        from headwater.catalog.query_log import FAILED, REFUSED, QueryRecord, record_queries
         from headwater.errors import UsageError
         from headwater.governance.classification import classify
         from headwater.governance.masking import Masking
         from headwater.orchestrate.principals import principal_of
-        from headwater.query.session import QuerySession
+        from headwater.query.policy import QueryRejected
+        from headwater.query.readonly import run_readonly
 
         found = UserStore(self.catalog).credentials(user)
         if found is None:
@@ -598,23 +599,42 @@ class Project:
             )
         visible = None if principal.everything else principal.can_read
         record = QueryRecord(user=user, interface="cli", statement=sql, client=operator())
+        limits = self.definition.config.serve.limits
         started = time.monotonic()
         try:
-            with QuerySession.open(self.definition, self.store) as session:
-                session.visible, session.rewrite = visible, masking
-                table = session.query(sql, as_of)
-                read = tuple(sorted(session.tables_read))
+            # the read-only path the server runs, with the server's limits
+            result = run_readonly(
+                self,
+                sql,
+                timeout_s=float(limits.timeout),
+                max_rows=limits.max_rows,
+                as_of=as_of,
+                visible=visible,
+                rewrite=masking,
+            )
         except UsageError as exc:
-            record = dataclasses.replace(record, outcome=FAILED, error=exc.message)
+            outcome = REFUSED if isinstance(exc, QueryRejected) else FAILED
+            record = dataclasses.replace(record, outcome=outcome, error=exc.message)
             record_queries(self.catalog, [record])
             raise
         masked = tuple(sorted(masking.applied)) if masking is not None else ()
         elapsed_ms = round((time.monotonic() - started) * 1000, 3)
         done = dataclasses.replace(
-            record, tables=read, masked=masked, rows=table.num_rows, duration_ms=elapsed_ms
+            record,
+            tables=result.tables,
+            masked=masked,
+            rows=result.table.num_rows,
+            duration_ms=elapsed_ms,
         )
         record_queries(self.catalog, [done])
-        return table
+        if result.truncated:
+            self._warn(
+                [
+                    f"the result was cut off at serve.limits.max_rows ({limits.max_rows} "
+                    f"rows), as {user} would get it from the server"
+                ]
+            )
+        return result.table
 
     def tables(self) -> list[TableInfo]:
         """Every stored table of the project and any other table in the warehouse."""

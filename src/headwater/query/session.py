@@ -8,7 +8,8 @@ names like a model's and returns the result as Arrow. `DESCRIBE t`, `SHOW TABLES
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError, UsageError, first_line
 from headwater.project.kinds import BuildKind
@@ -32,12 +33,14 @@ from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
 
     from headwater.build.compiler import Compiler
     from headwater.engine.base import Engine, EngineSession
     from headwater.project.definition import ProjectDefinition
     from headwater.storage.base import TableStore
 
+_HAS_WITH = re.compile(r"\bwith\b", re.IGNORECASE)
 QUERY_HINT = (
     "headwater query runs one SELECT in DuckDB SQL, DESCRIBE <table>, SHOW TABLES, or a SELECT "
     "from information_schema." + "/".join(METADATA_TABLES)
@@ -124,7 +127,7 @@ class QuerySession:
                 exc.location,
                 "write it another way (Headwater must parse a query to find its tables)",
             ) from None
-        if self.rewrite is not None:
+        if self.rewrite is not None or _HAS_WITH.search(compiled):
             compiled = self._rewritten(compiled)
         use = metadata_use(compiled)
         use.scope.visible = self.visible
@@ -169,16 +172,21 @@ class QuerySession:
             raise
 
     def _rewritten(self, compiled: str) -> str:
-        """The compiled query as `rewrite` makes it for the reader."""
+        """The compiled query with its CTEs isolated from the engine's relations, and as
+        `rewrite` makes it for the reader."""
         import sqlglot
         from sqlglot import exp
 
         from headwater.project.sql import DIALECT
+        from headwater.query.ctes import isolate_ctes
 
-        assert self.rewrite is not None
         tree = sqlglot.parse_one(compiled, read=DIALECT)
         assert isinstance(tree, exp.Query)
-        return self.rewrite.rewrite(tree).sql(dialect=DIALECT, pretty=True)
+        tree = isolate_ctes(tree)
+        if self.rewrite is not None:
+            keep_output_names(tree)
+            tree = self.rewrite.rewrite(tree)
+        return tree.sql(dialect=DIALECT, pretty=True)
 
     def _check_parses(self, sql: str) -> None:
         """Refuse SQL the engine cannot parse, with its parser's message, and anything but
@@ -246,3 +254,32 @@ class QuerySession:
         if asset is None or asset.materialized != BuildKind.EPHEMERAL:
             return None
         return compiler.compile(asset.key)
+
+
+def keep_output_names(tree: exp.Query) -> None:
+    """Name each unnamed output column of `tree` as the engine would name it now, from its
+    text, so that a rewrite of what it reads (masking, the cache's table names) changes
+    neither its name nor shows in it."""
+    from sqlglot import exp
+
+    from headwater.project.sql import DIALECT
+
+    for select in _outputs(tree):
+        for index, expression in enumerate(list(select.expressions)):
+            if isinstance(expression, exp.Alias | exp.Column | exp.Star):
+                continue
+            name = expression.sql(dialect=DIALECT)
+            select.expressions[index] = exp.alias_(expression, name, quoted=True)
+            select.expressions[index].parent = select
+
+
+def _outputs(tree: exp.Query) -> list[exp.Select]:
+    """The SELECTs whose columns are the query's (the first branch of a set operation)."""
+    from sqlglot import exp
+
+    node: Any = tree
+    while isinstance(node, exp.SetOperation):
+        node = node.this
+    if isinstance(node, exp.Subquery):
+        node = node.unnest()
+    return [node] if isinstance(node, exp.Select) else []

@@ -421,6 +421,7 @@ class ServingCache:
 
         from headwater.project.sql import TableReference, is_cte_reference
         from headwater.query.parameters import bind_parameters
+        from headwater.query.session import keep_output_names
         from headwater.query.tables import resolve_table
 
         project = self.service.project
@@ -431,8 +432,11 @@ class ServingCache:
             tree = sqlglot.parse_one(sql, read="duckdb")
         except Exception:
             return None
-        if not isinstance(tree, exp.Query):
+        if not isinstance(tree, exp.Query) or tree.find(exp.With) is not None:
+            # a CTE's name could be bound by the cache's engine to a relation of its own;
+            # the read-only path isolates CTEs (headwater.query.ctes)
             return None
+        keep_output_names(tree)  # the cache's table names must not show in a column's name
         for function in tree.find_all(exp.Func):
             # it would show the SQL that runs here, with the cache's own table names
             if function.sql_name().lower() in EXPOSING_FUNCTIONS or (

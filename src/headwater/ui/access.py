@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from headwater.lineage.graph import ColumnGraph
     from headwater.project.definition import Asset, ProjectDefinition
 
+QUOTED_VALUE = re.compile(r"'(?:[^']|'')*'")
+"""A single-quoted value in a message."""
 HIDDEN = "(hidden)"
 """What replaces the name of an asset the reader may not read in text shown to it."""
 
@@ -37,6 +39,11 @@ class Reader(Protocol):
 
     def can_read_key(self, key: str) -> bool:
         """Whether asset `key` (`namespace.name`) exists for this reader."""
+        ...
+
+    @property
+    def masked(self) -> bool:
+        """Whether masking or row filters hide anything from it."""
         ...
 
 
@@ -154,8 +161,19 @@ class Sight:
         # a key inside a longer name (`a.b` in `a.bc`, `x.a.b`) is another name: left alone
         return re.compile(rf"(?<![\w.])(?:{names})(?![\w])", re.IGNORECASE)
 
+    @property
+    def masked(self) -> bool:
+        """Whether masking hides values from the reader: messages lose their quoted values."""
+        return self.reader is not None and self.reader.masked
+
     def redact(self, text: str | None) -> str | None:
-        """`text` with the name of every hidden asset replaced by `HIDDEN`."""
-        if text is None or self.everything or self._hidden_names is None:
+        """`text` with the name of every hidden asset replaced by `HIDDEN`, and, for a masked
+        reader, every quoted value (an engine's error quotes the value it failed on:
+        `Could not convert string 'Ada Lovelace'`) replaced by `'…'`."""
+        if text is None:
+            return text
+        if self.masked:
+            text = QUOTED_VALUE.sub("'…'", text)
+        if self.everything or self._hidden_names is None:
             return text
         return self._hidden_names.sub(HIDDEN, text)

@@ -75,6 +75,7 @@ def run_page(
         _conceal(run)
         results = [r for r in results if sight.sees(r["asset"])]
         attempts = [a for a in attempts if sight.sees(a["asset"])]
+    if sight is not None and (sight.masked or not sight.everything):
         for result in results:
             result["message"] = sight.redact(result["message"])
         for attempt in attempts:
