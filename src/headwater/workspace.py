@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from headwater.lineage.impact import Impact
     from headwater.orchestrate.erasure import ErasureReport
     from headwater.orchestrate.results import EventHandler, RunSummary
+    from headwater.orchestrate.retention import Maintained
     from headwater.orchestrate.scheduler import Scheduler
     from headwater.orchestrate.warehouse import TableInfo
     from headwater.project.definition import ProjectDefinition
@@ -668,6 +669,16 @@ class Project:
         return self.store.resolve_version(ref, target)
 
     # -- maintenance -----------------------------------------------------------------------
+
+    def maintain(
+        self, select: list[str] | None = None, *, dry_run: bool = False
+    ) -> list[Maintained]:
+        """Enforce the `retention:` of the selected assets (all by default) that declare one
+        (`headwater maintain`); see `headwater.orchestrate.retention`."""
+        from headwater.orchestrate.retention import maintain
+
+        keys = self.select(select) if select else sorted(self.definition.assets)
+        return maintain(self.definition, self.catalog, self.store, keys, dry_run=dry_run)
 
     def restore(self, name: str, version: int | str) -> int:
         """Make an earlier version of table `name` current again; return the new version."""

@@ -131,4 +131,29 @@ def vacuum(ctx: click.Context, table: str, retain: float, dry_run: bool, force: 
         click.echo(f"  {path}")
 
 
-COMMANDS = [tables, history, restore, optimize, vacuum]
+@click.command()
+@click.argument("select", nargs=-1, metavar="[SELECTOR]...")
+@click.option("--dry-run", is_flag=True, help="Say what would expire without changing a table.")
+@JSON
+@click.pass_context
+def maintain(ctx: click.Context, select: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Enforce the `retention:` of the selected tables (every one that declares it, by
+    default): delete expired rows from the current version, then the files only versions
+    older than the retention read."""
+    from headwater.cli.output import emit_json, print_table
+
+    done = project_of(ctx).maintain(list(select) or None, dry_run=dry_run)
+    if as_json:
+        emit_json([m.as_dict() for m in done])
+        return
+    if not done:
+        click.echo("no selected table declares a retention: (see docs/governance.md)")
+        return
+    print_table(
+        ["table", "expired rows", "files deleted", "version"],
+        [(m.table, m.expired_rows, len(m.files_deleted), m.version) for m in done],
+        title="would expire (nothing changed)" if dry_run else "retention enforced",
+    )
+
+
+COMMANDS = [tables, history, restore, optimize, vacuum, maintain]

@@ -15,6 +15,7 @@ from headwater.project.kinds import BuildKind
 from headwater.project.masking import GovernanceConfig
 from headwater.project.partitions import PartitionsConfig, known_zone
 from headwater.project.personal_data import PiiKind
+from headwater.project.retention import RetentionConfig
 from headwater.project.serving import ServeConfig
 from headwater.project.strict import (
     IDENTIFIER_PATTERN,
@@ -455,6 +456,8 @@ class ModelConfig(StrictModel):
     headwater.yml (default: its folder's under `models:`, else the project's `engine:`)."""
     freshness: FreshnessSla | None = None
     """How stale the table may get before the scheduler alerts (`{max_lag: 2h}`)."""
+    retention: RetentionConfig | None = None
+    """How long versions stay readable and when rows expire (`headwater maintain`)."""
     partitions: PartitionsConfig | None = None
     """Build the table one partition at a time: by time (`grain`, `start`) or by `keys`, on
     `column`; see docs/orchestration.md."""
@@ -499,6 +502,8 @@ class SeedConfig(StrictModel):
     partition_by: list[str] = []
     checks: list[Check] = []
     """Checks of the seed's table (column checks go under `columns`)."""
+    retention: RetentionConfig | None = None
+    """How long versions stay readable and when rows expire (`headwater maintain`)."""
 
     @model_validator(mode="before")
     @classmethod

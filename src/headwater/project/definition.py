@@ -25,6 +25,7 @@ from headwater.project.config import (
 )
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.partitions import PartitionSet
+from headwater.project.retention import RetentionConfig
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.sql import TableReference
 from headwater.project.streams import StreamConfig
@@ -137,6 +138,17 @@ class Asset:
         elif self.source is not None and self.parent is None:
             sla = self.source.table.freshness
         return None if sla is None else duration_seconds(sla.max_lag)
+
+    @property
+    def retention(self) -> RetentionConfig | None:
+        """How long the table keeps versions and when its rows expire (None: no limit)."""
+        if self.model is not None:
+            return self.model.retention
+        if self.seed is not None:
+            return self.seed.retention
+        if self.source is not None and self.parent is None:
+            return self.source.table.retention
+        return None
 
     @property
     def pool(self) -> str | None:

@@ -22,6 +22,7 @@ from pydantic import (
 
 from headwater.project.checks import Check, normalize_checks
 from headwater.project.personal_data import SourceColumn, SourceColumnEntry
+from headwater.project.retention import RetentionConfig
 from headwater.project.streams import EventSourceConfig
 from headwater.project.strict import (
     Duration,
@@ -268,6 +269,8 @@ class TableConfig(StrictModel):
     """Stop this table's load when it takes longer (overrides the source's `timeout`)."""
     freshness: FreshnessSla | None = None
     """How stale the table may get before the scheduler alerts (`{max_lag: 2h}`)."""
+    retention: RetentionConfig | None = None
+    """How long versions stay readable and when rows expire (`headwater maintain`)."""
     pool: Identifier | None = None
     """The pool whose slot this table's load takes (overrides the source's `pool`)."""
     nested: Literal["tables", "json"] = "tables"

@@ -231,6 +231,20 @@ def _values(table: pa.Table) -> Iterator[Any]:
             yield item
 
 
+def delete_rows(
+    store: DeltaStore, ref: TableRef, matches: Matcher, commit: CommitInfo
+) -> tuple[int | None, int]:
+    """Delete the rows `matches` picks from table `ref`'s current version only (older versions
+    keep them): the files holding them are rewritten without them in one commit.
+
+    Returns:
+        The version committed (None: no row matched) and the rows deleted.
+    """
+    purged = Purged(ref.key)
+    _purge_current(store, ref, matches, commit, purged)
+    return purged.version, purged.rows
+
+
 # -- 1. the current version ------------------------------------------------------------------
 
 
