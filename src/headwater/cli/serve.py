@@ -62,6 +62,14 @@ def serve(
         )
     for problem in role_problems(project.definition):
         click.echo(f"warning: {problem}", err=True)
+    masking = project.definition.config.governance.masking
+    if masking.kinds or masking.columns or any(r.unmasked for r in config.roles.values()):
+        import os
+
+        from headwater.orchestrate.principals import masking_problems
+
+        for problem in masking_problems(project.definition, project.column_graph(), os.environ):
+            click.echo(f"warning: {problem}", err=True)
     server = Server(project, config)
     server.start()
     click.echo(f"Headwater {project.definition.config.name}: http://{server.http_address}/")

@@ -16,9 +16,10 @@ from headwater.governance.masking import EVERY_KIND, Grants, Masking
 from headwater.project.serving import ADMIN_ROLE, EVERYTHING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from headwater.governance.classification import Classification
+    from headwater.lineage.graph import ColumnGraph
     from headwater.project.definition import ProjectDefinition
 
 _LOG = logging.getLogger(__name__)
@@ -195,4 +196,31 @@ def role_problems(definition: ProjectDefinition) -> list[str]:
                 chooser.select([selector])
             except UsageError as exc:
                 problems.append(f"role {role}: {exc.message}")
+    return problems
+
+
+def masking_problems(
+    definition: ProjectDefinition, graph: ColumnGraph, environ: Mapping[str, str]
+) -> list[str]:
+    """What is wrong with the masking settings, as lines to show when the server starts: a
+    column a rule or a role's `unmasked` names that its table does not have (the rule masks
+    nothing; the role reads it masked), and a `hash` rule without its key in `environ`."""
+    masking = definition.config.governance.masking
+    problems: list[str] = []
+    named = [("governance.masking.columns", column) for column in masking.columns]
+    for role, config in definition.config.serve.roles.items():
+        named += [(f"serve.roles.{role}.unmasked", c) for c in config.unmasked if c.count(".") == 2]
+    for where, column in named:
+        asset, name = column.rsplit(".", 1)
+        known = graph.columns(asset)
+        if known and graph.column(asset, name) is None:
+            problems.append(
+                f"{where} names {column}, which {asset} does not have ({', '.join(known)})"
+            )
+    hashes = any(r.function == "hash" for r in [*masking.kinds.values(), *masking.columns.values()])
+    if hashes and not environ.get(masking.hash_key_env):
+        problems.append(
+            f"masking hashes, and {masking.hash_key_env} is not set: a masked reader's query of "
+            "a hashed column is refused until it is"
+        )
     return problems
