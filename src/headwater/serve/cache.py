@@ -392,9 +392,10 @@ class ServingCache:
         with lease:
             final = _rewrite(tree, references, lease.tables)
             try:
-                if masking is not None:
-                    final = masked_sql(final, lease.tables, masking)
                 self._check(final)
+                if masking is not None:
+                    # what masking adds is Headwater's own SQL: the check above is the reader's
+                    final = masked_sql(final, lease.tables, masking)
                 table, truncated = self.query(
                     final,
                     deadline=deadline,
