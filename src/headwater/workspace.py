@@ -595,9 +595,10 @@ class Project:
         principal = principal_of(self.definition, user, found[0])
         masking = None
         if principal.masked:
-            masking = Masking(
-                self.definition, classify(self.definition, self.column_graph()), principal.grants()
-            )
+            graph = self.column_graph()
+            known = {key: info.columns for key, info in graph.assets.items()}
+            classification = classify(self.definition, graph)
+            masking = Masking(self.definition, classification, principal.grants(), known=known)
         visible = None if principal.everything else principal.can_read
         record = QueryRecord(user=user, interface="cli", statement=sql, client=operator())
         limits = self.definition.config.serve.limits

@@ -28,13 +28,13 @@ the query reads, and never appears in the SQL text, a log or an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.errors import UsageError
 from headwater.lineage.graph import ColumnRef
-from headwater.project.masking import VALUE, MaskingConfig, MaskRule
+from headwater.project.masking import DEFAULT_RULE, VALUE, MaskingConfig, MaskRule
 from headwater.query.policy import QueryRejected
 from headwater.storage.companions import FAILED_SUFFIX, QUARANTINE_SUFFIX
 
@@ -50,6 +50,8 @@ KEY_TABLE = "__headwater_masking_key"
 name it (its names resolve to the project's tables only), nor name a relation of its own so
 (a CTE of that name would be read in its place)."""
 EVERY_KIND = "*"
+ColumnsOf = Callable[[str, str], "Sequence[str] | None"]
+"""The columns of table (namespace, name) as a query reads it (None: not known)."""
 _BUCKETS = {
     "day": "1 day",
     "week": "7 days",
@@ -69,6 +71,9 @@ _REFUSED_HINT = (
     "ask for a role that reads it unmasked (unmasked: ['*']), or read the tables it is built "
     "from, which are masked"
 )
+SOURCE = "hw_masked_source"
+"""The alias of the table a masking subquery reads: its rules' and row filter's columns are
+qualified with it, so none can bind to a column of the query around it."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class TablePolicy:
     """The row filter: a SQL condition over the table's columns (None: every row)."""
     refused: str | None = None
     """Why the reader cannot read the table at all (None: it can)."""
+    hint: str = ""
+    """How to read it instead, when refused."""
 
     @property
     def rewrites(self) -> bool:
@@ -89,13 +96,31 @@ class TablePolicy:
 
 
 @dataclass(frozen=True)
+class RoleGrant:
+    """What one role of the reader reads, and reads raw."""
+
+    reads: frozenset[str] | None
+    """The asset keys it reads (None: every table of the warehouse)."""
+    unmasked: frozenset[str] = frozenset()
+    """Kinds of personal data and columns (`namespace.table.column`) read raw; `*`: all."""
+
+
+@dataclass(frozen=True)
 class Grants:
     """Who reads, as masking needs to know it (from `headwater.orchestrate.principals`)."""
 
-    unmasked: frozenset[str] = frozenset()
-    """Kinds of personal data and columns (`namespace.table.column`) read raw; `*`: all."""
+    roles: tuple[RoleGrant, ...] = ()
     rows: Mapping[str, str] = field(default_factory=dict)
     """Row filters by table key."""
+
+    def unmasked(self, key: str) -> frozenset[str]:
+        """What the reader reads raw of table `key`: what the roles that read it unmask (a
+        role's `unmasked` does not reach a table only another role reads)."""
+        found: set[str] = set()
+        for role in self.roles:
+            if role.reads is None or key in role.reads:
+                found |= role.unmasked
+        return frozenset(found)
 
 
 class Masking:
@@ -108,11 +133,14 @@ class Masking:
         classification: Classification,
         reader: Grants,
         environ: Mapping[str, str] | None = None,
+        known: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """Mask what `classification` finds personal in `definition` for `reader`, by the
         rules of the project's `governance.masking`; `environ` holds the hash key
-        (`os.environ` by default)."""
+        (`os.environ` by default); `known` gives each asset's columns as lineage knows them
+        (a column read that it does not know is redacted)."""
         self.definition = definition
+        self.known: Mapping[str, Sequence[str]] = known or {}
         self.config: MaskingConfig = definition.config.governance.masking
         self.reader = reader
         self._environ = os.environ if environ is None else environ
@@ -132,10 +160,18 @@ class Masking:
         """What the rewrites so far hid: masked columns (`namespace.table.column`) and
         filtered tables (`namespace.table (rows)`), for the audit trail."""
 
-    @property
-    def everything_raw(self) -> bool:
-        """Whether the reader reads every column raw (a row filter may still apply)."""
-        return EVERY_KIND in self.reader.unmasked
+    def everything_raw(self, key: str) -> bool:
+        """Whether the reader reads every column of table `key` raw (a row filter may still
+        apply)."""
+        return EVERY_KIND in self.reader.unmasked(key)
+
+    def fresh(self) -> Masking:
+        """This masking for one more query: its own record of what it hid, the policies
+        already worked out shared."""
+        copy = object.__new__(Masking)
+        copy.__dict__.update(self.__dict__)
+        copy.applied = set()
+        return copy
 
     def policy(self, key: str) -> TablePolicy:
         """What the reader sees of table `key` (`namespace.name`)."""
@@ -149,7 +185,8 @@ class Masking:
         rows = self.reader.rows.get(key)
         if key not in self.definition.assets:
             return self._undeclared(key)
-        if self.everything_raw:
+        unmasked = self.reader.unmasked(key)
+        if EVERY_KIND in unmasked:
             return TablePolicy(rows=rows)
         unanalysed = self._unanalysed.get(key)
         if unanalysed is not None:
@@ -161,14 +198,15 @@ class Masking:
             names = ", ".join(ref.column for ref in self._missing[key])
             return TablePolicy(
                 refused=f"its YAML declares personal data in {names}, which it does not have, "
-                "so what to mask is not known (fix the column's name)"
+                "so what to mask is not known",
+                hint=f"correct the column's name in {key}'s YAML",
             )
         masks: dict[str, MaskRule] = {}
         for column, kinds in self._by_table.get(key, {}).items():
             qualified = f"{key}.{column}"
-            if qualified in self.reader.unmasked:
+            if qualified in unmasked:
                 continue
-            hidden = tuple(kind for kind in kinds if kind not in self.reader.unmasked)
+            hidden = tuple(kind for kind in kinds if kind not in unmasked)
             if kinds and not hidden:
                 continue
             masks[column] = self.config.rule(qualified, hidden or kinds)
@@ -178,17 +216,21 @@ class Masking:
         """A table of the warehouse that no asset declares: readable as is only when the
         table it belongs to hides nothing from the reader."""
         for suffix in (QUARANTINE_SUFFIX, FAILED_SUFFIX):
-            if key.endswith(suffix):
-                owner = key.removesuffix(suffix)
+            if key.lower().endswith(suffix):
+                owner = self._key(*key[: -len(suffix)].split(".", 1))
                 if owner in self.definition.assets and not self.policy(owner).rewrites:
                     return TablePolicy()
                 return TablePolicy(
                     refused=f"it holds records of {owner} as they came, which {owner}'s "
-                    "masking or row filter would hide"
+                    "masking or row filter would hide",
+                    hint=f"read {owner} itself, as your roles' masking and row filters show it",
                 )
-        if self.everything_raw or not self._by_table:
+        if self.everything_raw(key) or not self._by_table:
             return TablePolicy()
-        return TablePolicy(refused="no asset declares it, so what it holds is not classified")
+        return TablePolicy(
+            refused="no asset declares it, so what it holds is not classified",
+            hint="read the project's declared tables",
+        )
 
     @property
     def needs_key(self) -> bool:
@@ -197,9 +239,12 @@ class Masking:
             rule.function == "hash" for p in self._policies.values() for rule in p.masks.values()
         )
 
-    def rewrite(self, tree: exp.Query) -> exp.Query:
+    def rewrite(self, tree: exp.Query, columns_of: ColumnsOf | None = None) -> exp.Query:
         """Enforce the reader's policies on `tree`, a compiled query: every reference to a
         table it reads (through an ephemeral model's CTE too) is qualified as namespace.name.
+        `columns_of` gives the columns of each table as the query reads it (its version):
+        a rule of a column it lacks is left out, and a column lineage does not know (one an
+        older version had, one added since lineage was worked out) is redacted.
 
         Returns:
             The tree (changed in place) with each reference to a masked or filtered table
@@ -233,11 +278,13 @@ class Masking:
         policies = {}
         for table in reads:
             key = self._key(table.db, table.name)
-            policy = self.policy(key)
+            policy = self._as_read(key, self.policy(key), columns_of)
             if policy.refused is not None:
-                raise QueryRejected(f"reading {key}", policy.refused, hint=_REFUSED_HINT)
+                raise QueryRejected(
+                    f"reading {key}", policy.refused, hint=policy.hint or _REFUSED_HINT
+                )
             policies[id(table)] = policy
-        if self.needs_key:
+        if any(r.function == "hash" for p in policies.values() for r in p.masks.values()):
             self.key()  # refuse before anything runs when it is missing
         for table in reads:
             policy = policies[id(table)]
@@ -248,6 +295,25 @@ class Masking:
                     self.applied.add(f"{key} (rows)")
                 table.replace(self._subquery(table, policy))
         return tree
+
+    def _as_read(self, key: str, policy: TablePolicy, columns_of: ColumnsOf | None) -> TablePolicy:
+        """`policy` fitted to the columns the query reads of table `key`."""
+        if columns_of is None or policy.refused is not None:
+            return policy
+        namespace, name = key.split(".", 1)
+        read = columns_of(namespace, name)
+        if read is None:
+            return policy
+        spelled = {c.lower(): c for c in read}
+        masks = {spelled[c.lower()]: r for c, r in policy.masks.items() if c.lower() in spelled}
+        known = {c.lower() for c in self.known.get(key, ())}
+        if known and not self.everything_raw(key):
+            for column in read:
+                if column.lower() not in known:
+                    masks.setdefault(column, DEFAULT_RULE)
+        if masks == dict(policy.masks):
+            return policy
+        return TablePolicy(masks=masks, rows=policy.rows)
 
     def _key(self, namespace: str, name: str) -> str:
         """The asset key of a table the compiled query names (its names are as resolved, but
@@ -267,7 +333,11 @@ class Masking:
         from sqlglot import exp
 
         alias = table.alias_or_name
-        source = exp.Table(this=table.this.copy(), db=table.args["db"].copy())
+        source = exp.Table(
+            this=table.this.copy(),
+            db=table.args["db"].copy(),
+            alias=exp.TableAlias(this=exp.to_identifier(SOURCE)),
+        )
         around: dict[str, exp.Expression | list[exp.Expression]] = {}
         for arg, value in table.args.items():
             if arg in _NAMING or value is None or value == []:
@@ -277,12 +347,16 @@ class Masking:
             else:
                 source.set(arg, value)  # AT (VERSION => ...) and the like: of the table read
         replaced = [
-            exp.alias_(self._masked(exp.column(column, quoted=True), rule), column, quoted=True)
+            exp.alias_(
+                self._masked(exp.column(column, table=SOURCE, quoted=True), rule),
+                column,
+                quoted=True,
+            )
             for column, rule in sorted(policy.masks.items())
         ]
         select = exp.select(exp.Star(replace=replaced) if replaced else exp.Star()).from_(source)
         if policy.rows is not None:
-            select = select.where(sqlglot.parse_one(policy.rows, read="duckdb"))
+            select = select.where(_qualified(sqlglot.parse_one(policy.rows, read="duckdb")))
         columns = table.args.get("alias")
         subquery = select.subquery(exp.to_identifier(alias, quoted=True))
         if isinstance(columns, exp.TableAlias) and columns.columns:
@@ -296,9 +370,9 @@ class Masking:
         import sqlglot
         from sqlglot import exp
 
-        text = exp.cast(column.copy(), "VARCHAR")
+        text = exp.Cast(this=column.copy(), to=exp.DataType(this=exp.DataType.Type.VARCHAR))
         if rule.function == "hash":
-            key = exp.select("k").from_(KEY_TABLE).subquery()
+            key = exp.select(exp.column("k")).from_(exp.table_(KEY_TABLE)).subquery()
             return _call("sha256", exp.DPipe(this=key, expression=text, safe=True))
         if rule.function == "redact":
             return (
@@ -335,7 +409,8 @@ class Masking:
                 return column.copy()
             return node
 
-        return tree.transform(bind)
+        # TRY: an expression that fails on a value would quote the raw value in its error
+        return _call("try", _qualified(tree.transform(bind)))
 
     def key(self) -> str:
         """The secret key of `hash`.
@@ -350,8 +425,9 @@ class Masking:
             raise UsageError(
                 f"masking by hash needs a secret key, and the environment variable {name} "
                 "is not set",
-                hint=f"set {name} for headwater serve (any long random text; keep it secret "
-                "and the same everywhere, so that hashed values still join)",
+                hint=f"set {name} where the query runs (headwater serve, headwater query "
+                "--as): any long random text, kept secret and the same everywhere, so that "
+                "hashed values still join",
             )
         return value
 
@@ -365,8 +441,18 @@ class Masking:
         return {KEY_TABLE: pa.table({"k": [self.key()]})}
 
 
-def _call(function: str, *arguments: exp.Expression) -> exp.Expression:
+def _call(function: str, *arguments: exp.Expr) -> exp.Expression:
     """A call of the engine's function `function`, rendered as is."""
     from sqlglot import exp
 
     return exp.Anonymous(this=function, expressions=list(arguments))
+
+
+def _qualified(tree: exp.Expr) -> exp.Expr:
+    """`tree` with each of its unqualified columns qualified by the masked table's alias."""
+    from sqlglot import exp
+
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table:
+            column.set("table", exp.to_identifier(SOURCE))
+    return tree

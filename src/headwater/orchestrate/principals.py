@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.errors import UsageError
-from headwater.governance.masking import EVERY_KIND, Grants, Masking
+from headwater.governance.masking import EVERY_KIND, Grants, Masking, RoleGrant
 from headwater.project.serving import ADMIN_ROLE, EVERYTHING
 
 if TYPE_CHECKING:
@@ -37,8 +37,11 @@ class Principal:
     assets: frozenset[str] = field(default_factory=frozenset)
     """The asset keys its roles grant (when not `everything`)."""
     unmasked: frozenset[str] = field(default_factory=frozenset)
-    """What its roles read raw of what masking hides: kinds of personal data, columns
-    (`namespace.table.column`), `*` for all (the admin role, no authentication)."""
+    """What its roles read raw of what masking hides, all roles together: kinds of personal
+    data, columns (`namespace.table.column`), `*` for all (the admin role, no
+    authentication). Each role's reaches only the tables that role reads (`role_grants`)."""
+    role_grants: tuple[RoleGrant, ...] | None = None
+    """Per role: the tables it reads and what it reads raw (None: `unmasked` on every table)."""
     rows: tuple[tuple[str, str], ...] = ()
     """Its row filters: (table key, SQL condition), at most one per table."""
 
@@ -53,11 +56,18 @@ class Principal:
     @property
     def masked(self) -> bool:
         """Whether it may see anything masked or filtered (masking applies to its reads)."""
-        return EVERY_KIND not in self.unmasked or bool(self.rows)
+        if self.rows:
+            return True
+        if self.role_grants is None:
+            return EVERY_KIND not in self.unmasked
+        return not any(g.reads is None and EVERY_KIND in g.unmasked for g in self.role_grants)
 
     def grants(self) -> Grants:
         """What masking needs to know of it."""
-        return Grants(unmasked=self.unmasked, rows=dict(self.rows))
+        roles = self.role_grants
+        if roles is None:
+            roles = (RoleGrant(None, self.unmasked),)
+        return Grants(roles=roles, rows=dict(self.rows))
 
     @property
     def label(self) -> str:
@@ -103,12 +113,20 @@ def principal_of(definition: ProjectDefinition, name: str, roles: tuple[str, ...
                 continue  # matches nothing (yet): grants nothing
         reads[role] = found
         granted |= found
+    role_grants = tuple(
+        RoleGrant(
+            None if found is None else frozenset(found),
+            frozenset(configured[role].unmasked),
+        )
+        for role, found in reads.items()
+    )
     return Principal(
         name=name,
         roles=roles,
         everything=everything,
         assets=frozenset() if everything else frozenset(granted),
         unmasked=frozenset(unmasked),
+        role_grants=role_grants,
         rows=_row_filters(definition, reads),
     )
 

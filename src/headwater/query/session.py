@@ -32,10 +32,13 @@ from headwater.query.tables import (
 from headwater.storage.base import TableRef
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
     from sqlglot import exp
 
     from headwater.build.compiler import Compiler
+    from headwater.build.relations import SnapshotPicker
     from headwater.engine.base import Engine, EngineSession
     from headwater.project.definition import ProjectDefinition
     from headwater.storage.base import TableStore
@@ -128,7 +131,7 @@ class QuerySession:
                 "write it another way (Headwater must parse a query to find its tables)",
             ) from None
         if self.rewrite is not None or _HAS_WITH.search(compiled):
-            compiled = self._rewritten(compiled)
+            compiled = self._rewritten(compiled, snapshot_picker(self.store, as_of))
         use = metadata_use(compiled)
         use.scope.visible = self.visible
         pick = snapshot_picker(self.store, as_of)
@@ -171,9 +174,9 @@ class QuerySession:
                 raise UsageError(f"query failed: {first}", hint="check the SQL") from None
             raise
 
-    def _rewritten(self, compiled: str) -> str:
+    def _rewritten(self, compiled: str, pick: SnapshotPicker) -> str:
         """The compiled query with its CTEs isolated from the engine's relations, and as
-        `rewrite` makes it for the reader."""
+        `rewrite` makes it for the reader (who reads the tables' versions `pick` gives)."""
         import sqlglot
         from sqlglot import exp
 
@@ -185,8 +188,24 @@ class QuerySession:
         tree = isolate_ctes(tree)
         if self.rewrite is not None:
             keep_output_names(tree)
-            tree = self.rewrite.rewrite(tree)
+            tree = self.rewrite.rewrite(tree, self._columns_of(pick))
         return tree.sql(dialect=DIALECT, pretty=True)
+
+    def _columns_of(self, pick: SnapshotPicker) -> Callable[[str, str], list[str] | None]:
+        """The columns of a stored table at the version `pick` gives (None for a view or a
+        table that is not there: the query fails on it anyway)."""
+        from headwater.errors import HeadwaterError
+
+        def columns(namespace: str, name: str) -> list[str] | None:
+            asset = self.definition.assets.get(f"{namespace}.{name}")
+            if asset is not None and not asset.is_stored:
+                return None
+            try:
+                return list(pick(TableRef(namespace, name)).schema.names)
+            except HeadwaterError:
+                return None
+
+        return columns
 
     def _check_parses(self, sql: str) -> None:
         """Refuse SQL the engine cannot parse, with its parser's message, and anything but

@@ -8,7 +8,7 @@ one version number or timestamp (Delta time travel).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from headwater.errors import ConfigError, UsageError
@@ -36,9 +36,12 @@ class Rewrite(Protocol):
     """What the reader's policies make of a query before it runs (masking and row filters,
     `headwater.governance.masking.Masking`)."""
 
-    def rewrite(self, tree: exp.Query) -> exp.Query:
+    def rewrite(
+        self, tree: exp.Query, columns_of: Callable[[str, str], Sequence[str] | None] | None
+    ) -> exp.Query:
         """The query `tree` (compiled: every table it reads qualified as namespace.name) as
-        this reader may run it; refuses by raising `UsageError`."""
+        this reader may run it, given the columns of each table as it is read (None: not
+        known); refuses by raising `UsageError`."""
         ...
 
     def relations(self) -> dict[str, pa.Table]:

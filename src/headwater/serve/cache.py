@@ -712,7 +712,12 @@ def masked_sql(sql: str, tables: Mapping[str, Loaded], masking: Masking) -> str:
             namespace, name = key.split(".", 1)
             node.set("db", exp.to_identifier(namespace, quoted=True))
             node.set("this", exp.to_identifier(name, quoted=True))
-    tree = masking.rewrite(tree)
+
+    def columns_of(namespace: str, name: str) -> list[str] | None:
+        loaded = tables.get(f"{namespace}.{name}")
+        return None if loaded is None else list(loaded.schema.names)
+
+    tree = masking.rewrite(tree, columns_of)
     for node in tree.find_all(exp.Table):
         loaded = tables.get(f"{node.db}.{node.name}")
         if loaded is not None:

@@ -89,6 +89,7 @@ class ServeService:
         self._broken: Project | None = None
         self._log = _QueryLogWriter(self)
         self._classification: tuple[ColumnGraph, Classification] | None = None
+        self._maskings: dict[Principal, _Made] = {}
         self.cache: ServingCache | None = None
         """The serving cache, when `serve.tables` caches a table: it starts loading them in
         the background now (reads go to the Delta tables until each is loaded)."""
@@ -319,8 +320,9 @@ class ServeService:
         return self.run_logged(caller, sql, execute, max_rows=max_rows, cancel=cancel)
 
     def masking(self, principal: Principal) -> Masking | None:
-        """The masking and row filters `principal`'s reads go through; None when it reads
-        everything raw and unfiltered."""
+        """The masking and row filters `principal`'s next read goes through (its own record
+        of what it hid; the policies worked out for the principal are kept); None when it
+        reads everything raw and unfiltered."""
         if not principal.masked:
             return None
         from headwater.governance.classification import classify
@@ -329,12 +331,21 @@ class ServeService:
         definition = self.project.definition
         graph = self.workspace.column_graph()
         with self._lock:
-            cached = self._classification
-        if cached is None or cached[0] is not graph:
-            cached = (graph, classify(definition, graph))
+            made = self._maskings.get(principal)
+        if made is None or made.definition is not definition or made.graph is not graph:
+            with self._lock:
+                cached = self._classification
+            if cached is None or cached[0] is not graph:
+                cached = (graph, classify(definition, graph))
+            known = {key: info.columns for key, info in graph.assets.items()}
+            masking = Masking(definition, cached[1], principal.grants(), known=known)
+            made = _Made(definition, graph, masking)
             with self._lock:
                 self._classification = cached
-        return Masking(definition, cached[1], principal.grants())
+                if len(self._maskings) > 10_000:
+                    self._maskings.clear()
+                self._maskings[principal] = made
+        return made.masking.fresh()
 
     def run_logged(
         self,
@@ -518,3 +529,12 @@ class _QueryLogWriter:
                     item.set()
             if any(i is None for i in items):
                 return
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A principal's masking, and the project and lineage it was worked out from."""
+
+    definition: ProjectDefinition
+    graph: ColumnGraph
+    masking: Masking
