@@ -16,12 +16,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 from headwater import Project
 from headwater.errors import TableNotFoundError, UsageError
 from tests.conftest import HEADWATER
+from tests.support.traces import traces as find_traces
 
 KEY = "erasure-test-key-8d1c"
 SUBJECT = 245
@@ -102,29 +102,8 @@ def is_subjects(line: str, orders: set[int]) -> bool:
 
 def traces(root: Path) -> list[str]:
     """Every place under the warehouse and the project's state holding the subject."""
-    secrets = [*EMAILS, NAME]
-    found: list[str] = []
-    for folder in (root / "warehouse", root / ".headwater"):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            data = path.read_bytes()
-            found += [f"{path}: bytes" for s in secrets if s.encode() in data]
-            if path.suffix != ".parquet":
-                continue
-            parquet = pq.ParquetFile(path)
-            table = parquet.read()
-            text = json.dumps(table.to_pylist(), default=str)
-            found += [f"{path}: values" for s in secrets if s in text]
-            for name in ("customer_id",):
-                if name in table.column_names and SUBJECT in table.column(name).to_pylist():
-                    found.append(f"{path}: {name}")
-            metadata = parquet.metadata
-            for group in range(metadata.num_row_groups):
-                for index in range(metadata.num_columns):
-                    stats = metadata.row_group(group).column(index).statistics
-                    if stats is not None and stats.has_min_max:
-                        bounds = f"{stats.min!r} {stats.max!r}"
-                        found += [f"{path}: footer" for s in secrets if s in bounds]
-    return found
+    folders = [root / "warehouse", root / ".headwater"]
+    return find_traces(folders, [*EMAILS, NAME], {"customer_id": SUBJECT})
 
 
 def test_r14_erasure_leaves_no_trace_keeps_every_other_row_and_holds(shop: Project) -> None:

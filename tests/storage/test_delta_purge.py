@@ -6,12 +6,10 @@ erasure when read."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
@@ -19,6 +17,7 @@ from headwater.errors import TableNotFoundError
 from headwater.storage.base import CommitInfo, TableRef
 from headwater.storage.delta import DeltaStore
 from headwater.storage.delta_purge import ERASED, Matcher, purge_rows
+from tests.support.traces import traces
 
 SUBJECT_ID = 7
 EMAILS = ("zelda.quist@example.org", "z.quist@old-mail.example")
@@ -64,28 +63,8 @@ def subject(table: pa.Table) -> pa.Array:
 
 
 def leftovers(root: Path) -> list[str]:
-    """Every place under `root` still holding a secret: raw bytes of any file, decoded
-    Parquet values and Parquet footer statistics."""
-    found: list[str] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        found += [f"{path.name}: bytes" for s in SECRETS if s.encode() in data]
-        if path.suffix != ".parquet":
-            continue
-        parquet = pq.ParquetFile(path)
-        text = json.dumps(parquet.read().to_pylist(), default=str)
-        found += [f"{path.name}: values" for s in SECRETS if s in text]
-        metadata = parquet.metadata
-        for group in range(metadata.num_row_groups):
-            for column in range(metadata.num_columns):
-                stats = metadata.row_group(group).column(column).statistics
-                if stats is not None and stats.has_min_max:
-                    bounds = f"{stats.min!r} {stats.max!r}"
-                    found += [f"{path.name}: footer" for s in SECRETS if s in bounds]
-        if "id" in parquet.schema_arrow.names and "name" in parquet.schema_arrow.names:
-            ids = parquet.read(columns=["id"]).column("id").to_pylist()
-            found += [f"{path.name}: id"] if SUBJECT_ID in ids else []
-    return found
+    """Every place under `root` still holding the subject."""
+    return traces([root], SECRETS, {"id": SUBJECT_ID})
 
 
 @pytest.mark.parametrize("partitioned", [False, True])
