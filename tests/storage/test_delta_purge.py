@@ -17,6 +17,8 @@ from headwater.errors import TableNotFoundError
 from headwater.storage.base import CommitInfo, TableRef
 from headwater.storage.delta import DeltaStore
 from headwater.storage.delta_purge import ERASED, Matcher, purge_rows
+from headwater.storage.s3 import S3DeltaStore
+from tests.support.s3 import S3Bucket
 from tests.support.traces import traces
 
 SUBJECT_ID = 7
@@ -36,23 +38,25 @@ def people(ids: range, region: str = "EU") -> pa.Table:
     )
 
 
-def build_history(uri: str, partitioned: bool) -> None:
+def build_history(uri: str, partitioned: bool, options: dict[str, str] | None = None) -> None:
     """Twelve versions holding the subject: writes, appends, an update of its e-mail, a
     DELETE whose predicate names it, a checkpoint in the middle."""
     partition = ["region"] if partitioned else None
-    write_deltalake(uri, people(range(1, 11)), partition_by=partition)  # v0
+    write = {"storage_options": options}
+    write_deltalake(uri, people(range(1, 11)), partition_by=partition, **write)  # v0
     for start in range(11, 51, 10):  # v1-v4
-        write_deltalake(uri, people(range(start, start + 10), "US"), mode="append")
-    table = DeltaTable(uri)
+        write_deltalake(uri, people(range(start, start + 10), "US"), mode="append", **write)
+    table = DeltaTable(uri, storage_options=options)
     table.update(  # v5: the subject's new e-mail
         updates={"email": f"'{EMAILS[0]}'"}, predicate=f"id = {SUBJECT_ID}"
     )
     table.create_checkpoint()
-    write_deltalake(uri, people(range(51, 61)), mode="append")  # v6
-    DeltaTable(uri).delete(f"email = '{EMAILS[1]}' or id = 60")  # v7: a predicate with a value
+    write_deltalake(uri, people(range(51, 61)), mode="append", **write)  # v6
+    # v7: a predicate with a value
+    DeltaTable(uri, storage_options=options).delete(f"email = '{EMAILS[1]}' or id = 60")
     for start in range(61, 101, 10):  # v8-v11
-        write_deltalake(uri, people(range(start, start + 10)), mode="append")
-    write_deltalake(uri, people(range(SUBJECT_ID, SUBJECT_ID + 1)), mode="append")  # v12
+        write_deltalake(uri, people(range(start, start + 10)), mode="append", **write)
+    write_deltalake(uri, people(range(SUBJECT_ID, SUBJECT_ID + 1)), mode="append", **write)
 
 
 def subject(table: pa.Table) -> pa.Array:
@@ -122,3 +126,30 @@ def test_a_table_without_the_subject_is_left_as_it_was(tmp_path: Path) -> None:
     purged = purge_rows(store, ref, subject, SECRETS, CommitInfo("r1", "ERASE"), "e-1")
     assert (purged.rows, purged.history_files, purged.commits_scrubbed) == (0, [], [])
     assert sorted(p.name for p in Path(uri).rglob("*")) == names
+
+
+def test_a_purge_on_s3_leaves_no_trace_in_any_object(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    store = S3DeltaStore.from_uri(s3_bucket.warehouse, tmp_path / "stage")
+    ref = TableRef("raw", "people")
+    uri = store.table_uri(ref)
+    options = store.storage_options
+    build_history(uri, partitioned=True, options=options)
+    before = DeltaTable(uri, storage_options=options).to_pyarrow_table()
+    expected = before.filter(pc.invert(subject(before))).sort_by("id")
+
+    def objects() -> dict[str, bytes]:
+        client = s3_bucket.server.client()
+        keys = s3_bucket.server.keys(s3_bucket.name, "warehouse/raw/people/")
+        return {k: client.get_object(Bucket=s3_bucket.name, Key=k)["Body"].read() for k in keys}
+
+    assert any(s.encode() in data for data in objects().values() for s in SECRETS[:1])
+    purged = purge_rows(store, ref, subject, SECRETS, CommitInfo("r1", "ERASE"), "e-s3")
+    assert purged.rows == 2 and purged.history_files
+    folder = tmp_path / "copy"
+    for key, data in objects().items():
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    assert traces([folder], SECRETS, {"id": SUBJECT_ID}) == []
+    after = DeltaTable(uri, storage_options=options).to_pyarrow_table().sort_by("id")
+    assert after.select(expected.column_names).equals(expected.select(expected.column_names))

@@ -318,7 +318,7 @@ class ObjectFiles(TableFiles):
 
     def write_text(self, relative: str, text: str) -> None:
         # one PUT replaces an object whole
-        with self._requests(), self._mutator().open_output_stream(self._relative(relative)) as out:
+        with self._requests(), self._fs.open_output_stream(self._key(relative)) as out:
             out.write(text.encode("utf-8"))
         self._listing = None
 
