@@ -465,7 +465,7 @@ def test_an_expression_rule_that_fails_shows_null_not_the_raw_value(
 ) -> None:
     monkeypatch.setenv("HEADWATER_MASKING_KEY", KEY)
     config = CONFIG.replace(
-        '''address: {expression: "left(value, 2) || '...'"}''',
+        """address: {expression: "left(value, 2) || '...'"}""",
         'address: {expression: "cast(value as integer)"}',
     )
     project = make_project(FILES, config=config)

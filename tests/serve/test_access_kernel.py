@@ -27,7 +27,6 @@ from headwater.catalog.access import (
 from headwater.errors import UsageError
 from headwater.orchestrate.principals import (
     ANONYMOUS_READS_ALL,
-    Principal,
     principal_of,
     role_problems,
 )
