@@ -478,3 +478,27 @@ def test_an_expression_rule_that_fails_shows_null_not_the_raw_value(
 def test_an_unnamed_column_is_named_from_the_query_not_the_rewrite(shop: Project) -> None:
     table = shop.query("select (select count(*) from raw.people) , 1 + 1", as_user="mia")
     assert not any("hw_masked" in name or "REPLACE" in name for name in table.column_names)
+
+
+def test_a_view_over_a_filtered_table_is_refused_to_the_filtered_reader(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADWATER_MASKING_KEY", KEY)
+    files = {
+        **FILES,
+        "models/core/people_v.sql": "select id, region from raw.people",
+        "models/core/people_v.yml": "materialized: view\n",
+    }
+    project = make_project(files, config=CONFIG)
+    assert project.run().status == "success"
+    add_user(project.root, "eu", "eu")
+    add_user(project.root, "mia", "masked")
+    with pytest.raises(UsageError) as refused:
+        rows(project, "select region, count(*) from core.people_v group by region", "eu")
+    assert "view over raw.people" in refused.value.message
+    assert len(rows(project, "select * from core.people_v", "mia")) == 4  # no filter: reads
+
+
+def test_current_query_is_refused(shop: Project) -> None:
+    with pytest.raises(UsageError):
+        rows(shop, "select current_query() as q, email from raw.people", "mia")

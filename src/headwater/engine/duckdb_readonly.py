@@ -68,6 +68,7 @@ DENIED_FUNCTIONS: tuple[str, ...] = (
     "duckdb_*",
     "pragma_*",
     "current_setting",
+    "current_query",  # the SQL that runs: what masking added to the reader's
     "getenv",
     "getvariable",
     "which_secret",

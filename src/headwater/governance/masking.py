@@ -159,6 +159,9 @@ class Masking:
         self.applied: set[str] = set()
         """What the rewrites so far hid: masked columns (`namespace.table.column`) and
         filtered tables (`namespace.table (rows)`), for the audit trail."""
+        self._hashes = False
+        """Whether a rewrite so far hashes (the policies are shared by every query of the
+        reader: one that hashed before says nothing of this one)."""
 
     def everything_raw(self, key: str) -> bool:
         """Whether the reader reads every column of table `key` raw (a row filter may still
@@ -171,6 +174,7 @@ class Masking:
         copy = object.__new__(Masking)
         copy.__dict__.update(self.__dict__)
         copy.applied = set()
+        copy._hashes = False
         return copy
 
     def policy(self, key: str) -> TablePolicy:
@@ -185,6 +189,13 @@ class Masking:
         rows = self.reader.rows.get(key)
         if key not in self.definition.assets:
             return self._undeclared(key)
+        unfiltered = self._view_over_filtered(key)
+        if unfiltered is not None and rows is None:
+            return TablePolicy(
+                refused=f"it is a view over {unfiltered}, whose rows a row filter limits for "
+                "you, and a view reads them all",
+                hint=f"read {unfiltered}, or give the view a row filter of its own in the role",
+            )
         unmasked = self.reader.unmasked(key)
         if EVERY_KIND in unmasked:
             return TablePolicy(rows=rows)
@@ -212,6 +223,28 @@ class Masking:
             masks[column] = self.config.rule(qualified, hidden or kinds)
         return TablePolicy(masks=masks, rows=rows)
 
+    def _view_over_filtered(self, key: str) -> str | None:
+        """The table a row filter limits for the reader that view model `key` reads
+        (through other views and ephemeral models), if any: a view is created over the tables
+        themselves, so it would show the rows the filter hides."""
+        from headwater.project.kinds import BuildKind
+
+        assets = self.definition.assets
+        if assets[key].materialized != BuildKind.VIEW or not self.reader.rows:
+            return None
+        pending = list(assets[key].depends_on)
+        seen: set[str] = set()
+        while pending:
+            upstream = pending.pop()
+            if upstream in seen or upstream not in assets:
+                continue
+            seen.add(upstream)
+            if upstream in self.reader.rows:
+                return upstream
+            if assets[upstream].materialized in (BuildKind.VIEW, BuildKind.EPHEMERAL):
+                pending.extend(assets[upstream].depends_on)
+        return None
+
     def _undeclared(self, key: str) -> TablePolicy:
         """A table of the warehouse that no asset declares: readable as is only when the
         table it belongs to hides nothing from the reader."""
@@ -234,10 +267,8 @@ class Masking:
 
     @property
     def needs_key(self) -> bool:
-        """Whether any policy computed so far hashes."""
-        return any(
-            rule.function == "hash" for p in self._policies.values() for rule in p.masks.values()
-        )
+        """Whether a query rewritten so far hashes."""
+        return self._hashes
 
     def rewrite(self, tree: exp.Query, columns_of: ColumnsOf | None = None) -> exp.Query:
         """Enforce the reader's policies on `tree`, a compiled query: every reference to a
@@ -286,6 +317,7 @@ class Masking:
             policies[id(table)] = policy
         if any(r.function == "hash" for p in policies.values() for r in p.masks.values()):
             self.key()  # refuse before anything runs when it is missing
+            self._hashes = True
         for table in reads:
             policy = policies[id(table)]
             if policy.rewrites:
