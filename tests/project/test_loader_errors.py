@@ -116,7 +116,10 @@ CASES = [
         {"headwater.yml": "name: test\nzzzzzz: 1\n"},
         "headwater.yml",
         2,
-        ["unknown key 'zzzzzz'; valid keys: alerts, catalog, defaults, engine, engines, jobs,"],
+        [
+            "unknown key 'zzzzzz'; valid keys: alerts, catalog, defaults, engine, engines, "
+            "governance, jobs,"
+        ],
         "see docs/project.md",
     ),
     Case(

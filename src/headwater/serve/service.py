@@ -325,13 +325,21 @@ class ServeService:
         reads everything raw and unfiltered."""
         if not principal.masked:
             return None
+        from headwater.errors import HeadwaterError
         from headwater.governance.classification import classify
         from headwater.governance.masking import Masking
 
-        definition = self.project.definition
-        graph = self.workspace.column_graph()
+        project = self.project
+        definition = project.definition
         with self._lock:
             made = self._maskings.get(principal)
+        try:
+            graph = self.workspace.column_graph()
+        except HeadwaterError:
+            # the files are broken (a half-saved headwater.yml): serve as the project last was
+            if made is not None and made.definition is definition:
+                return made.masking.fresh()
+            graph = project.column_graph()
         if made is None or made.definition is not definition or made.graph is not graph:
             with self._lock:
                 cached = self._classification
