@@ -457,7 +457,8 @@ class Project:
             return masking.rule(f"{asset}.{column}", kinds).describe()
 
         readers = column_readers(self.definition, classification)
-        return governance_report(classification, readers, rule)
+        tables = {ref.key for ref in self.store.list_tables()}
+        return governance_report(classification, readers, rule, tables)
 
     def governance_scan(
         self,

@@ -58,6 +58,12 @@ def edit_subject(root: Path, change: Any) -> None:
     path.write_text(out.getvalue())
 
 
+LOOKUP = (
+    f"select customer_id, name from raw.customers where customer_id = {SUBJECT} "
+    f"or email = '{EMAILS[0]}' or name = '{NAME}'"
+)
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The example, its e-mail check quarantining bad rows, built eleven times while the
@@ -79,6 +85,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
         edit_subject(root, change)
         headwater(root, "run")
+    # a user looked the subject up: the query log and the audit trail hold the statement
+    headwater(root, "users", "add", "analyst", "--role", "admin")
+    headwater(root, "query", "--as", "analyst", LOOKUP)
     return Project(root)
 
 
@@ -121,6 +130,14 @@ def test_r14_erasure_leaves_no_trace_keeps_every_other_row_and_holds(shop: Proje
     assert history.num_rows >= 10  # the SCD2 snapshot's versions of the subject
     assert len(shop.history("raw.customers")) >= 11
     assert traces(root)
+    (looked_up,) = shop.audit(action="query")
+    assert looked_up.detail["statement"] == LOOKUP
+    # the governance report names the quarantine beside the table as holding its personal data
+    companions = {c["table"]: c for c in shop.governance_report()["companions"]}
+    quarantine = companions["raw.customers__quarantine"]
+    assert quarantine["of"] == "raw.customers" and "email" in quarantine["kinds"]
+    listed = headwater(root, "governance", "report")
+    assert "raw.customers__quarantine: the records it rejected" in listed.stdout
     before = current_rows(shop)
 
     dry = headwater(
@@ -162,6 +179,19 @@ def test_r14_erasure_leaves_no_trace_keeps_every_other_row_and_holds(shop: Proje
     assert traces(root) == []
     for table, rows in current_rows(shop).items():  # aggregates are rebuilt without them
         assert not [line for line in rows if is_subjects(line, orders)], table
+
+    # the catalog's text lost the subject's values, and the audit trail still verifies: the
+    # redacted record is vouched for by a redaction record
+    (looked_up,) = shop.audit(action="query")
+    statement = looked_up.detail["statement"]
+    assert str(SUBJECT) not in statement and NAME not in statement and EMAILS[0] not in statement
+    assert statement.count("'[erased]'") == 3 and "raw.customers" in statement
+    assert report["audit_records"] == [looked_up.seq]
+    assert report["catalog"]["hw_query_log.statement"] == 1
+    verified = headwater(root, "audit", "verify")
+    assert "chain intact" in verified.stdout and "1 redacted by erasure" in verified.stdout
+    (redaction,) = shop.audit(action="redaction")
+    assert redaction.detail["erasure"] == report["erasure"]
 
     # recorded and audited without a value
     (record,) = shop.audit(action="erasure")

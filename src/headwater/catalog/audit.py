@@ -38,7 +38,10 @@ TOKEN = "token"
 """A new API token was issued (the token itself is never recorded)."""
 PASSWORD = "password"
 """A user's password was set (the password itself is never recorded)."""
-ACTIONS = (QUERY, USER_ADD, USER_REVOKE, ROLE_CHANGE, TOKEN, PASSWORD)
+REDACTION = "redaction"
+"""An erasure took its subject's values out of earlier records: names each record changed with
+the hash of its new content (no value)."""
+ACTIONS = (QUERY, USER_ADD, USER_REVOKE, ROLE_CHANGE, TOKEN, PASSWORD, REDACTION)
 
 _PAGE = 5000
 """Records read at a time by `verify`, so a long trail is never held in memory whole."""
@@ -82,6 +85,9 @@ class AuditVerification:
     """The first record found broken (missing, edited or out of place)."""
     problem: str | None = None
     """What is wrong, for a person."""
+    redacted: dict[int, int] = field(default_factory=dict)
+    """Records whose content an erasure redacted, each with the seq of the `redaction` record
+    that vouches for its new content."""
 
     @property
     def intact(self) -> bool:
@@ -158,6 +164,39 @@ def append_in(catalog: Catalog, tx: Transaction, events: Sequence[AuditEvent]) -
     return records
 
 
+def redact_in(
+    catalog: Catalog,
+    tx: Transaction,
+    actor: str,
+    erasure_id: str,
+    changes: Mapping[int, Mapping[str, Any]],
+) -> AuditRecord:
+    """Within `tx`, replace the detail of the records `changes` names (seq -> new detail) and
+    append the `redaction` record naming each with the hash of its new content, which `verify`
+    then accepts in place of the content the record was chained with. The chain itself (each
+    record's `hash` and `prev_hash`) is kept.
+
+    Returns:
+        The `redaction` record.
+    """
+    vouched: dict[str, str] = {}
+    for seq, detail in sorted(changes.items()):
+        (row,) = tx.execute(
+            "SELECT at, actor, action, prev_hash FROM hw_audit WHERE seq = :seq", {"seq": seq}
+        )
+        text = _canonical(detail)
+        vouched[str(seq)] = record_hash(
+            seq, row["at"], row["actor"], row["action"], json.loads(text), row["prev_hash"]
+        )
+        tx.execute(
+            "UPDATE hw_audit SET detail = :detail WHERE seq = :seq", {"detail": text, "seq": seq}
+        )
+    (record,) = append_in(
+        catalog, tx, [AuditEvent(actor, REDACTION, {"erasure": erasure_id, "records": vouched})]
+    )
+    return record
+
+
 def _canonical(detail: Mapping[str, Any]) -> str:
     return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -175,6 +214,8 @@ def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerificatio
     expected_seq = 1
     prev = GENESIS
     anchored = expect_head is None
+    vouched = _redactions(catalog)
+    redacted: dict[int, int] = {}
     for row in _rows(catalog):
         count += 1
         seq = int(row["seq"])
@@ -193,7 +234,9 @@ def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerificatio
         except ValueError:
             return _broken(count, prev, seq, f"record {seq} was edited: its detail is not JSON")
         digest = record_hash(seq, row["at"], row["actor"], row["action"], detail, row["prev_hash"])
-        if digest != row["hash"]:
+        if digest != row["hash"] and digest == vouched.get(seq, ("", 0))[0]:
+            redacted[seq] = vouched[seq][1]
+        elif digest != row["hash"]:
             return _broken(
                 count,
                 prev,
@@ -209,9 +252,9 @@ def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerificatio
                 f"record {seq} does not follow the record before it (its prev_hash is not "
                 f"{before}): a record was replaced, rewritten or moved",
             )
-        if digest == expect_head:
+        if row["hash"] == expect_head:
             anchored = True
-        prev = digest
+        prev = str(row["hash"])
         expected_seq = seq + 1
     head_seq = expected_seq - 1 if count else None
     if not anchored:
@@ -223,12 +266,34 @@ def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerificatio
             f"no record has the expected head hash {expect_head}: records were deleted from the "
             f"end of the trail (it now ends at record {head_seq or 0}) or the hash is not this "
             "trail's",
+            redacted,
         )
-    return AuditVerification(count, head_seq, prev)
+    return AuditVerification(count, head_seq, prev, redacted=redacted)
 
 
 def _broken(count: int, prev: str, seq: int, problem: str) -> AuditVerification:
     return AuditVerification(count, seq - 1 or None, prev, seq, problem)
+
+
+def _redactions(catalog: Catalog) -> dict[int, tuple[str, int]]:
+    """The content hashes `redaction` records vouch for: record seq -> (hash, the redaction's
+    seq); a later redaction of the same record replaces an earlier one. A redaction record is
+    itself chained, so `verify` checks it like any other."""
+    with catalog.db.transaction(write=False) as tx:
+        rows = tx.execute(
+            "SELECT seq, detail FROM hw_audit WHERE action = :action ORDER BY seq",
+            {"action": REDACTION},
+        )
+    vouched: dict[int, tuple[str, int]] = {}
+    for row in rows:
+        try:
+            records = json.loads(row["detail"]).get("records", {})
+        except (ValueError, AttributeError):
+            continue  # an edited redaction record: the chain check reports it
+        for seq, digest in records.items():
+            if int(seq) < int(row["seq"]):  # a redaction vouches only for records before it
+                vouched[int(seq)] = (str(digest), int(row["seq"]))
+    return vouched
 
 
 def _rows(catalog: Catalog) -> Iterator[dict[str, Any]]:

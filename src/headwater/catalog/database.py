@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,17 @@ class CatalogDatabase(ABC):
         so there it does nothing.
         """
         return nullcontext()
+
+    def zeroing_replaced(self) -> AbstractContextManager[None]:
+        """Within the block, text that writes replace or delete leaves no bytes behind in the
+        database's files once the block ends (SQLite). A server database keeps old row versions
+        until its own vacuum, so there it does nothing."""
+        return nullcontext()
+
+    def files(self) -> list[Path]:
+        """The files the database keeps its content in, when it is a file (SQLite): the
+        database and its write-ahead log. A server database's are the server's."""
+        return []
 
     @abstractmethod
     def close(self) -> None:
@@ -177,6 +188,30 @@ class SQLiteDatabase(CatalogDatabase):
                 {"name": name},
             )
         return bool(rows)
+
+    @contextmanager
+    def zeroing_replaced(self) -> Iterator[None]:
+        # secure_delete is set outside a transaction; the TRUNCATE checkpoint afterwards also
+        # drops the earlier frames of the write-ahead log, which still hold the old text
+        with self._lock:
+            self._connection.execute("PRAGMA secure_delete = ON")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._connection.execute("PRAGMA secure_delete = OFF")
+        with self._lock:
+            # free pages from before the block (a row deleted then) still hold their bytes:
+            # VACUUM writes the file anew; when another process is writing it cannot, and
+            # the caller searches the files afterwards
+            with suppress(sqlite3.OperationalError):
+                self._connection.execute("VACUUM")
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def files(self) -> list[Path]:
+        if self.path == ":memory:":
+            return []
+        return [Path(self.path + suffix) for suffix in ("", "-wal", "-journal")]
 
     def close(self) -> None:
         self._connection.close()

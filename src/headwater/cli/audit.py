@@ -75,6 +75,13 @@ def verify(ctx: click.Context, expect_head: str | None, as_json: bool) -> None:
         noun = "record" if found.records == 1 else "records"
         click.echo(f"{found.records} {noun}, chain intact")
         click.echo(f"head: record {found.head_seq or 0}, hash {found.head_hash}")
+        if found.redacted:
+            by = sorted(set(found.redacted.values()))
+            click.echo(
+                f"{len(found.redacted)} redacted by erasure (records "
+                f"{', '.join(map(str, sorted(found.redacted)))}; vouched for by record"
+                f"{'s' if len(by) > 1 else ''} {', '.join(map(str, by))})"
+            )
     else:
         click.echo(f"Error: the audit trail was tampered with: {found.problem}", err=True)
     if not found.intact:

@@ -57,6 +57,12 @@ def report(ctx: click.Context, as_json: bool) -> None:
             ],
             title="personal data",
         )
+    for companion in found["companions"]:
+        click.echo(
+            f"{companion['table']}: {companion['holds']} of {companion['of']}, so its "
+            f"personal data too ({', '.join(companion['kinds'])}); a reader who sees any of "
+            f"{companion['of']} masked is refused it"
+        )
     for column in found["missing"]:
         click.echo(
             f"{column['asset']}.{column['column']}: declared `pii: {column['kind']}`, but "

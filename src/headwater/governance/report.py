@@ -8,7 +8,7 @@ not the column raw sees it masked by the rule `governance.masking` gives it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from headwater.governance.classification import Classification
@@ -19,8 +19,18 @@ Rule = Callable[[str, str, tuple[str, ...]], str]
 """How column (`asset`, `column`) holding `kinds` is masked, as a report names the rule."""
 
 
+COMPANIONS = {
+    "__quarantine": "the records it rejected, as they came",
+    "__failed": "a copy of a version that failed its checks",
+}
+"""The tables kept beside a table, by suffix, and what they hold of it."""
+
+
 def governance_report(
-    classification: Classification, readers: Readers, rule: Rule
+    classification: Classification,
+    readers: Readers,
+    rule: Rule,
+    tables: Collection[str] = (),
 ) -> dict[str, Any]:
     """The report as a JSON-ready document.
 
@@ -29,9 +39,11 @@ def governance_report(
         `kinds`, `source` (`declared` or `lineage`), `from` (the declared columns its value
         comes from), `path` (one chain of columns from a declared one), `readers` (the
         roles reading it raw), `masked_for` (the roles reading it masked) and `mask` (the
-        rule they see it through); `unanalysed`: the models downstream of personal data whose
-        column lineage is unknown, with why and what personal data they read; `missing`: the
-        declared columns their table does not have (a misspelt name).
+        rule they see it through); `companions`: the tables among `tables` kept beside a
+        table holding personal data (its quarantine, its failed versions), which hold the
+        same personal data, with the kinds; `unanalysed`: the models downstream of personal
+        data whose column lineage is unknown, with why and what personal data they read;
+        `missing`: the declared columns their table does not have (a misspelt name).
     """
     columns = [
         {
@@ -55,4 +67,18 @@ def governance_report(
         {"asset": ref.asset, "column": ref.column, "kind": kind}
         for ref, kind in sorted(classification.missing.items(), key=lambda item: str(item[0]))
     ]
-    return {"columns": columns, "unanalysed": unanalysed, "missing": missing}
+    kinds: dict[str, set[str]] = {}
+    for c in classification:
+        kinds.setdefault(c.column.asset, set()).update(c.kinds)
+    companions = [
+        {"table": f"{asset}{suffix}", "of": asset, "kinds": sorted(held), "holds": holds}
+        for asset, held in sorted(kinds.items())
+        for suffix, holds in COMPANIONS.items()
+        if f"{asset}{suffix}" in tables
+    ]
+    return {
+        "columns": columns,
+        "companions": companions,
+        "unanalysed": unanalysed,
+        "missing": missing,
+    }

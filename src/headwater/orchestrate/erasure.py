@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from headwater.catalog.store import Catalog
+    from headwater.governance.redaction import SubjectRedactor
     from headwater.lineage.graph import ColumnGraph, ColumnRef
     from headwater.project.definition import ProjectDefinition
     from headwater.storage.base import TableStore
@@ -78,6 +79,11 @@ class ErasureReport:
     traces: list[str] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
     """The source or seed columns whose values the next loads skip."""
+    catalog: dict[str, int] = field(default_factory=dict)
+    """Text of the catalog (`table.column`) and lineage files rewritten without the subject:
+    rows or lines changed."""
+    audit_records: list[int] = field(default_factory=list)
+    """The audit records redacted (a `redaction` record vouches for their new content)."""
 
     @property
     def complete(self) -> bool:
@@ -94,6 +100,8 @@ class ErasureReport:
             "tables": self.tables,
             "traces": self.traces,
             "suppressed": self.suppressed,
+            "catalog": self.catalog,
+            "audit_records": self.audit_records,
         }
 
 
@@ -121,6 +129,7 @@ def erase(
     """
     from headwater.catalog import erasures as records
     from headwater.catalog.audit import operator
+    from headwater.catalog.scrub import catalog_traces, scrub
     from headwater.governance.classification import classify
     from headwater.orchestrate.lock import RunLocks
     from headwater.storage.delta import DeltaStore
@@ -181,6 +190,11 @@ def erase(
         for target in targets:
             numbers = {c: v for c, v in target.columns.items() if _numeric(v)}
             report.traces += traces(store, target.ref, words, numbers)
+        redactor = _redactor(plan, targets)
+        scrubbed = scrub(catalog, redactor, who, report.erasure_id)
+        report.catalog = {**scrubbed.rows, **_scrub_lineage_files(definition, redactor)}
+        report.audit_records = scrubbed.audit_records
+        report.traces += catalog_traces(catalog, redactor.texts)
         held = {t["table"] for t in report.tables}
         suppressions = _suppressions(definition, [t for t in targets if t.ref.key in held], key)
         report.suppressed = sorted({f"{asset}.{column}" for asset, column, _ in suppressions})
@@ -340,6 +354,67 @@ def _current_rows(store: TableStore, target: Target) -> int:
     snapshot = store.snapshot(target.ref)
     table = store.arrow_dataset(snapshot).to_table()
     return int(pc.sum(target.matcher()(table)).as_py() or 0)
+
+
+def _redactor(plan: ErasurePlan, targets: list[Target]) -> SubjectRedactor:
+    """What takes the subject's values out of the catalog's text: its values of text four
+    characters or longer (a shorter one, `FR`, is too common a word to tell apart in free
+    text) and the numeric values of the columns its rows were matched on (keys)."""
+    from headwater.governance.redaction import SubjectRedactor
+
+    texts = frozenset(t for t in plan.texts if len(t) >= 4 and not _numeric({normalise(t)}))
+    numbers: dict[str, set[str]] = {}
+    for target in targets:
+        for column, values in target.columns.items():
+            if values and _numeric(values):
+                numbers.setdefault(column.lower(), set()).update(values)
+    return SubjectRedactor(texts, {c: frozenset(v) for c, v in numbers.items()})
+
+
+def _scrub_lineage_files(
+    definition: ProjectDefinition, redactor: SubjectRedactor
+) -> dict[str, int]:
+    """Rewrite the OpenLineage files the project writes (an event's error message can quote a
+    value) without the subject; the lines changed per file."""
+    import json
+
+    from headwater.lineage.openlineage import FileTransport
+    from headwater.orchestrate.lineage_hooks import transports_of
+
+    changed: dict[str, int] = {}
+    for transport in transports_of(definition):
+        path = getattr(transport, "path", None)
+        if not isinstance(transport, FileTransport) or path is None or not path.is_file():
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        count = 0
+        out: list[str] = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                new = redactor.text(line)
+            else:
+                redacted = redactor.json(event)
+                new = (
+                    line
+                    if redacted == event
+                    else json.dumps(redacted, separators=(",", ":")) + "\n"
+                )
+            count += new != line
+            out.append(new)
+        if count:
+            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            temporary.write_text("".join(out), encoding="utf-8")
+            os.replace(temporary, path)
+            changed[
+                str(
+                    path.relative_to(definition.root)
+                    if path.is_relative_to(definition.root)
+                    else path
+                )
+            ] = count
+    return changed
 
 
 def _suppressions(
