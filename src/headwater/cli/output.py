@@ -292,11 +292,12 @@ def _json_default(value: Any) -> Any:
 
 def _worth_showing(outcome: AssetOutcome) -> bool:
     """A success whose message says what a reader should know: what a load brought (rows
-    loaded and quarantined), or checks that warned."""
+    loaded and quarantined, rows of erased subjects skipped), or checks that warned."""
     message = outcome.message or ""
     return outcome.status == BuildStatus.SUCCESS and (
         outcome.materialization == BuildKind.INGEST
         or "quarantined" in message
+        or "erased subjects skipped" in message
         or "warn " in message
     )
 
