@@ -579,12 +579,13 @@ class Project:
         import time
 
         from headwater.catalog.access import UserStore
-        from headwater.catalog.audit import operator
+        from headwater.catalog.audit import operator, record_grants
         from headwater.catalog.query_log import FAILED, REFUSED, QueryRecord, record_queries
         from headwater.errors import UsageError
         from headwater.governance.classification import classify
         from headwater.governance.masking import Masking
-        from headwater.orchestrate.principals import principal_of
+        from headwater.lineage.columns_read import columns_read_or_none
+        from headwater.orchestrate.principals import grants_document, principal_of
         from headwater.query.policy import QueryRejected
         from headwater.query.readonly import run_readonly
 
@@ -594,10 +595,11 @@ class Project:
                 f"there is no active user {user}", hint="headwater users list shows them"
             )
         principal = principal_of(self.definition, user, found[0])
+        record_grants(self.catalog, operator(), grants_document(self.definition))
+        graph = self.column_graph()
+        known = {key: info.columns for key, info in graph.assets.items()}
         masking = None
         if principal.masked:
-            graph = self.column_graph()
-            known = {key: info.columns for key, info in graph.assets.items()}
             classification = classify(self.definition, graph)
             masking = Masking(self.definition, classification, principal.grants(), known=known)
         visible = None if principal.everything else principal.can_read
@@ -625,6 +627,7 @@ class Project:
         done = dataclasses.replace(
             record,
             tables=result.tables,
+            columns=columns_read_or_none(sql, known, result.tables),
             masked=masked,
             rows=result.table.num_rows,
             duration_ms=elapsed_ms,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from headwater import Project
 from headwater.catalog import audit
 from headwater.catalog.access import UserStore
 from headwater.catalog.audit import GENESIS, AuditEvent, append, record_hash, verify
@@ -272,6 +273,7 @@ def test_record_queries_writes_the_query_log_and_the_trail_together(catalog: Cat
         "client": "10.0.0.1",
         "statement": "select 1",
         "tables": ["core.a"],
+        "columns": None,
         "masked": ["core.a.email"],
         "rows": 1,
         "outcome": "ok",
@@ -297,8 +299,62 @@ def test_a_read_through_the_server_is_audited(make_project: ProjectFactory) -> N
     (record,) = project.audit(action="query")
     assert record.actor == "ann"
     assert record.detail["tables"] == ["core.by_city"] and record.detail["rows"] == 2
+    assert record.detail["columns"] == {"core.by_city": ["city", "people"]}
     assert record.detail["interface"] == "http" and record.detail["outcome"] == "ok"
     assert project.verify_audit().intact
+
+
+def test_grants_are_recorded_before_the_reads_made_under_them(
+    make_project: ProjectFactory,
+) -> None:
+    from headwater.serve.service import Caller, ServeService
+    from headwater.ui.pages import Workspace
+
+    project = make_project(FILES, config=SERVE)
+    assert project.run().status == "success"
+    root: Path = project.root
+
+    def read(sql: str) -> None:  # as one `headwater serve` started for it
+        service = ServeService(Workspace(Project(root)))
+        try:
+            caller = Caller(service.principal("ann", ("analyst",)), "http", "127.0.0.1")
+            service.run_sql(caller, sql)
+            service.flush_log()
+        finally:
+            service.close()
+            service.project.close()
+
+    read("select city from core.by_city")
+    read("select people from core.by_city")  # the same grants: not recorded again
+    config = root / "headwater.yml"
+    config.write_text(config.read_text().replace("read: [core.by_city]", "read: [core.*]"))
+    read("select city, people from core.by_city where people > 1")
+
+    trail = [(r.action, r.detail) for r in project.audit() if r.action in ("grants", "query")]
+    assert [action for action, _ in trail] == ["grants", "query", "query", "grants", "query"]
+    first, second = trail[0][1], trail[3][1]
+    assert first["roles"] == {"analyst": {"read": ["core.by_city"]}} and first["before"] is None
+    assert second["roles"] == {"analyst": {"read": ["core.*"]}}
+    assert second["before"] == first["digest"] != second["digest"]
+    assert [detail["columns"] for action, detail in trail if action == "query"] == [
+        {"core.by_city": ["city"]},
+        {"core.by_city": ["people"]},
+        {"core.by_city": ["city", "people"]},
+    ]
+    assert project.verify_audit().intact
+
+
+def test_a_read_as_a_user_from_the_cli_records_its_columns_and_grants(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(FILES, config=SERVE)
+    assert project.run().status == "success"
+    done = run_cli(["users", "add", "ann", "--role", "analyst"], project.root)
+    assert done.returncode == 0, done.stderr
+    project.query("select count(*) as n from core.by_city where city = 'oslo'", as_user="ann")
+    grants, query = (r for r in project.audit() if r.action in ("grants", "query"))
+    assert grants.action == "grants" and grants.detail["roles"]["analyst"]
+    assert query.detail["columns"] == {"core.by_city": ["city"]}
 
 
 # -- the CLI ---------------------------------------------------------------------------------

@@ -38,10 +38,13 @@ TOKEN = "token"
 """A new API token was issued (the token itself is never recorded)."""
 PASSWORD = "password"
 """A user's password was set (the password itself is never recorded)."""
+GRANTS = "grants"
+"""The grants in effect changed (the roles of `serve.roles` and the rules of
+`governance.masking`): the new ones, with their hash and the hash of those before."""
 REDACTION = "redaction"
 """An erasure took its subject's values out of earlier records: names each record changed with
 the hash of its new content (no value)."""
-ACTIONS = (QUERY, USER_ADD, USER_REVOKE, ROLE_CHANGE, TOKEN, PASSWORD, REDACTION)
+ACTIONS = (QUERY, USER_ADD, USER_REVOKE, ROLE_CHANGE, TOKEN, PASSWORD, GRANTS, REDACTION)
 
 _PAGE = 5000
 """Records read at a time by `verify`, so a long trail is never held in memory whole."""
@@ -162,6 +165,38 @@ def append_in(catalog: Catalog, tx: Transaction, events: Sequence[AuditEvent]) -
         ],
     )
     return records
+
+
+def record_grants(
+    catalog: Catalog, actor: str | None, grants: Mapping[str, Any]
+) -> AuditRecord | None:
+    """Append a `grants` record of `grants` unless the latest one already holds them.
+
+    Grants live in the project's files, which change without telling anyone: whoever reads
+    under them (the server when it loads the project, `query --as`) records them first, so
+    every read of the trail comes after the grants it was made under.
+
+    Returns:
+        The new record, or None when the grants are those last recorded.
+    """
+    digest = hashlib.sha256(_canonical(grants).encode()).hexdigest()
+    with catalog.db.transaction() as tx:
+        catalog.db.take_turns(tx, AUDIT_KEY)
+        last = tx.execute(
+            "SELECT detail FROM hw_audit WHERE action = :action ORDER BY seq DESC LIMIT 1",
+            {"action": GRANTS},
+        )
+        before = None
+        if last:
+            try:
+                before = json.loads(last[0]["detail"]).get("digest")
+            except (ValueError, AttributeError):
+                before = None  # an edited record: verify reports it; record the grants anew
+        if before == digest:
+            return None
+        detail = {"digest": digest, "before": before, **grants}
+        (record,) = append_in(catalog, tx, [AuditEvent(actor, GRANTS, detail)])
+        return record
 
 
 def redact_in(

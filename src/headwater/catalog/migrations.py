@@ -351,6 +351,11 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        13,
+        "the audit trail indexed by action: the latest grants, redactions, `audit --action`",
+        ("CREATE INDEX IF NOT EXISTS ix_hw_audit_action ON hw_audit (action, seq)",),
+    ),
 ]
 
 

@@ -42,6 +42,8 @@ class QueryRecord:
     """When the query was answered (now, when not given)."""
     masked: tuple[str, ...] = ()
     """What masking hid from it (columns, and row-filtered tables); in the audit trail."""
+    columns: dict[str, list[str]] | None = None
+    """The columns it read, by table (None when unknown); in the audit trail."""
 
 
 def record_queries(catalog: Catalog, records: Sequence[QueryRecord]) -> None:
@@ -70,6 +72,7 @@ def record_queries(catalog: Catalog, records: Sequence[QueryRecord]) -> None:
                         "client": v["client"],
                         "statement": v["statement"],
                         "tables": list(record.tables),
+                        "columns": record.columns,
                         "masked": list(record.masked),
                         "rows": v["rows"],
                         "outcome": v["outcome"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import UsageError
 from headwater.governance.masking import EVERY_KIND, Grants, Masking, RoleGrant
@@ -191,6 +191,18 @@ def column_readers(
         return tuple(raw), tuple(masked)
 
     return readers
+
+
+def grants_document(definition: ProjectDefinition) -> dict[str, Any]:
+    """The grants in effect, as the audit trail records them: every role of `serve.roles`
+    (what it reads, reads raw, and of which rows) and the masking rules of
+    `governance.masking` (the name of the hash key's variable, never the key)."""
+    roles = {
+        name: role.model_dump(mode="json", exclude_defaults=True)
+        for name, role in sorted(definition.config.serve.roles.items())
+    }
+    masking = definition.config.governance.masking.model_dump(mode="json", exclude_defaults=True)
+    return {"roles": roles, "masking": masking}
 
 
 def role_problems(definition: ProjectDefinition) -> list[str]:

@@ -121,7 +121,40 @@ class ServeService:
                 _LOG.warning("the project's files are broken, serving them as they were: %s", exc)
             return self._last_good
         self._last_good = project
+        self._record_grants(project)
         return project
+
+    @staticmethod
+    def _record_grants(project: Project) -> None:
+        """Put the grants of a newly loaded project in the audit trail (when they changed),
+        before any read made under them."""
+        from headwater.catalog.audit import operator, record_grants
+        from headwater.orchestrate.principals import grants_document
+
+        try:
+            record_grants(project.catalog, operator(), grants_document(project.definition))
+        except Exception:  # the trail must not stop the server; say so loudly
+            _LOG.exception("could not record the grants in effect in the audit trail")
+
+    def with_columns(self, records: list[QueryRecord]) -> list[QueryRecord]:
+        """`records` with the columns each read, by table (worked out here, on the query log's
+        thread, rather than while the caller waits for its answer)."""
+        from headwater.errors import HeadwaterError
+        from headwater.lineage.columns_read import columns_read_or_none
+
+        if not any(r.tables and r.columns is None for r in records):
+            return records
+        try:
+            graph = self.workspace.column_graph()
+        except HeadwaterError:
+            return records
+        known = {key: info.columns for key, info in graph.assets.items()}
+        return [
+            dataclasses.replace(r, columns=columns_read_or_none(r.statement, known, r.tables))
+            if r.tables and r.columns is None
+            else r
+            for r in records
+        ]
 
     @property
     def limits(self) -> ServeLimits:
@@ -517,6 +550,7 @@ class _QueryLogWriter:
 
     def _record(self, records: list[QueryRecord]) -> None:
         try:
+            records = self._service.with_columns(records)
             record_queries(self._service.project.catalog, records)
         except Exception:  # the log must not stop the server; say so loudly
             _LOG.exception("could not record %d queries in the catalog", len(records))
