@@ -382,6 +382,46 @@ def test_the_serving_cache_masks_queries_and_pages_like_the_delta_path(
     assert page.table.to_pylist() == delta.to_pylist()
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select email, $1 as stolen from raw.people",
+        "select email, ? as stolen from raw.people",
+        "select email from raw.people where $1 like '%'",
+    ],
+)
+def test_a_placeholder_without_a_value_is_never_bound_to_the_hash_key(
+    shop: Project, service: Any, sql: str
+) -> None:
+    from headwater.serve.service import Caller
+
+    # the serving cache binds the key as the query's parameter after its own
+    caller = Caller(service.principal("mia", ("masked",)), "http", "127.0.0.1")
+    with pytest.raises(UsageError) as refused:
+        service.run_sql(caller, sql)
+    assert KEY not in str(refused.value)
+
+
+def test_a_masked_query_asked_again_is_masked_and_audited_alike(
+    shop: Project, service: Any
+) -> None:
+    from headwater.serve.cache import CachedResult
+    from headwater.serve.service import Caller
+    from headwater.serve.tables import TableReads
+
+    # the second time the rewrite is the one the reader's masking kept
+    caller = Caller(service.principal("mia", ("masked",)), "http", "127.0.0.1")
+    sql = "select id, email, name from raw.people order by id"
+    first, second = service.run_sql(caller, sql), service.run_sql(caller, sql)
+    assert isinstance(second, CachedResult)
+    assert second.table.to_pylist() == first.table.to_pylist()
+    assert second.masked == first.masked and "raw.people.email" in second.masked
+    assert KEY not in json.dumps(second.table.to_pylist())
+    pages = [TableReads(service).page(caller, "raw.people", [("order", "id")]) for _ in "ab"]
+    assert pages[0].source == pages[1].source == "cache"
+    assert pages[1].table.to_pylist() == pages[0].table.to_pylist()
+
+
 def test_a_table_page_refuses_a_masked_reader_a_quarantine(shop: Project, service: Any) -> None:
     from headwater.serve.service import Caller
 

@@ -21,14 +21,16 @@ column lineage is unknown and reads personal data (`Classification.unanalysed`),
 declared personal column it lacks, and the warehouse's undeclared tables (a quarantine or
 failed companion holds the raw records of its table).
 
-`hash` is keyed: the key comes from the environment, is given to the engine as a one-row table
-the query reads, and never appears in the SQL text, a log or an error.
+`hash` is keyed: the key comes from the environment and never appears in the SQL text, a log
+or an error. It is given to the engine either as a one-row table the query reads (the read-only
+path) or, cheaper, as a bound parameter of the query (the serving cache: a scalar subquery over
+a registered relation costs a cross product in each masking subquery's plan).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,6 +73,9 @@ _REFUSED_HINT = (
     "ask for a role that reads it unmasked (unmasked: ['*']), or read the tables it is built "
     "from, which are masked"
 )
+REMEMBERED = 512
+"""How many rewritten queries a reader's masking keeps (`keep`, `recall`); past that it starts
+again (a few shapes of query repeat: a table page's SQL differs only in its parameters)."""
 SOURCE = "hw_masked_source"
 """The alias of the table a masking subquery reads: its rules' and row filter's columns are
 qualified with it, so none can bind to a column of the query around it."""
@@ -123,6 +128,15 @@ class Grants:
         return frozenset(found)
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A rewritten query, kept by `Masking.keep`."""
+
+    sql: str
+    applied: frozenset[str]
+    hashes: bool
+
+
 class Masking:
     """The masking of one reader over one project: a policy per table, and the rewrite of a
     query's tree that enforces them."""
@@ -162,6 +176,8 @@ class Masking:
         self._hashes = False
         """Whether a rewrite so far hashes (the policies are shared by every query of the
         reader: one that hashed before says nothing of this one)."""
+        self._kept: dict[Hashable, _Kept] = {}
+        """Rewritten queries, shared like the policies by every `fresh` copy."""
 
     def everything_raw(self, key: str) -> bool:
         """Whether the reader reads every column of table `key` raw (a row filter may still
@@ -270,26 +286,72 @@ class Masking:
         """Whether a query rewritten so far hashes."""
         return self._hashes
 
-    def rewrite(self, tree: exp.Query, columns_of: ColumnsOf | None = None) -> exp.Query:
+    def recall(self, key: Hashable) -> str | None:
+        """The SQL `keep` kept under `key` (None: none), what it hid recorded as this query's.
+
+        Raises:
+            UsageError: it hashes and the environment lacks the key now.
+        """
+        kept = self._kept.get(key)
+        if kept is None:
+            return None
+        if kept.hashes:
+            self.key()  # refused when unset, as the rewrite would be
+            self._hashes = True
+        self.applied.update(kept.applied)
+        return kept.sql
+
+    def keep(self, key: Hashable, sql: str) -> None:
+        """Keep `sql`, the query this masking (a `fresh` one) just rewrote, under `key`, which
+        must name everything the rewrite depended on besides the policies (the query's text,
+        the versions of the tables it reads, how the key is given)."""
+        if len(self._kept) >= REMEMBERED:
+            self._kept.clear()
+        self._kept[key] = _Kept(sql, frozenset(self.applied), self._hashes)
+
+    def parameters(self) -> list[str]:
+        """The values to bind after the query's own parameters when it was rewritten with a
+        `key_parameter`: the hash key, if it hashes (else nothing: the SQL has no placeholder
+        for it).
+
+        Raises:
+            UsageError: the environment lacks the key.
+        """
+        return [self.key()] if self.needs_key else []
+
+    def rewrite(
+        self,
+        tree: exp.Query,
+        columns_of: ColumnsOf | None = None,
+        *,
+        key_parameter: int | None = None,
+    ) -> exp.Query:
         """Enforce the reader's policies on `tree`, a compiled query: every reference to a
         table it reads (through an ephemeral model's CTE too) is qualified as namespace.name.
         `columns_of` gives the columns of each table as the query reads it (its version):
         a rule of a column it lacks is left out, and a column lineage does not know (one an
         older version had, one added since lineage was worked out) is redacted.
 
+        `hash` reads its key from the relation `relations()` gives, or, with
+        `key_parameter`, from the query's parameter `$<key_parameter>`, which the caller
+        binds to `parameters()` after the query's own (`$1` to `$<key_parameter - 1>`).
+
         Returns:
             The tree (changed in place) with each reference to a masked or filtered table
             replaced by its masking subquery.
 
         Raises:
-            QueryRejected: the query reads a table the reader may not read under masking, or
-                names a relation like the one the hash key is read from.
+            QueryRejected: the query reads a table the reader may not read under masking,
+                names a relation like the one the hash key is read from, or, with
+                `key_parameter`, has a placeholder that could be bound to the key.
             UsageError: a masking rule needs the hash key and the environment lacks it.
         """
         from sqlglot import exp
 
         from headwater.query.metadata import METADATA_SCHEMA
 
+        if key_parameter is not None:
+            _refuse_key_placeholders(tree, key_parameter)
         for identifier in tree.find_all(exp.Identifier):
             # a relation the query names like the key's (a CTE, an alias) would be read in its
             # place by the masking subqueries: `hash` then keyed by the reader, or not at all
@@ -325,7 +387,7 @@ class Masking:
                 self.applied.update(f"{key}.{column}" for column in policy.masks)
                 if policy.rows is not None:
                     self.applied.add(f"{key} (rows)")
-                table.replace(self._subquery(table, policy))
+                table.replace(self._subquery(table, policy, key_parameter))
         return tree
 
     def _as_read(self, key: str, policy: TablePolicy, columns_of: ColumnsOf | None) -> TablePolicy:
@@ -359,7 +421,9 @@ class Masking:
                 return candidate
         return key
 
-    def _subquery(self, table: exp.Table, policy: TablePolicy) -> exp.Expression:
+    def _subquery(
+        self, table: exp.Table, policy: TablePolicy, key_parameter: int | None
+    ) -> exp.Expression:
         """The masking subquery that stands for `table`, under `table`'s alias (or name)."""
         import sqlglot
         from sqlglot import exp
@@ -380,7 +444,7 @@ class Masking:
                 source.set(arg, value)  # AT (VERSION => ...) and the like: of the table read
         replaced = [
             exp.alias_(
-                self._masked(exp.column(column, table=SOURCE, quoted=True), rule),
+                self._masked(exp.column(column, table=SOURCE, quoted=True), rule, key_parameter),
                 column,
                 quoted=True,
             )
@@ -397,14 +461,23 @@ class Masking:
             subquery.set(arg, value)
         return subquery
 
-    def _masked(self, column: exp.Column, rule: MaskRule) -> exp.Expression:
-        """The expression that shows `column` masked by `rule`."""
+    def _masked(
+        self, column: exp.Column, rule: MaskRule, key_parameter: int | None = None
+    ) -> exp.Expression:
+        """The expression that shows `column` masked by `rule` (the hash key read from
+        parameter `$<key_parameter>`, or else from the key's relation)."""
         import sqlglot
         from sqlglot import exp
 
-        text = exp.Cast(this=column.copy(), to=exp.DataType(this=exp.DataType.Type.VARCHAR))
+        varchar = exp.DataType(this=exp.DataType.Type.VARCHAR)
+        text = exp.Cast(this=column.copy(), to=varchar)
         if rule.function == "hash":
-            key = exp.select(exp.column("k")).from_(exp.table_(KEY_TABLE)).subquery()
+            key: exp.Expression
+            if key_parameter is None:
+                key = exp.select(exp.column("k")).from_(exp.table_(KEY_TABLE)).subquery()
+            else:
+                # typed, so that the engine does not infer the parameter's type from its use
+                key = exp.Cast(this=exp.Placeholder(this=str(key_parameter)), to=varchar.copy())
             return _call("sha256", exp.DPipe(this=key, expression=text, safe=True))
         if rule.function == "redact":
             return (
@@ -471,6 +544,25 @@ class Masking:
         if not self.needs_key:
             return {}
         return {KEY_TABLE: pa.table({"k": [self.key()]})}
+
+
+def _refuse_key_placeholders(tree: exp.Query, key_parameter: int) -> None:
+    """Refuse a query with a placeholder the engine could bind to the hash key, parameter
+    `$<key_parameter>`: `$n` from there on, `?` (numbered by position) or a named one.
+
+    Raises:
+        QueryRejected: it has one.
+    """
+    from sqlglot import exp
+
+    for node in tree.find_all(exp.Placeholder, exp.Parameter):
+        number = str(node.this) if isinstance(node, exp.Placeholder) and node.this else ""
+        if not (number.isdigit() and 0 < int(number) < key_parameter):
+            raise QueryRejected(
+                f"the placeholder {node.sql(dialect='duckdb')}",
+                "it has no value",
+                hint="give a value for each placeholder",
+            )
 
 
 def _call(function: str, *arguments: exp.Expr) -> exp.Expression:

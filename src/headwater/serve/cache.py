@@ -393,16 +393,19 @@ class ServingCache:
             final = _rewrite(tree, references, lease.tables)
             try:
                 self._check(final)
+                key: list[str] = []
                 if masking is not None:
-                    # what masking adds is Headwater's own SQL: the check above is the reader's
-                    final = masked_sql(final, lease.tables, masking)
+                    # what masking adds is Headwater's own SQL: the check above is the reader's.
+                    # The parameters are bound in the text (`_plan`): the key is `$1`
+                    final = masked_sql(final, lease.tables, masking, tree=tree)
+                    key = masking.parameters()
                 table, truncated = self.query(
                     final,
+                    params=key,
                     deadline=deadline,
                     limit_s=limit_s,
                     max_rows=max_rows,
                     cancel=cancel,
-                    relations=masking.relations() if masking is not None else None,
                 )
             except (UsageError, CacheQueryFailed) as exc:
                 if not isinstance(exc, CacheQueryFailed) and _timed_out(exc):
@@ -689,20 +692,46 @@ def _rewrite(
     return tree.transform(rename, copy=False).sql("duckdb")
 
 
-def masked_sql(sql: str, tables: Mapping[str, Loaded], masking: Masking) -> str:
+def masked_sql(
+    sql: str,
+    tables: Mapping[str, Loaded],
+    masking: Masking,
+    *,
+    parameters: int = 0,
+    tree: exp.Query | None = None,
+) -> str:
     """`sql`, which reads the cached `tables` by their cache names, with `masking` applied to
     each of them as the read-only path applies it to the Delta tables.
 
+    The hash key is the query's parameter after its own `parameters` (`$1` to `$n`): run the
+    SQL with `masking.parameters()` bound after them. A masked query is kept by the reader's
+    masking, so the same text on the same versions of the tables (a table page's SQL, whose
+    values are parameters) is rewritten once.
+
+    Args:
+        sql: the query, on the cache's names of `tables`.
+        tables: the cached tables it reads, by asset key.
+        masking: the reader's masking (a fresh one for this query).
+        parameters: how many parameters the query binds itself.
+        tree: `sql` already parsed, if the caller has it (changed in place).
+
     Raises:
-        QueryRejected: the reader may not read one of them under masking.
+        QueryRejected: the reader may not read one of them under masking, or the query has a
+            placeholder for which it binds no value.
         UsageError: a hashing rule has no key.
     """
+    # the physical names are new at each load, so they name the versions (and columns) read
+    kept = ("serving cache", sql, parameters, tuple(sorted(t.physical for t in tables.values())))
+    found = masking.recall(kept)
+    if found is not None:
+        return found
     import sqlglot
     from sqlglot import exp
 
     by_physical = {loaded.physical.lower(): key for key, loaded in tables.items()}
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    assert isinstance(tree, exp.Query)
+    parsed = sqlglot.parse_one(sql, read="duckdb") if tree is None else tree
+    assert isinstance(parsed, exp.Query)
+    tree = parsed
     for node in tree.find_all(exp.Table):
         key = by_physical.get(node.name.lower()) if node.db.lower() == "main" else None
         if key is not None:
@@ -717,13 +746,15 @@ def masked_sql(sql: str, tables: Mapping[str, Loaded], masking: Masking) -> str:
         loaded = tables.get(f"{namespace}.{name}")
         return None if loaded is None else list(loaded.schema.names)
 
-    tree = masking.rewrite(tree, columns_of)
+    tree = masking.rewrite(tree, columns_of, key_parameter=parameters + 1)
     for node in tree.find_all(exp.Table):
         loaded = tables.get(f"{node.db}.{node.name}")
         if loaded is not None:
             node.set("db", exp.to_identifier("main", quoted=True))
             node.set("this", exp.to_identifier(loaded.physical, quoted=True))
-    return tree.sql("duckdb")
+    masked = tree.sql("duckdb")
+    masking.keep(kept, masked)
+    return masked
 
 
 def _open_database(service: ServeService) -> Any:

@@ -272,18 +272,18 @@ class TableReads:
 
         def execute(deadline: float, cap: int) -> QueryResult:
             assert cache is not None
-            final, relations = sql, None
+            final, values = sql, list(query.values)
             hidden: tuple[str, ...] = ()
             if masking is not None:  # a refusal here is the reader's, and logged as one
-                final = masked_sql(sql, {table.key: loaded}, masking)
-                relations, hidden = masking.relations(), tuple(sorted(masking.applied))
+                final = masked_sql(sql, {table.key: loaded}, masking, parameters=len(values))
+                values += masking.parameters()  # the hash key, after the page's own values
+                hidden = tuple(sorted(masking.applied))
             rows, more = cache.query(
                 final,
-                params=query.values,
+                params=values,
                 deadline=deadline,
                 limit_s=limit_s,
                 max_rows=cap,
-                relations=relations,
             )
             elapsed = time.monotonic() - started
             return QueryResult(rows, more, elapsed, (table.key,), hidden)
