@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from headwater.governance.scan import ScanReport
     from headwater.lineage.graph import ColumnGraph
     from headwater.lineage.impact import Impact
+    from headwater.metrics.compile import CompiledQuery
     from headwater.orchestrate.erasure import ErasureReport
     from headwater.orchestrate.results import EventHandler, RunSummary
     from headwater.orchestrate.retention import Maintained
@@ -641,6 +642,53 @@ class Project:
                 ]
             )
         return result.table
+
+    def semantic_metrics(self) -> list[dict[str, Any]]:
+        """Every metric of the semantic layer (`metrics/*.yml`): name, type, description, the
+        measures it aggregates and the group-by items it can be grouped by (`headwater metrics
+        list`)."""
+        from headwater.metrics.catalog import describe_metrics
+
+        return describe_metrics(self.definition.semantic)
+
+    def compile_metrics(
+        self,
+        metrics: Sequence[str],
+        group_by: Sequence[str] = (),
+        where: Sequence[str] = (),
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> CompiledQuery:
+        """The SQL statement that answers a metric query (`headwater metrics query
+        --compile`).
+
+        Raises:
+            UsageError: an unknown metric or dimension, an ambiguous dimension, a join that
+                would repeat rows.
+        """
+        from headwater.metrics.compile import MetricRequest, compile_metrics
+
+        request = MetricRequest(
+            tuple(metrics), tuple(group_by), tuple(where), tuple(order_by), limit
+        )
+        return compile_metrics(self.definition.semantic, request)
+
+    def query_metrics(
+        self,
+        metrics: Sequence[str],
+        group_by: Sequence[str] = (),
+        where: Sequence[str] = (),
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Answer a metric query: one row per combination of the `group_by` items' values,
+        one column per metric (`headwater metrics query`).
+
+        Raises:
+            UsageError: as `compile_metrics`, or a table it reads was not built.
+        """
+        compiled = self.compile_metrics(metrics, group_by, where, order_by, limit)
+        return self.query(compiled.sql)
 
     def tables(self) -> list[TableInfo]:
         """Every stored table of the project and any other table in the warehouse."""

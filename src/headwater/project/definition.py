@@ -26,6 +26,7 @@ from headwater.project.config import (
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.partitions import PartitionSet
 from headwater.project.retention import RetentionConfig
+from headwater.project.semantic_layer import SemanticLayer
 from headwater.project.sources import SourceConfig, SourceTable
 from headwater.project.sql import TableReference
 from headwater.project.streams import StreamConfig
@@ -235,6 +236,8 @@ class ProjectDefinition:
     """What the user should know that does not stop the load: files Headwater does not read."""
     columns: dict[str, list[str]] = field(default_factory=dict)
     """Each asset's output columns, where they are known before it is built."""
+    semantic: SemanticLayer = field(default_factory=SemanticLayer)
+    """The semantic models and metrics of `metrics/*.yml`."""
 
     @property
     def warehouse(self) -> Path | None:

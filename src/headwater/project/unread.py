@@ -13,7 +13,16 @@ from headwater.project.definition import PROJECT_FILE, ProjectDefinition
 
 IGNORED_FOLDERS = {"target", "dbt_packages", "dbt_modules", "logs", "node_modules", "__pycache__"}
 """Folders of generated files (dbt's build output, installed packages): never warned about."""
-LOOKED_AT_FOLDERS = ("models", "seeds", "sources", "snapshots", "tests", "macros", "analyses")
+LOOKED_AT_FOLDERS = (
+    "models",
+    "seeds",
+    "sources",
+    "snapshots",
+    "tests",
+    "macros",
+    "analyses",
+    "metrics",
+)
 """The folders looked in for files Headwater does not read: its own, and dbt's."""
 ROOT_DBT_FILES = ("dbt_project", "profiles", "packages", "dependencies", "selectors")
 """dbt's project files, looked for at the project's root (as .yml or .yaml)."""
@@ -25,7 +34,7 @@ def unread_files(definition: ProjectDefinition) -> list[str]:
     written there is silently ignored. Only Headwater's and dbt's folders and dbt's files at
     the root are looked at: a project's other files (CI, Docker, scripts, data) are its own."""
     root = definition.root
-    read = {PROJECT_FILE}
+    read = {PROJECT_FILE, *definition.semantic.files}
     for asset in definition.assets.values():
         read.add(Path(asset.rel_path).as_posix())
         if asset.document is not None:
