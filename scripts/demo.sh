@@ -43,6 +43,10 @@ python generate.py --day 3 >/dev/null
 headwater run
 headwater test --select marts.daily_revenue
 
+echo; echo "== Metrics defined once (metrics/shop.yml), answered by month and by segment"
+headwater metrics query --metrics revenue,order_count,average_order_value,revenue_7d --group-by metric_time__day --order-by -metric_time__day --limit 5 --round 2
+headwater metrics query --metrics revenue,average_order_value --group-by customer__segment --round 2
+
 echo; echo "== Column lineage: where fact_sales.recognized_revenue comes from"
 headwater lineage marts.fact_sales.recognized_revenue --upstream --depth 2
 echo; echo "== Impact: what changing raw.order_items.quantity would touch"

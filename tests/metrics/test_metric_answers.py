@@ -6,6 +6,7 @@ filters, order and limit; and the refusals (unknown names, fan-out joins, ambigu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -433,3 +434,40 @@ def test_the_cli_lists_compiles_and_answers(shop: Project) -> None:
         "there is no metric revenu" in refused.stderr and "did you mean revenue?" in refused.stderr
     )
     assert "Traceback" not in refused.stderr
+
+
+def test_the_example_metrics_equal_the_marts_by_hand(tmp_path: Path) -> None:
+    project = Project.init(tmp_path / "shop", example="ecommerce")
+    try:
+        assert project.run().status == "success"
+        got = answer(
+            project,
+            metrics=["revenue", "order_count", "average_order_value", "revenue_7d"],
+            group_by=["metric_time__day", "customer__segment"],
+        )
+        expected = by_hand(
+            project,
+            "with lines as (select f.order_date, f.order_id, f.recognized_revenue, c.segment "
+            "from marts.fact_sales f left join staging.stg_customers c "
+            "on f.customer_id = c.customer_id), "
+            "days as (select cast(d as date) as d, segment from "
+            "(select distinct segment from lines), "
+            "unnest(generate_series(date '2024-05-01', (select max(order_date) from lines), "
+            "interval 1 day)) as t(d)) "
+            "select days.d as metric_time__day, days.segment as customer__segment, "
+            "(select sum(recognized_revenue) from lines l where l.order_date = days.d and "
+            "l.segment is not distinct from days.segment) as revenue, "
+            "(select count(distinct order_id) from lines l where l.order_date = days.d and "
+            "l.segment is not distinct from days.segment) as order_count, "
+            "(select cast(sum(recognized_revenue) as double) / count(distinct order_id) "
+            "from lines l where l.order_date = days.d and "
+            "l.segment is not distinct from days.segment) as average_order_value, "
+            "(select sum(recognized_revenue) from lines l where l.order_date > days.d - 7 and "
+            "l.order_date <= days.d and l.segment is not distinct from days.segment) "
+            "as revenue_7d from days order by 1, 2",
+        )
+        expected = [r for r in expected if r["revenue_7d"] is not None]
+        assert len(got) > 50
+        assert close(got, expected)
+    finally:
+        project.close()

@@ -57,6 +57,14 @@ def list_metrics(ctx: click.Context, as_json: bool) -> None:
     default="table",
     help="Output format.",
 )
+@click.option(
+    "--round",
+    "round_digits",
+    type=click.IntRange(0, 38),
+    default=None,
+    metavar="N",
+    help="Round floats and decimals to N decimal places (default: print them exactly).",
+)
 @click.pass_context
 def query_metrics(
     ctx: click.Context,
@@ -67,6 +75,7 @@ def query_metrics(
     limit: int | None,
     compile_only: bool,
     fmt: str,
+    round_digits: int | None,
 ) -> None:
     """Answer metrics grouped by dimensions, filtered, ordered and limited."""
     from headwater.cli.output import print_arrow
@@ -76,7 +85,7 @@ def query_metrics(
     if compile_only:
         click.echo(project.compile_metrics(*arguments).sql)
         return
-    print_arrow(project.query_metrics(*arguments), fmt)
+    print_arrow(project.query_metrics(*arguments), fmt, round_digits)
 
 
 COMMANDS = [metrics]
