@@ -43,7 +43,7 @@ python generate.py --day 3 >/dev/null
 headwater run
 headwater test --select marts.daily_revenue
 
-echo; echo "== Metrics defined once (metrics/shop.yml), answered by month and by segment"
+echo; echo "== Metrics defined once (metrics/shop.yml), answered by day and by segment"
 headwater metrics query --metrics revenue,order_count,average_order_value,revenue_7d --group-by metric_time__day --order-by -metric_time__day --limit 5 --round 2
 headwater metrics query --metrics revenue,average_order_value --group-by customer__segment --round 2
 
