@@ -259,7 +259,7 @@ def allowlisted(path: str) -> bool:
 def test_the_servers_allowlist_is_the_one_this_test_accepts() -> None:
     assert serve_http.ANONYMOUS_ROUTES == ALLOWED_EXACT
     assert serve_http.ANONYMOUS_PREFIXES == ALLOWED_PREFIXES
-    assert serve_http.READ_ONLY_POSTS == ("/api/query",)
+    assert serve_http.READ_ONLY_POSTS == ("/api/query", "/api/metrics/query")
 
 
 # -- anonymous ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ ANONYMOUS_PREFIXES = ("/static/",)
 """Path prefixes a request reaches without signing in: the UI's bundled CSS and scripts."""
 SAFE_METHODS = ("GET", "HEAD")
 """Methods that only read. Anything else is refused from a page of another site."""
-READ_ONLY_POSTS = ("/api/query",)
+READ_ONLY_POSTS = ("/api/query", "/api/metrics/query")
 """Paths whose POST only reads (a query in a JSON body): HTTP Basic is enough for it. Any
 other request with a method but `SAFE_METHODS` needs a token."""
 REALM = 'Basic realm="Headwater", charset="UTF-8"'

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from fastapi import FastAPI, Request, Response
 
+    from headwater.metrics.compile import MetricRequest
     from headwater.query.parameters import Parameter
     from headwater.serve.formats import Format
 
@@ -32,6 +33,7 @@ DOCS_ASSETS = "/api/docs/assets"
 """Where Swagger UI's script, style sheet and icon are served from."""
 QUERY_TAG = "query"
 TABLES_TAG = "tables"
+METRICS_TAG = "metrics"
 
 _RESULT_CONTENT: dict[str, Any] = {
     "application/json": {},
@@ -122,6 +124,45 @@ _QUERY_BODY = {
         }
     },
 }
+_NAMES = {"type": "array", "items": {"type": "string"}}
+_METRICS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["metrics"],
+                "properties": {
+                    "metrics": {**_NAMES, "description": "The metrics to answer."},
+                    "group_by": {
+                        **_NAMES,
+                        "description": "metric_time__day|week|month|quarter|year, "
+                        "entity__dimension, entity__time__grain, or an entity.",
+                    },
+                    "where": {
+                        **_NAMES,
+                        "description": "Filters on group-by items, applied before aggregating.",
+                    },
+                    "order_by": {**_NAMES, "description": "Names; -name sorts descending."},
+                    "limit": {"type": "integer", "minimum": 0},
+                    "max_rows": {"type": "integer", "minimum": 0},
+                    "compile": {
+                        "type": "boolean",
+                        "description": "Return the SQL instead of running it.",
+                    },
+                    "format": {"type": "string", "enum": ["json", "csv", "arrow", "parquet"]},
+                },
+            },
+            "example": {
+                "metrics": ["revenue", "order_count"],
+                "group_by": ["metric_time__month", "customer__segment"],
+                "where": ["customer__segment = 'consumer'"],
+                "order_by": ["-revenue"],
+                "limit": 10,
+            },
+        }
+    },
+}
 _QUERY_RESULT = {
     "type": "object",
     "properties": {
@@ -179,6 +220,8 @@ def add_routes(app: "FastAPI", service: ServeService) -> None:
     from headwater.ui.app import json_body
 
     reads = TableReads(service)
+    # a list-valued query parameter: FastAPI reads the repeated `where=` into it
+    where_query = Query(None, description="A filter on dimensions (repeatable).")
 
     @app.exception_handler(HeadwaterError)
     async def user_error(_: Request, exc: HeadwaterError) -> JSONResponse:
@@ -289,6 +332,88 @@ def add_routes(app: "FastAPI", service: ServeService) -> None:
             max_rows=max_rows,
         )
         return _query_response(result, form)
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    @app.get(
+        "/api/metrics",
+        tags=[METRICS_TAG],
+        summary="The metrics the user may ask for",
+        responses=_ERRORS,
+    )
+    def metrics(request: Request) -> list[dict[str, Any]]:
+        """Every metric of the semantic layer whose tables the user may read: its name, type,
+        description, measures, and the group-by items it can be grouped by."""
+        return service.metrics.describe(request.state.principal)
+
+    @app.post(
+        "/api/metrics/query",
+        tags=[METRICS_TAG],
+        summary="Answer metrics grouped by dimensions",
+        response_class=JSONResponse,
+        responses={200: _result_doc(_QUERY_RESULT, truncated=True), 415: _ERROR, **_ERRORS},
+        openapi_extra={"requestBody": _METRICS_BODY},
+    )
+    async def metrics_query(
+        request: Request,
+        format: str | None = Query(None, description=_FORMAT_DOC),
+    ) -> Response:
+        """Answer metrics grouped by `group_by` items (`metric_time__month`,
+        `customer__segment`), filtered by `where` before they aggregate, ordered by `order_by`
+        (`-name`: descending) and limited, as the user reads the tables (masking and row
+        filters apply). `compile: true` returns the SQL instead. `X-Headwater-Cache` says
+        whether the answer came from the cache, which is keyed by the versions of the tables
+        read."""
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
+        if not isinstance(body, dict):
+            raise BadParameter("body", "must be a JSON object", hint='{"metrics": ["revenue"]}')
+        form = _format(format or _text(body, "format"), request)
+        metric_request = _metric_request(body)
+        caller = caller_of(request, service)
+        if body.get("compile") is True:
+            compiled = service.metrics.compile(caller.principal, metric_request)
+            return JSONResponse({"sql": compiled.sql, "tables": list(compiled.assets)})
+        max_rows = _max_rows(body.get("max_rows"))
+        answer = await run_in_threadpool(
+            lambda: service.metrics.answer(caller, metric_request, max_rows)
+        )
+        response = _query_response(answer.result, form)
+        response.headers["X-Headwater-Cache"] = "hit" if answer.cached else "miss"
+        return response
+
+    @app.get(
+        "/api/metrics/query",
+        tags=[METRICS_TAG],
+        summary="Answer metrics grouped by dimensions (query string)",
+        response_class=JSONResponse,
+        responses={200: _result_doc(_QUERY_RESULT, truncated=True), **_ERRORS},
+    )
+    def metrics_query_get(
+        request: Request,
+        metrics: str = Query(..., description="Metrics, comma-separated."),
+        group_by: str | None = Query(None, description="Group-by items, comma-separated."),
+        where: list[str] | None = where_query,
+        order_by: str | None = Query(None, description="Names, comma-separated; -name: desc."),
+        limit: int | None = Query(None, ge=0, description="Return at most this many rows."),
+        format: str | None = Query(None, description=_FORMAT_DOC),
+    ) -> Response:
+        """`POST /api/metrics/query` for clients that only send GETs: the same answer."""
+        from headwater.metrics.compile import MetricRequest
+
+        form = _format(format, request)
+        metric_request = MetricRequest(
+            tuple(_split(metrics)),
+            tuple(_split(group_by)),
+            tuple(where or ()),
+            tuple(_split(order_by)),
+            limit,
+        )
+        answer = service.metrics.answer(caller_of(request, service), metric_request)
+        response = _query_response(answer.result, form)
+        response.headers["X-Headwater-Cache"] = "hit" if answer.cached else "miss"
+        return response
 
     # -- tables ----------------------------------------------------------------------------------
 
@@ -460,6 +585,53 @@ def _result_doc(schema: dict[str, Any], truncated: bool) -> dict[str, Any]:
             },
         }
     return doc
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    from headwater.serve.rows import BadParameter
+
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadParameter(key, "must be text")
+    return value
+
+
+def _names(body: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A list of names in a JSON body: a list of text, or one comma-separated text."""
+    from headwater.serve.rows import BadParameter
+
+    value = body.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(_split(value))
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(item.strip() for item in value if item.strip())
+    raise BadParameter(key, "must be a list of names", hint=f'"{key}": ["..."]')
+
+
+def _metric_request(body: dict[str, Any]) -> "MetricRequest":
+    from headwater.metrics.compile import MetricRequest
+    from headwater.serve.rows import BadParameter
+
+    limit = body.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise BadParameter("limit", "must be a whole number of rows (0 or more)")
+    where = body.get("where", [])
+    if isinstance(where, str):
+        where = [where]
+    if not isinstance(where, list) or not all(isinstance(w, str) for w in where):
+        raise BadParameter("where", "must be a filter or a list of filters")
+    metrics = _names(body, "metrics")
+    if not metrics:
+        raise BadParameter("metrics", "names no metric", hint='"metrics": ["revenue"]')
+    return MetricRequest(
+        metrics, _names(body, "group_by"), tuple(where), _names(body, "order_by"), limit
+    )
 
 
 def _format(requested: str | None, request: "Request") -> "Format":

@@ -90,6 +90,10 @@ class ServeService:
         self._log = _QueryLogWriter(self)
         self._classification: tuple[ColumnGraph, Classification] | None = None
         self._maskings: dict[Principal, _Made] = {}
+        from headwater.serve.metrics import MetricAnswers
+
+        self.metrics = MetricAnswers(self)
+        """Metric queries, and their cache."""
         self.cache: ServingCache | None = None
         """The serving cache, when `serve.tables` caches a table: it starts loading them in
         the background now (reads go to the Delta tables until each is loaded)."""
