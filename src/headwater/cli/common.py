@@ -77,3 +77,18 @@ SELECT = click.option(
 )
 EXCLUDE = click.option("--exclude", multiple=True, help="Assets to leave out (same grammar).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    help="Output format.",
+)
+ROUND = click.option(
+    "--round",
+    "round_digits",
+    type=click.IntRange(0, 38),
+    default=None,
+    metavar="N",
+    help="Round floats and decimals to N decimal places (default: print them exactly).",
+)

@@ -14,7 +14,16 @@ from typing import Any
 
 import click
 
-from headwater.cli.common import EXCLUDE, JSON, SELECT, project_of, settings, share_options
+from headwater.cli.common import (
+    EXCLUDE,
+    FORMAT,
+    JSON,
+    ROUND,
+    SELECT,
+    project_of,
+    settings,
+    share_options,
+)
 from headwater.errors import HeadwaterError
 
 
@@ -192,21 +201,8 @@ def dag(
 @main.command()
 @click.argument("sql")
 @click.option("--as-of", help="Read every table as of this version number or ISO timestamp.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    help="Output format.",
-)
-@click.option(
-    "--round",
-    "round_digits",
-    type=click.IntRange(0, 38),
-    default=None,
-    metavar="N",
-    help="Round floats and decimals to N decimal places (default: print them exactly).",
-)
+@FORMAT
+@ROUND
 @click.option(
     "--as",
     "as_user",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from headwater.cli.common import JSON
+from headwater.cli.common import FORMAT, JSON, ROUND
 from headwater.cli.common import project_of as _project
 
 
@@ -50,21 +50,8 @@ def list_metrics(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--limit", type=click.IntRange(min=0), default=None)
 @click.option("--compile", "compile_only", is_flag=True, help="Print the SQL, do not run it.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    help="Output format.",
-)
-@click.option(
-    "--round",
-    "round_digits",
-    type=click.IntRange(0, 38),
-    default=None,
-    metavar="N",
-    help="Round floats and decimals to N decimal places (default: print them exactly).",
-)
+@FORMAT
+@ROUND
 @click.pass_context
 def query_metrics(
     ctx: click.Context,

@@ -307,9 +307,10 @@ class _Built:
 def _build(queries: CatalogQueries, previous: _Built | None, timeout_s: float) -> _Built:
     from headwater.serve.pgwire.catalog_db import CatalogDatabase
     from headwater.serve.pgwire.catalog_rows import Session, build_catalog
-    from headwater.serve.pgwire.catalog_source import served_tables
+    from headwater.serve.pgwire.catalog_source import metric_tables, served_tables
 
     served = served_tables(queries.service.project, queries.principal, timeout_s)
+    served += metric_tables(queries.service.metrics.describe(queries.principal))
     if previous is not None and previous.tables == served:
         return _Built(previous.database, served, time.monotonic())
     session = Session(

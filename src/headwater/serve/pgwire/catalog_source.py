@@ -10,8 +10,9 @@ or the table's serving `keys`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater.serve.pgwire.catalog_types import PgType, pg_type_of
 
@@ -132,3 +133,33 @@ def _primary_key(
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def metric_tables(metrics: Sequence[Mapping[str, Any]]) -> tuple[ServedTable, ...]:
+    """The `metrics` schema's tables: one per metric the principal may ask for (as
+    `MetricAnswers.describe` lists them), a view with a column per group-by item (a date for
+    a time at a grain, text otherwise) and one named like the metric (a double)."""
+    from headwater.serve.metric_sql import SCHEMA
+
+    tables = []
+    for metric in metrics:
+        items = [str(item) for item in metric["dimensions"] if item != metric["name"]]
+        columns = tuple(
+            ServedColumn(item, pg_type_of("DATE" if _is_time(item) else "VARCHAR"), True)
+            for item in items
+        )
+        measure = ServedColumn(str(metric["name"]), pg_type_of("DOUBLE"), True, metric["label"])
+        tables.append(
+            ServedTable(
+                namespace=SCHEMA,
+                name=str(metric["name"]),
+                view=True,
+                columns=(*columns, measure),
+                description=metric["description"],
+            )
+        )
+    return tuple(tables)
+
+
+def _is_time(item: str) -> bool:
+    return item.rsplit("__", 1)[-1] in ("day", "week", "month", "quarter", "year")

@@ -225,6 +225,9 @@ class Session:
             return catalog.run(statement.text, list(params), cancel=self.begin()), False
         from headwater.serve.service import Caller
 
+        answered = self._metric(statement, params)
+        if answered is not None:
+            return answered
         result = self.service.run_sql(
             Caller(self.reader(), "postgres", self.client),
             statement.text,
@@ -232,6 +235,28 @@ class Session:
             cancel=self.begin(),
         )
         return result.table, result.truncated
+
+    def _metric(
+        self, statement: Statement, params: Sequence[Parameter], max_rows: int | None = None
+    ) -> tuple[pa.Table, bool] | None:
+        """The answer of a query over the `metrics` schema (None for any other query)."""
+        from headwater.serve import metric_sql
+        from headwater.serve.service import Caller
+
+        if not metric_sql.reads_metrics(statement.text):
+            return None
+        select = metric_sql.metric_select(statement.text)
+        if select is None:
+            return None
+        if params:
+            raise CommandError(
+                "a query over the metrics schema takes no parameters",
+                "0A000",
+                hint="write the values into its WHERE",
+            )
+        caller = Caller(self.reader(), "postgres", self.client)
+        answer = self.service.metrics.answer(caller, select.request, max_rows)
+        return metric_sql.shaped(answer.result.table, select), answer.result.truncated
 
     def _catalog_for(self, sql: str) -> CatalogQueries | None:
         """The catalog emulation when `sql` is one of its queries, else None."""
@@ -282,6 +307,10 @@ class Session:
             return schema
         from headwater.serve.service import Caller
 
+        if not oids:
+            answered = self._metric(statement, (), max_rows=0)
+            if answered is not None:
+                return answered[0].schema
         sql = statement.text
         if statement.keyword in ("SELECT", "WITH", "VALUES", "FROM", "TABLE", "("):
             sql = f"SELECT * FROM (\n{sql}\n) AS hw_describe LIMIT 0"
