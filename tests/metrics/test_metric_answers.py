@@ -471,3 +471,25 @@ def test_the_example_metrics_equal_the_marts_by_hand(tmp_path: Path) -> None:
         assert close(got, expected)
     finally:
         project.close()
+
+
+def test_impact_names_the_metrics_a_column_change_reaches(shop: Project) -> None:
+    consumers = shop.impact("raw.orders.amount").consumers
+    metrics = {c["name"] for c in consumers if c["kind"] == "metric"}
+    assert metrics == {
+        "revenue",
+        "paid_revenue",
+        "average_order_value",
+        "paid_share",
+        "revenue_per_buyer",
+        "retail_revenue_gap",
+        "revenue_7d",
+        "revenue_mtd",
+        "revenue_to_date",
+        "mean_amount",
+        "smallest",
+        "largest",
+    }
+    # a dimension of the orders model reaches every metric over it, through grouping
+    by_status = {c["name"] for c in shop.impact("raw.orders.status").consumers}
+    assert {"order_count", "gifts", "buyers"} <= by_status

@@ -101,7 +101,8 @@ def impact(ctx: click.Context, name: str, as_json: bool) -> None:
     if found.assets:
         click.echo(f"assets: {', '.join(found.assets)}")
     for consumer in found.consumers:
-        click.echo(f"{consumer['kind']} {consumer['name']} runs {consumer['assets']}")
+        does = "reads" if consumer["kind"] == "metric" else "runs"
+        click.echo(f"{consumer['kind']} {consumer['name']} {does} {consumer['assets']}")
     if found.unknown:
         click.echo(
             "column lineage unknown (may be affected): " + ", ".join(found.unknown), err=True

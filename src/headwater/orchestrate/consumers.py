@@ -54,4 +54,21 @@ def impact_with_consumers(
 
     impact = impact_of_column(definition, catalog, store, name)
     impact.consumers.extend(consumers_of(definition, {impact.ref.asset, *impact.assets}))
+    impact.consumers.extend(metrics_reading(definition, impact))
     return impact
+
+
+def metrics_reading(definition: ProjectDefinition, impact: Impact) -> list[dict[str, str]]:
+    """The metrics of the semantic layer that read a column `impact` reaches (or its own
+    column): each as a consumer of kind `metric`, with the assets it reads them in."""
+    from headwater.metrics.reads import metric_reads
+
+    touched = {(impact.ref.asset.lower(), impact.ref.column.lower())}
+    touched |= {(c.ref.asset.lower(), c.ref.column.lower()) for c in impact.columns}
+    found = []
+    for metric, columns in sorted(metric_reads(definition.semantic).items()):
+        hits = columns & touched
+        if hits:
+            assets = sorted({asset for asset, _ in hits})
+            found.append({"kind": "metric", "name": metric, "assets": ", ".join(assets)})
+    return found
