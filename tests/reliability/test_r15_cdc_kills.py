@@ -1,8 +1,14 @@
 """R15 for change data capture: the capture of a PostgreSQL source SIGKILLed 20+ times (60 in
 the slow tier) while the random workload of `tests/stream/cdc/workload.py` writes without a
-pause in this process: multi-row transactions, rollbacks, savepoints, key updates, deletes,
-TOASTed text left unchanged, truncates and columns added midway, over four tables (one with
-REPLICA IDENTITY FULL and its key in YAML).
+pause in this process (up to a bounded lead, below): multi-row transactions, rollbacks,
+savepoints, key updates, deletes, TOASTed text left unchanged, truncates and columns added
+midway, over four tables (one with REPLICA IDENTITY FULL and its key in YAML).
+
+The writer stays at most `MAX_AHEAD` transactions ahead of the slot's confirmed position (it
+waits for the capture there): a capture killed every few seconds applies a batch or two per
+start, less than a writer without a pause writes meanwhile, so an unbounded writer leaves a
+backlog that grows with the number of kills and the machine's load (tens of thousands of
+changes after 60 kills) for the final run to catch up.
 
 The capture runs in a subprocess: mostly the capture job run continuously (as a stream would
 run it), now and then `headwater run`, which drains the slot and stops. Each is SIGKILLed
@@ -63,6 +69,9 @@ from tests.support.postgres import PostgresServer
 
 DEADLINE_S = 300.0
 """A hang guard for one wait, never a measurement."""
+MAX_AHEAD = 600
+"""Committed transactions the writer may have past the slot's confirmed position (about 20
+micro-batches of 300 changes): the most the final run has to catch up."""
 APP_ID = "headwater:cdc:pg"
 
 CAPTURE = """
@@ -193,7 +202,7 @@ def check_cdc_kills(
     warehouse = project.definition.warehouse
     capture = Capture(project.root, db, random.Random(seed))
 
-    writer = Writer(workload, pause_s=0.01)
+    writer = Writer(workload, pause_s=0.01, slot=db.slot, max_ahead=MAX_AHEAD)
     writer.start()
     try:
         capture.kill_repeatedly(kills)
@@ -235,4 +244,39 @@ def test_r15_cdc_capture_killed_twenty_times_during_a_random_workload(
 def test_r15_cdc_capture_killed_sixty_times_during_a_random_workload(
     kill_db: CdcDatabase, make_project: ProjectFactory
 ) -> None:
-    check_cdc_kills(kill_db, make_project, kills=60, seed=16, evolve_at=1500)
+    check_cdc_kills(kill_db, make_project, kills=60, seed=16, evolve_at=1000)
+
+
+def test_the_writer_waits_for_the_slot_once_max_ahead_transactions_past_it(
+    kill_db: CdcDatabase,
+) -> None:
+    """What keeps the final catch-up of the kill tests bounded: the writer waits for the
+    slot's confirmed position to move, however far behind its reader is."""
+    workload = Workload(kill_db.dsn, seed=7)
+    workload.setup(accounts=60, ledger=60, big=1)
+    kill_db.query(
+        "SELECT 1 FROM pg_create_logical_replication_slot(%s, 'pgoutput')", (kill_db.slot,)
+    )
+    writer = Writer(workload, slot=kill_db.slot, max_ahead=20)
+
+    def held(times: int) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while writer.held_back < times:
+            assert writer.is_alive(), writer.error
+            assert time.monotonic() < deadline, "the writer never waited for the slot"
+            time.sleep(0.01)
+
+    writer.start()
+    try:
+        held(1)
+        assert len(workload.committed) == 20
+        time.sleep(0.3)  # nobody reads the slot: the writer goes on waiting
+        assert len(workload.committed) == 20
+        kill_db.query(
+            "SELECT 1 FROM pg_replication_slot_advance(%s, pg_current_wal_lsn())",
+            (kill_db.slot,),
+        )
+        held(2)
+        assert len(workload.committed) == 40
+    finally:
+        writer.finish()

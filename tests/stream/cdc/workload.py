@@ -574,27 +574,80 @@ class Workload:
 
 
 class Writer(threading.Thread):
-    """Runs the workload's transactions until told to stop (or `limit` is reached)."""
+    """Runs the workload's transactions until told to stop (or `limit` is reached).
 
-    def __init__(self, workload: Workload, pause_s: float = 0.0, limit: int | None = None) -> None:
+    With `slot` and `max_ahead`, the writer waits before a transaction while `max_ahead`
+    committed transactions or more lie past the slot's confirmed position: it never gets
+    further ahead of what the capture acknowledged, however often the capture is killed and
+    however slow the machine is, so the catch-up left after the last kill stays bounded.
+    """
+
+    def __init__(
+        self,
+        workload: Workload,
+        pause_s: float = 0.0,
+        limit: int | None = None,
+        slot: str | None = None,
+        max_ahead: int | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.workload = workload
         self.pause_s = pause_s
         self.limit = limit
+        self.slot = slot
+        self.max_ahead = max_ahead
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.count = 0
+        self.held_back = 0
+        """Transactions that waited for the capture before they started."""
+        self._acknowledged = 0
+        """How many of the committed transactions the slot was last seen to have confirmed."""
 
     def run(self) -> None:
         try:
-            with connect(self.workload.dsn) as connection:
+            with (
+                connect(self.workload.dsn) as connection,
+                connect(self.workload.dsn, autocommit=True) as watch,
+            ):
                 while not self.stop.is_set() and (self.limit is None or self.count < self.limit):
+                    self._hold_back(watch)
+                    if self.stop.is_set():
+                        break
                     self.workload.transaction(connection)
                     self.count += 1
                     if self.pause_s:
                         time.sleep(self.workload.rng.uniform(0, self.pause_s))
         except BaseException as exc:  # reported by finish()
             self.error = exc
+
+    def ahead(self) -> int:
+        """Committed transactions past the slot's confirmed position when last looked at."""
+        return len(self.workload.committed) - self._acknowledged
+
+    def _hold_back(self, watch: psycopg.Connection[Any]) -> None:
+        """Wait while `max_ahead` transactions or more are past the slot, until stopped."""
+        if self.slot is None or self.max_ahead is None:
+            return
+        waited = False
+        while not self.stop.is_set() and self.ahead() >= self.max_ahead:
+            row = watch.execute(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+                (self.slot,),
+            ).fetchone()
+            if row is None or row[0] is None:
+                return  # no slot yet: everything written now is in its first copy
+            confirmed = lsn_int(row[0])
+            # a transaction is confirmed once the slot is past its commit (before `high`)
+            self._acknowledged = bisect.bisect_right(
+                self.workload.committed, confirmed, key=lambda c: c.high
+            )
+            if self.ahead() < self.max_ahead:
+                return
+            if not waited:
+                waited = True
+                self.held_back += 1
+            time.sleep(0.02)
 
     def finish(self) -> None:
         """Stop writing, wait for the transaction in hand, raise what went wrong."""
