@@ -547,10 +547,15 @@ class Project:
     def verify_audit(self, expect_head: str | None = None) -> AuditVerification:
         """Re-compute the audit trail's hash chain and return the number of records, the head
         hash and the first broken record, if any (`headwater audit verify`); with
-        `expect_head`, a head hash kept earlier must still be in the trail."""
+        `expect_head`, a head hash kept earlier must still be in the trail. Records an erasure
+        redacted are checked against the seal of the erasure key (the masking key, from the
+        environment)."""
+        import os
+
         from headwater.catalog.audit import verify
 
-        return verify(self.catalog, expect_head=expect_head)
+        name = self.definition.config.governance.masking.hash_key_env
+        return verify(self.catalog, expect_head=expect_head, key=os.environ.get(name) or None)
 
     # -- reading ---------------------------------------------------------------------------
 

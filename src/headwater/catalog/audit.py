@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -205,24 +206,30 @@ def redact_in(
     actor: str,
     erasure_id: str,
     changes: Mapping[int, Mapping[str, Any]],
+    key: str,
 ) -> AuditRecord:
     """Within `tx`, replace the detail of the records `changes` names (seq -> new detail) and
-    append the `redaction` record naming each with the hash of its new content, which `verify`
-    then accepts in place of the content the record was chained with. The chain itself (each
+    append the `redaction` record naming each with the hash of its new content, sealed with
+    `key` (HMAC-SHA256 of the erasure, the seq and that hash), which `verify` checks before it
+    accepts that content in place of what the record was chained with. The chain itself (each
     record's `hash` and `prev_hash`) is kept.
+
+    The seal is what keeps a writer of the catalog from vouching for an edit of its own by
+    appending a redaction record: it needs the key erasures are made with.
 
     Returns:
         The `redaction` record.
     """
-    vouched: dict[str, str] = {}
+    vouched: dict[str, dict[str, str]] = {}
     for seq, detail in sorted(changes.items()):
         (row,) = tx.execute(
             "SELECT at, actor, action, prev_hash FROM hw_audit WHERE seq = :seq", {"seq": seq}
         )
         text = _canonical(detail)
-        vouched[str(seq)] = record_hash(
+        digest = record_hash(
             seq, row["at"], row["actor"], row["action"], json.loads(text), row["prev_hash"]
         )
+        vouched[str(seq)] = {"hash": digest, "seal": redaction_seal(key, erasure_id, seq, digest)}
         tx.execute(
             "UPDATE hw_audit SET detail = :detail WHERE seq = :seq", {"detail": text, "seq": seq}
         )
@@ -232,11 +239,19 @@ def redact_in(
     return record
 
 
+def redaction_seal(key: str, erasure_id: str, seq: int, digest: str) -> str:
+    """The seal of a redaction of record `seq` to content hashing to `digest`."""
+    message = f"{erasure_id}:{seq}:{digest}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
 def _canonical(detail: Mapping[str, Any]) -> str:
     return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerification:
+def verify(
+    catalog: Catalog, expect_head: str | None = None, key: str | None = None
+) -> AuditVerification:
     """Re-compute the chain from the first record and return what was found: the number of
     records, the head, and the first broken record with what is wrong with it (a gap in the
     numbers, content that does not match its hash, a `prev_hash` that is not the previous
@@ -244,6 +259,10 @@ def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerificatio
 
     `expect_head` is a head hash kept elsewhere earlier: the trail must still hold the record
     with that hash, or records were cut off its end (which no chain shows by itself).
+
+    `key` is the key erasures are made with: a record an erasure redacted passes only when the
+    `redaction` record vouching for its new content carries that key's seal (without the key,
+    a redacted record cannot be checked, and is reported so).
     """
     count = 0
     expected_seq = 1
@@ -269,8 +288,12 @@ def verify(catalog: Catalog, expect_head: str | None = None) -> AuditVerificatio
         except ValueError:
             return _broken(count, prev, seq, f"record {seq} was edited: its detail is not JSON")
         digest = record_hash(seq, row["at"], row["actor"], row["action"], detail, row["prev_hash"])
-        if digest != row["hash"] and digest == vouched.get(seq, ("", 0))[0]:
-            redacted[seq] = vouched[seq][1]
+        vouch = vouched.get(seq)
+        if digest != row["hash"] and vouch is not None and vouch.digest == digest:
+            problem = vouch.problem(seq, key)
+            if problem is not None:
+                return _broken(count, prev, seq, problem)
+            redacted[seq] = vouch.by
         elif digest != row["hash"]:
             return _broken(
                 count,
@@ -310,24 +333,60 @@ def _broken(count: int, prev: str, seq: int, problem: str) -> AuditVerification:
     return AuditVerification(count, seq - 1 or None, prev, seq, problem)
 
 
-def _redactions(catalog: Catalog) -> dict[int, tuple[str, int]]:
-    """The content hashes `redaction` records vouch for: record seq -> (hash, the redaction's
-    seq); a later redaction of the same record replaces an earlier one. A redaction record is
-    itself chained, so `verify` checks it like any other."""
+@dataclass(frozen=True)
+class _Vouch:
+    """A redaction record's word for one record's new content."""
+
+    digest: str
+    seal: str
+    erasure: str
+    by: int
+    """The redaction record's seq."""
+
+    def problem(self, seq: int, key: str | None) -> str | None:
+        """Why the vouch does not hold (None: it does)."""
+        if key is None:
+            return (
+                f"record {seq} was redacted by erasure {self.erasure} (record {self.by}); the "
+                "redaction can only be checked with the key erasures are made with: set it "
+                "in the environment (governance.masking.hash_key_env)"
+            )
+        expected = redaction_seal(key, self.erasure, seq, self.digest)
+        if not hmac.compare_digest(expected, self.seal):
+            return (
+                f"record {seq} was edited: record {self.by} vouches for its content without "
+                "the seal of the erasure key (a forged redaction, or another key)"
+            )
+        return None
+
+
+def _redactions(catalog: Catalog) -> dict[int, _Vouch]:
+    """What `redaction` records vouch for, by the seq of the record redacted; a later
+    redaction of the same record replaces an earlier one. A redaction record is itself
+    chained, so `verify` checks it like any other; a malformed one vouches for nothing."""
     with catalog.db.transaction(write=False) as tx:
         rows = tx.execute(
             "SELECT seq, detail FROM hw_audit WHERE action = :action ORDER BY seq",
             {"action": REDACTION},
         )
-    vouched: dict[int, tuple[str, int]] = {}
+    vouched: dict[int, _Vouch] = {}
     for row in rows:
         try:
-            records = json.loads(row["detail"]).get("records", {})
-        except (ValueError, AttributeError):
-            continue  # an edited redaction record: the chain check reports it
-        for seq, digest in records.items():
+            detail = json.loads(row["detail"])
+        except ValueError:
+            continue
+        records = detail.get("records") if isinstance(detail, dict) else None
+        erasure = detail.get("erasure") if isinstance(detail, dict) else None
+        if not isinstance(records, dict) or not isinstance(erasure, str):
+            continue
+        for seq, vouch in records.items():
+            if not (isinstance(seq, str) and seq.isdigit() and isinstance(vouch, dict)):
+                continue
+            digest, seal = vouch.get("hash"), vouch.get("seal")
+            if not (isinstance(digest, str) and isinstance(seal, str)):
+                continue
             if int(seq) < int(row["seq"]):  # a redaction vouches only for records before it
-                vouched[int(seq)] = (str(digest), int(row["seq"]))
+                vouched[int(seq)] = _Vouch(digest, seal, erasure, int(row["seq"]))
     return vouched
 
 

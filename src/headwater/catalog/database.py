@@ -76,10 +76,16 @@ class CatalogDatabase(ABC):
         return nullcontext()
 
     def zeroing_replaced(self) -> AbstractContextManager[None]:
-        """Within the block, text that writes replace or delete leaves no bytes behind in the
-        database's files once the block ends (SQLite). A server database keeps old row versions
-        until its own vacuum, so there it does nothing."""
+        """Within the block, the bytes of text that writes replace or delete are zeroed
+        (SQLite). A server database keeps old row versions until its own vacuum, so there it
+        does nothing."""
         return nullcontext()
+
+    def reclaim(self) -> bool:
+        """Rewrite the database's files so that no byte of replaced or deleted content is left
+        in free space or the write-ahead log (SQLite); False when another process's
+        transaction kept it from finishing. A server database's are the server's."""
+        return True
 
     def files(self) -> list[Path]:
         """The files the database keeps its content in, when it is a file (SQLite): the
@@ -124,6 +130,12 @@ def sqlite_path(url: str) -> str:
     return rest[1:]
 
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite write waits for another process's."""
+RECLAIM_WAIT_MS = 5_000
+"""How long reclaiming a SQLite catalog's space waits for other processes' transactions."""
+
+
 class _SQLiteTransaction(Transaction):
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
@@ -155,7 +167,10 @@ class SQLiteDatabase(CatalogDatabase):
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._connection = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self._connection.execute("PRAGMA journal_mode=WAL")
         except (sqlite3.Error, OSError) as exc:
@@ -191,8 +206,7 @@ class SQLiteDatabase(CatalogDatabase):
 
     @contextmanager
     def zeroing_replaced(self) -> Iterator[None]:
-        # secure_delete is set outside a transaction; the TRUNCATE checkpoint afterwards also
-        # drops the earlier frames of the write-ahead log, which still hold the old text
+        # secure_delete is set outside a transaction
         with self._lock:
             self._connection.execute("PRAGMA secure_delete = ON")
         try:
@@ -200,13 +214,22 @@ class SQLiteDatabase(CatalogDatabase):
         finally:
             with self._lock:
                 self._connection.execute("PRAGMA secure_delete = OFF")
+
+    def reclaim(self) -> bool:
+        # free pages from before (a row deleted then) still hold their bytes: VACUUM writes
+        # the file anew; the TRUNCATE checkpoint drops the write-ahead log's earlier frames,
+        # which hold the old text. Neither waits long for another process's transaction.
         with self._lock:
-            # free pages from before the block (a row deleted then) still hold their bytes:
-            # VACUUM writes the file anew; when another process is writing it cannot, and
-            # the caller searches the files afterwards
-            with suppress(sqlite3.OperationalError):
-                self._connection.execute("VACUUM")
-            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._connection.execute(f"PRAGMA busy_timeout = {RECLAIM_WAIT_MS}")
+            try:
+                with suppress(sqlite3.OperationalError):
+                    self._connection.execute("VACUUM")
+                busy = self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:
+                return False
+            finally:
+                self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return busy is None or busy[0] == 0
 
     def files(self) -> list[Path]:
         if self.path == ":memory:":

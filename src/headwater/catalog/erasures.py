@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from headwater.catalog.audit import AuditEvent, append_in
+from headwater.catalog.database import Transaction
 from headwater.catalog.store import Catalog, now_iso
 
 ERASURE = "erasure"
@@ -34,10 +35,19 @@ def keyed_hash(key: str, value: str) -> str:
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def start(catalog: Catalog, erasure_id: str, actor: str, table: str, subject_hash: str) -> None:
+def start(
+    catalog: Catalog,
+    erasure_id: str,
+    actor: str,
+    table: str,
+    subject_hash: str,
+    suppressions: Iterable[tuple[str, str, str]] = (),
+) -> None:
     """Record that erasure `erasure_id` of the subject hashing to `subject_hash` in `table`
-    started."""
+    started, with its `suppressions` (asset, column, value hash): they hold from now on, so
+    an erasure that stops halfway still keeps the next load from bringing the subject back."""
     with catalog.db.transaction() as tx:
+        _suppress(tx, erasure_id, suppressions)
         tx.execute(
             "INSERT INTO hw_erasures (erasure_id, started_at, actor, subject_table, "
             "subject_hash, status) VALUES (:id, :at, :actor, :table, :hash, :status)",
@@ -69,20 +79,26 @@ def finish(
             "WHERE erasure_id = :id",
             {"at": now_iso(), "status": status, "report": text, "id": erasure_id},
         )
-        rows = [{"asset": a, "column": c, "hash": h, "id": erasure_id} for a, c, h in suppressions]
-        for row in rows:
-            tx.execute(
-                "DELETE FROM hw_suppressions WHERE asset = :asset AND column_name = :column "
-                "AND value_hash = :hash",
-                row,
-            )
-        if rows:
-            tx.execute_many(
-                "INSERT INTO hw_suppressions (asset, column_name, value_hash, erasure_id) "
-                "VALUES (:asset, :column, :hash, :id)",
-                rows,
-            )
+        _suppress(tx, erasure_id, suppressions)
         append_in(catalog, tx, [AuditEvent(actor, ERASURE, {**report, "status": status})])
+
+
+def _suppress(
+    tx: Transaction, erasure_id: str, suppressions: Iterable[tuple[str, str, str]]
+) -> None:
+    rows = [{"asset": a, "column": c, "hash": h, "id": erasure_id} for a, c, h in suppressions]
+    for row in rows:
+        tx.execute(
+            "DELETE FROM hw_suppressions WHERE asset = :asset AND column_name = :column "
+            "AND value_hash = :hash",
+            row,
+        )
+    if rows:
+        tx.execute_many(
+            "INSERT INTO hw_suppressions (asset, column_name, value_hash, erasure_id) "
+            "VALUES (:asset, :column, :hash, :id)",
+            rows,
+        )
 
 
 def suppressed(catalog: Catalog, asset: str) -> dict[str, set[str]]:

@@ -15,7 +15,7 @@ vacuum reclaims them, and its write-ahead log and backups as the server's retent
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,6 +29,10 @@ class Redactor(Protocol):
 
     def text(self, value: str) -> str: ...
 
+    def found_in(self, data: bytes) -> bool: ...
+
+    def candidates(self) -> list[str]: ...
+
     def sql(self, statement: str) -> str: ...
 
     def rows(self, rows: Any) -> list[Any]: ...
@@ -41,6 +45,8 @@ _PAGE = 5000
 
 _CHUNK = 8 << 20
 """Bytes of a catalog file searched at a time."""
+_OVERLAP = 4096
+"""Bytes kept from one chunk to the next, so a value across them is found."""
 
 TEXT = "text"
 SQL = "sql"
@@ -67,45 +73,56 @@ class ScrubReport:
 
     rows: dict[str, int] = field(default_factory=dict)
     audit_records: list[int] = field(default_factory=list)
+    reclaimed: bool = True
+    """False when another process kept the old text's space from being reclaimed."""
 
 
-def scrub(catalog: Catalog, redactor: Redactor, actor: str, erasure_id: str) -> ScrubReport:
+def scrub(
+    catalog: Catalog, redactor: Redactor, actor: str, erasure_id: str, key: str
+) -> ScrubReport:
     """Rewrite every text of the catalog that holds the subject `redactor` knows, and the audit
-    records that do (with a `redaction` record), in one transaction.
+    records that do (with a `redaction` record sealed with `key`), in one transaction; then,
+    if anything changed, reclaim the space the old text took.
 
     Returns:
-        How many rows of which columns changed, and which audit records.
+        How many rows of which columns changed, which audit records, and whether the space
+        could be reclaimed.
     """
     report = ScrubReport()
     tables = [t for t in SCRUBBED if catalog.db.has_table(t)]
+    patterns = [f"%{_escaped(text.lower())}%" for text in redactor.candidates()]
     with catalog.db.zeroing_replaced(), catalog.db.transaction() as tx:
         for table in tables:
             for column, kind in SCRUBBED[table].items():
-                changed = _scrub_column(tx, table, column, _reader(redactor, kind))
+                redact = _reader(redactor, kind)
+                changed = _scrub_column(tx, table, column, redact, patterns)
                 if changed:
                     report.rows[f"{table}.{column}"] = changed
-        report.audit_records = _scrub_audit(catalog, tx, redactor, actor, erasure_id)
+        report.audit_records = _scrub_audit(catalog, tx, redactor, actor, erasure_id, key)
+    if report.rows or report.audit_records:
+        report.reclaimed = catalog.db.reclaim()
     return report
 
 
-def catalog_traces(catalog: Catalog, texts: Iterable[str]) -> list[str]:
-    """Where the catalog's files (SQLite) still hold one of `texts` in any case, as raw bytes:
-    in a row, a free page or the write-ahead log."""
-    wanted = [t.lower().encode() for t in texts if t]
-    if not wanted:
-        return []
-    overlap = max(len(text) for text in wanted)
+def catalog_traces(catalog: Catalog, redactor: Redactor) -> list[str]:
+    """Where the catalog's files (SQLite) still hold one of the subject's values as the
+    redactor finds them (a whole word, in any case), as raw bytes: in a row, a free page or the
+    write-ahead log."""
     found: list[str] = []
     for path in catalog.db.files():
         try:
             with path.open("rb") as file:
                 tail = b""
                 while chunk := file.read(_CHUNK):
-                    data = tail + chunk.lower()
-                    if any(text in data for text in wanted):
-                        found.append(f"{path.name}: the catalog's bytes")
+                    data = tail + chunk
+                    if redactor.found_in(data):
+                        found.append(
+                            f"{path.name}: the catalog's bytes (another process held the "
+                            "catalog; `headwater erase` of the same subject finds nothing "
+                            "left to purge, run `sqlite3 <catalog> 'VACUUM'` once it is idle)"
+                        )
                         break
-                    tail = data[-overlap:]
+                    tail = data[-_OVERLAP:]
         except FileNotFoundError:
             continue
     return found
@@ -131,10 +148,24 @@ def _reader(redactor: Redactor, kind: str) -> Callable[[str], str]:
     return redact_json
 
 
-def _scrub_column(tx: Transaction, table: str, column: str, redact: Callable[[str], str]) -> int:
-    """Replace each distinct text of `table.column` that `redact` changes; the rows changed."""
+def _scrub_column(
+    tx: Transaction,
+    table: str,
+    column: str,
+    redact: Callable[[str], str],
+    patterns: list[str],
+) -> int:
+    """Replace each distinct text of `table.column` that `redact` changes; the rows changed.
+    Only texts holding one of `patterns` (LIKE, lower case) are read."""
+    if not patterns:
+        return 0
     changed = 0
-    texts = tx.execute(f"SELECT DISTINCT {column} AS text FROM {table} WHERE {column} IS NOT NULL")
+    matching = " OR ".join(f"LOWER({column}) LIKE :p{i} ESCAPE '!'" for i in range(len(patterns)))
+    texts = tx.execute(
+        f"SELECT DISTINCT {column} AS text FROM {table} WHERE {column} IS NOT NULL "
+        f"AND ({matching})",
+        {f"p{i}": pattern for i, pattern in enumerate(patterns)},
+    )
     for row in texts:
         old = str(row["text"])
         new = redact(old)
@@ -150,16 +181,33 @@ def _scrub_column(tx: Transaction, table: str, column: str, redact: Callable[[st
     return changed
 
 
+def _escaped(text: str) -> str:
+    """`text` for a LIKE pattern with `!` as the escape character."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 def _scrub_audit(
-    catalog: Catalog, tx: Transaction, redactor: Redactor, actor: str, erasure_id: str
+    catalog: Catalog,
+    tx: Transaction,
+    redactor: Redactor,
+    actor: str,
+    erasure_id: str,
+    key: str,
 ) -> list[int]:
-    """Redact the audit records that hold the subject; the seqs of those changed."""
+    """Redact the audit records that hold the subject (only those whose text holds one of
+    its values are read); the seqs of those changed."""
     changes: dict[int, dict[str, Any]] = {}
+    patterns = [f"%{_escaped(text.lower())}%" for text in redactor.candidates()]
+    if not patterns:
+        return []
+    matching = " OR ".join(f"LOWER(detail) LIKE :p{i} ESCAPE '!'" for i in range(len(patterns)))
+    values: dict[str, Any] = {f"p{i}": pattern for i, pattern in enumerate(patterns)}
     after = -1
     while True:
         page = tx.execute(
-            "SELECT seq, detail FROM hw_audit WHERE seq > :after ORDER BY seq LIMIT :page",
-            {"after": after, "page": _PAGE},
+            f"SELECT seq, detail FROM hw_audit WHERE seq > :after AND ({matching}) "
+            "ORDER BY seq LIMIT :page",
+            {**values, "after": after, "page": _PAGE},
         )
         for row in page:
             try:
@@ -173,5 +221,5 @@ def _scrub_audit(
             break
         after = int(page[-1]["seq"])
     if changes:
-        redact_in(catalog, tx, actor, erasure_id, changes)
+        redact_in(catalog, tx, actor, erasure_id, changes, key)
     return sorted(changes)

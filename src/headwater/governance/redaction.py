@@ -2,11 +2,13 @@
 of the query log and the audit trail, checks' SQL and failing samples, error messages, metric
 values and OpenLineage events.
 
-A value of text (an e-mail, a name) is replaced by `[erased]` wherever it stands as a whole
-word, in any case. A number (a key) is replaced only where it is one for sure: as a literal of
-a SQL statement (`WHERE customer_id = 245`), or as the value of its column in a sample row
-(the row is dropped). In free text a number is left alone: `245 rows` would lose its count
-to a key that happens to be 245.
+A value of text (an e-mail, a name, a phone number written as digits) is replaced by
+`[erased]` wherever it stands as a whole word, in any case, as written or quoted in SQL
+(`O''Brien`). A key's number is replaced only where it is one for sure: as a literal a SQL
+statement compares with a column of its name (`WHERE customer_id = 245`, `customer_id IN
+(245, 7)`), or as the value of its column in a sample row (the row is dropped). Elsewhere a
+number is left alone: `245 rows` or `LIMIT 245` would lose a count to a key that happens to be
+245.
 """
 
 from __future__ import annotations
@@ -34,11 +36,25 @@ class SubjectRedactor:
     numbers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        words = sorted((t for t in self.texts if t.strip()), key=len, reverse=True)
-        self._words = _pattern(words, re.IGNORECASE)
+        words = {t.strip() for t in self.texts if t.strip()}
+        words |= {w.replace("'", "''") for w in words if "'" in w}  # as quoted in SQL
+        ordered = sorted(words, key=len, reverse=True)
+        self._words = _pattern(ordered, re.IGNORECASE)
+        self._bytes = (
+            re.compile(self._words.pattern.encode(), re.IGNORECASE) if self._words else None
+        )
         self._lowered = frozenset(t.lower() for t in words)
         self._all_numbers = frozenset(n for values in self.numbers.values() for n in values)
         self._number_words = _pattern(sorted(self._all_numbers, key=len, reverse=True), 0)
+
+    def candidates(self) -> list[str]:
+        """Text that any value the redactor changes contains (for a database to find the
+        rows worth reading): its values of text, and its keys' numbers."""
+        return sorted({*self._lowered, *self._all_numbers})
+
+    def found_in(self, data: bytes) -> bool:
+        """Whether `data` (raw bytes) holds one of the values of text as a whole word."""
+        return self._bytes is not None and self._bytes.search(data) is not None
 
     def text(self, value: str) -> str:
         """`value` with each of the subject's values of text replaced by `[erased]`."""
@@ -72,9 +88,8 @@ class SubjectRedactor:
         redacted = [tree.transform(replace) for tree in trees if tree is not None]
         if not changed:
             # a value outside a literal (an identifier, a comment): remove it as a word
-            return self._as_words(statement)
-        text = "; ".join(tree.sql(dialect="duckdb") for tree in redacted)
-        return self._as_words(text)
+            return self.text(statement)
+        return self.text("; ".join(tree.sql(dialect="duckdb") for tree in redacted))
 
     def rows(self, rows: Iterable[Any]) -> list[Any]:
         """Sample rows without the subject's (a row holding one of its key values in that
@@ -115,15 +130,36 @@ class SubjectRedactor:
 
     def _is_value(self, literal: Any) -> bool:
         value = str(literal.this)
-        if literal.is_string:
-            return value.lower() in self._lowered or self.text(value) != value
-        return value in self._all_numbers
+        if literal.is_string and (value.lower() in self._lowered or self.text(value) != value):
+            return True
+        column = _compared_column(literal)
+        return column is not None and value in self.numbers.get(column.lower(), ())
 
     def _as_words(self, text: str) -> str:
+        """A statement SQL cannot parse without the values: text values as words, and a key's
+        number where its column is compared with it (`customer_id = 245`)."""
         text = self.text(text)
-        if self._number_words is None:
-            return text
-        return self._number_words.sub(ERASED, text)
+        for column, values in self.numbers.items():
+            for value in values:
+                text = re.sub(
+                    rf"(?i)(\b{re.escape(column)}\s*(?:=|<>|!=)\s*'?){re.escape(value)}\b",
+                    rf"\g<1>{ERASED}",
+                    text,
+                )
+        return text
+
+
+def _compared_column(literal: Any) -> str | None:
+    """The column a literal is compared with (`col = 5`, `col IN (5, 6)`, `col BETWEEN`)."""
+    from sqlglot import exp
+
+    parent = literal.parent
+    if isinstance(parent, exp.EQ | exp.NEQ | exp.Is):
+        other = parent.right if parent.left is literal else parent.left
+        return str(other.name) if isinstance(other, exp.Column) else None
+    if isinstance(parent, exp.In | exp.Between) and isinstance(parent.this, exp.Column):
+        return str(parent.this.name)
+    return None
 
 
 def _pattern(values: list[str], flags: int) -> re.Pattern[str] | None:

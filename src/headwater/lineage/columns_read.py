@@ -54,6 +54,8 @@ def columns_read(
         scopes = list(traverse_scope(qualified))
     except (SqlglotError, AssertionError) as error:
         raise LineageError(f"sqlglot cannot analyse the SQL: {error}") from None
+    if any(_unresolved(node) for node in qualified.walk()):
+        raise LineageError("the query reads columns by pattern (COLUMNS(...) or *)")
     found: dict[str, set[str]] = {}
     for scope in scopes:
         for source in scope.sources.values():
@@ -74,16 +76,32 @@ def columns_read(
     return {key: sorted(columns) for key, columns in sorted(found.items())}
 
 
+MAX_ANALYSED = 20_000
+"""Characters of a statement worth analysing for the audit trail: a longer one (a generated
+list of thousands of values) is recorded with its columns unknown rather than hold the log."""
+
+
 def columns_read_or_none(
     sql: str, known: Mapping[str, Sequence[str]], tables: Sequence[str]
 ) -> dict[str, list[str]] | None:
     """The columns `sql` reads of `tables` (the tables it was found to read), given every
     table's column names in `known`; None when a table's columns are unknown or the SQL cannot
     be analysed (the audit trail then says so rather than guess)."""
-    if not tables or any(table not in known for table in tables):
+    if not tables or any(table not in known for table in tables) or len(sql) > MAX_ANALYSED:
         return None
     schemas = {table: dict.fromkeys(known[table], "TEXT") for table in tables}
     try:
         return columns_read(sql, schemas)
     except LineageError:
         return None
+
+
+def _unresolved(node: object) -> bool:
+    """A node that reads columns sqlglot could not name: a star left unexpanded, COLUMNS()."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Columns):
+        return True
+    if isinstance(node, exp.Star):  # count(*) reads no column; a star left in a select does
+        return not isinstance(node.parent, exp.Count)
+    return isinstance(node, exp.Anonymous) and str(node.name).upper() in ("COLUMNS", "UNPACK")

@@ -19,7 +19,8 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -250,8 +251,38 @@ class FileTransport:
         line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as sink:
+            with _events_lock(self.path), self.path.open("a", encoding="utf-8") as sink:
                 sink.write(line)
+
+
+@contextmanager
+def _events_lock(path: Path) -> Iterator[None]:
+    """Hold the lock of the events file `path` across processes (a file of its own beside it,
+    so it outlives the events file being replaced by `rewrite_events`)."""
+    import fcntl
+
+    with path.with_name(f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def rewrite_events(path: Path, rewrite: Callable[[str], str]) -> int:
+    """Rewrite each line of the events file `path` through `rewrite`, atomically and while no
+    `FileTransport` (of any process) appends to it; the number of lines changed."""
+    import os
+
+    with _events_lock(path):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        out = [rewrite(line) for line in lines]
+        count = sum(new != old for new, old in zip(out, lines, strict=True))
+        if count:
+            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            temporary.write_text("".join(out), encoding="utf-8")
+            os.replace(temporary, path)
+    return count
 
 
 class HttpTransport:

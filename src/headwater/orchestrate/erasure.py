@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import UsageError
+from headwater.errors import UsageError, first_line
 from headwater.governance.erasure import (
     GENERIC_KEYS,
     ErasurePlan,
@@ -129,11 +129,11 @@ def erase(
     """
     from headwater.catalog import erasures as records
     from headwater.catalog.audit import operator
-    from headwater.catalog.scrub import catalog_traces, scrub
+    from headwater.catalog.scrub import catalog_traces
     from headwater.governance.classification import classify
     from headwater.orchestrate.lock import RunLocks
     from headwater.storage.delta import DeltaStore
-    from headwater.storage.delta_purge import purge_rows, rows_matching, traces
+    from headwater.storage.delta_purge import rows_matching
 
     tell = progress or (lambda _: None)
     if not isinstance(store, DeltaStore):
@@ -172,29 +172,30 @@ def erase(
 
     locks.acquire(Claim(target.ref.key) for target in targets)
     try:
-        records.start(catalog, report.erasure_id, who, subject.asset, subject_hash)
-        commit = CommitInfo(
-            report.erasure_id, ERASE_OPERATION, extra={"erasure": report.erasure_id}
-        )
-        for target in targets:
-            purged = purge_rows(
-                store, target.ref, target.matcher(), plan.texts, commit, report.erasure_id
-            )
-            if purged.rows or purged.history_files:
-                tell(
-                    f"{target.ref.key}: {purged.rows} rows removed, "
-                    f"{len(purged.history_files)} older files deleted"
-                )
-                report.tables.append({**purged.as_dict(), "why": sorted(target.reasons)})
-        words = {t for t in plan.texts if not _numeric({normalise(t)})}
-        for target in targets:
-            numbers = {c: v for c, v in target.columns.items() if _numeric(v)}
-            report.traces += traces(store, target.ref, words, numbers)
         redactor = _redactor(plan, targets)
-        scrubbed = scrub(catalog, redactor, who, report.erasure_id)
-        report.catalog = {**scrubbed.rows, **_scrub_lineage_files(definition, redactor)}
-        report.audit_records = scrubbed.audit_records
-        report.traces += catalog_traces(catalog, redactor.texts)
+        # before anything is purged: the suppression list holds, and the catalog's text is
+        # scrubbed, so an erasure that stops halfway (the subject's values are then gone from
+        # its tables, and a second erasure cannot find them) has done both already
+        records.start(
+            catalog,
+            report.erasure_id,
+            who,
+            subject.asset,
+            subject_hash,
+            _suppressions(definition, targets, key),
+        )
+        _scrub_text(definition, catalog, redactor, who, report, key)
+        try:
+            _purge(store, targets, plan, report, tell)
+            # again: what was written while the tables were purged
+            _scrub_text(definition, catalog, redactor, who, report, key)
+            report.traces += catalog_traces(catalog, redactor)
+        except Exception as error:
+            report.traces.append(f"the erasure stopped: {first_line(error)}")
+            records.finish(
+                catalog, report.erasure_id, who, records.INCOMPLETE, report.as_dict(), ()
+            )
+            raise
         held = {t["table"] for t in report.tables}
         suppressions = _suppressions(definition, [t for t in targets if t.ref.key in held], key)
         report.suppressed = sorted({f"{asset}.{column}" for asset, column, _ in suppressions})
@@ -203,6 +204,52 @@ def erase(
     finally:
         locks.release()
     return report
+
+
+def _purge(
+    store: DeltaStore,
+    targets: list[Target],
+    plan: ErasurePlan,
+    report: ErasureReport,
+    tell: Callable[[str], None],
+) -> None:
+    """Purge every target of the subject's rows, current and past, and search its files
+    afterwards (a trace goes into `report`)."""
+    from headwater.storage.delta_purge import purge_rows, traces
+
+    commit = CommitInfo(report.erasure_id, ERASE_OPERATION, extra={"erasure": report.erasure_id})
+    for target in targets:
+        purged = purge_rows(
+            store, target.ref, target.matcher(), plan.texts, commit, report.erasure_id
+        )
+        if purged.rows or purged.history_files:
+            tell(
+                f"{target.ref.key}: {purged.rows} rows removed, "
+                f"{len(purged.history_files)} older files deleted"
+            )
+            report.tables.append({**purged.as_dict(), "why": sorted(target.reasons)})
+    words = {t for t in plan.texts if not _numeric({normalise(t)})}
+    for target in targets:
+        numbers = {c: v for c, v in target.columns.items() if _numeric(v)}
+        report.traces += traces(store, target.ref, words, numbers)
+
+
+def _scrub_text(
+    definition: ProjectDefinition,
+    catalog: Catalog,
+    redactor: SubjectRedactor,
+    actor: str,
+    report: ErasureReport,
+    key: str,
+) -> None:
+    """Take the subject out of the catalog's text and the project's OpenLineage files,
+    adding what changed to `report`."""
+    from headwater.catalog.scrub import scrub
+
+    scrubbed = scrub(catalog, redactor, actor, report.erasure_id, key)
+    for where, count in {**scrubbed.rows, **_scrub_lineage_files(definition, redactor)}.items():
+        report.catalog[where] = report.catalog.get(where, 0) + count
+    report.audit_records = sorted({*report.audit_records, *scrubbed.audit_records})
 
 
 def _hash_key(definition: ProjectDefinition, environ: Mapping[str, str] | None) -> str:
@@ -359,10 +406,17 @@ def _current_rows(store: TableStore, target: Target) -> int:
 def _redactor(plan: ErasurePlan, targets: list[Target]) -> SubjectRedactor:
     """What takes the subject's values out of the catalog's text: its values of text four
     characters or longer (a shorter one, `FR`, is too common a word to tell apart in free
-    text) and the numeric values of the columns its rows were matched on (keys)."""
+    text), its numbers of six digits or more (a phone or an id written as digits), and the
+    numeric values of the columns its rows were matched on (keys, replaced only where SQL
+    compares them with their column)."""
     from headwater.governance.redaction import SubjectRedactor
 
-    texts = frozenset(t for t in plan.texts if len(t) >= 4 and not _numeric({normalise(t)}))
+    texts = frozenset(
+        t
+        for t in plan.texts
+        if (len(t) >= 4 and not _numeric({normalise(t)}))
+        or (_numeric({normalise(t)}) and len(t.strip().lstrip("-").replace(".", "")) >= 6)
+    )
     numbers: dict[str, set[str]] = {}
     for target in targets:
         for column, values in target.columns.items():
@@ -378,42 +432,33 @@ def _scrub_lineage_files(
     value) without the subject; the lines changed per file."""
     import json
 
-    from headwater.lineage.openlineage import FileTransport
-    from headwater.orchestrate.lineage_hooks import transports_of
+    from headwater.lineage.openlineage import rewrite_events
+    from headwater.project.config import FileTransport as FileConfig
 
     changed: dict[str, int] = {}
-    for transport in transports_of(definition):
-        path = getattr(transport, "path", None)
-        if not isinstance(transport, FileTransport) or path is None or not path.is_file():
+    for transport in definition.config.openlineage.transports:
+        if not isinstance(transport, FileConfig):
+            continue  # an HTTP endpoint keeps what it was sent: the receiver's to erase
+        path = definition.root / os.path.expanduser(transport.path)
+        if not path.is_file():
             continue
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        count = 0
-        out: list[str] = []
-        for line in lines:
+
+        def rewrite(line: str) -> str:
             try:
                 event = json.loads(line)
             except ValueError:
-                new = redactor.text(line)
-            else:
-                redacted = redactor.json(event)
-                new = (
-                    line
-                    if redacted == event
-                    else json.dumps(redacted, separators=(",", ":")) + "\n"
-                )
-            count += new != line
-            out.append(new)
+                return redactor.text(line)
+            redacted = redactor.json(event)
+            if redacted == event:
+                return line
+            return json.dumps(redacted, separators=(",", ":")) + "\n"
+
+        count = rewrite_events(path, rewrite)
         if count:
-            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            temporary.write_text("".join(out), encoding="utf-8")
-            os.replace(temporary, path)
-            changed[
-                str(
-                    path.relative_to(definition.root)
-                    if path.is_relative_to(definition.root)
-                    else path
-                )
-            ] = count
+            shown = (
+                path.relative_to(definition.root) if path.is_relative_to(definition.root) else path
+            )
+            changed[str(shown)] = count
     return changed
 
 

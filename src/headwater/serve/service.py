@@ -555,6 +555,9 @@ class _QueryLogWriter:
     def _record(self, records: list[QueryRecord]) -> None:
         try:
             records = self._service.with_columns(records)
+        except Exception:  # the columns are a detail: the reads are recorded without them
+            _LOG.exception("could not work out the columns %d queries read", len(records))
+        try:
             record_queries(self._service.project.catalog, records)
         except Exception:  # the log must not stop the server; say so loudly
             _LOG.exception("could not record %d queries in the catalog", len(records))
