@@ -71,6 +71,9 @@ metrics:
     type: simple
     type_params: {measure: revenue}
     filter: "{{ Dimension('order__status') }} = 'paid'"
+  - name: paid_revenue_by_measure
+    type: simple
+    type_params: {measure: {name: revenue, filter: "order__status = 'paid'"}}
   - name: average_order_value
     type: ratio
     type_params: {numerator: revenue, denominator: order_count}
@@ -284,6 +287,72 @@ def test_cumulative_with_another_dimension(shop: Project) -> None:
     assert close(got, expected)
 
 
+def test_a_filter_on_metric_time_picks_buckets_not_the_rows_a_running_total_adds(
+    shop: Project,
+) -> None:
+    got = answer(
+        shop,
+        metrics=["revenue_to_date"],
+        group_by=["metric_time__month"],
+        where=["metric_time__month >= '2024-03-01'"],
+    )
+    assert [(str(r["metric_time__month"]), r["revenue_to_date"]) for r in got] == [
+        ("2024-03-01", 273.0),
+        ("2024-04-01", 273.0),
+        ("2024-05-01", 373.0),
+    ]
+
+
+def test_a_cumulative_metric_filtered_on_a_joined_dimension(shop: Project) -> None:
+    got = answer(
+        shop,
+        metrics=["revenue_to_date"],
+        group_by=["metric_time__month"],
+        where=["customer__segment = 'retail'"],
+    )
+    expected = by_hand(
+        shop,
+        "with months as (select cast(unnest(generate_series(timestamp '2024-01-01', "
+        "timestamp '2024-03-01', interval 1 month)) as date) as m) "
+        "select m as metric_time__month, (select sum(o.amount) from raw.orders o join "
+        "raw.customers c on o.customer_id = c.customer_id where c.segment = 'retail' and "
+        "o.ordered_at < m + interval 1 month) as revenue_to_date from months order by 1",
+    )
+    assert close(got, expected)
+
+
+def test_to_date_restarts_in_the_period_of_the_buckets_end(shop: Project) -> None:
+    got = answer(shop, metrics=["revenue_mtd"], group_by=["metric_time__week"])
+    by_week = {str(r["metric_time__week"]): r["revenue_mtd"] for r in got}
+    assert by_week["2024-01-29"] == 80.0  # February to date on Sunday 4 February
+    assert by_week["2024-01-22"] == 67.5  # January to date on 28 January
+
+
+def test_every_day_has_its_trailing_window_even_an_empty_one(shop: Project) -> None:
+    got = answer(shop, metrics=["revenue_7d"], group_by=["metric_time__day"])
+    days = {str(r["metric_time__day"]): r["revenue_7d"] for r in got}
+    assert len(days) == 120 and days["2024-02-09"] is None and days["2024-02-08"] == 80.0
+
+
+def test_a_filter_on_the_measure_input(shop: Project) -> None:
+    got = answer(shop, metrics=["paid_revenue_by_measure", "paid_revenue"])
+    assert got[0]["paid_revenue_by_measure"] == got[0]["paid_revenue"] == 261.0
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "customer__segment in (select segment from raw.customers)",
+        "m.amount > 5",
+        "customer__segment = 'retail'; drop table raw.orders",
+    ],
+)
+def test_a_filter_names_group_by_items_only(shop: Project, where: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        shop.compile_metrics(["revenue"], where=[where])
+    assert "filter" in refused.value.message
+
+
 def test_order_and_limit(shop: Project) -> None:
     got = answer(shop, metrics=["revenue"], group_by=["customer"], order_by=["-revenue"], limit=2)
     expected = by_hand(
@@ -364,6 +433,11 @@ def test_refusals_say_what_and_how(
         (
             ("agg_time_dimension: ordered_at}", "agg_time_dimension: status}"),
             "not one of its time",
+            0,
+        ),
+        (
+            ("Dimension('order__status')", "Dimension('order__stats')"),
+            "filter names order__stats",
             0,
         ),
     ],
@@ -469,6 +543,16 @@ def test_the_example_metrics_equal_the_marts_by_hand(tmp_path: Path) -> None:
         expected = [r for r in expected if r["revenue_7d"] is not None]
         assert len(got) > 50
         assert close(got, expected)
+        # the sales model has no key of its own: its dimensions are named by its entities
+        statuses = answer(project, metrics=["order_count"], group_by=["order__order_status"])
+        assert close(
+            statuses,
+            by_hand(
+                project,
+                "select order_status as order__order_status, count(distinct order_id) as "
+                "order_count from marts.fact_sales group by 1 order by 1",
+            ),
+        )
     finally:
         project.close()
 
@@ -479,6 +563,7 @@ def test_impact_names_the_metrics_a_column_change_reaches(shop: Project) -> None
     assert metrics == {
         "revenue",
         "paid_revenue",
+        "paid_revenue_by_measure",
         "average_order_value",
         "paid_share",
         "revenue_per_buyer",

@@ -72,6 +72,17 @@ def test_psql_gets_the_numbers_of_the_sql_by_hand(server: RunningServer) -> None
     assert len(psql(server, AOV_BY_MONTH)) == 2
 
 
+def test_psql_as_bi_tools_write_it(server: RunningServer) -> None:
+    # an alias on the metric's table, unquoted names in capitals
+    assert psql(
+        server,
+        "SELECT R.CUSTOMER__SEGMENT, SUM(R.REVENUE) FROM METRICS.REVENUE R "
+        "WHERE R.CUSTOMER__SEGMENT = 'retail' GROUP BY 1",
+    ) == [line for line in psql(server, BY_SEGMENT_BY_HAND) if line.startswith("retail|")]
+    out = "\n".join(psql(server, "select sum(revenue) from metrics.revenue limit 1 offset 1"))
+    assert "OFFSET is not answered over a metric" in out
+
+
 def test_psql_lists_the_metrics_schema(server: RunningServer) -> None:
     listed = psql(
         server,

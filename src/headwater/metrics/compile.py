@@ -215,8 +215,10 @@ class _Compiler:
         return f"({tree.transform(replace).sql(dialect='duckdb')})"
 
     def _measure_column(self, metric: MetricConfig, filters: list[str]) -> str:
-        """The stacked column holding `metric`'s measure aggregated under `filters`."""
+        """The stacked column holding `metric`'s measure aggregated under `filters` (and the
+        measure's own filter)."""
         measure, model = self._measure(metric)
+        filters = [*filters, *_measure_filter(metric)]
         group = self._group(model, self._time_name(model, measure))
         condition = self._condition(group, filters)
         value = self._qualified(model, measure.expr if measure.expr is not None else measure.name)
@@ -302,9 +304,16 @@ class _Compiler:
         self.assets.add(model.asset)
         time_sql = f"CAST({self._time_column(model, group.time)} AS TIMESTAMP)"
         value = self._qualified(model, measure.expr if measure.expr is not None else measure.name)
-        condition = self._condition(group, filters)
+        condition = self._condition(group, [*filters, *_measure_filter(metric)])
         others = [item for item in self.items if item is not time_item]
         other_dims = [f"{self._dimension_sql(group, i)} AS {_quote(i.name)}" for i in others]
+        # a filter on metric_time picks the buckets shown, not the rows they add up: a
+        # running total from March on still counts what came before March
+        on_time = [text for text in self.request.where if _names_only_time(text)]
+        where = [
+            self._filter_sql(group, text) for text in self.request.where if text not in on_time
+        ]
+        # every join the dimensions and filters need is known only now
         base = (
             f"SELECT {time_sql} AS hw_time, "
             + "".join(f"{d}, " for d in other_dims)
@@ -316,7 +325,6 @@ class _Compiler:
                 for a, (joined, on) in group.joins.items()
             )
         )
-        where = [self._filter_sql(group, text) for text in self.request.where]
         if where:
             base += " WHERE " + " AND ".join(f"({w})" for w in where)
         step = f"INTERVAL 1 {grain.upper()}"
@@ -324,24 +332,50 @@ class _Compiler:
             f"SELECT UNNEST(GENERATE_SERIES(DATE_TRUNC('{_TRUNC[grain]}', MIN(hw_time)), "
             f"DATE_TRUNC('{_TRUNC[grain]}', MAX(hw_time)), {step})) AS hw_bucket FROM base"
         )
+        bucket_end = f"s.hw_bucket + {step}"
         window = "TRUE"
         if params.window:
             count, unit = window_parts(params.window)
-            window = f"b.hw_time >= s.hw_bucket + {step} - INTERVAL {count} {unit.upper()}"
+            window = f"b.hw_time >= {bucket_end} - INTERVAL {count} {unit.upper()}"
         elif params.grain_to_date:
-            window = f"b.hw_time >= DATE_TRUNC('{_TRUNC[params.grain_to_date]}', s.hw_bucket)"
-        kept = "b.hw_kept"
-        aggregate = _aggregate(measure, "b.hw_value", kept)
+            # the period the bucket's last moment is in: month to date at a week's end
+            last = f"{bucket_end} - INTERVAL 1 MICROSECOND"
+            window = f"b.hw_time >= DATE_TRUNC('{_TRUNC[params.grain_to_date]}', {last})"
+        aggregate = _aggregate(measure, "b.hw_value", "b.hw_kept")
         dims = [f"CAST(s.hw_bucket AS DATE) AS {_quote(time_item.name)}"]
         dims += [f"b.{_quote(i.name)} AS {_quote(i.name)}" for i in others]
+        # without other dimensions every bucket has its row, an empty window's too
+        join = "LEFT JOIN" if not others else "JOIN"
         sql = (
             f"WITH base AS ({base}), spine AS ({spine}) "
             f"SELECT {', '.join(dims)}, {aggregate} AS {_quote(alias)} "
-            f"FROM spine AS s JOIN base AS b ON b.hw_time < s.hw_bucket + {step} AND {window} "
+            f"FROM spine AS s {join} base AS b ON b.hw_time < {bucket_end} AND {window} "
             f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}"
         )
+        if on_time:
+            shown = [self._bucket_filter(text, time_item) for text in on_time]
+            sql = f"SELECT * FROM ({sql}) AS hw_cumulative WHERE " + " AND ".join(
+                f"({f})" for f in shown
+            )
         group.cumulative = sql
         return _quote(alias)
+
+    def _bucket_filter(self, text: str, time_item: _Item) -> str:
+        """A filter on metric_time over a cumulative metric's buckets (its output column)."""
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(_TEMPLATE.sub(_plain_template, text), read="duckdb")
+
+        def replace(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column) and node.name.startswith(METRIC_TIME):
+                grain = self._item(node.name).grain or "day"
+                column = f"hw_cumulative.{_quote(time_item.name)}"
+                truncated = f"CAST(DATE_TRUNC('{_TRUNC[grain]}', {column}) AS DATE)"
+                return exp.Paren(this=sqlglot.parse_one(truncated, read="duckdb"))
+            return node
+
+        return str(tree.transform(replace).sql(dialect="duckdb"))
 
     # -- dimensions --------------------------------------------------------------------------
 
@@ -392,10 +426,26 @@ class _Compiler:
             )
         return found
 
-    def _dimension_owner(self, entity: str, dimension: str, asked: str) -> SemanticModel:
-        """The semantic model giving `dimension` reached by `entity`: one where the entity is
-        primary, unique or natural (one row per value)."""
+    def _dimension_owner(
+        self, entity: str, dimension: str, asked: str, local: SemanticModel | None = None
+    ) -> SemanticModel:
+        """The semantic model giving `dimension` reached by `entity`: `local` (the measure's
+        own model) when it has both and the entity is its key (or it has no key but foreign
+        entities), else one where the entity is primary, unique or natural (one row per
+        value). Without `local` (checking a name), a model holding the entity as foreign also
+        answers: whether a measure may use it is decided per measure."""
         self._entity_models(entity, asked)
+        if (
+            local is not None
+            and any(d.name == dimension for d in local.config.dimensions)
+            and any(e.name == entity for e in local.config.entities)
+            and (
+                # a model without a primary key names its dimensions by any of its entities
+                any(e.name == entity and e.type != "foreign" for e in local.config.entities)
+                or all(e.type == "foreign" for e in local.config.entities)
+            )
+        ):
+            return local
         owners = [
             m
             for m in self.layer.models.values()
@@ -415,6 +465,8 @@ class _Compiler:
                 if any(d.name == dimension for d in m.config.dimensions)
                 and any(e.name == entity for e in m.config.entities)
             ]
+            if fanning and local is None:
+                return next(m for m in self.layer.models.values() if m.name == fanning[0])
             if fanning:
                 raise UsageError(
                     f"{asked}: {dimension} is in {', '.join(fanning)}, where {entity} is a "
@@ -454,7 +506,7 @@ class _Compiler:
             )
         if item.dimension is None:
             return self._qualified(model, here.expr or here.name)
-        owner = self._dimension_owner(item.entity, item.dimension, item.name)
+        owner = self._dimension_owner(item.entity, item.dimension, item.name, local=model)
         config = next(d for d in owner.config.dimensions if d.name == item.dimension)
         alias = "m"
         if owner is not model:
@@ -503,24 +555,33 @@ class _Compiler:
         from sqlglot import exp
         from sqlglot.errors import SqlglotError
 
-        def template(found: re.Match[str]) -> str:
-            kind, name, grain, chained = found.groups()
-            if kind == "TimeDimension" and (grain or chained):
-                return f"{name}__{grain or chained}"
-            return name
-
-        plain = _TEMPLATE.sub(template, text)
+        plain = _TEMPLATE.sub(_plain_template, text)
+        hint = "write a condition on group-by items, e.g. customer__segment = 'EU'"
         try:
-            tree = sqlglot.parse_one(plain, read="duckdb")
+            trees = [t for t in sqlglot.parse(plain, read="duckdb") if t is not None]
         except SqlglotError as error:
             raise UsageError(
-                f"the filter {text!r} is not SQL: {str(error).splitlines()[0]}",
-                hint="write a condition on dimensions, e.g. customer__segment = 'EU'",
+                f"the filter {text!r} is not SQL: {str(error).splitlines()[0]}", hint=hint
             ) from None
+        if len(trees) != 1 or isinstance(trees[0], exp.Block | exp.Query):
+            raise UsageError(f"the filter {text!r} is not one condition", hint=hint)
+        tree = trees[0]
+        for node in tree.walk():
+            if isinstance(node, exp.Query | exp.Table | exp.Subquery):
+                raise UsageError(
+                    f"the filter {text!r} reads a table: a filter names group-by items only",
+                    hint=hint,
+                )
+            if isinstance(node, exp.Column) and node.table:
+                raise UsageError(
+                    f"the filter {text!r} names {node.sql(dialect='duckdb')}: a filter names "
+                    "group-by items, not a table's columns",
+                    hint=hint,
+                )
         items = {item.name: item for item in self.items}
 
         def replace(node: exp.Expression) -> exp.Expression:
-            if isinstance(node, exp.Column) and not node.table:
+            if isinstance(node, exp.Column):
                 name = node.name
                 item = items.get(name) or self._item(name)
                 return exp.Paren(
@@ -540,6 +601,34 @@ class _Compiler:
             if not column.table:
                 column.set("table", exp.to_identifier(alias, quoted=True))
         return str(tree.sql(dialect="duckdb"))
+
+
+def _plain_template(found: re.Match[str]) -> str:
+    """A MetricFlow template (`{{ Dimension('customer__segment') }}`) as the name it means."""
+    kind, name, grain, chained = found.groups()
+    if kind == "TimeDimension" and (grain or chained):
+        return f"{name}__{grain or chained}"
+    return str(name)
+
+
+def _names_only_time(text: str) -> bool:
+    """Whether the filter `text` names metric_time and nothing else."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(_TEMPLATE.sub(_plain_template, text), read="duckdb")
+    except SqlglotError:
+        return False
+    names = [c.name for c in tree.find_all(exp.Column)]
+    return bool(names) and all(n.split("__")[0] == METRIC_TIME for n in names)
+
+
+def _measure_filter(metric: MetricConfig) -> list[str]:
+    """The filter written on a simple or cumulative metric's measure input."""
+    measure = metric.type_params.measure
+    return [measure.filter] if isinstance(measure, MetricInput) and measure.filter else []
 
 
 def _aggregate(measure: MeasureConfig, value: str, condition: str | None) -> str:

@@ -9,6 +9,7 @@ for them (`headwater.metrics`), where the dimensions asked for are known.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,6 +317,15 @@ def _check_metric(layer: SemanticLayer, metric: Metric) -> None:
             )
     if config.type == "derived":
         _check_expression(metric)
+    filters: list[tuple[tuple[str | int, ...], str]] = []
+    if config.filter:
+        filters.append((("filter",), config.filter))
+    measure_input = config.type_params.measure
+    if isinstance(measure_input, MetricInput) and measure_input.filter:
+        filters.append((("type_params", "measure", "filter"), measure_input.filter))
+    filters += [(path, value.filter) for path, value in _inputs(config) if value.filter]
+    for path, text in filters:
+        _check_filter(layer, metric, path, text)
 
 
 def _check_expression(metric: Metric) -> None:
@@ -345,6 +355,51 @@ def _check_expression(metric: Metric) -> None:
                 f"metrics ({', '.join(names)})",
                 where,
                 f"did you mean {near}?" if near else "list it under type_params.metrics",
+            )
+
+
+_TEMPLATE = re.compile(
+    r"\{\{\s*(?:Dimension|TimeDimension|Entity)\(\s*'([^']+)'\s*(?:,\s*'([^']+)'\s*)?\)"
+    r"(?:\.grain\(\s*'([^']+)'\s*\))?\s*\}\}"
+)
+
+
+def _check_filter(
+    layer: SemanticLayer, metric: Metric, path: tuple[str | int, ...], text: str
+) -> None:
+    """A metric's filter parses and names group-by items of known entities (the rest is
+    checked when a query compiles it, where the measure's model is known)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    where = Location(file=str(metric.document.path), line=metric.line(*path))
+    plain = _TEMPLATE.sub(lambda m: m.group(1), text)
+    try:
+        tree = sqlglot.parse_one(plain, read="duckdb")
+    except SqlglotError as error:
+        raise ConfigError(
+            f"metric {metric.name}: filter {text!r} is not SQL: {str(error).splitlines()[0]}",
+            where,
+            "write a condition on group-by items, e.g. customer__segment = 'EU'",
+        ) from None
+    entities = {e.name for m in layer.models.values() for e in m.config.entities}
+    dimensions = {d.name for m in layer.models.values() for d in m.config.dimensions}
+    for column in tree.find_all(exp.Column):
+        parts = column.name.split("__")
+        if parts[0] == "metric_time":
+            continue
+        known = parts[0] in entities and (len(parts) == 1 or parts[1] in dimensions)
+        if not known:
+            names = sorted(
+                {f"{e}__{d}" for e in entities for d in dimensions} | entities | {"metric_time"}
+            )
+            near = closest(column.name, names)
+            raise ConfigError(
+                f"metric {metric.name}: filter names {column.name}, which is not a group-by "
+                "item (entity__dimension, an entity, or metric_time__grain)",
+                where,
+                f"did you mean {near}?" if near else "name a dimension through its entity",
             )
 
 

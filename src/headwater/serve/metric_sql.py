@@ -20,7 +20,7 @@ else (joins, subqueries, expressions over the columns) is refused with what to w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import UsageError
 
@@ -72,9 +72,9 @@ def metric_select(sql: str) -> MetricSelect | None:
         return None
     if len(trees) != 1:
         return None
-    tree = trees[0]
+    tree = _folded(trees[0])
     tables = list(tree.find_all(exp.Table))
-    if not any(t.db.lower() == SCHEMA for t in tables):
+    if not any(t.db == SCHEMA for t in tables):
         return None
     if not isinstance(tree, exp.Select) or len(tables) != 1 or tree.args.get("joins"):
         raise UsageError(
@@ -83,6 +83,11 @@ def metric_select(sql: str) -> MetricSelect | None:
             hint=HINT,
         )
     metric = tables[0].name
+    if tree.args.get("offset") is not None:
+        raise UsageError("OFFSET is not answered over a metric", hint=HINT)
+    # the metric's table, by name or alias, is the only table: its qualifier says nothing
+    for reference in tree.find_all(exp.Column):
+        reference.set("table", None)
     names: list[str] = []
     order: list[str] = []
     group_by: list[str] = []
@@ -115,6 +120,16 @@ def metric_select(sql: str) -> MetricSelect | None:
         raise UsageError("HAVING and DISTINCT are not answered over a metric", hint=HINT)
     request = MetricRequest((metric,), tuple(group_by), filters, order_by, limit)
     return MetricSelect(request, tuple(names), tuple(order))
+
+
+def _folded(tree: Any) -> Any:
+    """`tree` with its unquoted identifiers in lower case, as PostgreSQL reads them."""
+    from sqlglot import exp
+
+    for identifier in tree.find_all(exp.Identifier):
+        if not identifier.quoted:
+            identifier.set("this", str(identifier.this).lower())
+    return tree
 
 
 def _column_in(node: exp.Expression, metric: str) -> str:

@@ -3,9 +3,11 @@ caller (its roles' tables, masking, row filters, the query log and the audit tra
 cached.
 
 An answer is cached under the compiled SQL, the reader and the version of every table the
-query reads, a view's tables included (a view has no version of its own): a new version of
-any of them is a new key, so a cached answer is never stale, and one table's new version
-invalidates exactly the answers that read it. A cached answer is still a read: it is recorded
+query reads, a view's tables and its SQL included (a view has no version of its own): a new
+version of any of them is a new key, so a cached answer is never stale, and one table's new
+version invalidates exactly the answers that read it. A reload of the project (a changed
+view, grant or masking rule) empties the cache; an answer the serving cache gave (which may
+be of an older version) is not kept. A cached answer is still a read: it is recorded
 in the query log and the audit trail like any other.
 """
 
@@ -44,6 +46,8 @@ class MetricAnswers:
         self._service = service
         self._cache: OrderedDict[tuple[Any, ...], QueryResult] = OrderedDict()
         self._lock = threading.Lock()
+        self._definition: ProjectDefinition | None = None
+        """The project definition the cached answers were worked out under."""
 
     def describe(self, principal: Principal) -> list[dict[str, Any]]:
         """The metrics `principal` may ask for: those whose every semantic model's table it
@@ -90,10 +94,16 @@ class MetricAnswers:
         """
         from headwater.catalog.query_log import QueryRecord
         from headwater.catalog.store import now_iso
+        from headwater.serve.cache import CachedResult
 
         service = self._service
         compiled = self.compile(caller.principal, request)
         project = service.project
+        with self._lock:
+            if self._definition is not project.definition:
+                # a reload can change a view, a grant or what masking hides: start afresh
+                self._cache.clear()
+                self._definition = project.definition
         versions = table_versions(project.definition, project.store, compiled.assets)
         key = (compiled.sql, caller.principal, versions, max_rows)
         with self._lock:
@@ -116,6 +126,10 @@ class MetricAnswers:
             )
             return MetricAnswer(replace(found, elapsed_s=0.0), compiled, cached=True)
         result = service.run_sql(caller, compiled.sql, max_rows=max_rows)
+        if isinstance(result, CachedResult):
+            # the serving cache may answer from a version older than `versions`: such an
+            # answer is not kept under them
+            return MetricAnswer(result, compiled, cached=False)
         with self._lock:
             self._cache[key] = result
             while len(self._cache) > CACHED_ANSWERS:
@@ -139,7 +153,7 @@ def table_versions(
             continue
         asset = definition.assets.get(key)
         if asset is not None and asset.materialized in (BuildKind.VIEW, BuildKind.EPHEMERAL):
-            found[key] = "view"
+            found[key] = f"view:{asset.definition_hash}"  # its SQL, as it is now
             pending += list(asset.depends_on)
             continue
         found[key] = store.version_token(TableRef.parse(key))
