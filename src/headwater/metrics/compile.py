@@ -20,13 +20,12 @@ to rows before they aggregate.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.errors import UsageError
-from headwater.project.semantic import GRANULARITIES, MetricInput, window_parts
+from headwater.project.semantic import GRANULARITIES, MetricInput, plain_filter, window_parts
 from headwater.project.semantic_layer import measure_name, metric_inputs
 from headwater.project.yamlfile import closest
 
@@ -37,10 +36,6 @@ if TYPE_CHECKING:
     from headwater.project.semantic_layer import SemanticLayer, SemanticModel
 
 METRIC_TIME = "metric_time"
-_TEMPLATE = re.compile(
-    r"\{\{\s*(Dimension|TimeDimension|Entity)\(\s*'([^']+)'\s*(?:,\s*'([^']+)'\s*)?\)"
-    r"(?:\.grain\(\s*'([^']+)'\s*\))?\s*\}\}"
-)
 _TRUNC = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
 
@@ -365,7 +360,7 @@ class _Compiler:
         import sqlglot
         from sqlglot import exp
 
-        tree = sqlglot.parse_one(_TEMPLATE.sub(_plain_template, text), read="duckdb")
+        tree = sqlglot.parse_one(plain_filter(text), read="duckdb")
 
         def replace(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Column) and node.name.startswith(METRIC_TIME):
@@ -555,7 +550,7 @@ class _Compiler:
         from sqlglot import exp
         from sqlglot.errors import SqlglotError
 
-        plain = _TEMPLATE.sub(_plain_template, text)
+        plain = plain_filter(text)
         hint = "write a condition on group-by items, e.g. customer__segment = 'EU'"
         try:
             trees = [t for t in sqlglot.parse(plain, read="duckdb") if t is not None]
@@ -603,14 +598,6 @@ class _Compiler:
         return str(tree.sql(dialect="duckdb"))
 
 
-def _plain_template(found: re.Match[str]) -> str:
-    """A MetricFlow template (`{{ Dimension('customer__segment') }}`) as the name it means."""
-    kind, name, grain, chained = found.groups()
-    if kind == "TimeDimension" and (grain or chained):
-        return f"{name}__{grain or chained}"
-    return str(name)
-
-
 def _names_only_time(text: str) -> bool:
     """Whether the filter `text` names metric_time and nothing else."""
     import sqlglot
@@ -618,7 +605,7 @@ def _names_only_time(text: str) -> bool:
     from sqlglot.errors import SqlglotError
 
     try:
-        tree = sqlglot.parse_one(_TEMPLATE.sub(_plain_template, text), read="duckdb")
+        tree = sqlglot.parse_one(plain_filter(text), read="duckdb")
     except SqlglotError:
         return False
     names = [c.name for c in tree.find_all(exp.Column)]

@@ -37,6 +37,27 @@ _REF = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _WINDOW = re.compile(r"^\s*(\d+)\s+(day|week|month|quarter|year)s?\s*$", re.IGNORECASE)
 
 
+FILTER_TEMPLATE = re.compile(
+    r"\{\{\s*(Dimension|TimeDimension|Entity)\(\s*'([^']+)'\s*(?:,\s*'([^']+)'\s*)?\)"
+    r"(?:\.grain\(\s*'([^']+)'\s*\))?\s*\}\}"
+)
+"""MetricFlow's templates in a filter: `{{ Dimension('customer__segment') }}`,
+`{{ TimeDimension('metric_time', 'month') }}`, `{{ Entity('customer') }}`."""
+
+
+def plain_filter(text: str) -> str:
+    """A filter with MetricFlow's templates replaced by the group-by items they name
+    (`{{ TimeDimension('metric_time', 'month') }}` -> `metric_time__month`)."""
+
+    def plain(found: re.Match[str]) -> str:
+        kind, name, grain, chained = found.groups()
+        if kind == "TimeDimension" and (grain or chained):
+            return f"{name}__{grain or chained}"
+        return str(name)
+
+    return FILTER_TEMPLATE.sub(plain, text)
+
+
 class EntityConfig(StrictModel):
     """A key of a semantic model: `primary` (one row per value), `unique`, `foreign` (many
     rows per value) or `natural`. Entities of the same name join semantic models."""

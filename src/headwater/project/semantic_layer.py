@@ -9,7 +9,6 @@ for them (`headwater.metrics`), where the dimensions asked for are known.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from headwater.project.semantic import (
     MetricInput,
     SemanticFile,
     SemanticModelConfig,
+    plain_filter,
 )
 from headwater.project.yamlfile import YamlDocument, closest, load_yaml, validated
 
@@ -358,12 +358,6 @@ def _check_expression(metric: Metric) -> None:
             )
 
 
-_TEMPLATE = re.compile(
-    r"\{\{\s*(?:Dimension|TimeDimension|Entity)\(\s*'([^']+)'\s*(?:,\s*'([^']+)'\s*)?\)"
-    r"(?:\.grain\(\s*'([^']+)'\s*\))?\s*\}\}"
-)
-
-
 def _check_filter(
     layer: SemanticLayer, metric: Metric, path: tuple[str | int, ...], text: str
 ) -> None:
@@ -374,7 +368,7 @@ def _check_filter(
     from sqlglot.errors import SqlglotError
 
     where = Location(file=str(metric.document.path), line=metric.line(*path))
-    plain = _TEMPLATE.sub(lambda m: m.group(1), text)
+    plain = plain_filter(text)
     try:
         tree = sqlglot.parse_one(plain, read="duckdb")
     except SqlglotError as error:

@@ -162,4 +162,6 @@ def metric_tables(metrics: Sequence[Mapping[str, Any]]) -> tuple[ServedTable, ..
 
 
 def _is_time(item: str) -> bool:
-    return item.rsplit("__", 1)[-1] in ("day", "week", "month", "quarter", "year")
+    from headwater.project.semantic import GRANULARITIES
+
+    return item.rsplit("__", 1)[-1] in GRANULARITIES
