@@ -136,6 +136,22 @@ class CdcError(SourceError):
     DOCS = CDC_DOCS
 
 
+EXPORTS_DOCS = "docs/exports.md"
+
+
+class ExportError(HeadwaterError):
+    """An export cannot send its records (a destination that does not fit the asset, refused
+    credentials, an endpoint that keeps failing); its position did not move past what the
+    destination confirmed."""
+
+    def __post_init__(self) -> None:
+        if not self.hint:
+            self.hint = f"see {EXPORTS_DOCS}"
+        elif EXPORTS_DOCS not in self.hint:
+            self.hint = f"{self.hint}; see {EXPORTS_DOCS}"
+        super().__post_init__()
+
+
 class BuildTimeoutError(HeadwaterError):
     """A build ran longer than its asset's timeout and was stopped before it committed."""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
+from headwater.project.exports import ExportConfig
 from headwater.project.config import (
     ColumnConfig,
     EngineConfig,
@@ -74,6 +75,8 @@ class Asset:
     engine: str | None = None
     """The engine a model builds on, as named in its sidecar or folder (None: the project's
     `engine:`); see `ProjectDefinition.engine_of`."""
+    export: ExportConfig | None = None
+    """For an export: where it sends its asset's rows."""
 
     @property
     def build_kind(self) -> BuildKind:
@@ -88,12 +91,14 @@ class Asset:
             return BuildKind.SEED
         if self.kind == AssetKind.STREAM:
             return BuildKind.STREAM
+        if self.kind == AssetKind.EXPORT:
+            return BuildKind.EXPORT
         return BuildKind(self.materialized)
 
     @property
     def is_stored(self) -> bool:
-        """True when the asset is a Delta table (not a view or an ephemeral CTE)."""
-        return self.materialized not in (BuildKind.VIEW, BuildKind.EPHEMERAL)
+        """True when the asset is a Delta table (not a view, an ephemeral CTE or an export)."""
+        return self.materialized not in (BuildKind.VIEW, BuildKind.EPHEMERAL, BuildKind.EXPORT)
 
     @property
     def unique_key(self) -> list[str]:

@@ -18,6 +18,9 @@ class AssetKind(StrEnum):
     SOURCE = "source"
     STREAM = "stream"
     """A stream's table, written micro-batch by micro-batch from its event source."""
+    EXPORT = "export"
+    """An export: the asset it reads, pushed into an operational system (no table of its own
+    but its quarantine)."""
 
 
 class BuildKind(StrEnum):
@@ -38,6 +41,8 @@ class BuildKind(StrEnum):
     SNAPSHOT = "snapshot"
     STREAM = "stream"
     """A stream's table: in a run, the stream reads what its source holds and stops there."""
+    EXPORT = "export"
+    """An export: sends what its asset changed since the last successful export."""
 
 
 Materialized: TypeAlias = BuildKind | Literal[AssetKind.SOURCE]

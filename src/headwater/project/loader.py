@@ -26,6 +26,7 @@ from headwater.project.drafts import (
 )
 from headwater.project.engines import check_engine_names
 from headwater.project.parsing import ParseCache, analyze_draft, cache_key
+from headwater.project.export_assets import read_exports
 from headwater.project.semantic_layer import load_semantic_layer
 from headwater.project.stream_drafts import analyze_stream, read_streams
 from headwater.project.unread import unread_files
@@ -96,6 +97,8 @@ def load_project(root: Path) -> ProjectDefinition:
     check_masking(definition)
     columns.validate()
     definition.semantic = load_semantic_layer(definition, columns.columns_of)
+    for export in read_exports(definition, columns.columns_of):
+        definition.assets[export.key] = export
     definition.warnings.extend(unread_files(definition))
     return definition
 

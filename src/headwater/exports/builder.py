@@ -1,0 +1,164 @@
+"""An export in a run: send what its asset changed since the last successful export.
+
+The range sent is `(position, current version]` of the asset. A range a killed run left half
+sent (webhook, files) is finished first, from its next unconfirmed batch, with the same
+batches as before; only then is the newer range read. `--full-refresh` sends every row again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headwater.build.builders import register
+from headwater.build.context import BuildContext, BuildResult
+from headwater.errors import ExportError, Location
+from headwater.exports.base import Changes, Destination, Sent
+from headwater.exports.changes import drop_changes, read_changes
+from headwater.exports.quarantine import ExportQuarantine
+from headwater.project.exports import DOCS, ExportConfig
+from headwater.project.kinds import BuildKind
+from headwater.storage.base import TableRef, TableStore
+
+STATE_FOLDER = "_exports"
+"""The warehouse folder holding each webhook or files export's position file."""
+
+
+def build_export(ctx: BuildContext) -> BuildResult:
+    """Send the changes of `ctx.asset`'s upstream asset to its destination; return what was
+    sent (no version: an export has no table of its own)."""
+    asset = ctx.asset
+    config = asset.export
+    assert config is not None
+    upstream = ctx.definition.assets[asset.depends_on[0]]
+    source = TableRef.of(upstream)
+    where = _where(ctx)
+    until = ctx.store.current_version(source)
+    if until is None:
+        raise ExportError(
+            f"export {config.name}: {source} has no version yet",
+            where,
+            f"build it first: headwater run -s {source}",
+        )
+    destination = open_destination(
+        config, ctx.definition.root, state_folder(ctx.store, config), where
+    )
+    quarantine = ExportQuarantine(ctx.store, ctx.ref, destination.label, ctx.run_id)
+    total = Sent()
+    ranges = 0
+    try:
+        position = destination.position()
+        since = None if ctx.full_refresh else position.version
+        pending = None if ctx.full_refresh else position.pending
+        if pending is not None:
+            _add(
+                total,
+                _send(
+                    ctx,
+                    destination,
+                    config,
+                    source,
+                    pending.since,
+                    pending.until,
+                    pending.batches_done,
+                    quarantine,
+                ),
+            )
+            ranges += 1
+            since = pending.until
+        if since is not None and since > until:
+            raise ExportError(
+                f"export {config.name}: {source} is at version {until}, older than version "
+                f"{since} the export last sent (the table was dropped and made again)",
+                where,
+                "run the export with --full-refresh to send every row again",
+            )
+        if since is None or since < until:
+            _add(total, _send(ctx, destination, config, source, since, until, 0, quarantine))
+            ranges += 1
+    finally:
+        destination.close()
+    if not ranges:
+        return BuildResult(rows=0, message=f"up to date with {source} v{until}")
+    parts = [f"{total.upserted} {'appended' if config.mode == 'append' else 'upserted'}"]
+    if config.mode == "mirror":
+        parts.append(f"{total.deleted} deleted")
+    if total.refused:
+        parts.append(f"{total.refused} refused (in {quarantine.ref})")
+    if total.retries:
+        parts.append(f"{total.retries} retries")
+    return BuildResult(
+        rows=total.upserted + total.deleted,
+        message=f"{', '.join(parts)} to {destination.label} (up to {source} v{until})",
+    )
+
+
+def open_destination(
+    config: ExportConfig, root: Path, state: Path, where: Location | None = None
+) -> Destination:
+    """The destination export `config` sends to, opened (`where`: its place in the project,
+    for errors)."""
+    kind = config.to.kind
+    if kind == "postgres":
+        from headwater.exports.postgres import PostgresTable
+
+        return PostgresTable(config, where)
+    if kind == "webhook":
+        from headwater.exports.webhook import Webhook
+
+        return Webhook(config, state)
+    from headwater.exports.files import FileFolder
+
+    return FileFolder(config, root, state)
+
+
+def state_folder(store: TableStore, config: ExportConfig) -> Path:
+    """Where a webhook or files export keeps its position (under the warehouse, beside the
+    tables it exports)."""
+    return store.warehouse / STATE_FOLDER / config.name
+
+
+def _send(
+    ctx: BuildContext,
+    destination: Destination,
+    config: ExportConfig,
+    source: TableRef,
+    since: int | None,
+    until: int,
+    resume_at: int,
+    quarantine: ExportQuarantine,
+) -> Sent:
+    """Read the changes of `(since, until]`, check they fit, and send them."""
+    ordered = config.to.kind != "postgres"
+    try:
+        changes: Changes = read_changes(
+            ctx.session, ctx.store, config, source, since, until, ordered
+        )
+        quarantine.add(f"{config.name}:{changes.range_label}:keys", changes.invalid)
+        destination.check(changes.schema, changes.key)
+        ctx.check_time()
+        sent = destination.send(changes, resume_at, quarantine)
+        sent.refused += len(changes.invalid)
+        return sent
+    finally:
+        drop_changes(ctx.session, config.name)
+
+
+def _add(total: Sent, sent: Sent) -> None:
+    total.upserted += sent.upserted
+    total.deleted += sent.deleted
+    total.refused += sent.refused
+    total.batches += sent.batches
+    total.retries += sent.retries
+
+
+def _where(ctx: BuildContext) -> Location:
+    document = ctx.asset.document
+    if document is None:
+        return Location(file=DOCS)
+    assert ctx.asset.export is not None
+    names = [e.get("name") for e in (document.data or {}).get("exports", []) if isinstance(e, dict)]
+    position = names.index(ctx.asset.name) if ctx.asset.name in names else None
+    return document.location(("exports", position, "from") if position is not None else ())
+
+
+register(BuildKind.EXPORT, build_export)

@@ -1,0 +1,389 @@
+"""Export into a PostgreSQL table: one transaction per range, holding the rows and the position.
+
+The changed rows are copied (`COPY ... FROM STDIN`, CSV) into a temporary staging table of text
+columns, then applied with one statement: `INSERT ... ON CONFLICT (key) DO UPDATE` (upsert,
+mirror), a plain `INSERT` (append), and for mirror a `DELETE ... USING` of the keys gone. The
+export's row in the position table is updated in the same transaction, so the rows and the
+position commit together or not at all: a kill at any moment neither loses nor repeats a row.
+
+When the statement fails on data (a constraint, a value the column's type refuses), it is
+retried on halves of the staged rows under savepoints down to single rows: the rows the table
+refuses go to the export's quarantine with PostgreSQL's message, and every other row lands.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from headwater.build.secrets import redact, resolve
+from headwater.errors import ExportError, Location
+from headwater.exports.base import Changes, Position, Quarantine, Refused, Sent
+from headwater.project.exports import DOCS, ExportConfig
+from headwater.project.yamlfile import closest
+
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+
+STAGE_BATCH = 100_000
+"""Rows converted to CSV and copied at a time: memory follows this, not the change set."""
+ROW = "hw_row"
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    type: str
+    """`format_type` without a type modifier (`character varying`, `numeric`): the cast from
+    the staged text, after which assigning to the column applies its length or precision
+    and fails rather than truncates."""
+    category: str
+    nullable: bool
+    has_default: bool
+
+
+class PostgresTable:
+    """A PostgreSQL table that export `export` writes."""
+
+    def __init__(self, export: ExportConfig, where: Location | None = None) -> None:
+        import psycopg
+
+        config = export.to.postgres
+        assert config is not None
+        self.export = export
+        self.where = where or Location(file=DOCS)
+        self.schema_name, self.table_name = _split(config.table)
+        position_schema, position_table = _split(config.position_table, self.schema_name)
+        self.position_table = f"{_quote(position_schema)}.{_quote(position_table)}"
+        self.table = f"{_quote(self.schema_name)}.{_quote(self.table_name)}"
+        url = _libpq(resolve(config.url, self.where, "to.postgres.url"))
+        try:
+            self._conn: psycopg.Connection[Any] = psycopg.connect(url, connect_timeout=30)
+        except psycopg.Error as exc:
+            raise ExportError(
+                f"export {export.name}: cannot connect to PostgreSQL: {redact(str(exc)).strip()}",
+                self.where,
+                "check to.postgres.url and that the server is up",
+            ) from None
+        info = self._conn.info
+        self.label = f"postgresql://{info.host}:{info.port}/{info.dbname} {config.table}"
+        self.namespace = f"postgres://{info.host}:{info.port}"
+        self.name = f"{info.dbname}.{self.schema_name}.{self.table_name}"
+        self._columns: dict[str, _Column] = {}
+        self._seen: Position | None = None
+
+    def check(self, schema: pa.Schema, key: list[str]) -> None:
+        """Check that the table exists, has every mapped column with a type the asset's
+        values fit, no required column is left unmapped, and (upsert, mirror) a unique index
+        on the key."""
+        columns = self._table_columns()
+        for field in schema:
+            column = columns.get(field.name)
+            if column is None:
+                near = closest(field.name, list(columns))
+                raise ExportError(
+                    f"export {self.export.name}: {self.label} has no column {field.name}",
+                    self.where,
+                    (f"did you mean {near}? " if near else "")
+                    + "map it under 'columns:' (destination column: asset column)",
+                )
+            problem = _type_problem(field.type, column)
+            if problem is not None:
+                raise ExportError(
+                    f"export {self.export.name}: column {field.name} is {field.type} in the "
+                    f"asset but {column.type} in {self.label}: {problem}",
+                    self.where,
+                    "cast it in a model the export reads, or map another column",
+                )
+        required = [
+            c.name
+            for c in columns.values()
+            if not c.nullable and not c.has_default and c.name not in schema.names
+        ]
+        if required:
+            raise ExportError(
+                f"export {self.export.name}: {self.label} requires {', '.join(required)}, which "
+                "the export does not send",
+                self.where,
+                "map them under 'columns:', or give them a default in PostgreSQL",
+            )
+        if key and not self._unique_on(key):
+            raise ExportError(
+                f"export {self.export.name}: {self.label} has no primary key or unique index "
+                f"on ({', '.join(key)}), which {self.export.mode} matches rows on",
+                self.where,
+                f"CREATE UNIQUE INDEX ON {self.table} ({', '.join(_quote(k) for k in key)})",
+            )
+
+    def position(self) -> Position:
+        """The version the position table records for this export."""
+        with self._conn.transaction():
+            self._conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.position_table} ("
+                "export text PRIMARY KEY, source text NOT NULL, version bigint NOT NULL, "
+                "exported_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = self._conn.execute(
+                f"SELECT version FROM {self.position_table} WHERE export = %s",
+                (self.export.name,),
+            ).fetchone()
+        self._seen = Position(version=None if row is None else int(row[0]))
+        return self._seen
+
+    def send(self, changes: Changes, resume_at: int, quarantine: Quarantine) -> Sent:
+        """Apply `changes` and move the position to `changes.until`, in one transaction.
+        `resume_at` is ignored: a range is applied whole or not at all."""
+        import psycopg
+
+        columns = self._table_columns()
+        names = list(changes.schema.names)
+        sent = Sent()
+        refused: list[Refused] = []
+        try:
+            with self._conn.transaction():
+                self._hold_position()
+                staged = self._stage("hw_export_rows", names, changes.upsert_batches)
+                bad = self._apply(self._upsert_sql(names, changes, columns), staged)
+                refused += self._refused_rows("hw_export_rows", names, bad)
+                sent.upserted = staged - len(bad)
+                if changes.mode == "mirror":
+                    gone = self._stage("hw_export_gone", changes.key, changes.delete_batches)
+                    bad = self._apply(self._delete_sql(changes.key, columns), gone)
+                    refused += self._refused_rows("hw_export_gone", changes.key, bad)
+                    sent.deleted = gone - len(bad)
+                sent.refused = len(refused)
+                quarantine.add(f"{changes.export}:{changes.range_label}", refused)
+                self._conn.execute(
+                    f"INSERT INTO {self.position_table} (export, source, version, exported_at) "
+                    "VALUES (%s, %s, %s, now()) ON CONFLICT (export) DO UPDATE SET "
+                    "source = excluded.source, version = excluded.version, "
+                    "exported_at = excluded.exported_at",
+                    (changes.export, changes.source, changes.until),
+                )
+        except psycopg.Error as exc:
+            raise ExportError(
+                f"export {changes.export}: writing {self.label} failed, nothing of "
+                f"{changes.range_label} was kept: {redact(str(exc)).strip()}",
+                self.where,
+                "the next run sends the same changes again",
+            ) from None
+        return sent
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def _hold_position(self) -> None:
+        """Lock this export's position row and check nobody moved it since it was read."""
+        row = self._conn.execute(
+            f"SELECT version FROM {self.position_table} WHERE export = %s FOR UPDATE",
+            (self.export.name,),
+        ).fetchone()
+        now = None if row is None else int(row[0])
+        if self._seen is not None and now != self._seen.version:
+            raise ExportError(
+                f"export {self.export.name}: its position in {self.label} moved from "
+                f"{self._seen.version} to {now} while it ran (another process exported)",
+                self.where,
+                "run one export at a time; the next run sends from the new position",
+            )
+
+    def _stage(self, table: str, names: list[str], batches: Any) -> int:
+        """Copy the records of `batches` into a temporary table of text columns (plus a row
+        number); return how many."""
+        listed = ", ".join(f"{_quote(n)} text" for n in names)
+        self._conn.execute(f"CREATE TEMP TABLE {table} ({listed}, {ROW} bigint) ON COMMIT DROP")
+        count = 0
+        target = ", ".join([*(_quote(n) for n in names), ROW])
+        with self._conn.cursor().copy(f"COPY {table} ({target}) FROM STDIN (FORMAT csv)") as copy:
+            for batch in batches(STAGE_BATCH):
+                copy.write(_csv(batch, count))
+                count += batch.num_rows
+        return count
+
+    def _upsert_sql(self, names: list[str], changes: Changes, columns: dict[str, _Column]) -> str:
+        listed = ", ".join(_quote(n) for n in names)
+        values = ", ".join(_cast(n, columns[n]) for n in names)
+        insert = (
+            f"INSERT INTO {self.table} ({listed}) SELECT {values} FROM hw_export_rows "
+            f"WHERE {ROW} BETWEEN %s AND %s"
+        )
+        if changes.mode == "append":
+            return insert
+        keys = ", ".join(_quote(k) for k in changes.key)
+        others = [n for n in names if n not in changes.key]
+        if not others:
+            return f"{insert} ON CONFLICT ({keys}) DO NOTHING"
+        assign = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in others)
+        current = ", ".join(f"{self.table}.{_quote(n)}" for n in others)
+        new = ", ".join(f"excluded.{_quote(n)}" for n in others)
+        return (
+            f"{insert} ON CONFLICT ({keys}) DO UPDATE SET {assign} "
+            f"WHERE ROW({current}) IS DISTINCT FROM ROW({new})"
+        )
+
+    def _delete_sql(self, key: list[str], columns: dict[str, _Column]) -> str:
+        match = " AND ".join(
+            f"{self.table}.{_quote(k)} = {_cast(k, columns[k], 'gone')}" for k in key
+        )
+        return (
+            f"DELETE FROM {self.table} USING hw_export_gone AS gone WHERE {match} "
+            f"AND gone.{ROW} BETWEEN %s AND %s"
+        )
+
+    def _apply(self, sql: str, count: int) -> list[tuple[int, str, str | None]]:
+        """Run `sql` over staged rows 0..count-1, halving the range that fails on data down
+        to single rows; return the rows refused as (row, message, column)."""
+        import psycopg
+
+        refused: list[tuple[int, str, str | None]] = []
+        ranges = [(0, count - 1)] if count else []
+        while ranges:
+            low, high = ranges.pop()
+            try:
+                with self._conn.transaction():
+                    self._conn.execute(sql, (low, high))
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                if low == high:
+                    diag = exc.diag
+                    refused.append(
+                        (low, redact(diag.message_primary or str(exc)), diag.column_name)
+                    )
+                else:
+                    middle = (low + high) // 2
+                    ranges += [(middle + 1, high), (low, middle)]
+        return refused
+
+    def _refused_rows(
+        self, table: str, names: list[str], bad: list[tuple[int, str, str | None]]
+    ) -> list[Refused]:
+        if not bad:
+            return []
+        reasons = {row: (message, column) for row, message, column in bad}
+        listed = ", ".join(_quote(n) for n in names)
+        found = self._conn.execute(
+            f"SELECT {ROW}, {listed} FROM {table} WHERE {ROW} = ANY(%s) ORDER BY {ROW}",
+            (list(reasons),),
+        ).fetchall()
+        refused = []
+        for row, *values in found:
+            message, column = reasons[row]
+            refused.append(
+                Refused(
+                    record=dict(zip(names, values, strict=True)),
+                    reason=f"PostgreSQL refused the row: {message}",
+                    column=column,
+                    error_class="refused",
+                )
+            )
+        return refused
+
+    def _table_columns(self) -> dict[str, _Column]:
+        if self._columns:
+            return self._columns
+        rows = self._conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, NULL), t.typcategory, NOT a.attnotnull, "
+            "a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum",
+            (self.table,),
+        ).fetchall()
+        self._conn.rollback()
+        if not rows:
+            raise ExportError(
+                f"export {self.export.name}: {self.label} does not exist",
+                self.where,
+                "create the table in PostgreSQL first (an export never creates or alters "
+                "an operational table)",
+            )
+        self._columns = {r[0]: _Column(r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in rows}
+        return self._columns
+
+    def _unique_on(self, key: list[str]) -> bool:
+        """Whether a primary key or unique index covers exactly the columns `key`."""
+        rows = self._conn.execute(
+            "SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_index i "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indpred IS NULL "
+            "GROUP BY i.indexrelid",
+            (self.table,),
+        ).fetchall()
+        self._conn.rollback()
+        return any(sorted(r[0]) == sorted(key) for r in rows)
+
+
+_TEXT = {"text", "character varying", "character", "name", "citext"}
+_INTEGER = {"smallint", "integer", "bigint"}
+_REAL = {"real", "double precision", "numeric"}
+
+
+def _type_problem(arrow_type: pa.DataType, column: _Column) -> str | None:
+    """Why values of `arrow_type` do not fit `column` (None: they do)."""
+    import pyarrow as pa
+
+    kind = column.type
+    if kind in _TEXT and not (pa.types.is_nested(arrow_type) or pa.types.is_binary(arrow_type)):
+        return None
+    if pa.types.is_integer(arrow_type):
+        fits = kind in _INTEGER | _REAL
+    elif pa.types.is_floating(arrow_type):
+        fits = kind in _REAL
+    elif pa.types.is_decimal(arrow_type):
+        fits = kind in _REAL or (kind in _INTEGER and arrow_type.scale == 0)
+    elif pa.types.is_boolean(arrow_type):
+        fits = kind == "boolean"
+    elif pa.types.is_date(arrow_type):
+        fits = kind in {"date", "timestamp without time zone", "timestamp with time zone"}
+    elif pa.types.is_timestamp(arrow_type):
+        fits = kind in {"timestamp without time zone", "timestamp with time zone"}
+    elif pa.types.is_time(arrow_type):
+        fits = kind == "time without time zone"
+    elif pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        # text PostgreSQL parses row by row (a uuid, json, an enum label): a bad value is
+        # refused and quarantined, not the whole export
+        fits = column.category in {"U", "E", "I", "S"}
+        if not fits:
+            return "a text value would have to be parsed into it"
+    else:
+        return "exports send numbers, text, booleans, dates and times"
+    return None if fits else "the values do not fit"
+
+
+def _libpq(url: str) -> str:
+    """`url` as libpq reads it: SQLAlchemy's `postgresql+psycopg://` names a driver too."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.startswith("postgresql+"):
+        return f"postgresql://{rest}"
+    return url
+
+
+def _split(name: str, default_schema: str = "public") -> tuple[str, str]:
+    parts = name.split(".", 1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (default_schema, parts[0])
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cast(name: str, column: _Column, table: str | None = None) -> str:
+    qualified = _quote(name) if table is None else f"{table}.{_quote(name)}"
+    return f"CAST({qualified} AS {column.type})"
+
+
+def _csv(batch: pa.RecordBatch, first_row: int) -> bytes:
+    """`batch` as CSV lines PostgreSQL's COPY reads (null unquoted and empty, an empty string
+    quoted), with each row's number appended."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    numbered = pa.RecordBatch.from_arrays(
+        [*batch.columns, pa.array(range(first_row, first_row + batch.num_rows), pa.int64())],
+        names=[*batch.schema.names, ROW],
+    )
+    out = io.BytesIO()
+    csv.write_csv(numbered, out, csv.WriteOptions(include_header=False))
+    return out.getvalue()
