@@ -47,6 +47,13 @@ echo; echo "== Metrics defined once (metrics/shop.yml), answered by day and by s
 headwater metrics query --metrics revenue,order_count,average_order_value,revenue_7d --group-by metric_time__day --order-by -metric_time__day --limit 5 --round 2
 headwater metrics query --metrics revenue,average_order_value --group-by customer__segment --round 2
 
+echo; echo "== Reverse ETL: customer value pushed into the CRM's PostgreSQL table (exports/crm.yml)"
+if [ -n "${SHOP_CRM_URL:-}" ]; then
+  headwater lineage exports.customer_value_to_crm
+else
+  echo "(skipped: no CRM database configured; set SHOP_CRM_URL to a PostgreSQL database holding crm.customer_value, see exports/crm.yml)"
+fi
+
 echo; echo "== Column lineage: where fact_sales.recognized_revenue comes from"
 headwater lineage marts.fact_sales.recognized_revenue --upstream --depth 2
 echo; echo "== Impact: what changing raw.order_items.quantity would touch"

@@ -98,8 +98,13 @@ def test_upsert_sends_only_what_changed(
     project = _project(make_project, "upsert")
     result = project.run()
     assert _ok(result), _says(result)
-    assert _table(crm) == [(1, "Ann", "gold", 120.5), (2, "Bo", "silver", 80.0), (3, "Cy", "gold", None)]
-    (version,) = crm("SELECT version FROM crm.headwater_export_positions WHERE export = 'ltv_to_crm'")[0]
+    assert _table(crm) == [
+        (1, "Ann", "gold", 120.5),
+        (2, "Bo", "silver", 80.0),
+        (3, "Cy", "gold", None),
+    ]
+    positions = "SELECT version FROM crm.headwater_export_positions WHERE export = 'ltv_to_crm'"
+    (version,) = crm(positions)[0]
     assert version == project.current_version("raw.customers")
 
     crm("UPDATE crm.customer_ltv SET name = 'touched elsewhere' WHERE customer_id = 1")
@@ -183,7 +188,7 @@ def test_types_are_checked_before_anything_is_sent(
 
 def test_unknown_asset_is_refused_at_load(make_project: ProjectFactory, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        make_project(
+        _ = make_project(
             {
                 "seeds/customers.csv": CUSTOMERS,
                 "exports/crm.yml": _export("upsert").replace("from: customers", "from: customer"),

@@ -101,7 +101,7 @@ def impact(ctx: click.Context, name: str, as_json: bool) -> None:
     if found.assets:
         click.echo(f"assets: {', '.join(found.assets)}")
     for consumer in found.consumers:
-        does = "reads" if consumer["kind"] == "metric" else "runs"
+        does = {"metric": "reads", "export": "sends"}.get(consumer["kind"], "runs")
         click.echo(f"{consumer['kind']} {consumer['name']} {does} {consumer['assets']}")
     if found.unknown:
         click.echo(

@@ -55,7 +55,30 @@ def impact_with_consumers(
     impact = impact_of_column(definition, catalog, store, name)
     impact.consumers.extend(consumers_of(definition, {impact.ref.asset, *impact.assets}))
     impact.consumers.extend(metrics_reading(definition, impact))
+    impact.consumers.extend(exports_reading(definition, impact))
     return impact
+
+
+def exports_reading(definition: ProjectDefinition, impact: Impact) -> list[dict[str, str]]:
+    """The exports that send a column `impact` reaches (or its own column): each as a
+    consumer of kind `export`, with the asset it reads. An export without `columns:` sends
+    every column of its asset."""
+    touched = {(impact.ref.asset.lower(), impact.ref.column.lower())}
+    touched |= {(c.ref.asset.lower(), c.ref.column.lower()) for c in impact.columns}
+    found = []
+    for key, asset in sorted(definition.assets.items()):
+        if asset.export is None:
+            continue
+        upstream = asset.depends_on[0].lower()
+        sent = None if asset.export.columns is None else set(asset.export.columns.values())
+        hits = {
+            (table, column)
+            for table, column in touched
+            if table == upstream and (sent is None or column in {c.lower() for c in sent})
+        }
+        if hits:
+            found.append({"kind": "export", "name": key, "assets": upstream})
+    return found
 
 
 def metrics_reading(definition: ProjectDefinition, impact: Impact) -> list[dict[str, str]]:

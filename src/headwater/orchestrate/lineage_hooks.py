@@ -282,6 +282,10 @@ class RunLineage:
     def locate(self, key: str) -> tuple[str, str]:
         """An asset's OpenLineage dataset (namespace, name)."""
         asset = self.definition.assets.get(key)
+        if asset is not None and asset.export is not None:
+            from headwater.exports.lineage import destination_dataset
+
+            return destination_dataset(asset.export, self.definition.root)
         if asset is None or not asset.is_stored:
             return f"headwater://{self.definition.config.name}", key
         uri = self.store.table_uri(TableRef.of(asset))

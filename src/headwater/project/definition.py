@@ -16,7 +16,6 @@ from typing import Any
 
 from headwater.errors import ConfigError, Location
 from headwater.project.checks import Check
-from headwater.project.exports import ExportConfig
 from headwater.project.config import (
     ColumnConfig,
     EngineConfig,
@@ -24,6 +23,7 @@ from headwater.project.config import (
     ProjectConfig,
     SeedConfig,
 )
+from headwater.project.exports import ExportConfig
 from headwater.project.kinds import AssetKind, BuildKind, Materialized
 from headwater.project.partitions import PartitionSet
 from headwater.project.retention import RetentionConfig

@@ -41,6 +41,8 @@ def read_exports(
         document = load_yaml(path, rel)
         parsed: ExportsFile = validated(document, ExportsFile, document.data or {}, DOCS)
         for position, config in enumerate(parsed.exports):
+            if not config.is_enabled:
+                continue
             asset = _export_asset(definition, config, document, position, path, rel, columns_of)
             if asset.key in found or asset.key in definition.assets:
                 other = found[asset.key].rel_path if asset.key in found else "another asset"

@@ -23,6 +23,8 @@ graph, `exports.<name>`, downstream of the asset it reads.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -34,6 +36,7 @@ NAMESPACE = "exports"
 """The namespace of every export's asset key (`exports.<name>`)."""
 DOCS = "docs/exports.md"
 ExportMode = Literal["upsert", "mirror", "append"]
+_VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 class PostgresDestination(StrictModel):
@@ -124,9 +127,14 @@ class ExportConfig(StrictModel):
     to: Destination
     description: str | None = None
     tags: list[str] = []
+    enabled: bool | str = True
+    """`false` leaves the export out of the project; `${VAR}` keeps it only where that
+    environment variable is set and not empty (a destination only some environments have)."""
 
     @model_validator(mode="after")
     def _keyed(self) -> ExportConfig:
+        if isinstance(self.enabled, str) and not _VARIABLE.match(self.enabled):
+            raise ValueError("'enabled:' is true, false or one environment variable, ${NAME}")
         if self.mode in ("upsert", "mirror") and not self.key:
             raise ValueError(
                 f"mode '{self.mode}' matches rows on a key: set 'key:' to the asset's key "
@@ -143,6 +151,15 @@ class ExportConfig(StrictModel):
                     "destination column"
                 )
         return self
+
+    @property
+    def is_enabled(self) -> bool:
+        """Whether the export is part of the project in this environment."""
+        if isinstance(self.enabled, bool):
+            return self.enabled
+        found = _VARIABLE.match(self.enabled)
+        assert found is not None
+        return bool(os.environ.get(found.group(1)))
 
     def column_map(self, asset_columns: list[str]) -> dict[str, str]:
         """Destination column -> asset column, given the asset's columns."""

@@ -25,8 +25,8 @@ from headwater.project.drafts import (
     read_sources,
 )
 from headwater.project.engines import check_engine_names
-from headwater.project.parsing import ParseCache, analyze_draft, cache_key
 from headwater.project.export_assets import read_exports
+from headwater.project.parsing import ParseCache, analyze_draft, cache_key
 from headwater.project.semantic_layer import load_semantic_layer
 from headwater.project.stream_drafts import analyze_stream, read_streams
 from headwater.project.unread import unread_files
