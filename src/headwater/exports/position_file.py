@@ -38,13 +38,21 @@ class PositionFile:
                 "delete it to export everything again (upsert and mirror destinations "
                 "converge; append would send every row again)",
             ) from None
-        pending = data.get("pending")
-        return Position(
-            version=data.get("version"),
-            pending=None
-            if pending is None
-            else Pending(pending["since"], pending["until"], pending["batches_done"]),
-        )
+        try:
+            pending = data.get("pending")
+            return Position(
+                version=data.get("version"),
+                pending=None
+                if pending is None
+                else Pending(pending["since"], pending["until"], pending["batches_done"]),
+            )
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise ExportError(
+                f"the export's position file does not hold a position ({exc!r})",
+                Location(file=str(self.path)),
+                "delete it to export everything again (upsert and mirror destinations "
+                "converge; append would send every row again)",
+            ) from None
 
     def begin(self, position: Position, since: int | None, until: int) -> None:
         """Record that the range `(since, until]` is being sent, no batch confirmed yet."""
