@@ -423,10 +423,21 @@ class Project:
     ) -> dict[str, Any]:
         """The column lineage of `name` (`asset` or `asset.column`): for each column, its
         upstream and/or downstream tree (`direction`: upstream, downstream or both), at most
-        `depth` steps deep."""
+        `depth` steps deep, and the metrics reading the asset. For a metric (`metric:NAME`,
+        or a metric's name that is no asset's): the columns it reads by asset, and the
+        metrics it is made of."""
         from headwater.lineage import report
+        from headwater.metrics.reads import metric_lineage, metrics_of_asset
 
-        return report.lineage_of(self.definition, self.catalog, self.store, name, direction, depth)
+        layer = self.definition.semantic
+        metric = name.removeprefix("metric:")
+        if name.startswith("metric:") or (
+            metric in layer.metrics and metric not in self.definition.assets
+        ):
+            return metric_lineage(layer, metric)
+        found = report.lineage_of(self.definition, self.catalog, self.store, name, direction, depth)
+        found["metrics"] = metrics_of_asset(layer, found["asset"])
+        return found
 
     def impact(self, name: str) -> Impact:
         """What changing or dropping column `name` (`asset.column`) affects downstream:

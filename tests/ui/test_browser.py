@@ -78,10 +78,16 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def drawn(shop: Project) -> set[str]:
+    """The nodes of the whole graph: every asset, and every metric below the assets it
+    reads."""
+    return set(shop.definition.assets) | {f"metric:{m}" for m in shop.definition.semantic.metrics}
+
+
 def test_load_the_graph_and_open_an_asset(page: Any, base: str, shop: Project) -> None:
     page.goto(base + "/")
     nodes = page.locator("svg#asset-graph a.node")
-    assert nodes.count() == len(shop.definition.assets)
+    assert nodes.count() == len(drawn(shop))
     assert page.locator('a.node[data-key="raw.order_items"].bad').count() == 1
     shot(page, "graph")
     page.locator('a.node[data-key="marts.fact_sales"]').click()
@@ -358,8 +364,13 @@ def test_graph_edges_go_around_boxes_they_do_not_connect(
     ):
         page.goto(url + "/")
         geometry = graph_geometry(page)
-        assert set(geometry["boxes"]) == set(project.definition.assets)
+        assert set(geometry["boxes"]) == drawn(project)
         expected = {(p, k) for k, a in project.definition.assets.items() for p in a.depends_on}
+        expected |= {
+            (asset, f"metric:{metric}")
+            for metric in project.definition.semantic.metrics
+            for asset in project.lineage(f"metric:{metric}")["reads"]
+        }
         assert {(e["source"], e["target"]) for e in geometry["edges"]} == expected
         # an edge between neighbouring columns spans one gap; these cross a column of boxes
         skipping = [e for e in geometry["edges"] if e["points"][-1][0] - e["points"][0][0] > 200]
@@ -514,12 +525,12 @@ def test_a_bad_selector_shows_its_error_above_the_graph(
     assert page.locator("h1").inner_text() == "Assets"
     # the page stays a graph page: every asset drawn and laid out, the tools working
     geometry = graph_geometry(page)
-    assert set(geometry["boxes"]) == set(shop.definition.assets)
+    assert set(geometry["boxes"]) == drawn(shop)
     assert boxes_outside_the_view(geometry) == []
     shot(page, "graph-bad-selector")
     page.goto(base + "/?select=" + "%2B%2B%2B")
     assert "cannot parse selector '+++'" in page.locator("#graph-error").inner_text()
-    assert page.locator("svg#asset-graph a.node").count() == len(shop.definition.assets)
+    assert page.locator("svg#asset-graph a.node").count() == len(drawn(shop))
     # a good selector afterwards filters, with no error left over
     page.fill("#graph-select", "+marts.daily_revenue")
     page.press("#graph-select", "Enter")
@@ -537,7 +548,7 @@ def test_the_exported_docs_site_draws_the_same_graph(
     export_site(shop, tmp_path / "site")
     page.goto((tmp_path / "site" / "index.html").as_uri())
     geometry = graph_geometry(page)
-    assert set(geometry["boxes"]) == set(shop.definition.assets)
+    assert set(geometry["boxes"]) == drawn(shop)
     assert edges_through_boxes(geometry) == []
     assert loose_edge_ends(geometry) == []
     assert boxes_outside_the_view(geometry) == []

@@ -22,7 +22,8 @@ ARROWS = {"upstream": "<-", "downstream": "->"}
 def lineage(
     ctx: click.Context, name: str, direction: str | None, depth: int | None, as_json: bool
 ) -> None:
-    """Show the column lineage of NAME (`ASSET` or `ASSET.COLUMN`) as a tree.
+    """Show the column lineage of NAME (`ASSET` or `ASSET.COLUMN`) as a tree, or what metric
+    NAME (`metric:NAME`) reads.
 
     Each line is a column, with how it depends on the one above: IDENTITY (copied),
     TRANSFORMATION, AGGREGATION, or an indirect influence (JOIN, FILTER, GROUP_BY, SORT,
@@ -34,11 +35,20 @@ def lineage(
     if as_json:
         emit_json(found)
         return
+    if "metric" in found:
+        click.echo(f"metric {found['metric']} ({found['type']})")
+        if found["inputs"]:
+            click.echo(f"  made of: {', '.join(found['inputs'])}")
+        for asset, columns in found["reads"].items():
+            click.echo(f"  reads: {asset} ({', '.join(columns)})")
+        return
     if found["error"]:
         click.echo(f"{found['asset']}: column lineage unknown ({found['error']})", err=True)
     click.echo(f"{found['asset']}")
     click.echo(f"  reads: {', '.join(found['upstream_assets']) or '(nothing)'}")
     click.echo(f"  read by: {', '.join(found['downstream_assets']) or '(nothing)'}")
+    if found.get("metrics"):
+        click.echo(f"  metrics: {', '.join(found['metrics'])}")
     for column, trees in found["columns"].items():
         click.echo(f"\n{found['asset']}.{column}")
         for way, tree in trees.items():

@@ -4,6 +4,8 @@ and filtered by them). Impact analysis names a metric among what a column change
 
 from __future__ import annotations
 
+from typing import Any
+
 from headwater.project.semantic_layer import (
     SemanticLayer,
     SemanticModel,
@@ -35,6 +37,44 @@ def metric_reads(layer: SemanticLayer) -> dict[str, set[tuple[str, str]]]:
     for name in layer.metrics:
         reads(name, frozenset())
     return found
+
+
+def metric_lineage(layer: SemanticLayer, name: str) -> dict[str, Any]:
+    """Metric `name` as a node of the graph: its type, the metrics it is made of and the
+    columns it reads by asset (`reads`: asset key -> sorted columns).
+
+    Raises:
+        NotFoundError: no metric is called `name` (with the closest name).
+    """
+    from headwater.errors import NotFoundError
+    from headwater.project.yamlfile import closest
+
+    metric = layer.metrics.get(name)
+    if metric is None:
+        near = closest(name, list(layer.metrics))
+        raise NotFoundError(
+            f"there is no metric {name}",
+            hint=f"did you mean {near}?" if near else "list them with 'headwater metrics list'",
+        )
+    reads: dict[str, list[str]] = {}
+    for asset, column in sorted(metric_reads(layer).get(name, set())):
+        reads.setdefault(asset, []).append(column)
+    return {
+        "metric": name,
+        "type": metric.config.type,
+        "inputs": [value.name for value in metric_inputs(metric.config)],
+        "reads": reads,
+    }
+
+
+def metrics_of_asset(layer: SemanticLayer, key: str) -> list[str]:
+    """The metrics that read asset `key` (its downstream metric nodes), sorted."""
+    lowered = key.lower()
+    return sorted(
+        name
+        for name, columns in metric_reads(layer).items()
+        if any(asset == lowered for asset, _ in columns)
+    )
 
 
 def _model_columns(model: SemanticModel, measure: str) -> set[tuple[str, str]]:

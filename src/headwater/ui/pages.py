@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from headwater.lineage.graph import ColumnGraph
-    from headwater.project.definition import Asset
+    from headwater.project.definition import Asset, ProjectDefinition
     from headwater.workspace import Project
 
 PREVIEW_ROWS = 20
@@ -185,19 +185,55 @@ def graph_page(
     counts: dict[str, int] = {}
     for item in nodes:
         counts[item["status"]] = counts.get(item["status"], 0) + 1
+    parents = {k: definition.assets[k].depends_on for k in keys}
+    metrics = _metric_nodes(definition, set(keys), links)
+    for item, reads in metrics:
+        nodes.append(item)
+        parents[item["key"]] = reads
     return {
         "title": "Assets",
         "select": select or "",
         "error": error.message if error else None,
         "hint": error.hint if error else None,
         "nodes": nodes,
-        "edges": graph_edges(keys, {k: definition.assets[k].depends_on for k in keys}),
+        "asset_count": len(keys),
+        "metric_count": len(metrics),
+        "edges": graph_edges([n["key"] for n in nodes], parents),
         "node_width": NODE_WIDTH,
         "node_height": NODE_HEIGHT,
         "graph_settings": layout_settings(),
         "counts": sorted(counts.items()),
         "links": links,
     }
+
+
+def _metric_nodes(
+    definition: ProjectDefinition, shown: set[str], links: Links
+) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    """A node for each metric of the semantic layer whose assets are all shown (so a reader
+    sees the metrics of the tables it may read), with the assets it reads as its parents."""
+    from headwater.metrics.reads import metric_reads
+
+    found = []
+    by_lower = {key.lower(): key for key in shown}
+    for name, columns in sorted(metric_reads(definition.semantic).items()):
+        assets = sorted({asset for asset, _ in columns})
+        if not assets or any(asset not in by_lower for asset in assets):
+            continue
+        reads = tuple(by_lower[asset] for asset in assets)
+        kind = definition.semantic.metrics[name].config.type
+        item = {
+            "key": f"metric:{name}",
+            "label": _fit(name),
+            "namespace": _fit(f"metric · {kind}", 32),
+            "kind": "metric",
+            "status": "metric",
+            "css": status_class(None),
+            "href": links.asset(reads[0]),
+            "title": f"metric {name} ({kind}): reads {', '.join(reads)}",
+        }
+        found.append((item, reads))
+    return found
 
 
 def _fit(text: str, limit: int = 26) -> str:
