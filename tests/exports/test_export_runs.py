@@ -3,9 +3,13 @@ changed record once per change, through the whole project path (graph, builder, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from pathlib import Path
 
+import pytest
+
+from headwater.errors import ConfigError
 from headwater.workspace import Project
 from tests.conftest import ProjectFactory, rows, write_files
 from tests.exports.test_webhook import Endpoint, Reply, Request, endpoint  # noqa: F401
@@ -91,3 +95,78 @@ def test_refused_records_land_in_the_export_quarantine(
     assert len(quarantined) == 1
     assert "422" in str(quarantined[0][0]) and "blocked" in str(quarantined[0][0])
     assert '"id": 7' in str(quarantined[0][1])
+
+
+ROLES = """
+governance:
+  masking:
+    kinds:
+      email: hash
+      name: {redact: "(hidden)"}
+serve:
+  roles:
+    crm: {read: ["*"], unmasked: [name], rows: {raw.people: "region = 'EU'"}}
+    outsider: {read: [raw.other]}
+"""
+PEOPLE = {
+    "seeds/people.csv": (
+        "id,name,email,region\n1,Ann,ann@example.com,EU\n2,Bo,bo@example.com,US\n"
+        "3,Cy,cy@example.com,EU\n"
+    ),
+    "seeds/people.yml": "columns:\n  - {name: name, pii: name}\n  - {name: email, pii: email}\n",
+    "seeds/other.csv": "x\n1\n",
+}
+
+
+def _files_export(role: str) -> str:
+    return (
+        "exports:\n"
+        "  - name: eu_people\n"
+        "    from: people\n"
+        "    mode: mirror\n"
+        "    key: [id]\n"
+        f"    role: {role}\n"
+        "    to:\n"
+        "      files: {path: out, format: ndjson}\n"
+    )
+
+
+def test_an_export_sends_what_its_role_reads(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADWATER_MASKING_KEY", "a-long-secret-key-for-hashing")
+    project = make_project({**PEOPLE, "exports/out.yml": _files_export("crm")}, config=ROLES)
+    summary = project.run()
+    assert summary.exit_code == 0, [(o.key, o.message) for o in summary.outcomes]
+    sent = [
+        json.loads(line)
+        for path in sorted((project.root / "out").glob("*.ndjson"))
+        for line in path.read_text().splitlines()
+    ]
+    # the row filter keeps the EU rows; the role reads names raw and e-mail addresses hashed
+    assert [(r["id"], r["name"]) for r in sent] == [(1, "Ann"), (3, "Cy")]
+    assert all(len(r["email"]) == 64 and "@" not in r["email"] for r in sent)
+    assert "example.com" not in "".join(p.read_text() for p in (project.root / "out").iterdir())
+    (record,) = project.audit(action="export")
+    assert record.detail["asset"] == "exports.eu_people"
+    assert record.detail["role"] == "crm" and record.detail["upserted"] == 2
+    assert record.detail["destination"].endswith("/out")
+
+
+def test_a_role_that_may_not_read_the_asset_sends_nothing(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project({**PEOPLE, "exports/out.yml": _files_export("outsider")}, config=ROLES)
+    summary = project.run()
+    outcome = summary.outcome("exports.eu_people")
+    assert outcome.status == "failed"
+    assert "outsider, which may not read raw.people" in (outcome.message or "")
+    assert not list((project.root / "out").glob("*.ndjson"))
+
+
+def test_an_unknown_role_is_refused_at_load(make_project: ProjectFactory) -> None:
+    project = make_project({**PEOPLE, "exports/out.yml": _files_export("crn")}, config=ROLES)
+    with pytest.raises(ConfigError) as raised:
+        _ = project.definition
+    assert "did you mean crm?" in str(raised.value)
+    assert "exports/out.yml:6" in str(raised.value)

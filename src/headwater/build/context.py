@@ -121,6 +121,9 @@ class BuildContext:
     failed attempt undoes and a retry makes again)."""
     suppression: Suppression = field(default_factory=Suppression)
     """The erased subjects a load of this table skips (`headwater erase`)."""
+    reads_as: Callable[[EngineSession, str, str], str] | None = None
+    """For an export with a `role:`: given a session, an asset key and a relation holding some
+    of that asset's rows, the SELECT of those rows as the role reads them (masked, filtered)."""
     companion_commits: list[tuple[TableRef, int | None, int]] = field(default_factory=list)
     """Commits this build made to other tables before its own (child and quarantine tables):
     (table, version before, version made). A build that fails afterwards undoes them, so a
@@ -234,3 +237,6 @@ class BuildResult:
     state: dict[str, Any] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     """What the source says the table (`""`) and its columns are: database comments."""
+    audit: dict[str, Any] | None = None
+    """What the build sent out of the warehouse, for the audit trail (an export's
+    destination, range and counts; no secret)."""

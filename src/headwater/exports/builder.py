@@ -13,7 +13,7 @@ from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
 from headwater.errors import ExportError, Location
 from headwater.exports.base import Changes, Destination, Sent
-from headwater.exports.changes import drop_changes, read_changes
+from headwater.exports.changes import read_changes
 from headwater.exports.quarantine import ExportQuarantine
 from headwater.project.exports import DOCS, ExportConfig
 from headwater.project.kinds import BuildKind
@@ -89,6 +89,16 @@ def build_export(ctx: BuildContext) -> BuildResult:
     return BuildResult(
         rows=total.upserted + total.deleted,
         message=f"{', '.join(parts)} to {destination.label} (up to {source} v{until})",
+        audit={
+            "source": source.key,
+            "version": until,
+            "destination": destination.label,
+            "mode": config.mode,
+            "role": config.role,
+            "upserted": total.upserted,
+            "deleted": total.deleted,
+            "refused": total.refused,
+        },
     )
 
 
@@ -128,10 +138,20 @@ def _send(
     quarantine: ExportQuarantine,
 ) -> Sent:
     """Read the changes of `(since, until]`, check they fit, and send them."""
+    from headwater.engine.duckdb import DuckDBEngine
+
     ordered = config.to.kind != "postgres"
+    # a DuckDB of the export's own: its relations (and a role's masking key) are seen by no
+    # other build, and the comparison runs the same whatever engine builds the models
+    engine = DuckDBEngine(temp_directory=ctx.temp_dir / f"export-{config.name}")
+    session = engine.session()
     try:
+        reads_as = ctx.reads_as
+        view = (
+            None if reads_as is None else (lambda relation: reads_as(session, source.key, relation))
+        )
         changes: Changes = read_changes(
-            ctx.session, ctx.store, config, source, since, until, ordered
+            session, ctx.store, config, source, since, until, ordered, view
         )
         quarantine.add(f"{config.name}:{changes.range_label}:keys", changes.invalid)
         destination.check(changes.schema, changes.key)
@@ -140,7 +160,7 @@ def _send(
         sent.refused += len(changes.invalid)
         return sent
     finally:
-        drop_changes(ctx.session, config.name)
+        engine.close()
 
 
 def _add(total: Sent, sent: Sent) -> None:

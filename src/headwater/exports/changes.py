@@ -17,7 +17,7 @@ cannot be matched in the destination: they are set aside with the reason, and th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from headwater.engine.base import EngineSession
@@ -43,10 +43,12 @@ def read_changes(
     since: int | None,
     until: int,
     ordered: bool,
+    reads_as: Callable[[str], str] | None = None,
 ) -> Changes:
     """The changes of `source` from version `since` (None: nothing) to `until`, as export
     `config` sends them; `ordered` fixes the order of records so the same range always
-    makes the same batches.
+    makes the same batches; `reads_as` gives, for a relation holding rows of `source`, the
+    SELECT of them as the export's role reads them (None: as they are).
 
     Raises:
         ExportError: version `since` can no longer be read, or a mapped column is missing.
@@ -74,8 +76,13 @@ def read_changes(
     if config.mode == "mirror":
         session.register_table(names.ref("current"), new)
     select = ", ".join(f"{identifier(col)} AS {identifier(dest)}" for dest, col in mapping.items())
-    gained = f"SELECT {select} FROM {names.sql('added')}"
-    lost = f"SELECT {select} FROM {names.sql('removed')}" if removed is not None else None
+
+    def rows_of(part: str) -> str:
+        relation = names.sql(part)
+        return relation if reads_as is None else f"({reads_as(relation)}) AS {identifier(part)}"
+
+    gained = f"SELECT {select} FROM {rows_of('added')}"
+    lost = f"SELECT {select} FROM {rows_of('removed')}" if removed is not None else None
     if config.mode == "append":
         rows_sql = gained if lost is None else f"{gained} EXCEPT ALL {lost}"
     else:
@@ -97,8 +104,8 @@ def read_changes(
         pairs = ", ".join(f"{identifier(mapping[k])} AS {identifier(k)}" for k in key)
         present = " AND ".join(f"{identifier(mapping[k])} IS NOT NULL" for k in key)
         deletes_sql = (
-            f"SELECT {pairs} FROM {names.sql('removed')} WHERE {present} "
-            f"EXCEPT SELECT {pairs} FROM {names.sql('current')}"
+            f"SELECT {pairs} FROM {rows_of('removed')} WHERE {present} "
+            f"EXCEPT SELECT {pairs} FROM {rows_of('current')}"
         )
         session.execute(f"CREATE OR REPLACE TEMP TABLE {names.temp('deletes')} AS {deletes_sql}")
     upserts = _count(session, names.temp("upserts"))
@@ -127,15 +134,6 @@ def read_changes(
         deletes=deletes,
         invalid=invalid,
     )
-
-
-def drop_changes(session: EngineSession, name: str) -> None:
-    """Drop the relations `read_changes` made for export `name`."""
-    names = _Names(name)
-    for part in ("upserts", "deletes"):
-        session.execute(f"DROP TABLE IF EXISTS {names.temp(part)}")
-    for part in ("added", "removed", "current"):
-        session.execute(f"DROP VIEW IF EXISTS {names.sql(part)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from headwater.catalog.locks import Claim
 from headwater.catalog.statuses import BuildStatus
 from headwater.catalog.store import Catalog, RunRecord
 from headwater.errors import BuildTimeoutError, HeadwaterError, UsageError, first_line
+from headwater.orchestrate.export_readers import export_reader
 from headwater.orchestrate.lock import TableCommitLock
 from headwater.orchestrate.planning import claim_of
 from headwater.project.definition import Asset, ProjectDefinition
@@ -337,6 +338,7 @@ class Builds:
             table_lock=self.kit.table_lock(asset.key),
             fence=self._fence_of(item),
             suppression=self.kit.suppression(asset),
+            reads_as=export_reader(self.definition, self.kit.catalog, self.kit.store, asset),
         )
         # the watchdog keeps interrupting a build past its time until the build gives up,
         # and the build's publish refuses to commit once `expired` is set; Ctrl-C stops
@@ -352,6 +354,19 @@ class Builds:
                 if context.expired.is_set() and not isinstance(exc, BuildTimeoutError):
                     raise BuildTimeoutError(asset.key, asset.rel_path, asset.timeout_s) from exc
                 raise
+        if result.audit is not None:
+            from headwater.catalog.audit import AuditEvent, append, operator
+
+            append(
+                self.kit.catalog,
+                [
+                    AuditEvent(
+                        operator(),
+                        asset.build_kind,
+                        {"asset": asset.key, "run_id": self.record.run_id, **result.audit},
+                    )
+                ],
+            )
         # a build whose commit landed succeeded, however late it finished
         if asset.is_stored:
             relations.refresh(context.session, asset.key)

@@ -18,6 +18,7 @@ from headwater.errors import ConfigError
 from headwater.project.definition import Asset, ProjectDefinition
 from headwater.project.exports import DOCS, FOLDER, NAMESPACE, ExportConfig, ExportsFile
 from headwater.project.kinds import AssetKind, BuildKind
+from headwater.project.serving import ADMIN_ROLE
 from headwater.project.yamlfile import YamlDocument, closest, load_yaml, validated
 
 _REF = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
@@ -65,6 +66,14 @@ def _export_asset(
     columns_of: Callable[[str], Sequence[str] | None],
 ) -> Asset:
     upstream = _upstream(definition, config, document, position)
+    roles = [ADMIN_ROLE, *definition.config.serve.roles]
+    if config.role is not None and config.role not in roles:
+        near = closest(config.role, roles)
+        raise ConfigError(
+            f"export {config.name} reads as role {config.role}, which serve.roles does not define",
+            document.location(("exports", position, "role")),
+            f"did you mean {near}?" if near else "define it under serve.roles in headwater.yml",
+        )
     known = columns_of(upstream)
     if known is not None:
         _check_columns(config, list(known), document, position)

@@ -125,6 +125,9 @@ class ExportConfig(StrictModel):
     columns: dict[str, str] | None = None
     """Destination column: asset column. Default: every asset column under its own name."""
     to: Destination
+    role: str | None = None
+    """The role of `serve.roles` the export reads its asset as: its masking and row filters
+    apply to what is sent (default: the asset as the project holds it)."""
     description: str | None = None
     tags: list[str] = []
     enabled: bool | str = True
