@@ -170,3 +170,43 @@ def test_an_unknown_role_is_refused_at_load(make_project: ProjectFactory) -> Non
         _ = project.definition
     assert "did you mean crm?" in str(raised.value)
     assert "exports/out.yml:6" in str(raised.value)
+
+
+def test_an_export_is_a_node_of_lineage_openlineage_and_the_ui(
+    make_project: ProjectFactory,
+    endpoint: Endpoint,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from headwater.ui.pages import Links, Workspace, graph_page
+    from tests.support.openlineage import validate_event
+
+    config = "openlineage:\n  transports:\n    - {type: file, path: .headwater/openlineage.jsonl}\n"
+    url = endpoint.url.replace("/hooks/ltv", "/hooks/${HW_TEST_HOOK_PATH}")
+    project = make_project(
+        {"seeds/people.csv": _seed(3), "exports/hook.yml": EXPORT.format(url=url)},
+        config=config,
+    )
+    monkeypatch.setenv("HW_TEST_HOOK_PATH", "secret-path-token")
+    assert project.run().exit_code == 0
+    text = (project.root / ".headwater/openlineage.jsonl").read_text()
+    assert "secret-path-token" not in text
+    events = [json.loads(line) for line in text.splitlines()]
+    for event in events:
+        validate_event(event)
+    (done,) = [
+        e
+        for e in events
+        if e["job"]["name"] == "exports.people_hook" and e["eventType"] == "COMPLETE"
+    ]
+    assert [i["name"] for i in done["inputs"]] == [str(project.root / "warehouse/raw/people")]
+    (output,) = done["outputs"]
+    port = endpoint.url.split(":")[2].split("/")[0]
+    assert output["namespace"] == f"http://127.0.0.1:{port}"
+    assert output["name"] == "/hooks/${HW_TEST_HOOK_PATH}"
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == 3
+
+    assert project.lineage("exports.people_hook")["upstream_assets"] == ["raw.people"]
+    page = graph_page(Workspace(project), None, Links(True))
+    (node,) = [n for n in page["nodes"] if n["key"] == "exports.people_hook"]
+    assert node["kind"] == "export"
+    assert ("raw.people", "exports.people_hook") in {(e.source, e.target) for e in page["edges"]}
