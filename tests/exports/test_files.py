@@ -27,7 +27,7 @@ import pyarrow.types as pt
 import pytest
 
 from headwater.errors import ExportError
-from headwater.exports.base import Changes, Position, Refused, Sent
+from headwater.exports.base import Changes, Pending, Position, Refused, Sent
 from headwater.exports.files import NDJSON_CHUNK, OP_COLUMN, FileFolder
 from headwater.exports.position_file import PositionFile
 from headwater.project.exports import ExportConfig
@@ -493,6 +493,20 @@ def test_resume_writes_only_the_batches_not_confirmed(tmp_path: Path, fmt: str) 
     assert folder.files() == [f"orders-v00000002-00002.{ext}", f"orders-v00000002-00003.{ext}"]
     assert folder.rows(table.schema) == table.slice(4).to_pylist()
     assert folder.destination.position() == Position(version=2)
+
+
+def test_a_range_resumes_in_the_batches_it_began_with(tmp_path: Path) -> None:
+    """batch_size changed while a range was half written: the rest is cut as it began, so no
+    record is skipped or written twice."""
+    table = numbered_table(0, 9)
+    first = Folder(tmp_path, "parquet", batch_size=2)
+    # a run wrote batches 0 and 1 (rows 0-3) of the range in batches of 2 and was killed
+    first.send(make_changes(table.slice(0, 4), since=1, until=2))
+    first.positions.confirm(Position(version=1), Pending(1, 2, 0, batch_size=2), 2)
+    resumed = Folder(tmp_path, "parquet", batch_size=5)
+    sent = resumed.send(make_changes(table, since=1, until=2), resume_at=2)
+    assert sent == Sent(upserted=5, batches=3)
+    assert sorted(r["id"] for r in resumed.rows(table.schema)) == list(range(9))
 
 
 def test_a_resume_point_past_the_confirmed_batches_is_not_trusted(tmp_path: Path) -> None:

@@ -543,7 +543,7 @@ def test_running_out_of_retries_leaves_the_position_at_the_last_confirmed_batch(
     assert "HTTP 503: overloaded" in message
     assert "resumes" in message
     assert len(endpoint.requests) == 2 + 3
-    assert position(tmp_path) == Position(version=None, pending=Pending(4, 6, 2))
+    assert position(tmp_path) == Position(version=None, pending=Pending(4, 6, 2, batch_size=3))
 
     endpoint.reply = lambda r: Reply(200)
     resumed = hooks(export_config(endpoint.url, batch_size=3))

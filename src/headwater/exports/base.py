@@ -29,6 +29,9 @@ class Pending:
     until: int
     batches_done: int
     """Batches of the range the destination has confirmed, in order."""
+    batch_size: int | None = None
+    """The batch size the range began with: a resumed range is cut into the same batches,
+    whatever the configuration says now (None: not recorded)."""
 
 
 @dataclass(frozen=True)

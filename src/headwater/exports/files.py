@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from headwater.errors import ExportError, Location
-from headwater.exports.base import Changes, Pending, Position, Quarantine, Sent
+from headwater.exports.base import Changes, Position, Quarantine, Sent
 from headwater.exports.position_file import PositionFile
 
 if TYPE_CHECKING:
@@ -128,13 +128,14 @@ class FileFolder:
         position = self.positions.read()
         pending = position.pending
         if pending is None or (pending.since, pending.until) != (changes.since, changes.until):
-            self.positions.begin(position, changes.since, changes.until)
-            pending = Pending(changes.since, changes.until, 0)
+            pending = self.positions.begin(position, changes.since, changes.until, self.batch_size)
+        # a resumed range is cut as it began, whatever batch_size says now
+        size = pending.batch_size or self.batch_size
         # never skip a batch the position does not hold as confirmed: writing a confirmed
         # batch again only replaces its file with the same rows, skipping one loses them
         start = min(resume_at, pending.batches_done)
         sent = Sent()
-        for number, op, batch in self._batches(changes):
+        for number, op, batch in self._batches(changes, size):
             if number < start:
                 continue
             table = self._table(batch, op, changes)
@@ -159,13 +160,14 @@ class FileFolder:
             f"{changes.export}-v{changes.until:08d}-{number:05d}{deletes}.{self.format.extension}"
         )
 
-    def _batches(self, changes: Changes) -> Iterator[tuple[int, Op, pa.RecordBatch]]:
-        """The batches of `changes` numbered from 0: upserts first, then deletes."""
+    def _batches(self, changes: Changes, size: int) -> Iterator[tuple[int, Op, pa.RecordBatch]]:
+        """The batches of `changes` of `size` records, numbered from 0: upserts first, then
+        deletes."""
         number = 0
-        for batch in changes.upsert_batches(self.batch_size):
+        for batch in changes.upsert_batches(size):
             yield number, "upsert", batch
             number += 1
-        for batch in changes.delete_batches(self.batch_size):
+        for batch in changes.delete_batches(size):
             yield number, "delete", batch
             number += 1
 

@@ -44,7 +44,12 @@ class PositionFile:
                 version=data.get("version"),
                 pending=None
                 if pending is None
-                else Pending(pending["since"], pending["until"], pending["batches_done"]),
+                else Pending(
+                    pending["since"],
+                    pending["until"],
+                    pending["batches_done"],
+                    pending.get("batch_size"),
+                ),
             )
         except (AttributeError, KeyError, TypeError) as exc:
             raise ExportError(
@@ -54,13 +59,23 @@ class PositionFile:
                 "converge; append would send every row again)",
             ) from None
 
-    def begin(self, position: Position, since: int | None, until: int) -> None:
-        """Record that the range `(since, until]` is being sent, no batch confirmed yet."""
-        self._write(Position(position.version, Pending(since, until, 0)))
+    def begin(
+        self, position: Position, since: int | None, until: int, batch_size: int | None = None
+    ) -> Pending:
+        """Record that the range `(since, until]` is being sent in batches of `batch_size`,
+        no batch confirmed yet; return the pending range."""
+        pending = Pending(since, until, 0, batch_size)
+        self._write(Position(position.version, pending))
+        return pending
 
     def confirm(self, position: Position, pending: Pending, batches_done: int) -> None:
         """Record that the first `batches_done` batches of `pending` are confirmed."""
-        self._write(Position(position.version, Pending(pending.since, pending.until, batches_done)))
+        self._write(
+            Position(
+                position.version,
+                Pending(pending.since, pending.until, batches_done, pending.batch_size),
+            )
+        )
 
     def finish(self, until: int) -> None:
         """Record that every change up to version `until` is confirmed."""
@@ -76,6 +91,7 @@ class PositionFile:
                 "since": pending.since,
                 "until": pending.until,
                 "batches_done": pending.batches_done,
+                "batch_size": pending.batch_size,
             },
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

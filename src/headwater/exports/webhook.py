@@ -16,7 +16,6 @@ import email.utils
 import json
 import logging
 import math
-import os
 import random
 import re
 import time
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.build.secrets import REFERENCE, redact, resolve
 from headwater.errors import ExportError, Location
-from headwater.exports.base import Changes, Pending, Position, Quarantine, Refused, Sent
+from headwater.exports.base import Changes, Position, Quarantine, Refused, Sent
 from headwater.exports.position_file import PositionFile
 from headwater.project.exports import NAMESPACE, ExportConfig, WebhookDestination
 from headwater.version import __version__
@@ -49,9 +48,6 @@ MAX_WAIT_S = 300.0
 REASON_CHARS = 500
 """How much of a refusing answer's body a quarantined record keeps as its reason."""
 NULL = "null"
-BATCHES_FILE = "webhook_batches.json"
-"""Beside the position file: the batch size the pending range began with, so that a resumed
-range is cut into the same batches even when `batch_size` was changed in between."""
 
 
 class Webhook:
@@ -101,7 +97,6 @@ class Webhook:
                 "set 'url:' to the endpoint's full address, e.g. https://host/path",
             )
         self._positions = PositionFile(state_dir / "position.json")
-        self._batches_file = state_dir / BATCHES_FILE
         self._limiter = RateLimiter(config.rate)
         self._random = random.Random()
         self._sleep: Callable[[float], None] = time.sleep
@@ -181,7 +176,15 @@ class Webhook:
         pending = position.pending
         size = self._config.batch_size
         if pending is not None and (pending.since, pending.until) == (changes.since, changes.until):
-            size = self._recorded_batch_size(changes) or size
+            if pending.batch_size is not None and pending.batch_size != size:
+                _LOG.warning(
+                    "export %s: resuming %s in batches of %d as it began (batch_size is now %d)",
+                    self._export,
+                    changes.range_label,
+                    pending.batch_size,
+                    size,
+                )
+                size = pending.batch_size
             if resume_at > pending.batches_done:
                 # re-sending a batch is harmless (same key); skipping an unconfirmed one loses it
                 _LOG.warning(
@@ -204,10 +207,7 @@ class Webhook:
                     resume_at,
                 )
                 resume_at = 0
-            # the batch size is written first: a range is only ever resumed with its own
-            self._record_batch_size(changes, size)
-            self._positions.begin(position, changes.since, changes.until)
-            pending = Pending(changes.since, changes.until, 0)
+            pending = self._positions.begin(position, changes.since, changes.until, size)
         sent = Sent()
         retries_before = self._retries
         upsert_operation = "append" if changes.mode == "append" else "upsert"
@@ -393,41 +393,6 @@ class Webhook:
             self._where(self._export),
             hint,
         )
-
-    def _recorded_batch_size(self, changes: Changes) -> int | None:
-        try:
-            data = json.loads(self._batches_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if (
-            isinstance(data, dict)
-            and data.get("since") == changes.since
-            and data.get("until") == changes.until
-            and isinstance(data.get("batch_size"), int)
-            and data["batch_size"] > 0
-        ):
-            size: int = data["batch_size"]
-            if size != self._config.batch_size:
-                _LOG.warning(
-                    "export %s: resuming %s in batches of %d as it began (batch_size is now %d)",
-                    self._export,
-                    changes.range_label,
-                    size,
-                    self._config.batch_size,
-                )
-            return size
-        return None
-
-    def _record_batch_size(self, changes: Changes, size: int) -> None:
-        # written beside the position file and replaced the same way (see position_file)
-        self._batches_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = self._batches_file.with_name(self._batches_file.name + ".partial")
-        with open(partial, "w", encoding="utf-8") as out:
-            json.dump({"since": changes.since, "until": changes.until, "batch_size": size}, out)
-            out.flush()
-            # on disk before the position file says the range began
-            os.fsync(out.fileno())
-        os.replace(partial, self._batches_file)
 
     def _scrub(self, text: str) -> str:
         """`text` with the resolved URL shown as its label and every secret masked."""
