@@ -431,8 +431,11 @@ class Project:
 
         layer = self.definition.semantic
         metric = name.removeprefix("metric:")
+        assets = self.definition.assets
         if name.startswith("metric:") or (
-            metric in layer.metrics and metric not in self.definition.assets
+            metric in layer.metrics
+            and metric not in assets
+            and all(asset.name != metric for asset in assets.values())
         ):
             return metric_lineage(layer, metric)
         found = report.lineage_of(self.definition, self.catalog, self.store, name, direction, depth)

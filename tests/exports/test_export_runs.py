@@ -210,3 +210,114 @@ def test_an_export_is_a_node_of_lineage_openlineage_and_the_ui(
     (node,) = [n for n in page["nodes"] if n["key"] == "exports.people_hook"]
     assert node["kind"] == "export"
     assert ("raw.people", "exports.people_hook") in {(e.source, e.target) for e in page["edges"]}
+
+
+def _files_project(
+    make_project: ProjectFactory, seed: str, mode: str = "upsert", folder: str = "proj"
+) -> Project:
+    key = "" if mode == "append" else "    key: [id]\n"
+    return make_project(
+        {
+            "seeds/people.csv": seed,
+            "exports/out.yml": (
+                f"exports:\n  - name: out\n    from: people\n    mode: {mode}\n{key}"
+                "    to:\n      files: {path: out, format: ndjson}\n"
+            ),
+        },
+        folder=folder,
+    )
+
+
+def _sent(project: Project) -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for path in sorted((project.root / "out").glob("*.ndjson"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_a_column_added_to_the_asset_is_sent_from_then_on(make_project: ProjectFactory) -> None:
+    project = _files_project(make_project, "id,name\n1,Ann\n2,Bo\n")
+    assert project.run().exit_code == 0
+    write_files(project.root, {"seeds/people.csv": "id,name,city\n1,Ann,Oslo\n2,Bo,\n3,Cy,Rome\n"})
+    project.reload()
+    summary = project.run()
+    assert summary.exit_code == 0, [(o.key, o.message) for o in summary.outcomes]
+    # the asset's columns are those of its new version: rows that gained a value are sent
+    assert [(r["id"], r.get("city")) for r in _sent(project)][2:] == [(1, "Oslo"), (3, "Rome")]
+
+
+def test_an_unknown_key_column_is_an_error_naming_the_closest(
+    make_project: ProjectFactory,
+) -> None:
+    export = "exports:\n  - {name: out, from: people, key: [idd], to: {files: {path: out}}}\n"
+    # a model whose columns are known only once built: the key is checked when it runs
+    project = make_project(
+        {
+            "data/people.csv": "id,name\n1,Ann\n",
+            "models/people.sql": "select * from read_csv('data/people.csv')",
+            "exports/out.yml": export,
+        }
+    )
+    message = project.run().outcome("exports.out").message or ""
+    assert "no key column idd" in message and "did you mean id?" in message
+    assert "exports/out.yml:2" in message
+    assert "internal error" not in message
+    # a seed's columns are known at load: the same mistake is refused there
+    seeded = _files_project(make_project, "id,name\n1,Ann\n", folder="seeded")
+    (seeded.root / "exports/out.yml").write_text(
+        (seeded.root / "exports/out.yml").read_text().replace("key: [id]", "key: [idd]")
+    )
+    seeded.reload()
+    with pytest.raises(ConfigError) as raised:
+        _ = seeded.definition
+    assert "did you mean id?" in str(raised.value)
+
+
+def test_a_project_wide_full_refresh_does_not_resend_an_append_export(
+    make_project: ProjectFactory,
+) -> None:
+    project = _files_project(make_project, "id,name\n1,Ann\n2,Bo\n", mode="append")
+    assert project.run().exit_code == 0
+    summary = project.run(full_refresh=True)
+    assert summary.exit_code == 0
+    assert sorted(r["id"] for r in _sent(project)) == [1, 2]
+
+
+def test_an_export_quarantine_is_masked_like_its_asset(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headwater.errors import UsageError
+    from tests.support.serve import add_user
+
+    monkeypatch.setenv("HEADWATER_MASKING_KEY", "a-long-secret-key-for-hashing")
+    people = (
+        PEOPLE["seeds/people.csv"] + "4,Dee,dee@secret.example,EU\n4,Dee2,d2@secret.example,EU\n"
+    )
+    project = make_project(
+        {**PEOPLE, "seeds/people.csv": people, "exports/out.yml": _files_export("admin")},
+        config=ROLES.replace("outsider: {read: [raw.other]}", "outsider: {read: ['*']}"),
+    )
+    assert project.run().exit_code == 0
+    assert len(rows(project, "select raw from exports.eu_people__quarantine")) == 2
+    add_user(project.root, "mia", "outsider")
+    with pytest.raises(UsageError) as refused:
+        project.query("select raw from exports.eu_people__quarantine", as_user="mia")
+    assert "raw.people" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "host=db.example port=5433 dbname=crm user=app password=hunter2-secret",
+        "postgresql+psycopg://app:hunter2-secret@db.example:5433/crm",
+    ],
+)
+def test_the_lineage_of_a_postgres_export_names_no_password(url: str, tmp_path: Path) -> None:
+    from headwater.exports.lineage import destination_dataset
+    from headwater.project.exports import ExportConfig
+
+    config = ExportConfig.model_validate(
+        {"name": "x", "from": "a", "key": ["id"], "to": {"postgres": {"url": url, "table": "t"}}}
+    )
+    assert destination_dataset(config, tmp_path) == ("postgres://db.example:5433", "crm.public.t")

@@ -13,7 +13,7 @@ from headwater.build.builders import register
 from headwater.build.context import BuildContext, BuildResult
 from headwater.errors import ExportError, Location
 from headwater.exports.base import Changes, Destination, Sent
-from headwater.exports.changes import read_changes
+from headwater.exports.changes import UnreadableVersion, read_changes
 from headwater.exports.quarantine import ExportQuarantine
 from headwater.project.exports import DOCS, ExportConfig
 from headwater.project.kinds import BuildKind
@@ -45,24 +45,30 @@ def build_export(ctx: BuildContext) -> BuildResult:
     quarantine = ExportQuarantine(ctx.store, ctx.ref, destination.label, ctx.run_id)
     total = Sent()
     ranges = 0
-    try:
-        position = destination.position()
-        since = None if ctx.full_refresh else position.version
-        pending = None if ctx.full_refresh else position.pending
-        if pending is not None:
+    # an append export never sends everything again on its own: the destination keeps
+    # every row it was sent, so a second copy would be a duplicate of each
+    refresh = ctx.full_refresh and config.mode != "append"
+    notes: list[str] = []
+
+    def send(since: int | None, until: int, resume_at: int) -> None:
+        try:
             _add(
                 total,
-                _send(
-                    ctx,
-                    destination,
-                    config,
-                    source,
-                    pending.since,
-                    pending.until,
-                    pending.batches_done,
-                    quarantine,
-                ),
+                _send(ctx, destination, config, source, since, until, resume_at, quarantine, where),
             )
+        except UnreadableVersion:
+            if config.mode == "append" or since is None:
+                raise
+            # upsert and mirror converge from the whole current version
+            notes.append(f"v{since} can no longer be read: every row sent")
+            _add(total, _send(ctx, destination, config, source, None, until, 0, quarantine, where))
+
+    try:
+        position = destination.position()
+        since = None if refresh else position.version
+        pending = None if refresh else position.pending
+        if pending is not None:
+            send(pending.since, pending.until, pending.batches_done)
             ranges += 1
             since = pending.until
         if since is not None and since > until:
@@ -73,10 +79,12 @@ def build_export(ctx: BuildContext) -> BuildResult:
                 "run the export with --full-refresh to send every row again",
             )
         if since is None or since < until:
-            _add(total, _send(ctx, destination, config, source, since, until, 0, quarantine))
+            send(since, until, 0)
             ranges += 1
     finally:
         destination.close()
+    if ctx.full_refresh and not refresh:
+        notes.append("--full-refresh does not resend an append export's rows")
     if not ranges:
         return BuildResult(rows=0, message=f"up to date with {source} v{until}")
     parts = [f"{total.upserted} {'appended' if config.mode == 'append' else 'upserted'}"]
@@ -86,6 +94,7 @@ def build_export(ctx: BuildContext) -> BuildResult:
         parts.append(f"{total.refused} refused (in {quarantine.ref})")
     if total.retries:
         parts.append(f"{total.retries} retries")
+    parts += notes
     return BuildResult(
         rows=total.upserted + total.deleted,
         message=f"{', '.join(parts)} to {destination.label} (up to {source} v{until})",
@@ -136,6 +145,7 @@ def _send(
     until: int,
     resume_at: int,
     quarantine: ExportQuarantine,
+    where: Location,
 ) -> Sent:
     """Read the changes of `(since, until]`, check they fit, and send them."""
     from headwater.engine.duckdb import DuckDBEngine
@@ -151,7 +161,7 @@ def _send(
             None if reads_as is None else (lambda relation: reads_as(session, source.key, relation))
         )
         changes: Changes = read_changes(
-            session, ctx.store, config, source, since, until, ordered, view
+            session, ctx.store, config, source, since, until, ordered, view, where
         )
         quarantine.add(f"{config.name}:{changes.range_label}:keys", changes.invalid)
         destination.check(changes.schema, changes.key)

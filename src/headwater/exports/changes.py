@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from headwater.engine.base import EngineSession
 from headwater.errors import ExportError, Location
 from headwater.exports.base import Changes, Refused
+from headwater.project.yamlfile import closest
 from headwater.sqltext import identifier
 from headwater.storage.base import Snapshot, TableRef, TableStore
 
@@ -35,6 +36,11 @@ SCHEMA = "hw_export"
 """The engine schema holding an export's private relations while it runs."""
 
 
+class UnreadableVersion(ExportError):
+    """The version an export last sent can no longer be read (vacuumed, or purged by an
+    erasure)."""
+
+
 def read_changes(
     session: EngineSession,
     store: TableStore,
@@ -44,26 +50,33 @@ def read_changes(
     until: int,
     ordered: bool,
     reads_as: Callable[[str], str] | None = None,
+    where: Location | None = None,
 ) -> Changes:
     """The changes of `source` from version `since` (None: nothing) to `until`, as export
     `config` sends them; `ordered` fixes the order of records so the same range always
     makes the same batches; `reads_as` gives, for a relation holding rows of `source`, the
-    SELECT of them as the export's role reads them (None: as they are).
+    SELECT of them as the export's role reads them (None: as they are); `where` is the
+    export's place in the project, for errors.
 
     Raises:
-        ExportError: version `since` can no longer be read, or a mapped column is missing.
+        ExportError: version `since` can no longer be read, or a mapped or key column is
+            missing.
     """
+    where = where or Location(file=f"exports/ ({config.name})")
     new = store.snapshot(source, version=until)
-    old = _old_snapshot(store, source, since, config.name) if since is not None else None
+    old = _old_snapshot(store, source, since, config.name, where) if since is not None else None
     mapping = config.column_map(list(new.schema.names))
-    missing = [c for c in mapping.values() if c not in new.schema.names]
-    if missing:
-        raise ExportError(
-            f"export {config.name}: {source} has no column {', '.join(missing)} "
-            f"(its columns: {', '.join(new.schema.names)})",
-            Location(file=f"exports/ ({config.name})"),
-            "map the destination column to a column the asset has",
-        )
+    for wanted, role in ((list(mapping.values()), "mapped"), (config.key, "key")):
+        missing = [c for c in wanted if c not in new.schema.names]
+        if missing:
+            near = closest(missing[0], list(new.schema.names))
+            raise ExportError(
+                f"export {config.name}: {source} has no {role} column {', '.join(missing)} "
+                f"(its columns: {', '.join(new.schema.names)})",
+                where,
+                (f"did you mean {near}? " if near else "")
+                + "name columns the asset has under 'key:' and 'columns:'",
+            )
     destination_of: dict[str, str] = {}
     for dest, col in mapping.items():
         destination_of.setdefault(col, dest)
@@ -75,14 +88,27 @@ def read_changes(
         session.register_table(names.ref("removed"), removed)
     if config.mode == "mirror":
         session.register_table(names.ref("current"), new)
-    select = ", ".join(f"{identifier(col)} AS {identifier(dest)}" for dest, col in mapping.items())
+    types = session.sql_types(new.schema)
+
+    def select(present: list[str]) -> str:
+        """The exported columns of a side holding columns `present`: one the side lacks (a
+        version before the column was added) is NULL."""
+        return ", ".join(
+            f"{identifier(col) if col in present else f'CAST(NULL AS {types[col]})'} "
+            f"AS {identifier(dest)}"
+            for dest, col in mapping.items()
+        )
 
     def rows_of(part: str) -> str:
         relation = names.sql(part)
         return relation if reads_as is None else f"({reads_as(relation)}) AS {identifier(part)}"
 
-    gained = f"SELECT {select} FROM {rows_of('added')}"
-    lost = f"SELECT {select} FROM {rows_of('removed')}" if removed is not None else None
+    gained = f"SELECT {select(list(new.schema.names))} FROM {rows_of('added')}"
+    lost = (
+        f"SELECT {select(list(removed.schema.names))} FROM {rows_of('removed')}"
+        if removed is not None
+        else None
+    )
     if config.mode == "append":
         rows_sql = gained if lost is None else f"{gained} EXCEPT ALL {lost}"
     else:
@@ -152,15 +178,18 @@ class _Names:
         return identifier(f"hw_export_{self.export}__{part}")
 
 
-def _old_snapshot(store: TableStore, source: TableRef, since: int, export: str) -> Snapshot:
+def _old_snapshot(
+    store: TableStore, source: TableRef, since: int, export: str, where: Location
+) -> Snapshot:
     """Version `since` of `source`, which the last export sent."""
     try:
         return store.snapshot(source, version=since)
     except Exception as exc:
-        raise ExportError(
+        raise UnreadableVersion(
             f"export {export}: version {since} of {source}, which it last sent, can no longer "
-            f"be read ({type(exc).__name__}), so what changed since cannot be told",
-            Location(file=f"exports/ ({export})"),
+            f"be read ({type(exc).__name__}: vacuumed, or purged by an erasure), so what "
+            "changed since cannot be told",
+            where,
             "run it with --full-refresh to send every row again (upsert and mirror converge; "
             "append sends rows the destination already has)",
         ) from exc
@@ -201,7 +230,7 @@ def _invalid_keys(
     found = session.query(
         f"SELECT *, CASE WHEN {nulls} THEN 'null' ELSE 'repeated' END AS hw_problem, "
         f"count(*) OVER (PARTITION BY {keys}) AS hw_count FROM ({rows_sql}) AS changed "
-        f"QUALIFY {nulls} OR count(*) OVER (PARTITION BY {keys}) > 1 LIMIT 100000"
+        f"QUALIFY {nulls} OR count(*) OVER (PARTITION BY {keys}) > 1"
     )
     refused = []
     for row in found.to_pylist():

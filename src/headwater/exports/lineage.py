@@ -18,11 +18,9 @@ def destination_dataset(config: ExportConfig, project_root: Path) -> tuple[str, 
     and `db.schema.table`, a webhook's origin and path, or `file` and the folder."""
     to = config.to
     if to.postgres is not None:
-        parts = urllib.parse.urlsplit(_expanded(to.postgres.url))
         table = to.postgres.table if "." in to.postgres.table else f"public.{to.postgres.table}"
-        port = f":{parts.port}" if _port(parts) else ""
-        database = parts.path.strip("/")
-        return f"postgres://{parts.hostname or 'localhost'}{port}", f"{database}.{table}"
+        host, port, database = _database(_expanded(to.postgres.url))
+        return f"postgres://{host}{f':{port}' if port else ''}", f"{database}.{table}"
     if to.webhook is not None:
         parts = urllib.parse.urlsplit(_expanded(to.webhook.url))
         port = f":{parts.port}" if _port(parts) else ""
@@ -32,6 +30,25 @@ def destination_dataset(config: ExportConfig, project_root: Path) -> tuple[str, 
     assert to.files is not None
     folder = Path(to.files.path)
     return "file", str(folder if folder.is_absolute() else project_root / folder)
+
+
+def _database(url: str) -> tuple[str, str, str]:
+    """The host, port and database a libpq URL or keyword string names (nothing else of
+    it: a password never leaves)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.startswith("postgresql+"):
+        url = f"postgresql://{rest}"
+    try:
+        found = conninfo_to_dict(url)
+    except Exception:  # not parseable: the export itself reports it when it connects
+        return "unknown", "", ""
+    return (
+        str(found.get("host") or "localhost"),
+        str(found.get("port") or ""),
+        str(found.get("dbname") or ""),
+    )
 
 
 def _expanded(text: str) -> str:

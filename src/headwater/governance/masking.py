@@ -267,6 +267,10 @@ class Masking:
         for suffix in (QUARANTINE_SUFFIX, FAILED_SUFFIX):
             if key.lower().endswith(suffix):
                 owner = self._key(*key[: -len(suffix)].split(".", 1))
+                exporter = self.definition.assets.get(owner)
+                if exporter is not None and exporter.export is not None:
+                    # an export's quarantine holds its asset's rows: that asset's policy holds
+                    owner = exporter.depends_on[0]
                 if owner in self.definition.assets and not self.policy(owner).rewrites:
                     return TablePolicy()
                 return TablePolicy(
