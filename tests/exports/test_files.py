@@ -6,6 +6,7 @@ once and no partial file."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import random
@@ -49,6 +50,11 @@ SCHEMA = pa.schema(
         ("blob", pa.binary()),
     ]
 )
+
+
+def at(position: Position) -> Position:
+    """`position` without the asset it counts (these tests' changes name one of their own)."""
+    return dataclasses.replace(position, source=None)
 
 
 def source_table() -> pa.Table:
@@ -299,7 +305,7 @@ def test_every_format_reads_back_equal_to_the_source(tmp_path: Path, fmt: str) -
     assert folder.files() == [f"orders-v00000003-00000.{EXTENSION[fmt]}"]
     assert folder.hidden() == []
     assert folder.rows(SCHEMA) == source.to_pylist()
-    assert folder.destination.position() == Position(version=3, pending=None)
+    assert at(folder.destination.position()) == Position(version=3, pending=None)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -440,7 +446,7 @@ def test_csv_refuses_nested_columns_before_writing_anything(tmp_path: Path, colu
     with pytest.raises(ExportError):
         folder.send(make_changes(table))
     assert not folder.path.exists() or folder.files() == []
-    assert folder.destination.position() == Position()
+    assert at(folder.destination.position()) == Position()
 
 
 # -- batches and positions -----------------------------------------------------------------
@@ -457,7 +463,7 @@ def test_batches_split_into_one_file_each(tmp_path: Path, fmt: str) -> None:
     sizes = [len(read_back(folder.path / name, fmt, table.schema)) for name in folder.files()]
     assert sizes == [3, 3, 3, 1]
     assert folder.rows(table.schema) == table.to_pylist()
-    assert folder.destination.position() == Position(version=12)
+    assert at(folder.destination.position()) == Position(version=12)
 
 
 def test_upsert_and_append_files_hold_plain_rows(tmp_path: Path) -> None:
@@ -473,7 +479,7 @@ def test_nothing_changed_writes_no_file_and_moves_the_position(tmp_path: Path) -
     sent = folder.send(make_changes(numbered_table(0, 0), since=2, until=3))
     assert sent == Sent()
     assert folder.files() == []
-    assert folder.destination.position() == Position(version=3)
+    assert at(folder.destination.position()) == Position(version=3)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -492,7 +498,7 @@ def test_resume_writes_only_the_batches_not_confirmed(tmp_path: Path, fmt: str) 
     # batches 0 and 1 were confirmed by the run before (whose files this test did not make)
     assert folder.files() == [f"orders-v00000002-00002.{ext}", f"orders-v00000002-00003.{ext}"]
     assert folder.rows(table.schema) == table.slice(4).to_pylist()
-    assert folder.destination.position() == Position(version=2)
+    assert at(folder.destination.position()) == Position(version=2)
 
 
 def test_a_range_resumes_in_the_batches_it_began_with(tmp_path: Path) -> None:
@@ -527,7 +533,7 @@ def test_a_pending_range_of_other_versions_starts_over(tmp_path: Path) -> None:
     table = numbered_table(0, 4)
     sent = folder.send(make_changes(table, since=None, until=3), resume_at=0)
     assert sent == Sent(upserted=4, batches=2)
-    assert folder.destination.position() == Position(version=3)
+    assert at(folder.destination.position()) == Position(version=3)
 
 
 def test_leftover_partial_files_are_removed_and_others_exports_kept(tmp_path: Path) -> None:
@@ -624,7 +630,7 @@ def test_a_folder_that_cannot_be_made_is_an_export_error(tmp_path: Path) -> None
         folder.send(make_changes(numbered_table(0, 3)))
     assert str(folder.path) in failed.value.message
     assert "writable" in (failed.value.hint or "")
-    assert folder.destination.position() == Position()
+    assert at(folder.destination.position()) == Position()
 
 
 def test_a_read_only_folder_is_an_export_error(
@@ -645,7 +651,7 @@ def test_a_read_only_folder_is_an_export_error(
         with pytest.raises(ExportError) as failed:
             folder.send(make_changes(numbered_table(0, 3)))
         assert str(folder.path) in failed.value.message
-        assert folder.destination.position() == Position()
+        assert at(folder.destination.position()) == Position()
     finally:
         folder.path.chmod(0o700)
 
@@ -732,7 +738,7 @@ def test_sigkill_at_random_moments_leaves_every_record_once(tmp_path: Path, fmt:
         until += 1
 
     position = PositionFile(state / "position.json").read()
-    assert position == Position(version=until, pending=None)
+    assert at(position) == Position(version=until, pending=None)
     assert sorted(p.name for p in state.iterdir()) == ["position.json"]
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == [], seed
     names = sorted(p.name for p in folder.iterdir())

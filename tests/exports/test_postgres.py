@@ -196,3 +196,79 @@ def test_unknown_asset_is_refused_at_load(make_project: ProjectFactory, tmp_path
         ).definition
     assert "did you mean" in str(raised.value)
     assert "exports/crm.yml:3" in str(raised.value)
+
+
+def _things(make_project: ProjectFactory, sql: str, mode: str = "upsert") -> Project:
+    key = "" if mode == "append" else "    key: [id]\n"
+    return make_project(
+        {
+            "models/things.sql": sql,
+            "exports/x.yml": (
+                f"exports:\n  - name: out\n    from: things\n    mode: {mode}\n{key}"
+                "    to:\n      postgres:\n        url: ${HW_TEST_CRM_URL}\n        table: crm.t\n"
+            ),
+        }
+    )
+
+
+def test_awkward_values_land_or_are_refused_one_by_one(
+    make_project: ProjectFactory, crm: Callable[[str], list[tuple[Any, ...]]], postgres_db: str
+) -> None:
+    # the server's zone is not UTC: a naive timestamp is UTC all the same
+    crm(f"ALTER DATABASE \"{postgres_db}\" SET timezone = 'America/New_York'")
+    crm("CREATE TABLE crm.t (id numeric(10, 1) PRIMARY KEY, doc json, at timestamptz, s text)")
+    sql = (
+        "select 1 as id, '{\"a\": 1}' as doc, timestamp '2024-01-01 12:00:00' as at, 'ok' as s "
+        "union all select 2, '[]', null, 'a' || chr(0) || 'b' "  # NUL: PostgreSQL text refuses
+        "union all select 3.01, 'null', null, 'x' union all select 3.04, 'null', null, 'y'"
+    )
+    project = _things(make_project, sql)
+    summary = project.run()
+    assert _ok(summary), _says(summary)
+    got = crm("SELECT id, doc::text, at AT TIME ZONE 'UTC' FROM crm.t ORDER BY id")
+    # 3.01 and 3.04 are one key as numeric(10, 1): applied one after the other, not refused
+    assert [(float(r[0]), r[1]) for r in got] == [(1.0, '{"a": 1}'), (3.0, "null")]
+    assert str(got[0][2]) == "2024-01-01 12:00:00"
+    reasons = [r[0] for r in rows(project, "select reason from exports.out__quarantine")]
+    assert len(reasons) == 1 and "NUL" in reasons[0]
+    # a json column is compared as text: running again rewrites nothing and fails nothing
+    assert _ok(project.run(full_refresh=True))
+
+
+def test_mirror_sending_every_row_deletes_what_the_asset_lost(
+    make_project: ProjectFactory, crm: Callable[[str], list[tuple[Any, ...]]]
+) -> None:
+    project = _project(make_project, "mirror")
+    assert _ok(project.run())
+    crm("INSERT INTO crm.customer_ltv (customer_id, name) VALUES (99, 'stale')")
+    _reseed(project, "customer_id,name,segment,ltv\n1,Ann,gold,121\n")
+    summary = project.run(full_refresh=True)
+    assert _ok(summary), _says(summary)
+    assert [r[0] for r in _table(crm)] == [1]
+
+
+def test_an_export_reading_another_asset_sends_it_whole(
+    make_project: ProjectFactory, crm: Callable[[str], list[tuple[Any, ...]]]
+) -> None:
+    project = make_project(
+        {
+            "seeds/customers.csv": CUSTOMERS,
+            "seeds/prospects.csv": "customer_id,name,segment,ltv\n10,Pia,new,0\n11,Quy,new,0\n",
+            "exports/crm.yml": _export("upsert"),
+        }
+    )
+    assert _ok(project.run())
+    # more commits to prospects than customers had: its version numbers would skip rows
+    for extra in range(3):
+        text = f"customer_id,name,segment,ltv\n10,Pia,new,{extra}\n11,Quy,new,0\n"
+        write_files(project.root, {"seeds/prospects.csv": text})
+        project.reload()
+        assert _ok(project.run())
+    (project.root / "exports/crm.yml").write_text(
+        _export("upsert").replace("from: customers", "from: prospects")
+    )
+    project.reload()
+    summary = project.run()
+    assert _ok(summary), _says(summary)
+    assert "reads raw.prospects now" in (summary.outcome("exports.ltv_to_crm").message or "")
+    assert {10, 11} <= {r[0] for r in _table(crm)}

@@ -11,6 +11,7 @@ of a sending process, after which a new one finishes with every record delivered
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import signal
@@ -162,6 +163,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     endpoint: Endpoint
+
+
+def at(position: Position) -> Position:
+    """`position` without the asset it counts (these tests' changes name one of their own)."""
+    return dataclasses.replace(position, source=None)
 
 
 @pytest.fixture
@@ -332,8 +338,8 @@ def test_records_go_in_batches_of_batch_size_with_their_keys(
     for number, request in enumerate(endpoint.requests):
         assert request.key == request.body["idempotency_key"] == f"ltv:v2..v5:{number}"
         assert request.body["batch"] == number
-    assert position(tmp_path) == Position(version=5, pending=None)
-    assert hook.position() == Position(version=5, pending=None)
+    assert at(position(tmp_path)) == Position(version=5, pending=None)
+    assert at(hook.position()) == Position(version=5, pending=None)
 
 
 def test_mirror_sends_the_deleted_keys_after_the_upserts(
@@ -398,7 +404,7 @@ def test_resuming_skips_the_confirmed_batches(
 
     assert sent.batches == 1
     assert [(r.key, r.ids) for r in endpoint.requests] == [("ltv:v1..v2:2", [9, 10])]
-    assert hook.position() == Position(version=2, pending=None)
+    assert at(hook.position()) == Position(version=2, pending=None)
 
 
 def test_batches_the_position_does_not_hold_as_confirmed_are_sent_whatever_resume_at_says(
@@ -505,7 +511,7 @@ def test_refused_records_are_quarantined_and_the_rest_delivered(
         "ltv:..v3:0.1.0",
         "ltv:..v3:0.1.1",
     }
-    assert position(tmp_path) == Position(version=3, pending=None)
+    assert at(position(tmp_path)) == Position(version=3, pending=None)
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 405])
@@ -543,14 +549,14 @@ def test_running_out_of_retries_leaves_the_position_at_the_last_confirmed_batch(
     assert "HTTP 503: overloaded" in message
     assert "resumes" in message
     assert len(endpoint.requests) == 2 + 3
-    assert position(tmp_path) == Position(version=None, pending=Pending(4, 6, 2, batch_size=3))
+    assert at(position(tmp_path)) == Position(version=None, pending=Pending(4, 6, 2, batch_size=3))
 
     endpoint.reply = lambda r: Reply(200)
     resumed = hooks(export_config(endpoint.url, batch_size=3))
     sent = resumed.send(changes, 2, ListQuarantine())
     assert sent.batches == 2
     assert endpoint.delivered() == Counter(range(1, 11))
-    assert position(tmp_path) == Position(version=6, pending=None)
+    assert at(position(tmp_path)) == Position(version=6, pending=None)
 
 
 def test_connection_errors_are_retried_then_fail_with_the_position_kept(
@@ -858,4 +864,4 @@ def test_a_sender_killed_again_and_again_delivers_every_record_once(
     batches = {key.rsplit(":", 1)[1].split(".")[0] for key in endpoint.accepted}
     assert batches == {str(n) for n in range(20)}
     assert quarantine.batches() == {"ltv:..v9:4": [14]}
-    assert position(tmp_path) == Position(version=9, pending=None)
+    assert at(position(tmp_path)) == Position(version=9, pending=None)

@@ -42,6 +42,8 @@ class Position:
     """The last version of the asset whose changes the destination has confirmed (None:
     nothing exported yet)."""
     pending: Pending | None = None
+    source: str | None = None
+    """The asset whose versions `version` counts (None: not recorded)."""
 
 
 @dataclass(frozen=True)

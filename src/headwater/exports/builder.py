@@ -67,6 +67,10 @@ def build_export(ctx: BuildContext) -> BuildResult:
         position = destination.position()
         since = None if refresh else position.version
         pending = None if refresh else position.pending
+        if position.source not in (None, source.key):
+            # its versions count another table's commits: nothing of this one was sent
+            notes.append(f"reads {source} now, not {position.source}: every row sent")
+            since, pending = None, None
         if pending is not None:
             send(pending.since, pending.until, pending.batches_done)
             ranges += 1
@@ -150,7 +154,8 @@ def _send(
     """Read the changes of `(since, until]`, check they fit, and send them."""
     from headwater.engine.duckdb import DuckDBEngine
 
-    ordered = config.to.kind != "postgres"
+    # in key order for PostgreSQL too, whose upsert reads the key's index page after page
+    ordered = config.to.kind != "postgres" or config.mode != "append"
     # a DuckDB of the export's own: its relations (and a role's masking key) are seen by no
     # other build, and the comparison runs the same whatever engine builds the models
     engine = DuckDBEngine(temp_directory=ctx.temp_dir / f"export-{config.name}")

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "hw_export"
 """The engine schema holding an export's private relations while it runs."""
+SHARING = "hw_sharing_key"
+"""The column of the changed rows counting the changed rows with the same key."""
 
 
 class UnreadableVersion(ExportError):
@@ -116,15 +118,21 @@ def read_changes(
     columns = ", ".join(identifier(dest) for dest in mapping)
     order = _order(key if config.mode != "append" else list(mapping), ordered)
     invalid: list[Refused] = []
-    if config.mode != "append":
-        invalid = _invalid_keys(session, names, rows_sql, key)
+    if config.mode == "append":
+        session.execute(f"CREATE OR REPLACE TEMP TABLE {names.temp('upserts')} AS {rows_sql}")
+        upserts_sql = f"SELECT * FROM {names.temp('upserts')}"
+    else:
+        # the versions are compared once; each changed row carries how many share its key
         keys = ", ".join(identifier(k) for k in key)
-        valid = " AND ".join(f"{identifier(k)} IS NOT NULL" for k in key)
-        rows_sql = (
-            f"SELECT {columns} FROM ({rows_sql}) AS changed WHERE {valid} "
-            f"QUALIFY count(*) OVER (PARTITION BY {keys}) = 1"
+        session.execute(
+            f"CREATE OR REPLACE TEMP TABLE {names.temp('upserts')} AS SELECT *, "
+            f"count(*) OVER (PARTITION BY {keys}) AS {SHARING} FROM ({rows_sql}) AS changed"
         )
-    session.execute(f"CREATE OR REPLACE TEMP TABLE {names.temp('upserts')} AS {rows_sql}")
+        invalid = _invalid_keys(session, names.temp("upserts"), key)
+        valid = " AND ".join(f"{identifier(k)} IS NOT NULL" for k in key)
+        upserts_sql = (
+            f"SELECT {columns} FROM {names.temp('upserts')} WHERE {valid} AND {SHARING} = 1"
+        )
     deletes_sql = None
     if config.mode == "mirror" and removed is not None:
         pairs = ", ".join(f"{identifier(mapping[k])} AS {identifier(k)}" for k in key)
@@ -134,13 +142,13 @@ def read_changes(
             f"EXCEPT SELECT {pairs} FROM {rows_of('current')}"
         )
         session.execute(f"CREATE OR REPLACE TEMP TABLE {names.temp('deletes')} AS {deletes_sql}")
-    upserts = _count(session, names.temp("upserts"))
+    upserts = _count(session, f"({upserts_sql})")
     deletes = _count(session, names.temp("deletes")) if deletes_sql else 0
-    schema = session.schema(f"SELECT * FROM {names.temp('upserts')}")
+    schema = session.schema(upserts_sql)
     key_order = _order(key, ordered)
 
     def upsert_batches(size: int) -> Iterator[pa.RecordBatch]:
-        yield from _batches(session, f"SELECT * FROM {names.temp('upserts')}{order}", size)
+        yield from _batches(session, f"{upserts_sql}{order}", size)
 
     def delete_batches(size: int) -> Iterator[pa.RecordBatch]:
         if deletes_sql:
@@ -221,16 +229,12 @@ def _same_columns(new: Snapshot, old: Snapshot) -> bool:
     return list(new.schema.names) == list(old.schema.names)
 
 
-def _invalid_keys(
-    session: EngineSession, names: _Names, rows_sql: str, key: list[str]
-) -> list[Refused]:
-    """Rows of `rows_sql` whose key is null or shared with another changed row."""
-    keys = ", ".join(identifier(k) for k in key)
+def _invalid_keys(session: EngineSession, changed: str, key: list[str]) -> list[Refused]:
+    """Rows of table `changed` whose key is null or shared with another changed row."""
     nulls = " OR ".join(f"{identifier(k)} IS NULL" for k in key)
     found = session.query(
-        f"SELECT *, CASE WHEN {nulls} THEN 'null' ELSE 'repeated' END AS hw_problem, "
-        f"count(*) OVER (PARTITION BY {keys}) AS hw_count FROM ({rows_sql}) AS changed "
-        f"QUALIFY {nulls} OR count(*) OVER (PARTITION BY {keys}) > 1"
+        f"SELECT * EXCLUDE ({SHARING}), CASE WHEN {nulls} THEN 'null' ELSE 'repeated' END "
+        f"AS hw_problem, {SHARING} AS hw_count FROM {changed} WHERE {nulls} OR {SHARING} > 1"
     )
     refused = []
     for row in found.to_pylist():

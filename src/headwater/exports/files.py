@@ -146,7 +146,7 @@ class FileFolder:
                 sent.deleted += table.num_rows
             else:
                 sent.upserted += table.num_rows
-        self.positions.finish(changes.until)
+        self.positions.finish(changes.until, changes.source)
         return sent
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ class PositionFile:
             pending = data.get("pending")
             return Position(
                 version=data.get("version"),
+                source=data.get("source"),
                 pending=None
                 if pending is None
                 else Pending(
@@ -65,7 +66,7 @@ class PositionFile:
         """Record that the range `(since, until]` is being sent in batches of `batch_size`,
         no batch confirmed yet; return the pending range."""
         pending = Pending(since, until, 0, batch_size)
-        self._write(Position(position.version, pending))
+        self._write(Position(position.version, pending, position.source))
         return pending
 
     def confirm(self, position: Position, pending: Pending, batches_done: int) -> None:
@@ -74,17 +75,19 @@ class PositionFile:
             Position(
                 position.version,
                 Pending(pending.since, pending.until, batches_done, pending.batch_size),
+                position.source,
             )
         )
 
-    def finish(self, until: int) -> None:
-        """Record that every change up to version `until` is confirmed."""
-        self._write(Position(until, None))
+    def finish(self, until: int, source: str | None = None) -> None:
+        """Record that every change of asset `source` up to version `until` is confirmed."""
+        self._write(Position(until, None, source))
 
     def _write(self, position: Position) -> None:
         pending = position.pending
         data = {
             "version": position.version,
+            "source": position.source,
             "pending": None
             if pending is None
             else {

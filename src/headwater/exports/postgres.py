@@ -17,6 +17,8 @@ refuses go to the export's quarantine with PostgreSQL's message, and every other
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 STAGE_BATCH = 100_000
 """Rows converted to CSV and copied at a time: memory follows this, not the change set."""
 ROW = "hw_row"
+NUL = "\x00"
 POSITION_LOCK = 0x6877_6578
 """The first key of the advisory lock under which a missing position table is created
 (the second is the hash of its name)."""
@@ -74,7 +77,11 @@ class PostgresTable:
         self.table = f"{_quote(self.schema_name)}.{_quote(self.table_name)}"
         url = _libpq(resolve(config.url, self.where, "to.postgres.url"))
         try:
-            self._conn: psycopg.Connection[Any] = psycopg.connect(url, connect_timeout=30)
+            # in UTC: a timestamp without a zone is UTC in the lakehouse, and must not take
+            # the server's zone on its way into a timestamptz column
+            self._conn: psycopg.Connection[Any] = psycopg.connect(
+                url, connect_timeout=30, options="-c TimeZone=UTC"
+            )
         except psycopg.Error as exc:
             raise ExportError(
                 f"export {export.name}: cannot connect to PostgreSQL: {redact(str(exc)).strip()}",
@@ -92,6 +99,10 @@ class PostgresTable:
         """Check that the table exists, has every mapped column with a type the asset's
         values fit, no required column is left unmapped, and (upsert, mirror) a unique index
         on the key."""
+        with self._talking("reading the table's columns"):
+            self._check(schema, key)
+
+    def _check(self, schema: pa.Schema, key: list[str]) -> None:
         columns = self._table_columns()
         for field in schema:
             column = columns.get(field.name)
@@ -132,8 +143,8 @@ class PostgresTable:
             )
 
     def position(self) -> Position:
-        """The version the position table records for this export."""
-        with self._conn.transaction():
+        """The version (and asset) the position table records for this export."""
+        with self._talking("reading the export's position"), self._conn.transaction():
             missing = self._conn.execute(
                 "SELECT to_regclass(%s) IS NULL", (self.position_table,)
             ).fetchone()
@@ -151,10 +162,13 @@ class PostgresTable:
                     "exported_at timestamptz NOT NULL DEFAULT now())"
                 )
             row = self._conn.execute(
-                f"SELECT version FROM {self.position_table} WHERE export = %s",
+                f"SELECT version, source FROM {self.position_table} WHERE export = %s",
                 (self.export.name,),
             ).fetchone()
-        self._seen = Position(version=None if row is None else int(row[0]))
+        self._seen = Position(
+            version=None if row is None else int(row[0]),
+            source=None if row is None else str(row[1]),
+        )
         return self._seen
 
     def send(self, changes: Changes, resume_at: int, quarantine: Quarantine) -> Sent:
@@ -170,16 +184,23 @@ class PostgresTable:
             with self._conn.transaction():
                 self._hold_position()
                 staged, typed = self._stage(
-                    "hw_export_rows", names, changes.upsert_batches, columns
+                    "hw_export_rows", names, _storable(changes.upsert_batches, refused), columns
                 )
-                bad = self._apply(self._upsert_sql(names, changes, columns, typed), staged)
+                bad = self._apply(
+                    self._upsert_sql(names, changes, columns, typed), staged, "hw_export_rows"
+                )
                 refused += self._refused_rows("hw_export_rows", names, bad)
                 sent.upserted = staged - len(bad)
+                if changes.mode == "mirror" and changes.since is None:
+                    # every row was sent: a key the table holds that none of them has is gone
+                    sent.deleted = self._delete_unsent(changes.key, columns, typed)
                 if changes.mode == "mirror":
                     gone, typed = self._stage(
                         "hw_export_gone", changes.key, changes.delete_batches, columns
                     )
-                    bad = self._apply(self._delete_sql(changes.key, columns, typed), gone)
+                    bad = self._apply(
+                        self._delete_sql(changes.key, columns, typed), gone, "hw_export_gone"
+                    )
                     refused += self._refused_rows("hw_export_gone", changes.key, bad)
                     sent.deleted = gone - len(bad)
                 sent.refused = len(refused)
@@ -203,6 +224,21 @@ class PostgresTable:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+    @contextmanager
+    def _talking(self, doing: str) -> Iterator[None]:
+        """Turn a PostgreSQL error while `doing` into an `ExportError` saying so."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise ExportError(
+                f"export {self.export.name}: {doing} in {self.label} failed: "
+                f"{redact(str(exc)).strip()}",
+                self.where,
+                "check the table, the position table's schema and the user's privileges",
+            ) from None
 
     def _hold_position(self) -> None:
         """Lock this export's position row and check nobody moved it since it was read."""
@@ -269,8 +305,8 @@ class PostgresTable:
         if not others:
             return f"{insert} ON CONFLICT ({keys}) DO NOTHING"
         assign = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in others)
-        current = ", ".join(f"{self.table}.{_quote(n)}" for n in others)
-        new = ", ".join(f"excluded.{_quote(n)}" for n in others)
+        current = ", ".join(_comparable(f"{self.table}.{_quote(n)}", columns[n]) for n in others)
+        new = ", ".join(_comparable(f"excluded.{_quote(n)}", columns[n]) for n in others)
         return (
             f"{insert} ON CONFLICT ({keys}) DO UPDATE SET {assign} "
             f"WHERE ROW({current}) IS DISTINCT FROM ROW({new})"
@@ -287,19 +323,43 @@ class PostgresTable:
             f"AND gone.{ROW} BETWEEN %s AND %s"
         )
 
-    def _apply(self, sql: str, count: int) -> list[tuple[int, str, str | None]]:
-        """Run `sql` over staged rows 0..count-1, halving the range that fails on data down
-        to single rows; return the rows refused as (row, message, column)."""
+    def _delete_unsent(self, key: list[str], columns: dict[str, _Column], typed: bool) -> int:
+        """Delete the rows whose key no staged row has; return how many."""
+        match = " AND ".join(
+            f"{self.table}.{_quote(k)} = "
+            + (f"sent.{_quote(k)}" if typed else _cast(k, columns[k], "sent"))
+            for k in key
+        )
+        cursor = self._conn.execute(
+            f"DELETE FROM {self.table} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM hw_export_rows AS sent WHERE {match})"
+        )
+        return max(cursor.rowcount, 0)
+
+    def _apply(self, sql: str, count: int, staged: str) -> list[tuple[int, str, str | None]]:
+        """Run `sql` over rows 0..count-1 of table `staged`, halving the range that fails on
+        data down to single rows; return the rows refused as (row, message, column)."""
         import psycopg
 
         refused: list[tuple[int, str, str | None]] = []
         ranges = [(0, count - 1)] if count else []
+        indexed = False
         while ranges:
             low, high = ranges.pop()
             try:
                 with self._conn.transaction():
                     self._conn.execute(sql, (low, high))
-            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            except (
+                psycopg.errors.DataError,
+                psycopg.errors.IntegrityError,
+                # two rows whose keys become one in the column's type (numeric(10, 1))
+                psycopg.errors.CardinalityViolation,
+            ) as exc:
+                if not indexed:
+                    # each halving reads a range of row numbers: not the whole table each time
+                    self._conn.execute(f"CREATE INDEX ON {staged} ({ROW})")
+                    self._conn.execute(f"ANALYZE {staged}")
+                    indexed = True
                 if low == high:
                     diag = exc.diag
                     refused.append(
@@ -415,6 +475,50 @@ def _libpq(url: str) -> str:
     if sep and scheme.startswith("postgresql+"):
         return f"postgresql://{rest}"
     return url
+
+
+_NO_EQUALITY = {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
+"""Types PostgreSQL has no `=` for: compared as text."""
+
+
+def _comparable(reference: str, column: _Column) -> str:
+    """`reference` in a form `IS DISTINCT FROM` can compare."""
+    return f"{reference}::text" if column.type in _NO_EQUALITY else reference
+
+
+def _storable(batches: Any, refused: list[Refused]) -> Any:
+    """`batches` without the rows PostgreSQL's text cannot hold (a NUL character), which are
+    added to `refused` instead."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def storable(size: int) -> Iterator[pa.RecordBatch]:
+        for batch in batches(size):
+            texts = [
+                name
+                for name, column in zip(batch.schema.names, batch.columns, strict=True)
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            ]
+            bad = None
+            for name in texts:
+                found = pc.fill_null(pc.match_substring(batch.column(name), NUL), False)
+                bad = found if bad is None else pc.or_(bad, found)
+            if bad is None or not pc.any(bad).as_py():
+                yield batch
+                continue
+            for row in batch.filter(bad).to_pylist():
+                column = next(n for n in texts if NUL in (row[n] or ""))
+                refused.append(
+                    Refused(
+                        record=row,
+                        reason="PostgreSQL text cannot hold the NUL character",
+                        column=column,
+                        error_class="refused",
+                    )
+                )
+            yield batch.filter(pc.invert(bad))
+
+    return storable
 
 
 def _split(name: str, default_schema: str = "public") -> tuple[str, str]:

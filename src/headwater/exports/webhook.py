@@ -237,7 +237,7 @@ class Webhook:
                     number += 1
         finally:
             sent.retries = self._retries - retries_before
-        self._positions.finish(changes.until)
+        self._positions.finish(changes.until, changes.source)
         return sent
 
     def close(self) -> None:
