@@ -154,7 +154,8 @@ def _send(
     """Read the changes of `(since, until]`, check they fit, and send them."""
     from headwater.engine.duckdb import DuckDBEngine
 
-    # in key order for PostgreSQL too, whose upsert reads the key's index page after page
+    # in key order for a PostgreSQL upsert too, which then reads the key's index page after
+    # page (postgres.py stages the rows in the order they come)
     ordered = config.to.kind != "postgres" or config.mode != "append"
     # a DuckDB of the export's own: its relations (and a role's masking key) are seen by no
     # other build, and the comparison runs the same whatever engine builds the models

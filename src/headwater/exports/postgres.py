@@ -296,10 +296,9 @@ class PostgresTable:
         )
         if changes.mode == "append":
             return insert
-        # in key order: the key's index (and a table filled in key order) is then read and
-        # written page after page, not at random (a million rows arriving in random key
-        # order are inserted or updated about 1.4 times as fast)
-        insert += " ORDER BY " + ", ".join(str(names.index(k) + 1) for k in changes.key)
+        # the rows were staged in key order (`read_changes(ordered=True)`): the key's index
+        # (and a table filled in key order) is then read and written page after page, not at
+        # random (a million rows in random key order are upserted about 1.4 times slower)
         keys = ", ".join(_quote(k) for k in changes.key)
         others = [n for n in names if n not in changes.key]
         if not others:
