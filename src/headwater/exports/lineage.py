@@ -37,11 +37,10 @@ def _database(url: str) -> tuple[str, str, str]:
     it: a password never leaves)."""
     from psycopg.conninfo import conninfo_to_dict
 
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme.startswith("postgresql+"):
-        url = f"postgresql://{rest}"
+    from headwater.exports.postgres import libpq_url
+
     try:
-        found = conninfo_to_dict(url)
+        found = conninfo_to_dict(libpq_url(url))
     except Exception:  # not parseable: the export itself reports it when it connects
         return "unknown", "", ""
     return (

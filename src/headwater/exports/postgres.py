@@ -75,7 +75,7 @@ class PostgresTable:
         position_schema, position_table = _split(config.position_table, self.schema_name)
         self.position_table = f"{_quote(position_schema)}.{_quote(position_table)}"
         self.table = f"{_quote(self.schema_name)}.{_quote(self.table_name)}"
-        url = _libpq(resolve(config.url, self.where, "to.postgres.url"))
+        url = libpq_url(resolve(config.url, self.where, "to.postgres.url"))
         try:
             # in UTC: a timestamp without a zone is UTC in the lakehouse, and must not take
             # the server's zone on its way into a timestamptz column
@@ -468,7 +468,7 @@ def _type_problem(arrow_type: pa.DataType, column: _Column) -> str | None:
     return None if fits else "the values do not fit"
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
     """`url` as libpq reads it: SQLAlchemy's `postgresql+psycopg://` names a driver too."""
     scheme, sep, rest = url.partition("://")
     if sep and scheme.startswith("postgresql+"):
