@@ -546,6 +546,29 @@ def test_a_missing_bucket_or_an_unreachable_endpoint_is_a_storage_error(
     assert "AWS_ENDPOINT_URL" in (unreachable.value.hint or "")
 
 
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # the port of the endpoint once held "403" and a refused connection read as refused
+        # credentials: a network failure wins, a status is a whole number
+        (
+            "When getting information for bucket 'b': AWS Error NETWORK_CONNECTION during "
+            "HeadBucket operation: curlCode: 7, Couldn't connect to server (127.0.0.1:40312)",
+            TransientError,
+        ),
+        ("Generic S3 error: connection refused http://127.0.0.1:54031/b", TransientError),
+        ("AWS Error ACCESS_DENIED during HeadBucket operation: 403 Forbidden", StorageError),
+        ("Error: InvalidAccessKeyId: the key does not exist", StorageError),
+        ("HeadBucket failed with HTTP status 403", StorageError),
+    ],
+)
+def test_a_request_failure_is_classified_by_its_cause_not_by_digits_in_the_endpoint(
+    store: S3DeltaStore, message: str, expected: type[Exception]
+) -> None:
+    error = store.access_error(OSError(message))
+    assert type(error) is expected, error.message
+
+
 def test_a_server_lost_after_opening_is_a_transient_error_not_an_internal_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -50,6 +50,17 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 CREDENTIAL_VARIABLES = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)"
 ENDPOINT_VARIABLES = "AWS_ENDPOINT_URL (and AWS_ALLOW_HTTP=true for an http:// endpoint)"
 MASK = "***"
+_NETWORK_FAILURES = (
+    "network_connection",
+    "curlcode",
+    "connection refused",
+    "couldn't connect",
+    "could not connect",
+    "timed out",
+    "dns",
+)
+_DENIED = ("access_denied", "accessdenied", "forbidden", "signature")
+_BAD_KEYS = ("invalid_access_key", "invalidaccesskey")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -391,10 +402,16 @@ class S3DeltaStore(DeltaStore):
         text = self.settings.redact(first_line(exc))
         lowered = text.lower()
         endpoint = self.settings.endpoint or "AWS S3"
-        if any(w in lowered for w in ("access_denied", "accessdenied", "forbidden", "signature")):
+        # A network failure is looked for first, and a status 403 only as a whole number:
+        # the message may carry the endpoint's port (":40312" once made a refused connection
+        # read as refused credentials).
+        unreachable = any(w in lowered for w in _NETWORK_FAILURES)
+        if not unreachable and any(w in lowered for w in _DENIED):
             what = "refused the credentials"
             hint = f"check {CREDENTIAL_VARIABLES} and the bucket's permissions"
-        elif any(w in lowered for w in ("invalid_access_key", "invalidaccesskey", "403")):
+        elif not unreachable and (
+            any(w in lowered for w in _BAD_KEYS) or re.search(r"(?<![\d:.])403(?!\d)", lowered)
+        ):
             what = "refused the credentials"
             hint = f"check {CREDENTIAL_VARIABLES}"
         else:
