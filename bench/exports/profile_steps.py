@@ -3,7 +3,8 @@ step timed (wrappers around the functions that do it, no sampling).
 
 Steps: reading the changes (DuckDB: the two versions' `EXCEPT`, the key checks, the temporary
 table of changed rows), producing the record batches from it, converting them to CSV,
-`COPY` (sending the CSV; PostgreSQL parses it meanwhile), the upsert statement, the rest of
+`COPY` (the wait for PostgreSQL beyond the batch and CSV work it overlaps: a writer thread
+sends while the next batch is made), the upsert statement, the rest of
 the transaction (the position, the commit) and the rest of the build.
 
 Usage: python bench/exports/profile_steps.py PROJECT exports.NAME   (after the model is built)
@@ -93,7 +94,10 @@ def profile(project_root: Path, select: str) -> list[str]:
         ("read changes (DuckDB EXCEPT, key checks, temp table)", totals["read changes (DuckDB)"]),
         ("record batches out of DuckDB", batches),
         ("Arrow -> CSV conversion", csv),
-        ("COPY (writing the CSV; PostgreSQL parses it)", stage - batches - csv),
+        (
+            "COPY (waiting on PostgreSQL to take the CSV, beyond the batches and CSV it overlaps)",
+            stage - batches - csv,
+        ),
         ("INSERT ... ON CONFLICT DO UPDATE (from the staging table)", totals["upsert statement"]),
         (
             "rest of the transaction (position row, commit)",

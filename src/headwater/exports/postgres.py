@@ -279,7 +279,15 @@ class PostgresTable:
         self._conn.execute(f"CREATE TEMP TABLE {table} ({listed}, {ROW} bigint) ON COMMIT DROP")
         count = 0
         target = ", ".join([*(_quote(n) for n in names), ROW])
-        with self._conn.cursor().copy(f"COPY {table} ({target}) FROM STDIN (FORMAT csv)") as copy:
+        from psycopg.copy import QueuedLibpqWriter
+
+        cursor = self._conn.cursor()
+        # a queued writer sends on a thread of its own: the next batch is read out of DuckDB
+        # and turned into CSV while PostgreSQL parses the previous one
+        copying = cursor.copy(
+            f"COPY {table} ({target}) FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cursor)
+        )
+        with copying as copy:
             for batch in batches(STAGE_BATCH):
                 copy.write(_csv(batch, count))
                 count += batch.num_rows
