@@ -170,7 +170,7 @@ def engine_variants(sql: str, params: list[Any] | None) -> dict[str, tuple[str, 
     own = values[:-1] if values and values[-1] == masking.KEY else values
     key = re.compile(r"CAST\(\$\d+ AS TEXT\)")
     unhashed = re.sub(
-        r'SHA256\(CAST\(\$\d+ AS TEXT\) \|\| CAST\(("hw_masked_source"\."\w+") AS TEXT\)\)',
+        r'SHA256\(CAST\(\$\d+ AS TEXT\) \|\| CAST\(("[^"]+"\."\w+") AS TEXT\)\)',
         r"\1",
         sql,
     )

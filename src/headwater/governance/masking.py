@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from headwater.errors import UsageError
+from headwater.governance.late_masking import late_columns, mask_late
 from headwater.lineage.graph import ColumnRef
 from headwater.project.masking import DEFAULT_RULE, VALUE, MaskingConfig, MaskRule
 from headwater.query.policy import QueryRejected
@@ -384,6 +385,7 @@ class Masking:
         if any(r.function == "hash" for p in policies.values() for r in p.masks.values()):
             self.key()  # refuse before anything runs when it is missing
             self._hashes = True
+        late = self._late(tree, reads, policies, columns_of)
         for table in reads:
             policy = policies[id(table)]
             if policy.rewrites:
@@ -391,8 +393,37 @@ class Masking:
                 self.applied.update(f"{key}.{column}" for column in policy.masks)
                 if policy.rows is not None:
                     self.applied.add(f"{key} (rows)")
-                table.replace(self._subquery(table, policy, key_parameter))
+                if late:
+                    early = {c: r for c, r in policy.masks.items() if c not in late}
+                    policy = TablePolicy(masks=early, rows=policy.rows)
+                if policy.rewrites:
+                    table.replace(self._subquery(table, policy, key_parameter))
+        if late:
+            assert isinstance(tree, exp.Select)
+            mask_late(
+                tree,
+                reads[0],
+                late,
+                lambda column, rule: self._masked(column, rule, key_parameter),
+            )
         return tree
+
+    def _late(
+        self,
+        tree: exp.Query,
+        reads: list[exp.Table],
+        policies: dict[int, TablePolicy],
+        columns_of: ColumnsOf | None,
+    ) -> dict[str, MaskRule]:
+        """The masked columns a one-table query only returns, to be masked in its answer
+        (`headwater.governance.late_masking`); empty for any other query."""
+        if len(reads) != 1 or columns_of is None:
+            return {}
+        (table,) = reads
+        columns = columns_of(*self._key(table.db, table.name).split(".", 1))
+        if columns is None:
+            return {}
+        return late_columns(tree, table, policies[id(table)].masks, columns)
 
     def _as_read(self, key: str, policy: TablePolicy, columns_of: ColumnsOf | None) -> TablePolicy:
         """`policy` fitted to the columns the query reads of table `key`."""

@@ -1,0 +1,217 @@
+"""Masks applied to a query's answer instead of to every row it reads, where that is the same.
+
+The masking subquery (`headwater.governance.masking`) masks a column in each row read, before
+the query filters, groups or limits: a page of 1,000 rows hashes every row its filter keeps
+before the ORDER BY ... LIMIT picks the page, and a GROUP BY over a month of rows hashes each
+of them to find three groups. For the common shape of query that only *returns* a masked
+column, the mask can be applied to the answer instead:
+
+    select * from t where k > 10 order by k limit 1000
+    -->  select * replace (<mask of c> as c) from (select * from t ...) as t
+         where k > 10 order by k limit 1000
+
+which the engine evaluates on the rows the LIMIT keeps. This is done only where the raw value
+provably reaches nothing but the mask:
+
+- the query is one SELECT over the one table (no join, CTE, subquery, set operation, and no
+  PIVOT, sample or column alias list `t AS x(a, b)` on the table);
+- each reference to the column is a whole item of the select list (`c`, `c AS x`) or, for an
+  injective rule (`hash`), an item of GROUP BY: grouping by the raw value makes the same
+  groups as grouping by its keyed hash, and the groups show the hash;
+- the query has no construct that reads a column without a plain reference to it: `t.*`,
+  `* EXCLUDE/REPLACE/RENAME`, `COLUMNS(...)`, `#n`, the whole row by the table's name, a
+  dot call (`name.upper()`, `t.to_json()`), a field of a struct column (`address.city`), a
+  position in GROUP BY beside a `*` (it counts the star's columns);
+- a position in GROUP BY (`group by 1`) counts as grouping by its item: allowed for `hash`
+  only, like the column's name.
+
+Whatever else refers to the select list's names (an alias in WHERE, ORDER BY 1, ORDER BY ALL,
+DISTINCT, GROUP BY ALL) refers to the item, which is the masked value. Every other masked
+column stays masked in the subquery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from headwater.project.masking import MaskRule
+
+Mask = Callable[["exp.Column", "MaskRule"], "exp.Expression"]
+"""The expression showing a column masked by a rule."""
+INJECTIVE = frozenset({"hash"})
+"""The rules that keep distinct values distinct (so grouping by the raw value is grouping by
+the masked one)."""
+
+
+def late_columns(
+    tree: exp.Query, table: exp.Table, masks: Mapping[str, MaskRule], columns: Sequence[str]
+) -> dict[str, MaskRule]:
+    """The masked columns of `table` that `tree` only returns (or, hashed, groups by), so
+    that they can be masked in its answer (`mask_late`); `columns` are the table's columns
+    as the query reads them.
+
+    Returns:
+        The column (as the table names it) and its rule; empty when `tree` is not a query of
+        the shape this applies to.
+    """
+    from sqlglot import exp
+
+    if not isinstance(tree, exp.Select) or not masks or not _one_table(tree, table):
+        return {}
+    names = {table.alias_or_name.lower(), table.name.lower()}
+    spelled = {c.lower(): c for c in masks}
+    allowed = {c.lower() for c in masks}
+    starred = any(isinstance(i, exp.Star) for i in tree.expressions)
+    returned = set(allowed) if starred else set()
+    modifiers = ("except_", "except", "replace", "rename")
+    for item in tree.expressions:
+        if isinstance(item, exp.Star) and any(item.args.get(arg) for arg in modifiers):
+            return {}
+    of_table = {id(node) for node in table.walk()}
+    for node in tree.walk():
+        if id(node) in of_table:
+            continue
+        if isinstance(node, exp.PositionalColumn | exp.Columns | exp.Dot):
+            return {}  # `#1`, `COLUMNS(...)`, `name.upper()`: reads a column it does not name
+        if isinstance(node, exp.Star) and not _plain_star(node, tree):
+            return {}
+        if isinstance(node, exp.Identifier) and not _plain_identifier(node, names, allowed):
+            return {}
+        if not isinstance(node, exp.Column):
+            continue
+        if isinstance(node.this, exp.Star) or node.name.lower() in names:
+            return {}  # `t.*`, or the whole row as a value
+        qualifier = node.table.lower()
+        if node.args.get("db") or node.args.get("catalog") or qualifier not in names | {""}:
+            return {}  # `s.field` of a struct column `s`, or a name this check cannot place
+        name = node.name.lower()
+        if name not in allowed:
+            continue
+        if _returned(node, tree):
+            returned.add(name)
+            continue
+        if _grouped(node, tree) and masks[spelled[name]].function in INJECTIVE:
+            continue
+        allowed.discard(name)
+    group = tree.args.get("group")
+    for key in group.expressions if group is not None else []:
+        if isinstance(key, exp.Literal) and key.is_int:
+            if starred:
+                return {}  # the position counts the star's columns, which this cannot
+            item = _item(tree, int(key.name))
+            grouped = item.name.lower() if isinstance(item, exp.Column) else ""
+            if grouped in allowed and masks[spelled[grouped]].function not in INJECTIVE:
+                allowed.discard(grouped)
+    if tree.args.get("distinct") is not None and tree.args["distinct"].args.get("on"):
+        return {}
+    known = {c.lower() for c in columns}
+    return {spelled[c]: masks[spelled[c]] for c in allowed & returned if c in known}
+
+
+def mask_late(tree: exp.Select, table: exp.Table, late: Mapping[str, MaskRule], mask: Mask) -> None:
+    """Mask the columns `late` of `table` (now read raw by its masking subquery) where `tree`
+    returns them, and group by the raw value where it groups by one (in place)."""
+    from sqlglot import exp
+
+    alias = table.alias_or_name
+    rules = {c.lower(): (c, r) for c, r in late.items()}
+
+    def raw(name: str) -> exp.Column:
+        return exp.column(name, table=alias, quoted=True)
+
+    group = tree.args.get("group")
+    if group is not None:
+        for position, key in enumerate(list(group.expressions)):
+            target: exp.Expression | None = key
+            if isinstance(key, exp.Literal) and key.is_int:
+                target = _item(tree, int(key.name))  # GROUP BY 1
+            if (
+                isinstance(target, exp.Column)
+                and target.name.lower() in rules
+                and rules[target.name.lower()][1].function in INJECTIVE
+            ):
+                # the raw value, named so that it cannot bind to the masked item's alias
+                group.expressions[position].replace(raw(rules[target.name.lower()][0]))
+    for item in list(tree.expressions):
+        if isinstance(item, exp.Star):
+            replaced = [
+                exp.alias_(mask(raw(column), rule), column, quoted=True)
+                for column, rule in sorted(late.items())
+            ]
+            item.set("replace", replaced)
+            continue
+        column = item.unalias()
+        if isinstance(column, exp.Column) and column.name.lower() in rules:
+            name, rule = rules[column.name.lower()]
+            output = item.alias if isinstance(item, exp.Alias) else column.name
+            item.replace(exp.alias_(mask(raw(name), rule), output, quoted=True))
+
+
+def _one_table(tree: exp.Select, table: exp.Table) -> bool:
+    """Whether `tree` reads `table` alone, in its FROM, with nothing around it."""
+    from sqlglot import exp
+
+    source = tree.args.get("from_") or tree.args.get("from")
+    if source is None or source.this is not table:
+        return False
+    if any(tree.args.get(arg) for arg in ("joins", "laterals", "with", "with_")):
+        return False
+    if any(table.args.get(arg) for arg in ("pivots", "sample", "joins", "laterals")):
+        return False
+    alias = table.args.get("alias")
+    if alias is not None and alias.columns:
+        return False  # `t AS x(a, b)` names the columns anew
+    nested = (exp.Subquery, exp.Union, exp.Intersect, exp.Except, exp.With, exp.Lambda)
+    return not any(
+        isinstance(node, nested) or (isinstance(node, exp.Select) and node is not tree)
+        for node in tree.walk()
+    )
+
+
+def _item(tree: exp.Select, position: int) -> exp.Expression | None:
+    """The select list's item at `position` (from 1), unaliased (None: there is none)."""
+    items = tree.expressions
+    return items[position - 1].unalias() if 0 < position <= len(items) else None
+
+
+def _plain_identifier(identifier: exp.Identifier, names: set[str], masked: set[str]) -> bool:
+    """Whether `identifier`, if it spells a masked column or the table, is a column's name, a
+    column's qualifier by the table, or an output alias (so a check of columns sees it)."""
+    from sqlglot import exp
+
+    spelled = identifier.name.lower()
+    if spelled not in names | masked:
+        return True
+    parent = identifier.parent
+    if isinstance(parent, exp.Column):
+        return identifier.arg_key == "this" or (identifier.arg_key == "table" and spelled in names)
+    return isinstance(parent, exp.Alias) and identifier.arg_key == "alias"
+
+
+def _plain_star(star: exp.Star, tree: exp.Select) -> bool:
+    """Whether `star` is `*` in the select list or in `count(*)`: the two that read no
+    value of a column it does not name."""
+    from sqlglot import exp
+
+    return star.parent is tree or isinstance(star.parent, exp.Count)
+
+
+def _returned(column: exp.Column, tree: exp.Select) -> bool:
+    """Whether `column` is an item of `tree`'s select list, alone or aliased."""
+    from sqlglot import exp
+
+    parent = column.parent
+    if isinstance(parent, exp.Alias):
+        return parent.this is column and parent.parent is tree and parent.arg_key == "expressions"
+    return parent is tree and column.arg_key == "expressions"
+
+
+def _grouped(column: exp.Column, tree: exp.Select) -> bool:
+    """Whether `column` is an item of `tree`'s GROUP BY."""
+    from sqlglot import exp
+
+    return isinstance(column.parent, exp.Group) and column.parent.parent is tree
