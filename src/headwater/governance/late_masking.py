@@ -10,14 +10,17 @@ column, the mask can be applied to the answer instead:
     -->  select * replace (<mask of c> as c) from (select * from t ...) as t
          where k > 10 order by k limit 1000
 
-which the engine evaluates on the rows the LIMIT keeps. This is done only where the raw value
-provably reaches nothing but the mask:
+which the engine evaluates on the rows it answers; a query that keeps a page (`LIMIT`) and
+whose select list holds only columns and `*` is wrapped, `select * replace (<mask of c> as
+c) from (<the query>) as hw_page`, so that only the page's rows are masked. This is done only
+where the raw value provably reaches nothing but the mask:
 
 - the query is one SELECT over the one table (no join, CTE, subquery, set operation, and no
   PIVOT, sample or column alias list `t AS x(a, b)` on the table);
 - each reference to the column is a whole item of the select list (`c`, `c AS x`) or, for an
-  injective rule (`hash`), an item of GROUP BY: grouping by the raw value makes the same
-  groups as grouping by its keyed hash, and the groups show the hash;
+  injective rule (`hash`), an item of GROUP BY: grouping by the text the hash is of makes the
+  same groups as grouping by its keyed hash (grouping by the raw value would not: intervals
+  '1 month' and '30 days' are equal, 0.0 and -0.0 too), and the groups show the hash;
 - the query has no construct that reads a column without a plain reference to it: `t.*`,
   `* EXCLUDE/REPLACE/RENAME`, `COLUMNS(...)`, `#n`, the whole row by the table's name, a
   dot call (`name.upper()`, `t.to_json()`), a field of a struct column (`address.city`), a
@@ -26,8 +29,8 @@ provably reaches nothing but the mask:
   only, like the column's name.
 
 Whatever else refers to the select list's names (an alias in WHERE, ORDER BY 1, ORDER BY ALL,
-DISTINCT, GROUP BY ALL) refers to the item, which is the masked value. Every other masked
-column stays masked in the subquery.
+DISTINCT, GROUP BY ALL) refers to the item, which is the masked value (a wrapped page is
+refused any such reference). Every other masked column stays masked in the subquery.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 Mask = Callable[["exp.Column", "MaskRule"], "exp.Expression"]
 """The expression showing a column masked by a rule."""
+PAGE = "hw_page"
+"""The alias of a page of rows masked around the query that keeps it."""
 INJECTIVE = frozenset({"hash"})
 """The rules that keep distinct values distinct (so grouping by the raw value is grouping by
 the masked one)."""
@@ -112,17 +117,40 @@ def late_columns(
     return {spelled[c]: masks[spelled[c]] for c in allowed & returned if c in known}
 
 
-def mask_late(tree: exp.Select, table: exp.Table, late: Mapping[str, MaskRule], mask: Mask) -> None:
+def mask_late(
+    tree: exp.Select,
+    table: exp.Table,
+    late: Mapping[str, MaskRule],
+    mask: Mask,
+    columns: Sequence[str],
+) -> exp.Select:
     """Mask the columns `late` of `table` (now read raw by its masking subquery) where `tree`
-    returns them, and group by the raw value where it groups by one (in place)."""
+    returns them, and group by the raw value where it groups by one; `columns` are the
+    table's columns as the query reads them.
+
+    Returns:
+        `tree`, changed in place; or, for a query that keeps a page of its rows (`LIMIT`)
+        and refers to the masked columns nowhere else, a query around it that masks the
+        page's rows, so that the rows the LIMIT drops are not masked at all.
+    """
     from sqlglot import exp
 
     alias = table.alias_or_name
     rules = {c.lower(): (c, r) for c, r in late.items()}
 
-    def raw(name: str) -> exp.Column:
-        return exp.column(name, table=alias, quoted=True)
+    def raw(name: str, of: str = alias) -> exp.Column:
+        return exp.column(name, table=of, quoted=True)
 
+    outputs = _page_outputs(tree, rules, columns)
+    if outputs:
+        replaced = [
+            exp.alias_(mask(raw(output, PAGE), rules[column][1]), output, quoted=True)
+            for output, column in sorted(outputs.items())
+        ]
+        around = exp.select(exp.Star(replace=replaced)).from_(
+            tree.subquery(exp.to_identifier(PAGE, quoted=True))
+        )
+        return around
     group = tree.args.get("group")
     if group is not None:
         for position, key in enumerate(list(group.expressions)):
@@ -134,8 +162,13 @@ def mask_late(tree: exp.Select, table: exp.Table, late: Mapping[str, MaskRule], 
                 and target.name.lower() in rules
                 and rules[target.name.lower()][1].function in INJECTIVE
             ):
-                # the raw value, named so that it cannot bind to the masked item's alias
-                group.expressions[position].replace(raw(rules[target.name.lower()][0]))
+                # the text the hash is of, not the raw value: equal as values is not equal as
+                # text for every type (intervals '1 month' and '30 days', 0.0 and -0.0); named
+                # so that it cannot bind to the masked item's alias
+                text = exp.Cast(
+                    this=raw(rules[target.name.lower()][0]), to=exp.DataType.build("VARCHAR")
+                )
+                group.expressions[position].replace(text)
     for item in list(tree.expressions):
         if isinstance(item, exp.Star):
             replaced = [
@@ -149,6 +182,56 @@ def mask_late(tree: exp.Select, table: exp.Table, late: Mapping[str, MaskRule], 
             name, rule = rules[column.name.lower()]
             output = item.alias if isinstance(item, exp.Alias) else column.name
             item.replace(exp.alias_(mask(raw(name), rule), output, quoted=True))
+    return tree
+
+
+def _page_outputs(
+    tree: exp.Select, rules: Mapping[str, tuple[str, MaskRule]], columns: Sequence[str]
+) -> dict[str, str]:
+    """For a query that keeps a page of plain rows (`LIMIT`, no grouping, DISTINCT or
+    window), whose select list holds only columns (aliased or not) and `*`, and that names
+    its masked outputs nowhere but there: each output that shows a late column, and that
+    column (lowercase); empty for any other query."""
+    from sqlglot import exp
+
+    if tree.args.get("limit") is None:
+        return {}
+    if any(tree.args.get(arg) for arg in ("group", "having", "qualify", "distinct")):
+        return {}
+    if tree.find(exp.Window, exp.AggFunc) is not None:
+        return {}
+    order = tree.args.get("order")
+    if order is not None and any(not isinstance(o.this, exp.Column) for o in order.expressions):
+        return {}  # a position or ALL: the select list's items
+    outputs: dict[str, str] = {}
+    names: list[str] = []
+    table_columns = {c.lower() for c in columns}
+    for item in tree.expressions:
+        if isinstance(item, exp.Star):
+            names += [c.lower() for c in columns]
+            outputs.update({c.lower(): c.lower() for c in columns if c.lower() in rules})
+            continue
+        column = item.unalias()
+        if not isinstance(column, exp.Column):
+            return {}  # an expression's name is the engine's to give (`unnest` gives several)
+        name = (item.alias if isinstance(item, exp.Alias) else column.name).lower()
+        if name != column.name.lower() and name in table_columns:
+            return {}  # an alias spelling another column: which one a name means is unclear
+        names.append(name)
+        if column.name.lower() in rules:
+            outputs[name] = column.name.lower()
+    if any(names.count(name) != 1 for name in outputs):
+        return {}  # two outputs of one name: the page's would be renamed
+    for node in tree.find_all(exp.Column):
+        # a name of a masked output other than its column's own (an alias) read anywhere,
+        # in WHERE, ORDER BY or another item, would read the raw value in the page
+        if node.name.lower() in outputs and node.name.lower() not in rules:
+            return {}
+        item = node.parent
+        plain = item is tree or (isinstance(item, exp.Alias) and item.parent is tree)
+        if node.name.lower() in rules and not plain:
+            return {}
+    return {output: column for output, column in outputs.items()}
 
 
 def _one_table(tree: exp.Select, table: exp.Table) -> bool:

@@ -400,11 +400,13 @@ class Masking:
                     table.replace(self._subquery(table, policy, key_parameter))
         if late:
             assert isinstance(tree, exp.Select)
-            mask_late(
+            namespace, name = self._key(reads[0].db, reads[0].name).split(".", 1)
+            tree = mask_late(
                 tree,
                 reads[0],
                 late,
                 lambda column, rule: self._masked(column, rule, key_parameter),
+                (columns_of(namespace, name) if columns_of else None) or (),
             )
         return tree
 
