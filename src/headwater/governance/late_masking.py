@@ -26,7 +26,10 @@ where the raw value provably reaches nothing but the mask:
   dot call (`name.upper()`, `t.to_json()`), a field of a struct column (`address.city`), a
   position in GROUP BY beside a `*` (it counts the star's columns);
 - a position in GROUP BY (`group by 1`) counts as grouping by its item: allowed for `hash`
-  only, like the column's name.
+  only, like the column's name;
+- the rule is not an `expression` (which may read the table's other columns);
+- a wrapped page names no output twice (the engine would rename one, `id_1`, possibly onto
+  a masked output's name) and spells its names in ASCII (the engine folds no other case).
 
 Whatever else refers to the select list's names (an alias in WHERE, ORDER BY 1, ORDER BY ALL,
 DISTINCT, GROUP BY ALL) refers to the item, which is the masked value (a wrapped page is
@@ -114,7 +117,12 @@ def late_columns(
     if tree.args.get("distinct") is not None and tree.args["distinct"].args.get("on"):
         return {}
     known = {c.lower() for c in columns}
-    return {spelled[c]: masks[spelled[c]] for c in allowed & returned if c in known}
+    return {
+        spelled[c]: masks[spelled[c]]
+        for c in allowed & returned
+        # an expression rule may read the table's other columns, by the subquery's alias
+        if c in known and masks[spelled[c]].function != "expression"
+    }
 
 
 def mask_late(
@@ -180,7 +188,8 @@ def mask_late(
         column = item.unalias()
         if isinstance(column, exp.Column) and column.name.lower() in rules:
             name, rule = rules[column.name.lower()]
-            output = item.alias if isinstance(item, exp.Alias) else column.name
+            # unaliased, the engine names the answer's column as the table spells it
+            output = item.alias if isinstance(item, exp.Alias) else name
             item.replace(exp.alias_(mask(raw(name), rule), output, quoted=True))
     return tree
 
@@ -190,8 +199,9 @@ def _page_outputs(
 ) -> dict[str, str]:
     """For a query that keeps a page of plain rows (`LIMIT`, no grouping, DISTINCT or
     window), whose select list holds only columns (aliased or not) and `*`, and that names
-    its masked outputs nowhere but there: each output that shows a late column, and that
-    column (lowercase); empty for any other query."""
+    its masked outputs nowhere but there, with no name repeated: each output (spelled as the
+    answer will name it) that shows a late column, and that column (lowercase); empty for
+    any other query."""
     from sqlglot import exp
 
     if tree.args.get("limit") is None:
@@ -205,27 +215,33 @@ def _page_outputs(
         return {}  # a position or ALL: the select list's items
     outputs: dict[str, str] = {}
     names: list[str] = []
-    table_columns = {c.lower() for c in columns}
+    table_columns = {c.lower(): c for c in columns}
     for item in tree.expressions:
         if isinstance(item, exp.Star):
-            names += [c.lower() for c in columns]
-            outputs.update({c.lower(): c.lower() for c in columns if c.lower() in rules})
+            names += list(columns)
+            outputs.update({c: c.lower() for c in columns if c.lower() in rules})
             continue
         column = item.unalias()
         if not isinstance(column, exp.Column):
             return {}  # an expression's name is the engine's to give (`unnest` gives several)
-        name = (item.alias if isinstance(item, exp.Alias) else column.name).lower()
-        if name != column.name.lower() and name in table_columns:
+        # unaliased, the engine names the answer's column as the table spells it
+        spelled = table_columns.get(column.name.lower(), column.name)
+        name = item.alias if isinstance(item, exp.Alias) else spelled
+        if name.lower() != column.name.lower() and name.lower() in table_columns:
             return {}  # an alias spelling another column: which one a name means is unclear
         names.append(name)
         if column.name.lower() in rules:
             outputs[name] = column.name.lower()
-    if any(names.count(name) != 1 for name in outputs):
-        return {}  # two outputs of one name: the page's would be renamed
+    folded = [name.lower() for name in names]
+    if not all(name.isascii() for name in names) or len(set(folded)) != len(folded):
+        # the engine renames a repeated name (`id`, `id` -> `id`, `id_1`), which could move
+        # a raw column onto a name the mask does not cover; and it folds ASCII letters only
+        return {}
+    masked = {output.lower() for output in outputs}
     for node in tree.find_all(exp.Column):
         # a name of a masked output other than its column's own (an alias) read anywhere,
         # in WHERE, ORDER BY or another item, would read the raw value in the page
-        if node.name.lower() in outputs and node.name.lower() not in rules:
+        if node.name.lower() in masked and node.name.lower() not in rules:
             return {}
         item = node.parent
         plain = item is tree or (isinstance(item, exp.Alias) and item.parent is tree)
