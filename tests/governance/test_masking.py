@@ -695,15 +695,16 @@ def test_a_page_of_rows_is_masked_around_the_query_that_keeps_it(sql: str, aroun
 
 
 @pytest.mark.parametrize(
-    ("kind", "values"),
+    ("kind", "values", "collate"),
     [
-        ("interval", ["'1 month'", "'30 days'", "'720 hours'", "'1 day'"]),
-        ("double", ["0.0", "-0.0", "1.5", "'nan'"]),
-        ("varchar", ["'a'", "'A'", "'a '", "NULL"]),
+        ("interval", ["'1 month'", "'30 days'", "'720 hours'", "'1 day'"], ""),
+        ("double", ["0.0", "-0.0", "1.5", "'nan'"], ""),
+        ("varchar", ["'a'", "'A'", "'a '", "NULL"], ""),
+        ("varchar", ["'ada@x.org'", "'ADA@x.org'", "'Ada@X.org'", "'b@y'"], "collate nocase"),
     ],
 )
 def test_grouping_by_a_hashed_column_makes_the_groups_its_hashes_make(
-    kind: str, values: list[str]
+    kind: str, values: list[str], collate: str
 ) -> None:
     import duckdb
     import sqlglot
@@ -713,7 +714,8 @@ def test_grouping_by_a_hashed_column_makes_the_groups_its_hashes_make(
 
     connection = duckdb.connect()
     rows = ", ".join(f"(CAST({v} AS {kind}), {i})" for i, v in enumerate(values))
-    connection.execute(f"create table t as select * from (values {rows}) as v(v, id)")
+    connection.execute(f"create table t0 as select * from (values {rows}) as v(v, id)")
+    connection.execute(f"create view t as select v {collate} as v, id from t0")
 
     def hashed(column: exp.Expression) -> exp.Expression:
         text = exp.Cast(this=column, to=exp.DataType.build("VARCHAR"))
@@ -751,3 +753,22 @@ def test_an_expression_rule_stays_in_the_subquery_that_names_the_table_s_columns
         function="expression", sql="case when region = 'EU' then left(value, 2) else 'x' end"
     )
     assert late_columns(tree, table, {"email": rule}, ["id", "email", "region"]) == {}
+
+
+def test_names_are_compared_as_the_engine_compares_them() -> None:
+    import sqlglot
+    from sqlglot import exp
+
+    from headwater.governance.late_masking import late_columns
+    from headwater.governance.masking import _fold
+
+    # DuckDB folds ASCII letters only: "Émail" and "émail", or the Kelvin sign and k, are
+    # two columns, and a rule on one must not land on the other
+    assert _fold("EMail") == "email"
+    assert _fold("Émail") != _fold("émail")
+    assert _fold("\u212a") != "k"
+    tree = sqlglot.parse_one('select "Émail", id from raw.people limit 2', read="duckdb")
+    assert isinstance(tree, exp.Select)
+    (table,) = tree.find_all(exp.Table)
+    rules = {"Émail": MaskRule(function="hash")}
+    assert late_columns(tree, table, rules, ["id", "Émail", "émail"]) == {}

@@ -18,9 +18,10 @@ where the raw value provably reaches nothing but the mask:
 - the query is one SELECT over the one table (no join, CTE, subquery, set operation, and no
   PIVOT, sample or column alias list `t AS x(a, b)` on the table);
 - each reference to the column is a whole item of the select list (`c`, `c AS x`) or, for an
-  injective rule (`hash`), an item of GROUP BY: grouping by the text the hash is of makes the
-  same groups as grouping by its keyed hash (grouping by the raw value would not: intervals
-  '1 month' and '30 days' are equal, 0.0 and -0.0 too), and the groups show the hash;
+  injective rule (`hash`), an item of GROUP BY: grouping by the text the hash is of, compared
+  byte for byte, makes the same groups as grouping by its keyed hash (grouping by the raw
+  value would not: intervals '1 month' and '30 days' are equal, 0.0 and -0.0 too, and so are
+  'a' and 'A' under a NOCASE collation), and the groups show the hash;
 - the query has no construct that reads a column without a plain reference to it: `t.*`,
   `* EXCLUDE/REPLACE/RENAME`, `COLUMNS(...)`, `#n`, the whole row by the table's name, a
   dot call (`name.upper()`, `t.to_json()`), a field of a struct column (`address.city`), a
@@ -28,6 +29,7 @@ where the raw value provably reaches nothing but the mask:
 - a position in GROUP BY (`group by 1`) counts as grouping by its item: allowed for `hash`
   only, like the column's name;
 - the rule is not an `expression` (which may read the table's other columns);
+- every name of the table is ASCII (the engine folds no other letter's case, Python does);
 - a wrapped page names no output twice (the engine would rename one, `id_1`, possibly onto
   a masked output's name) and spells its names in ASCII (the engine folds no other case).
 
@@ -70,6 +72,8 @@ def late_columns(
 
     if not isinstance(tree, exp.Select) or not masks or not _one_table(tree, table):
         return {}
+    if not all(name.isascii() for name in [*masks, *columns]):
+        return {}  # the engine folds ASCII letters only: `str.lower` would match other names
     names = {table.alias_or_name.lower(), table.name.lower()}
     spelled = {c.lower(): c for c in masks}
     allowed = {c.lower() for c in masks}
@@ -160,6 +164,7 @@ def mask_late(
         )
         return around
     group = tree.args.get("group")
+    grouped: set[str] = set()
     if group is not None:
         for position, key in enumerate(list(group.expressions)):
             target: exp.Expression | None = key
@@ -173,10 +178,9 @@ def mask_late(
                 # the text the hash is of, not the raw value: equal as values is not equal as
                 # text for every type (intervals '1 month' and '30 days', 0.0 and -0.0); named
                 # so that it cannot bind to the masked item's alias
-                text = exp.Cast(
-                    this=raw(rules[target.name.lower()][0]), to=exp.DataType.build("VARCHAR")
-                )
-                group.expressions[position].replace(text)
+                name = rules[target.name.lower()][0]
+                group.expressions[position].replace(_group_key(raw(name)))
+                grouped.add(name.lower())
     for item in list(tree.expressions):
         if isinstance(item, exp.Star):
             replaced = [
@@ -190,8 +194,31 @@ def mask_late(
             name, rule = rules[column.name.lower()]
             # unaliased, the engine names the answer's column as the table spells it
             output = item.alias if isinstance(item, exp.Alias) else name
-            item.replace(exp.alias_(mask(raw(name), rule), output, quoted=True))
+            shown = mask(raw(name), rule)
+            if name.lower() in grouped:
+                shown = _on_group_key(shown, raw(name))
+            item.replace(exp.alias_(shown, output, quoted=True))
     return tree
+
+
+def _group_key(column: exp.Column) -> exp.Expression:
+    """What a hashed column is grouped by: the text its hash is of, compared byte for byte
+    (a column's collation, NOCASE say, would merge values the hash keeps apart)."""
+    from sqlglot import exp
+
+    text = exp.Cast(this=column, to=exp.DataType.build("VARCHAR"))
+    return exp.Collate(this=text, expression=exp.Identifier(this="binary", quoted=True))
+
+
+def _on_group_key(masked: exp.Expression, column: exp.Column) -> exp.Expression:
+    """`masked` (the hash of `column`'s text) computed from the group key, so that the engine
+    sees it as a function of the group."""
+    from sqlglot import exp
+
+    for cast in list(masked.find_all(exp.Cast)):
+        if cast.this == column:
+            cast.replace(exp.Paren(this=_group_key(column.copy())))
+    return masked
 
 
 def _page_outputs(

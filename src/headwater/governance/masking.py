@@ -435,12 +435,14 @@ class Masking:
         read = columns_of(namespace, name)
         if read is None:
             return policy
-        spelled = {c.lower(): c for c in read}
-        masks = {spelled[c.lower()]: r for c, r in policy.masks.items() if c.lower() in spelled}
-        known = {c.lower() for c in self.known.get(key, ())}
+        # names compared as the engine compares them: `str.lower` would also fold other
+        # letters (the Kelvin sign to k, É to é), and put a rule on the wrong column
+        spelled = {_fold(c): c for c in read}
+        masks = {spelled[_fold(c)]: r for c, r in policy.masks.items() if _fold(c) in spelled}
+        known = {_fold(c) for c in self.known.get(key, ())}
         if known and not self.everything_raw(key):
             for column in read:
-                if column.lower() not in known:
+                if _fold(column) not in known:
                     masks.setdefault(column, DEFAULT_RULE)
         if masks == dict(policy.masks):
             return policy
@@ -600,6 +602,14 @@ def _refuse_key_placeholders(tree: exp.Query, key_parameter: int) -> None:
                 "it has no value",
                 hint="give a value for each placeholder",
             )
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(name: str) -> str:
+    """`name` as the engine compares names: ASCII letters in lower case, nothing else."""
+    return name.translate(_ASCII_LOWER)
 
 
 def _call(function: str, *arguments: exp.Expr) -> exp.Expression:
