@@ -53,8 +53,8 @@ Mask = Callable[["exp.Column", "MaskRule"], "exp.Expression"]
 PAGE = "hw_page"
 """The alias of a page of rows masked around the query that keeps it."""
 INJECTIVE = frozenset({"hash"})
-"""The rules that keep distinct values distinct (so grouping by the raw value is grouping by
-the masked one)."""
+"""The rules that keep distinct values distinct (so grouping by the text they are of is
+grouping by the masked value)."""
 
 
 def late_columns(
